@@ -1,0 +1,186 @@
+"""The knowledge base: loaded rules bound to a matching engine, and the public entry points."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Literal
+
+from ._errors import EngineError
+from ._loader import BUNDLED_RULES, LoadedRules, PathInput, load_rule_files
+from ._matcher import Matcher
+from ._native import NativeMatcher
+from ._profile import FIELD_DOMAINS, ConditionProfile, parse_profile
+from ._resolve import resolve
+from ._result import KnowledgeBaseInfo, Result
+from ._rules import Evidence, Rule
+from ._vocabulary import AdvisoryDef, Category, ConditionDef, Subcategory, vocabulary
+
+__all__ = ["EngineName", "KnowledgeBase", "load_rules"]
+
+EngineName = Literal["auto", "durable", "native"]
+ProfileInput = ConditionProfile | Mapping[str, Any]
+
+try:
+    __version__ = version("immunorules")
+except PackageNotFoundError:  # pragma: no cover - running from a checkout without install
+    __version__ = "0+unknown"
+
+
+def load_rules(
+    paths: PathInput | Sequence[PathInput] | None = None, *, engine: EngineName = "auto"
+) -> KnowledgeBase:
+    """Load a knowledge base: the bundled rules by default, or only the rule files under ``paths``.
+
+    Raises :class:`RuleFileError` listing every problem in every file.
+    """
+    loaded = load_rule_files(BUNDLED_RULES if paths is None else paths)
+    bundled = paths is None or _is_bundled(paths)
+    return KnowledgeBase(loaded, engine=engine, bundled=bundled)
+
+
+def _is_bundled(paths: PathInput | Sequence[PathInput]) -> bool:
+    from pathlib import Path
+
+    items = [paths] if isinstance(paths, str) or not isinstance(paths, Sequence) else paths
+    return [Path(p).resolve() for p in items] == [BUNDLED_RULES.resolve()]  # type: ignore[arg-type]
+
+
+class KnowledgeBase:
+    """Rules bound to a matching engine. Evaluate profiles with :meth:`evaluate`."""
+
+    def __init__(self, loaded: LoadedRules, *, engine: EngineName = "auto", bundled: bool) -> None:
+        self._loaded = loaded
+        self._rules_by_id = {rule.id: rule for rule in loaded.rules}
+        self._active = tuple(rule for rule in loaded.rules if rule.active)
+        self.fingerprint: str = _fingerprint(loaded)
+        self.name: str = "immunorules-bundled" if bundled else "custom"
+        self.version: str = __version__ if bundled else f"custom-{self.fingerprint[:12]}"
+        self._matcher: Matcher = _make_matcher(engine, [rule.matcher() for rule in self._active])
+        self.engine: str = self._matcher.name
+        self._info = KnowledgeBaseInfo(
+            name=self.name, version=self.version, fingerprint=self.fingerprint, engine=self.engine
+        )
+
+    # -- contents ----------------------------------------------------------------------------
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """Every rule loaded (any status), sorted by id."""
+        return self._loaded.rules
+
+    @property
+    def active_rules(self) -> tuple[Rule, ...]:
+        return self._active
+
+    @property
+    def evidence(self) -> dict[str, Evidence]:
+        return dict(self._loaded.evidence)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return self._loaded.files
+
+    @property
+    def conditions(self) -> tuple[ConditionDef, ...]:
+        return vocabulary().conditions
+
+    @property
+    def categories(self) -> tuple[Category, ...]:
+        return vocabulary().categories
+
+    @property
+    def subcategories(self) -> tuple[Subcategory, ...]:
+        return vocabulary().subcategories
+
+    @property
+    def advisories(self) -> tuple[AdvisoryDef, ...]:
+        return vocabulary().advisories
+
+    @property
+    def info(self) -> KnowledgeBaseInfo:
+        return self._info
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id; ``KeyError`` if there is none."""
+        return self._rules_by_id[rule_id]
+
+    def __repr__(self) -> str:
+        return (
+            f"<KnowledgeBase {self.name} {self.version}: {len(self._active)} active rules, "
+            f"engine={self.engine}>"
+        )
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def match(self, profile: ProfileInput) -> tuple[Rule, ...]:
+        """The active rules whose conditions hold for ``profile``, sorted by id."""
+        checked = parse_profile(profile)
+        ids = self._matcher.match(checked.to_fact())
+        return tuple(self._rules_by_id[rule_id] for rule_id in sorted(ids))
+
+    def evaluate(self, profile: ProfileInput) -> Result:
+        """Evaluate one profile (a :class:`ConditionProfile` or a dict)."""
+        checked = parse_profile(profile)
+        return resolve(checked, self.match(checked), self._info)
+
+    def evaluate_many(self, profiles: Iterable[ProfileInput]) -> list[Result]:
+        """Evaluate many profiles; the same results as :meth:`evaluate`, in input order.
+
+        Each distinct profile is evaluated once. An invalid profile raises
+        :class:`ProfileError` whose paths start with its index, e.g. ``[3].severity``.
+        """
+        from ._errors import ProfileError, ProfileProblem
+
+        cache: dict[ConditionProfile, Result] = {}
+        results: list[Result] = []
+        for index, item in enumerate(profiles):
+            try:
+                checked = parse_profile(item)
+            except ProfileError as exc:
+                raise ProfileError(
+                    ProfileProblem(f"[{index}]" + ("" if p.path == "$" else f".{p.path}"), p.message)
+                    for p in exc.problems
+                ) from None
+            result = cache.get(checked)
+            if result is None:
+                result = cache[checked] = self.evaluate(checked)
+            results.append(result)
+        return results
+
+
+def _make_matcher(engine: EngineName, matchers: Sequence[Any]) -> Matcher:
+    if engine not in ("auto", "durable", "native"):
+        raise ValueError(f"engine must be 'auto', 'durable' or 'native', not {engine!r}")
+    if engine == "native":
+        return NativeMatcher(matchers)
+    from ._durable import DurableMatcher, durable_available
+
+    if engine == "auto" and not durable_available():
+        return NativeMatcher(matchers)
+    if not durable_available():
+        raise EngineError("durable_rules is not importable here; use engine='native'")
+    return DurableMatcher(matchers)
+
+
+def _fingerprint(loaded: LoadedRules) -> str:
+    def canonical(rule: Rule) -> dict[str, Any]:
+        data = rule.model_dump(mode="json", exclude={"file", "line", "when", "tests"})
+        data["when"] = {
+            name: [v for v in FIELD_DOMAINS[name] if v in allowed]
+            for name, allowed in sorted(rule.when.items())
+        }
+        data["tests"] = [case.model_dump(mode="json", exclude={"line"}) for case in rule.tests]
+        return data
+
+    content = {
+        "rules": [canonical(rule) for rule in loaded.rules],
+        "evidence": {
+            key: entry.model_dump(mode="json", exclude={"file", "line"})
+            for key, entry in loaded.evidence.items()
+        },
+    }
+    encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()

@@ -1,0 +1,550 @@
+"""The loader: the only code that touches rule files.
+
+It reads every ``*.yaml``/``*.yml`` file under the given paths, checks each against the rule-file
+format (SPEC §4) and the vocabulary, and collects every problem in every file into one
+:class:`RuleFileError`. Nothing in a rule file is ever executed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from ._errors import ProfileError, RuleFileError, RuleFileProblem, display_path
+from ._matcher import Scalar
+from ._profile import FIELD_DOMAINS, MAX_PRIOR_LINES, did_you_mean, parse_profile
+from ._rules import (
+    AvoidEffect,
+    Effects,
+    Evidence,
+    Expectation,
+    GoldenCase,
+    Rule,
+    SuggestEffect,
+)
+from ._vocabulary import ADVISORIES, CATEGORIES, SUBCATEGORIES, vocabulary
+from ._yaml import YamlDocument, child_path, parse_yaml
+
+__all__ = ["BUNDLED_RULES", "LoadedRules", "load_rule_files"]
+
+PathInput = str | PathLike[str]
+
+_ID = re.compile(r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*\Z")
+_RULE_KEYS = ("id", "title", "status", "when", "then", "because", "evidence", "tests")
+_EFFECT_KEYS = ("suggest", "flag", "avoid", "advise")
+_EXPECT_KEYS = ("suggest", "flagged", "not", "advise")
+_EVIDENCE_KEYS = ("citation", "url", "accessed", "version", "confidence", "note")
+_STATUSES = ("active", "draft", "retired")
+_TIERS = ("first_line", "escalation")
+_CONFIDENCE = ("verified", "secondary", "unverified")
+_NULLABLE = frozenset({"condition", "severity"})
+
+
+def _bundled_rules() -> Path:
+    installed = Path(str(resources.files("immunorules").joinpath("_bundled_rules")))
+    if installed.is_dir():
+        return installed
+    # An editable install or a source checkout: src/immunorules -> ../../rules
+    return Path(__file__).resolve().parents[2] / "rules"
+
+
+#: The folder of the bundled knowledge base (inside the installed package).
+BUNDLED_RULES: Path = _bundled_rules()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRules:
+    """Everything read from a set of rule files."""
+
+    rules: tuple[Rule, ...]
+    evidence: dict[str, Evidence]
+    files: tuple[str, ...]
+
+
+def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
+    """Read and check every rule file under ``paths``; raise one error listing every problem."""
+    items = [paths] if isinstance(paths, str | PathLike) else list(paths)
+    files: list[Path] = []
+    problems: list[RuleFileProblem] = []
+    for item in items:
+        found, problem = _rule_files(Path(item))
+        files.extend(found)
+        if problem is not None:
+            problems.append(problem)
+    if not items:
+        problems.append(RuleFileProblem("<none>", None, None, "$", "no rule paths were given"))
+    checkers: list[_FileChecker] = []
+    for path in dict.fromkeys(files):
+        checker = _FileChecker(display_path(path))
+        checker.check(path)
+        checkers.append(checker)
+    evidence: dict[str, Evidence] = {}
+    rules: dict[str, Rule] = {}
+    for checker in checkers:
+        for key, entry in checker.evidence.items():
+            if key in evidence:
+                first = evidence[key]
+                checker.add(
+                    child_path("$.evidence", key),
+                    f"evidence key {key!r} is already defined at {first.file}:{first.line}",
+                )
+            else:
+                evidence[key] = entry
+        for rule, path in checker.rules:
+            if rule.id in rules:
+                first_rule = rules[rule.id]
+                checker.add(
+                    f"{path}.id",
+                    f"duplicate rule id; first defined at {first_rule.file}:{first_rule.line}",
+                    rule_id=rule.id,
+                )
+            else:
+                rules[rule.id] = rule
+    for checker in checkers:
+        checker.check_evidence_keys(evidence)
+        problems.extend(sorted(checker.problems, key=lambda p: p.line or 0))
+    if problems:
+        raise RuleFileError(problems)
+    ordered = tuple(sorted(rules.values(), key=lambda rule: rule.id))
+    return LoadedRules(ordered, dict(sorted(evidence.items())), tuple(c.file for c in checkers))
+
+
+def _rule_files(path: Path) -> tuple[list[Path], RuleFileProblem | None]:
+    shown = display_path(path)
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+        if not found:
+            return [], RuleFileProblem(shown, None, None, "$", "no rule files (*.yaml, *.yml) here")
+        return found, None
+    if path.is_file():
+        if path.suffix not in {".yaml", ".yml"}:
+            return [], RuleFileProblem(shown, None, None, "$", "not a rule file (*.yaml, *.yml)")
+        return [path], None
+    return [], RuleFileProblem(shown, None, None, "$", "no such file or directory")
+
+
+@dataclass
+class _FileChecker:
+    """Checks one rule file, collecting problems with file, line, rule id and JSON path."""
+
+    file: str
+    doc: YamlDocument = field(default_factory=lambda: YamlDocument(None))
+    problems: list[RuleFileProblem] = field(default_factory=list)
+    rules: list[tuple[Rule, str]] = field(default_factory=list)  # each with its JSON path
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    current_rule: str | None = None
+
+    def add(self, path: str, message: str, *, rule_id: str | None = None) -> None:
+        if any(problem.path == path for problem in self.doc.problems):
+            return  # the YAML problem at this node (e.g. a refused tag) already explains it
+        rule = rule_id if rule_id is not None else self.current_rule
+        self.problems.append(RuleFileProblem(self.file, self.doc.line(path), rule, path, message))
+
+    def check(self, path: Path) -> None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.add("$", f"cannot read file: {exc}")
+            return
+        self.doc = parse_yaml(text)
+        for problem in self.doc.problems:
+            self.problems.append(
+                RuleFileProblem(self.file, problem.line, None, problem.path, problem.message)
+            )
+        data = self.doc.data
+        if self.doc.problems and data is None:
+            return
+        if not isinstance(data, dict):
+            shape = "an empty file" if data is None else f"a {_kind(data)}"
+            self.add(
+                "$", f"a rule file must be a mapping with 'rules' and/or 'evidence', not {shape}"
+            )
+            return
+        self._keys(data, "$", ("rules", "evidence"))
+        if "rules" not in data and "evidence" not in data:
+            self.add("$", "a rule file needs a 'rules' list and/or an 'evidence' mapping")
+        if "evidence" in data:
+            self._evidence(data["evidence"])
+        if "rules" in data:
+            rules = data["rules"]
+            if not isinstance(rules, list):
+                self.add("$.rules", f"'rules' must be a list, not a {_kind(rules)}")
+            else:
+                for index, raw in enumerate(rules):
+                    self._rule(raw, f"$.rules[{index}]")
+                    self.current_rule = None
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _keys(self, data: Mapping[Any, Any], path: str, allowed: Sequence[str]) -> None:
+        for key in data:
+            if key not in allowed:
+                hint = did_you_mean(key, list(allowed)) or f"; allowed: {', '.join(allowed)}"
+                self.add(child_path(path, key), f"unknown key {key!r}{hint}")
+
+    def _text(self, data: Mapping[str, Any], key: str, path: str, *, required: bool) -> str | None:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.add(path if key not in data else child_path(path, key), f"'{key}' is required")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.add(child_path(path, key), f"'{key}' must be a non-empty string")
+            return None
+        return value
+
+    def _list(self, value: Any, path: str) -> list[Any] | None:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.add(path, f"expected a list, not a {_kind(value)}")
+            return None
+        return value
+
+    def _names(self, value: Any, path: str, choices: Sequence[str], what: str) -> tuple[str, ...]:
+        items = self._list(value, path)
+        found: list[str] = []
+        for index, item in enumerate(items or []):
+            if isinstance(item, str) and item in choices:
+                found.append(item)
+            else:
+                self.add(f"{path}[{index}]", _unknown(item, choices, what))
+        return tuple(dict.fromkeys(found))
+
+    # -- evidence ----------------------------------------------------------------------------
+
+    def _evidence(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            self.add("$.evidence", f"'evidence' must be a mapping, not a {_kind(data)}")
+            return
+        for key, entry in data.items():
+            path = child_path("$.evidence", key)
+            if not isinstance(key, str) or not key:
+                self.add(path, "evidence keys must be non-empty strings")
+                continue
+            if not isinstance(entry, dict):
+                self.add(path, f"an evidence entry must be a mapping, not a {_kind(entry)}")
+                continue
+            self._keys(entry, path, _EVIDENCE_KEYS)
+            citation = self._text(entry, "citation", path, required=True)
+            texts = {
+                name: self._text(entry, name, path, required=False)
+                for name in ("url", "accessed", "version", "note")
+            }
+            confidence = entry.get("confidence")
+            if confidence is not None and confidence not in _CONFIDENCE:
+                self.add(
+                    child_path(path, "confidence"), _unknown(confidence, _CONFIDENCE, "confidence")
+                )
+                confidence = None
+            if citation is not None:
+                self.evidence[key] = Evidence(
+                    key=key,
+                    citation=citation,
+                    confidence=confidence,
+                    file=self.file,
+                    line=self.doc.line(path),
+                    **texts,
+                )
+
+    def check_evidence_keys(self, evidence: Mapping[str, Evidence]) -> None:
+        for rule, path in self.rules:
+            for index, key in enumerate(rule.evidence):
+                if key not in evidence:
+                    self.add(
+                        f"{path}.evidence[{index}]",
+                        _unknown(key, list(evidence), "evidence key"),
+                        rule_id=rule.id,
+                    )
+
+    # -- rules -------------------------------------------------------------------------------
+
+    def _rule(self, raw: Any, path: str) -> None:
+        if not isinstance(raw, dict):
+            self.add(path, f"a rule must be a mapping, not a {_kind(raw)}")
+            return
+        before = len(self.problems)
+        rule_id = raw.get("id")
+        if isinstance(rule_id, str) and _ID.match(rule_id):
+            self.current_rule = rule_id
+        elif "id" not in raw:
+            self.add(path, "'id' is required")
+        else:
+            self.add(
+                f"{path}.id",
+                f"{rule_id!r} is not a valid rule id (like RA-ESCALATE-BIOLOGIC: capitals, digits "
+                "and single hyphens)",
+            )
+        self._keys(raw, path, _RULE_KEYS)
+        title = self._text(raw, "title", path, required=True)
+        because = self._text(raw, "because", path, required=True)
+        status = raw.get("status", "active")
+        if status not in _STATUSES:
+            self.add(f"{path}.status", _unknown(status, _STATUSES, "status"))
+        when = self._when(raw.get("when"), f"{path}.when")
+        then = self._then(raw.get("then"), f"{path}.then", present="then" in raw)
+        evidence = self._evidence_refs(raw.get("evidence"), f"{path}.evidence")
+        tests = self._tests(raw.get("tests"), f"{path}.tests")
+        if len(self.problems) > before or title is None or because is None:
+            return
+        assert isinstance(rule_id, str) and then is not None and when is not None
+        self.rules.append(
+            (
+                Rule(
+                    id=rule_id,
+                    title=title,
+                    status=status,
+                    when=when,
+                    then=then,
+                    because=" ".join(because.split()),
+                    evidence=evidence,
+                    tests=tests,
+                    file=self.file,
+                    line=self.doc.line(path),
+                ),
+                path,
+            )
+        )
+
+    def _evidence_refs(self, value: Any, path: str) -> tuple[str, ...]:
+        items = self._list(value, path)
+        keys: list[str] = []
+        for index, item in enumerate(items or []):
+            if isinstance(item, str) and item:
+                keys.append(item)
+            else:
+                self.add(f"{path}[{index}]", "an evidence reference must be a key (a string)")
+        return tuple(dict.fromkeys(keys))
+
+    def _when(self, value: Any, path: str) -> dict[str, frozenset[Scalar]] | None:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.add(path, f"'when' must be a mapping of profile fields, not a {_kind(value)}")
+            return None
+        fields = list(FIELD_DOMAINS)
+        result: dict[str, frozenset[Scalar]] = {}
+        for name, spec in value.items():
+            field_path = child_path(path, name)
+            if name not in FIELD_DOMAINS:
+                self.add(field_path, _unknown(name, fields, "profile field"))
+                continue
+            allowed = self._condition(name, spec, field_path)
+            if allowed is not None:
+                result[name] = allowed
+        return result
+
+    def _condition(self, name: str, spec: Any, path: str) -> frozenset[Scalar] | None:
+        domain = FIELD_DOMAINS[name]
+        if isinstance(spec, dict):
+            if name == "prior_lines_of_therapy" and spec and set(spec) <= {"min", "max"}:
+                return self._range(spec, path)
+            if set(spec) != {"not"}:
+                keys = "'min'/'max' or 'not'" if name == "prior_lines_of_therapy" else "'not'"
+                self.add(
+                    path, f"a condition mapping takes only {keys}, got {sorted(map(str, spec))}"
+                )
+                return None
+            excluded = self._values(name, spec["not"], f"{path}.not")
+            if excluded is None:
+                return None
+            allowed = frozenset(v for v in domain if v not in excluded)
+            if not allowed:
+                self.add(f"{path}.not", "excludes every value: the rule could never fire")
+                return None
+            return allowed
+        return self._values(name, spec, path)
+
+    def _values(self, name: str, spec: Any, path: str) -> frozenset[Scalar] | None:
+        items = spec if isinstance(spec, list) else [spec]
+        if not items:
+            self.add(path, "an empty list matches nothing: list at least one value")
+            return None
+        found: set[Scalar] = set()
+        ok = True
+        for index, item in enumerate(items):
+            item_path = f"{path}[{index}]" if isinstance(spec, list) else path
+            problem = _value_problem(name, item)
+            if problem:
+                self.add(item_path, problem)
+                ok = False
+            else:
+                found.add(item)
+        return frozenset(found) if ok else None
+
+    def _range(self, spec: Mapping[str, Any], path: str) -> frozenset[Scalar] | None:
+        bounds: dict[str, int] = {}
+        for key in ("min", "max"):
+            if key not in spec:
+                continue
+            value = spec[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.add(f"{path}.{key}", f"'{key}' must be an integer, not {value!r}")
+            elif not 0 <= value <= MAX_PRIOR_LINES:
+                self.add(f"{path}.{key}", f"{value} is outside 0..{MAX_PRIOR_LINES}")
+            else:
+                bounds[key] = value
+        if len(bounds) != len(spec):
+            return None
+        low, high = bounds.get("min", 0), bounds.get("max", MAX_PRIOR_LINES)
+        if low > high:
+            self.add(path, f"min ({low}) is greater than max ({high})")
+            return None
+        return frozenset(range(low, high + 1))
+
+    def _then(self, value: Any, path: str, *, present: bool) -> Effects | None:
+        if not present:
+            self.add(path.rsplit(".", 1)[0], "'then' is required (at least one effect)")
+            return None
+        if not isinstance(value, dict):
+            self.add(path, f"'then' must be a mapping of effects, not a {_kind(value)}")
+            return None
+        self._keys(value, path, _EFFECT_KEYS)
+        suggest = self._suggestions(value.get("suggest"), f"{path}.suggest")
+        flag = self._names(value.get("flag"), f"{path}.flag", CATEGORIES, "category")
+        avoid = self._avoids(value.get("avoid"), f"{path}.avoid")
+        advise = self._names(value.get("advise"), f"{path}.advise", ADVISORIES, "advisory key")
+        effects = Effects(suggest=suggest, flag=flag, avoid=avoid, advise=advise)
+        if not (suggest or flag or avoid or advise) and not any(
+            value.get(key) for key in _EFFECT_KEYS
+        ):
+            self.add(path, "'then' needs at least one effect (suggest, flag, avoid or advise)")
+            return None
+        return effects
+
+    def _suggestions(self, value: Any, path: str) -> tuple[SuggestEffect, ...]:
+        found: list[SuggestEffect] = []
+        for index, item in enumerate(self._list(value, path) or []):
+            item_path = f"{path}[{index}]"
+            if not isinstance(item, dict):
+                self.add(item_path, "a suggestion must be a mapping with 'category' and 'tier'")
+                continue
+            self._keys(item, item_path, ("category", "tier", "subcategories"))
+            category = item.get("category")
+            tier = item.get("tier")
+            ok = True
+            if category not in CATEGORIES:
+                message = "'category' is required" if category is None else None
+                self.add(
+                    f"{item_path}.category" if category is not None else item_path,
+                    message or _unknown(category, CATEGORIES, "category"),
+                )
+                ok = False
+            if tier not in _TIERS:
+                message = "'tier' is required" if tier is None else _unknown(tier, _TIERS, "tier")
+                self.add(f"{item_path}.tier" if tier is not None else item_path, message)
+                ok = False
+            subcategories = self._names(
+                item.get("subcategories"),
+                f"{item_path}.subcategories",
+                SUBCATEGORIES,
+                "subcategory",
+            )
+            for sub_index, sub in enumerate(subcategories):
+                owner = vocabulary().subcategory(sub).category
+                if ok and owner != category:
+                    self.add(
+                        f"{item_path}.subcategories[{sub_index}]",
+                        f"subcategory {sub!r} belongs to {owner!r}, not {category!r}",
+                    )
+                    ok = False
+            if ok:
+                found.append(
+                    SuggestEffect(category=category, tier=tier, subcategories=subcategories)
+                )
+        return tuple(found)
+
+    def _avoids(self, value: Any, path: str) -> tuple[AvoidEffect, ...]:
+        found: list[AvoidEffect] = []
+        for index, item in enumerate(self._list(value, path) or []):
+            item_path = f"{path}[{index}]"
+            if not isinstance(item, dict) or len(item) != 1:
+                self.add(item_path, "an avoid entry is {category: X} or {subcategory: Y}")
+                continue
+            ((key, name),) = item.items()
+            if key == "category" and name in CATEGORIES:
+                found.append(AvoidEffect(category=name))
+            elif key == "subcategory" and name in SUBCATEGORIES:
+                owner = vocabulary().subcategory(name).category
+                found.append(AvoidEffect(category=owner, subcategory=name))
+            elif key in ("category", "subcategory"):
+                choices = CATEGORIES if key == "category" else SUBCATEGORIES
+                self.add(f"{item_path}.{key}", _unknown(name, choices, key))
+            else:
+                self.add(
+                    child_path(item_path, key), _unknown(key, ("category", "subcategory"), "key")
+                )
+        return tuple(found)
+
+    def _tests(self, value: Any, path: str) -> tuple[GoldenCase, ...]:
+        cases: list[GoldenCase] = []
+        for index, item in enumerate(self._list(value, path) or []):
+            case_path = f"{path}[{index}]"
+            if not isinstance(item, dict):
+                self.add(case_path, "a golden case is a mapping with 'profile' and 'expect'")
+                continue
+            self._keys(item, case_path, ("profile", "expect"))
+            profile = None
+            if "profile" not in item:
+                self.add(case_path, "'profile' is required")
+            else:
+                try:
+                    profile = parse_profile(item["profile"])
+                except ProfileError as exc:
+                    for problem in exc.problems:
+                        where = f"{case_path}.profile"
+                        if problem.path != "$":
+                            where = child_path(where, problem.path)
+                        self.add(where, f"invalid golden-case profile: {problem.message}")
+            expect = self._expect(item.get("expect"), f"{case_path}.expect")
+            if profile is not None and expect is not None:
+                cases.append(
+                    GoldenCase(profile=profile, expect=expect, line=self.doc.line(case_path))
+                )
+        return tuple(cases)
+
+    def _expect(self, value: Any, path: str) -> Expectation | None:
+        if not isinstance(value, dict) or not value:
+            self.add(path, "'expect' must be a mapping with suggest, flagged, not and/or advise")
+            return None
+        self._keys(value, path, _EXPECT_KEYS)
+        return Expectation(
+            suggest=self._names(value.get("suggest"), f"{path}.suggest", CATEGORIES, "category"),
+            flagged=self._names(value.get("flagged"), f"{path}.flagged", CATEGORIES, "category"),
+            not_=self._names(value.get("not"), f"{path}.not", CATEGORIES, "category"),
+            advise=self._names(value.get("advise"), f"{path}.advise", ADVISORIES, "advisory key"),
+        )
+
+
+def _value_problem(name: str, value: Any) -> str | None:
+    domain = FIELD_DOMAINS[name]
+    if value is None:
+        return None if name in _NULLABLE else f"null is not allowed: {name} is never null"
+    if name == "prior_lines_of_therapy":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"expected an integer, {{min: n}} or {{max: n}}, not {value!r}"
+        if not 0 <= value <= MAX_PRIOR_LINES:
+            return f"{value} is outside 0..{MAX_PRIOR_LINES}"
+        return None
+    if domain == (False, True):
+        return None if isinstance(value, bool) else f"expected true or false, not {value!r}"
+    if isinstance(value, str) and value in domain:
+        return None
+    return _unknown(value, [str(v) for v in domain if v is not None], f"{name} value")
+
+
+def _unknown(value: Any, choices: Iterable[str], what: str) -> str:
+    options = list(choices)
+    hint = did_you_mean(value, options)
+    if not hint and len(options) <= 8:
+        hint = f"; expected one of {', '.join(options)}"
+    return f"{value!r} is not a known {what}{hint}"
+
+
+def _kind(value: Any) -> str:
+    return {dict: "mapping", list: "list", str: "string"}.get(type(value), type(value).__name__)

@@ -1,0 +1,142 @@
+"""The result of evaluating a profile: suggestions, avoidances, advisories and conflicts.
+
+Every model is a frozen pydantic model; every line carries the reasons (rules) behind it.
+Rendering lives in ``_render``; these classes only delegate to it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ._profile import ConditionProfile
+
+__all__ = [
+    "NOT_FOR_CLINICAL_USE",
+    "Advisory",
+    "Avoidance",
+    "Conflict",
+    "KnowledgeBaseInfo",
+    "Reason",
+    "Result",
+    "Suggestion",
+]
+
+NOT_FOR_CLINICAL_USE = (
+    "Research prototype - NOT FOR CLINICAL USE. immunorules suggests therapy categories and drug "
+    "classes from declarative rules; it names no drugs or doses and replaces no clinician."
+)
+
+Tier = Literal["first_line", "escalation", "flagged"]
+Value = str | bool | int | None
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Reason(_Frozen):
+    """Why a line is in the result: the rule that fired and the profile values it matched."""
+
+    rule_id: str
+    title: str
+    because: str
+    evidence: tuple[str, ...]
+    matched: dict[str, Value]
+
+
+class Suggestion(_Frozen):
+    """A therapy category the rules suggest, with its tier and drug classes."""
+
+    category: str
+    tier: Tier
+    subcategories: tuple[str, ...]
+    direction: Literal["suppress", "stimulate", "reconstitute", "mixed"] | None
+    requires_specialist_review: bool
+    reasons: tuple[Reason, ...]
+    flag_reasons: tuple[Reason, ...] = ()
+
+
+class Avoidance(_Frozen):
+    """A category, or one drug class of it (``subcategory``), that must not be suggested."""
+
+    category: str
+    subcategory: str | None
+    reasons: tuple[Reason, ...]
+
+
+class Advisory(_Frozen):
+    """A safety caution or a referral that comes with the result."""
+
+    key: str
+    kind: Literal["caution", "referral"]
+    message: str
+    reasons: tuple[Reason, ...]
+
+
+class Conflict(_Frozen):
+    """Opposite directions (suppress and stimulate) among the remaining suggestions."""
+
+    categories: tuple[str, ...]
+    directions: tuple[str, ...]
+    message: str
+    resolved: bool
+    rule_ids: tuple[str, ...]
+
+
+class KnowledgeBaseInfo(_Frozen):
+    """Which knowledge base produced a result."""
+
+    name: str
+    version: str
+    fingerprint: str
+    engine: str
+
+
+class Result(_Frozen):
+    """What the knowledge base says about one profile."""
+
+    profile: ConditionProfile
+    suggestions: tuple[Suggestion, ...]
+    avoided: tuple[Avoidance, ...]
+    advisories: tuple[Advisory, ...]
+    conflicts: tuple[Conflict, ...]
+    covered: bool
+    fired_rules: tuple[str, ...]
+    knowledge_base: KnowledgeBaseInfo
+    notice: str = NOT_FOR_CLINICAL_USE
+
+    def suggestion(self, category: str) -> Suggestion | None:
+        """The suggestion for ``category``, or None when it is not suggested."""
+        return next((s for s in self.suggestions if s.category == category), None)
+
+    def tier(self, category: str) -> Tier | None:
+        """The tier of ``category`` (first_line, escalation, flagged), or None."""
+        found = self.suggestion(category)
+        return None if found is None else found.tier
+
+    def explain(self) -> str:
+        """A plain-text explanation, with the not-for-clinical-use notice."""
+        from ._render import result_text
+
+        return result_text(self)
+
+    def to_markdown(self) -> str:
+        from ._render import result_markdown
+
+        return result_markdown(self)
+
+    def to_html(self) -> str:
+        from ._render import result_html
+
+        return result_html(self)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __str__(self) -> str:
+        return self.explain()
