@@ -25,7 +25,7 @@ class NativeMatcher:
         everything = (1 << len(rules)) - 1
         masks: dict[str, dict[Scalar, int]] = {}
         for name, domain in FIELD_DOMAINS.items():
-            per_value = {value: everything for value in domain}
+            per_value = dict.fromkeys(domain, everything)
             for bit, rule in enumerate(rules):
                 allowed = dict(rule.tests).get(name)
                 if allowed is None:

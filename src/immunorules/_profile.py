@@ -178,6 +178,8 @@ def _shown(value: object) -> str:
 def _problem(error: ErrorDetails) -> ProfileProblem:
     loc = error["loc"]
     path = ".".join(str(part) for part in loc) if loc else "$"
+    if loc and not str(loc[0]).isidentifier():
+        path = f"$[{str(loc[0])!r}]"
     kind = error["type"]
     field = str(loc[0]) if loc else ""
     if kind == "extra_forbidden":

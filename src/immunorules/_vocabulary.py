@@ -138,4 +138,6 @@ CONDITION_AREA: dict[str, str] = {c.id: c.disease_area for c in vocabulary().con
 CATEGORIES: tuple[str, ...] = tuple(c.id for c in vocabulary().categories)
 SUBCATEGORIES: tuple[str, ...] = tuple(s.id for s in vocabulary().subcategories)
 ADVISORIES: tuple[str, ...] = tuple(a.key for a in vocabulary().advisories)
-REFERRALS: frozenset[str] = frozenset(a.key for a in vocabulary().advisories if a.kind == "referral")
+REFERRALS: frozenset[str] = frozenset(
+    a.key for a in vocabulary().advisories if a.kind == "referral"
+)

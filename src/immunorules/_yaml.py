@@ -53,7 +53,9 @@ def parse_yaml(text: str) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        return YamlDocument(None, problems=[YamlProblem(line, "$", f"YAML syntax error: {message}")])
+        return YamlDocument(
+            None, problems=[YamlProblem(line, "$", f"YAML syntax error: {message}")]
+        )
     except yaml.YAMLError as exc:
         return YamlDocument(None, problems=[YamlProblem(None, "$", f"YAML error: {exc}")])
     document = YamlDocument(None)

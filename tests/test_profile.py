@@ -1,0 +1,150 @@
+"""The condition profile model: derivation, strict typing, and errors that name every problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+import immunorules as ir
+from immunorules import ConditionProfile, ProfileError
+from immunorules._profile import FIELD_DOMAINS, parse_profile
+
+from .strategies import junk_profiles, profile_dicts
+
+
+def test_disease_area_is_derived_from_condition() -> None:
+    profile = parse_profile({"immune_activity": "overactive", "condition": "crohns_disease"})
+    assert profile.disease_area == "autoimmune"
+    assert parse_profile({**profile.model_dump(), "disease_area": None}) == profile
+
+
+def test_defaults_match_the_spec() -> None:
+    profile = ConditionProfile(immune_activity="balanced", disease_area="allergic")
+    assert profile.condition is None
+    assert profile.transplant_status == "none"
+    assert profile.severity is None
+    assert profile.prior_lines_of_therapy == 0
+    assert profile.infection_status == "none"
+    assert not any(
+        getattr(profile, name) for name, domain in FIELD_DOMAINS.items() if domain == (False, True)
+    )
+
+
+def test_profile_is_frozen_and_hashable() -> None:
+    a = parse_profile({"immune_activity": "overactive", "condition": "psoriasis"})
+    b = parse_profile({"immune_activity": "overactive", "condition": "psoriasis"})
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    with pytest.raises(Exception, match="frozen"):
+        a.pregnant = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("data", "paths", "fragment"),
+    [
+        ([1, 2], ["$"], "must be a mapping"),
+        ("overactive", ["$"], "must be a mapping"),
+        ({"immune_activity": "overactive"}, ["disease_area"], "required"),
+        ({"immune_activity": "over", "disease_area": "oncology"}, ["immune_activity"], "not one"),
+        (
+            {
+                "immune_activity": "overactive",
+                "condition": "melanoma",
+                "disease_area": "autoimmune",
+            },
+            ["condition"],
+            "belongs to disease area 'oncology'",
+        ),
+        (
+            {"immune_activity": "overactive", "condition": "rheumatoid_artritis"},
+            ["condition"],
+            "did you mean 'rheumatoid_arthritis'",
+        ),
+        (
+            {"immune_activity": "overactive", "disease_area": "oncology", "sevrity": "mild"},
+            ["sevrity"],
+            "did you mean 'severity'",
+        ),
+        (
+            {"immune_activity": "overactive", "disease_area": "oncology", "pregnant": "yes"},
+            ["pregnant"],
+            "boolean",
+        ),
+        (
+            {"immune_activity": "overactive", "disease_area": "oncology", "pregnant": 1},
+            ["pregnant"],
+            "boolean",
+        ),
+        (
+            {
+                "immune_activity": "balanced",
+                "disease_area": "oncology",
+                "prior_lines_of_therapy": "1",
+            },
+            ["prior_lines_of_therapy"],
+            "integer",
+        ),
+        (
+            {
+                "immune_activity": "balanced",
+                "disease_area": "oncology",
+                "prior_lines_of_therapy": True,
+            },
+            ["prior_lines_of_therapy"],
+            "integer",
+        ),
+        (
+            {
+                "immune_activity": "balanced",
+                "disease_area": "oncology",
+                "prior_lines_of_therapy": 21,
+            },
+            ["prior_lines_of_therapy"],
+            "less than or equal to 20",
+        ),
+        ({1: "x"}, ["$"], "field names must be strings"),
+    ],
+)
+def test_invalid_profiles_name_each_problem(data: Any, paths: list[str], fragment: str) -> None:
+    with pytest.raises(ProfileError) as info:
+        parse_profile(data)
+    error = info.value
+    assert [problem.path for problem in error.problems] == paths
+    assert fragment in str(error)
+    assert error.path == paths[0]
+    assert isinstance(error, ValueError) and isinstance(error, ir.ImmunorulesError)
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    with pytest.raises(ProfileError) as info:
+        parse_profile(
+            {"immune_activity": 3, "disease_area": "oncology", "severity": "x", "pregnant": None}
+        )
+    assert {p.path for p in info.value.problems} == {"immune_activity", "severity", "pregnant"}
+
+
+def test_direct_construction_raises_profile_error_not_pydantic() -> None:
+    with pytest.raises(ProfileError) as info:
+        ConditionProfile(immune_activity="x", disease_area="oncology")
+    assert info.value.problems[0].path == "immune_activity"
+
+
+@given(profile_dicts())
+def test_valid_profiles_round_trip(data: dict[str, Any]) -> None:
+    profile = parse_profile(data)
+    assert parse_profile(profile.model_dump()) == profile
+    assert parse_profile(profile) is profile
+
+
+@settings(max_examples=500, deadline=None)
+@given(junk_profiles())
+def test_only_profile_error_escapes_on_junk(data: object) -> None:
+    try:
+        profile = parse_profile(data)
+    except ProfileError as error:
+        assert error.problems
+        assert all(problem.path and problem.message for problem in error.problems)
+        assert str(error)
+    else:
+        assert isinstance(profile, ConditionProfile)
