@@ -1,0 +1,45 @@
+"""Packaging: the public surface, the version, and a wheel that carries the bundled rules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from importlib.metadata import version
+from pathlib import Path
+
+import immunorules as ir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_public_names_exist_and_nothing_else_is_public() -> None:
+    for name in ir.__all__:
+        assert hasattr(ir, name), name
+    modules = [p.stem for p in (ROOT / "src" / "immunorules").glob("*.py")]
+    public = {m for m in modules if not m.startswith("_")}
+    assert public == set(), f"modules should be private: {public}"
+
+
+def test_version_comes_from_package_metadata() -> None:
+    assert ir.__version__ == version("immunorules")
+
+
+def test_bundled_rules_path_exists_and_loads() -> None:
+    assert ir.BUNDLED_RULES.is_dir()
+    assert any(ir.BUNDLED_RULES.glob("*.yaml"))
+    assert ir.load_rules(engine="native").name == "immunorules-bundled"
+
+
+def test_wheel_ships_rules_vocabulary_and_marker(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("immunorules-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    rules = {p.name for p in (ROOT / "rules").glob("*.yaml")}
+    assert {f"immunorules/_bundled_rules/{name}" for name in rules} <= names
+    assert {"immunorules/vocabulary.yaml", "immunorules/py.typed"} <= names
+    assert not any(name.startswith(("tests/", "rules/")) for name in names)
