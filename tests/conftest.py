@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,8 @@ def rule(
     return {
         "id": rule_id,
         "title": f"Rule {rule_id}",
-        "when": when or {},
-        "then": then,
+        "when": dict(when or {}),
+        "then": dict(then),
         "because": f"Because of {rule_id}.",
         "evidence": ["E1"],
     }

@@ -95,11 +95,11 @@ def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
                 )
             else:
                 evidence[key] = entry
-        for rule, path in checker.rules:
+        for rule, json_path in checker.rules:
             if rule.id in rules:
                 first_rule = rules[rule.id]
                 checker.add(
-                    f"{path}.id",
+                    f"{json_path}.id",
                     f"duplicate rule id; first defined at {first_rule.file}:{first_rule.line}",
                     rule_id=rule.id,
                 )
@@ -546,5 +546,8 @@ def _unknown(value: Any, choices: Iterable[str], what: str) -> str:
     return f"{value!r} is not a known {what}{hint}"
 
 
-def _kind(value: Any) -> str:
-    return {dict: "mapping", list: "list", str: "string"}.get(type(value), type(value).__name__)
+_KINDS: dict[type, str] = {dict: "mapping", list: "list", str: "string"}
+
+
+def _kind(value: object) -> str:
+    return _KINDS.get(type(value), type(value).__name__)

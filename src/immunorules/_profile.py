@@ -71,7 +71,7 @@ class ConditionProfile(BaseModel):
             raise _profile_error(exc) from None
 
     @classmethod
-    def model_validate(  # type: ignore[override]
+    def model_validate(
         cls, obj: Any, *, strict: bool | None = None, **kwargs: Any
     ) -> Self:
         """Validate a mapping (or a profile); raises :class:`ProfileError`."""
