@@ -1,0 +1,223 @@
+"""The audit's report: findings, filtering and rendering (text, JSON, Markdown, HTML).
+
+The analysis itself is in ``_audit``; this module only holds and shows its results.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from typing import Final, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, computed_field
+
+from ._matcher import Scalar
+from ._profile import ConditionProfile
+from ._result import NOT_FOR_CLINICAL_USE, KnowledgeBaseInfo
+from ._rules import describe_condition
+
+__all__ = ["SEVERITY_OF", "AuditReport", "Finding", "FindingKind", "Severity", "describe_region"]
+
+FindingKind = Literal[
+    "gap",
+    "unresolved_conflict",
+    "dead_rule",
+    "golden_case_failed",
+    "missing_evidence",
+    "redundant_rule",
+    "masked_rule",
+    "unused_vocabulary",
+]
+Severity = Literal["error", "warning", "info"]
+
+KINDS: Final[tuple[str, ...]] = get_args(FindingKind)
+SEVERITIES: Final[tuple[str, ...]] = get_args(Severity)
+SEVERITY_OF: Final[dict[str, Severity]] = {
+    "gap": "error",
+    "unresolved_conflict": "error",
+    "dead_rule": "error",
+    "golden_case_failed": "error",
+    "missing_evidence": "error",
+    "redundant_rule": "warning",
+    "masked_rule": "warning",
+    "unused_vocabulary": "info",
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Finding(_Frozen):
+    """One thing the audit found, with the rules involved and, where one exists, a concrete
+    profile that shows it (``example_profile``) and the region of profiles it concerns
+    (``region``: field -> allowed values; a field left out takes any value)."""
+
+    kind: FindingKind
+    severity: Severity
+    rule_ids: tuple[str, ...] = ()
+    message: str
+    example_profile: ConditionProfile | None = None
+    region: dict[str, list[Scalar]] | None = None
+    region_size: int | None = None
+    """How many valid profiles ``region`` holds."""
+    subject: str | None = None
+    """What an ``unused_vocabulary`` finding is about, e.g. ``advisory:pml_risk``."""
+
+    def to_text(self) -> str:
+        lines = [f"[{self.severity}] {self.kind}: {self.message}"]
+        if self.rule_ids:
+            lines.append(f"    rules: {', '.join(self.rule_ids)}")
+        if self.region is not None:
+            lines.append(f"    region: {describe_region(self.region)}")
+        if self.example_profile is not None:
+            lines.append(f"    example: {_compact(self.example_profile)}")
+        return "\n".join(lines)
+
+
+def describe_region(region: dict[str, list[Scalar]]) -> str:
+    """A region as conditions, e.g. ``condition = melanoma; prior_lines_of_therapy >= 1``."""
+    parts = [describe_condition(name, frozenset(values)) for name, values in region.items()]
+    return "; ".join(parts) or "every profile"
+
+
+def _compact(profile: ConditionProfile) -> str:
+    data = profile.model_dump(mode="json", exclude_defaults=True)
+    data.setdefault("disease_area", profile.disease_area)
+    return ", ".join(f"{key}={_show(value)}" for key, value in data.items())
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _choices(value: str | Iterable[str] | None, allowed: tuple[str, ...], what: str) -> set[str]:
+    if value is None:
+        return set(allowed)
+    chosen = {value} if isinstance(value, str) else set(value)
+    unknown = sorted(chosen - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown finding {what} {unknown}; expected some of {list(allowed)}")
+    return chosen
+
+
+class AuditReport(_Frozen):
+    """Everything ``audit(kb)`` found. ``ok`` is true when no finding is an error."""
+
+    findings: tuple[Finding, ...]
+    knowledge_base: KnowledgeBaseInfo
+    active_rules: int
+    profiles: int
+    """How many valid profiles the audit analysed (all of them, exactly)."""
+    notice: str = NOT_FOR_CLINICAL_USE
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ok(self) -> bool:
+        return not any(finding.severity == "error" for finding in self.findings)
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return self.filter(severity="error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return self.filter(severity="warning")
+
+    @property
+    def infos(self) -> tuple[Finding, ...]:
+        return self.filter(severity="info")
+
+    def filter(
+        self,
+        kind: str | Iterable[str] | None = None,
+        severity: str | Iterable[str] | None = None,
+        rule_id: str | None = None,
+    ) -> tuple[Finding, ...]:
+        """The findings of these kinds and severities (each one name or several), optionally
+        only those naming ``rule_id``. An unknown kind or severity is a ``ValueError``."""
+        kinds = _choices(kind, KINDS, "kind")
+        severities = _choices(severity, SEVERITIES, "severity")
+        return tuple(
+            finding
+            for finding in self.findings
+            if finding.kind in kinds
+            and finding.severity in severities
+            and (rule_id is None or rule_id in finding.rule_ids)
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Findings per severity, e.g. ``{"error": 0, "warning": 1, "info": 12}``."""
+        return {severity: len(self.filter(severity=severity)) for severity in SEVERITIES}
+
+    def summary(self) -> str:
+        counts = self.counts()
+        state = "OK" if self.ok else "FAILED"
+        errors, warnings = counts["error"], counts["warning"]
+        return (
+            f"{state}: {errors} error{'s' * (errors != 1)}, "
+            f"{warnings} warning{'s' * (warnings != 1)}, {counts['info']} info"
+        )
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _head(self) -> str:
+        info = self.knowledge_base
+        return (
+            f"immunorules audit of {info.name} {info.version}: {self.active_rules} active rules, "
+            f"{self.profiles:,} valid profiles analysed exactly"
+        )
+
+    def to_text(self) -> str:
+        """A plain-text report: errors, then warnings, then info (unused vocabulary in brief)."""
+        lines = [self._head(), self.summary()]
+        for finding in self.findings:
+            if finding.kind != "unused_vocabulary":
+                lines += ["", finding.to_text()]
+        unused = self.filter(kind="unused_vocabulary")
+        if unused:
+            lines += ["", f"[info] unused_vocabulary: {len(unused)} names no live rule uses"]
+            groups: dict[str, list[str]] = {}
+            for finding in unused:
+                group, _, name = (finding.subject or "").partition(":")
+                groups.setdefault(group, []).append(name)
+            lines += [f"    {group}: {', '.join(names)}" for group, names in groups.items()]
+        lines += ["", self.notice]
+        return "\n".join(lines)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The report as JSON (``model_dump(mode="json")``, with ``ok``)."""
+        return self.model_dump_json(indent=indent)
+
+    def to_markdown(self) -> str:
+        lines = [f"**{self._head()}** - {self.summary()}", ""]
+        if self.findings:
+            lines += ["| severity | kind | rules | message | example |", "|---|---|---|---|---|"]
+        for finding in self.findings:
+            example = _compact(finding.example_profile) if finding.example_profile else ""
+            cells = [
+                finding.severity,
+                finding.kind,
+                ", ".join(finding.rule_ids),
+                finding.message,
+                example,
+            ]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        lines += ["", f"*{self.notice}*"]
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        return f"<pre>{html.escape(self.to_text())}</pre>"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __str__(self) -> str:
+        return self.to_text()

@@ -1,0 +1,245 @@
+"""What the audit compares: results without their reasons, rules' effects, conflict sides.
+
+``unresolved_conflict`` decides SPEC §5's conflict from the fired rules alone, without building
+a :class:`Result` (the audit asks it for tens of thousands of cells on large rule sets); the
+tests hold it to :func:`resolve` on random rule sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ._resolve import suggestion_directions
+from ._result import Reason, Result
+from ._rules import Rule, SuggestEffect
+from ._space import CompiledRule, contains
+from ._vocabulary import CATEGORIES, SUBCATEGORIES
+
+__all__ = [
+    "OPPOSITE",
+    "Side",
+    "conflict_sides",
+    "covers",
+    "fates",
+    "keys",
+    "outcome",
+    "part",
+    "projection",
+    "side_text",
+    "touches",
+    "unresolved_conflict",
+]
+
+OPPOSITE = ("suppress", "stimulate")
+_TIER_RANK = {"escalation": 1, "first_line": 2}
+Line = tuple[str, str, tuple[str, ...], str | None, bool]
+"""A suggestion without reasons: category, tier, classes, direction, flagged."""
+Projection = tuple[tuple[Line, ...], frozenset[tuple[str, str | None]], frozenset[str]]
+Side = tuple[tuple[str, str], ...]
+"""The (category, rule id) pairs behind one direction of a conflict."""
+
+
+def touches(rule: Rule) -> tuple[set[str], set[str]]:
+    """The categories and advisories a rule's effects can change in a result."""
+    categories = {s.category for s in rule.then.suggest} | set(rule.then.flag)
+    categories |= {a.category for a in rule.then.avoid}
+    return categories, set(rule.then.advise)
+
+
+def keys(rule: Rule) -> set[tuple[str, str]]:
+    """:func:`touches` as keys for :func:`part`."""
+    categories, advisories = touches(rule)
+    return {("category", c) for c in categories} | {("advisory", a) for a in advisories}
+
+
+def projection(result: Result) -> Projection:
+    """A result without its reasons (nor its conflicts, which follow from its suggestions):
+    what a rule changes when it changes anything."""
+    return (
+        tuple(
+            (s.category, s.tier, s.subcategories, s.direction, s.requires_specialist_review)
+            for s in result.suggestions
+        ),
+        frozenset((a.category, a.subcategory) for a in result.avoided),
+        frozenset(a.key for a in result.advisories),
+    )
+
+
+def outcome(rules: Iterable[Rule]) -> Projection:
+    """``projection(resolve(profile, rules, ...))`` computed from the rules alone (SPEC §5):
+    suggestions merged per category (best tier, union of classes), a category avoid removes the
+    category, class avoids remove classes (and the category when every suggesting rule named
+    classes and all are gone), a flag sets the tier to flagged; advisories are a union."""
+    tiers: dict[str, str] = {}
+    classes: dict[str, set[str]] = {}
+    all_named: dict[str, bool] = {}
+    flagged: set[str] = set()
+    avoided: set[tuple[str, str | None]] = set()
+    advice: set[str] = set()
+    for rule in rules:
+        then = rule.then
+        for suggest in then.suggest:
+            category = suggest.category
+            if tiers.get(category) != "first_line":
+                tiers[category] = suggest.tier
+            classes.setdefault(category, set()).update(suggest.subcategories)
+            all_named[category] = all_named.get(category, True) and bool(suggest.subcategories)
+        flagged.update(then.flag)
+        avoided.update((avoid.category, avoid.subcategory) for avoid in then.avoid)
+        advice.update(then.advise)
+    avoided_classes = {sub for _, sub in avoided if sub is not None}
+    suggestions: list[Line] = []
+    for category in CATEGORIES:
+        if category not in tiers or (category, None) in avoided:
+            continue
+        remaining = tuple(sub for sub in SUBCATEGORIES if sub in classes[category])
+        remaining = tuple(sub for sub in remaining if sub not in avoided_classes)
+        if all_named[category] and not remaining:
+            continue
+        directions = suggestion_directions(category, remaining)
+        direction = (
+            None if not directions else next(iter(directions)) if len(directions) == 1 else "mixed"
+        )
+        flag = category in flagged
+        suggestions.append(
+            (category, "flagged" if flag else tiers[category], remaining, direction, flag)
+        )
+    return tuple(suggestions), frozenset(avoided), frozenset(advice)
+
+
+def part(projected: Projection, key: tuple[str, str]) -> object:
+    """What a projection says about one category (its suggestion and avoidances) or one
+    advisory (given or not): ``key`` is ``("category", name)`` or ``("advisory", key)``."""
+    kind, name = key
+    suggestions, avoided, advice = projected
+    if kind == "advisory":
+        return name in advice
+    return [s for s in suggestions if s[0] == name], {a for a in avoided if a[0] == name}
+
+
+def conflict_sides(result: Result) -> tuple[Side, Side]:
+    """The unflagged (category, rule id) pairs on the suppress and the stimulate side."""
+    sides: dict[str, set[tuple[str, str]]] = {direction: set() for direction in OPPOSITE}
+    for suggestion in result.suggestions:
+        if suggestion.tier == "flagged":
+            continue
+        for direction in suggestion_directions(suggestion.category, suggestion.subcategories):
+            if direction in sides:
+                for reason in suggestion.reasons:
+                    sides[direction].add((suggestion.category, reason.rule_id))
+    return tuple(sorted(sides["suppress"])), tuple(sorted(sides["stimulate"]))
+
+
+def side_text(side: Side) -> str:
+    by_category: dict[str, list[str]] = {}
+    for category, rule_id in side:
+        by_category.setdefault(category, []).append(rule_id)
+    return " and ".join(
+        f"{category} (from {', '.join(ids)})" for category, ids in by_category.items()
+    )
+
+
+def _suggest_covers(wide: SuggestEffect, narrow: SuggestEffect) -> bool:
+    if wide.category != narrow.category or _TIER_RANK[wide.tier] < _TIER_RANK[narrow.tier]:
+        return False
+    if not narrow.subcategories:  # the whole category: only another whole-category suggestion
+        return not wide.subcategories
+    return set(narrow.subcategories) <= set(wide.subcategories)
+
+
+def covers(wide: CompiledRule, narrow: CompiledRule) -> bool:
+    """Whether ``wide`` fires wherever ``narrow`` does and has at least its effects."""
+    assert wide.box is not None and narrow.box is not None
+    if not contains(wide.box, narrow.box):
+        return False
+    big, small = wide.rule.then, narrow.rule.then
+    return (
+        all(any(_suggest_covers(w, n) for w in big.suggest) for n in small.suggest)
+        and set(small.flag) <= set(big.flag)
+        and set(small.avoid) <= set(big.avoid)
+        and set(small.advise) <= set(big.advise)
+    )
+
+
+def fates(rule: Rule, result: Result) -> str:
+    """What became of each of the rule's effects in a result where it fired."""
+
+    def by(reasons: Iterable[Reason]) -> str:
+        names = sorted({r.rule_id for r in reasons if r.rule_id != rule.id})
+        return f"by {', '.join(names)}" if names else "by the rule itself"
+
+    avoided = {(a.category, a.subcategory): a for a in result.avoided}
+    notes: list[str] = []
+    for suggest in rule.then.suggest:
+        category = suggest.category
+        shown = result.suggestion(category)
+        if (category, None) in avoided:
+            notes.append(f"{category} is avoided {by(avoided[(category, None)].reasons)}")
+        elif shown is None:
+            avoiders = [
+                reason
+                for sub in suggest.subcategories
+                if (category, sub) in avoided
+                for reason in avoided[(category, sub)].reasons
+            ]
+            notes.append(
+                f"the drug classes it suggests for {category} are all avoided {by(avoiders)}"
+            )
+        else:
+            notes.append(f"{category} is suggested {by(shown.reasons)} as well")
+    for category in rule.then.flag:
+        shown = result.suggestion(category)
+        if shown is None:
+            notes.append(f"its flag on {category} has nothing to flag")
+        else:
+            notes.append(f"{category} is flagged {by(shown.flag_reasons)} as well")
+    for avoid in rule.then.avoid:
+        entry = avoided[(avoid.category, avoid.subcategory)]
+        notes.append(
+            f"{avoid.subcategory or avoid.category} is avoided {by(entry.reasons)} as well"
+        )
+    for key in rule.then.advise:
+        advisory = next(a for a in result.advisories if a.key == key)
+        notes.append(f"advisory {key} is given {by(advisory.reasons)} as well")
+    return "; ".join(notes)
+
+
+def unresolved_conflict(rules: Iterable[Rule]) -> tuple[Side, Side] | None:
+    """The sides of the unresolved conflict among what these fired rules leave suggested, or
+    None: the same as :func:`conflict_sides` of ``resolve(...)`` when its conflict is
+    unresolved. Suggestions merge per category; a category avoid removes it, subcategory
+    avoids remove classes (and the category when all it names are gone); a flagged category
+    is not confident; each remaining class counts with its direction, a suggestion without
+    classes with its category's."""
+    classes: dict[str, set[str]] = {}
+    all_named: dict[str, bool] = {}
+    suggesters: dict[str, set[str]] = {}
+    flagged: set[str] = set()
+    avoided_categories: set[str] = set()
+    avoided_classes: set[str] = set()
+    for rule in rules:
+        then = rule.then
+        for suggest in then.suggest:
+            category = suggest.category
+            classes.setdefault(category, set()).update(suggest.subcategories)
+            all_named[category] = all_named.get(category, True) and bool(suggest.subcategories)
+            suggesters.setdefault(category, set()).add(rule.id)
+        flagged.update(then.flag)
+        for avoid in then.avoid:
+            if avoid.subcategory is None:
+                avoided_categories.add(avoid.category)
+            else:
+                avoided_classes.add(avoid.subcategory)
+    sides: dict[str, set[tuple[str, str]]] = {direction: set() for direction in OPPOSITE}
+    for category, named in classes.items():
+        if category in avoided_categories or category in flagged:
+            continue
+        remaining = named - avoided_classes
+        if all_named[category] and not remaining:
+            continue
+        for direction in suggestion_directions(category, remaining):
+            if direction in sides:
+                sides[direction].update((category, rule_id) for rule_id in suggesters[category])
+    if not (sides["suppress"] and sides["stimulate"]):
+        return None
+    return tuple(sorted(sides["suppress"])), tuple(sorted(sides["stimulate"]))

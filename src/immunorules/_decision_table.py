@@ -1,0 +1,210 @@
+"""The decision-table view of a knowledge base: one row per rule, one column per profile field
+it tests, then its effects and evidence, rendered as Markdown or CSV (the rule catalogue)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, overload
+
+from pydantic import BaseModel, ConfigDict
+
+from ._matcher import Scalar
+from ._profile import FIELD_DOMAINS
+from ._rules import Rule, SuggestEffect, describe_condition
+from ._vocabulary import CONDITION_AREA, DISEASE_AREAS
+
+if TYPE_CHECKING:
+    from ._knowledge_base import KnowledgeBase
+
+__all__ = ["DecisionRow", "DecisionTable", "decision_table"]
+
+_EFFECTS = ("suggest", "flag", "avoid", "advise")
+
+
+class DecisionRow(BaseModel):
+    """One rule as a row: ``conditions`` maps each field it tests to a short condition (a
+    field it does not test takes any value); effects and evidence are short texts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule_id: str
+    title: str
+    status: str
+    area: str
+    conditions: dict[str, str]
+    suggest: tuple[str, ...]
+    flag: tuple[str, ...]
+    avoid: tuple[str, ...]
+    advise: tuple[str, ...]
+    evidence: tuple[str, ...]
+    file: str
+    line: int | None
+
+    def record(self) -> dict[str, str]:
+        """The row as flat text: rule, area, title, when, suggest, flag, avoid, advise,
+        evidence."""
+        when = "; ".join(f"{name} {_verb(text)}" for name, text in self.conditions.items())
+        return {
+            "rule": self.rule_id,
+            "area": self.area,
+            "title": self.title,
+            "when": when or "(every profile)",
+            "suggest": "; ".join(self.suggest),
+            "flag": ", ".join(self.flag),
+            "avoid": "; ".join(self.avoid),
+            "advise": ", ".join(self.advise),
+            "evidence": ", ".join(self.evidence),
+        }
+
+    def __getitem__(self, key: str) -> str:
+        return self.record()[key]
+
+
+def _verb(text: str) -> str:
+    if text.startswith(("not ", ">=", "<=")):
+        return text
+    return f"in {text}" if ".." in text or ", " in text else f"= {text}"
+
+
+@dataclass(frozen=True)
+class DecisionTable(Sequence[DecisionRow]):
+    """Rows in rule-id order; ``fields`` are the profile fields some row tests."""
+
+    rows: tuple[DecisionRow, ...]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        tested = {name for row in self.rows for name in row.conditions}
+        return tuple(name for name in FIELD_DOMAINS if name in tested)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> DecisionRow: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[DecisionRow]: ...
+    def __getitem__(self, index: int | slice) -> DecisionRow | Sequence[DecisionRow]:
+        return self.rows[index]
+
+    def __iter__(self) -> Iterator[DecisionRow]:
+        return iter(self.rows)
+
+    def row(self, rule_id: str) -> DecisionRow:
+        """The row of this rule; ``KeyError`` if there is none."""
+        for row in self.rows:
+            if row.rule_id == rule_id:
+                return row
+        raise KeyError(rule_id)
+
+    def by_file(self) -> dict[str, DecisionTable]:
+        """One table per rule file, in file order."""
+        groups: dict[str, list[DecisionRow]] = {}
+        for row in sorted(self.rows, key=lambda r: (r.file, r.line or 0)):
+            groups.setdefault(row.file, []).append(row)
+        return {file: DecisionTable(tuple(rows)) for file, rows in groups.items()}
+
+    def to_records(self) -> list[dict[str, str]]:
+        """Every row as flat text (see :meth:`DecisionRow.record`)."""
+        return [row.record() for row in self.rows]
+
+    def to_markdown(self) -> str:
+        """A Markdown table: rule, title, one column per tested field ("-" = any value),
+        suggest, flag, avoid, advise, evidence; a status column when a rule is not active."""
+        show_status = any(row.status != "active" for row in self.rows)
+        head = ["rule", "title", *(["status"] if show_status else []), *self.fields]
+        head += [*_EFFECTS, "evidence"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for row in self.rows:
+            cells = [f"`{row.rule_id}`", row.title, *([row.status] if show_status else [])]
+            cells += [row.conditions.get(name, "-") for name in self.fields]
+            cells += ["<br>".join(getattr(row, effect)) for effect in _EFFECTS]
+            cells.append(", ".join(row.evidence))
+            lines.append("| " + " | ".join(_md_cell(cell) for cell in cells) + " |")
+        return "\n".join(lines)
+
+    def to_csv(self) -> str:
+        """CSV with a header: rule_id, title, status, area, one column per tested field (empty
+        = any value), the effects and evidence (several values joined by "; "), file, line."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        head = ["rule_id", "title", "status", "area", *self.fields, *_EFFECTS, "evidence"]
+        writer.writerow([*head, "file", "line"])
+        for row in self.rows:
+            writer.writerow(
+                [row.rule_id, row.title, row.status, row.area]
+                + [row.conditions.get(name, "") for name in self.fields]
+                + ["; ".join(getattr(row, effect)) for effect in _EFFECTS]
+                + ["; ".join(row.evidence), row.file, "" if row.line is None else row.line]
+            )
+        return buffer.getvalue()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def condition_cell(field: str, allowed: frozenset[Scalar]) -> str:
+    """A condition in table form: ``melanoma``, ``none, candidate``, ``not solid_organ_recipient``,
+    ``>= 1``, ``1..3``, ``true``."""
+    text = describe_condition(field, allowed).removeprefix(f"{field} ")
+    if text.startswith("= "):
+        return text[2:]
+    if text.startswith("in ["):
+        return text[4:-1]
+    if text.startswith("not in ["):
+        return "not " + text[8:-1]
+    return text.removeprefix("in ")
+
+
+def _area(rule: Rule) -> str:
+    areas = [CONDITION_AREA[c] for c in rule.when.get("condition", ()) if isinstance(c, str)]
+    if not areas:
+        areas = [a for a in rule.when.get("disease_area", ()) if isinstance(a, str)]
+    unique = sorted(set(areas), key=DISEASE_AREAS.index)
+    if len(unique) == 1:
+        return unique[0]
+    return "several areas" if unique else "any area"
+
+
+def rule_row(rule: Rule) -> DecisionRow:
+    then = rule.then
+    return DecisionRow(
+        rule_id=rule.id,
+        title=rule.title,
+        status=rule.status,
+        area=_area(rule),
+        conditions={
+            name: condition_cell(name, rule.when[name])
+            for name in FIELD_DOMAINS
+            if name in rule.when
+        },
+        suggest=tuple(
+            f"{s.category} ({s.tier}"
+            + (f": {', '.join(s.subcategories)})" if s.subcategories else ")")
+            for s in then.suggest
+        ),
+        flag=then.flag,
+        avoid=tuple(a.subcategory or f"{a.category} (all)" for a in then.avoid),
+        advise=then.advise,
+        evidence=rule.evidence,
+        file=rule.file,
+        line=rule.line,
+    )
+
+
+def _suggestion(effect: SuggestEffect) -> str:
+    names = f": {', '.join(effect.subcategories)}" if effect.subcategories else ""
+    return f"{effect.category} ({effect.tier}{names})"
+
+
+def decision_table(kb: KnowledgeBase, *, include_inactive: bool = False) -> DecisionTable:
+    """The knowledge base's rules (active ones unless ``include_inactive``) as a table."""
+    rules = kb.rules if include_inactive else kb.active_rules
+    return DecisionTable(tuple(rule_row(rule) for rule in rules))

@@ -1,0 +1,169 @@
+"""pytest plugin: every golden case (``tests:``) of your rule files as its own test item.
+
+Installed with the package (entry point ``pytest11``); inactive unless rule paths are given::
+
+    pytest --immunorules-rules my_rules/            # golden cases of my_rules/
+    pytest --immunorules-rules bundled --immunorules-rules my_rules/ --immunorules-audit
+
+or in the ini file: ``immunorules_rules = my_rules`` (paths relative to it). The paths are loaded
+together as one knowledge base. Items are named ``<rule file>::<RULE-ID>[<n>]`` (the n-th case
+of the rule); ``--immunorules-audit`` adds an item ``immunorules-audit`` that fails on error
+findings. A rule set that does not load gives one failing item listing every problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._errors import ImmunorulesError
+from ._golden import GoldenCaseRef, golden_cases
+from ._knowledge_base import KnowledgeBase, load_rules
+from ._loader import BUNDLED_RULES
+
+__all__ = ["AuditItem", "GoldenCaseItem", "RuleFile"]
+
+_KB = pytest.StashKey[KnowledgeBase | ImmunorulesError]()
+
+
+class _Failure(Exception):
+    """A failure whose message is the whole report (no traceback)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("immunorules", "immunorules rule files")
+    group.addoption(
+        "--immunorules-rules",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="rule file or folder whose golden cases run as test items ('bundled' = the "
+        "bundled rules); repeat to load several together",
+    )
+    group.addoption(
+        "--immunorules-engine",
+        default="auto",
+        choices=("auto", "durable", "native"),
+        help="matching engine for the golden cases (default: auto)",
+    )
+    group.addoption(
+        "--immunorules-audit",
+        action="store_true",
+        default=False,
+        help="also run the rule audit as one test item, failing on error findings",
+    )
+    parser.addini("immunorules_rules", "rule files or folders (as --immunorules-rules)", "paths")
+
+
+def _rule_paths(config: pytest.Config) -> list[Path]:
+    given = [BUNDLED_RULES if p == "bundled" else Path(p) for p in config.option.immunorules_rules]
+    return given or list(config.getini("immunorules_rules"))
+
+
+def _knowledge_base(config: pytest.Config) -> KnowledgeBase | ImmunorulesError:
+    if _KB not in config.stash:
+        try:
+            config.stash[_KB] = load_rules(
+                _rule_paths(config), engine=config.option.immunorules_engine
+            )
+        except ImmunorulesError as exc:
+            config.stash[_KB] = exc
+    return config.stash[_KB]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Add the golden-case items before selection (``-k``, ``-m``, ``--lf``) runs."""
+    if not _rule_paths(config):
+        return
+    loaded = _knowledge_base(config)
+    added: list[pytest.Item] = []
+    if isinstance(loaded, ImmunorulesError):
+        added.append(
+            AuditItem.from_parent(
+                session, name="immunorules-rules", nodeid="immunorules-rules", error=loaded
+            )
+        )
+    else:
+        by_file: dict[str, list[GoldenCaseRef]] = {}
+        for ref in sorted(golden_cases(loaded), key=lambda r: (r.rule.file, r.case.line or 0)):
+            by_file.setdefault(ref.rule.file, []).append(ref)
+        for file, refs in by_file.items():
+            node = RuleFile.from_parent(session, path=Path(file).resolve())
+            node.refs = refs
+            node.kb = loaded
+            found = list(node.collect())
+            # report them as collected, so that "collected N items" counts them
+            config.hook.pytest_collectreport(
+                report=pytest.CollectReport(node.nodeid, "passed", None, list[Any](found))
+            )
+            added.extend(found)
+        if config.option.immunorules_audit:
+            added.append(
+                AuditItem.from_parent(session, name="immunorules-audit", nodeid="immunorules-audit")
+            )
+    items.extend(added)
+
+
+class RuleFile(pytest.File):
+    """A rule file, the parent of its rules' golden-case items."""
+
+    refs: list[GoldenCaseRef]
+    kb: KnowledgeBase
+
+    def collect(self) -> Iterator[GoldenCaseItem]:
+        for ref in self.refs:
+            yield GoldenCaseItem.from_parent(self, name=ref.id, ref=ref, kb=self.kb)
+
+
+class GoldenCaseItem(pytest.Item):
+    """One golden case: its profile evaluated, its expectations checked."""
+
+    def __init__(self, *, ref: GoldenCaseRef, kb: KnowledgeBase, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ref = ref
+        self.kb = kb
+
+    def runtest(self) -> None:
+        message = self.ref.describe_failure(self.kb)
+        if message is not None:
+            raise _Failure(message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, _Failure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        line = self.ref.case.line or self.ref.rule.line
+        return self.path, None if line is None else line - 1, f"golden case {self.ref.id}"
+
+
+class AuditItem(pytest.Item):
+    """The rule audit (or the load error of the rule files) as one test item."""
+
+    def __init__(self, *, error: ImmunorulesError | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        if self.error is not None:
+            raise _Failure(f"the rule files do not load:\n{self.error}")
+        loaded = _knowledge_base(self.config)
+        assert isinstance(loaded, KnowledgeBase)
+        report = loaded.audit()
+        if not report.ok:
+            raise _Failure(report.to_text())
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, _Failure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name

@@ -1,0 +1,292 @@
+"""The profile space of the audit: every valid profile, reasoned about as boxes.
+
+A *box* is one set of values per dimension (a bitmask over the dimension's values); the
+profiles in it are every combination of those values. Each rule's ``when`` is a box, so the
+whole analysis is box intersection and partition, as DMN decision-table analysers do, and it is
+exact: no profile is sampled.
+
+``disease_area`` and ``condition`` are one *joint* dimension whose values are the valid pairs,
+``(area, None)`` and ``(CONDITION_AREA[c], c)``, so the constraint between them is built in and
+every box holds only valid profiles. The integer field is a dimension of its 21 values; the
+partition groups them into the intervals between the thresholds the rules use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from math import prod
+from typing import Final
+
+from ._matcher import Scalar
+from ._profile import FIELD_DOMAINS, ConditionProfile
+from ._rules import Rule
+from ._vocabulary import CONDITION_AREA, DISEASE_AREAS, vocabulary
+
+__all__ = [
+    "DIMENSIONS",
+    "FULL",
+    "Box",
+    "Cell",
+    "CompiledRule",
+    "compile_rule",
+    "contains",
+    "example_profile",
+    "intersect",
+    "is_empty",
+    "merge_boxes",
+    "partition",
+    "pieces",
+    "regions",
+    "size",
+]
+
+Box = tuple[int, ...]
+"""One bitmask per dimension: bit ``i`` set = the dimension's value ``i`` is in the box."""
+
+JOINT: Final = "disease_area+condition"
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    name: str
+    values: tuple[object, ...]
+
+    @property
+    def full(self) -> int:
+        return (1 << len(self.values)) - 1
+
+    def mask(self, allowed: Callable[[object], bool]) -> int:
+        return sum(1 << index for index, value in enumerate(self.values) if allowed(value))
+
+    def chosen(self, mask: int) -> list[object]:
+        return [value for index, value in enumerate(self.values) if mask >> index & 1]
+
+
+def _joint_values() -> tuple[tuple[str, str | None], ...]:
+    pairs: list[tuple[str, str | None]] = []
+    for area in DISEASE_AREAS:
+        pairs.append((area, None))
+        pairs.extend((area, c) for c in CONDITION_AREA if CONDITION_AREA[c] == area)
+    return tuple(pairs)
+
+
+JOINT_VALUES: Final = _joint_values()
+DIMENSIONS: Final[tuple[Dimension, ...]] = (
+    Dimension(JOINT, JOINT_VALUES),
+    *(
+        Dimension(name, values)
+        for name, values in FIELD_DOMAINS.items()
+        if name not in ("disease_area", "condition")
+    ),
+)
+FULL: Final[Box] = tuple(dim.full for dim in DIMENSIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule as a box over the dimensions (``None`` box: no valid profile fires it)."""
+
+    rule: Rule
+    box: Box | None
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+
+def compile_rule(rule: Rule) -> CompiledRule:
+    when = rule.when
+    areas = when.get("disease_area")
+    conditions = when.get("condition")
+    masks = [
+        _joint_mask(
+            lambda a, c: (areas is None or a in areas) and (conditions is None or c in conditions)
+        )
+    ]
+    for dim in DIMENSIONS[1:]:
+        allowed = when.get(dim.name)
+        masks.append(dim.full if allowed is None else dim.mask(allowed.__contains__))
+    box = tuple(masks)
+    return CompiledRule(rule, None if is_empty(box) else box)
+
+
+def intersect(a: Box, b: Box) -> Box:
+    return tuple(x & y for x, y in zip(a, b, strict=True))
+
+
+def is_empty(box: Box) -> bool:
+    return any(mask == 0 for mask in box)
+
+
+def contains(outer: Box, inner: Box) -> bool:
+    """Whether every profile of ``inner`` is in ``outer``."""
+    return all(i & ~o == 0 for o, i in zip(outer, inner, strict=True))
+
+
+def size(box: Box) -> int:
+    """How many valid profiles the box holds."""
+    return prod(mask.bit_count() for mask in box)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A box on which the same rules fire for every profile."""
+
+    box: Box
+    fired: frozenset[str]
+
+
+_Pending = tuple[CompiledRule, tuple[int, ...]]  # a rule and the dimensions it still tests
+Prune = Callable[[frozenset[str], Sequence[CompiledRule]], bool]
+
+
+def partition(
+    start: Box, rules: Iterable[CompiledRule], prune: Prune | None = None
+) -> Iterator[Cell]:
+    """Split ``start`` into cells on which each of ``rules`` either fires everywhere or nowhere.
+
+    The split goes dimension by dimension (the one the most undecided rules test first); a
+    dimension's values are grouped into classes that no undecided rule tells apart, so integer
+    values fall into the intervals between the rules' thresholds. ``prune(fired, undecided)``
+    may cut off a branch whose cells cannot matter. The cells are disjoint and, unpruned, cover
+    ``start``.
+    """
+    fired: set[str] = set()
+    pending: list[_Pending] = []
+    for compiled in rules:
+        if compiled.box is None:
+            continue
+        box = intersect(compiled.box, start)
+        if is_empty(box):
+            continue
+        tests = tuple(
+            d for d, (mask, whole) in enumerate(zip(box, start, strict=True)) if mask != whole
+        )
+        if tests:
+            pending.append((compiled, tests))
+        else:
+            fired.add(compiled.id)
+    yield from _split(start, frozenset(fired), pending, prune)
+
+
+def _split(
+    box: Box, fired: frozenset[str], pending: list[_Pending], prune: Prune | None
+) -> Iterator[Cell]:
+    if prune is not None and prune(fired, [compiled for compiled, _ in pending]):
+        return
+    if not pending:
+        yield Cell(box, fired)
+        return
+    counts: dict[int, int] = {}
+    for _, tests in pending:
+        for d in tests:
+            counts[d] = counts.get(d, 0) + 1
+    dim = max(counts, key=lambda d: (counts[d], -d))
+    testing = [(compiled, tests) for compiled, tests in pending if dim in tests]
+    others = [item for item in pending if dim not in item[1]]
+    classes: dict[int, int] = {}
+    mask = box[dim]
+    index = 0
+    while mask >> index:
+        if mask >> index & 1:
+            signature = 0
+            for j, (compiled, _) in enumerate(testing):
+                assert compiled.box is not None
+                if compiled.box[dim] >> index & 1:
+                    signature |= 1 << j
+            classes[signature] = classes.get(signature, 0) | 1 << index
+        index += 1
+    for signature, values in classes.items():
+        now_fired = set(fired)
+        still = list(others)
+        for j, (compiled, tests) in enumerate(testing):
+            if signature >> j & 1:
+                rest = tuple(d for d in tests if d != dim)
+                if rest:
+                    still.append((compiled, rest))
+                else:
+                    now_fired.add(compiled.id)
+        sub = (*box[:dim], values, *box[dim + 1 :])
+        yield from _split(sub, frozenset(now_fired), still, prune)
+
+
+def merge_boxes(boxes: Iterable[Box]) -> list[Box]:
+    """Merge disjoint boxes that differ in one dimension only, until none do; the union is
+    unchanged (and stays a union of disjoint boxes)."""
+    current = list(dict.fromkeys(boxes))
+    changed = True
+    while changed and len(current) > 1:
+        changed = False
+        for dim in range(len(DIMENSIONS)):
+            groups: dict[Box, int] = {}
+            for box in current:
+                key = (*box[:dim], -1, *box[dim + 1 :])
+                groups[key] = groups.get(key, 0) | box[dim]
+            if len(groups) < len(current):
+                changed = True
+                current = [(*key[:dim], mask, *key[dim + 1 :]) for key, mask in groups.items()]
+    return sorted(current, key=lambda box: (-size(box), box))
+
+
+def _pairs(joint: int) -> list[tuple[str, str | None]]:
+    return [pair for index, pair in enumerate(JOINT_VALUES) if joint >> index & 1]
+
+
+def _joint_mask(allowed: Callable[[str, str | None], bool]) -> int:
+    return sum(
+        1 << i for i, (area, condition) in enumerate(JOINT_VALUES) if allowed(area, condition)
+    )
+
+
+def pieces(box: Box) -> list[Box]:
+    """The box split so that each piece is exactly ``disease_area x condition`` within the
+    valid pairs (a box whose pairs mix "no condition" and conditions may not be)."""
+    pairs = _pairs(box[0])
+    areas = {area for area, _ in pairs}
+    conditions = {condition for _, condition in pairs}
+    if _joint_mask(lambda a, c: a in areas and c in conditions) == box[0]:
+        return [box]
+    none_mask = _joint_mask(lambda _, c: c is None)
+    return [(joint, *box[1:]) for joint in (box[0] & none_mask, box[0] & ~none_mask) if joint]
+
+
+def regions(box: Box) -> list[dict[str, list[Scalar]]]:
+    """The box as ``field -> allowed values`` mappings, one per :func:`pieces` piece. A field
+    that takes every value is left out, and so is ``condition`` when it is any condition of
+    the areas given, or ``disease_area`` when the conditions imply it."""
+    shown: list[dict[str, list[Scalar]]] = []
+    for piece in pieces(box):
+        region: dict[str, list[Scalar]] = {}
+        if piece[0] != FULL[0]:
+            pairs = _pairs(piece[0])
+            areas = {area for area, _ in pairs}
+            conditions = {condition for _, condition in pairs}
+            if piece[0] != _joint_mask(lambda a, _, areas=areas: a in areas):  # type: ignore[misc]
+                region["condition"] = [v for v in FIELD_DOMAINS["condition"] if v in conditions]
+            if None in conditions or "condition" not in region:
+                region["disease_area"] = [v for v in FIELD_DOMAINS["disease_area"] if v in areas]
+        for dim, mask in zip(DIMENSIONS[1:], piece[1:], strict=True):
+            if mask != dim.full:
+                region[dim.name] = list(dim.chosen(mask))  # type: ignore[arg-type]
+        shown.append({name: region[name] for name in FIELD_DOMAINS if name in region})
+    return shown
+
+
+def example_profile(box: Box) -> ConditionProfile:
+    """A readable profile from the box: a named condition where possible, the condition's
+    typical immune activity, and field defaults where the box allows them."""
+    pairs = _pairs(box[0])
+    area, condition = next((pair for pair in pairs if pair[1] is not None), pairs[0])
+    vocab = vocabulary()
+    typical = (
+        vocab.condition(condition).immune_activity
+        if condition is not None
+        else next(a.default_immune_activity for a in vocab.disease_areas if a.id == area)
+    )
+    data: dict[str, object] = {"disease_area": area, "condition": condition}
+    for dim, mask in zip(DIMENSIONS[1:], box[1:], strict=True):
+        values = dim.chosen(mask)
+        preferred = typical if dim.name == "immune_activity" else None
+        data[dim.name] = preferred if preferred in values else values[0]
+    return ConditionProfile(**data)
