@@ -1,0 +1,342 @@
+"""Why-not (SPEC §7): status, condition checks, overrides and minimal verified change sets."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+import immunorules as ir
+from immunorules._profile import FIELD_DOMAINS, PROFILE_FIELDS
+
+from .conftest import MakeKB, rule
+
+RA = {"immune_activity": "overactive", "condition": "rheumatoid_arthritis"}
+SUGGESTING = ("first_line", "escalation")
+
+
+def sug(category: str, tier: str = "first_line", subs: list[str] | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"category": category, "tier": tier}
+    if subs is not None:
+        entry["subcategories"] = subs
+    return entry
+
+
+@pytest.fixture
+def kb(make_kb: MakeKB) -> ir.KnowledgeBase:
+    """RA: csDMARD first; a biologic after one line unless there is heart failure or a recent
+    infection; TNF inhibitors avoided with heart failure; biologics flagged when pregnant."""
+    return make_kb(
+        [
+            rule(
+                "RA-FIRST",
+                {"suggest": [sug("immunosuppressants", "first_line", ["conventional_dmards"])]},
+                {"condition": "rheumatoid_arthritis", "prior_lines_of_therapy": 0},
+            ),
+            rule(
+                "RA-BIOLOGIC",
+                {"suggest": [sug("biologic_therapies", "escalation", ["tnf_inhibitors"])]},
+                {
+                    "condition": "rheumatoid_arthritis",
+                    "prior_lines_of_therapy": {"min": 1},
+                    "infection_status": ["none"],
+                },
+            ),
+            rule(
+                "HF-NO-TNF",
+                {"avoid": [{"subcategory": "tnf_inhibitors"}]},
+                {"heart_failure": True},
+            ),
+            rule("PREG-FLAG", {"flag": ["biologic_therapies"]}, {"pregnant": True}),
+            rule(
+                "TB-NO-BIOLOGIC",
+                {"avoid": [{"category": "biologic_therapies"}]},
+                {"latent_tuberculosis": True},
+            ),
+        ]
+    )
+
+
+def tier_of(kb: ir.KnowledgeBase, profile: ir.ConditionProfile, category: str) -> str | None:
+    return kb.evaluate(profile).tier(category)
+
+
+def test_suggested_category_needs_no_change(kb: ir.KnowledgeBase) -> None:
+    answer = kb.why_not(RA, "immunosuppressants")
+    assert answer.status == "suggested"
+    assert answer.tier == "first_line"
+    assert answer.suggested
+    assert answer.changes == ()
+    assert answer.reachable is True
+    (check,) = answer.rules
+    assert check.rule_id == "RA-FIRST" and check.fired
+    assert all(condition.held for condition in check.conditions)
+
+
+def test_absent_category_marks_each_condition_with_the_actual_value(kb: ir.KnowledgeBase) -> None:
+    answer = kb.why_not({**RA, "infection_status": "recent_serious"}, "biologic_therapies")
+    assert answer.status == "absent"
+    assert answer.tier is None
+    (check,) = answer.rules
+    assert check.rule_id == "RA-BIOLOGIC" and not check.fired
+    by_field = {c.field: c for c in check.conditions}
+    assert list(by_field) == ["condition", "prior_lines_of_therapy", "infection_status"]
+    assert by_field["condition"].held and by_field["condition"].actual == "rheumatoid_arthritis"
+    prior = by_field["prior_lines_of_therapy"]
+    assert not prior.held and prior.actual == 0
+    assert prior.requirement == "prior_lines_of_therapy >= 1"
+    infection = by_field["infection_status"]
+    assert not infection.held and infection.actual == "recent_serious"
+    assert infection.allowed == ("none",)
+    assert [c.field for c in check.failed] == ["prior_lines_of_therapy", "infection_status"]
+
+
+def test_smallest_changes_are_minimal_verified_and_merged(kb: ir.KnowledgeBase) -> None:
+    profile = ir.ConditionProfile(**RA, infection_status="recent_serious")
+    answer = kb.why_not(profile, "biologic_therapies")
+    (change_set,) = answer.changes
+    assert change_set.size == 2
+    assert [(c.field, c.before, c.after) for c in change_set.changes] == [
+        ("prior_lines_of_therapy", 0, 1),
+        ("infection_status", "recent_serious", "none"),
+    ]
+    # Every prior_lines value >= 1 works the same: one change set, not twenty.
+    assert change_set.changes[0].alternatives == tuple(range(1, 21))
+    assert change_set.tier == "escalation"
+    assert change_set.rule_ids == ("RA-BIOLOGIC",)
+    assert tier_of(kb, change_set.profile, "biologic_therapies") == "escalation"
+    # Neither change alone is enough: the set is minimal.
+    assert (
+        tier_of(kb, profile.model_copy(update={"prior_lines_of_therapy": 1}), "biologic_therapies")
+        is None
+    )
+    assert (
+        tier_of(kb, profile.model_copy(update={"infection_status": "none"}), "biologic_therapies")
+        is None
+    )
+
+
+def test_flagged_and_avoided_show_their_overrides(kb: ir.KnowledgeBase) -> None:
+    pregnant = kb.why_not(
+        {**RA, "prior_lines_of_therapy": 2, "pregnant": True}, "biologic_therapies"
+    )
+    assert pregnant.status == "flagged" and pregnant.tier == "flagged"
+    assert [(o.kind, o.reason.rule_id) for o in pregnant.overrides] == [("flag", "PREG-FLAG")]
+    assert [(c.field, c.after) for cs in pregnant.changes for c in cs.changes] == [
+        ("pregnant", False)
+    ]
+
+    hf = kb.why_not(
+        {**RA, "prior_lines_of_therapy": 2, "heart_failure": True}, "biologic_therapies"
+    )
+    assert hf.status == "avoided"  # its only drug class is avoided
+    assert [(o.kind, o.subcategory, o.reason.rule_id) for o in hf.overrides] == [
+        ("avoid", "tnf_inhibitors", "HF-NO-TNF")
+    ]
+    assert [(c.field, c.after) for cs in hf.changes for c in cs.changes] == [
+        ("heart_failure", False)
+    ]
+
+    tb = kb.why_not(
+        {**RA, "prior_lines_of_therapy": 2, "latent_tuberculosis": True}, "biologic_therapies"
+    )
+    assert tb.status == "avoided"
+    assert [(o.kind, o.subcategory) for o in tb.overrides] == [("avoid", None)]
+
+
+def test_flag_that_fired_without_a_suggestion_is_still_shown(kb: ir.KnowledgeBase) -> None:
+    answer = kb.why_not({**RA, "pregnant": True}, "biologic_therapies")
+    assert answer.status == "absent"
+    assert [o.reason.rule_id for o in answer.overrides] == ["PREG-FLAG"]
+    # Changing prior lines alone would only give a flagged suggestion: both changes are needed.
+    assert [sorted(c.field for c in cs.changes) for cs in answer.changes] == [
+        ["pregnant", "prior_lines_of_therapy"]
+    ]
+
+
+def _brute_force(
+    kb: ir.KnowledgeBase, profile: ir.ConditionProfile, category: str, fields: list[str]
+) -> set[frozenset[tuple[str, Any]]]:
+    """Every minimal change set of one or two of ``fields``, by evaluating every combination."""
+
+    def works(changes: tuple[tuple[str, Any], ...]) -> bool:
+        changed = ir.ConditionProfile(**{**profile.to_fact(), **dict(changes)})
+        return kb.evaluate(changed).tier(category) in SUGGESTING
+
+    singles = [
+        (name, value)
+        for name in fields
+        for value in FIELD_DOMAINS[name]
+        if value != getattr(profile, name)
+    ]
+    found = {frozenset([change]) for change in singles if works((change,))}
+    for a, b in itertools.combinations(singles, 2):
+        if a[0] == b[0] or frozenset([a]) in found or frozenset([b]) in found:
+            continue
+        if works((a, b)):
+            found.add(frozenset([a, b]))
+    return found
+
+
+def _expanded(answer: ir.WhyNot) -> set[frozenset[tuple[str, Any]]]:
+    expanded: set[frozenset[tuple[str, Any]]] = set()
+    for change_set in answer.changes:
+        options = [[(c.field, v) for v in c.alternatives] for c in change_set.changes]
+        expanded.update(frozenset(combo) for combo in itertools.product(*options))
+    return expanded
+
+
+@pytest.mark.parametrize(
+    ("profile", "category"),
+    [
+        (
+            {
+                **RA,
+                "prior_lines_of_therapy": 1,
+                "infection_status": "recent_serious",
+                "pregnant": True,
+            },
+            "biologic_therapies",
+        ),
+        (
+            {**RA, "prior_lines_of_therapy": 1, "heart_failure": True, "latent_tuberculosis": True},
+            "biologic_therapies",
+        ),
+        ({**RA, "prior_lines_of_therapy": 3}, "immunosuppressants"),
+    ],
+)
+def test_change_sets_match_a_brute_force_search(
+    kb: ir.KnowledgeBase, profile: dict[str, Any], category: str
+) -> None:
+    checked = ir.ConditionProfile(**profile)
+    fields = [name for name in PROFILE_FIELDS if name not in ("condition", "disease_area")]
+    answer = kb.why_not(checked, category, max_changes=2, fixed=["condition"])
+    assert answer.changes, "expected at least one change set"
+    assert _expanded(answer) == _brute_force(kb, checked, category, fields)
+    for change_set in answer.changes:
+        assert tier_of(kb, change_set.profile, category) in SUGGESTING
+
+
+def test_order_is_by_size_then_keeps_the_condition_first(make_kb: MakeKB) -> None:
+    kb = make_kb(
+        [
+            rule("PSO", {"suggest": [sug("biologic_therapies")]}, {"condition": "psoriasis"}),
+            rule(
+                "RA-LATER",
+                {"suggest": [sug("biologic_therapies", "escalation")]},
+                {"condition": "rheumatoid_arthritis", "prior_lines_of_therapy": {"min": 2}},
+            ),
+            rule(
+                "RA-SEVERE",
+                {"suggest": [sug("biologic_therapies", "escalation")]},
+                {"condition": "rheumatoid_arthritis", "severity": "severe", "pregnant": True},
+            ),
+        ]
+    )
+    answer = kb.why_not(RA, "biologic_therapies")
+    sizes = [cs.size for cs in answer.changes]
+    assert sizes == sorted(sizes)
+    described = [[(c.field, c.after) for c in cs.changes] for cs in answer.changes]
+    assert described == [
+        [("prior_lines_of_therapy", 2)],
+        [("condition", "psoriasis")],
+        [("severity", "severe"), ("pregnant", True)],
+    ]
+    assert answer.changes[0].changes[0].alternatives == tuple(range(2, 21))
+    pinned = kb.why_not(RA, "biologic_therapies", fixed=["disease_area"])
+    assert pinned.fixed == ("condition",)
+    assert all(c.field != "condition" for cs in pinned.changes for c in cs.changes)
+
+
+def test_condition_change_brings_its_disease_area(make_kb: MakeKB) -> None:
+    kb = make_kb([rule("MEL", {"suggest": [sug("immunostimulants")]}, {"condition": "melanoma"})])
+    answer = kb.why_not(RA, "immunostimulants")
+    (change_set,) = answer.changes
+    assert change_set.size == 1
+    condition, area = change_set.changes
+    assert (condition.field, condition.after) == ("condition", "melanoma")
+    assert (area.field, area.before, area.after, area.implied) == (
+        "disease_area",
+        "autoimmune",
+        "oncology",
+        True,
+    )
+    assert change_set.profile.disease_area == "oncology"
+
+
+def test_unreachable_and_capped_searches_say_so(make_kb: MakeKB) -> None:
+    kb = make_kb(
+        [
+            rule("PREG-ONLY", {"suggest": [sug("cellular_therapies")]}, {"pregnant": True}),
+            rule(
+                "NEVER-IN-PREG", {"avoid": [{"category": "cellular_therapies"}]}, {"pregnant": True}
+            ),
+            rule(
+                "THREE",
+                {"suggest": [sug("immunostimulants")]},
+                {"pregnant": True, "heart_failure": True, "hepatitis_b": True},
+            ),
+        ]
+    )
+    nothing = kb.why_not(RA, "biologic_therapies")
+    assert nothing.rules == () and nothing.reachable is False
+    assert "no active rule" in nothing.summary
+    blocked = kb.why_not(RA, "cellular_therapies")
+    assert blocked.changes == () and blocked.reachable is False
+    assert "No valid change" in blocked.summary
+    capped = kb.why_not(RA, "immunostimulants", max_changes=2)
+    assert capped.changes == () and capped.reachable is True
+    assert "more than 2 fields" in capped.summary
+    found = kb.why_not(RA, "immunostimulants")
+    assert [cs.size for cs in found.changes] == [3]
+
+
+def test_inactive_rules_are_named_not_used(make_kb: MakeKB) -> None:
+    draft = rule("DRAFT-CELL", {"suggest": [sug("cellular_therapies")]})
+    draft["status"] = "draft"
+    kb = make_kb([draft, rule("ANY", {"suggest": [sug("immunosuppressants")]})])
+    answer = kb.why_not(RA, "cellular_therapies")
+    assert answer.inactive_rule_ids == ("DRAFT-CELL",)
+    assert answer.rules == () and answer.reachable is False
+
+
+def test_bad_arguments(kb: ir.KnowledgeBase) -> None:
+    with pytest.raises(ValueError, match="did you mean 'immunostimulants'"):
+        kb.why_not(RA, "immunostimulant")
+    with pytest.raises(ValueError, match="drug class of 'biologic_therapies'"):
+        kb.why_not(RA, "tnf_inhibitors")
+    with pytest.raises(ir.ProfileError) as caught:
+        kb.why_not({"immune_activity": "sideways"}, "immunosuppressants")
+    assert {p.path for p in caught.value.problems} == {"immune_activity", "disease_area"}
+    with pytest.raises(ValueError, match="did you mean 'pregnant'"):
+        kb.why_not(RA, "immunosuppressants", fixed=["pregnent"])
+    with pytest.raises(ValueError, match="non-negative"):
+        kb.why_not(RA, "immunosuppressants", max_changes=-1)
+
+
+def test_whynot_is_a_frozen_json_round_tripping_model(kb: ir.KnowledgeBase) -> None:
+    answer = kb.why_not({**RA, "pregnant": True}, "biologic_therapies")
+    assert ir.WhyNot.model_validate_json(answer.to_json()) == answer
+    with pytest.raises(Exception, match="frozen"):
+        answer.status = "suggested"  # type: ignore[misc]
+    assert answer.notice == ir.NOT_FOR_CLINICAL_USE
+    assert answer.knowledge_base == kb.info
+
+
+def test_bundled_transplant_recipient_with_melanoma() -> None:
+    kb = ir.load_rules(engine="native")
+    profile = {
+        "immune_activity": "underactive",
+        "condition": "melanoma",
+        "transplant_status": "solid_organ_recipient",
+    }
+    answer = kb.why_not(profile, "immunostimulants")
+    assert answer.status == "flagged"
+    assert any(o.kind == "flag" for o in answer.overrides)
+    first = answer.changes[0]
+    assert [(c.field, c.after) for c in first.changes] == [("transplant_status", "none")]
+    assert first.tier == "first_line"
+    assert kb.evaluate(first.profile).tier("immunostimulants") == "first_line"
+    for change_set in answer.changes:
+        assert kb.evaluate(change_set.profile).tier("immunostimulants") in SUGGESTING
