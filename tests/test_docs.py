@@ -1,0 +1,31 @@
+"""Generated docs stay current: the rule catalogue matches the bundled knowledge base."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import immunorules as ir
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_rule_catalogue_is_current() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "make_rule_catalogue", DOCS / "make_rule_catalogue.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = module.catalogue(ir.load_rules(engine="native"))
+    actual = (DOCS / "rule-catalogue.md").read_text(encoding="utf-8")
+    assert actual == expected, "run: python docs/make_rule_catalogue.py"
+
+
+def test_readme_counts_match_the_bundled_rules() -> None:
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    kb = ir.load_rules(engine="native")
+    for file in sorted({Path(rule.file).name for rule in kb.rules}):
+        rules = [rule for rule in kb.rules if Path(rule.file).name == file]
+        cases = sum(len(rule.tests) for rule in rules)
+        assert f"| `{file}` | {len(rules)} | {cases} |" in readme, file
