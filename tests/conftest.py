@@ -17,7 +17,7 @@ _counter = itertools.count()
 
 
 def rule(
-    rule_id: str, then: dict[str, object], when: dict[str, object] | None = None
+    rule_id: str, then: Mapping[str, object], when: Mapping[str, object] | None = None
 ) -> dict[str, object]:
     """A rule mapping with the required keys filled in."""
     return {

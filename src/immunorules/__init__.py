@@ -5,11 +5,15 @@ Research prototype - NOT FOR CLINICAL USE. It names no drugs or doses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, Literal, overload
 
+from ._audit import audit
+from ._audit_report import AuditReport, Finding
+from ._decision_table import DecisionRow, DecisionTable
 from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
+from ._frame import evaluate_frame
 from ._knowledge_base import KnowledgeBase, __version__, load_rules
 from ._loader import BUNDLED_RULES
 from ._profile import ConditionProfile
@@ -23,15 +27,20 @@ from ._result import (
     Result,
     Suggestion,
 )
+from ._whynot import WhyNot
 
 __all__ = [
     "BUNDLED_RULES",
     "NOT_FOR_CLINICAL_USE",
     "Advisory",
+    "AuditReport",
     "Avoidance",
     "ConditionProfile",
     "Conflict",
+    "DecisionRow",
+    "DecisionTable",
     "EngineError",
+    "Finding",
     "ImmunorulesError",
     "KnowledgeBase",
     "KnowledgeBaseInfo",
@@ -40,8 +49,12 @@ __all__ = [
     "Result",
     "RuleFileError",
     "Suggestion",
+    "WhyNot",
     "__version__",
+    "audit",
     "evaluate",
+    "evaluate_frame",
+    "evaluate_many",
     "load_rules",
 ]
 
@@ -54,3 +67,32 @@ def _bundled() -> KnowledgeBase:
 def evaluate(profile: ConditionProfile | Mapping[str, Any]) -> Result:
     """Evaluate one profile with the bundled knowledge base (loaded once)."""
     return _bundled().evaluate(profile)
+
+
+@overload
+def evaluate_many(
+    profiles: Iterable[ConditionProfile | Mapping[str, Any]],
+    *,
+    workers: int = 1,
+    errors: Literal["raise"] = "raise",
+) -> list[Result]: ...
+
+
+@overload
+def evaluate_many(
+    profiles: Iterable[ConditionProfile | Mapping[str, Any]],
+    *,
+    workers: int = 1,
+    errors: Literal["collect"],
+) -> list[Result | ProfileError]: ...
+
+
+def evaluate_many(
+    profiles: Iterable[ConditionProfile | Mapping[str, Any]],
+    *,
+    workers: int = 1,
+    errors: Literal["raise", "collect"] = "raise",
+) -> list[Result] | list[Result | ProfileError]:
+    """Evaluate many profiles with the bundled knowledge base: see
+    :meth:`KnowledgeBase.evaluate_many`."""
+    return _bundled().evaluate_many(profiles, workers=workers, errors=errors)

@@ -6,17 +6,21 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
-from ._errors import EngineError
+from ._audit_report import AuditReport
+from ._batch import ResultCache
+from ._decision_table import DecisionTable
+from ._errors import EngineError, ProfileError
 from ._loader import BUNDLED_RULES, LoadedRules, PathInput, load_rule_files
 from ._matcher import Matcher
 from ._native import NativeMatcher
 from ._profile import FIELD_DOMAINS, ConditionProfile, parse_profile
-from ._resolve import resolve
+from ._resolve import Resolver
 from ._result import KnowledgeBaseInfo, Result
 from ._rules import Evidence, Rule
 from ._vocabulary import AdvisoryDef, Category, ConditionDef, Subcategory, vocabulary
+from ._whynot import WhyNot
 
 __all__ = ["EngineName", "KnowledgeBase", "load_rules"]
 
@@ -45,7 +49,7 @@ def _is_bundled(paths: PathInput | Sequence[PathInput]) -> bool:
     from pathlib import Path
 
     items = [paths] if isinstance(paths, str) or not isinstance(paths, Sequence) else paths
-    return [Path(p).resolve() for p in items] == [BUNDLED_RULES.resolve()]  # type: ignore[arg-type]
+    return [Path(p).resolve() for p in items] == [BUNDLED_RULES.resolve()]
 
 
 class KnowledgeBase:
@@ -63,6 +67,12 @@ class KnowledgeBase:
         self._info = KnowledgeBaseInfo(
             name=self.name, version=self.version, fingerprint=self.fingerprint, engine=self.engine
         )
+        self._bundled = bundled
+        self._resolver = Resolver(self._rules_by_id, self._info)
+        self._results = ResultCache()
+        from ._render import remember_evidence  # so results render their evidence links
+
+        remember_evidence(self.fingerprint, loaded.evidence)
 
     # -- contents ----------------------------------------------------------------------------
 
@@ -123,32 +133,100 @@ class KnowledgeBase:
 
     def evaluate(self, profile: ProfileInput) -> Result:
         """Evaluate one profile (a :class:`ConditionProfile` or a dict)."""
-        checked = parse_profile(profile)
-        return resolve(checked, self.match(checked), self._info)
+        return self._evaluate_checked(parse_profile(profile))
 
-    def evaluate_many(self, profiles: Iterable[ProfileInput]) -> list[Result]:
-        """Evaluate many profiles; the same results as :meth:`evaluate`, in input order.
+    def _evaluate_checked(self, profile: ConditionProfile) -> Result:
+        return self._resolver.resolve(profile, self._matcher.match(profile.to_fact()))
 
-        Each distinct profile is evaluated once. An invalid profile raises
-        :class:`ProfileError` whose paths start with its index, e.g. ``[3].severity``.
+    @overload
+    def evaluate_many(
+        self,
+        profiles: Iterable[ProfileInput],
+        *,
+        workers: int = 1,
+        errors: Literal["raise"] = "raise",
+    ) -> list[Result]: ...
+
+    @overload
+    def evaluate_many(
+        self,
+        profiles: Iterable[ProfileInput],
+        *,
+        workers: int = 1,
+        errors: Literal["collect"],
+    ) -> list[Result | ProfileError]: ...
+
+    def evaluate_many(
+        self,
+        profiles: Iterable[ProfileInput],
+        *,
+        workers: int = 1,
+        errors: Literal["raise", "collect"] = "raise",
+    ) -> list[Result] | list[Result | ProfileError]:
+        """Evaluate many profiles: the same results as :meth:`evaluate`, in input order.
+
+        Each distinct profile is evaluated once, and each distinct plain dict validated once
+        (results are kept in a bounded cache of this knowledge base, so repeated calls are fast
+        too). ``errors="raise"``
+        raises :class:`ProfileError` for the first invalid input, its paths prefixed with the
+        input's index (``[3].severity``); ``errors="collect"`` puts the :class:`ProfileError`
+        that :meth:`evaluate` would raise in that position instead. ``workers=N`` (N > 1)
+        matches the distinct profiles in N spawn-started processes that rebuild this knowledge
+        base from its rules: worth it for large batches on the durable engine only, as starting
+        them takes about a second.
         """
-        from ._errors import ProfileError, ProfileProblem
+        from ._batch import evaluate_many
 
-        cache: dict[ConditionProfile, Result] = {}
-        results: list[Result] = []
-        for index, item in enumerate(profiles):
-            try:
-                checked = parse_profile(item)
-            except ProfileError as exc:
-                raise ProfileError(
-                    ProfileProblem(f"[{index}]" + ("" if p.path == "$" else f".{p.path}"), p.message)
-                    for p in exc.problems
-                ) from None
-            result = cache.get(checked)
-            if result is None:
-                result = cache[checked] = self.evaluate(checked)
-            results.append(result)
-        return results
+        return evaluate_many(self, profiles, workers=workers, errors=errors)
+
+    # -- explanations (computed in _whynot, rendered in _render) -----------------------------
+
+    def why_not(
+        self,
+        profile: ProfileInput,
+        category: str,
+        *,
+        max_changes: int = 3,
+        fixed: Iterable[str] = (),
+    ) -> WhyNot:
+        """Why ``category`` is or is not suggested for ``profile``: the rules that could suggest
+        it with each condition held or failed, the avoid/flag rules that overrode it, and the
+        smallest profile changes (verified) that would make it a first-line or escalation
+        suggestion, changing at most ``max_changes`` fields and none of ``fixed``. Raises
+        :class:`ProfileError` or ``ValueError`` (unknown category or field)."""
+        from ._whynot import why_not
+
+        return why_not(self, profile, category, max_changes=max_changes, fixed=fixed)
+
+    def decision_table(self, *, include_inactive: bool = False) -> DecisionTable:
+        """One row per active rule (every rule with ``include_inactive``): the condition on each
+        field it tests, its effects and evidence; ``.to_markdown()``, ``.to_csv()``, and
+        ``.to_records()`` for flat text rows (``row["rule"]``, ``row["when"]``, ...)."""
+        from ._decision_table import decision_table
+
+        return decision_table(self, include_inactive=include_inactive)
+
+    def audit(self) -> AuditReport:
+        """Audit this knowledge base exactly over every valid profile (see :func:`audit`)."""
+        from ._audit import audit
+
+        return audit(self)
+
+    def summary(self) -> str:
+        """A plain-text summary: identity, counts, and the rules by disease area."""
+        from ._render import kb_text
+
+        return kb_text(self)
+
+    def _repr_markdown_(self) -> str:
+        from ._render import kb_markdown
+
+        return kb_markdown(self)
+
+    def _repr_html_(self) -> str:
+        from ._render import kb_html
+
+        return kb_html(self)
 
 
 def _make_matcher(engine: EngineName, matchers: Sequence[Any]) -> Matcher:

@@ -71,9 +71,7 @@ class ConditionProfile(BaseModel):
             raise _profile_error(exc) from None
 
     @classmethod
-    def model_validate(
-        cls, obj: Any, *, strict: bool | None = None, **kwargs: Any
-    ) -> Self:
+    def model_validate(cls, obj: Any, *, strict: bool | None = None, **kwargs: Any) -> Self:
         """Validate a mapping (or a profile); raises :class:`ProfileError`."""
         if isinstance(obj, cls):
             return obj
@@ -114,7 +112,7 @@ class ConditionProfile(BaseModel):
 
     def to_fact(self) -> dict[str, str | bool | int | None]:
         """The profile as a flat dict of field -> value, as the engines see it."""
-        return {name: getattr(self, name) for name in PROFILE_FIELDS}
+        return dict(self.__dict__)  # exactly the fields, in order (extra fields are forbidden)
 
 
 PROFILE_FIELDS: Final[tuple[str, ...]] = tuple(ConditionProfile.model_fields)
@@ -148,7 +146,60 @@ def parse_profile(data: ConditionProfile | Mapping[str, Any] | object) -> Condit
     """A profile from a profile or a plain mapping; raises :class:`ProfileError` otherwise."""
     if isinstance(data, ConditionProfile):
         return data
+    if type(data) is dict:
+        fast = _valid_dict(data)
+        if fast is not None:
+            return fast
     return ConditionProfile.model_validate(data)
+
+
+# The fast path of parse_profile: a plain dict whose every value is of its field's exact type and
+# in its domain gives the very profile validation would (same values, same fields set); anything
+# else, valid or not, goes through validation.
+_FAST_DOMAINS: Final[dict[str, tuple[type, frozenset[object]]]] = {
+    name: (
+        bool if domain == (False, True) else int if name == "prior_lines_of_therapy" else str,
+        frozenset(value for value in domain if value is not None),
+    )
+    for name, domain in FIELD_DOMAINS.items()
+}
+_NULLABLE: Final = frozenset({"condition", "severity", "disease_area"})
+_DEFAULTS: Final[dict[str, Any]] = {
+    name: None if field.is_required() else field.default
+    for name, field in ConditionProfile.model_fields.items()
+}
+
+
+def _valid_dict(data: dict[Any, Any]) -> ConditionProfile | None:
+    domains = _FAST_DOMAINS
+    for name, value in data.items():
+        found = domains.get(name)
+        if found is None:
+            return None  # an unknown field (or a key that is not a string)
+        if value is None:
+            if name not in _NULLABLE:
+                return None
+        elif type(value) is not found[0] or value not in found[1]:
+            return None
+    values = _DEFAULTS.copy()  # in field order: updating keeps it
+    values.update(data)
+    fields_set = set(data)
+    condition = values["condition"]
+    if values["disease_area"] is None:
+        if condition is None:
+            return None  # the area is required: let validation say so
+        values["disease_area"] = CONDITION_AREA[condition]
+        fields_set.add("disease_area")
+    elif condition is not None and CONDITION_AREA[condition] != values["disease_area"]:
+        return None
+    if values["immune_activity"] is None:
+        return None
+    profile = object.__new__(ConditionProfile)
+    object.__setattr__(profile, "__dict__", values)
+    object.__setattr__(profile, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(profile, "__pydantic_extra__", None)
+    object.__setattr__(profile, "__pydantic_private__", None)
+    return profile
 
 
 def _custom(message: str) -> PydanticCustomError:

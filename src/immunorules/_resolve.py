@@ -3,12 +3,25 @@
 A DMN-style collect policy, independent of rule order: suggestions merge per category (best
 tier, union of drug classes); avoid beats flag beats suggest; advisories are a union; opposite
 directions among what remains are reported as a conflict.
+
+Resolution runs in two steps. :func:`plan` applies the policy to the fired rules alone: which
+lines the result holds and which rules are behind each (nothing in it depends on the profile's
+values). Building the result then gives each fired rule a :class:`Reason` quoting the profile's
+values and puts those reasons on the lines. :func:`resolve` does both; a knowledge base's
+:class:`Resolver` gives the very same results but keeps plans, reasons and lines in bounded
+caches, since many profiles share them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+import itertools
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from operator import itemgetter
+from typing import Any, Final, NamedTuple, TypeVar
+
+from pydantic import BaseModel
 
 from ._profile import ConditionProfile
 from ._result import (
@@ -23,11 +36,47 @@ from ._result import (
 from ._rules import Rule
 from ._vocabulary import CATEGORIES, REFERRALS, SUBCATEGORIES, vocabulary
 
-__all__ = ["is_decisive", "resolve", "suggestion_directions"]
+__all__ = ["Plan", "Resolver", "is_decisive", "plan", "resolve", "suggestion_directions"]
 
 _CATEGORY_ORDER = {name: index for index, name in enumerate(CATEGORIES)}
 _SUBCATEGORY_ORDER = {name: index for index, name in enumerate(SUBCATEGORIES)}
 _OPPOSITE = ("suppress", "stimulate")
+# Plain dicts over the vocabulary (its lookup methods go through pydantic private attributes).
+_SUB_DIRECTION = {sub.id: sub.direction for sub in vocabulary().subcategories}
+_CATEGORY_DIRECTION = {category.id: category.direction for category in vocabulary().categories}
+_ADVISORY = {advisory.key: advisory for advisory in vocabulary().advisories}
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_set = object.__setattr__
+
+
+@cache
+def _layout(cls: type[BaseModel]) -> tuple[dict[str, Any], frozenset[str]]:
+    """Every field of ``cls`` in order with its default (None if required), the required."""
+    fields = cls.model_fields
+    required = frozenset(name for name, field in fields.items() if field.is_required())
+    defaults = {name: None if name in required else f.default for name, f in fields.items()}
+    return defaults, required
+
+
+def _new(cls: type[_Model], /, **values: Any) -> _Model:
+    """``cls(**values)`` without validation, for the values resolution builds itself.
+
+    Equal to the validated model field by field, with the same set of explicitly-set fields;
+    a missing required field is a ``KeyError``. Validation would be most of the cost of a
+    result, and these values are of the declared types by construction.
+    """
+    defaults, required = _layout(cls)
+    if not values.keys() >= required:
+        raise KeyError(f"{cls.__name__} needs {', '.join(sorted(required - values.keys()))}")
+    fields = defaults.copy()  # in field order: updating keeps it
+    fields.update(values)
+    new = object.__new__(cls)
+    _set(new, "__dict__", fields)
+    _set(new, "__pydantic_fields_set__", set(values))
+    _set(new, "__pydantic_extra__", None)
+    _set(new, "__pydantic_private__", None)
+    return new
 
 
 def is_decisive(rule: Rule) -> bool:
@@ -43,109 +92,176 @@ def is_decisive(rule: Rule) -> bool:
 
 def suggestion_directions(category: str, subcategories: Iterable[str]) -> frozenset[str]:
     """The directions a suggestion counts with: its classes', or its category's default."""
-    vocab = vocabulary()
     subs = tuple(subcategories)
     if subs:
-        return frozenset(vocab.subcategory(sub).direction for sub in subs)
-    default = vocab.category(category).direction
+        return frozenset(_SUB_DIRECTION[sub] for sub in subs)
+    default = _CATEGORY_DIRECTION[category]
     return frozenset() if default is None else frozenset({default})
 
 
-def resolve(profile: ConditionProfile, fired: Sequence[Rule], info: KnowledgeBaseInfo) -> Result:
-    """Apply the collect policy to the rules that fired for ``profile``."""
-    rules = sorted(fired, key=lambda rule: rule.id)
-    reasons = {rule.id: _reason(rule, profile) for rule in rules}
+# -- step 1: the plan (the fired rules alone) ---------------------------------------------------
 
-    tiers: dict[str, str] = {}
-    subs: dict[str, set[str]] = defaultdict(set)
-    suggesters: dict[str, list[str]] = defaultdict(list)
-    all_named: dict[str, bool] = {}
-    flaggers: dict[str, list[str]] = defaultdict(list)
-    avoiders: dict[tuple[str, str | None], list[str]] = defaultdict(list)
-    advisers: dict[str, list[str]] = defaultdict(list)
-    for rule in rules:
-        for suggest in rule.then.suggest:
-            category = suggest.category
-            if tiers.get(category) != "first_line":
-                tiers[category] = suggest.tier
-            subs[category].update(suggest.subcategories)
-            if rule.id not in suggesters[category]:
-                suggesters[category].append(rule.id)
-            all_named[category] = all_named.get(category, True) and bool(suggest.subcategories)
-        for category in rule.then.flag:
-            flaggers[category].append(rule.id)
-        for avoid in rule.then.avoid:
-            avoiders[(avoid.category, avoid.subcategory)].append(rule.id)
-        for key in rule.then.advise:
-            advisers[key].append(rule.id)
 
-    avoided_subs = {sub for (_, sub) in avoiders if sub is not None}
-    suggestions: list[Suggestion] = []
-    for category in sorted(tiers, key=_CATEGORY_ORDER.__getitem__):
-        if (category, None) in avoiders:
-            continue
-        remaining = sorted(subs[category] - avoided_subs, key=_SUBCATEGORY_ORDER.__getitem__)
-        if all_named[category] and not remaining:
-            continue
-        flagged = category in flaggers
-        directions = suggestion_directions(category, remaining)
-        suggestions.append(
-            Suggestion(
-                category=category,
-                tier="flagged" if flagged else tiers[category],  # type: ignore[arg-type]
-                subcategories=tuple(remaining),
-                direction=_direction(directions),
-                requires_specialist_review=flagged,
-                reasons=tuple(reasons[rule_id] for rule_id in suggesters[category]),
-                flag_reasons=tuple(reasons[rule_id] for rule_id in flaggers.get(category, ())),
-            )
-        )
+class Line(NamedTuple):
+    """One line of a result without its reasons.
 
-    vocab = vocabulary()
-    avoided = [
-        Avoidance(
-            category=category,
-            subcategory=sub,
-            reasons=tuple(reasons[rule_id] for rule_id in rule_ids),
-        )
-        for (category, sub), rule_ids in sorted(
-            avoiders.items(),
-            key=lambda item: (
-                _CATEGORY_ORDER[item[0][0]],
-                -1 if item[0][1] is None else _SUBCATEGORY_ORDER[item[0][1]],
-            ),
-        )
-    ]
-    advisories = [
-        Advisory(
-            key=key,
-            kind=vocab.advisory(key).kind,
-            message=vocab.advisory(key).message,
-            reasons=tuple(reasons[rule_id] for rule_id in rule_ids),
-        )
-        for key, rule_ids in sorted(
-            advisers.items(), key=lambda item: (vocab.advisory(item[0]).kind != "referral", item[0])
-        )
-    ]
-    return Result(
-        profile=profile,
-        suggestions=tuple(suggestions),
-        avoided=tuple(avoided),
-        advisories=tuple(advisories),
-        conflicts=_conflicts(suggestions),
-        covered=any(is_decisive(rule) for rule in rules),
-        fired_rules=tuple(rule.id for rule in rules),
-        knowledge_base=info,
+    ``fields`` are the line's own fields; ``reasons`` (and, for a suggestion, ``flag_reasons``)
+    are positions in :attr:`Plan.rules` of the rules whose reasons it carries.
+    """
+
+    model: type[Suggestion] | type[Avoidance] | type[Advisory]
+    fields: tuple[tuple[str, Any], ...]
+    reasons: tuple[int, ...]
+    flag_reasons: tuple[int, ...] | None = None
+
+
+class Plan(NamedTuple):
+    """What the collect policy makes of a set of fired rules, before any profile values."""
+
+    rules: tuple[Rule, ...]  # the fired rules, sorted by id
+    suggestions: tuple[Line, ...]
+    avoided: tuple[Line, ...]
+    advisories: tuple[Line, ...]
+    conflicts: tuple[Conflict, ...]
+    covered: bool
+    fired_rules: tuple[str, ...]
+
+
+class _Effects(NamedTuple):
+    """A rule's effects as plain tuples, read once per rule."""
+
+    rule: Rule
+    suggest: tuple[tuple[str, str, tuple[str, ...]], ...]  # category, tier, subcategories
+    flag: tuple[str, ...]
+    avoid: tuple[tuple[str, str | None], ...]  # category, subcategory
+    advise: tuple[str, ...]
+    decisive: bool
+
+
+def _effects(rule: Rule) -> _Effects:
+    then = rule.then
+    return _Effects(
+        rule,
+        tuple((s.category, s.tier, s.subcategories) for s in then.suggest),
+        then.flag,
+        tuple((a.category, a.subcategory) for a in then.avoid),
+        then.advise,
+        is_decisive(rule),
     )
 
 
-def _reason(rule: Rule, profile: ConditionProfile) -> Reason:
-    return Reason(
-        rule_id=rule.id,
-        title=rule.title,
-        because=rule.because,
-        evidence=rule.evidence,
-        matched=rule.matched(profile),
+# Each possible avoid and advisory line: its sort key and its own fields.
+_AVOID_LINES: dict[tuple[str, str | None], tuple[tuple[int, int], tuple[tuple[str, Any], ...]]] = {
+    **{
+        (category, None): (
+            (_CATEGORY_ORDER[category], -1),
+            (("category", category), ("subcategory", None)),
+        )
+        for category in CATEGORIES
+    },
+    **{
+        (sub.category, sub.id): (
+            (_CATEGORY_ORDER[sub.category], _SUBCATEGORY_ORDER[sub.id]),
+            (("category", sub.category), ("subcategory", sub.id)),
+        )
+        for sub in vocabulary().subcategories
+    },
+}
+_ADVISORY_LINES: dict[str, tuple[tuple[bool, str], tuple[tuple[str, Any], ...]]] = {
+    key: (
+        (advisory.kind != "referral", key),
+        (("key", key), ("kind", advisory.kind), ("message", advisory.message)),
+    )
+    for key, advisory in _ADVISORY.items()
+}
+
+
+def _avoid_order(item: tuple[tuple[str, str | None], list[int]]) -> tuple[int, int]:
+    return _AVOID_LINES[item[0]][0]
+
+
+def _advisory_order(item: tuple[str, list[int]]) -> tuple[bool, str]:
+    return _ADVISORY_LINES[item[0]][0]
+
+
+def plan(fired: Iterable[Rule]) -> Plan:
+    """Apply the collect policy to the rules that fired (in any order)."""
+    return _plan(sorted((_effects(rule) for rule in fired), key=lambda effects: effects.rule.id))
+
+
+def _plan(fired: Sequence[_Effects]) -> Plan:
+    """:func:`plan` for the effects of the fired rules, sorted by rule id."""
+    tiers: dict[str, str] = {}
+    subs: dict[str, set[str]] = {}
+    suggesters: dict[str, list[int]] = {}
+    all_named: dict[str, bool] = {}
+    flaggers: dict[str, list[int]] = {}
+    avoiders: dict[tuple[str, str | None], list[int]] = {}
+    advisers: dict[str, list[int]] = {}
+    covered = False
+    for position, effects in enumerate(fired):
+        covered = covered or effects.decisive
+        for category, tier, named in effects.suggest:
+            if category in tiers:
+                if tiers[category] != "first_line":
+                    tiers[category] = tier
+                subs[category].update(named)
+                if suggesters[category][-1] != position:  # positions only grow
+                    suggesters[category].append(position)
+                all_named[category] = all_named[category] and bool(named)
+            else:
+                tiers[category] = tier
+                subs[category] = set(named)
+                suggesters[category] = [position]
+                all_named[category] = bool(named)
+        for category in effects.flag:
+            flaggers.setdefault(category, []).append(position)
+        for pair in effects.avoid:
+            avoiders.setdefault(pair, []).append(position)
+        for key in effects.advise:
+            advisers.setdefault(key, []).append(position)
+
+    suggestions: list[Line] = []
+    if tiers:
+        avoided_subs = {sub for (_, sub) in avoiders if sub is not None}
+        for category in sorted(tiers, key=_CATEGORY_ORDER.__getitem__):
+            if (category, None) in avoiders:
+                continue
+            remaining = tuple(
+                sorted(subs[category] - avoided_subs, key=_SUBCATEGORY_ORDER.__getitem__)
+            )
+            if all_named[category] and not remaining:
+                continue
+            flagged = category in flaggers
+            suggestions.append(
+                Line(
+                    Suggestion,
+                    (
+                        ("category", category),
+                        ("tier", "flagged" if flagged else tiers[category]),
+                        ("subcategories", remaining),
+                        ("direction", _direction(suggestion_directions(category, remaining))),
+                        ("requires_specialist_review", flagged),
+                    ),
+                    tuple(suggesters[category]),
+                    tuple(flaggers.get(category, ())),
+                )
+            )
+    rules = tuple(effects.rule for effects in fired)
+    return Plan(
+        rules=rules,
+        suggestions=tuple(suggestions),
+        avoided=tuple(
+            Line(Avoidance, _AVOID_LINES[pair][1], tuple(positions))
+            for pair, positions in sorted(avoiders.items(), key=_avoid_order)
+        ),
+        advisories=tuple(
+            Line(Advisory, _ADVISORY_LINES[key][1], tuple(positions))
+            for key, positions in sorted(advisers.items(), key=_advisory_order)
+        ),
+        conflicts=_conflicts(suggestions, rules) if suggestions else (),
+        covered=covered,
+        fired_rules=tuple(rule.id for rule in rules),
     )
 
 
@@ -157,25 +273,27 @@ def _direction(directions: frozenset[str]) -> str | None:
     return "mixed"
 
 
-def _conflicts(suggestions: Sequence[Suggestion]) -> tuple[Conflict, ...]:
-    sides: dict[str, list[Suggestion]] = {direction: [] for direction in _OPPOSITE}
-    for suggestion in suggestions:
-        for direction in suggestion_directions(suggestion.category, suggestion.subcategories):
+def _conflicts(suggestions: Sequence[Line], rules: Sequence[Rule]) -> tuple[Conflict, ...]:
+    sides: dict[str, list[dict[str, Any]]] = {direction: [] for direction in _OPPOSITE}
+    for line in suggestions:
+        fields = dict(line.fields)
+        fields["rule_ids"] = [rules[index].id for index in line.reasons]
+        for direction in suggestion_directions(fields["category"], fields["subcategories"]):
             if direction in sides:
-                sides[direction].append(suggestion)
+                sides[direction].append(fields)
     if not all(sides.values()):
         return ()
     confident = {
-        direction: [s for s in side if s.tier != "flagged"] for direction, side in sides.items()
+        direction: [s for s in side if s["tier"] != "flagged"] for direction, side in sides.items()
     }
     resolved = not all(confident.values())
-    involved = {s.category for side in sides.values() for s in side}
+    involved = {s["category"] for side in sides.values() for s in side}
     categories = tuple(sorted(involved, key=_CATEGORY_ORDER.__getitem__))
     rule_ids = sorted(
-        {reason.rule_id for side in sides.values() for s in side for reason in s.reasons}
+        {rule_id for side in sides.values() for s in side for rule_id in s["rule_ids"]}
     )
     names = {
-        direction: ", ".join(dict.fromkeys(s.category for s in side))
+        direction: ", ".join(dict.fromkeys(s["category"] for s in side))
         for direction, side in sides.items()
     }
     message = (
@@ -188,7 +306,8 @@ def _conflicts(suggestions: Sequence[Suggestion]) -> tuple[Conflict, ...]:
         )
     )
     return (
-        Conflict(
+        _new(
+            Conflict,
             categories=categories,
             directions=_OPPOSITE,
             message=message,
@@ -196,3 +315,255 @@ def _conflicts(suggestions: Sequence[Suggestion]) -> tuple[Conflict, ...]:
             rule_ids=tuple(rule_ids),
         ),
     )
+
+
+# -- step 2: the result (the plan and the profile's values) --------------------------------------
+
+
+def resolve(profile: ConditionProfile, fired: Iterable[Rule], info: KnowledgeBaseInfo) -> Result:
+    """Apply the collect policy to the rules that fired for ``profile``."""
+    steps = plan(fired)
+    reasons = [_reason(rule, profile) for rule in steps.rules]
+    return _result(steps, profile, info, [_line(line, reasons) for line in _lines(steps)])
+
+
+def _reason(rule: Rule, profile: ConditionProfile) -> Reason:
+    return _new(
+        Reason,
+        rule_id=rule.id,
+        title=rule.title,
+        because=rule.because,
+        evidence=rule.evidence,
+        matched=rule.matched(profile),
+    )
+
+
+def _lines(steps: Plan) -> tuple[Line, ...]:
+    return steps.suggestions + steps.avoided + steps.advisories
+
+
+def _line(line: Line, reasons: Sequence[Reason]) -> BaseModel:
+    values = dict(line.fields)
+    values["reasons"] = tuple([reasons[index] for index in line.reasons])
+    if line.flag_reasons is not None:
+        values["flag_reasons"] = tuple([reasons[index] for index in line.flag_reasons])
+    return _new(line.model, **values)
+
+
+def _result(
+    steps: Plan, profile: ConditionProfile, info: KnowledgeBaseInfo, lines: Sequence[BaseModel]
+) -> Result:
+    """The result with ``lines`` built for the plan's lines, in the same order."""
+    first_avoided = len(steps.suggestions)
+    first_advisory = first_avoided + len(steps.avoided)
+    return _new(
+        Result,
+        profile=profile,
+        suggestions=tuple(lines[:first_avoided]),
+        avoided=tuple(lines[first_avoided:first_advisory]),
+        advisories=tuple(lines[first_advisory:]),
+        conflicts=steps.conflicts,
+        covered=steps.covered,
+        fired_rules=steps.fired_rules,
+        knowledge_base=info,
+    )
+
+
+# -- the cached path ------------------------------------------------------------------------------
+
+#: The default bounds of a resolver's caches (each drops its oldest entries when full).
+MAX_PLANS: Final = 16384
+MAX_REASONS: Final = 8192
+MAX_LINES: Final = 8192
+
+
+_Quote = tuple[str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
+_LineRef = tuple[int, tuple[int, ...], Callable[[list[int]], Any]]
+
+
+class _Cached(NamedTuple):
+    """A plan in the compact form the cached path keeps: entries shared between plans."""
+
+    # Per fired rule: its id, a getter of the profile values its reason quotes, their fields.
+    rules: tuple[_Quote, ...]
+    # Per line: its template id, the positions of its reasons' rules, a getter of their ids.
+    lines: tuple[_LineRef, ...]
+    first_avoided: int
+    first_advisory: int
+    conflicts: tuple[Conflict, ...]
+    covered: bool
+    fired_rules: tuple[str, ...]
+
+
+def _getter(keys: Sequence[Any]) -> Callable[[Any], Any]:
+    """``itemgetter(*keys)``, which also takes no keys (always ``()``)."""
+    return itemgetter(*keys) if keys else _nothing
+
+
+def _nothing(_: object) -> tuple[()]:
+    return ()
+
+
+_RESULT_TEMPLATE, _ = _layout(Result)
+_RESULT_GIVEN: Final = frozenset(name for name in _RESULT_TEMPLATE if name != "notice")
+
+
+class Resolver:
+    """:func:`resolve` for one knowledge base, with caches: the same results, field for field.
+
+    Plans are kept per set of fired rules (in a compact form whose parts are shared between
+    plans); reasons per rule and quoted profile values; lines per line template and reasons.
+    Every cache is bounded (the oldest entries go first), so memory stays flat over any number
+    of profiles; results share their (frozen) reasons and lines.
+    """
+
+    def __init__(
+        self,
+        rules: Mapping[str, Rule],
+        info: KnowledgeBaseInfo,
+        *,
+        max_plans: int = MAX_PLANS,
+        max_reasons: int = MAX_REASONS,
+        max_lines: int = MAX_LINES,
+    ) -> None:
+        self._effects = {rule_id: _effects(rule) for rule_id, rule in rules.items()}
+        self._quotes: dict[str, _Quote] = {}
+        for rule_id, rule in rules.items():
+            fields = tuple(sorted(rule.when))
+            self._quotes[rule_id] = (rule_id, _getter(fields), fields)
+        self._info = info
+        # Ordered dicts: dropping the oldest entry of a plain dict leaves a hole that every
+        # later ``next(iter(d))`` skips, while ``popitem(last=False)`` is O(1).
+        self._plans: OrderedDict[frozenset[str], _Cached] = OrderedDict()
+        self._reasons: OrderedDict[tuple[str, Any], tuple[Reason, int]] = OrderedDict()
+        self._lines: OrderedDict[tuple[int, Any], BaseModel] = OrderedDict()
+        # Line templates (a line's own fields and reason counts) by id, and back; and the
+        # (template, positions) references that plans hold, shared.
+        self._templates: dict[tuple[Any, ...], int] = {}
+        self._specs: dict[int, Line] = {}
+        self._refs: dict[tuple[int, tuple[int, ...]], _LineRef] = {}
+        self._ids = itertools.count()
+        self._max_plans = max_plans
+        self._max_reasons = max_reasons
+        self._max_lines = max_lines
+
+    def clear(self) -> None:
+        """Empty every cache."""
+        self._plans.clear()
+        self._reasons.clear()
+        self._lines.clear()
+        self._templates.clear()
+        self._specs.clear()
+        self._refs.clear()
+
+    def resolve(self, profile: ConditionProfile, fired: frozenset[str]) -> Result:
+        """The result for ``profile`` given the ids of the rules that fired for it."""
+        cached = self._plans.get(fired)
+        if cached is None:
+            cached = self._plan(fired)
+        values = profile.__dict__
+        reasons: list[Reason] = []
+        ids: list[int] = []
+        reason_get = self._reasons.get
+        for rule_id, quote, fields in cached.rules:
+            key = (rule_id, quote(values))
+            entry = reason_get(key)
+            if entry is None:
+                entry = self._reason(key, fields)
+            reasons.append(entry[0])
+            ids.append(entry[1])
+        lines: list[BaseModel] = []
+        line_get = self._lines.get
+        for template, positions, pick in cached.lines:
+            line_key = (template, pick(ids))
+            built = line_get(line_key)
+            if built is None:
+                built = self._line(line_key, positions, reasons)
+            lines.append(built)
+        first_avoided, first_advisory = cached.first_avoided, cached.first_advisory
+        data = _RESULT_TEMPLATE.copy()  # in field order: assigning keeps it
+        data["profile"] = profile
+        data["suggestions"] = tuple(lines[:first_avoided])
+        data["avoided"] = tuple(lines[first_avoided:first_advisory])
+        data["advisories"] = tuple(lines[first_advisory:])
+        data["conflicts"] = cached.conflicts
+        data["covered"] = cached.covered
+        data["fired_rules"] = cached.fired_rules
+        data["knowledge_base"] = self._info
+        result = object.__new__(Result)
+        _set(result, "__dict__", data)
+        _set(result, "__pydantic_fields_set__", set(_RESULT_GIVEN))
+        _set(result, "__pydantic_extra__", None)
+        _set(result, "__pydantic_private__", None)
+        return result
+
+    def _reason(self, key: tuple[str, Any], fields: tuple[str, ...]) -> tuple[Reason, int]:
+        rule_id, quoted = key
+        rule = self._effects[rule_id].rule
+        if len(fields) == 1:
+            quoted = (quoted,)
+        reason = _new(
+            Reason,
+            rule_id=rule_id,
+            title=rule.title,
+            because=rule.because,
+            evidence=rule.evidence,
+            matched=dict(zip(fields, quoted, strict=True)),
+        )
+        entry = (reason, next(self._ids))
+        if len(self._reasons) >= self._max_reasons:
+            self._reasons.popitem(last=False)
+        self._reasons[key] = entry
+        return entry
+
+    def _line(
+        self, key: tuple[int, Any], positions: tuple[int, ...], reasons: Sequence[Reason]
+    ) -> BaseModel:
+        spec = self._specs[key[0]]
+        split = len(spec.reasons)
+        line = spec._replace(reasons=positions[:split])
+        if spec.flag_reasons is not None:
+            line = line._replace(flag_reasons=positions[split:])
+        built = _line(line, reasons)
+        if len(self._lines) >= self._max_lines:
+            self._lines.popitem(last=False)
+        self._lines[key] = built
+        return built
+
+    def _plan(self, fired: frozenset[str]) -> _Cached:
+        effects = self._effects
+        steps = _plan(sorted((effects[rule_id] for rule_id in fired), key=_by_rule_id))
+        if len(self._templates) >= self._max_lines:
+            self.clear()  # fresh template ids from here on (rare: templates are few)
+        lines = []
+        for line in (*steps.suggestions, *steps.avoided, *steps.advisories):
+            # A line is its own fields plus its reasons, which the reason ids in the line's
+            # cache key pin down (in order, the flag reasons after the others).
+            flags = line.flag_reasons
+            identity = (line.fields, len(line.reasons), None if flags is None else len(flags))
+            template = self._templates.get(identity)
+            if template is None:
+                template = self._templates[identity] = next(self._ids)
+                self._specs[template] = line
+            positions = line.reasons + (flags or ())
+            ref = self._refs.get((template, positions))
+            if ref is None:
+                ref = self._refs[(template, positions)] = (template, positions, _getter(positions))
+            lines.append(ref)
+        cached = _Cached(
+            rules=tuple(self._quotes[rule.id] for rule in steps.rules),
+            lines=tuple(lines),
+            first_avoided=len(steps.suggestions),
+            first_advisory=len(steps.suggestions) + len(steps.avoided),
+            conflicts=steps.conflicts,
+            covered=steps.covered,
+            fired_rules=steps.fired_rules,
+        )
+        if len(self._plans) >= self._max_plans:
+            self._plans.popitem(last=False)
+        self._plans[fired] = cached
+        return cached
+
+
+def _by_rule_id(effects: _Effects) -> str:
+    return effects.rule.id

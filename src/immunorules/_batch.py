@@ -1,0 +1,200 @@
+"""Batch evaluation: a bounded result cache, deduplication of inputs, and worker processes.
+
+:meth:`KnowledgeBase.evaluate_many` lands here. Each distinct input is validated once and each
+distinct profile evaluated once; results are kept in the knowledge base's own
+:class:`ResultCache`, so a cached result can never come from another knowledge base (another
+fingerprint or engine). With ``workers > 1`` the distinct profiles that are not cached yet are
+matched in spawn-started processes, each rebuilding the knowledge base from its rule data (a
+durable_rules host is never pickled); the parent resolves the matches, so the results are the
+very ones ``workers=1`` gives.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from ._errors import EngineError, ProfileError, ProfileProblem
+from ._profile import ConditionProfile, parse_profile
+from ._result import Result
+
+if TYPE_CHECKING:
+    from ._knowledge_base import KnowledgeBase
+    from ._loader import LoadedRules
+
+__all__ = ["ResultCache", "evaluate_many"]
+
+Outcome = Result | ProfileError
+#: A plain dict as a cache key: its keys, its values and the exact types of its values (so
+#: ``1`` and ``True``, equal in Python, stay apart).
+RawKey = tuple[tuple[Any, ...], tuple[Any, ...], tuple[type, ...]]
+_SIMPLE: Final = frozenset({str, int, bool, type(None)})
+_PENDING: Final = object()
+
+
+class ResultCache:
+    """The outcomes of inputs a knowledge base has evaluated, bounded in size.
+
+    Two maps, each dropping its oldest entry when full: plain dicts (by :data:`RawKey`) to
+    outcomes, and profiles to results. A dict is cached by its raw key only when every key is
+    a string and every value a str, int, bool or None, so equal keys mean equal inputs.
+    """
+
+    def __init__(self, maxsize: int = 8192) -> None:
+        self.maxsize = maxsize
+        self.raw: OrderedDict[RawKey, Outcome] = OrderedDict()
+        self.profiles: OrderedDict[ConditionProfile, Result] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.raw) + len(self.profiles)
+
+    def clear(self) -> None:
+        self.raw.clear()
+        self.profiles.clear()
+
+    def put_raw(self, key: RawKey, outcome: Outcome) -> None:
+        if not (_SIMPLE.issuperset(key[2]) and all(type(name) is str for name in key[0])):
+            return
+        if len(self.raw) >= self.maxsize:
+            self.raw.popitem(last=False)
+        self.raw[key] = outcome
+
+    def put_profile(self, profile: ConditionProfile, result: Result) -> None:
+        if len(self.profiles) >= self.maxsize:
+            self.profiles.popitem(last=False)
+        self.profiles[profile] = result
+
+
+def evaluate_many(
+    kb: KnowledgeBase,
+    profiles: Iterable[ConditionProfile | Mapping[str, Any]],
+    *,
+    workers: int = 1,
+    errors: Literal["raise", "collect"] = "raise",
+) -> list[Any]:
+    """See :meth:`KnowledgeBase.evaluate_many`."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, not {workers!r}")
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors must be 'raise' or 'collect', not {errors!r}")
+    if isinstance(profiles, Mapping | ConditionProfile):
+        raise TypeError("evaluate_many takes an iterable of profiles; use evaluate for one")
+    cache = kb._results
+    raw_cache = cache.raw
+    profile_cache = cache.profiles
+    evaluate = kb._evaluate_checked
+    out: list[Any] = []
+    append = out.append
+    raw_get = raw_cache.get
+    collect = errors == "collect"
+    # With workers: distinct profiles still to match, their positions and raw keys.
+    pending: dict[ConditionProfile, list[int]] = {}
+    pending_raw: dict[RawKey, ConditionProfile] = {}
+    pending_keys: dict[ConditionProfile, list[RawKey]] = {}
+    index = -1
+    for item in profiles:
+        index += 1
+        key: RawKey | None = None
+        if type(item) is dict:  # the fast path: a plain dict seen before
+            values = tuple(item.values())
+            key = (tuple(item), values, tuple(map(type, values)))
+            try:
+                hit = raw_get(key)
+            except TypeError:  # an unhashable value: the input is invalid, validate it below
+                key = hit = None
+            if hit is not None:
+                if collect or type(hit) is not ProfileError:
+                    append(hit)
+                    continue
+                raise _at(index, hit)
+            if key is not None and pending_raw:
+                waiting = pending_raw.get(key)
+                if waiting is not None:
+                    pending[waiting].append(index)
+                    out.append(_PENDING)
+                    continue
+        try:
+            checked = parse_profile(item)
+        except ProfileError as exc:
+            exc.__traceback__ = None  # kept in the cache: hold no frames
+            if key is not None:
+                cache.put_raw(key, exc)
+            if not collect:
+                raise _at(index, exc) from None
+            out.append(exc)
+            continue
+        result = profile_cache.get(checked)
+        if result is None:
+            if workers > 1:
+                pending.setdefault(checked, []).append(index)
+                if key is not None:
+                    pending_raw[key] = checked
+                    pending_keys.setdefault(checked, []).append(key)
+                out.append(_PENDING)
+                continue
+            result = evaluate(checked)
+            cache.put_profile(checked, result)
+        if key is not None:
+            cache.put_raw(key, result)
+        out.append(result)
+    if pending:
+        distinct = list(pending)
+        for profile, fired in zip(distinct, _match_in_workers(kb, distinct, workers), strict=True):
+            result = kb._resolver.resolve(profile, fired)
+            cache.put_profile(profile, result)
+            for key in pending_keys.get(profile, ()):
+                cache.put_raw(key, result)
+            for index in pending[profile]:
+                out[index] = result
+    return out
+
+
+def _at(index: int, exc: ProfileError) -> ProfileError:
+    """``exc`` with its paths prefixed by the input's index: ``[3].severity``."""
+    return ProfileError(
+        ProfileProblem(f"[{index}]" + ("" if p.path == "$" else f".{p.path}"), p.message)
+        for p in exc.problems
+    )
+
+
+# -- worker processes -------------------------------------------------------------------------
+
+_WORKER: KnowledgeBase | None = None
+
+
+def _init_worker(loaded: LoadedRules, engine: str, bundled: bool) -> None:
+    global _WORKER
+    from ._knowledge_base import KnowledgeBase
+
+    _WORKER = KnowledgeBase(loaded, engine=engine, bundled=bundled)  # type: ignore[arg-type]
+
+
+def _match_chunk(facts: list[dict[str, Any]]) -> tuple[str, list[frozenset[str]]]:
+    """The fingerprint of this worker's knowledge base and the rules that hold for each fact."""
+    assert _WORKER is not None, "worker not initialised"
+    match = _WORKER._matcher.match
+    return _WORKER.fingerprint, [match(fact) for fact in facts]
+
+
+def _match_in_workers(
+    kb: KnowledgeBase, profiles: list[ConditionProfile], workers: int
+) -> list[frozenset[str]]:
+    facts = [profile.to_fact() for profile in profiles]
+    size = max(64, min(2048, -(-len(facts) // (workers * 4))))
+    chunks = [facts[start : start + size] for start in range(0, len(facts), size)]
+    context = multiprocessing.get_context("spawn")
+    matches: list[frozenset[str]] = []
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)),
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(kb._loaded, kb.engine, kb._bundled),
+    ) as pool:
+        for fingerprint, found in pool.map(_match_chunk, chunks):
+            if fingerprint != kb.fingerprint:  # pragma: no cover - a rebuild that differs
+                raise EngineError("a worker rebuilt a different knowledge base")
+            matches.extend(found)
+    return matches
