@@ -260,7 +260,7 @@ def test_fast_resolution_equals_plain_resolution_and_validation(
     kb: ir.KnowledgeBase, profile: ir.ConditionProfile
 ) -> None:
     fast = kb.evaluate(profile)
-    plain = resolve(profile, kb.match(profile), kb.info)
+    plain = resolve(profile, kb.match(profile), kb.info, kb.evidence)
     assert_same(fast, plain)
     assert_same(fast, validated(fast))
     assert fast.model_dump_json() == validated(fast).model_dump_json()

@@ -319,11 +319,22 @@ def test_audit_rendering_of_a_real_report(kb: ir.KnowledgeBase) -> None:
     assert ("ok" if report.ok else "errors found") in _render.audit_markdown(report)
 
 
-def test_bundled_results_link_their_evidence() -> None:
+def test_results_carry_and_link_their_citations() -> None:
     kb = ir.load_rules(engine="native")
     result = kb.evaluate(TRANSPLANT_MELANOMA)
-    _render._EVIDENCE.clear()  # as in a fresh process: found again through the bundled rules
-    evidence = _render.evidence_for(result.knowledge_base)
-    cited = {key for s in result.suggestions for r in s.reasons for key in r.evidence}
-    assert cited and cited <= set(evidence)
-    assert "<https://" in result.explain()
+    lines: list[ir.Suggestion | ir.Avoidance | ir.Advisory] = [
+        *result.suggestions,
+        *result.avoided,
+        *result.advisories,
+    ]
+    cited = {key for line in lines for r in line.reasons for key in r.evidence}
+    assert cited and {c.key for c in result.citations} == cited
+    assert all(c.citation == kb.evidence[c.key].citation for c in result.citations)
+    # A result read back from JSON (as in another process) still renders its links.
+    copy = ir.Result.model_validate_json(result.model_dump_json())
+    assert copy == result
+    assert "<https://" in copy.explain()
+    answer = kb.why_not(TRANSPLANT_MELANOMA, "immunostimulants")
+    assert {c.key for c in answer.citations} >= {
+        key for check in answer.rules for key in check.evidence
+    }

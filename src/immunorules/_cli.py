@@ -299,9 +299,6 @@ def _load(args: argparse.Namespace) -> Any:
         raise CliError(_rule_problems(exc, "the rule files could not be loaded")) from None
     except EngineError as exc:
         raise CliError(f"{exc}.") from None
-    from ._render import remember_kb
-
-    remember_kb(kb)
     return kb
 
 

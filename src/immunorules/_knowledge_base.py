@@ -68,11 +68,8 @@ class KnowledgeBase:
             name=self.name, version=self.version, fingerprint=self.fingerprint, engine=self.engine
         )
         self._bundled = bundled
-        self._resolver = Resolver(self._rules_by_id, self._info)
+        self._resolver = Resolver(self._rules_by_id, self._info, evidence=loaded.evidence)
         self._results = ResultCache()
-        from ._render import remember_evidence  # so results render their evidence links
-
-        remember_evidence(self.fingerprint, loaded.evidence)
 
     # -- contents ----------------------------------------------------------------------------
 

@@ -1,10 +1,8 @@
 """Rendering: results, why-not answers, audit reports and knowledge-base summaries as plain text,
 Markdown, HTML (``_render_html``) and JSON.
 
-Every rendering carries the not-for-clinical-use notice. Evidence keys are shown with their
-citation links where the knowledge base that produced a result is known: the bundled one always,
-any other once it has been seen here (:func:`remember_evidence`, called by the knowledge base's
-own rendering and why-not, and by the CLI).
+Every rendering carries the not-for-clinical-use notice. Evidence keys are shown with the
+citation links that a result (or why-not answer) carries in its ``citations``.
 """
 
 from __future__ import annotations
@@ -13,12 +11,10 @@ import json
 import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ._profile import PROFILE_FIELDS, ConditionProfile
-from ._result import NOT_FOR_CLINICAL_USE, KnowledgeBaseInfo, Reason, Result
-from ._rules import Evidence
+from ._result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
 from ._vocabulary import CATEGORIES, vocabulary
 
 if TYPE_CHECKING:
@@ -35,7 +31,6 @@ __all__ = [
     "kb_json",
     "kb_markdown",
     "kb_text",
-    "remember_evidence",
     "result_html",
     "result_json",
     "result_markdown",
@@ -57,41 +52,10 @@ STATUS_LABEL = {
 
 # -- evidence lookup ------------------------------------------------------------------------------
 
-_EVIDENCE: dict[str, Mapping[str, Evidence]] = {}
 
-
-def remember_evidence(fingerprint: str, evidence: Mapping[str, Evidence]) -> None:
-    """Make a knowledge base's evidence available to the rendering of its results."""
-    _EVIDENCE[fingerprint] = dict(evidence)
-
-
-@cache
-def _bundled_evidence() -> tuple[str, Mapping[str, Evidence]]:
-    from ._knowledge_base import _fingerprint
-    from ._loader import BUNDLED_RULES, load_rule_files
-
-    loaded = load_rule_files(BUNDLED_RULES)
-    return _fingerprint(loaded), loaded.evidence
-
-
-def evidence_for(info: KnowledgeBaseInfo) -> Mapping[str, Evidence]:
-    """The evidence entries of the knowledge base that produced a result, where known."""
-    known = _EVIDENCE.get(info.fingerprint)
-    if known is not None:
-        return known
-    if info.name == "immunorules-bundled":
-        try:
-            fingerprint, evidence = _bundled_evidence()
-        except Exception:  # pragma: no cover - the bundled rules always load when installed
-            return {}
-        if fingerprint == info.fingerprint:
-            remember_evidence(fingerprint, evidence)
-            return evidence
-    return {}
-
-
-def remember_kb(kb: KnowledgeBase) -> None:
-    remember_evidence(kb.fingerprint, kb.evidence)
+def evidence_for(answer: Result | WhyNot) -> Mapping[str, Citation]:
+    """The full citations a result (or why-not answer) carries, by evidence key."""
+    return {citation.key: citation for citation in answer.citations}
 
 
 def safe_url(url: str | None) -> str | None:
@@ -221,7 +185,7 @@ def wrap(text: str, indent: str, *, then: str | None = None, width: int = 100) -
 
 
 def _reason_lines(
-    reason: Reason, indent: str, evidence: Mapping[str, Evidence], *, head: bool = True
+    reason: Reason, indent: str, evidence: Mapping[str, Citation], *, head: bool = True
 ) -> list[str]:
     lines = wrap(f"{reason.rule_id}: {reason.title}", indent, then=indent + "    ") if head else []
     lines += wrap(f"because: {reason.because}", indent + "    ")
@@ -258,7 +222,7 @@ def all_reasons(result: Result) -> list[Reason]:
 
 def result_text(result: Result) -> str:
     """A readable plain-text explanation of a result: the answer first, then the reasons."""
-    evidence = evidence_for(result.knowledge_base)
+    evidence = evidence_for(result)
     profile = result.profile
     lines = [
         *wrap(result.notice, ""),
@@ -345,7 +309,7 @@ def md_notice(notice: str = NOT_FOR_CLINICAL_USE) -> str:
     return f"> **{md(notice)}**"
 
 
-def _md_evidence(keys: Sequence[str], evidence: Mapping[str, Evidence]) -> str:
+def _md_evidence(keys: Sequence[str], evidence: Mapping[str, Citation]) -> str:
     cited = []
     for key in keys:
         entry = evidence.get(key)
@@ -354,7 +318,7 @@ def _md_evidence(keys: Sequence[str], evidence: Mapping[str, Evidence]) -> str:
     return ", ".join(cited)
 
 
-def md_reason(reason: Reason, evidence: Mapping[str, Evidence]) -> str:
+def md_reason(reason: Reason, evidence: Mapping[str, Citation]) -> str:
     matched = ", ".join(code(f"{k}={show(v)}") for k, v in reason.matched.items()) or "any profile"
     text = f"{code(reason.rule_id)} {md(reason.title)}: {md(reason.because)} Matched: {matched}."
     if reason.evidence:
@@ -364,7 +328,7 @@ def md_reason(reason: Reason, evidence: Mapping[str, Evidence]) -> str:
 
 def result_markdown(result: Result) -> str:
     """The explanation as Markdown (for notebooks and the CLI)."""
-    evidence = evidence_for(result.knowledge_base)
+    evidence = evidence_for(result)
     profile = result.profile
     out = [
         md_notice(result.notice),
@@ -438,7 +402,7 @@ def override_target(kind: str, subcategory: str | None) -> str:
 
 def whynot_text(answer: WhyNot) -> str:
     """A why-not answer as plain text: the answer, what would change it, then the rules."""
-    evidence = evidence_for(answer.knowledge_base)
+    evidence = evidence_for(answer)
     name = category_name(answer.category)
     lines = [
         *wrap(answer.notice, ""),
@@ -512,7 +476,7 @@ def no_change_text(answer: WhyNot) -> str:
 
 
 def whynot_markdown(answer: WhyNot) -> str:
-    evidence = evidence_for(answer.knowledge_base)
+    evidence = evidence_for(answer)
     name = md(category_name(answer.category))
     out = [
         md_notice(answer.notice),
@@ -581,7 +545,6 @@ def _kb_counts(kb: KnowledgeBase) -> dict[str, int]:
 
 
 def kb_text(kb: KnowledgeBase) -> str:
-    remember_kb(kb)
     counts = _kb_counts(kb)
     lines = [
         NOT_FOR_CLINICAL_USE,
@@ -614,7 +577,6 @@ def _areas(rows: Sequence[Mapping[str, str]]) -> list[str]:
 
 
 def kb_markdown(kb: KnowledgeBase) -> str:
-    remember_kb(kb)
     counts = _kb_counts(kb)
     out = [
         md_notice(),
@@ -732,7 +694,6 @@ def whynot_html(answer: WhyNot) -> str:
 def kb_html(kb: KnowledgeBase) -> str:
     from ._render_html import kb_html as render
 
-    remember_kb(kb)
     return render(kb)
 
 

@@ -31,8 +31,7 @@ from ._render import (
     subcategory_name,
     values_text,
 )
-from ._result import NOT_FOR_CLINICAL_USE, Reason, Result
-from ._rules import Evidence
+from ._result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
 
 if TYPE_CHECKING:
     from ._audit_report import AuditReport
@@ -131,7 +130,7 @@ def chip(text: str) -> str:
     return f'<span class="ir-chip">{esc(text)}</span>'
 
 
-def _evidence_links(keys: Sequence[str], evidence: Mapping[str, Evidence]) -> str:
+def _evidence_links(keys: Sequence[str], evidence: Mapping[str, Citation]) -> str:
     parts = []
     for key in keys:
         entry = evidence.get(key)
@@ -147,7 +146,7 @@ def _evidence_links(keys: Sequence[str], evidence: Mapping[str, Evidence]) -> st
     return ", ".join(parts)
 
 
-def _reason(reason: Reason, evidence: Mapping[str, Evidence]) -> str:
+def _reason(reason: Reason, evidence: Mapping[str, Citation]) -> str:
     matched = "".join(chip(f"{k}={show(v)}") for k, v in reason.matched.items())
     matched = matched or '<span class="ir-muted">any profile</span>'
     cited = (
@@ -164,7 +163,7 @@ def _reason(reason: Reason, evidence: Mapping[str, Evidence]) -> str:
 
 
 def _reasons(
-    reasons: Sequence[Reason], evidence: Mapping[str, Evidence], seen: set[str] | None = None
+    reasons: Sequence[Reason], evidence: Mapping[str, Citation], seen: set[str] | None = None
 ) -> str:
     """The reasons as a list; a reason already shown in full (its id in ``seen``) is shown by
     rule and title only, with the rest behind a disclosure."""
@@ -203,7 +202,7 @@ def _profile_head(result_profile: object) -> str:
 
 def result_html(result: Result) -> str:
     """A result as a self-contained HTML fragment."""
-    evidence = evidence_for(result.knowledge_base)
+    evidence = evidence_for(result)
     seen: set[str] = set()
     body = [_profile_head(result.profile)]
     for conflict in result.conflicts:
@@ -300,7 +299,7 @@ def _change_set(changes: Sequence[ProfileChange]) -> str:
 
 def whynot_html(answer: WhyNot) -> str:
     """A why-not answer as a self-contained HTML fragment."""
-    evidence = evidence_for(answer.knowledge_base)
+    evidence = evidence_for(answer)
     name = category_name(answer.category)
     status_kind = answer.tier if answer.status == "suggested" and answer.tier else answer.status
     status = STATUS_LABEL[answer.status] + (

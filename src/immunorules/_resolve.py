@@ -27,16 +27,25 @@ from ._profile import ConditionProfile
 from ._result import (
     Advisory,
     Avoidance,
+    Citation,
     Conflict,
     KnowledgeBaseInfo,
     Reason,
     Result,
     Suggestion,
 )
-from ._rules import Rule
+from ._rules import Evidence, Rule
 from ._vocabulary import CATEGORIES, REFERRALS, SUBCATEGORIES, vocabulary
 
-__all__ = ["Plan", "Resolver", "is_decisive", "plan", "resolve", "suggestion_directions"]
+__all__ = [
+    "Plan",
+    "Resolver",
+    "citations",
+    "is_decisive",
+    "plan",
+    "resolve",
+    "suggestion_directions",
+]
 
 _CATEGORY_ORDER = {name: index for index, name in enumerate(CATEGORIES)}
 _SUBCATEGORY_ORDER = {name: index for index, name in enumerate(SUBCATEGORIES)}
@@ -320,11 +329,34 @@ def _conflicts(suggestions: Sequence[Line], rules: Sequence[Rule]) -> tuple[Conf
 # -- step 2: the result (the plan and the profile's values) --------------------------------------
 
 
-def resolve(profile: ConditionProfile, fired: Iterable[Rule], info: KnowledgeBaseInfo) -> Result:
-    """Apply the collect policy to the rules that fired for ``profile``."""
+def resolve(
+    profile: ConditionProfile,
+    fired: Iterable[Rule],
+    info: KnowledgeBaseInfo,
+    evidence: Mapping[str, Evidence] | None = None,
+) -> Result:
+    """Apply the collect policy to the rules that fired for ``profile``; cite from ``evidence``."""
     steps = plan(fired)
     reasons = [_reason(rule, profile) for rule in steps.rules]
-    return _result(steps, profile, info, [_line(line, reasons) for line in _lines(steps)])
+    lines = [_line(line, reasons) for line in _lines(steps)]
+    return _result(steps, profile, info, lines, citations(steps.rules, evidence or {}))
+
+
+def citations(rules: Iterable[Rule], evidence: Mapping[str, Evidence]) -> tuple[Citation, ...]:
+    """The evidence entries the rules cite, by key, so a result carries its full citations."""
+    keys = sorted({key for rule in rules for key in rule.evidence if key in evidence})
+    return tuple(
+        _new(
+            Citation,
+            key=key,
+            citation=evidence[key].citation,
+            url=evidence[key].url,
+            accessed=evidence[key].accessed,
+            version=evidence[key].version,
+            confidence=evidence[key].confidence,
+        )
+        for key in keys
+    )
 
 
 def _reason(rule: Rule, profile: ConditionProfile) -> Reason:
@@ -351,7 +383,11 @@ def _line(line: Line, reasons: Sequence[Reason]) -> BaseModel:
 
 
 def _result(
-    steps: Plan, profile: ConditionProfile, info: KnowledgeBaseInfo, lines: Sequence[BaseModel]
+    steps: Plan,
+    profile: ConditionProfile,
+    info: KnowledgeBaseInfo,
+    lines: Sequence[BaseModel],
+    cited: tuple[Citation, ...],
 ) -> Result:
     """The result with ``lines`` built for the plan's lines, in the same order."""
     first_avoided = len(steps.suggestions)
@@ -366,6 +402,7 @@ def _result(
         covered=steps.covered,
         fired_rules=steps.fired_rules,
         knowledge_base=info,
+        citations=cited,
     )
 
 
@@ -393,6 +430,7 @@ class _Cached(NamedTuple):
     conflicts: tuple[Conflict, ...]
     covered: bool
     fired_rules: tuple[str, ...]
+    citations: tuple[Citation, ...]
 
 
 def _getter(keys: Sequence[Any]) -> Callable[[Any], Any]:
@@ -422,6 +460,7 @@ class Resolver:
         rules: Mapping[str, Rule],
         info: KnowledgeBaseInfo,
         *,
+        evidence: Mapping[str, Evidence] | None = None,
         max_plans: int = MAX_PLANS,
         max_reasons: int = MAX_REASONS,
         max_lines: int = MAX_LINES,
@@ -432,6 +471,7 @@ class Resolver:
             fields = tuple(sorted(rule.when))
             self._quotes[rule_id] = (rule_id, _getter(fields), fields)
         self._info = info
+        self._evidence = dict(evidence or {})
         # Ordered dicts: dropping the oldest entry of a plain dict leaves a hole that every
         # later ``next(iter(d))`` skips, while ``popitem(last=False)`` is O(1).
         self._plans: OrderedDict[frozenset[str], _Cached] = OrderedDict()
@@ -490,6 +530,7 @@ class Resolver:
         data["covered"] = cached.covered
         data["fired_rules"] = cached.fired_rules
         data["knowledge_base"] = self._info
+        data["citations"] = cached.citations
         result = object.__new__(Result)
         _set(result, "__dict__", data)
         _set(result, "__pydantic_fields_set__", set(_RESULT_GIVEN))
@@ -558,6 +599,7 @@ class Resolver:
             conflicts=steps.conflicts,
             covered=steps.covered,
             fired_rules=steps.fired_rules,
+            citations=citations(steps.rules, self._evidence),
         )
         if len(self._plans) >= self._max_plans:
             self._plans.popitem(last=False)

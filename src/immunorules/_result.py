@@ -16,6 +16,7 @@ __all__ = [
     "NOT_FOR_CLINICAL_USE",
     "Advisory",
     "Avoidance",
+    "Citation",
     "Conflict",
     "KnowledgeBaseInfo",
     "Reason",
@@ -44,6 +45,17 @@ class Reason(_Frozen):
     because: str
     evidence: tuple[str, ...]
     matched: dict[str, Value]
+
+
+class Citation(_Frozen):
+    """An evidence entry cited by a result's reasons: the full citation behind a key."""
+
+    key: str
+    citation: str
+    url: str | None = None
+    accessed: str | None = None
+    version: str | None = None
+    confidence: Literal["verified", "secondary", "unverified"] | None = None
 
 
 class Suggestion(_Frozen):
@@ -105,6 +117,7 @@ class Result(_Frozen):
     covered: bool
     fired_rules: tuple[str, ...]
     knowledge_base: KnowledgeBaseInfo
+    citations: tuple[Citation, ...] = ()
     notice: str = NOT_FOR_CLINICAL_USE
 
     def suggestion(self, category: str) -> Suggestion | None:

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ._profile import FIELD_DOMAINS, PROFILE_FIELDS, ConditionProfile, did_you_mean, parse_profile
-from ._result import NOT_FOR_CLINICAL_USE, KnowledgeBaseInfo, Reason, Result, Tier
+from ._resolve import citations
+from ._result import NOT_FOR_CLINICAL_USE, Citation, KnowledgeBaseInfo, Reason, Result, Tier
 from ._rules import Rule, describe_condition
 from ._vocabulary import CATEGORIES, CONDITION_AREA, CONDITIONS, DISEASE_AREAS, vocabulary
 
@@ -132,6 +133,7 @@ class WhyNot(_Frozen):
     reachable: bool | None  # can any valid profile change make it a suggestion? None: unknown
     summary: str
     knowledge_base: KnowledgeBaseInfo
+    citations: tuple[Citation, ...] = ()  # the evidence entries its rules cite
     notice: str = NOT_FOR_CLINICAL_USE
 
     @property
@@ -545,9 +547,6 @@ def why_not(
         raise ValueError(f"max_changes must be a non-negative integer, not {max_changes!r}")
     pinned = _pinned(fixed)
     result = kb.evaluate(checked)
-    from ._render import remember_evidence
-
-    remember_evidence(kb.fingerprint, kb.evidence)
     active = kb.active_rules
     relevant = _relevant(active, category)
     suggestion = result.suggestion(category)
@@ -631,6 +630,9 @@ def why_not(
             max_changes,
         ),
         knowledge_base=result.knowledge_base,
+        citations=citations(
+            [*relevant.all, *(kb.rule(o.reason.rule_id) for o in overrides)], kb.evidence
+        ),
     )
 
 
