@@ -19,10 +19,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from ._errors import EngineError, ProfileError, RuleFileError
 from ._result import NOT_FOR_CLINICAL_USE
+
+if TYPE_CHECKING:
+    from ._knowledge_base import KnowledgeBase
+    from ._profile import ConditionProfile
 
 __all__ = ["main"]
 
@@ -340,23 +344,39 @@ def _emit_many(
     out.write(separator.join(blocks) + "\n")
 
 
-def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    from ._render import result_json, result_markdown, result_text
-
+def _answer_each(
+    args: argparse.Namespace,
+    out: TextIO,
+    answer: Callable[[KnowledgeBase, ConditionProfile], Any],
+    renderers: tuple[Callable[[Any], str], Callable[[Any], str], Callable[..., str]],
+) -> int:
+    """Read the profile file (one object or JSON Lines), answer each profile, print them all."""
     name, text = _read(args.profile)
     items, json_lines = _profiles(name, text)
     profiles = _checked(items)
     kb = _load(args)
-    results = kb.evaluate_many(profiles)
+    answers = [answer(kb, profile) for profile in profiles]
+    as_text, as_markdown, as_json = renderers
     render: Callable[[Any], str] = {
-        "text": result_text,
-        "markdown": result_markdown,
-        "json": lambda r: result_json(r, indent=None if json_lines else 2),
+        "text": as_text,
+        "markdown": as_markdown,
+        "json": lambda a: as_json(a, indent=None if json_lines else 2),
     }[args.format]
     _emit_many(
-        out, [label for label, _ in items], [render(r) for r in results], json_lines, args.format
+        out, [label for label, _ in items], [render(a) for a in answers], json_lines, args.format
     )
     return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    from ._render import result_json, result_markdown, result_text
+
+    return _answer_each(
+        args,
+        out,
+        lambda kb, profile: kb.evaluate(profile),
+        (result_text, result_markdown, result_json),
+    )
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
@@ -369,26 +389,14 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
         raise CliError(f"{exc}.") from None
     if args.max_changes < 0:
         raise CliError(f"--max-changes must be 0 or more, not {args.max_changes}.")
-    name, text = _read(args.profile)
-    items, json_lines = _profiles(name, text)
-    profiles = _checked(items)
-    kb = _load(args)
-    try:
-        answers = [
-            kb.why_not(profile, category, max_changes=args.max_changes, fixed=args.fixed)
-            for profile in profiles
-        ]
-    except ValueError as exc:  # an unknown --fixed field
-        raise CliError(f"{exc}.") from None
-    render: Callable[[Any], str] = {
-        "text": whynot_text,
-        "markdown": whynot_markdown,
-        "json": lambda w: whynot_json(w, indent=None if json_lines else 2),
-    }[args.format]
-    _emit_many(
-        out, [label for label, _ in items], [render(a) for a in answers], json_lines, args.format
-    )
-    return 0
+
+    def why_not(kb: KnowledgeBase, profile: ConditionProfile) -> Any:
+        try:
+            return kb.why_not(profile, category, max_changes=args.max_changes, fixed=args.fixed)
+        except ValueError as exc:  # an unknown --fixed field
+            raise CliError(f"{exc}.") from None
+
+    return _answer_each(args, out, why_not, (whynot_text, whynot_markdown, whynot_json))
 
 
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:

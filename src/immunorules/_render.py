@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._profile import PROFILE_FIELDS, ConditionProfile
 from ._result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
+from ._rules import show_value as show
 from ._vocabulary import CATEGORIES, vocabulary
 
 if TYPE_CHECKING:
@@ -66,15 +67,6 @@ def safe_url(url: str | None) -> str | None:
 
 
 # -- shared wording -------------------------------------------------------------------------------
-
-
-def show(value: object) -> str:
-    """A profile value as rules write it: null, true/false, numbers and ids as they are."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def category_name(category: str) -> str:

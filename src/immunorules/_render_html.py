@@ -27,11 +27,11 @@ from ._render import (
     profile_title,
     region_text,
     safe_url,
-    show,
     subcategory_name,
     values_text,
 )
 from ._result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
+from ._rules import show_value as show
 
 if TYPE_CHECKING:
     from ._audit_report import AuditReport

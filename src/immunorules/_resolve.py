@@ -80,9 +80,14 @@ def _new(cls: type[_Model], /, **values: Any) -> _Model:
         raise KeyError(f"{cls.__name__} needs {', '.join(sorted(required - values.keys()))}")
     fields = defaults.copy()  # in field order: updating keeps it
     fields.update(values)
+    return _bare(cls, fields, set(values))
+
+
+def _bare(cls: type[_Model], fields: dict[str, Any], given: set[str]) -> _Model:
+    """An instance of ``cls`` holding ``fields`` (all of them, in field order) as they are."""
     new = object.__new__(cls)
     _set(new, "__dict__", fields)
-    _set(new, "__pydantic_fields_set__", set(values))
+    _set(new, "__pydantic_fields_set__", given)
     _set(new, "__pydantic_extra__", None)
     _set(new, "__pydantic_private__", None)
     return new
@@ -531,12 +536,7 @@ class Resolver:
         data["fired_rules"] = cached.fired_rules
         data["knowledge_base"] = self._info
         data["citations"] = cached.citations
-        result = object.__new__(Result)
-        _set(result, "__dict__", data)
-        _set(result, "__pydantic_fields_set__", set(_RESULT_GIVEN))
-        _set(result, "__pydantic_extra__", None)
-        _set(result, "__pydantic_private__", None)
-        return result
+        return _bare(Result, data, set(_RESULT_GIVEN))
 
     def _reason(self, key: tuple[str, Any], fields: tuple[str, ...]) -> tuple[Reason, int]:
         rule_id, quoted = key

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ._matcher import RuleMatcher, Scalar
 from ._profile import FIELD_DOMAINS, ConditionProfile
+from ._result import Citation
 
 __all__ = [
     "AvoidEffect",
@@ -22,6 +23,7 @@ __all__ = [
     "Rule",
     "SuggestEffect",
     "describe_condition",
+    "show_value",
 ]
 
 Status = Literal["active", "draft", "retired"]
@@ -32,15 +34,9 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Evidence(_Frozen):
-    """A citation that rules refer to by key."""
+class Evidence(Citation):
+    """A citation that rules refer to by key, with where it is defined."""
 
-    key: str
-    citation: str
-    url: str | None = None
-    accessed: str | None = None
-    version: str | None = None
-    confidence: Literal["verified", "secondary", "unverified"] | None = None
     note: str | None = None
     file: str = ""
     line: int | None = None
@@ -127,16 +123,17 @@ def describe_condition(field: str, allowed: frozenset[Scalar]) -> str:
             if low == 0:
                 return f"{field} <= {high}"
             return f"{field} in {low}..{high}"
-    shown = [_show(value) for value in ordered]
+    shown = [show_value(value) for value in ordered]
     if len(ordered) == 1:
         return f"{field} = {shown[0]}"
-    excluded = [_show(value) for value in domain if value not in allowed]
+    excluded = [show_value(value) for value in domain if value not in allowed]
     if len(excluded) < len(ordered):
         return f"{field} not in [{', '.join(excluded)}]"
     return f"{field} in [{', '.join(shown)}]"
 
 
-def _show(value: Scalar) -> str:
+def show_value(value: object) -> str:
+    """A profile value as rules write it: null, true/false, numbers and ids as they are."""
     if value is None:
         return "null"
     if isinstance(value, bool):
