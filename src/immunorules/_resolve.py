@@ -347,20 +347,25 @@ def resolve(
     return _result(steps, profile, info, lines, citations(steps.rules, evidence or {}))
 
 
-def citations(rules: Iterable[Rule], evidence: Mapping[str, Evidence]) -> tuple[Citation, ...]:
+def citations(
+    rules: Iterable[Rule], evidence: Mapping[str, Evidence | Citation]
+) -> tuple[Citation, ...]:
     """The evidence entries the rules cite, by key, so a result carries its full citations."""
     keys = sorted({key for rule in rules for key in rule.evidence if key in evidence})
-    return tuple(
-        _new(
-            Citation,
-            key=key,
-            citation=evidence[key].citation,
-            url=evidence[key].url,
-            accessed=evidence[key].accessed,
-            version=evidence[key].version,
-            confidence=evidence[key].confidence,
-        )
-        for key in keys
+    return tuple(_citation(evidence[key]) for key in keys)
+
+
+def _citation(entry: Evidence | Citation) -> Citation:
+    if type(entry) is Citation:
+        return entry
+    return _new(
+        Citation,
+        key=entry.key,
+        citation=entry.citation,
+        url=entry.url,
+        accessed=entry.accessed,
+        version=entry.version,
+        confidence=entry.confidence,
     )
 
 
@@ -476,7 +481,8 @@ class Resolver:
             fields = tuple(sorted(rule.when))
             self._quotes[rule_id] = (rule_id, _getter(fields), fields)
         self._info = info
-        self._evidence = dict(evidence or {})
+        # One Citation per key, shared by every result that cites it.
+        self._citations = {key: _citation(entry) for key, entry in (evidence or {}).items()}
         # Ordered dicts: dropping the oldest entry of a plain dict leaves a hole that every
         # later ``next(iter(d))`` skips, while ``popitem(last=False)`` is O(1).
         self._plans: OrderedDict[frozenset[str], _Cached] = OrderedDict()
@@ -599,7 +605,7 @@ class Resolver:
             conflicts=steps.conflicts,
             covered=steps.covered,
             fired_rules=steps.fired_rules,
-            citations=citations(steps.rules, self._evidence),
+            citations=citations(steps.rules, self._citations),
         )
         if len(self._plans) >= self._max_plans:
             self._plans.popitem(last=False)
