@@ -356,17 +356,10 @@ def citations(
 
 
 def _citation(entry: Evidence | Citation) -> Citation:
+    """The citation part of an evidence entry (which is a Citation plus where it is defined)."""
     if type(entry) is Citation:
         return entry
-    return _new(
-        Citation,
-        key=entry.key,
-        citation=entry.citation,
-        url=entry.url,
-        accessed=entry.accessed,
-        version=entry.version,
-        confidence=entry.confidence,
-    )
+    return _new(Citation, **{name: getattr(entry, name) for name in Citation.model_fields})
 
 
 def _reason(rule: Rule, profile: ConditionProfile) -> Reason:
