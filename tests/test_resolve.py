@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+import immunorules as ir
+
 from .conftest import MakeKB, rule
 
 RA = {"immune_activity": "overactive", "condition": "rheumatoid_arthritis"}
@@ -168,3 +172,30 @@ def test_reasons_carry_matched_values(make_kb: MakeKB) -> None:
     (reason,) = kb.evaluate({**RA, "prior_lines_of_therapy": 1}).suggestions[0].reasons
     assert reason.matched == {"condition": "rheumatoid_arthritis", "prior_lines_of_therapy": 1}
     assert reason.evidence == ("E1",) and reason.because == "Because of A-1."
+
+
+def test_shared_reasons_cannot_be_edited_in_place(make_kb: MakeKB) -> None:
+    import pickle
+
+    kb = make_kb(
+        [
+            rule(
+                "A-1",
+                {"suggest": [sug("immunosuppressants")]},
+                when={"condition": "rheumatoid_arthritis"},
+            )
+        ]
+    )
+    first, second = kb.evaluate(RA), kb.evaluate({**RA, "pregnant": True})
+    reason = first.suggestions[0].reasons[0]
+    assert reason.matched == second.suggestions[0].reasons[0].matched
+    with pytest.raises(TypeError, match="read-only"):
+        reason.matched["condition"] = "psoriasis"
+    with pytest.raises(TypeError, match="read-only"):
+        reason.matched.update(condition="psoriasis")
+    assert pickle.loads(pickle.dumps(first)) == first
+    copy = ir.Result.model_validate_json(first.model_dump_json())
+    assert copy == first
+    with pytest.raises(TypeError, match="read-only"):
+        copy.suggestions[0].reasons[0].matched.clear()
+    assert second.suggestions[0].reasons[0].matched == {"condition": "rheumatoid_arthritis"}

@@ -30,6 +30,7 @@ from ._result import (
     Citation,
     Conflict,
     KnowledgeBaseInfo,
+    ReadOnlyDict,
     Reason,
     Result,
     Suggestion,
@@ -369,7 +370,7 @@ def _reason(rule: Rule, profile: ConditionProfile) -> Reason:
         title=rule.title,
         because=rule.because,
         evidence=rule.evidence,
-        matched=rule.matched(profile),
+        matched=ReadOnlyDict(rule.matched(profile)),
     )
 
 
@@ -548,7 +549,7 @@ class Resolver:
             title=rule.title,
             because=rule.because,
             evidence=rule.evidence,
-            matched=dict(zip(fields, quoted, strict=True)),
+            matched=ReadOnlyDict(zip(fields, quoted, strict=True)),
         )
         entry = (reason, next(self._ids))
         if len(self._reasons) >= self._max_reasons:

@@ -6,9 +6,9 @@ Rendering lives in ``_render``; these classes only delegate to it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from ._profile import ConditionProfile
 
@@ -37,6 +37,22 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ReadOnlyDict(dict[str, Value]):
+    """A dict that refuses changes: reasons are shared between results, so their ``matched``
+    values must not be edited in place (it serialises, compares and pickles as a dict)."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a reason's matched values are read-only")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self) -> tuple[type[ReadOnlyDict], tuple[dict[str, Value]]]:
+        return (ReadOnlyDict, (dict(self),))
+
+
 class Reason(_Frozen):
     """Why a line is in the result: the rule that fired and the profile values it matched."""
 
@@ -44,7 +60,7 @@ class Reason(_Frozen):
     title: str
     because: str
     evidence: tuple[str, ...]
-    matched: dict[str, Value]
+    matched: Annotated[dict[str, Value], AfterValidator(ReadOnlyDict)]
 
 
 class Citation(_Frozen):
