@@ -263,8 +263,12 @@ def test_report_renders_as_text_json_and_markdown() -> None:
     assert data["findings"][0]["kind"] == "gap"
     assert data["findings"][0]["example_profile"]["disease_area"] == "allergic"
     assert report.model_dump()["ok"] is False
-    assert "| error | gap |" in report.to_markdown() == report._repr_markdown_()
-    assert report._repr_html_().startswith("<pre>")
+    markdown = report.to_markdown()
+    assert markdown == report._repr_markdown_()
+    assert "| **error** | `gap` |" in markdown and "Example: " in markdown
+    assert ir.NOT_FOR_CLINICAL_USE in markdown
+    assert report._repr_html_() == report.to_html()
+    assert "gap" in report.to_html() and "<pre>" not in report.to_html()
 
 
 def test_kb_audit_is_ir_audit() -> None:

@@ -304,7 +304,7 @@ def test_audit_renderings(kb: ir.KnowledgeBase) -> None:
     markdown = _render.audit_markdown(report)
     assert "NOT FOR CLINICAL USE" in markdown and "### Audit: errors found" in markdown
     assert "| **error** | `gap` |  | profiles \\<no rule\\> covers" in markdown
-    assert "A \\| B" in markdown and "prior\\_lines\\_of\\_therapy in \\[1-3\\]" in markdown
+    assert "A \\| B" in markdown and "prior\\_lines\\_of\\_therapy in 1..3" in markdown
     checker = assert_self_contained(audit_html(report))
     text = " ".join(checker.text)
     assert "profiles <no rule> covers" in text and "errors found" in text

@@ -5,7 +5,6 @@ The analysis itself is in ``_audit``; this module only holds and shows its resul
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from typing import Final, Literal, get_args
 
@@ -13,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 from ._matcher import Scalar
 from ._profile import ConditionProfile
-from ._result import NOT_FOR_CLINICAL_USE, KnowledgeBaseInfo
-from ._rules import describe_condition
+from ._result import NOT_FOR_CLINICAL_USE, KnowledgeBaseInfo, Rendered
+from ._rules import describe_condition, show_value
 
 __all__ = ["SEVERITY_OF", "AuditReport", "Finding", "FindingKind", "Severity", "describe_region"]
 
@@ -71,7 +70,7 @@ class Finding(_Frozen):
         if self.region is not None:
             lines.append(f"    region: {describe_region(self.region)}")
         if self.example_profile is not None:
-            lines.append(f"    example: {_compact(self.example_profile)}")
+            lines.append(f"    example: {compact_profile(self.example_profile)}")
         return "\n".join(lines)
 
 
@@ -81,18 +80,11 @@ def describe_region(region: dict[str, list[Scalar]]) -> str:
     return "; ".join(parts) or "every profile"
 
 
-def _compact(profile: ConditionProfile) -> str:
+def compact_profile(profile: ConditionProfile) -> str:
+    """A profile as ``field=value`` items, leaving out fields at their defaults."""
     data = profile.model_dump(mode="json", exclude_defaults=True)
     data.setdefault("disease_area", profile.disease_area)
-    return ", ".join(f"{key}={_show(value)}" for key, value in data.items())
-
-
-def _show(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
+    return ", ".join(f"{key}={show_value(value)}" for key, value in data.items())
 
 
 def _choices(value: str | Iterable[str] | None, allowed: tuple[str, ...], what: str) -> set[str]:
@@ -105,7 +97,7 @@ def _choices(value: str | Iterable[str] | None, allowed: tuple[str, ...], what: 
     return chosen
 
 
-class AuditReport(_Frozen):
+class AuditReport(Rendered, _Frozen):
     """Everything ``audit(kb)`` found. ``ok`` is true when no finding is an error."""
 
     findings: tuple[Finding, ...]
@@ -193,31 +185,16 @@ class AuditReport(_Frozen):
         """The report as JSON (``model_dump(mode="json")``, with ``ok``)."""
         return self.model_dump_json(indent=indent)
 
+    def explain(self) -> str:
+        """The plain-text report (the same as :meth:`to_text`)."""
+        return self.to_text()
+
     def to_markdown(self) -> str:
-        lines = [f"**{self._head()}** - {self.summary()}", ""]
-        if self.findings:
-            lines += ["| severity | kind | rules | message | example |", "|---|---|---|---|---|"]
-        for finding in self.findings:
-            example = _compact(finding.example_profile) if finding.example_profile else ""
-            cells = [
-                finding.severity,
-                finding.kind,
-                ", ".join(finding.rule_ids),
-                finding.message,
-                example,
-            ]
-            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-        lines += ["", f"*{self.notice}*"]
-        return "\n".join(lines)
+        from ._render import audit_markdown
+
+        return audit_markdown(self)
 
     def to_html(self) -> str:
-        return f"<pre>{html.escape(self.to_text())}</pre>"
+        from ._render import audit_html
 
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def __str__(self) -> str:
-        return self.to_text()
+        return audit_html(self)

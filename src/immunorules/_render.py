@@ -606,29 +606,9 @@ def kb_json(kb: KnowledgeBase, *, indent: int | None = 2) -> str:
 # -- audit reports --------------------------------------------------------------------------------
 
 
-def region_text(region: Mapping[str, Any] | None) -> str:
-    if not region:
-        return ""
-    parts = []
-    for name, values in region.items():
-        shown = values if isinstance(values, list | tuple | set | frozenset) else [values]
-        parts.append(f"{name} in [{values_text(list(shown), name)}]")
-    return "; ".join(parts)
-
-
 def audit_text(report: AuditReport) -> str:
-    """The report's own text (``to_text``) with the notice; a fallback rendering otherwise."""
-    own = getattr(report, "to_text", None)
-    if callable(own):
-        text = str(own())
-        return text if NOT_FOR_CLINICAL_USE in text else f"{NOT_FOR_CLINICAL_USE}\n\n{text}"
-    lines = [NOT_FOR_CLINICAL_USE, "", f"Audit: {'OK' if report.ok else 'ERRORS FOUND'}"]
-    for finding in report.findings:
-        rules = f" [{', '.join(finding.rule_ids)}]" if finding.rule_ids else ""
-        lines.append(f"  {finding.severity.upper()} {finding.kind}{rules}: {finding.message}")
-        if finding.region:
-            lines.append(f"      region: {region_text(finding.region)}")
-    return "\n".join(lines)
+    """The report as plain text (its own ``to_text``, which carries the notice)."""
+    return report.to_text()
 
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -642,6 +622,8 @@ def audit_counts(report: AuditReport) -> dict[str, int]:
 
 
 def audit_markdown(report: AuditReport) -> str:
+    from ._audit_report import describe_region
+
     counts = audit_counts(report)
     verdict = "OK" if report.ok else "errors found"
     out = [
@@ -656,7 +638,10 @@ def audit_markdown(report: AuditReport) -> str:
     for finding in sorted(report.findings, key=lambda f: _SEVERITY_ORDER.get(f.severity, 9)):
         message = md(finding.message)
         if finding.region:
-            message += f" Region: {md(region_text(finding.region))}."
+            message += f" Region: {md(describe_region(finding.region))}."
+        if finding.example_profile is not None:
+            example = ", ".join(profile_details(finding.example_profile))
+            message += f" Example: {md(example)}."
         cells = [
             f"**{finding.severity}**",
             code(finding.kind),

@@ -25,7 +25,6 @@ from ._render import (
     override_target,
     profile_details,
     profile_title,
-    region_text,
     safe_url,
     subcategory_name,
     values_text,
@@ -424,6 +423,8 @@ def kb_html(kb: KnowledgeBase) -> str:
 
 def audit_html(report: AuditReport) -> str:
     """An audit report: verdict, counts and one row per finding."""
+    from ._audit_report import describe_region
+
     counts = audit_counts(report)
     verdict = badge("ok", "ok") if report.ok else badge("errors found", "error")
     body = [
@@ -435,7 +436,7 @@ def audit_html(report: AuditReport) -> str:
         for finding in report.findings:
             extra = ""
             if finding.region:
-                region = region_text(finding.region)
+                region = describe_region(finding.region)
                 extra += f'<div class="ir-small ir-muted">region: {esc(region)}</div>'
             if finding.example_profile is not None:
                 example = ", ".join(profile_details(finding.example_profile))

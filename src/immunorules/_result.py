@@ -37,6 +37,31 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Rendered:
+    """Notebook and ``str()`` display from a model's own text, Markdown and HTML renderings.
+
+    Put it before the pydantic base, so its ``__str__`` wins over pydantic's.
+    """
+
+    def explain(self) -> str:
+        raise NotImplementedError
+
+    def to_markdown(self) -> str:
+        raise NotImplementedError
+
+    def to_html(self) -> str:
+        raise NotImplementedError
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __str__(self) -> str:
+        return self.explain()
+
+
 class ReadOnlyDict(dict[str, Value]):
     """A dict that refuses changes: reasons are shared between results, so their ``matched``
     values must not be edited in place (it serialises, compares and pickles as a dict)."""
@@ -122,7 +147,7 @@ class KnowledgeBaseInfo(_Frozen):
     engine: str
 
 
-class Result(_Frozen):
+class Result(Rendered, _Frozen):
     """What the knowledge base says about one profile."""
 
     profile: ConditionProfile
@@ -160,12 +185,3 @@ class Result(_Frozen):
         from ._render import result_html
 
         return result_html(self)
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def __str__(self) -> str:
-        return self.explain()

@@ -29,7 +29,15 @@ from pydantic import BaseModel, ConfigDict
 
 from ._profile import FIELD_DOMAINS, PROFILE_FIELDS, ConditionProfile, did_you_mean, parse_profile
 from ._resolve import citations
-from ._result import NOT_FOR_CLINICAL_USE, Citation, KnowledgeBaseInfo, Reason, Result, Tier
+from ._result import (
+    NOT_FOR_CLINICAL_USE,
+    Citation,
+    KnowledgeBaseInfo,
+    Reason,
+    Rendered,
+    Result,
+    Tier,
+)
 from ._rules import Rule, describe_condition
 from ._vocabulary import CATEGORIES, CONDITION_AREA, CONDITIONS, DISEASE_AREAS, vocabulary
 
@@ -117,7 +125,7 @@ class ChangeSet(_Frozen):
     profile: ConditionProfile  # the changed profile
 
 
-class WhyNot(_Frozen):
+class WhyNot(Rendered, _Frozen):
     """Why a category is, or is not, suggested for a profile, and what would change that."""
 
     profile: ConditionProfile
@@ -159,15 +167,6 @@ class WhyNot(_Frozen):
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent)
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def __str__(self) -> str:
-        return self.explain()
 
 
 # -- computation ---------------------------------------------------------------------------------
