@@ -338,3 +338,13 @@ def test_results_carry_and_link_their_citations() -> None:
     assert {c.key for c in answer.citations} >= {
         key for check in answer.rules for key in check.evidence
     }
+
+
+def test_knowledge_base_summary_renders_in_every_format(kb: ir.KnowledgeBase) -> None:
+    data = json.loads(kb.to_json())
+    assert data["name"] == kb.name and data["fingerprint"] == kb.fingerprint
+    assert "NOT FOR CLINICAL USE" in data["notice"]
+    assert str(kb) == kb.summary() == kb.explain()
+    assert kb._repr_markdown_() == kb.to_markdown()
+    assert kb._repr_html_() == kb.to_html()
+    assert repr(kb).startswith(f"<KnowledgeBase {kb.name} {kb.version}: ")

@@ -17,7 +17,7 @@ from ._matcher import Matcher
 from ._native import NativeMatcher
 from ._profile import FIELD_DOMAINS, ConditionProfile, parse_profile
 from ._resolve import Resolver
-from ._result import KnowledgeBaseInfo, Result
+from ._result import KnowledgeBaseInfo, Rendered, Result
 from ._rules import Evidence, Rule
 from ._vocabulary import AdvisoryDef, Category, ConditionDef, Subcategory, vocabulary
 from ._whynot import WhyNot
@@ -52,7 +52,7 @@ def _is_bundled(paths: PathInput | Sequence[PathInput]) -> bool:
     return [Path(p).resolve() for p in items] == [BUNDLED_RULES.resolve()]
 
 
-class KnowledgeBase:
+class KnowledgeBase(Rendered):
     """Rules bound to a matching engine. Evaluate profiles with :meth:`evaluate`."""
 
     def __init__(self, loaded: LoadedRules, *, engine: EngineName = "auto", bundled: bool) -> None:
@@ -215,15 +215,25 @@ class KnowledgeBase:
 
         return kb_text(self)
 
-    def _repr_markdown_(self) -> str:
+    def explain(self) -> str:
+        """The plain-text summary (the same as :meth:`summary`)."""
+        return self.summary()
+
+    def to_markdown(self) -> str:
         from ._render import kb_markdown
 
         return kb_markdown(self)
 
-    def _repr_html_(self) -> str:
+    def to_html(self) -> str:
         from ._render import kb_html
 
         return kb_html(self)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The summary as JSON: identity, counts, and one record per rule."""
+        from ._render import kb_json
+
+        return kb_json(self, indent=indent)
 
 
 def _make_matcher(engine: EngineName, matchers: Sequence[Any]) -> Matcher:
