@@ -38,8 +38,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "src")]
 from synthetic import random_profile  # noqa: E402
 
 import immunorules as ir  # noqa: E402
-from immunorules._matcher import RuleMatcher  # noqa: E402
-from immunorules._profile import parse_profile  # noqa: E402
+from immunorules._model.matching import RuleMatcher  # noqa: E402
+from immunorules._model.profile import parse_profile  # noqa: E402
 
 TARGETS = {
     "durable": 5_000,

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from immunorules._profile import FIELD_DOMAINS, MAX_PRIOR_LINES
-from immunorules._vocabulary import CONDITION_AREA, vocabulary
+from immunorules._model.profile import FIELD_DOMAINS, MAX_PRIOR_LINES
+from immunorules._model.vocabulary import CONDITION_AREA, vocabulary
 
 __all__ = ["random_profile", "random_profiles", "synthetic_rules", "write_synthetic_rules"]
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import immunorules as ir
-from immunorules._audit_semantics import projection
-from immunorules._golden import expectation_problems
-from immunorules._resolve import resolve, suggestion_directions
+from immunorules._analysis.audit_semantics import projection
+from immunorules._analysis.golden import expectation_problems
+from immunorules._evaluate.resolve import resolve, suggestion_directions
 
 FIXTURES = Path(__file__).parent / "data" / "audit"
 

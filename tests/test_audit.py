@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import immunorules as ir
-from immunorules._space import FULL, size
-from immunorules._vocabulary import CONDITIONS
+from immunorules._analysis.space import FULL, size
+from immunorules._model.vocabulary import CONDITIONS
 
 from .audit_support import FIXTURES, assert_example_shows, load_fixture
 from .conftest import MakeKB, rule

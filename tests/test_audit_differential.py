@@ -16,19 +16,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import immunorules as ir
-from immunorules._audit_semantics import (
+from immunorules._analysis.audit_semantics import (
     conflict_sides,
     outcome,
     projection,
     unresolved_conflict,
 )
-from immunorules._knowledge_base import KnowledgeBase
-from immunorules._loader import LoadedRules
-from immunorules._matcher import Scalar
-from immunorules._resolve import resolve
-from immunorules._rules import AvoidEffect, Effects, Evidence, Rule, SuggestEffect
-from immunorules._space import FULL, size
-from immunorules._vocabulary import CONDITION_AREA, DISEASE_AREAS
+from immunorules._analysis.space import FULL, size
+from immunorules._evaluate.knowledge_base import KnowledgeBase
+from immunorules._evaluate.resolve import resolve
+from immunorules._load.loader import LoadedRules
+from immunorules._model.matching import Scalar
+from immunorules._model.rules import AvoidEffect, Effects, Evidence, Rule, SuggestEffect
+from immunorules._model.vocabulary import CONDITION_AREA, DISEASE_AREAS
 
 from .audit_support import assert_example_shows, in_region
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import immunorules as ir
-from immunorules._batch import ResultCache
-from immunorules._profile import parse_profile
-from immunorules._resolve import Resolver, resolve
+from immunorules._evaluate.batch import ResultCache
+from immunorules._evaluate.resolve import Resolver, resolve
+from immunorules._model.profile import parse_profile
 
 from .conftest import MakeKB, rule
 from .strategies import junk_profiles, profile_dicts, profiles
@@ -197,7 +197,7 @@ def test_evaluate_many_memory_is_bounded(kb: ir.KnowledgeBase) -> None:
 def test_workers_give_the_same_results_as_one_process() -> None:
     import random
 
-    from immunorules._profile import FIELD_DOMAINS
+    from immunorules._model.profile import FIELD_DOMAINS
 
     rng = random.Random(7)
 
@@ -209,7 +209,7 @@ def test_workers_give_the_same_results_as_one_process() -> None:
         rows.append(row)
     rows += [*rows[:50], {"immune_activity": "sideways"}]
     engines = ["native"]
-    from immunorules._durable import durable_available
+    from immunorules._engines.durable import durable_available
 
     if durable_available():
         engines.append("durable")

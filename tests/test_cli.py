@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import immunorules as ir
-from immunorules._cli import main
+from immunorules._cli.main import main
 
 from .conftest import EVIDENCE, rule
 

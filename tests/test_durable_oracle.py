@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from immunorules._durable import DurableMatcher, durable_available
-from immunorules._matcher import Fact, RuleMatcher, Scalar
-from immunorules._profile import FIELD_DOMAINS
+from immunorules._engines.durable import DurableMatcher, durable_available
+from immunorules._model.matching import Fact, RuleMatcher, Scalar
+from immunorules._model.profile import FIELD_DOMAINS
 
 pytestmark = pytest.mark.skipif(not durable_available(), reason="durable_rules does not import")
 

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 import immunorules
-from immunorules import _durable
-from immunorules._durable import DurableMatcher, durable_available
+from immunorules._engines import durable as _durable
+from immunorules._engines.durable import DurableMatcher, durable_available
 from immunorules._errors import EngineError
-from immunorules._matcher import Fact, RuleMatcher
+from immunorules._model.matching import Fact, RuleMatcher
 
 needs_durable = pytest.mark.skipif(not durable_available(), reason="durable_rules does not import")
 
@@ -142,8 +142,8 @@ def test_several_matchers_live_side_by_side() -> None:
 def test_a_first_fact_that_matches_no_rule_does_not_crash() -> None:
     done = run_python(
         """
-        from immunorules._durable import DurableMatcher
-        from immunorules._matcher import RuleMatcher
+        from immunorules._engines.durable import DurableMatcher
+        from immunorules._model.matching import RuleMatcher
 
         matcher = DurableMatcher([RuleMatcher("ONLY-RA", (("condition", frozenset({"ra"})),))])
         print(sorted(matcher.match({"condition": "psoriasis"})))
@@ -215,8 +215,8 @@ def test_eight_threads_at_once_get_the_oracle_results() -> None:
     done = run_python(
         """
         import itertools, sys, threading
-        from immunorules._durable import DurableMatcher
-        from immunorules._matcher import RuleMatcher
+        from immunorules._engines.durable import DurableMatcher
+        from immunorules._model.matching import RuleMatcher
 
         conditions = ("ra", "psoriasis", None)
         rules = [
@@ -262,7 +262,7 @@ def test_without_durable_rules_the_matcher_says_why() -> None:
         """
         import sys
         sys.modules["durable"] = sys.modules["durable_rules_engine"] = None  # imports fail
-        from immunorules._durable import DurableMatcher, durable_available
+        from immunorules._engines.durable import DurableMatcher, durable_available
         from immunorules._errors import EngineError
 
         print(durable_available())

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 
 import immunorules as ir
-from immunorules._durable import durable_available
+from immunorules._engines.durable import durable_available
 
 from .strategies import profiles
 

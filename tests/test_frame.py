@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import immunorules as ir
-from immunorules._frame import FRAME_COLUMNS
-from immunorules._vocabulary import CATEGORIES
+from immunorules._evaluate.frame import FRAME_COLUMNS
+from immunorules._model.vocabulary import CATEGORIES
 
 pd = pytest.importorskip("pandas")
 

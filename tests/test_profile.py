@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 import immunorules as ir
 from immunorules import ConditionProfile, ProfileError
-from immunorules._profile import FIELD_DOMAINS, parse_profile
+from immunorules._model.profile import FIELD_DOMAINS, parse_profile
 
 from .strategies import junk_profiles, profile_dicts
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import immunorules as ir
-from immunorules._profile import FIELD_DOMAINS
-from immunorules._vocabulary import CATEGORIES, SUBCATEGORIES
+from immunorules._model.profile import FIELD_DOMAINS
+from immunorules._model.vocabulary import CATEGORIES, SUBCATEGORIES
 
 from .strategies import profiles
 

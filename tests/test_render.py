@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 import immunorules as ir
-from immunorules import _render
-from immunorules._render_html import audit_html
-from immunorules._vocabulary import CONDITIONS, vocabulary
+from immunorules._model.vocabulary import CONDITIONS, vocabulary
+from immunorules._render import text as _render
+from immunorules._render.html import audit_html
 
 from .conftest import MakeKB, rule
 

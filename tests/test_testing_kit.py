@@ -12,7 +12,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 import immunorules as ir
-from immunorules._vocabulary import CONDITION_AREA
+from immunorules._model.vocabulary import CONDITION_AREA
 from immunorules.testing import (
     assert_audit_clean,
     assert_avoids,
@@ -184,7 +184,7 @@ def test_golden_cases_iterates_active_rules_with_readable_ids() -> None:
 
 def _plugin_args() -> list[str]:
     installed = any(ep.name == "immunorules" for ep in entry_points(group="pytest11"))
-    return [] if installed else ["-p", "immunorules._pytest_plugin"]
+    return [] if installed else ["-p", "immunorules.testing._pytest_plugin"]
 
 
 @pytest.fixture

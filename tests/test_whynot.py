@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import immunorules as ir
-from immunorules._profile import FIELD_DOMAINS, PROFILE_FIELDS
+from immunorules._model.profile import FIELD_DOMAINS, PROFILE_FIELDS
 
 from .conftest import MakeKB, rule
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from immunorules._matcher import RuleMatcher
+from immunorules._model.matching import RuleMatcher
 
 from . import Anchor, Fact, Scalar, Unavailable, contiguous
 

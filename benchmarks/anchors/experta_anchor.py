@@ -12,7 +12,7 @@ import collections.abc
 from collections.abc import Sequence
 from typing import Any
 
-from immunorules._matcher import RuleMatcher
+from immunorules._model.matching import RuleMatcher
 
 from . import Anchor, Fact, Unavailable
 

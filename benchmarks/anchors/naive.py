@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from immunorules._matcher import RuleMatcher
+from immunorules._model.matching import RuleMatcher
 
 from . import Anchor, Fact
 

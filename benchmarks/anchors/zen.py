@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from immunorules._matcher import RuleMatcher
+from immunorules._model.matching import RuleMatcher
 
 from . import Anchor, Fact, Scalar, Unavailable, contiguous
 

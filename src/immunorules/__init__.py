@@ -9,15 +9,16 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any, Literal, overload
 
-from ._audit import audit
-from ._audit_report import AuditReport, Finding
-from ._decision_table import DecisionRow, DecisionTable
+from ._analysis.audit import audit
+from ._analysis.audit_report import AuditReport, Finding
+from ._analysis.decision_table import DecisionRow, DecisionTable
+from ._analysis.whynot import WhyNot
 from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
-from ._frame import evaluate_frame
-from ._knowledge_base import KnowledgeBase, __version__, load_rules
-from ._loader import BUNDLED_RULES
-from ._profile import ConditionProfile
-from ._result import (
+from ._evaluate.frame import evaluate_frame
+from ._evaluate.knowledge_base import KnowledgeBase, __version__, load_rules
+from ._load.loader import BUNDLED_RULES
+from ._model.profile import ConditionProfile
+from ._model.result import (
     NOT_FOR_CLINICAL_USE,
     Advisory,
     Avoidance,
@@ -28,7 +29,6 @@ from ._result import (
     Result,
     Suggestion,
 )
-from ._whynot import WhyNot
 
 __all__ = [
     "BUNDLED_RULES",

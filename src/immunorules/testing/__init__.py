@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._golden import GoldenCaseRef, expectation_problems, golden_cases
+from .._analysis.golden import GoldenCaseRef, expectation_problems, golden_cases
 from ._assertions import (
     assert_audit_clean,
     assert_avoids,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._audit import audit
-from .._audit_report import AuditReport, Severity
-from .._golden import GoldenCaseRef, golden_cases
-from .._knowledge_base import KnowledgeBase
-from .._profile import ConditionProfile
-from .._result import Result
+from .._analysis.audit import audit
+from .._analysis.audit_report import AuditReport, Severity
+from .._analysis.golden import GoldenCaseRef, golden_cases
+from .._evaluate.knowledge_base import KnowledgeBase
+from .._model.profile import ConditionProfile
+from .._model.result import Result
 
 __all__ = [
     "assert_audit_clean",

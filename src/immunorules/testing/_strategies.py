@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from .._matcher import Scalar
-from .._profile import FIELD_DOMAINS, MAX_PRIOR_LINES, PROFILE_FIELDS, ConditionProfile
-from .._vocabulary import CONDITION_AREA, DISEASE_AREAS
+from .._model.matching import Scalar
+from .._model.profile import FIELD_DOMAINS, MAX_PRIOR_LINES, PROFILE_FIELDS, ConditionProfile
+from .._model.vocabulary import CONDITION_AREA, DISEASE_AREAS
 
 __all__ = ["profiles"]
 

@@ -23,8 +23,8 @@ from typing import Any, Final, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
-from ._profile import ConditionProfile
-from ._result import (
+from .._model.profile import ConditionProfile
+from .._model.result import (
     Advisory,
     Avoidance,
     Citation,
@@ -35,8 +35,8 @@ from ._result import (
     Result,
     Suggestion,
 )
-from ._rules import Evidence, Rule
-from ._vocabulary import CATEGORIES, REFERRALS, SUBCATEGORIES, vocabulary
+from .._model.rules import Evidence, Rule
+from .._model.vocabulary import CATEGORIES, REFERRALS, SUBCATEGORIES, vocabulary
 
 __all__ = [
     "Plan",

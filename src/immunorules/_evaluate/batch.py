@@ -17,13 +17,13 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from ._errors import EngineError, ProfileError, ProfileProblem
-from ._profile import ConditionProfile, parse_profile
-from ._result import Result
+from .._errors import EngineError, ProfileError, ProfileProblem
+from .._model.profile import ConditionProfile, parse_profile
+from .._model.result import Result
 
 if TYPE_CHECKING:
-    from ._knowledge_base import KnowledgeBase
-    from ._loader import LoadedRules
+    from .._load.loader import LoadedRules
+    from .knowledge_base import KnowledgeBase
 
 __all__ = ["ResultCache", "evaluate_many"]
 
@@ -167,7 +167,7 @@ _WORKER: KnowledgeBase | None = None
 
 def _init_worker(loaded: LoadedRules, engine: str, bundled: bool) -> None:
     global _WORKER
-    from ._knowledge_base import KnowledgeBase
+    from .knowledge_base import KnowledgeBase
 
     _WORKER = KnowledgeBase(loaded, engine=engine, bundled=bundled)  # type: ignore[arg-type]
 

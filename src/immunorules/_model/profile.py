@@ -13,8 +13,8 @@ from typing import Any, Final, Literal, Self, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from ._errors import ProfileError, ProfileProblem
-from ._vocabulary import CONDITION_AREA, CONDITIONS
+from .._errors import ProfileError, ProfileProblem
+from .vocabulary import CONDITION_AREA, CONDITIONS
 
 __all__ = [
     "FIELD_DOMAINS",

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, overload
 
 from pydantic import BaseModel, ConfigDict
 
-from ._matcher import Scalar
-from ._profile import FIELD_DOMAINS
-from ._rules import Rule, SuggestEffect, describe_condition
-from ._vocabulary import CONDITION_AREA, DISEASE_AREAS
+from .._model.matching import Scalar
+from .._model.profile import FIELD_DOMAINS
+from .._model.rules import Rule, SuggestEffect, describe_condition
+from .._model.vocabulary import CONDITION_AREA, DISEASE_AREAS
 
 if TYPE_CHECKING:
-    from ._knowledge_base import KnowledgeBase
+    from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = ["DecisionRow", "DecisionTable", "decision_table"]
 

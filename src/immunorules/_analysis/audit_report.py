@@ -10,10 +10,10 @@ from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from ._matcher import Scalar
-from ._profile import ConditionProfile
-from ._result import NOT_FOR_CLINICAL_USE, KnowledgeBaseInfo, Rendered
-from ._rules import describe_condition, show_value
+from .._model.matching import Scalar
+from .._model.profile import ConditionProfile
+from .._model.result import NOT_FOR_CLINICAL_USE, KnowledgeBaseInfo, Rendered
+from .._model.rules import describe_condition, show_value
 
 __all__ = ["SEVERITY_OF", "AuditReport", "Finding", "FindingKind", "Severity", "describe_region"]
 
@@ -190,11 +190,11 @@ class AuditReport(Rendered, _Frozen):
         return self.to_text()
 
     def to_markdown(self) -> str:
-        from ._render import audit_markdown
+        from .._render.text import audit_markdown
 
         return audit_markdown(self)
 
     def to_html(self) -> str:
-        from ._render import audit_html
+        from .._render.text import audit_html
 
         return audit_html(self)

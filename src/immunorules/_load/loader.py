@@ -15,10 +15,10 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ._errors import ProfileError, RuleFileError, RuleFileProblem, display_path
-from ._matcher import Scalar
-from ._profile import FIELD_DOMAINS, MAX_PRIOR_LINES, did_you_mean, parse_profile
-from ._rules import (
+from .._errors import ProfileError, RuleFileError, RuleFileProblem, display_path
+from .._model.matching import Scalar
+from .._model.profile import FIELD_DOMAINS, MAX_PRIOR_LINES, did_you_mean, parse_profile
+from .._model.rules import (
     AvoidEffect,
     Effects,
     Evidence,
@@ -27,8 +27,8 @@ from ._rules import (
     Rule,
     SuggestEffect,
 )
-from ._vocabulary import ADVISORIES, CATEGORIES, SUBCATEGORIES, vocabulary
-from ._yaml import YamlDocument, child_path, parse_yaml
+from .._model.vocabulary import ADVISORIES, CATEGORIES, SUBCATEGORIES, vocabulary
+from .yaml import YamlDocument, child_path, parse_yaml
 
 __all__ = ["BUNDLED_RULES", "LoadedRules", "load_rule_files"]
 
@@ -49,8 +49,8 @@ def _bundled_rules() -> Path:
     installed = Path(str(resources.files("immunorules").joinpath("_bundled_rules")))
     if installed.is_dir():
         return installed
-    # An editable install or a source checkout: src/immunorules -> ../../rules
-    return Path(__file__).resolve().parents[2] / "rules"
+    # An editable install or a source checkout: src/immunorules/_load -> ../../../rules
+    return Path(__file__).resolve().parents[3] / "rules"
 
 
 #: The folder of the bundled knowledge base (inside the installed package).

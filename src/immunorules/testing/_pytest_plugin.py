@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from ._errors import ImmunorulesError
-from ._golden import GoldenCaseRef, golden_cases
-from ._knowledge_base import KnowledgeBase, load_rules
-from ._loader import BUNDLED_RULES
+from .._analysis.golden import GoldenCaseRef, golden_cases
+from .._errors import ImmunorulesError
+from .._evaluate.knowledge_base import KnowledgeBase, load_rules
+from .._load.loader import BUNDLED_RULES
 
 __all__ = ["AuditItem", "GoldenCaseItem", "RuleFile"]
 

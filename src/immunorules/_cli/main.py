@@ -21,12 +21,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from ._errors import EngineError, ProfileError, RuleFileError
-from ._result import NOT_FOR_CLINICAL_USE
+from .._errors import EngineError, ProfileError, RuleFileError
+from .._model.result import NOT_FOR_CLINICAL_USE
 
 if TYPE_CHECKING:
-    from ._knowledge_base import KnowledgeBase
-    from ._profile import ConditionProfile
+    from .._evaluate.knowledge_base import KnowledgeBase
+    from .._model.profile import ConditionProfile
 
 __all__ = ["main"]
 
@@ -72,7 +72,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from ._knowledge_base import __version__
+    from .._evaluate.knowledge_base import __version__
 
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=formatter)
@@ -269,7 +269,7 @@ def _profiles(name: str, text: str) -> tuple[list[tuple[str, Any]], bool]:
 
 def _checked(items: list[tuple[str, Any]]) -> list[Any]:
     """Validate every profile; one error listing every problem of every invalid one."""
-    from ._profile import parse_profile
+    from .._model.profile import parse_profile
 
     checked, problems = [], []
     for label, data in items:
@@ -290,7 +290,7 @@ def _checked(items: list[tuple[str, Any]]) -> list[Any]:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from ._knowledge_base import load_rules
+    from .._evaluate.knowledge_base import load_rules
 
     paths = args.rules
     if paths:
@@ -369,7 +369,7 @@ def _answer_each(
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    from ._render import result_json, result_markdown, result_text
+    from .._render.text import result_json, result_markdown, result_text
 
     return _answer_each(
         args,
@@ -380,8 +380,8 @@ def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
-    from ._render import whynot_json, whynot_markdown, whynot_text
-    from ._whynot import check_category
+    from .._analysis.whynot import check_category
+    from .._render.text import whynot_json, whynot_markdown, whynot_text
 
     try:
         category = check_category(args.category)
@@ -400,8 +400,8 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
-    from . import _audit
-    from ._render import audit_markdown, audit_text
+    from .._analysis import audit as _audit
+    from .._render.text import audit_markdown, audit_text
 
     kb = _load(args)
     report = _audit.audit(kb)
@@ -415,7 +415,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    from ._loader import load_rule_files
+    from .._load.loader import load_rule_files
 
     for item in args.paths:
         if not Path(item).exists():

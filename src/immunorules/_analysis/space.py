@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from math import prod
 from typing import Final
 
-from ._matcher import Scalar
-from ._profile import FIELD_DOMAINS, ConditionProfile
-from ._rules import Rule
-from ._vocabulary import CONDITION_AREA, DISEASE_AREAS, vocabulary
+from .._model.matching import Scalar
+from .._model.profile import FIELD_DOMAINS, ConditionProfile
+from .._model.rules import Rule
+from .._model.vocabulary import CONDITION_AREA, DISEASE_AREAS, vocabulary
 
 __all__ = [
     "DIMENSIONS",

@@ -11,7 +11,9 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from ._render import (
+from .._model.result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
+from .._model.rules import show_value as show
+from .text import (
     SHOWN_CHANGE_SETS,
     STATUS_LABEL,
     TIER_LABEL,
@@ -29,13 +31,11 @@ from ._render import (
     subcategory_name,
     values_text,
 )
-from ._result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
-from ._rules import show_value as show
 
 if TYPE_CHECKING:
-    from ._audit_report import AuditReport
-    from ._knowledge_base import KnowledgeBase
-    from ._whynot import ProfileChange, WhyNot
+    from .._analysis.audit_report import AuditReport
+    from .._analysis.whynot import ProfileChange, WhyNot
+    from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = ["CSS", "audit_html", "kb_html", "result_html", "whynot_html"]
 
@@ -190,7 +190,7 @@ def _class_chip(subcategory: str) -> str:
 
 
 def _profile_head(result_profile: object) -> str:
-    from ._profile import ConditionProfile
+    from .._model.profile import ConditionProfile
 
     assert isinstance(result_profile, ConditionProfile)
     return (
@@ -423,7 +423,7 @@ def kb_html(kb: KnowledgeBase) -> str:
 
 def audit_html(report: AuditReport) -> str:
     """An audit report: verdict, counts and one row per finding."""
-    from ._audit_report import describe_region
+    from .._analysis.audit_report import describe_region
 
     counts = audit_counts(report)
     verdict = badge("ok", "ok") if report.ok else badge("errors found", "error")

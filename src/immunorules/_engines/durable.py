@@ -43,8 +43,8 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ._errors import EngineError
-from ._matcher import Fact, RuleMatcher, Scalar
+from .._errors import EngineError
+from .._model.matching import Fact, RuleMatcher, Scalar
 
 try:
     from durable.engine import Host, durable_rules_engine  # the C extension, as durable uses it

@@ -10,9 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ._matcher import RuleMatcher, Scalar
-from ._profile import FIELD_DOMAINS, ConditionProfile
-from ._result import Citation
+from .matching import RuleMatcher, Scalar
+from .profile import FIELD_DOMAINS, ConditionProfile
+from .result import Citation
 
 __all__ = [
     "AvoidEffect",

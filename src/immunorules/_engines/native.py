@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._matcher import Fact, RuleMatcher, Scalar
-from ._profile import FIELD_DOMAINS
+from .._model.matching import Fact, RuleMatcher, Scalar
+from .._model.profile import FIELD_DOMAINS
 
 __all__ = ["NativeMatcher"]
 

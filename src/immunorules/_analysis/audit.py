@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from ._audit_report import SEVERITY_OF, AuditReport, Finding, FindingKind, describe_region
-from ._audit_semantics import (
+from .._evaluate.resolve import is_decisive, suggestion_directions
+from .._model.rules import Rule, describe_condition
+from .._model.vocabulary import ADVISORIES, CATEGORIES, CONDITION_AREA, SUBCATEGORIES
+from .audit_report import SEVERITY_OF, AuditReport, Finding, FindingKind, describe_region
+from .audit_semantics import (
     OPPOSITE,
     Projection,
     Side,
@@ -26,10 +29,8 @@ from ._audit_semantics import (
     touches,
     unresolved_conflict,
 )
-from ._golden import golden_cases
-from ._resolve import is_decisive, suggestion_directions
-from ._rules import Rule, describe_condition
-from ._space import (
+from .golden import golden_cases
+from .space import (
     FULL,
     Box,
     CompiledRule,
@@ -43,10 +44,9 @@ from ._space import (
     regions,
     size,
 )
-from ._vocabulary import ADVISORIES, CATEGORIES, CONDITION_AREA, SUBCATEGORIES
 
 if TYPE_CHECKING:
-    from ._knowledge_base import KnowledgeBase
+    from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = ["audit"]
 
@@ -54,7 +54,7 @@ __all__ = ["audit"]
 def audit(kb: KnowledgeBase | None = None) -> AuditReport:
     """Audit a knowledge base (the bundled one by default) over the whole profile space."""
     if kb is None:
-        from . import _bundled
+        from .. import _bundled
 
         kb = _bundled()
     analysis = _Analysis(kb)

@@ -13,15 +13,15 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from ._errors import ProfileError, ProfileProblem
-from ._profile import PROFILE_FIELDS, did_you_mean
-from ._result import Result
-from ._vocabulary import CATEGORIES
+from .._errors import ProfileError, ProfileProblem
+from .._model.profile import PROFILE_FIELDS, did_you_mean
+from .._model.result import Result
+from .._model.vocabulary import CATEGORIES
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._knowledge_base import KnowledgeBase
+    from .knowledge_base import KnowledgeBase
 
 __all__ = ["FRAME_COLUMNS", "evaluate_frame"]
 
@@ -80,7 +80,7 @@ def evaluate_frame(
     if extra_columns not in ("forbid", "ignore"):
         raise ValueError(f"extra_columns must be 'forbid' or 'ignore', not {extra_columns!r}")
     if kb is None:
-        from . import _bundled
+        from .. import _bundled
 
         kb = _bundled()
     columns = _columns(frame, ignore=extra_columns == "ignore")

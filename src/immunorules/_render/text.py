@@ -13,15 +13,15 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._profile import PROFILE_FIELDS, ConditionProfile
-from ._result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
-from ._rules import show_value as show
-from ._vocabulary import CATEGORIES, vocabulary
+from .._model.profile import PROFILE_FIELDS, ConditionProfile
+from .._model.result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
+from .._model.rules import show_value as show
+from .._model.vocabulary import CATEGORIES, vocabulary
 
 if TYPE_CHECKING:
-    from ._audit_report import AuditReport
-    from ._knowledge_base import KnowledgeBase
-    from ._whynot import ProfileChange, WhyNot
+    from .._analysis.audit_report import AuditReport
+    from .._analysis.whynot import ProfileChange, WhyNot
+    from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = [
     "audit_html",
@@ -622,7 +622,7 @@ def audit_counts(report: AuditReport) -> dict[str, int]:
 
 
 def audit_markdown(report: AuditReport) -> str:
-    from ._audit_report import describe_region
+    from .._analysis.audit_report import describe_region
 
     counts = audit_counts(report)
     verdict = "OK" if report.ok else "errors found"
@@ -657,24 +657,24 @@ def audit_markdown(report: AuditReport) -> str:
 
 def result_html(result: Result) -> str:
     """The explanation as self-contained, escaped HTML (for notebooks)."""
-    from ._render_html import result_html as render
+    from .html import result_html as render
 
     return render(result)
 
 
 def whynot_html(answer: WhyNot) -> str:
-    from ._render_html import whynot_html as render
+    from .html import whynot_html as render
 
     return render(answer)
 
 
 def kb_html(kb: KnowledgeBase) -> str:
-    from ._render_html import kb_html as render
+    from .html import kb_html as render
 
     return render(kb)
 
 
 def audit_html(report: AuditReport) -> str:
-    from ._render_html import audit_html as render
+    from .html import audit_html as render
 
     return render(report)

@@ -8,19 +8,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal, overload
 
-from ._audit_report import AuditReport
-from ._batch import ResultCache
-from ._decision_table import DecisionTable
-from ._errors import EngineError, ProfileError
-from ._loader import BUNDLED_RULES, LoadedRules, PathInput, load_rule_files
-from ._matcher import Matcher
-from ._native import NativeMatcher
-from ._profile import FIELD_DOMAINS, ConditionProfile, parse_profile
-from ._resolve import Resolver
-from ._result import KnowledgeBaseInfo, Rendered, Result
-from ._rules import Evidence, Rule
-from ._vocabulary import AdvisoryDef, Category, ConditionDef, Subcategory, vocabulary
-from ._whynot import WhyNot
+from .._analysis.audit_report import AuditReport
+from .._analysis.decision_table import DecisionTable
+from .._analysis.whynot import WhyNot
+from .._engines.native import NativeMatcher
+from .._errors import EngineError, ProfileError
+from .._load.loader import BUNDLED_RULES, LoadedRules, PathInput, load_rule_files
+from .._model.matching import Matcher
+from .._model.profile import FIELD_DOMAINS, ConditionProfile, parse_profile
+from .._model.result import KnowledgeBaseInfo, Rendered, Result
+from .._model.rules import Evidence, Rule
+from .._model.vocabulary import AdvisoryDef, Category, ConditionDef, Subcategory, vocabulary
+from .batch import ResultCache
+from .resolve import Resolver
 
 __all__ = ["EngineName", "KnowledgeBase", "load_rules"]
 
@@ -172,7 +172,7 @@ class KnowledgeBase(Rendered):
         base from its rules: worth it for large batches on the durable engine only, as starting
         them takes about a second.
         """
-        from ._batch import evaluate_many
+        from .batch import evaluate_many
 
         return evaluate_many(self, profiles, workers=workers, errors=errors)
 
@@ -191,7 +191,7 @@ class KnowledgeBase(Rendered):
         smallest profile changes (verified) that would make it a first-line or escalation
         suggestion, changing at most ``max_changes`` fields and none of ``fixed``. Raises
         :class:`ProfileError` or ``ValueError`` (unknown category or field)."""
-        from ._whynot import why_not
+        from .._analysis.whynot import why_not
 
         return why_not(self, profile, category, max_changes=max_changes, fixed=fixed)
 
@@ -199,19 +199,19 @@ class KnowledgeBase(Rendered):
         """One row per active rule (every rule with ``include_inactive``): the condition on each
         field it tests, its effects and evidence; ``.to_markdown()``, ``.to_csv()``, and
         ``.to_records()`` for flat text rows (``row["rule"]``, ``row["when"]``, ...)."""
-        from ._decision_table import decision_table
+        from .._analysis.decision_table import decision_table
 
         return decision_table(self, include_inactive=include_inactive)
 
     def audit(self) -> AuditReport:
         """Audit this knowledge base exactly over every valid profile (see :func:`audit`)."""
-        from ._audit import audit
+        from .._analysis.audit import audit
 
         return audit(self)
 
     def summary(self) -> str:
         """A plain-text summary: identity, counts, and the rules by disease area."""
-        from ._render import kb_text
+        from .._render.text import kb_text
 
         return kb_text(self)
 
@@ -220,18 +220,18 @@ class KnowledgeBase(Rendered):
         return self.summary()
 
     def to_markdown(self) -> str:
-        from ._render import kb_markdown
+        from .._render.text import kb_markdown
 
         return kb_markdown(self)
 
     def to_html(self) -> str:
-        from ._render import kb_html
+        from .._render.text import kb_html
 
         return kb_html(self)
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The summary as JSON: identity, counts, and one record per rule."""
-        from ._render import kb_json
+        from .._render.text import kb_json
 
         return kb_json(self, indent=indent)
 
@@ -241,7 +241,7 @@ def _make_matcher(engine: EngineName, matchers: Sequence[Any]) -> Matcher:
         raise ValueError(f"engine must be 'auto', 'durable' or 'native', not {engine!r}")
     if engine == "native":
         return NativeMatcher(matchers)
-    from ._durable import DurableMatcher, durable_available
+    from .._engines.durable import DurableMatcher, durable_available
 
     if engine == "auto" and not durable_available():
         return NativeMatcher(matchers)

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, NoReturn
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from ._profile import ConditionProfile
+from .profile import ConditionProfile
 
 __all__ = [
     "NOT_FOR_CLINICAL_USE",
@@ -172,16 +172,16 @@ class Result(Rendered, _Frozen):
 
     def explain(self) -> str:
         """A plain-text explanation, with the not-for-clinical-use notice."""
-        from ._render import result_text
+        from .._render.text import result_text
 
         return result_text(self)
 
     def to_markdown(self) -> str:
-        from ._render import result_markdown
+        from .._render.text import result_markdown
 
         return result_markdown(self)
 
     def to_html(self) -> str:
-        from ._render import result_html
+        from .._render.text import result_html
 
         return result_html(self)

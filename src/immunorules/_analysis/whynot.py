@@ -27,9 +27,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ._profile import FIELD_DOMAINS, PROFILE_FIELDS, ConditionProfile, did_you_mean, parse_profile
-from ._resolve import citations
-from ._result import (
+from .._evaluate.resolve import citations
+from .._model.profile import (
+    FIELD_DOMAINS,
+    PROFILE_FIELDS,
+    ConditionProfile,
+    did_you_mean,
+    parse_profile,
+)
+from .._model.result import (
     NOT_FOR_CLINICAL_USE,
     Citation,
     KnowledgeBaseInfo,
@@ -38,11 +44,11 @@ from ._result import (
     Result,
     Tier,
 )
-from ._rules import Rule, describe_condition
-from ._vocabulary import CATEGORIES, CONDITION_AREA, CONDITIONS, DISEASE_AREAS, vocabulary
+from .._model.rules import Rule, describe_condition
+from .._model.vocabulary import CATEGORIES, CONDITION_AREA, CONDITIONS, DISEASE_AREAS, vocabulary
 
 if TYPE_CHECKING:
-    from ._knowledge_base import KnowledgeBase
+    from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = [
     "DEFAULT_MAX_CHANGES",
@@ -151,17 +157,17 @@ class WhyNot(Rendered, _Frozen):
 
     def explain(self) -> str:
         """A plain-text explanation, with the not-for-clinical-use notice."""
-        from ._render import whynot_text
+        from .._render.text import whynot_text
 
         return whynot_text(self)
 
     def to_markdown(self) -> str:
-        from ._render import whynot_markdown
+        from .._render.text import whynot_markdown
 
         return whynot_markdown(self)
 
     def to_html(self) -> str:
-        from ._render import whynot_html
+        from .._render.text import whynot_html
 
         return whynot_html(self)
 

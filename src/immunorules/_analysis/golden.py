@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ._result import Result
-from ._rules import Expectation, GoldenCase, Rule
+from .._model.result import Result
+from .._model.rules import Expectation, GoldenCase, Rule
 
 if TYPE_CHECKING:
-    from ._knowledge_base import KnowledgeBase
+    from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = ["GoldenCaseRef", "expectation_problems", "golden_cases"]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ._resolve import suggestion_directions
-from ._result import Reason, Result
-from ._rules import Rule, SuggestEffect
-from ._space import CompiledRule, contains
-from ._vocabulary import CATEGORIES, SUBCATEGORIES
+from .._evaluate.resolve import suggestion_directions
+from .._model.result import Reason, Result
+from .._model.rules import Rule, SuggestEffect
+from .._model.vocabulary import CATEGORIES, SUBCATEGORIES
+from .space import CompiledRule, contains
 
 __all__ = [
     "OPPOSITE",

@@ -1,0 +1,4 @@
+"""The model layer.
+
+Vocabulary and schema, the profile, rules and results. Imports nothing above it.
+"""
