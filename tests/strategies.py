@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from immunorules import ConditionProfile
-from immunorules._model.profile import FIELD_DOMAINS
-from immunorules._model.vocabulary import CONDITION_AREA
+
+from .bundled import CONDITION_AREA, FIELD_DOMAINS
 
 _AREA_CONDITION = [(area, None) for area in FIELD_DOMAINS["disease_area"]] + [
     (area, condition) for condition, area in CONDITION_AREA.items()

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import immunorules as ir
-from immunorules._analysis.space import FULL, size
-from immunorules._model.vocabulary import CONDITIONS
+from immunorules._analysis.space import size
 
 from .audit_support import FIXTURES, assert_example_shows, load_fixture
+from .bundled import CONDITIONS, FULL
 from .conftest import MakeKB, rule
 
 SPACE = size(FULL)

@@ -22,15 +22,16 @@ from immunorules._analysis.audit_semantics import (
     projection,
     unresolved_conflict,
 )
-from immunorules._analysis.space import FULL, size
+from immunorules._analysis.space import size
 from immunorules._evaluate.knowledge_base import KnowledgeBase
 from immunorules._evaluate.resolve import resolve
 from immunorules._load.loader import LoadedRules
 from immunorules._model.matching import Scalar
 from immunorules._model.rules import AvoidEffect, Effects, Evidence, Rule, SuggestEffect
-from immunorules._model.vocabulary import CONDITION_AREA, DISEASE_AREAS
+from immunorules._model.space import FlatSpace
 
 from .audit_support import assert_example_shows, in_region
+from .bundled import CONDITION_AREA, DISEASE_AREAS, FULL, SCHEMA
 
 SEVERITIES: tuple[str | None, ...] = (None, "mild", "moderate", "severe")
 PAIRS = [(area, None) for area in DISEASE_AREAS] + [(a, c) for c, a in CONDITION_AREA.items()]
@@ -139,7 +140,8 @@ def knowledge_bases(draw: st.DrawFn) -> KnowledgeBase:
                 evidence=("E",),
             )
         )
-    return KnowledgeBase(LoadedRules(tuple(rules), EVIDENCE, ()), engine="native", bundled=False)
+    loaded = LoadedRules(tuple(rules), EVIDENCE, (), SCHEMA, FlatSpace(SCHEMA, rules))
+    return KnowledgeBase(loaded, engine="native", bundled=False)
 
 
 # -- brute force --------------------------------------------------------------------------------

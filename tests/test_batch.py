@@ -15,8 +15,8 @@ from pydantic import BaseModel
 import immunorules as ir
 from immunorules._evaluate.batch import ResultCache
 from immunorules._evaluate.resolve import Resolver, resolve
-from immunorules._model.profile import parse_profile
 
+from .bundled import parse_profile
 from .conftest import MakeKB, rule
 from .strategies import junk_profiles, profile_dicts, profiles
 
@@ -197,7 +197,7 @@ def test_evaluate_many_memory_is_bounded(kb: ir.KnowledgeBase) -> None:
 def test_workers_give_the_same_results_as_one_process() -> None:
     import random
 
-    from immunorules._model.profile import FIELD_DOMAINS
+    from tests.bundled import FIELD_DOMAINS
 
     rng = random.Random(7)
 

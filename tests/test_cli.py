@@ -139,7 +139,15 @@ def test_explain_why_and_why_not(run: Run, profile: str) -> None:
     code, out, _ = run("explain", profile, "--category", "immunostimulants", "--engine", "native")
     assert code == 0 and NOTICE in out
     assert "Why (not) Immunostimulants?" in out
+    assert "transplant_status: solid_organ_recipient -> none" not in out  # not modifiable
+    code, out, _ = run(
+        "explain", profile, "--category", "immunostimulants", "--engine", "native", "--all-fields"
+    )
     assert "transplant_status: solid_organ_recipient -> none" in out
+    code, out, _ = run(
+        "explain", profile, "--category", "immunostimulants", "--field", "transplant_status"
+    )
+    assert code == 0 and "transplant_status: solid_organ_recipient -> none" in out
     code, out, _ = run(
         "explain", profile, "--category", "cellular_therapies", "--format", "json", "--fixed",
         "condition", "--max-changes", "2",

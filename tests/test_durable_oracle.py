@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from immunorules._engines.durable import DurableMatcher, durable_available
 from immunorules._model.matching import Fact, RuleMatcher, Scalar
-from immunorules._model.profile import FIELD_DOMAINS
+
+from .bundled import FIELD_DOMAINS
 
 pytestmark = pytest.mark.skipif(not durable_available(), reason="durable_rules does not import")
 

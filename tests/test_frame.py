@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 import immunorules as ir
-from immunorules._evaluate.frame import FRAME_COLUMNS
-from immunorules._model.vocabulary import CATEGORIES
+from immunorules._evaluate.frame import frame_columns
+
+from .bundled import CATEGORIES, SCHEMA
 
 pd = pytest.importorskip("pandas")
 
@@ -42,7 +43,7 @@ def test_one_row_per_input_row_on_the_same_index(kb: ir.KnowledgeBase) -> None:
     ]
     frame = pd.DataFrame(rows, index=["a", "b", "c", "d"])
     out = ir.evaluate_frame(frame, kb)
-    assert list(out.columns) == list(FRAME_COLUMNS)
+    assert list(out.columns) == list(frame_columns(SCHEMA))
     assert list(out.index) == ["a", "b", "c", "d"]
     for label, row in zip(out.index, rows, strict=True):
         assert isinstance(row, dict)
@@ -106,7 +107,7 @@ def test_invalid_rows_are_collected_per_row(kb: ir.KnowledgeBase) -> None:
         index=[10, 11, 12, 13],
     )
     out = ir.evaluate_frame(frame, kb, errors="collect")
-    assert list(out.columns) == [*FRAME_COLUMNS, "problems"]
+    assert list(out.columns) == [*frame_columns(SCHEMA), "problems"]
     assert out.loc[10, "problems"] == () and out.loc[13, "problems"] == ()
     assert out.loc[11, "problems"][0].startswith("severity: 'sever' is not one of")
     assert out.loc[12, "problems"][0].startswith("prior_lines_of_therapy: expected an integer")
@@ -129,7 +130,7 @@ def test_unknown_columns_are_refused_or_ignored(kb: ir.KnowledgeBase) -> None:
 
 def test_empty_frame_and_bundled_default() -> None:
     out = ir.evaluate_frame(pd.DataFrame({"immune_activity": [], "condition": []}))
-    assert len(out) == 0 and list(out.columns) == list(FRAME_COLUMNS)
+    assert len(out) == 0 and list(out.columns) == list(frame_columns(SCHEMA))
     out = ir.evaluate_frame(pd.DataFrame([RA]))
     assert out.iloc[0]["fired_rules"] == ir.evaluate(RA).fired_rules
 

@@ -11,9 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import immunorules as ir
-from immunorules._model.profile import FIELD_DOMAINS
-from immunorules._model.vocabulary import CATEGORIES, SUBCATEGORIES
 
+from .bundled import CATEGORIES, FIELD_DOMAINS, SUBCATEGORIES
 from .strategies import profiles
 
 SETTINGS = settings(

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 import immunorules as ir
-from immunorules._model.vocabulary import CONDITIONS, vocabulary
 from immunorules._render import text as _render
 from immunorules._render.html import audit_html
 
+from .bundled import CONDITIONS, vocabulary
 from .conftest import MakeKB, rule
 
 TRANSPLANT_MELANOMA = {
@@ -227,7 +227,7 @@ def test_markdown_and_json(kb: ir.KnowledgeBase) -> None:
 
 
 def test_whynot_renderings(kb: ir.KnowledgeBase) -> None:
-    answer = kb.why_not(TRANSPLANT_MELANOMA, "immunostimulants")
+    answer = kb.why_not(TRANSPLANT_MELANOMA, "immunostimulants", fields=list(kb.fields))
     text = answer.explain()
     assert text.startswith("Research prototype - NOT FOR CLINICAL USE.")
     assert "Why (not) Immunostimulants?" in text
@@ -262,7 +262,7 @@ def test_long_change_lists_are_capped_in_text_but_complete_in_json(make_kb: Make
         ]
     )
     profile = {"immune_activity": "overactive", "disease_area": "allergic"}
-    answer = kb.why_not(profile, "immunostimulants")
+    answer = kb.why_not(profile, "immunostimulants", fields=list(kb.fields))
     assert len(answer.changes) == 14
     text = answer.explain()
     assert f"... and {14 - _render.SHOWN_CHANGE_SETS} more" in text

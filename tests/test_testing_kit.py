@@ -12,7 +12,6 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 import immunorules as ir
-from immunorules._model.vocabulary import CONDITION_AREA
 from immunorules.testing import (
     assert_audit_clean,
     assert_avoids,
@@ -25,6 +24,7 @@ from immunorules.testing import (
 )
 
 from .audit_support import FIXTURES, load_fixture
+from .bundled import CONDITION_AREA
 
 pytest_plugins = ["pytester"]
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import immunorules as ir
-from immunorules._model.profile import FIELD_DOMAINS, PROFILE_FIELDS
 
+from .bundled import FIELD_DOMAINS, PROFILE_FIELDS
 from .conftest import MakeKB, rule
 
 RA = {"immune_activity": "overactive", "condition": "rheumatoid_arthritis"}
@@ -21,6 +21,10 @@ def sug(category: str, tier: str = "first_line", subs: list[str] | None = None) 
     if subs is not None:
         entry["subcategories"] = subs
     return entry
+
+
+#: Every field: these tests explore the whole search, not only the modifiable fields.
+ALL = list(ir.load_rules(engine="native").fields)
 
 
 @pytest.fixture
@@ -119,7 +123,7 @@ def test_smallest_changes_are_minimal_verified_and_merged(kb: ir.KnowledgeBase) 
 
 def test_flagged_and_avoided_show_their_overrides(kb: ir.KnowledgeBase) -> None:
     pregnant = kb.why_not(
-        {**RA, "prior_lines_of_therapy": 2, "pregnant": True}, "biologic_therapies"
+        {**RA, "prior_lines_of_therapy": 2, "pregnant": True}, "biologic_therapies", fields=ALL
     )
     assert pregnant.status == "flagged" and pregnant.tier == "flagged"
     assert [(o.kind, o.reason.rule_id) for o in pregnant.overrides] == [("flag", "PREG-FLAG")]
@@ -128,7 +132,7 @@ def test_flagged_and_avoided_show_their_overrides(kb: ir.KnowledgeBase) -> None:
     ]
 
     hf = kb.why_not(
-        {**RA, "prior_lines_of_therapy": 2, "heart_failure": True}, "biologic_therapies"
+        {**RA, "prior_lines_of_therapy": 2, "heart_failure": True}, "biologic_therapies", fields=ALL
     )
     assert hf.status == "avoided"  # its only drug class is avoided
     assert [(o.kind, o.subcategory, o.reason.rule_id) for o in hf.overrides] == [
@@ -139,14 +143,16 @@ def test_flagged_and_avoided_show_their_overrides(kb: ir.KnowledgeBase) -> None:
     ]
 
     tb = kb.why_not(
-        {**RA, "prior_lines_of_therapy": 2, "latent_tuberculosis": True}, "biologic_therapies"
+        {**RA, "prior_lines_of_therapy": 2, "latent_tuberculosis": True},
+        "biologic_therapies",
+        fields=ALL,
     )
     assert tb.status == "avoided"
     assert [(o.kind, o.subcategory) for o in tb.overrides] == [("avoid", None)]
 
 
 def test_flag_that_fired_without_a_suggestion_is_still_shown(kb: ir.KnowledgeBase) -> None:
-    answer = kb.why_not({**RA, "pregnant": True}, "biologic_therapies")
+    answer = kb.why_not({**RA, "pregnant": True}, "biologic_therapies", fields=ALL)
     assert answer.status == "absent"
     assert [o.reason.rule_id for o in answer.overrides] == ["PREG-FLAG"]
     # Changing prior lines alone would only give a flagged suggestion: both changes are needed.
@@ -234,7 +240,7 @@ def test_order_is_by_size_then_keeps_the_condition_first(make_kb: MakeKB) -> Non
             ),
         ]
     )
-    answer = kb.why_not(RA, "biologic_therapies")
+    answer = kb.why_not(RA, "biologic_therapies", fields=ALL)
     sizes = [cs.size for cs in answer.changes]
     assert sizes == sorted(sizes)
     described = [[(c.field, c.after) for c in cs.changes] for cs in answer.changes]
@@ -251,7 +257,7 @@ def test_order_is_by_size_then_keeps_the_condition_first(make_kb: MakeKB) -> Non
 
 def test_condition_change_brings_its_disease_area(make_kb: MakeKB) -> None:
     kb = make_kb([rule("MEL", {"suggest": [sug("immunostimulants")]}, {"condition": "melanoma"})])
-    answer = kb.why_not(RA, "immunostimulants")
+    answer = kb.why_not(RA, "immunostimulants", fields=ALL)
     (change_set,) = answer.changes
     assert change_set.size == 1
     condition, area = change_set.changes
@@ -279,16 +285,16 @@ def test_unreachable_and_capped_searches_say_so(make_kb: MakeKB) -> None:
             ),
         ]
     )
-    nothing = kb.why_not(RA, "biologic_therapies")
+    nothing = kb.why_not(RA, "biologic_therapies", fields=ALL)
     assert nothing.rules == () and nothing.reachable is False
     assert "no active rule" in nothing.summary
-    blocked = kb.why_not(RA, "cellular_therapies")
+    blocked = kb.why_not(RA, "cellular_therapies", fields=ALL)
     assert blocked.changes == () and blocked.reachable is False
     assert "No valid change" in blocked.summary
-    capped = kb.why_not(RA, "immunostimulants", max_changes=2)
+    capped = kb.why_not(RA, "immunostimulants", max_changes=2, fields=ALL)
     assert capped.changes == () and capped.reachable is True
     assert "more than 2 fields" in capped.summary
-    found = kb.why_not(RA, "immunostimulants")
+    found = kb.why_not(RA, "immunostimulants", fields=ALL)
     assert [cs.size for cs in found.changes] == [3]
 
 
@@ -331,7 +337,7 @@ def test_bundled_transplant_recipient_with_melanoma() -> None:
         "condition": "melanoma",
         "transplant_status": "solid_organ_recipient",
     }
-    answer = kb.why_not(profile, "immunostimulants")
+    answer = kb.why_not(profile, "immunostimulants", fields=ALL)
     assert answer.status == "flagged"
     assert any(o.kind == "flag" for o in answer.overrides)
     first = answer.changes[0]
@@ -340,3 +346,33 @@ def test_bundled_transplant_recipient_with_melanoma() -> None:
     assert kb.evaluate(first.profile).tier("immunostimulants") == "first_line"
     for change_set in answer.changes:
         assert kb.evaluate(change_set.profile).tier("immunostimulants") in SUGGESTING
+
+
+def test_by_default_only_modifiable_fields_change() -> None:
+    kb = ir.load_rules(engine="native")
+    modifiable = {name for name, field in kb.fields.items() if field.modifiable}
+    assert modifiable == {"prior_lines_of_therapy", "infection_status", "latent_tuberculosis"}
+    melanoma = {"immune_activity": "underactive", "condition": "melanoma"}
+    answer = kb.why_not(melanoma, "immunosuppressants")
+    changed = {c.field for cs in answer.changes for c in cs.changes}
+    assert changed <= modifiable  # never "turn melanoma into chronic granulomatous disease"
+    everything = kb.why_not(melanoma, "immunosuppressants", fields=ALL)
+    assert any(c.field == "condition" for cs in everything.changes for c in cs.changes)
+
+
+def test_default_search_proposes_treating_a_modifiable_state(kb: ir.KnowledgeBase) -> None:
+    tb = kb.why_not(
+        {**RA, "prior_lines_of_therapy": 2, "latent_tuberculosis": True}, "biologic_therapies"
+    )
+    assert [[(c.field, c.after) for c in cs.changes] for cs in tb.changes] == [
+        [("latent_tuberculosis", False)]
+    ]
+    pregnant = kb.why_not({**RA, "pregnant": True}, "biologic_therapies")
+    assert [[c.field for c in cs.changes] for cs in pregnant.changes] == []  # not modifiable
+
+
+def test_fields_limits_the_search(kb: ir.KnowledgeBase) -> None:
+    answer = kb.why_not({**RA, "pregnant": True}, "biologic_therapies", fields=["pregnant"])
+    assert answer.changes == ()  # prior lines must change too, and it may not
+    with pytest.raises(ValueError, match="did you mean 'pregnant'"):
+        kb.why_not(RA, "biologic_therapies", fields=["pregnent"])

@@ -1,4 +1,4 @@
-"""The audit (SPEC §8): an exact analysis of a knowledge base over every valid profile.
+"""The audit: an exact analysis of a knowledge base over every valid profile.
 
 Each rule's ``when`` is a box in the profile space (``_space``); each question is answered by
 partitioning a box into cells on which a fixed set of rules fires, and by resolving each distinct
@@ -9,13 +9,12 @@ cells small: nothing is sampled and nothing is enumerated profile by profile.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._evaluate.resolve import is_decisive, suggestion_directions
-from .._model.rules import Rule, describe_condition
-from .._model.vocabulary import ADVISORIES, CATEGORIES, CONDITION_AREA, SUBCATEGORIES
-from .audit_report import SEVERITY_OF, AuditReport, Finding, FindingKind, describe_region
+from .._model.rules import Rule
+from .audit_report import SEVERITY_OF, AuditReport, Finding, FindingKind
 from .audit_semantics import (
     OPPOSITE,
     Projection,
@@ -31,17 +30,13 @@ from .audit_semantics import (
 )
 from .golden import golden_cases
 from .space import (
-    FULL,
     Box,
     CompiledRule,
-    compile_rule,
-    example_profile,
+    ProfileSpace,
     intersect,
     is_empty,
     merge_boxes,
     partition,
-    pieces,
-    regions,
     size,
 )
 
@@ -51,13 +46,23 @@ if TYPE_CHECKING:
 __all__ = ["audit"]
 
 
-def audit(kb: KnowledgeBase | None = None) -> AuditReport:
-    """Audit a knowledge base (the bundled one by default) over the whole profile space."""
+def audit(
+    kb: KnowledgeBase | None = None,
+    *,
+    scope: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+) -> AuditReport:
+    """Audit a knowledge base (the bundled one by default) over the whole profile space.
+
+    Gaps are looked for only inside the scope: ``scope`` (a region in ``when`` syntax, or a
+    list of regions), else the union of the rule files' ``scope:``, else every profile. Every
+    other finding is judged over the whole space.
+    """
     if kb is None:
         from .. import _bundled
 
         kb = _bundled()
-    analysis = _Analysis(kb)
+    regions = kb.scope if scope is None else _scope_rules(kb, scope)
+    analysis = _Analysis(kb, regions)
     findings = [
         *analysis.dead_rules(),
         *analysis.missing_evidence(),
@@ -75,8 +80,17 @@ def audit(kb: KnowledgeBase | None = None) -> AuditReport:
         findings=tuple(findings),
         knowledge_base=kb.info,
         active_rules=len(kb.active_rules),
-        profiles=size(FULL),
+        profiles=size(analysis.space.full),
     )
+
+
+def _scope_rules(
+    kb: KnowledgeBase, scope: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+) -> tuple[Rule, ...]:
+    from .._load.loader import parse_scope
+
+    found: tuple[Rule, ...] = parse_scope(kb.schema, scope)
+    return found
 
 
 def _finding(kind: FindingKind, message: str, **extra: object) -> Finding:
@@ -90,31 +104,35 @@ def _located(rule: Rule) -> str:
 
 
 class _Analysis:
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, scope: Sequence[Rule] = ()) -> None:
         self.kb = kb
-        self.compiled = [compile_rule(rule) for rule in kb.active_rules]
+        self.space = space = ProfileSpace(kb.space)
+        self.scope = [space.compile_rule(region) for region in scope]
+        self.compiled = [space.compile_rule(rule) for rule in kb.active_rules]
         self.live = [c for c in self.compiled if c.box is not None]
         self.by_id = {c.id: c for c in self.live}
 
     def _regional(
         self, kind: FindingKind, boxes: Iterable[Box], message: str, **extra: object
     ) -> Iterator[Finding]:
-        merged = [piece for box in merge_boxes(boxes) for piece in pieces(box)]
+        space = self.space
+        merged = [piece for box in merge_boxes(boxes) for piece in space.pieces(box)]
         for number, piece in enumerate(merged, start=1):
-            region = regions(piece)[0]
+            region = space.regions(piece)[0]
             count = size(piece)
             where = f" (region {number} of {len(merged)})" if len(merged) > 1 else ""
             text = message.format(
                 count=f"{count:,} valid profile{'s' if count != 1 else ''}",
-                region=describe_region(region),
+                region=space.describe_region(region),
                 where=where,
             )
             yield _finding(
                 kind,
                 text,
                 region=region,
+                region_text=space.describe_region(region),
                 region_size=count,
-                example_profile=example_profile(piece),
+                example_profile=space.example_profile(piece),
                 **extra,
             )
 
@@ -126,13 +144,15 @@ class _Analysis:
         for compiled in self.compiled:
             if compiled.box is None:
                 rule = compiled.rule
+                describe = self.space.flat.describe
                 tests = [
-                    describe_condition(name, rule.when[name])
+                    describe(name, rule.when[name])
                     for name in ("disease_area", "condition")
                     if name in rule.when
                 ]
+                areas = self.kb.schema.condition_area
                 owners = sorted(
-                    f"{c} is {CONDITION_AREA[c]}"
+                    f"{c} is {areas[c]}"
                     for c in rule.when.get("condition", ())
                     if isinstance(c, str)
                 )
@@ -168,10 +188,28 @@ class _Analysis:
     # -- the profile space ------------------------------------------------------------------
 
     def gaps(self) -> Iterator[Finding]:
-        decisive = [c for c in self.live if is_decisive(c.rule)]
-        uncovered = [
-            cell.box for cell in partition(FULL, decisive, prune=lambda fired, _: bool(fired))
-        ]
+        schema = self.kb.schema
+        decisive = [c for c in self.live if is_decisive(c.rule, schema)]
+        full = self.space.full
+        if not self.scope:
+            uncovered = [
+                cell.box for cell in partition(full, decisive, prune=lambda fired, _: bool(fired))
+            ]
+        else:
+            scopes = [c for c in self.scope if c.box is not None]
+            scope_ids = {c.id for c in scopes}
+            decisive_ids = {c.id for c in decisive}
+
+            def settled(fired: frozenset[str], pending: Sequence[CompiledRule]) -> bool:
+                if fired & decisive_ids:
+                    return True  # covered
+                return not fired & scope_ids and not any(c.id in scope_ids for c in pending)
+
+            uncovered = [
+                cell.box
+                for cell in partition(full, [*scopes, *decisive], prune=settled)
+                if cell.fired & scope_ids
+            ]
         yield from self._regional(
             "gap",
             uncovered,
@@ -184,7 +222,9 @@ class _Analysis:
         directional: set[str] = set()
         for compiled in self.live:
             for suggest in compiled.rule.then.suggest:
-                found = suggestion_directions(suggest.category, suggest.subcategories)
+                found = suggestion_directions(
+                    suggest.category, suggest.subcategories, self.kb.schema
+                )
                 for direction in found.intersection(OPPOSITE):
                     sides[direction].add(compiled.id)
                     directional.add(suggest.category)
@@ -199,10 +239,10 @@ class _Analysis:
 
         boxes_by_sides: dict[tuple[Side, Side], list[Box]] = {}
         outcomes: dict[frozenset[str], tuple[Side, Side] | None] = {}
-        for cell in partition(FULL, relevant, prune=hopeless):
+        for cell in partition(self.space.full, relevant, prune=hopeless):
             if cell.fired not in outcomes:
                 rules = [self.by_id[rule_id].rule for rule_id in cell.fired]
-                outcomes[cell.fired] = unresolved_conflict(rules)
+                outcomes[cell.fired] = unresolved_conflict(rules, self.kb.schema)
             key = outcomes[cell.fired]
             if key is not None:
                 boxes_by_sides.setdefault(key, []).append(cell.box)
@@ -237,7 +277,7 @@ class _Analysis:
                         f"Identical rules: {', '.join(group)} have the same conditions and "
                         "effects; keep one.",
                         rule_ids=tuple(group),
-                        example_profile=example_profile(self._box(compiled)),
+                        example_profile=self.space.example_profile(self._box(compiled)),
                     )
                 )
         for compiled in self.live:
@@ -251,7 +291,7 @@ class _Analysis:
                         f"{'fires' if len(wider) == 1 else 'each fire'} on every profile where it "
                         "fires and already has all its effects. Remove it, or make it differ.",
                         rule_ids=(compiled.id, *wider),
-                        example_profile=example_profile(self._box(compiled)),
+                        example_profile=self.space.example_profile(self._box(compiled)),
                     )
                 )
         return findings, {rule_id for rule_id, wider in covered_by.items() if wider}
@@ -268,7 +308,8 @@ class _Analysis:
 
         def outcome_of(fired: frozenset[str]) -> Projection:
             if fired not in outcomes:
-                outcomes[fired] = outcome(self.by_id[rule_id].rule for rule_id in fired)
+                rules = (self.by_id[rule_id].rule for rule_id in fired)
+                outcomes[fired] = outcome(rules, self.kb.schema)
             return outcomes[fired]
 
         for compiled in self.live:
@@ -287,10 +328,11 @@ class _Analysis:
                 for cell in partition(box, [o for o in overlapping if key in keys(o.rule)])
             ):
                 continue
-            example = example_profile(box)
+            example = self.space.example_profile(box)
             result = self.kb.evaluate(example)
             touching = {other.id for other in overlapping if keys(other.rule) & keys(compiled.rule)}
-            piece = pieces(box)[0]
+            piece = self.space.pieces(box)[0]
+            region = self.space.regions(piece)[0]
             yield _finding(
                 "masked_rule",
                 f"{compiled.id} never changes a result: on each of the {size(box):,} valid "
@@ -298,7 +340,8 @@ class _Analysis:
                 f"In the example, {fates(compiled.rule, result)}.",
                 rule_ids=(compiled.id, *sorted(touching.intersection(result.fired_rules))),
                 example_profile=example,
-                region=regions(piece)[0],
+                region=region,
+                region_text=self.space.describe_region(region),
                 region_size=size(piece),
             )
 
@@ -317,9 +360,9 @@ class _Analysis:
                     named["subcategory"].add(avoid.subcategory)
             named["advisory"].update(then.advise)
         for group, names in (
-            ("category", CATEGORIES),
-            ("subcategory", SUBCATEGORIES),
-            ("advisory", ADVISORIES),
+            ("category", self.kb.schema.categories),
+            ("subcategory", self.kb.schema.subcategories),
+            ("advisory", self.kb.schema.advisories),
         ):
             for name in names:
                 if name not in named[group]:

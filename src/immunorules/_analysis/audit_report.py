@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, SerializeAsAny, computed_field
 
 from .._model.matching import Scalar
 from .._model.profile import ConditionProfile
 from .._model.result import NOT_FOR_CLINICAL_USE, KnowledgeBaseInfo, Rendered
-from .._model.rules import describe_condition, show_value
+from .._model.rules import show_value
 
 __all__ = ["SEVERITY_OF", "AuditReport", "Finding", "FindingKind", "Severity", "describe_region"]
 
@@ -56,8 +56,10 @@ class Finding(_Frozen):
     severity: Severity
     rule_ids: tuple[str, ...] = ()
     message: str
-    example_profile: ConditionProfile | None = None
+    example_profile: SerializeAsAny[ConditionProfile] | None = None
     region: dict[str, list[Scalar]] | None = None
+    region_text: str | None = None
+    """``region`` in words, e.g. ``condition = melanoma; prior_lines_of_therapy >= 1``."""
     region_size: int | None = None
     """How many valid profiles ``region`` holds."""
     subject: str | None = None
@@ -68,15 +70,24 @@ class Finding(_Frozen):
         if self.rule_ids:
             lines.append(f"    rules: {', '.join(self.rule_ids)}")
         if self.region is not None:
-            lines.append(f"    region: {describe_region(self.region)}")
+            lines.append(f"    region: {self.region_text or describe_region(self.region)}")
         if self.example_profile is not None:
             lines.append(f"    example: {compact_profile(self.example_profile)}")
         return "\n".join(lines)
 
 
 def describe_region(region: dict[str, list[Scalar]]) -> str:
-    """A region as conditions, e.g. ``condition = melanoma; prior_lines_of_therapy >= 1``."""
-    parts = [describe_condition(name, frozenset(values)) for name, values in region.items()]
+    """A region as conditions, e.g. ``severity in [moderate, severe]`` (without the knowledge
+    base's domains at hand; findings carry the fuller ``region_text``)."""
+    parts = []
+    for name, values in region.items():
+        numbers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+        if len(values) == 1:
+            parts.append(f"{name} = {show_value(values[0])}")
+        elif len(numbers) == len(values) and numbers == list(range(numbers[0], numbers[-1] + 1)):
+            parts.append(f"{name} in {numbers[0]}..{numbers[-1]}")
+        else:
+            parts.append(f"{name} in [{', '.join(show_value(v) for v in values)}]")
     return "; ".join(parts) or "every profile"
 
 

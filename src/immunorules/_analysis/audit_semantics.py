@@ -1,8 +1,8 @@
 """What the audit compares: results without their reasons, rules' effects, conflict sides.
 
-``unresolved_conflict`` decides SPEC §5's conflict from the fired rules alone, without building
-a :class:`Result` (the audit asks it for tens of thousands of cells on large rule sets); the
-tests hold it to :func:`resolve` on random rule sets.
+``unresolved_conflict`` decides resolution's conflict from the fired rules alone, without
+building a :class:`Result` (the audit asks it for tens of thousands of cells on large rule
+sets); the tests hold it to :func:`resolve` on random rule sets.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from .._evaluate.resolve import suggestion_directions
 from .._model.result import Reason, Result
 from .._model.rules import Rule, SuggestEffect
-from .._model.vocabulary import CATEGORIES, SUBCATEGORIES
+from .._model.schema import Schema, bundled_schema
 from .space import CompiledRule, contains
 
 __all__ = [
@@ -65,8 +65,8 @@ def projection(result: Result) -> Projection:
     )
 
 
-def outcome(rules: Iterable[Rule]) -> Projection:
-    """``projection(resolve(profile, rules, ...))`` computed from the rules alone (SPEC §5):
+def outcome(rules: Iterable[Rule], schema: Schema | None = None) -> Projection:
+    """``projection(resolve(profile, rules, ...))`` computed from the rules alone:
     suggestions merged per category (best tier, union of classes), a category avoid removes the
     category, class avoids remove classes (and the category when every suggesting rule named
     classes and all are gone), a flag sets the tier to flagged; advisories are a union."""
@@ -89,14 +89,15 @@ def outcome(rules: Iterable[Rule]) -> Projection:
         advice.update(then.advise)
     avoided_classes = {sub for _, sub in avoided if sub is not None}
     suggestions: list[Line] = []
-    for category in CATEGORIES:
+    schema = schema or bundled_schema()
+    for category in schema.categories:
         if category not in tiers or (category, None) in avoided:
             continue
-        remaining = tuple(sub for sub in SUBCATEGORIES if sub in classes[category])
+        remaining = tuple(sub for sub in schema.subcategories if sub in classes[category])
         remaining = tuple(sub for sub in remaining if sub not in avoided_classes)
         if all_named[category] and not remaining:
             continue
-        directions = suggestion_directions(category, remaining)
+        directions = suggestion_directions(category, remaining, schema)
         direction = (
             None if not directions else next(iter(directions)) if len(directions) == 1 else "mixed"
         )
@@ -123,7 +124,9 @@ def conflict_sides(result: Result) -> tuple[Side, Side]:
     for suggestion in result.suggestions:
         if suggestion.tier == "flagged":
             continue
-        for direction in suggestion_directions(suggestion.category, suggestion.subcategories):
+        subs = suggestion.subcategories
+        schema = type(result.profile).schema_of()
+        for direction in suggestion_directions(suggestion.category, subs, schema):
             if direction in sides:
                 for reason in suggestion.reasons:
                     sides[direction].add((suggestion.category, reason.rule_id))
@@ -204,7 +207,9 @@ def fates(rule: Rule, result: Result) -> str:
     return "; ".join(notes)
 
 
-def unresolved_conflict(rules: Iterable[Rule]) -> tuple[Side, Side] | None:
+def unresolved_conflict(
+    rules: Iterable[Rule], schema: Schema | None = None
+) -> tuple[Side, Side] | None:
     """The sides of the unresolved conflict among what these fired rules leave suggested, or
     None: the same as :func:`conflict_sides` of ``resolve(...)`` when its conflict is
     unresolved. Suggestions merge per category; a category avoid removes it, subcategory
@@ -237,7 +242,7 @@ def unresolved_conflict(rules: Iterable[Rule]) -> tuple[Side, Side] | None:
         remaining = named - avoided_classes
         if all_named[category] and not remaining:
             continue
-        for direction in suggestion_directions(category, remaining):
+        for direction in suggestion_directions(category, remaining, schema):
             if direction in sides:
                 sides[direction].update((category, rule_id) for rule_id in suggesters[category])
     if not (sides["suppress"] and sides["stimulate"]):

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, overload
 from pydantic import BaseModel, ConfigDict
 
 from .._model.matching import Scalar
-from .._model.profile import FIELD_DOMAINS
 from .._model.rules import Rule, SuggestEffect, describe_condition
-from .._model.vocabulary import CONDITION_AREA, DISEASE_AREAS
+from .._model.schema import Schema, bundled_schema
 
 if TYPE_CHECKING:
     from .._evaluate.knowledge_base import KnowledgeBase
@@ -74,11 +73,13 @@ class DecisionTable(Sequence[DecisionRow]):
     """Rows in rule-id order; ``fields`` are the profile fields some row tests."""
 
     rows: tuple[DecisionRow, ...]
+    field_order: tuple[str, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
         tested = {name for row in self.rows for name in row.conditions}
-        return tuple(name for name in FIELD_DOMAINS if name in tested)
+        order = self.field_order or tuple(sorted(tested))
+        return tuple(name for name in order if name in tested)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -105,7 +106,7 @@ class DecisionTable(Sequence[DecisionRow]):
         groups: dict[str, list[DecisionRow]] = {}
         for row in sorted(self.rows, key=lambda r: (r.file, r.line or 0)):
             groups.setdefault(row.file, []).append(row)
-        return {file: DecisionTable(tuple(rows)) for file, rows in groups.items()}
+        return {file: DecisionTable(tuple(rows), self.field_order) for file, rows in groups.items()}
 
     def to_records(self) -> list[dict[str, str]]:
         """Every row as flat text (see :meth:`DecisionRow.record`)."""
@@ -150,10 +151,13 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def condition_cell(field: str, allowed: frozenset[Scalar]) -> str:
+def condition_cell(field: str, allowed: frozenset[Scalar], schema: Schema | None = None) -> str:
     """A condition in table form: ``melanoma``, ``none, candidate``, ``not solid_organ_recipient``,
     ``>= 1``, ``1..3``, ``true``."""
-    text = describe_condition(field, allowed).removeprefix(f"{field} ")
+    schema = schema or bundled_schema()
+    integer = schema.fields[field].type == "integer"
+    text = describe_condition(field, allowed, schema.domains[field], integer=integer)
+    text = text.removeprefix(f"{field} ")
     if text.startswith("= "):
         return text[2:]
     if text.startswith("in ["):
@@ -163,28 +167,32 @@ def condition_cell(field: str, allowed: frozenset[Scalar]) -> str:
     return text.removeprefix("in ")
 
 
-def _area(rule: Rule) -> str:
-    areas = [CONDITION_AREA[c] for c in rule.when.get("condition", ()) if isinstance(c, str)]
+def _area(rule: Rule, schema: Schema) -> str:
+    owner = schema.condition_area
+    areas = [owner[c] for c in rule.when.get("condition", ()) if isinstance(c, str)]
     if not areas:
         areas = [a for a in rule.when.get("disease_area", ()) if isinstance(a, str)]
-    unique = sorted(set(areas), key=DISEASE_AREAS.index)
+    unique = sorted(set(areas), key=schema.disease_areas.index)
     if len(unique) == 1:
         return unique[0]
     return "several areas" if unique else "any area"
 
 
-def rule_row(rule: Rule) -> DecisionRow:
+def rule_row(rule: Rule, schema: Schema | None = None) -> DecisionRow:
+    schema = schema or bundled_schema()
     then = rule.then
+    conditions: dict[str, str] = {}
+    for name in schema.fields:
+        if name in rule.when:
+            conditions[name] = condition_cell(name, rule.when[name], schema)
+        elif name in rule.sets:
+            conditions[name] = rule.sets[name].describe(name).replace(f"{name} ", "")
     return DecisionRow(
         rule_id=rule.id,
         title=rule.title,
         status=rule.status,
-        area=_area(rule),
-        conditions={
-            name: condition_cell(name, rule.when[name])
-            for name in FIELD_DOMAINS
-            if name in rule.when
-        },
+        area=_area(rule, schema),
+        conditions=conditions,
         suggest=tuple(
             f"{s.category} ({s.tier}"
             + (f": {', '.join(s.subcategories)})" if s.subcategories else ")")
@@ -207,4 +215,6 @@ def _suggestion(effect: SuggestEffect) -> str:
 def decision_table(kb: KnowledgeBase, *, include_inactive: bool = False) -> DecisionTable:
     """The knowledge base's rules (active ones unless ``include_inactive``) as a table."""
     rules = kb.rules if include_inactive else kb.active_rules
-    return DecisionTable(tuple(rule_row(rule) for rule in rules))
+    schema = kb.schema
+    rows = tuple(rule_row(rule, schema) for rule in rules)
+    return DecisionTable(rows, tuple(schema.fields))

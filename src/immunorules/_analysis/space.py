@@ -19,25 +19,20 @@ from math import prod
 from typing import Final
 
 from .._model.matching import Scalar
-from .._model.profile import FIELD_DOMAINS, ConditionProfile
+from .._model.profile import ConditionProfile
 from .._model.rules import Rule
-from .._model.vocabulary import CONDITION_AREA, DISEASE_AREAS, vocabulary
+from .._model.space import FlatSpace
 
 __all__ = [
-    "DIMENSIONS",
-    "FULL",
     "Box",
     "Cell",
     "CompiledRule",
-    "compile_rule",
+    "ProfileSpace",
     "contains",
-    "example_profile",
     "intersect",
     "is_empty",
     "merge_boxes",
     "partition",
-    "pieces",
-    "regions",
     "size",
 ]
 
@@ -63,26 +58,6 @@ class Dimension:
         return [value for index, value in enumerate(self.values) if mask >> index & 1]
 
 
-def _joint_values() -> tuple[tuple[str, str | None], ...]:
-    pairs: list[tuple[str, str | None]] = []
-    for area in DISEASE_AREAS:
-        pairs.append((area, None))
-        pairs.extend((area, c) for c in CONDITION_AREA if CONDITION_AREA[c] == area)
-    return tuple(pairs)
-
-
-JOINT_VALUES: Final = _joint_values()
-DIMENSIONS: Final[tuple[Dimension, ...]] = (
-    Dimension(JOINT, JOINT_VALUES),
-    *(
-        Dimension(name, values)
-        for name, values in FIELD_DOMAINS.items()
-        if name not in ("disease_area", "condition")
-    ),
-)
-FULL: Final[Box] = tuple(dim.full for dim in DIMENSIONS)
-
-
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     """A rule as a box over the dimensions (``None`` box: no valid profile fires it)."""
@@ -95,20 +70,108 @@ class CompiledRule:
         return self.rule.id
 
 
-def compile_rule(rule: Rule) -> CompiledRule:
-    when = rule.when
-    areas = when.get("disease_area")
-    conditions = when.get("condition")
-    masks = [
-        _joint_mask(
-            lambda a, c: (areas is None or a in areas) and (conditions is None or c in conditions)
+class ProfileSpace:
+    """The dimensions of one knowledge base's profile space (its flat fields, with
+    ``disease_area`` and ``condition`` joined into the valid pairs)."""
+
+    def __init__(self, flat: FlatSpace) -> None:
+        self.flat = flat
+        schema = flat.schema
+        pairs: list[tuple[str, str | None]] = []
+        for area in schema.disease_areas:
+            pairs.append((area, None))
+            pairs.extend((area, c) for c in schema.conditions if schema.condition_area[c] == area)
+        self.joint_values: tuple[tuple[str, str | None], ...] = tuple(pairs)
+        self.dimensions: tuple[Dimension, ...] = (
+            Dimension(JOINT, self.joint_values),
+            *(
+                Dimension(name, values)
+                for name, values in flat.domains.items()
+                if name not in ("disease_area", "condition")
+            ),
         )
-    ]
-    for dim in DIMENSIONS[1:]:
-        allowed = when.get(dim.name)
-        masks.append(dim.full if allowed is None else dim.mask(allowed.__contains__))
-    box = tuple(masks)
-    return CompiledRule(rule, None if is_empty(box) else box)
+        self.full: Box = tuple(dim.full for dim in self.dimensions)
+        self.fields: tuple[str, ...] = tuple(flat.domains)
+
+    def compile_rule(self, rule: Rule) -> CompiledRule:
+        when = self.flat.when(rule)
+        areas = when.get("disease_area")
+        conditions = when.get("condition")
+        masks = [
+            self._joint_mask(
+                lambda a, c: (
+                    (areas is None or a in areas) and (conditions is None or c in conditions)
+                )
+            )
+        ]
+        for dim in self.dimensions[1:]:
+            allowed = when.get(dim.name)
+            masks.append(dim.full if allowed is None else dim.mask(allowed.__contains__))
+        box = tuple(masks)
+        return CompiledRule(rule, None if is_empty(box) else box)
+
+    def _pairs(self, joint: int) -> list[tuple[str, str | None]]:
+        return [pair for index, pair in enumerate(self.joint_values) if joint >> index & 1]
+
+    def _joint_mask(self, allowed: Callable[[str, str | None], bool]) -> int:
+        return sum(
+            1 << i
+            for i, (area, condition) in enumerate(self.joint_values)
+            if allowed(area, condition)
+        )
+
+    def pieces(self, box: Box) -> list[Box]:
+        """The box split so that each piece is exactly ``disease_area x condition`` within the
+        valid pairs (a box whose pairs mix "no condition" and conditions may not be)."""
+        pairs = self._pairs(box[0])
+        areas = {area for area, _ in pairs}
+        conditions = {condition for _, condition in pairs}
+        if self._joint_mask(lambda a, c: a in areas and c in conditions) == box[0]:
+            return [box]
+        none_mask = self._joint_mask(lambda _, c: c is None)
+        return [(joint, *box[1:]) for joint in (box[0] & none_mask, box[0] & ~none_mask) if joint]
+
+    def regions(self, box: Box) -> list[dict[str, list[Scalar]]]:
+        """The box as ``field -> allowed values`` mappings, one per :meth:`pieces` piece. A
+        field that takes every value is left out, and so is ``condition`` when it is any
+        condition of the areas given, or ``disease_area`` when the conditions imply it."""
+        domains = self.flat.domains
+        shown: list[dict[str, list[Scalar]]] = []
+        for piece in self.pieces(box):
+            region: dict[str, list[Scalar]] = {}
+            if piece[0] != self.full[0]:
+                pairs = self._pairs(piece[0])
+                areas = {area for area, _ in pairs}
+                conditions = {condition for _, condition in pairs}
+                if piece[0] != self._joint_mask(lambda a, _, areas=areas: a in areas):  # type: ignore[misc]
+                    region["condition"] = [v for v in domains["condition"] if v in conditions]
+                if None in conditions or "condition" not in region:
+                    region["disease_area"] = [v for v in domains["disease_area"] if v in areas]
+            for dim, mask in zip(self.dimensions[1:], piece[1:], strict=True):
+                if mask != dim.full:
+                    region[dim.name] = list(dim.chosen(mask))  # type: ignore[arg-type]
+            shown.append({name: region[name] for name in self.fields if name in region})
+        return shown
+
+    def describe_region(self, region: dict[str, list[Scalar]]) -> str:
+        """A region in words, e.g. ``condition = melanoma; prior_lines_of_therapy >= 1``."""
+        parts = [self.flat.describe(name, frozenset(values)) for name, values in region.items()]
+        return "; ".join(parts) if parts else "every profile"
+
+    def example_profile(self, box: Box) -> ConditionProfile:
+        """A readable profile from the box: a named condition where possible, the condition's
+        typical immune activity, and field defaults where the box allows them."""
+        pairs = self._pairs(box[0])
+        area, condition = next((pair for pair in pairs if pair[1] is not None), pairs[0])
+        schema = self.flat.schema
+        typical = schema.typical_activity(area, condition)
+        defaults = schema.defaults
+        data: dict[str, object] = {"disease_area": area, "condition": condition}
+        for dim, mask in zip(self.dimensions[1:], box[1:], strict=True):
+            values = dim.chosen(mask)
+            preferred = typical if dim.name == "immune_activity" else defaults.get(dim.name)
+            data[dim.name] = preferred if preferred in values else values[0]
+        return schema.profile_model(**self.flat.unflatten(data))
 
 
 def intersect(a: Box, b: Box) -> Box:
@@ -218,7 +281,7 @@ def merge_boxes(boxes: Iterable[Box]) -> list[Box]:
     changed = True
     while changed and len(current) > 1:
         changed = False
-        for dim in range(len(DIMENSIONS)):
+        for dim in range(len(current[0])):
             groups: dict[Box, int] = {}
             for box in current:
                 key = (*box[:dim], -1, *box[dim + 1 :])
@@ -227,66 +290,3 @@ def merge_boxes(boxes: Iterable[Box]) -> list[Box]:
                 changed = True
                 current = [(*key[:dim], mask, *key[dim + 1 :]) for key, mask in groups.items()]
     return sorted(current, key=lambda box: (-size(box), box))
-
-
-def _pairs(joint: int) -> list[tuple[str, str | None]]:
-    return [pair for index, pair in enumerate(JOINT_VALUES) if joint >> index & 1]
-
-
-def _joint_mask(allowed: Callable[[str, str | None], bool]) -> int:
-    return sum(
-        1 << i for i, (area, condition) in enumerate(JOINT_VALUES) if allowed(area, condition)
-    )
-
-
-def pieces(box: Box) -> list[Box]:
-    """The box split so that each piece is exactly ``disease_area x condition`` within the
-    valid pairs (a box whose pairs mix "no condition" and conditions may not be)."""
-    pairs = _pairs(box[0])
-    areas = {area for area, _ in pairs}
-    conditions = {condition for _, condition in pairs}
-    if _joint_mask(lambda a, c: a in areas and c in conditions) == box[0]:
-        return [box]
-    none_mask = _joint_mask(lambda _, c: c is None)
-    return [(joint, *box[1:]) for joint in (box[0] & none_mask, box[0] & ~none_mask) if joint]
-
-
-def regions(box: Box) -> list[dict[str, list[Scalar]]]:
-    """The box as ``field -> allowed values`` mappings, one per :func:`pieces` piece. A field
-    that takes every value is left out, and so is ``condition`` when it is any condition of
-    the areas given, or ``disease_area`` when the conditions imply it."""
-    shown: list[dict[str, list[Scalar]]] = []
-    for piece in pieces(box):
-        region: dict[str, list[Scalar]] = {}
-        if piece[0] != FULL[0]:
-            pairs = _pairs(piece[0])
-            areas = {area for area, _ in pairs}
-            conditions = {condition for _, condition in pairs}
-            if piece[0] != _joint_mask(lambda a, _, areas=areas: a in areas):  # type: ignore[misc]
-                region["condition"] = [v for v in FIELD_DOMAINS["condition"] if v in conditions]
-            if None in conditions or "condition" not in region:
-                region["disease_area"] = [v for v in FIELD_DOMAINS["disease_area"] if v in areas]
-        for dim, mask in zip(DIMENSIONS[1:], piece[1:], strict=True):
-            if mask != dim.full:
-                region[dim.name] = list(dim.chosen(mask))  # type: ignore[arg-type]
-        shown.append({name: region[name] for name in FIELD_DOMAINS if name in region})
-    return shown
-
-
-def example_profile(box: Box) -> ConditionProfile:
-    """A readable profile from the box: a named condition where possible, the condition's
-    typical immune activity, and field defaults where the box allows them."""
-    pairs = _pairs(box[0])
-    area, condition = next((pair for pair in pairs if pair[1] is not None), pairs[0])
-    vocab = vocabulary()
-    typical = (
-        vocab.condition(condition).immune_activity
-        if condition is not None
-        else next(a.default_immune_activity for a in vocab.disease_areas if a.id == area)
-    )
-    data: dict[str, object] = {"disease_area": area, "condition": condition}
-    for dim, mask in zip(DIMENSIONS[1:], box[1:], strict=True):
-        values = dim.chosen(mask)
-        preferred = typical if dim.name == "immune_activity" else None
-        data[dim.name] = preferred if preferred in values else values[0]
-    return ConditionProfile(**data)

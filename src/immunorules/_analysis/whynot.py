@@ -25,16 +25,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 from .._evaluate.resolve import citations
-from .._model.profile import (
-    FIELD_DOMAINS,
-    PROFILE_FIELDS,
-    ConditionProfile,
-    did_you_mean,
-    parse_profile,
-)
+from .._model.profile import ConditionProfile, did_you_mean
 from .._model.result import (
     NOT_FOR_CLINICAL_USE,
     Citation,
@@ -44,8 +38,9 @@ from .._model.result import (
     Result,
     Tier,
 )
-from .._model.rules import Rule, describe_condition
-from .._model.vocabulary import CATEGORIES, CONDITION_AREA, CONDITIONS, DISEASE_AREAS, vocabulary
+from .._model.rules import Rule
+from .._model.schema import Schema
+from .._model.space import FlatSpace
 
 if TYPE_CHECKING:
     from .._evaluate.knowledge_base import KnowledgeBase
@@ -128,13 +123,13 @@ class ChangeSet(_Frozen):
     size: int  # fields changed; a condition change and its implied area change count as one
     tier: Literal["first_line", "escalation"]  # the tier the changed profile gets
     rule_ids: tuple[str, ...]  # the rules that suggest the category for the changed profile
-    profile: ConditionProfile  # the changed profile
+    profile: SerializeAsAny[ConditionProfile]  # the changed profile
 
 
 class WhyNot(Rendered, _Frozen):
     """Why a category is, or is not, suggested for a profile, and what would change that."""
 
-    profile: ConditionProfile
+    profile: SerializeAsAny[ConditionProfile]
     category: str
     status: Status
     tier: Tier | None
@@ -144,6 +139,18 @@ class WhyNot(Rendered, _Frozen):
     changes: tuple[ChangeSet, ...]  # minimal change sets, in a deterministic order
     max_changes: int
     fixed: tuple[str, ...] = ()  # fields the search held fixed
+    changeable: tuple[str, ...] = ()  # fields the search may change
+
+    @property
+    def search_text(self) -> str:
+        """Which fields the change search could touch, in words."""
+        if not self.fixed:
+            return ""
+        if len(self.changeable) <= len(self.fixed):
+            shown = ", ".join(self.changeable) or "no field"
+            return f"changing only {shown}"
+        return f"{', '.join(self.fixed)} held fixed"
+
     reachable: bool | None  # can any valid profile change make it a suggestion? None: unknown
     summary: str
     knowledge_base: KnowledgeBaseInfo
@@ -177,23 +184,44 @@ class WhyNot(Rendered, _Frozen):
 
 # -- computation ---------------------------------------------------------------------------------
 
-# A "slot" is a field as the search sees it: every profile field but disease_area, whose values
-# for the "condition" slot are (disease_area, condition) pairs.
-_SLOTS: tuple[str, ...] = tuple(name for name in PROFILE_FIELDS if name != "disease_area")
-_CONDITION_VALUES: tuple[tuple[str, str | None], ...] = (
-    *((CONDITION_AREA[c], c) for c in CONDITIONS),
-    *((area, None) for area in DISEASE_AREAS),
-)
 
+class _Slots:
+    """The search space of one knowledge base. A "slot" is a flat field as the search sees it:
+    every one but disease_area, whose values for the "condition" slot are (disease_area,
+    condition) pairs."""
 
-def _slot_values(slot: str) -> tuple[Any, ...]:
-    return _CONDITION_VALUES if slot == "condition" else FIELD_DOMAINS[slot]
+    def __init__(self, flat: FlatSpace) -> None:
+        schema = flat.schema
+        self.flat = flat
+        self.schema = schema
+        self.slots: tuple[str, ...] = tuple(name for name in flat.domains if name != "disease_area")
+        self.condition_values: tuple[tuple[str, str | None], ...] = (
+            *((schema.condition_area[c], c) for c in schema.conditions),
+            *((area, None) for area in schema.disease_areas),
+        )
+        self._whens: dict[str, dict[str, frozenset[Any]]] = {}
 
+    def values(self, slot: str) -> tuple[Any, ...]:
+        return self.condition_values if slot == "condition" else self.flat.domains[slot]
 
-def _slot_value(profile: ConditionProfile, slot: str) -> Any:
-    if slot == "condition":
-        return (profile.disease_area, profile.condition)
-    return getattr(profile, slot)
+    def field_of(self, slot: str) -> str:
+        """The profile field a slot belongs to (a set field for its groups)."""
+        return self.flat.groups[slot][0] if slot in self.flat.groups else slot
+
+    def pin_of(self, field: str) -> str:
+        """What holds a flat field fixed: its profile field (the condition for its area)."""
+        return "condition" if field == "disease_area" else self.field_of(field)
+
+    def when(self, rule: Rule) -> dict[str, frozenset[Any]]:
+        found = self._whens.get(rule.id)
+        if found is None:
+            found = self._whens[rule.id] = self.flat.when(rule)
+        return found
+
+    def value(self, fact: Mapping[str, Any], slot: str) -> Any:
+        if slot == "condition":
+            return (fact["disease_area"], fact["condition"])
+        return fact[slot]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,22 +233,24 @@ class _Relevant:
     flaggers: tuple[Rule, ...]
     category_avoiders: tuple[Rule, ...]
     sub_avoiders: tuple[Rule, ...]
+    space: _Slots
 
     @property
     def all(self) -> tuple[Rule, ...]:
         return (*self.suggesters, *self.flaggers, *self.category_avoiders, *self.sub_avoiders)
 
     def tier(self, fact: Mapping[str, Any]) -> str | None:
-        """The category's tier for a profile (as a fact), per the resolution policy (SPEC §5)."""
-        fired = [rule for rule in self.suggesters if _holds(rule, fact)]
+        """The category's tier for a profile (as a flat fact), as resolution decides it."""
+        when = self.space.when
+        fired = [rule for rule in self.suggesters if _holds(when(rule), fact)]
         if not fired:
             return None
-        if any(_holds(rule, fact) for rule in self.category_avoiders):
+        if any(_holds(when(rule), fact) for rule in self.category_avoiders):
             return "avoided"
         avoided = {
             avoid.subcategory
             for rule in self.sub_avoiders
-            if _holds(rule, fact)
+            if _holds(when(rule), fact)
             for avoid in rule.then.avoid
             if avoid.subcategory is not None
         }
@@ -237,17 +267,17 @@ class _Relevant:
                     best = "first_line"
         if all_named and not subs - avoided:
             return "avoided"
-        if any(_holds(rule, fact) for rule in self.flaggers):
+        if any(_holds(when(rule), fact) for rule in self.flaggers):
             return "flagged"
         return best
 
 
-def _holds(rule: Rule, fact: Mapping[str, Any]) -> bool:
-    return all(fact[name] in allowed for name, allowed in rule.when.items())
+def _holds(when: Mapping[str, frozenset[Any]], fact: Mapping[str, Any]) -> bool:
+    return all(fact[name] in allowed for name, allowed in when.items())
 
 
-def _relevant(rules: Sequence[Rule], category: str) -> _Relevant:
-    vocab = vocabulary()
+def _relevant(rules: Sequence[Rule], category: str, space: _Slots) -> _Relevant:
+    owner = space.schema.sub_category
     return _Relevant(
         category=category,
         suggesters=tuple(r for r in rules if any(s.category == category for s in r.then.suggest)),
@@ -261,20 +291,20 @@ def _relevant(rules: Sequence[Rule], category: str) -> _Relevant:
             r
             for r in rules
             if any(
-                a.subcategory is not None and vocab.subcategory(a.subcategory).category == category
-                for a in r.then.avoid
+                a.subcategory is not None and owner[a.subcategory] == category for a in r.then.avoid
             )
         ),
+        space=space,
     )
 
 
-def _accepts(rule: Rule, slot: str, value: Any) -> bool:
+def _accepts(when: Mapping[str, frozenset[Any]], slot: str, value: Any) -> bool:
     if slot == "condition":
         area, condition = value
-        return area in rule.when.get("disease_area", (area,)) and condition in rule.when.get(
+        return area in when.get("disease_area", (area,)) and condition in when.get(
             "condition", (condition,)
         )
-    return slot not in rule.when or value in rule.when[slot]
+    return slot not in when or value in when[slot]
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,33 +319,35 @@ class _Option:
 
 def _options(slot: str, relevant: _Relevant, current: Any) -> list[_Option]:
     """The classes of ``slot``'s values other than the current value's class."""
-    rules = relevant.all
-    if slot != "condition" and not any(slot in rule.when for rule in rules):
+    space = relevant.space
+    whens = [space.when(rule) for rule in relevant.all]
+    if slot != "condition" and not any(slot in when for when in whens):
         return []
     if slot == "condition" and not any(
-        "condition" in rule.when or "disease_area" in rule.when for rule in rules
+        "condition" in when or "disease_area" in when for when in whens
     ):
         return []
-    domain = _slot_values(slot)
+    domain = space.values(slot)
     classes: dict[tuple[bool, ...], list[Any]] = {}
     for value in domain:
-        signature = tuple(_accepts(rule, slot, value) for rule in rules)
+        signature = tuple(_accepts(when, slot, value) for when in whens)
         classes.setdefault(signature, []).append(value)
-    current_signature = tuple(_accepts(rule, slot, current) for rule in rules)
+    current_signature = tuple(_accepts(when, slot, current) for when in whens)
     options = []
     for signature, members in classes.items():
         if signature == current_signature:
             continue
-        if slot == "prior_lines_of_therapy":  # the smallest change: the nearest number
-            value = min(members, key=lambda n: (abs(n - current), n))
+        integer = slot in space.schema.fields and space.schema.fields[slot].type == "integer"
+        if integer and isinstance(current, int):  # the smallest change: the nearest number
+            value = min(members, key=lambda n: (abs(n - current), n) if n is not None else (0, 0))
         else:
             value = members[0]
         options.append(_Option(slot, value, tuple(members), domain.index(members[0])))
     return sorted(options, key=lambda option: option.order)
 
 
-def _fact(profile: ConditionProfile, chosen: Sequence[_Option]) -> dict[str, Any]:
-    fact = profile.to_fact()
+def _fact(space: _Slots, profile: ConditionProfile, chosen: Sequence[_Option]) -> dict[str, Any]:
+    fact = dict(space.flat.fact(profile))
     for option in chosen:
         if option.slot == "condition":
             fact["disease_area"], fact["condition"] = option.value
@@ -325,7 +357,7 @@ def _fact(profile: ConditionProfile, chosen: Sequence[_Option]) -> dict[str, Any
 
 
 def _changes(
-    profile: ConditionProfile, group: Sequence[Sequence[_Option]]
+    space: _Slots, profile: ConditionProfile, group: Sequence[Sequence[_Option]]
 ) -> tuple[ProfileChange, ...]:
     """The field changes of a merged change set: one entry per slot, each with its classes."""
     changes: list[ProfileChange] = []
@@ -333,17 +365,17 @@ def _changes(
         first = options[0]
         members = [member for option in options for member in option.members]
         if first.slot != "condition":
-            domain = _slot_values(first.slot)
+            domain = space.values(first.slot)
             changes.append(
                 ProfileChange(
                     field=first.slot,
-                    before=getattr(profile, first.slot),
+                    before=space.value(space.flat.fact(profile), first.slot),
                     after=first.value,
                     alternatives=tuple(v for v in domain if v in members),
                 )
             )
             continue
-        ordered = [pair for pair in _CONDITION_VALUES if pair in members]
+        ordered = [pair for pair in space.condition_values if pair in members]
         area, condition = first.value
         if condition != profile.condition:
             changes.append(
@@ -391,23 +423,26 @@ def _merge(
     return groups
 
 
-def _sort_key(group: Sequence[Sequence[_Option]]) -> tuple[Any, ...]:
+def _sort_key(space: _Slots, group: Sequence[Sequence[_Option]]) -> tuple[Any, ...]:
     """Fewest fields first; among equals, those that keep the condition; then field order of
     the profile model, then value order in each field's domain."""
     return (
         len(group),
         any(options[0].slot == "condition" for options in group),
-        [(_SLOTS.index(options[0].slot), options[0].order) for options in group],
+        [(space.slots.index(options[0].slot), options[0].order) for options in group],
     )
 
 
 def _per_slot(
     profile: ConditionProfile, relevant: _Relevant, fixed: frozenset[str]
 ) -> list[list[_Option]]:
+    space = relevant.space
+    fact = space.flat.fact(profile)
     return [
         options
-        for slot in _SLOTS
-        if slot not in fixed and (options := _options(slot, relevant, _slot_value(profile, slot)))
+        for slot in space.slots
+        if space.field_of(slot) not in fixed
+        and (options := _options(slot, relevant, space.value(fact, slot)))
     ]
 
 
@@ -423,7 +458,10 @@ def _search(
                 key = frozenset((option.slot, option.value) for option in chosen)
                 if any(earlier <= key for earlier in found):
                     continue  # not minimal: a smaller change set already works
-                if relevant.tier(_fact(profile, chosen)) in ("first_line", "escalation"):
+                if relevant.tier(_fact(relevant.space, profile, chosen)) in (
+                    "first_line",
+                    "escalation",
+                ):
                     found.append(key)
                     yield chosen
 
@@ -441,23 +479,25 @@ def _reachable(
     keep: list[_Option | None] = [None]
     for chosen in itertools.product(*([*keep, *options] for options in per_slot)):
         picked = [option for option in chosen if option is not None]
-        if relevant.tier(_fact(profile, picked)) in ("first_line", "escalation"):
+        if relevant.tier(_fact(relevant.space, profile, picked)) in ("first_line", "escalation"):
             return True
     return False
 
 
-def _checks(rule: Rule, profile: ConditionProfile) -> tuple[ConditionCheck, ...]:
+def _checks(space: _Slots, rule: Rule, profile: ConditionProfile) -> tuple[ConditionCheck, ...]:
     checks = []
-    for name in PROFILE_FIELDS:  # field order of the profile model
-        if name not in rule.when:
+    when = space.when(rule)
+    fact = space.flat.fact(profile)
+    for name in space.flat.domains:  # field order of the profile model
+        if name not in when:
             continue
-        allowed = rule.when[name]
-        actual = getattr(profile, name)
+        allowed = when[name]
+        actual = fact[name]
         checks.append(
             ConditionCheck(
                 field=name,
-                requirement=describe_condition(name, allowed),
-                allowed=tuple(v for v in FIELD_DOMAINS[name] if v in allowed),
+                requirement=space.flat.describe(name, allowed),
+                allowed=tuple(v for v in space.flat.domains[name] if v in allowed),
                 actual=actual,
                 held=actual in allowed,
             )
@@ -465,7 +505,7 @@ def _checks(rule: Rule, profile: ConditionProfile) -> tuple[ConditionCheck, ...]
     return tuple(checks)
 
 
-def _rule_check(rule: Rule, category: str, profile: ConditionProfile) -> RuleCheck:
+def _rule_check(space: _Slots, rule: Rule, category: str, profile: ConditionProfile) -> RuleCheck:
     suggests = [s for s in rule.then.suggest if s.category == category]
     tier: Literal["first_line", "escalation"] = (
         "first_line" if any(s.tier == "first_line" for s in suggests) else "escalation"
@@ -479,7 +519,7 @@ def _rule_check(rule: Rule, category: str, profile: ConditionProfile) -> RuleChe
         because=rule.because,
         evidence=rule.evidence,
         fired=rule.holds(profile),
-        conditions=_checks(rule, profile),
+        conditions=_checks(space, rule, profile),
     )
 
 
@@ -519,17 +559,21 @@ def _flag_overrides(
     )
 
 
-def check_category(category: object) -> str:
+def check_category(category: object, schema: Schema | None = None) -> str:
     """``category`` if it is a therapy category; ``ValueError`` with a hint otherwise."""
-    if isinstance(category, str) and category in CATEGORIES:
+    if schema is None:
+        from .._model.schema import bundled_schema
+
+        schema = bundled_schema()
+    categories = schema.categories
+    if isinstance(category, str) and category in categories:
         return category
-    vocab = vocabulary()
-    if isinstance(category, str) and category in {s.id for s in vocab.subcategories}:
-        parent = vocab.subcategory(category).category
+    if isinstance(category, str) and category in schema.sub_category:
+        parent = schema.sub_category[category]
         hint = f"; {category!r} is a drug class of {parent!r}"
     else:
-        hint = did_you_mean(category, CATEGORIES)
-    allowed = ", ".join(CATEGORIES)
+        hint = did_you_mean(category, categories)
+    allowed = ", ".join(categories)
     raise ValueError(f"unknown therapy category {category!r}{hint} (categories: {allowed})")
 
 
@@ -540,20 +584,24 @@ def why_not(
     *,
     max_changes: int = DEFAULT_MAX_CHANGES,
     fixed: Iterable[str] = (),
+    fields: Iterable[str] | None = None,
 ) -> WhyNot:
     """Why ``category`` is or is not suggested for ``profile``, and what would change that.
 
-    Raises :class:`ProfileError` for an invalid profile and ``ValueError`` for an unknown
-    category (with a "did you mean" hint).
+    Changes are proposed to ``fields`` if given, else to every field but those ``fixed`` if
+    any are, else only to the fields the vocabulary marks ``modifiable``. Raises
+    :class:`ProfileError` for an invalid profile and ``ValueError`` for an unknown category or
+    field (with a "did you mean" hint).
     """
-    checked = parse_profile(profile)
-    category = check_category(category)
+    checked = kb.schema.parse(profile)
+    category = check_category(category, kb.schema)
     if not isinstance(max_changes, int) or isinstance(max_changes, bool) or max_changes < 0:
         raise ValueError(f"max_changes must be a non-negative integer, not {max_changes!r}")
-    pinned = _pinned(fixed)
+    space = _slots(kb)
+    pinned = _pinned(kb.schema, fixed, fields)
     result = kb.evaluate(checked)
     active = kb.active_rules
-    relevant = _relevant(active, category)
+    relevant = _relevant(active, category, space)
     suggestion = result.suggestion(category)
 
     status: Status
@@ -573,8 +621,13 @@ def why_not(
         overrides = (*overrides, *_flag_overrides(active, category, checked))
     rule_checks = tuple(
         sorted(
-            (_rule_check(rule, category, checked) for rule in relevant.suggesters),
-            key=lambda check: (not check.fired, len(check.failed), check.rule_id),
+            (_rule_check(space, rule, category, checked) for rule in relevant.suggesters),
+            key=lambda check: (
+                not check.fired,
+                any(space.pin_of(c.field) in pinned for c in check.failed),  # cannot fire
+                len(check.failed),
+                check.rule_id,
+            ),
         )
     )
     inactive = tuple(
@@ -593,18 +646,20 @@ def why_not(
         verified_sets = []
         profiles: dict[tuple[_Option, ...], ConditionProfile] = {}
         for chosen in _search(checked, relevant, max_changes, pinned):
-            verified = kb.evaluate(ConditionProfile.model_validate(_fact(checked, chosen)))
+            values = space.flat.unflatten(_fact(space, checked, chosen))
+            verified = kb.evaluate(kb.schema.parse(values))
             found = verified.suggestion(category)
             if found is None or found.tier == "flagged":  # pragma: no cover - never expected
                 continue  # keep only what evaluating the changed profile confirms
             outcome = (found.tier, tuple(reason.rule_id for reason in found.reasons))
             verified_sets.append((chosen, outcome))
             profiles[chosen] = verified.profile
-        for group, (tier, rule_ids) in sorted(_merge(verified_sets), key=lambda g: _sort_key(g[0])):
+        merged = sorted(_merge(verified_sets), key=lambda g: _sort_key(space, g[0]))
+        for group, (tier, rule_ids) in merged:
             representative = tuple(options[0] for options in group)
             change_sets.append(
                 ChangeSet(
-                    changes=_changes(checked, group),
+                    changes=_changes(space, checked, group),
                     size=len(group),
                     tier=tier,
                     rule_ids=rule_ids,
@@ -623,10 +678,15 @@ def why_not(
         inactive_rule_ids=inactive,
         changes=tuple(change_sets),
         max_changes=max_changes,
-        fixed=tuple(name for name in PROFILE_FIELDS if name in pinned),
+        fixed=tuple(name for name in kb.schema.fields if name in pinned),
+        changeable=tuple(
+            name
+            for name in kb.schema.fields
+            if name not in pinned and not (name == "disease_area" and "condition" in pinned)
+        ),
         reachable=reachable,
         summary=_summary(
-            category,
+            kb.schema.category(category).name,
             status,
             suggestion.tier if suggestion else None,
             relevant,
@@ -641,21 +701,39 @@ def why_not(
     )
 
 
-def _pinned(fixed: Iterable[str]) -> frozenset[str]:
-    """The search slots held fixed; ``disease_area`` and ``condition`` both pin the condition."""
-    if isinstance(fixed, str):
-        fixed = [fixed]
-    pinned = set()
-    for name in fixed:
-        if name not in PROFILE_FIELDS:
-            hint = did_you_mean(name, list(PROFILE_FIELDS))
-            raise ValueError(f"cannot hold {name!r} fixed: not a profile field{hint}")
-        pinned.add("condition" if name == "disease_area" else name)
+def _slots(kb: KnowledgeBase) -> _Slots:
+    return _Slots(kb.space)
+
+
+def _pinned(schema: Schema, fixed: Iterable[str], fields: Iterable[str] | None) -> frozenset[str]:
+    """The profile fields held fixed; ``disease_area`` and ``condition`` both pin the
+    condition. Without ``fields`` or ``fixed``, every field not marked modifiable."""
+    known = list(schema.fields)
+
+    def names(given: Iterable[str], what: str) -> set[str]:
+        found = set()
+        for name in [given] if isinstance(given, str) else given:
+            if name not in schema.fields:
+                hint = did_you_mean(name, known)
+                raise ValueError(f"cannot {what} {name!r}: not a profile field{hint}")
+            found.add("condition" if name == "disease_area" else name)
+        return found
+
+    pinned = names(fixed, "hold fixed")
+    if fields is not None:
+        free = names(fields, "change")
+        pinned |= {name for name in known if name not in free and name != "disease_area"}
+    elif not pinned:
+        pinned = {
+            "condition" if name == "disease_area" else name
+            for name in known
+            if not schema.fields[name].modifiable
+        }
     return frozenset(pinned)
 
 
 def _summary(
-    category: str,
+    name: str,
     status: Status,
     tier: Tier | None,
     relevant: _Relevant,
@@ -663,7 +741,6 @@ def _summary(
     reachable: bool | None,
     max_changes: int,
 ) -> str:
-    name = vocabulary().category(category).name
     tier_text = {"first_line": "first-line", "escalation": "escalation", "flagged": "flagged"}
     head = {
         "suggested": f"{name} is suggested ({tier_text.get(str(tier), '')}).",

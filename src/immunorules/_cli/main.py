@@ -121,7 +121,8 @@ def _parser() -> argparse.ArgumentParser:
         "that would make it a first-line or escalation suggestion.",
         epilog=f"""examples:
   {PROG} explain examples/profiles/transplant_recipient_melanoma.json --category immunostimulants
-  {PROG} explain profile.json --category cellular_therapies --fixed condition --max-changes 2""",
+  {PROG} explain profile.json --category cellular_therapies --fixed condition --max-changes 2
+  {PROG} explain profile.json --category immunostimulants --all-fields""",
         formatter_class=formatter,
     )
     explain.add_argument("profile", metavar="PROFILE", help="a JSON profile file, or - for stdin")
@@ -146,6 +147,19 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="FIELD",
         help="a profile field the suggested changes must not touch (repeatable)",
+    )
+    explain.add_argument(
+        "--field",
+        action="append",
+        default=None,
+        metavar="FIELD",
+        help="a profile field the suggested changes may touch (repeatable; default: the fields "
+        "the vocabulary marks modifiable)",
+    )
+    explain.add_argument(
+        "--all-fields",
+        action="store_true",
+        help="let the suggested changes touch any field (the condition and histories too)",
     )
 
     audit = commands.add_parser(
@@ -267,10 +281,8 @@ def _profiles(name: str, text: str) -> tuple[list[tuple[str, Any]], bool]:
     return found, True
 
 
-def _checked(items: list[tuple[str, Any]]) -> list[Any]:
+def _checked(items: list[tuple[str, Any]], kb: Any) -> list[Any]:
     """Validate every profile; one error listing every problem of every invalid one."""
-    from .._model.profile import parse_profile
-
     checked, problems = [], []
     for label, data in items:
         if not isinstance(data, dict):
@@ -280,7 +292,7 @@ def _checked(items: list[tuple[str, Any]]) -> list[Any]:
             )
             continue
         try:
-            checked.append(parse_profile(data))
+            checked.append(kb.parse(data))
         except ProfileError as exc:
             listed = "; ".join(str(problem) for problem in exc.problems)
             problems.append(f"{label} is not a valid condition profile: {listed}")
@@ -353,8 +365,8 @@ def _answer_each(
     """Read the profile file (one object or JSON Lines), answer each profile, print them all."""
     name, text = _read(args.profile)
     items, json_lines = _profiles(name, text)
-    profiles = _checked(items)
     kb = _load(args)
+    profiles = _checked(items, kb)
     answers = [answer(kb, profile) for profile in profiles]
     as_text, as_markdown, as_json = renderers
     render: Callable[[Any], str] = {
@@ -392,8 +404,11 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
     def why_not(kb: KnowledgeBase, profile: ConditionProfile) -> Any:
         try:
-            return kb.why_not(profile, category, max_changes=args.max_changes, fixed=args.fixed)
-        except ValueError as exc:  # an unknown --fixed field
+            fields = list(kb.fields) if args.all_fields else args.field
+            return kb.why_not(
+                profile, category, max_changes=args.max_changes, fixed=args.fixed, fields=fields
+            )
+        except ValueError as exc:  # an unknown --fixed or --field field
             raise CliError(f"{exc}.") from None
 
     return _answer_each(args, out, why_not, (whynot_text, whynot_markdown, whynot_json))

@@ -7,10 +7,10 @@ oracle the durable engine is tested against.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .._model.matching import Fact, RuleMatcher, Scalar
-from .._model.profile import FIELD_DOMAINS
 
 __all__ = ["NativeMatcher"]
 
@@ -20,16 +20,22 @@ class NativeMatcher:
 
     name = "native"
 
-    def __init__(self, rules: Sequence[RuleMatcher]) -> None:
+    def __init__(
+        self, rules: Sequence[RuleMatcher], domains: Mapping[str, Sequence[Scalar]]
+    ) -> None:
+        self._rules = tuple(rules)
+        self._domains = {name: tuple(values) for name, values in domains.items()}
         self._ids = tuple(rule.rule_id for rule in rules)
         everything = (1 << len(rules)) - 1
         masks: dict[str, dict[Scalar, int]] = {}
-        for name, domain in FIELD_DOMAINS.items():
+        tested: dict[str, list[tuple[int, frozenset[Scalar]]]] = {}
+        for bit, rule in enumerate(rules):
+            for name, allowed in rule.tests:
+                tested.setdefault(name, []).append((bit, allowed))
+        for name, tests in tested.items():
+            domain = self._domains[name]
             per_value = dict.fromkeys(domain, everything)
-            for bit, rule in enumerate(rules):
-                allowed = dict(rule.tests).get(name)
-                if allowed is None:
-                    continue
+            for bit, allowed in tests:
                 for value in domain:
                     if value not in allowed:
                         per_value[value] &= ~(1 << bit)
@@ -37,6 +43,9 @@ class NativeMatcher:
                 masks[name] = per_value
         self._masks = tuple(masks.items())
         self._everything = everything
+
+    def __reduce__(self) -> tuple[type[NativeMatcher], tuple[Any, ...]]:
+        return (NativeMatcher, (self._rules, self._domains))
 
     def match(self, fact: Fact) -> frozenset[str]:
         bits = self._everything

@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .._errors import EngineError, ProfileError, ProfileProblem
-from .._model.profile import ConditionProfile, parse_profile
+from .._model.profile import ConditionProfile
 from .._model.result import Result
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def evaluate_many(
                     out.append(_PENDING)
                     continue
         try:
-            checked = parse_profile(item)
+            checked = kb.schema.parse(item)
         except ProfileError as exc:
             exc.__traceback__ = None  # kept in the cache: hold no frames
             if key is not None:
@@ -182,7 +182,7 @@ def _match_chunk(facts: list[dict[str, Any]]) -> tuple[str, list[frozenset[str]]
 def _match_in_workers(
     kb: KnowledgeBase, profiles: list[ConditionProfile], workers: int
 ) -> list[frozenset[str]]:
-    facts = [profile.to_fact() for profile in profiles]
+    facts = [kb.space.fact(profile) for profile in profiles]
     size = max(64, min(2048, -(-len(facts) // (workers * 4))))
     chunks = [facts[start : start + size] for start in range(0, len(facts), size)]
     context = multiprocessing.get_context("spawn")

@@ -14,20 +14,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .._errors import ProfileError, ProfileProblem
-from .._model.profile import PROFILE_FIELDS, did_you_mean
+from .._model.profile import did_you_mean
 from .._model.result import Result
-from .._model.vocabulary import CATEGORIES
+from .._model.schema import Schema
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .knowledge_base import KnowledgeBase
 
-__all__ = ["FRAME_COLUMNS", "evaluate_frame"]
+__all__ = ["evaluate_frame", "frame_columns"]
 
-#: The columns of :func:`evaluate_frame`'s output, in order (``problems`` only when collecting).
-FRAME_COLUMNS: Final[tuple[str, ...]] = (
-    *CATEGORIES,
+#: The columns of :func:`evaluate_frame`'s output after one per category, in order
+#: (``problems`` only when collecting).
+_RESULT_COLUMNS: Final[tuple[str, ...]] = (
     "drug_classes",
     "avoided",
     "advisories",
@@ -36,6 +36,13 @@ FRAME_COLUMNS: Final[tuple[str, ...]] = (
     "fired_rules",
 )
 _MISSING: Final = object()
+
+
+def frame_columns(schema: Schema) -> tuple[str, ...]:
+    """The output columns for a knowledge base of ``schema``: one per category, then the rest."""
+    return (*schema.categories, *_RESULT_COLUMNS)
+
+
 _TIERS: Final = ("first_line", "escalation", "flagged")
 
 
@@ -83,7 +90,7 @@ def evaluate_frame(
         from .. import _bundled
 
         kb = _bundled()
-    columns = _columns(frame, ignore=extra_columns == "ignore")
+    columns = _columns(frame, kb.schema, ignore=extra_columns == "ignore")
     names = [name for name, _ in columns]
     cleaned = [[clean(cell) for cell in frame[name].tolist()] for name, clean in columns]
     rows = [
@@ -93,19 +100,21 @@ def evaluate_frame(
     if not columns:
         rows = [{} for _ in range(len(frame))]
     outcomes = kb.evaluate_many(rows, workers=workers, errors=errors)
-    return _frame(pd, frame.index, outcomes, collect=errors == "collect")
+    return _frame(pd, frame.index, outcomes, kb.schema, collect=errors == "collect")
 
 
-def _columns(frame: pd.DataFrame, *, ignore: bool) -> list[tuple[str, Callable[[Any], Any]]]:
+def _columns(
+    frame: pd.DataFrame, schema: Schema, *, ignore: bool
+) -> list[tuple[str, Callable[[Any], Any]]]:
     """The profile-field columns of ``frame``, each with how to read its cells."""
-    known = set(PROFILE_FIELDS)
+    known = set(schema.fields)
     unknown = [name for name in frame.columns if name not in known]
     if unknown and not ignore:
         raise ProfileError(
             ProfileProblem(
                 str(name),
                 "unknown column (not a profile field)"
-                f"{did_you_mean(name, list(PROFILE_FIELDS))}; pass extra_columns='ignore' "
+                f"{did_you_mean(name, list(schema.fields))}; pass extra_columns='ignore' "
                 "to leave such columns out",
             )
             for name in unknown
@@ -154,14 +163,17 @@ def _float_cell(value: Any) -> Any:
     return _cell(value)
 
 
-def _frame(pd: Any, index: Any, outcomes: list[Any], *, collect: bool) -> pd.DataFrame:
-    data: dict[str, list[Any]] = {name: [] for name in FRAME_COLUMNS}
+def _frame(
+    pd: Any, index: Any, outcomes: list[Any], schema: Schema, *, collect: bool
+) -> pd.DataFrame:
+    categories = schema.categories
+    data: dict[str, list[Any]] = {name: [] for name in frame_columns(schema)}
     problems: list[tuple[str, ...]] = []
-    tiers = [data[category] for category in CATEGORIES]
+    tiers = [data[category] for category in categories]
     for outcome in outcomes:
         if isinstance(outcome, Result):
             found = {s.category: s.tier for s in outcome.suggestions}
-            for category, column in zip(CATEGORIES, tiers, strict=True):
+            for category, column in zip(categories, tiers, strict=True):
                 column.append(found.get(category))
             data["drug_classes"].append(
                 tuple(sub for s in outcome.suggestions for sub in s.subcategories)
@@ -181,7 +193,7 @@ def _frame(pd: Any, index: Any, outcomes: list[Any], *, collect: bool) -> pd.Dat
                 column.append(None)
             problems.append(tuple(str(problem) for problem in outcome.problems))
     columns: dict[str, Any] = dict(data)
-    for category in CATEGORIES:
+    for category in categories:
         columns[category] = pd.Categorical(data[category], categories=_TIERS)
     for name in ("drug_classes", "avoided", "advisories", "fired_rules"):
         columns[name] = pd.array(data[name], dtype=object)

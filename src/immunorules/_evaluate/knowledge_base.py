@@ -15,10 +15,12 @@ from .._engines.native import NativeMatcher
 from .._errors import EngineError, ProfileError
 from .._load.loader import BUNDLED_RULES, LoadedRules, PathInput, load_rule_files
 from .._model.matching import Matcher
-from .._model.profile import FIELD_DOMAINS, ConditionProfile, parse_profile
+from .._model.profile import ConditionProfile
 from .._model.result import KnowledgeBaseInfo, Rendered, Result
 from .._model.rules import Evidence, Rule
-from .._model.vocabulary import AdvisoryDef, Category, ConditionDef, Subcategory, vocabulary
+from .._model.schema import Schema
+from .._model.space import FlatSpace
+from .._model.vocabulary import AdvisoryDef, Category, ConditionDef, FieldDef, Subcategory
 from .batch import ResultCache
 from .resolve import Resolver
 
@@ -62,13 +64,19 @@ class KnowledgeBase(Rendered):
         self.fingerprint: str = _fingerprint(loaded)
         self.name: str = "immunorules-bundled" if bundled else "custom"
         self.version: str = __version__ if bundled else f"custom-{self.fingerprint[:12]}"
-        self._matcher: Matcher = _make_matcher(engine, [rule.matcher() for rule in self._active])
+        self.schema: Schema = loaded.schema
+        self.space: FlatSpace = loaded.space
+        self._matcher: Matcher = _make_matcher(
+            engine, [loaded.space.matcher(rule) for rule in self._active], loaded.space.domains
+        )
         self.engine: str = self._matcher.name
         self._info = KnowledgeBaseInfo(
             name=self.name, version=self.version, fingerprint=self.fingerprint, engine=self.engine
         )
         self._bundled = bundled
-        self._resolver = Resolver(self._rules_by_id, self._info, evidence=loaded.evidence)
+        self._resolver = Resolver(
+            self._rules_by_id, self._info, evidence=loaded.evidence, schema=loaded.schema
+        )
         self._results = ResultCache()
 
     # -- contents ----------------------------------------------------------------------------
@@ -91,20 +99,43 @@ class KnowledgeBase(Rendered):
         return self._loaded.files
 
     @property
+    def profile_model(self) -> type[ConditionProfile]:
+        """This knowledge base's profile class: a frozen pydantic model built from its
+        vocabulary (:class:`ConditionProfile` itself when the vocabulary adds no field,
+        condition or disease area)."""
+        return self.schema.profile_model
+
+    @property
+    def fields(self) -> dict[str, FieldDef]:
+        """Each profile field's definition: type, domain (``values``, ``min``/``max``),
+        default, ``modifiable``, ``description``."""
+        return dict(self.schema.fields)
+
+    @property
+    def scope(self) -> tuple[Rule, ...]:
+        """The regions the rule files claim to cover (empty: the whole profile space)."""
+        return self._loaded.scope
+
+    @property
     def conditions(self) -> tuple[ConditionDef, ...]:
-        return vocabulary().conditions
+        return self.schema.vocabulary.conditions
 
     @property
     def categories(self) -> tuple[Category, ...]:
-        return vocabulary().categories
+        return self.schema.vocabulary.categories
 
     @property
     def subcategories(self) -> tuple[Subcategory, ...]:
-        return vocabulary().subcategories
+        return self.schema.vocabulary.subcategories
 
     @property
     def advisories(self) -> tuple[AdvisoryDef, ...]:
-        return vocabulary().advisories
+        return self.schema.vocabulary.advisories
+
+    def parse(self, profile: object) -> ConditionProfile:
+        """A valid profile of this knowledge base from a profile or a dict; raises
+        :class:`ProfileError` listing every problem."""
+        return self.schema.parse(profile)
 
     @property
     def info(self) -> KnowledgeBaseInfo:
@@ -124,16 +155,16 @@ class KnowledgeBase(Rendered):
 
     def match(self, profile: ProfileInput) -> tuple[Rule, ...]:
         """The active rules whose conditions hold for ``profile``, sorted by id."""
-        checked = parse_profile(profile)
-        ids = self._matcher.match(checked.to_fact())
+        checked = self.schema.parse(profile)
+        ids = self._matcher.match(self.space.fact(checked))
         return tuple(self._rules_by_id[rule_id] for rule_id in sorted(ids))
 
     def evaluate(self, profile: ProfileInput) -> Result:
         """Evaluate one profile (a :class:`ConditionProfile` or a dict)."""
-        return self._evaluate_checked(parse_profile(profile))
+        return self._evaluate_checked(self.schema.parse(profile))
 
     def _evaluate_checked(self, profile: ConditionProfile) -> Result:
-        return self._resolver.resolve(profile, self._matcher.match(profile.to_fact()))
+        return self._resolver.resolve(profile, self._matcher.match(self.space.fact(profile)))
 
     @overload
     def evaluate_many(
@@ -185,15 +216,18 @@ class KnowledgeBase(Rendered):
         *,
         max_changes: int = 3,
         fixed: Iterable[str] = (),
+        fields: Iterable[str] | None = None,
     ) -> WhyNot:
         """Why ``category`` is or is not suggested for ``profile``: the rules that could suggest
         it with each condition held or failed, the avoid/flag rules that overrode it, and the
         smallest profile changes (verified) that would make it a first-line or escalation
-        suggestion, changing at most ``max_changes`` fields and none of ``fixed``. Raises
+        suggestion, changing at most ``max_changes`` fields: those in ``fields`` if given, else
+        every field but ``fixed`` if given, else only the fields the vocabulary marks
+        ``modifiable`` (a treatable state, never the condition or a history). Raises
         :class:`ProfileError` or ``ValueError`` (unknown category or field)."""
         from .._analysis.whynot import why_not
 
-        return why_not(self, profile, category, max_changes=max_changes, fixed=fixed)
+        return why_not(self, profile, category, max_changes=max_changes, fixed=fixed, fields=fields)
 
     def decision_table(self, *, include_inactive: bool = False) -> DecisionTable:
         """One row per active rule (every rule with ``include_inactive``): the condition on each
@@ -203,11 +237,13 @@ class KnowledgeBase(Rendered):
 
         return decision_table(self, include_inactive=include_inactive)
 
-    def audit(self) -> AuditReport:
+    def audit(
+        self, *, scope: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+    ) -> AuditReport:
         """Audit this knowledge base exactly over every valid profile (see :func:`audit`)."""
         from .._analysis.audit import audit
 
-        return audit(self)
+        return audit(self, scope=scope)
 
     def summary(self) -> str:
         """A plain-text summary: identity, counts, and the rules by disease area."""
@@ -236,36 +272,51 @@ class KnowledgeBase(Rendered):
         return kb_json(self, indent=indent)
 
 
-def _make_matcher(engine: EngineName, matchers: Sequence[Any]) -> Matcher:
+def _make_matcher(
+    engine: EngineName, matchers: Sequence[Any], domains: Mapping[str, Sequence[Any]]
+) -> Matcher:
     if engine not in ("auto", "durable", "native"):
         raise ValueError(f"engine must be 'auto', 'durable' or 'native', not {engine!r}")
     if engine == "native":
-        return NativeMatcher(matchers)
+        return NativeMatcher(matchers, domains)
     from .._engines.durable import DurableMatcher, durable_available
 
     if engine == "auto" and not durable_available():
-        return NativeMatcher(matchers)
+        return NativeMatcher(matchers, domains)
     if not durable_available():
-        raise EngineError("durable_rules is not importable here; use engine='native'")
+        raise EngineError("durable_rules is not importable here; use the native engine")
     return DurableMatcher(matchers)
 
 
 def _fingerprint(loaded: LoadedRules) -> str:
     def canonical(rule: Rule) -> dict[str, Any]:
-        data = rule.model_dump(mode="json", exclude={"file", "line", "when", "tests"})
+        data = rule.model_dump(mode="json", exclude={"file", "line", "when", "tests", "sets"})
         data["when"] = {
-            name: [v for v in FIELD_DOMAINS[name] if v in allowed]
+            name: [v for v in loaded.space.domains[name] if v in allowed]
             for name, allowed in sorted(rule.when.items())
         }
+        if rule.sets:
+            data["sets"] = {
+                name: {
+                    "includes": sorted(test.includes),
+                    "includes_any": [sorted(group) for group in test.includes_any],
+                    "excludes": sorted(test.excludes),
+                }
+                for name, test in sorted(rule.sets.items())
+            }
         data["tests"] = [case.model_dump(mode="json", exclude={"line"}) for case in rule.tests]
         return data
 
-    content = {
+    content: dict[str, Any] = {
         "rules": [canonical(rule) for rule in loaded.rules],
         "evidence": {
             key: entry.model_dump(mode="json", exclude={"file", "line"})
             for key, entry in loaded.evidence.items()
         },
     }
+    if not loaded.schema.bundled:
+        content["vocabulary"] = loaded.schema.vocabulary.model_dump(mode="json")
+    if loaded.scope:
+        content["scope"] = [canonical(region) for region in loaded.scope]
     encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()

@@ -36,7 +36,7 @@ from .._model.result import (
     Suggestion,
 )
 from .._model.rules import Evidence, Rule
-from .._model.vocabulary import CATEGORIES, REFERRALS, SUBCATEGORIES, vocabulary
+from .._model.schema import Schema, bundled_schema
 
 __all__ = [
     "Plan",
@@ -48,13 +48,7 @@ __all__ = [
     "suggestion_directions",
 ]
 
-_CATEGORY_ORDER = {name: index for index, name in enumerate(CATEGORIES)}
-_SUBCATEGORY_ORDER = {name: index for index, name in enumerate(SUBCATEGORIES)}
 _OPPOSITE = ("suppress", "stimulate")
-# Plain dicts over the vocabulary (its lookup methods go through pydantic private attributes).
-_SUB_DIRECTION = {sub.id: sub.direction for sub in vocabulary().subcategories}
-_CATEGORY_DIRECTION = {category.id: category.direction for category in vocabulary().categories}
-_ADVISORY = {advisory.key: advisory for advisory in vocabulary().advisories}
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _set = object.__setattr__
@@ -94,23 +88,27 @@ def _bare(cls: type[_Model], fields: dict[str, Any], given: set[str]) -> _Model:
     return new
 
 
-def is_decisive(rule: Rule) -> bool:
+def is_decisive(rule: Rule, schema: Schema | None = None) -> bool:
     """Whether a rule covers the profiles it fires on: it suggests, avoids a whole category, or
     refers."""
     effects = rule.then
+    referrals = (schema or bundled_schema()).referrals
     return bool(
         effects.suggest
         or any(avoid.subcategory is None for avoid in effects.avoid)
-        or REFERRALS.intersection(effects.advise)
+        or referrals.intersection(effects.advise)
     )
 
 
-def suggestion_directions(category: str, subcategories: Iterable[str]) -> frozenset[str]:
+def suggestion_directions(
+    category: str, subcategories: Iterable[str], schema: Schema | None = None
+) -> frozenset[str]:
     """The directions a suggestion counts with: its classes', or its category's default."""
+    schema = schema or bundled_schema()
     subs = tuple(subcategories)
     if subs:
-        return frozenset(_SUB_DIRECTION[sub] for sub in subs)
-    default = _CATEGORY_DIRECTION[category]
+        return frozenset(schema.sub_direction[sub] for sub in subs)
+    default = schema.category_direction[category]
     return frozenset() if default is None else frozenset({default})
 
 
@@ -153,7 +151,7 @@ class _Effects(NamedTuple):
     decisive: bool
 
 
-def _effects(rule: Rule) -> _Effects:
+def _effects(rule: Rule, schema: Schema) -> _Effects:
     then = rule.then
     return _Effects(
         rule,
@@ -161,50 +159,58 @@ def _effects(rule: Rule) -> _Effects:
         then.flag,
         tuple((a.category, a.subcategory) for a in then.avoid),
         then.advise,
-        is_decisive(rule),
+        is_decisive(rule, schema),
     )
 
 
-# Each possible avoid and advisory line: its sort key and its own fields.
-_AVOID_LINES: dict[tuple[str, str | None], tuple[tuple[int, int], tuple[tuple[str, Any], ...]]] = {
-    **{
-        (category, None): (
-            (_CATEGORY_ORDER[category], -1),
-            (("category", category), ("subcategory", None)),
+class _Tables(NamedTuple):
+    """A schema's orders and line fields, as plain dicts (read on every plan)."""
+
+    schema: Schema
+    category_order: dict[str, int]
+    subcategory_order: dict[str, int]
+    avoid_lines: dict[tuple[str, str | None], tuple[tuple[int, int], tuple[tuple[str, Any], ...]]]
+    advisory_lines: dict[str, tuple[tuple[bool, str], tuple[tuple[str, Any], ...]]]
+
+
+@cache
+def _tables(schema: Schema) -> _Tables:
+    categories = schema.category_order
+    subcategories = schema.subcategory_order
+    avoid_lines: dict[tuple[str, str | None], Any] = {
+        **{
+            (category, None): (
+                (categories[category], -1),
+                (("category", category), ("subcategory", None)),
+            )
+            for category in schema.categories
+        },
+        **{
+            (sub.category, sub.id): (
+                (categories[sub.category], subcategories[sub.id]),
+                (("category", sub.category), ("subcategory", sub.id)),
+            )
+            for sub in schema.vocabulary.subcategories
+        },
+    }
+    advisory_lines: dict[str, Any] = {
+        advisory.key: (
+            (advisory.kind != "referral", advisory.key),
+            (("key", advisory.key), ("kind", advisory.kind), ("message", advisory.message)),
         )
-        for category in CATEGORIES
-    },
-    **{
-        (sub.category, sub.id): (
-            (_CATEGORY_ORDER[sub.category], _SUBCATEGORY_ORDER[sub.id]),
-            (("category", sub.category), ("subcategory", sub.id)),
-        )
-        for sub in vocabulary().subcategories
-    },
-}
-_ADVISORY_LINES: dict[str, tuple[tuple[bool, str], tuple[tuple[str, Any], ...]]] = {
-    key: (
-        (advisory.kind != "referral", key),
-        (("key", key), ("kind", advisory.kind), ("message", advisory.message)),
-    )
-    for key, advisory in _ADVISORY.items()
-}
+        for advisory in schema.vocabulary.advisories
+    }
+    return _Tables(schema, categories, subcategories, avoid_lines, advisory_lines)
 
 
-def _avoid_order(item: tuple[tuple[str, str | None], list[int]]) -> tuple[int, int]:
-    return _AVOID_LINES[item[0]][0]
-
-
-def _advisory_order(item: tuple[str, list[int]]) -> tuple[bool, str]:
-    return _ADVISORY_LINES[item[0]][0]
-
-
-def plan(fired: Iterable[Rule]) -> Plan:
+def plan(fired: Iterable[Rule], schema: Schema | None = None) -> Plan:
     """Apply the collect policy to the rules that fired (in any order)."""
-    return _plan(sorted((_effects(rule) for rule in fired), key=lambda effects: effects.rule.id))
+    schema = schema or bundled_schema()
+    effects = sorted((_effects(rule, schema) for rule in fired), key=_by_rule_id)
+    return _plan(effects, _tables(schema))
 
 
-def _plan(fired: Sequence[_Effects]) -> Plan:
+def _plan(fired: Sequence[_Effects], tables: _Tables) -> Plan:
     """:func:`plan` for the effects of the fired rules, sorted by rule id."""
     tiers: dict[str, str] = {}
     subs: dict[str, set[str]] = {}
@@ -239,11 +245,11 @@ def _plan(fired: Sequence[_Effects]) -> Plan:
     suggestions: list[Line] = []
     if tiers:
         avoided_subs = {sub for (_, sub) in avoiders if sub is not None}
-        for category in sorted(tiers, key=_CATEGORY_ORDER.__getitem__):
+        for category in sorted(tiers, key=tables.category_order.__getitem__):
             if (category, None) in avoiders:
                 continue
             remaining = tuple(
-                sorted(subs[category] - avoided_subs, key=_SUBCATEGORY_ORDER.__getitem__)
+                sorted(subs[category] - avoided_subs, key=tables.subcategory_order.__getitem__)
             )
             if all_named[category] and not remaining:
                 continue
@@ -255,7 +261,10 @@ def _plan(fired: Sequence[_Effects]) -> Plan:
                         ("category", category),
                         ("tier", "flagged" if flagged else tiers[category]),
                         ("subcategories", remaining),
-                        ("direction", _direction(suggestion_directions(category, remaining))),
+                        (
+                            "direction",
+                            _direction(suggestion_directions(category, remaining, tables.schema)),
+                        ),
                         ("requires_specialist_review", flagged),
                     ),
                     tuple(suggesters[category]),
@@ -267,14 +276,18 @@ def _plan(fired: Sequence[_Effects]) -> Plan:
         rules=rules,
         suggestions=tuple(suggestions),
         avoided=tuple(
-            Line(Avoidance, _AVOID_LINES[pair][1], tuple(positions))
-            for pair, positions in sorted(avoiders.items(), key=_avoid_order)
+            Line(Avoidance, tables.avoid_lines[pair][1], tuple(positions))
+            for pair, positions in sorted(
+                avoiders.items(), key=lambda item: tables.avoid_lines[item[0]][0]
+            )
         ),
         advisories=tuple(
-            Line(Advisory, _ADVISORY_LINES[key][1], tuple(positions))
-            for key, positions in sorted(advisers.items(), key=_advisory_order)
+            Line(Advisory, tables.advisory_lines[key][1], tuple(positions))
+            for key, positions in sorted(
+                advisers.items(), key=lambda item: tables.advisory_lines[item[0]][0]
+            )
         ),
-        conflicts=_conflicts(suggestions, rules) if suggestions else (),
+        conflicts=_conflicts(suggestions, rules, tables) if suggestions else (),
         covered=covered,
         fired_rules=tuple(rule.id for rule in rules),
     )
@@ -288,12 +301,15 @@ def _direction(directions: frozenset[str]) -> str | None:
     return "mixed"
 
 
-def _conflicts(suggestions: Sequence[Line], rules: Sequence[Rule]) -> tuple[Conflict, ...]:
+def _conflicts(
+    suggestions: Sequence[Line], rules: Sequence[Rule], tables: _Tables
+) -> tuple[Conflict, ...]:
     sides: dict[str, list[dict[str, Any]]] = {direction: [] for direction in _OPPOSITE}
     for line in suggestions:
         fields = dict(line.fields)
         fields["rule_ids"] = [rules[index].id for index in line.reasons]
-        for direction in suggestion_directions(fields["category"], fields["subcategories"]):
+        subs = fields["subcategories"]
+        for direction in suggestion_directions(fields["category"], subs, tables.schema):
             if direction in sides:
                 sides[direction].append(fields)
     if not all(sides.values()):
@@ -303,7 +319,7 @@ def _conflicts(suggestions: Sequence[Line], rules: Sequence[Rule]) -> tuple[Conf
     }
     resolved = not all(confident.values())
     involved = {s["category"] for side in sides.values() for s in side}
-    categories = tuple(sorted(involved, key=_CATEGORY_ORDER.__getitem__))
+    categories = tuple(sorted(involved, key=tables.category_order.__getitem__))
     rule_ids = sorted(
         {rule_id for side in sides.values() for s in side for rule_id in s["rule_ids"]}
     )
@@ -340,9 +356,10 @@ def resolve(
     fired: Iterable[Rule],
     info: KnowledgeBaseInfo,
     evidence: Mapping[str, Evidence] | None = None,
+    schema: Schema | None = None,
 ) -> Result:
     """Apply the collect policy to the rules that fired for ``profile``; cite from ``evidence``."""
-    steps = plan(fired)
+    steps = plan(fired, schema or type(profile).schema_of())
     reasons = [_reason(rule, profile) for rule in steps.rules]
     lines = [_line(line, reasons) for line in _lines(steps)]
     return _result(steps, profile, info, lines, citations(steps.rules, evidence or {}))
@@ -465,14 +482,17 @@ class Resolver:
         info: KnowledgeBaseInfo,
         *,
         evidence: Mapping[str, Evidence] | None = None,
+        schema: Schema | None = None,
         max_plans: int = MAX_PLANS,
         max_reasons: int = MAX_REASONS,
         max_lines: int = MAX_LINES,
     ) -> None:
-        self._effects = {rule_id: _effects(rule) for rule_id, rule in rules.items()}
+        self._schema = schema or bundled_schema()
+        self._tables = _tables(self._schema)
+        self._effects = {rule_id: _effects(rule, self._schema) for rule_id, rule in rules.items()}
         self._quotes: dict[str, _Quote] = {}
         for rule_id, rule in rules.items():
-            fields = tuple(sorted(rule.when))
+            fields = rule.fields
             self._quotes[rule_id] = (rule_id, _getter(fields), fields)
         self._info = info
         # One Citation per key, shared by every result that cites it.
@@ -573,7 +593,9 @@ class Resolver:
 
     def _plan(self, fired: frozenset[str]) -> _Cached:
         effects = self._effects
-        steps = _plan(sorted((effects[rule_id] for rule_id in fired), key=_by_rule_id))
+        steps = _plan(
+            sorted((effects[rule_id] for rule_id in fired), key=_by_rule_id), self._tables
+        )
         if len(self._templates) >= self._max_lines:
             self.clear()  # fresh template ids from here on (rare: templates are few)
         lines = []

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._errors import ProfileError, RuleFileError, RuleFileProblem, display_path
 from .._model.matching import Scalar
-from .._model.profile import FIELD_DOMAINS, MAX_PRIOR_LINES, did_you_mean, parse_profile
+from .._model.profile import did_you_mean, shown
 from .._model.rules import (
     AvoidEffect,
     Effects,
@@ -25,9 +25,13 @@ from .._model.rules import (
     Expectation,
     GoldenCase,
     Rule,
+    SetCondition,
     SuggestEffect,
 )
-from .._model.vocabulary import ADVISORIES, CATEGORIES, SUBCATEGORIES, vocabulary
+from .._model.schema import Schema, bundled_schema
+from .._model.space import FlatSpace
+from .._model.vocabulary import bundled_vocabulary
+from .vocabulary import VocabularyMerger
 from .yaml import YamlDocument, child_path, parse_yaml
 
 __all__ = ["BUNDLED_RULES", "LoadedRules", "load_rule_files"]
@@ -42,7 +46,8 @@ _EVIDENCE_KEYS = ("citation", "url", "accessed", "version", "confidence", "note"
 _STATUSES = ("active", "draft", "retired")
 _TIERS = ("first_line", "escalation")
 _CONFIDENCE = ("verified", "secondary", "unverified")
-_NULLABLE = frozenset({"condition", "severity"})
+_TOP_KEYS = ("rules", "evidence", "vocabulary", "scope")
+_SET_KEYS = ("includes", "includes_any", "excludes")
 
 
 def _bundled_rules() -> Path:
@@ -64,6 +69,10 @@ class LoadedRules:
     rules: tuple[Rule, ...]
     evidence: dict[str, Evidence]
     files: tuple[str, ...]
+    schema: Schema
+    space: FlatSpace
+    #: The regions the rule files claim to cover (``scope:``); empty: the whole space.
+    scope: tuple[Rule, ...] = ()
 
 
 def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
@@ -79,10 +88,14 @@ def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
     if not items:
         problems.append(RuleFileProblem("<none>", None, None, "$", "no rule paths were given"))
     checkers: list[_FileChecker] = []
+    merger = VocabularyMerger(bundled_vocabulary())
     for path in dict.fromkeys(files):
         checker = _FileChecker(display_path(path))
-        checker.check(path)
+        checker.read(path, merger)
         checkers.append(checker)
+    schema = bundled_schema() if not merger.added else Schema(merger.vocabulary())
+    for checker in checkers:
+        checker.check(schema)
     evidence: dict[str, Evidence] = {}
     rules: dict[str, Rule] = {}
     for checker in checkers:
@@ -111,7 +124,27 @@ def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
     if problems:
         raise RuleFileError(problems)
     ordered = tuple(sorted(rules.values(), key=lambda rule: rule.id))
-    return LoadedRules(ordered, dict(sorted(evidence.items())), tuple(c.file for c in checkers))
+    scope = tuple(region for checker in checkers for region in checker.scope)
+    return LoadedRules(
+        ordered,
+        dict(sorted(evidence.items())),
+        tuple(c.file for c in checkers),
+        schema,
+        FlatSpace(schema, [*ordered, *scope]),
+        scope,
+    )
+
+
+def parse_scope(
+    schema: Schema, scope: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+) -> tuple[Rule, ...]:
+    """Scope regions (``when`` syntax: one mapping or a list) as rules of ``schema``; raises
+    :class:`RuleFileError` naming each problem (file ``<scope>``)."""
+    checker = _FileChecker("<scope>", schema=schema)
+    checker._scope(list(scope) if isinstance(scope, Sequence) else scope)
+    if checker.problems:
+        raise RuleFileError(checker.problems)
+    return tuple(checker.scope)
 
 
 def _rule_files(path: Path) -> tuple[list[Path], RuleFileProblem | None]:
@@ -137,15 +170,19 @@ class _FileChecker:
     problems: list[RuleFileProblem] = field(default_factory=list)
     rules: list[tuple[Rule, str]] = field(default_factory=list)  # each with its JSON path
     evidence: dict[str, Evidence] = field(default_factory=dict)
+    scope: list[Rule] = field(default_factory=list)
     current_rule: str | None = None
+    schema: Schema = field(default_factory=bundled_schema)
 
     def add(self, path: str, message: str, *, rule_id: str | None = None) -> None:
+        """Note a problem at ``path`` (its line is looked up in the parsed document)."""
         if any(problem.path == path for problem in self.doc.problems):
             return  # the YAML problem at this node (e.g. a refused tag) already explains it
         rule = rule_id if rule_id is not None else self.current_rule
         self.problems.append(RuleFileProblem(self.file, self.doc.line(path), rule, path, message))
 
-    def check(self, path: Path) -> None:
+    def read(self, path: Path, merger: VocabularyMerger) -> None:
+        """Parse the file, check its shape, and add its ``vocabulary:`` to ``merger``."""
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -165,11 +202,29 @@ class _FileChecker:
                 "$", f"a rule file must be a mapping with 'rules' and/or 'evidence', not {shape}"
             )
             return
-        self._keys(data, "$", ("rules", "evidence"))
-        if "rules" not in data and "evidence" not in data:
-            self.add("$", "a rule file needs a 'rules' list and/or an 'evidence' mapping")
+        self._keys(data, "$", _TOP_KEYS)
+        if not any(key in data for key in ("rules", "evidence", "vocabulary")):
+            self.add(
+                "$", "a rule file needs a 'rules' list, an 'evidence' mapping or a 'vocabulary'"
+            )
+        if "vocabulary" in data:
+            merger.add_section(
+                data["vocabulary"],
+                "$.vocabulary",
+                lambda where: f"{self.file}:{self.doc.line(where)}",
+                self.add,
+            )
+
+    def check(self, schema: Schema) -> None:
+        """Check the evidence, scope and rules of the file read, against ``schema``."""
+        self.schema = schema
+        data = self.doc.data
+        if not isinstance(data, dict):
+            return
         if "evidence" in data:
             self._evidence(data["evidence"])
+        if "scope" in data:
+            self._scope(data["scope"])
         if "rules" in data:
             rules = data["rules"]
             if not isinstance(rules, list):
@@ -178,6 +233,31 @@ class _FileChecker:
                 for index, raw in enumerate(rules):
                     self._rule(raw, f"$.rules[{index}]")
                     self.current_rule = None
+
+    def _scope(self, value: Any) -> None:
+        """``scope:`` is one region (a ``when`` mapping) or a list of them."""
+        regions = value if isinstance(value, list) else [value]
+        for index, region in enumerate(regions):
+            path = f"$.scope[{index}]" if isinstance(value, list) else "$.scope"
+            if not isinstance(region, dict) or not region:
+                self.add(path, "a scope is a non-empty mapping of profile fields, like 'when'")
+                continue
+            conditions = self._when(region, path)
+            if conditions is None:
+                continue
+            when, sets = conditions
+            self.scope.append(
+                Rule(
+                    id=f"SCOPE-{len(self.scope) + 1}",
+                    title=f"Scope of {self.file}",
+                    when=when,
+                    sets=sets,
+                    then=Effects(),
+                    because="The profiles this rule set claims to cover.",
+                    file=self.file,
+                    line=self.doc.line(path),
+                )
+            )
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -286,13 +366,14 @@ class _FileChecker:
         status = raw.get("status", "active")
         if status not in _STATUSES:
             self.add(f"{path}.status", _unknown(status, _STATUSES, "status"))
-        when = self._when(raw.get("when"), f"{path}.when")
+        conditions = self._when(raw.get("when"), f"{path}.when")
         then = self._then(raw.get("then"), f"{path}.then", present="then" in raw)
         evidence = self._evidence_refs(raw.get("evidence"), f"{path}.evidence")
         tests = self._tests(raw.get("tests"), f"{path}.tests")
         if len(self.problems) > before or title is None or because is None:
             return
-        assert isinstance(rule_id, str) and then is not None and when is not None
+        assert isinstance(rule_id, str) and then is not None and conditions is not None
+        when, sets = conditions
         self.rules.append(
             (
                 Rule(
@@ -300,6 +381,7 @@ class _FileChecker:
                     title=title,
                     status=status,
                     when=when,
+                    sets=sets,
                     then=then,
                     because=" ".join(because.split()),
                     evidence=evidence,
@@ -321,31 +403,82 @@ class _FileChecker:
                 self.add(f"{path}[{index}]", "an evidence reference must be a key (a string)")
         return tuple(dict.fromkeys(keys))
 
-    def _when(self, value: Any, path: str) -> dict[str, frozenset[Scalar]] | None:
+    def _when(
+        self, value: Any, path: str
+    ) -> tuple[dict[str, frozenset[Scalar]], dict[str, SetCondition]] | None:
         if value is None:
-            return {}
+            return {}, {}
         if not isinstance(value, dict):
             self.add(path, f"'when' must be a mapping of profile fields, not a {_kind(value)}")
             return None
-        fields = list(FIELD_DOMAINS)
+        fields = list(self.schema.fields)
         result: dict[str, frozenset[Scalar]] = {}
+        sets: dict[str, SetCondition] = {}
+        ok = True
         for name, spec in value.items():
             field_path = child_path(path, name)
-            if name not in FIELD_DOMAINS:
+            if name not in self.schema.fields:
                 self.add(field_path, _unknown(name, fields, "profile field"))
+                ok = False
+                continue
+            if name in self.schema.set_fields:
+                test = self._set_condition(name, spec, field_path)
+                if test is None:
+                    ok = False
+                else:
+                    sets[name] = test
                 continue
             allowed = self._condition(name, spec, field_path)
-            if allowed is not None:
+            if allowed is None:
+                ok = False
+            else:
                 result[name] = allowed
-        return result
+        return (result, sets) if ok else None
+
+    def _set_condition(self, name: str, spec: Any, path: str) -> SetCondition | None:
+        members = self.schema.set_fields[name]
+        if not isinstance(spec, dict) or not spec or not set(spec) <= set(_SET_KEYS):
+            self.add(
+                path,
+                f"{name} is a set field: its condition is a mapping of "
+                "includes, includes_any and/or excludes (each a list of members)",
+            )
+            return None
+        parts: dict[str, frozenset[str]] = {}
+        for key, items in spec.items():
+            listed = items if isinstance(items, list) else [items]
+            found: set[str] = set()
+            if not listed:
+                self.add(f"{path}.{key}", "an empty list: list at least one member")
+            for index, item in enumerate(listed):
+                if isinstance(item, str) and item in members:
+                    found.add(item)
+                    if key != "includes":  # a coarser class means any of its finer ones
+                        found.update(d for d in self.schema.descendants(item) if d in members)
+                else:
+                    where = f"{path}.{key}[{index}]" if isinstance(items, list) else f"{path}.{key}"
+                    self.add(where, _unknown(item, members, f"member of {name}"))
+            parts[key] = frozenset(found)
+        if any(problem.path.startswith(path) for problem in self.problems):
+            return None
+        test = SetCondition(
+            includes=parts.get("includes", frozenset()),
+            includes_any=(parts["includes_any"],) if "includes_any" in parts else (),
+            excludes=parts.get("excludes", frozenset()),
+        )
+        if test.includes & test.excludes:
+            self.add(path, "a member is both included and excluded: the rule could never fire")
+            return None
+        return test
 
     def _condition(self, name: str, spec: Any, path: str) -> frozenset[Scalar] | None:
-        domain = FIELD_DOMAINS[name]
+        domain = self.schema.domains[name]
+        integer = self.schema.fields[name].type == "integer"
         if isinstance(spec, dict):
-            if name == "prior_lines_of_therapy" and spec and set(spec) <= {"min", "max"}:
-                return self._range(spec, path)
+            if integer and spec and set(spec) <= {"min", "max"}:
+                return self._range(name, spec, path)
             if set(spec) != {"not"}:
-                keys = "'min'/'max' or 'not'" if name == "prior_lines_of_therapy" else "'not'"
+                keys = "'min'/'max' or 'not'" if integer else "'not'"
                 self.add(
                     path, f"a condition mapping takes only {keys}, got {sorted(map(str, spec))}"
                 )
@@ -369,7 +502,7 @@ class _FileChecker:
         ok = True
         for index, item in enumerate(items):
             item_path = f"{path}[{index}]" if isinstance(spec, list) else path
-            problem = _value_problem(name, item)
+            problem = self._value_problem(name, item)
             if problem:
                 self.add(item_path, problem)
                 ok = False
@@ -377,21 +510,45 @@ class _FileChecker:
                 found.add(item)
         return frozenset(found) if ok else None
 
-    def _range(self, spec: Mapping[str, Any], path: str) -> frozenset[Scalar] | None:
+    def _value_problem(self, name: str, value: Any) -> str | None:
+        field_def = self.schema.fields[name]
+        domain = self.schema.domains[name]
+        if value is None:
+            if None in domain:
+                return None
+            return f"null is not allowed: {name} is never null"
+        if field_def.type == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return f"expected an integer, {{min: n}} or {{max: n}}, not {shown(value)}"
+            if not field_def.min <= value <= field_def.max:  # type: ignore[operator]
+                return f"{shown(value)} is outside {field_def.min}..{field_def.max}"
+            return None
+        if field_def.type == "boolean":
+            return (
+                None if isinstance(value, bool) else f"expected true or false, not {shown(value)}"
+            )
+        if isinstance(value, str) and value in domain:
+            return None
+        return _unknown(value, [str(v) for v in domain if v is not None], f"{name} value")
+
+    def _range(self, name: str, spec: Mapping[str, Any], path: str) -> frozenset[Scalar] | None:
+        field_def = self.schema.fields[name]
+        lowest, highest = field_def.min, field_def.max
+        assert lowest is not None and highest is not None
         bounds: dict[str, int] = {}
         for key in ("min", "max"):
             if key not in spec:
                 continue
             value = spec[key]
             if isinstance(value, bool) or not isinstance(value, int):
-                self.add(f"{path}.{key}", f"'{key}' must be an integer, not {value!r}")
-            elif not 0 <= value <= MAX_PRIOR_LINES:
-                self.add(f"{path}.{key}", f"{value} is outside 0..{MAX_PRIOR_LINES}")
+                self.add(f"{path}.{key}", f"'{key}' must be an integer, not {shown(value)}")
+            elif not lowest <= value <= highest:
+                self.add(f"{path}.{key}", f"{shown(value)} is outside {lowest}..{highest}")
             else:
                 bounds[key] = value
         if len(bounds) != len(spec):
             return None
-        low, high = bounds.get("min", 0), bounds.get("max", MAX_PRIOR_LINES)
+        low, high = bounds.get("min", lowest), bounds.get("max", highest)
         if low > high:
             self.add(path, f"min ({low}) is greater than max ({high})")
             return None
@@ -406,9 +563,12 @@ class _FileChecker:
             return None
         self._keys(value, path, _EFFECT_KEYS)
         suggest = self._suggestions(value.get("suggest"), f"{path}.suggest")
-        flag = self._names(value.get("flag"), f"{path}.flag", CATEGORIES, "category")
+        schema = self.schema
+        flag = self._names(value.get("flag"), f"{path}.flag", schema.categories, "category")
         avoid = self._avoids(value.get("avoid"), f"{path}.avoid")
-        advise = self._names(value.get("advise"), f"{path}.advise", ADVISORIES, "advisory key")
+        advise = self._names(
+            value.get("advise"), f"{path}.advise", schema.advisories, "advisory key"
+        )
         effects = Effects(suggest=suggest, flag=flag, avoid=avoid, advise=advise)
         if not (suggest or flag or avoid or advise) and not any(
             value.get(key) for key in _EFFECT_KEYS
@@ -428,11 +588,12 @@ class _FileChecker:
             category = item.get("category")
             tier = item.get("tier")
             ok = True
-            if category not in CATEGORIES:
+            categories = self.schema.categories
+            if category not in categories:
                 message = "'category' is required" if category is None else None
                 self.add(
                     f"{item_path}.category" if category is not None else item_path,
-                    message or _unknown(category, CATEGORIES, "category"),
+                    message or _unknown(category, categories, "category"),
                 )
                 ok = False
             if tier not in _TIERS:
@@ -442,11 +603,11 @@ class _FileChecker:
             subcategories = self._names(
                 item.get("subcategories"),
                 f"{item_path}.subcategories",
-                SUBCATEGORIES,
+                self.schema.subcategories,
                 "subcategory",
             )
             for sub_index, sub in enumerate(subcategories):
-                owner = vocabulary().subcategory(sub).category
+                owner = self.schema.sub_category[sub]
                 if ok and owner != category:
                     self.add(
                         f"{item_path}.subcategories[{sub_index}]",
@@ -467,13 +628,18 @@ class _FileChecker:
                 self.add(item_path, "an avoid entry is {category: X} or {subcategory: Y}")
                 continue
             ((key, name),) = item.items()
-            if key == "category" and name in CATEGORIES:
+            schema = self.schema
+            if key == "category" and name in schema.categories:
                 found.append(AvoidEffect(category=name))
-            elif key == "subcategory" and name in SUBCATEGORIES:
-                owner = vocabulary().subcategory(name).category
+            elif key == "subcategory" and name in schema.subcategories:
+                owner = schema.sub_category[name]
                 found.append(AvoidEffect(category=owner, subcategory=name))
+                found.extend(
+                    AvoidEffect(category=owner, subcategory=finer)
+                    for finer in schema.descendants(name)
+                )
             elif key in ("category", "subcategory"):
-                choices = CATEGORIES if key == "category" else SUBCATEGORIES
+                choices = schema.categories if key == "category" else schema.subcategories
                 self.add(f"{item_path}.{key}", _unknown(name, choices, key))
             else:
                 self.add(
@@ -494,7 +660,7 @@ class _FileChecker:
                 self.add(case_path, "'profile' is required")
             else:
                 try:
-                    profile = parse_profile(item["profile"])
+                    profile = self.schema.parse(item["profile"])
                 except ProfileError as exc:
                     for problem in exc.problems:
                         where = f"{case_path}.profile"
@@ -513,29 +679,15 @@ class _FileChecker:
             self.add(path, "'expect' must be a mapping with suggest, flagged, not and/or advise")
             return None
         self._keys(value, path, _EXPECT_KEYS)
+        cats = self.schema.categories
         return Expectation(
-            suggest=self._names(value.get("suggest"), f"{path}.suggest", CATEGORIES, "category"),
-            flagged=self._names(value.get("flagged"), f"{path}.flagged", CATEGORIES, "category"),
-            not_=self._names(value.get("not"), f"{path}.not", CATEGORIES, "category"),
-            advise=self._names(value.get("advise"), f"{path}.advise", ADVISORIES, "advisory key"),
+            suggest=self._names(value.get("suggest"), f"{path}.suggest", cats, "category"),
+            flagged=self._names(value.get("flagged"), f"{path}.flagged", cats, "category"),
+            not_=self._names(value.get("not"), f"{path}.not", cats, "category"),
+            advise=self._names(
+                value.get("advise"), f"{path}.advise", self.schema.advisories, "advisory key"
+            ),
         )
-
-
-def _value_problem(name: str, value: Any) -> str | None:
-    domain = FIELD_DOMAINS[name]
-    if value is None:
-        return None if name in _NULLABLE else f"null is not allowed: {name} is never null"
-    if name == "prior_lines_of_therapy":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"expected an integer, {{min: n}} or {{max: n}}, not {value!r}"
-        if not 0 <= value <= MAX_PRIOR_LINES:
-            return f"{value} is outside 0..{MAX_PRIOR_LINES}"
-        return None
-    if domain == (False, True):
-        return None if isinstance(value, bool) else f"expected true or false, not {value!r}"
-    if isinstance(value, str) and value in domain:
-        return None
-    return _unknown(value, [str(v) for v in domain if v is not None], f"{name} value")
 
 
 def _unknown(value: Any, choices: Iterable[str], what: str) -> str:
@@ -543,7 +695,7 @@ def _unknown(value: Any, choices: Iterable[str], what: str) -> str:
     hint = did_you_mean(value, options)
     if not hint and len(options) <= 8:
         hint = f"; expected one of {', '.join(options)}"
-    return f"{value!r} is not a known {what}{hint}"
+    return f"{shown(value)} is not a known {what}{hint}"
 
 
 _KINDS: dict[type, str] = {dict: "mapping", list: "list", str: "string"}

@@ -1,58 +1,58 @@
-"""The condition profile: what is known about the patient, validated strictly.
+"""The condition profile: what is known about the patient, validated strictly against a schema.
 
-``ConditionProfile`` is the only input of evaluation. Construction and validation raise
-:class:`ProfileError` listing every problem; no pydantic error escapes.
+:class:`ConditionProfile` is the bundled knowledge base's profile model; a knowledge base whose
+vocabulary adds fields, conditions or disease areas gets a subclass of it built by
+:func:`make_profile_model`, so every profile model shares the bundled fields. Validation raises
+:class:`ProfileError` listing every problem; no pydantic error, ``KeyError``, ``ValueError`` or
+``RecursionError`` escapes.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any, Final, Literal, Self, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .._errors import ProfileError, ProfileProblem
-from .vocabulary import CONDITION_AREA, CONDITIONS
 
-__all__ = [
-    "FIELD_DOMAINS",
-    "ConditionProfile",
-    "parse_profile",
-]
+if TYPE_CHECKING:
+    from .schema import Schema
+
+__all__ = ["ConditionProfile", "did_you_mean", "make_profile_model", "parse_with", "shown"]
 
 ImmuneActivity = Literal["overactive", "underactive", "balanced"]
-DiseaseArea = Literal[
-    "autoimmune",
-    "oncology",
-    "hematologic_malignancy",
-    "infectious",
-    "transplant",
-    "immunodeficiency",
-    "allergic",
-]
 TransplantStatus = Literal["none", "candidate", "solid_organ_recipient", "hsct_recipient"]
 Severity = Literal["mild", "moderate", "severe"]
 InfectionStatus = Literal["none", "recent_serious", "active_serious"]
 
-MAX_PRIOR_LINES: Final = 20
-
 
 class ConditionProfile(BaseModel):
-    """A patient's condition profile (SPEC §2). Frozen, hashable, strictly typed.
+    """A patient's condition profile under the bundled vocabulary. Frozen, hashable, strictly
+    typed; ``disease_area`` may be omitted when ``condition`` is given (it is derived from it).
 
-    ``disease_area`` may be omitted when ``condition`` is given: it is derived from it.
+    A knowledge base with its own vocabulary has its own subclass: ``kb.profile_model``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    _schema: ClassVar[Schema | None] = None
 
     immune_activity: ImmuneActivity
-    disease_area: DiseaseArea
+    disease_area: str
     condition: str | None = None
     transplant_status: TransplantStatus = "none"
     severity: Severity | None = None
-    prior_lines_of_therapy: int = Field(default=0, ge=0, le=MAX_PRIOR_LINES)
+    prior_lines_of_therapy: int = Field(default=0, ge=0, le=20)
     infection_status: InfectionStatus = "none"
     latent_tuberculosis: bool = False
     hepatitis_b: bool = False
@@ -68,133 +68,206 @@ class ConditionProfile(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _profile_error(exc) from None
+            raise _profile_error(type(self), exc) from None
+        except RecursionError:
+            raise ProfileError([ProfileProblem("$", "the profile is nested too deeply")]) from None
+
+    @classmethod
+    def bind_schema(cls, schema: Schema) -> None:
+        """Make ``schema`` the one this model validates against (done once, on creation)."""
+        cls._schema = schema
+
+    @classmethod
+    def schema_of(cls) -> Schema:
+        """The schema this profile model belongs to."""
+        schema = cls._schema
+        if schema is None:
+            from .schema import bundled_schema  # binds ConditionProfile on first use
+
+            schema = bundled_schema()
+        return schema
 
     @classmethod
     def model_validate(cls, obj: Any, *, strict: bool | None = None, **kwargs: Any) -> Self:
         """Validate a mapping (or a profile); raises :class:`ProfileError`."""
-        if isinstance(obj, cls):
-            return obj
-        if not isinstance(obj, Mapping):
-            raise ProfileError(
-                [ProfileProblem("$", f"a profile must be a mapping, not {type(obj).__name__}")]
-            )
-        bad_keys = [key for key in obj if not isinstance(key, str)]
-        if bad_keys:
-            raise ProfileError(
-                ProfileProblem("$", f"field names must be strings, not {key!r}") for key in bad_keys
-            )
-        return cls(**obj)
+        checked: Self = parse_with(cls, obj)
+        return checked
 
     @model_validator(mode="before")
     @classmethod
     def _derive_disease_area(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("disease_area") is None:
             condition = data.get("condition")
-            if isinstance(condition, str) and condition in CONDITION_AREA:
-                return {**data, "disease_area": CONDITION_AREA[condition]}
+            areas = cls.schema_of().condition_area
+            if isinstance(condition, str) and condition in areas:
+                return {**data, "disease_area": areas[condition]}
             if "disease_area" in data:
                 return {key: value for key, value in data.items() if key != "disease_area"}
         return data
+
+    @field_validator("disease_area")
+    @classmethod
+    def _known_area(cls, value: str) -> str:
+        areas = cls.schema_of().disease_areas
+        if value not in areas:
+            allowed = ", ".join(repr(area) for area in areas)
+            raise _custom(f"{shown(value)} is not one of {allowed}{did_you_mean(value, areas)}")
+        return value
 
     @field_validator("condition")
     @classmethod
     def _known_condition(cls, value: str | None, info: Any) -> str | None:
         if value is None:
             return None
-        if value not in CONDITION_AREA:
-            raise _custom(f"{value!r} is not a known condition{did_you_mean(value, CONDITIONS)}")
+        schema = cls.schema_of()
+        if value not in schema.condition_area:
+            hint = did_you_mean(value, schema.conditions)
+            raise _custom(f"{shown(value)} is not a known condition{hint}")
         area = info.data.get("disease_area")
-        if area is not None and CONDITION_AREA[value] != area:
-            expected = CONDITION_AREA[value]
+        expected = schema.condition_area[value]
+        if area is not None and expected != area:
             raise _custom(f"{value!r} belongs to disease area {expected!r}, not {area!r}")
         return value
 
-    def to_fact(self) -> dict[str, str | bool | int | None]:
-        """The profile as a flat dict of field -> value, as the engines see it."""
+    def to_fact(self) -> dict[str, Any]:
+        """The profile as a flat dict of field -> value, in field order."""
         return dict(self.__dict__)  # exactly the fields, in order (extra fields are forbidden)
 
 
-PROFILE_FIELDS: Final[tuple[str, ...]] = tuple(ConditionProfile.model_fields)
+def make_profile_model(schema: Schema) -> type[ConditionProfile]:
+    """The profile model of ``schema``: :class:`ConditionProfile` plus the schema's own fields
+    (its extra conditions and disease areas are checked through the schema)."""
+    fields: dict[str, Any] = {}
+    set_fields: list[str] = []
+    for name, field in schema.fields.items():
+        if name in ConditionProfile.model_fields:
+            continue
+        default = schema.defaults[name]
+        info = Field() if field.required else Field(default=default)
+        if field.type == "enum":
+            annotation: Any = Literal[field.values]
+        elif field.type == "integer":
+            annotation = int
+            info = (
+                Field(ge=field.min, le=field.max)
+                if field.required
+                else Field(default=default, ge=field.min, le=field.max)
+            )
+        elif field.type == "boolean":
+            annotation = bool
+        else:
+            annotation = tuple[str, ...]
+            set_fields.append(name)
+        if field.nullable and field.type in ("enum", "integer"):
+            annotation = annotation | None
+        fields[name] = (annotation, info)
+    validators: dict[str, Any] = {}
+    if set_fields:
+        validators["_set_members"] = field_validator(*set_fields, mode="before")(_set_members)
+    model = create_model(
+        "ConditionProfile",
+        __base__=ConditionProfile,
+        __module__="immunorules",
+        __validators__=validators,
+        **fields,
+    )
+    assert issubclass(model, ConditionProfile)
+    model.bind_schema(schema)
+    return model
 
-#: Every value each profile field can take, in display order (the profile space of the audit).
-FIELD_DOMAINS: Final[dict[str, tuple[str | bool | int | None, ...]]] = {
-    "immune_activity": get_args(ImmuneActivity),
-    "disease_area": get_args(DiseaseArea),
-    "condition": (None, *CONDITIONS),
-    "transplant_status": get_args(TransplantStatus),
-    "severity": (None, *get_args(Severity)),
-    "prior_lines_of_therapy": tuple(range(MAX_PRIOR_LINES + 1)),
-    "infection_status": get_args(InfectionStatus),
-    **{
-        name: (False, True)
-        for name, field in ConditionProfile.model_fields.items()
-        if field.annotation is bool
-    },
-}
+
+def _set_members(cls: type[ConditionProfile], value: Any, info: Any) -> Any:
+    """A set field's value as a tuple of its members in vocabulary order, each once."""
+    if not isinstance(value, list | tuple | set | frozenset):
+        return value  # strict validation reports the type
+    members = cls.schema_of().set_fields[info.field_name]
+    problems = []
+    for item in value:
+        if not isinstance(item, str):
+            problems.append(f"members must be strings, not {shown(item)}")
+        elif item not in members:
+            problems.append(f"{shown(item)} is not a member{did_you_mean(item, members)}")
+    if problems:
+        raise _custom("; ".join(problems))
+    return tuple(member for member in members if member in value)
 
 
-def did_you_mean(value: object, choices: tuple[str, ...] | list[str]) -> str:
-    """A ``; did you mean 'x'?`` hint for a misspelt name, or an empty string."""
-    if not isinstance(value, str):
-        return ""
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def parse_profile(data: ConditionProfile | Mapping[str, Any] | object) -> ConditionProfile:
-    """A profile from a profile or a plain mapping; raises :class:`ProfileError` otherwise."""
-    if isinstance(data, ConditionProfile):
+def parse_with(model: type[ConditionProfile], data: object) -> Any:
+    """A valid ``model`` profile from a profile or a plain mapping; raises
+    :class:`ProfileError` otherwise. A profile of another model is re-checked by its fields."""
+    if type(data) is model:
         return data
     if type(data) is dict:
-        fast = _valid_dict(data)
+        fast = _fast_path(model, data)
         if fast is not None:
             return fast
-    return ConditionProfile.model_validate(data)
+    if isinstance(data, ConditionProfile):
+        data = {name: data.__dict__[name] for name in data.model_fields_set} | {
+            "disease_area": data.disease_area
+        }
+    if not isinstance(data, Mapping):
+        raise ProfileError(
+            [ProfileProblem("$", f"a profile must be a mapping, not {type(data).__name__}")]
+        )
+    bad_keys = [key for key in data if not isinstance(key, str)]
+    if bad_keys:
+        raise ProfileError(
+            ProfileProblem("$", f"field names must be strings, not {shown(key)}")
+            for key in bad_keys
+        )
+    return model(**data)
 
 
-# The fast path of parse_profile: a plain dict whose every value is of its field's exact type and
-# in its domain gives the very profile validation would (same values, same fields set); anything
-# else, valid or not, goes through validation.
-_FAST_DOMAINS: Final[dict[str, tuple[type, frozenset[object]]]] = {
-    name: (
-        bool if domain == (False, True) else int if name == "prior_lines_of_therapy" else str,
-        frozenset(value for value in domain if value is not None),
-    )
-    for name, domain in FIELD_DOMAINS.items()
-}
-_NULLABLE: Final = frozenset({"condition", "severity", "disease_area"})
-_DEFAULTS: Final[dict[str, Any]] = {
-    name: None if field.is_required() else field.default
-    for name, field in ConditionProfile.model_fields.items()
-}
+# -- the fast path: a plain dict whose every value is of its field's exact type and in its domain
+# gives the very profile validation would (same values, same fields set); anything else, valid
+# or not, goes through validation.
+
+_FastTable = tuple[dict[str, tuple[type, frozenset[object], bool]], dict[str, Any]]
+_FAST: dict[type[ConditionProfile], _FastTable] = {}
 
 
-def _valid_dict(data: dict[Any, Any]) -> ConditionProfile | None:
-    domains = _FAST_DOMAINS
+def _fast_table(model: type[ConditionProfile]) -> _FastTable:
+    table = _FAST.get(model)
+    if table is None:
+        schema = model.schema_of()
+        domains: dict[str, tuple[type, frozenset[object], bool]] = {}
+        for name, domain in schema.domains.items():
+            field = schema.fields[name]
+            kind: type = {"boolean": bool, "integer": int}.get(field.type, str)
+            values = frozenset(value for value in domain if value is not None)
+            domains[name] = (kind, values, field.nullable or name == "disease_area")
+        table = _FAST[model] = (domains, dict(schema.defaults))
+    return table
+
+
+def _fast_path(model: type[ConditionProfile], data: dict[Any, Any]) -> ConditionProfile | None:
+    domains, defaults = _fast_table(model)
     for name, value in data.items():
         found = domains.get(name)
         if found is None:
-            return None  # an unknown field (or a key that is not a string)
+            return None  # an unknown field, a set field, or a key that is not a string
         if value is None:
-            if name not in _NULLABLE:
+            if not found[2]:
                 return None
         elif type(value) is not found[0] or value not in found[1]:
             return None
-    values = _DEFAULTS.copy()  # in field order: updating keeps it
+    values = defaults.copy()  # in field order: updating keeps it
     values.update(data)
     fields_set = set(data)
     condition = values["condition"]
+    areas = model.schema_of().condition_area
     if values["disease_area"] is None:
         if condition is None:
             return None  # the area is required: let validation say so
-        values["disease_area"] = CONDITION_AREA[condition]
+        values["disease_area"] = areas[condition]
         fields_set.add("disease_area")
-    elif condition is not None and CONDITION_AREA[condition] != values["disease_area"]:
+    elif condition is not None and areas[condition] != values["disease_area"]:
         return None
-    if values["immune_activity"] is None:
+    if any(
+        value is None for name, value in values.items() if model.model_fields[name].is_required()
+    ):
         return None
-    profile = object.__new__(ConditionProfile)
+    profile = object.__new__(model)
     object.__setattr__(profile, "__dict__", values)
     object.__setattr__(profile, "__pydantic_fields_set__", fields_set)
     object.__setattr__(profile, "__pydantic_extra__", None)
@@ -202,12 +275,60 @@ def _valid_dict(data: dict[Any, Any]) -> ConditionProfile | None:
     return profile
 
 
+def did_you_mean(value: object, choices: tuple[str, ...] | list[str]) -> str:
+    """A ``; did you mean 'x'?`` hint for a misspelt name, or an empty string."""
+    if not isinstance(value, str) or len(value) > 200:
+        return ""
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.75)
+    if not close and len(value) >= 4:
+        close = [choice for choice in choices if choice.startswith(value)][:2]
+        close = close if len(close) == 1 else []
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters; never raises (huge ints, deep nesting)."""
+    try:
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+            return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+        text = repr(value) if not isinstance(value, list | dict | tuple) else _short(value)
+    except (ValueError, RecursionError):
+        text = f"<a {type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short(value: list[Any] | dict[Any, Any] | tuple[Any, ...]) -> str:
+    """A repr of a container that looks only at its first items and two levels deep."""
+    if isinstance(value, dict):
+        items = [f"{shown(k, 20)}: {_inner(v)}" for k, v in list(value.items())[:4]]
+        return "{" + ", ".join(items) + (", ...}" if len(value) > 4 else "}")
+    items = [_inner(v) for v in list(value)[:4]]
+    more = ", ..." if len(value) > 4 else ""
+    return (
+        ("[" if isinstance(value, list) else "(")
+        + ", ".join(items)
+        + more
+        + ("]" if isinstance(value, list) else ")")
+    )
+
+
+def _inner(value: object) -> str:
+    if isinstance(value, list | dict | tuple):
+        return (
+            "[...]" if isinstance(value, list) else "{...}" if isinstance(value, dict) else "(...)"
+        )
+    return shown(value, 20)
+
+
 def _custom(message: str) -> PydanticCustomError:
     return PydanticCustomError("immunorules", "{message}", {"message": message})
 
 
-def _profile_error(exc: ValidationError) -> ProfileError:
-    problems = [_problem(error) for error in exc.errors(include_url=False)]
+def _profile_error(model: type[ConditionProfile], exc: ValidationError) -> ProfileError:
+    try:
+        problems = [_problem(model, error) for error in exc.errors(include_url=False)]
+    except (ValueError, RecursionError):
+        problems = [ProfileProblem("$", "the profile is not valid (its values could not be shown)")]
     if any(problem.path == "condition" for problem in problems):
         # An unknown condition is why the area could not be derived: report only that.
         problems = [p for p in problems if p.path != "disease_area"]
@@ -218,39 +339,41 @@ _EXPECTED = {
     "int_type": "an integer",
     "bool_type": "a boolean (true or false)",
     "string_type": "a string",
+    "tuple_type": "a list",
 }
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _problem(error: ErrorDetails) -> ProfileProblem:
+def _problem(model: type[ConditionProfile], error: ErrorDetails) -> ProfileProblem:
+    schema = model.schema_of()
     loc = error["loc"]
-    path = ".".join(str(part) for part in loc) if loc else "$"
-    if loc and not str(loc[0]).isidentifier():
-        path = f"$[{str(loc[0])!r}]"
-    kind = error["type"]
     field = str(loc[0]) if loc else ""
+    path = field if loc else "$"
+    if loc and not field.isidentifier():
+        path = f"$[{shown(field)}]"
+    elif len(loc) > 1 and field in schema.set_fields:
+        path = field  # a member of a set field: the field is where the problem is
+    kind = error["type"]
+    domain = schema.domains.get(field, ())
     if kind == "extra_forbidden":
-        message = f"unknown field{did_you_mean(field, list(PROFILE_FIELDS))}"
+        message = f"unknown field{did_you_mean(field, list(model.model_fields))}"
     elif kind == "missing" and field == "disease_area":
         message = "required when no condition is given"
     elif kind == "missing":
         message = "required"
     elif kind in {"literal_error", "enum"}:
-        allowed = ", ".join(repr(v) for v in FIELD_DOMAINS.get(field, ()) if v is not None)
-        message = (
-            f"{_shown(error['input'])} is not one of {allowed}"
-            f"{did_you_mean(error['input'], [str(v) for v in FIELD_DOMAINS.get(field, ())])}"
-        )
+        allowed = ", ".join(repr(v) for v in domain if v is not None)
+        hint = did_you_mean(error["input"], [str(v) for v in domain if v is not None])
+        message = f"{shown(error['input'])} is not one of {allowed}{hint}"
     elif kind.endswith("_type"):
         expected = _EXPECTED.get(kind, kind.removesuffix("_type"))
         got = type(error["input"]).__name__
-        message = f"expected {expected}, got {got} {_shown(error['input'])}"
+        message = f"expected {expected}, got {got} {shown(error['input'])}"
     elif kind == "immunorules":
         message = str(error.get("ctx", {}).get("message", error["msg"]))
+    elif kind in {"greater_than_equal", "less_than_equal"}:
+        field_def = schema.fields.get(field)
+        bounds = f"{field_def.min}..{field_def.max}" if field_def else "its range"
+        message = f"{shown(error['input'])} is outside {bounds}"
     else:
         message = error["msg"]
     return ProfileProblem(path, message)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, NoReturn
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, SerializeAsAny
 
 from .profile import ConditionProfile
 
@@ -30,7 +30,7 @@ NOT_FOR_CLINICAL_USE = (
 )
 
 Tier = Literal["first_line", "escalation", "flagged"]
-Value = str | bool | int | None
+Value = str | bool | int | None | tuple[str, ...]
 
 
 class _Frozen(BaseModel):
@@ -150,7 +150,7 @@ class KnowledgeBaseInfo(_Frozen):
 class Result(Rendered, _Frozen):
     """What the knowledge base says about one profile."""
 
-    profile: ConditionProfile
+    profile: SerializeAsAny[ConditionProfile]
     suggestions: tuple[Suggestion, ...]
     avoided: tuple[Avoidance, ...]
     advisories: tuple[Advisory, ...]

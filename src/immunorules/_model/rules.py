@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .matching import RuleMatcher, Scalar
-from .profile import FIELD_DOMAINS, ConditionProfile
+from .matching import Scalar
+from .profile import ConditionProfile
 from .result import Citation
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Expectation",
     "GoldenCase",
     "Rule",
+    "SetCondition",
     "SuggestEffect",
     "describe_condition",
     "show_value",
@@ -77,6 +78,38 @@ class GoldenCase(_Frozen):
     line: int | None = None
 
 
+class SetCondition(_Frozen):
+    """A condition on a set field: every member of ``includes`` present, at least one of each
+    ``includes_any`` group present, no member of ``excludes`` present."""
+
+    includes: frozenset[str] = frozenset()
+    includes_any: tuple[frozenset[str], ...] = ()
+    excludes: frozenset[str] = frozenset()
+
+    def holds(self, value: tuple[str, ...]) -> bool:
+        present = frozenset(value)
+        return (
+            self.includes <= present
+            and not self.excludes & present
+            and all(group & present for group in self.includes_any)
+        )
+
+    @property
+    def members(self) -> frozenset[str]:
+        """Every member this condition names."""
+        return self.includes.union(self.excludes, *self.includes_any)
+
+    def describe(self, field: str) -> str:
+        parts = []
+        if self.includes:
+            parts.append(f"{field} includes {', '.join(sorted(self.includes))}")
+        for group in self.includes_any:
+            parts.append(f"{field} includes any of {', '.join(sorted(group))}")
+        if self.excludes:
+            parts.append(f"{field} excludes {', '.join(sorted(self.excludes))}")
+        return " and ".join(parts)
+
+
 class Rule(_Frozen):
     """One rule: if every condition in ``when`` holds, ``then`` applies."""
 
@@ -84,6 +117,7 @@ class Rule(_Frozen):
     title: str
     status: Status = "active"
     when: dict[str, frozenset[Scalar]]
+    sets: dict[str, SetCondition] = {}
     then: Effects
     because: str
     evidence: tuple[str, ...] = ()
@@ -97,30 +131,39 @@ class Rule(_Frozen):
 
     def holds(self, profile: ConditionProfile) -> bool:
         """Whether every condition of ``when`` holds for ``profile``."""
-        return all(getattr(profile, name) in allowed for name, allowed in self.when.items())
+        values = profile.__dict__
+        if self.sets:
+            return all(test.holds(values[name]) for name, test in self.sets.items()) and all(
+                values[name] in allowed for name, allowed in self.when.items() if name in values
+            )
+        return all(values[name] in allowed for name, allowed in self.when.items())
 
-    def matched(self, profile: ConditionProfile) -> dict[str, Scalar]:
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The profile fields this rule tests, sorted."""
+        return tuple(sorted({*(n for n in self.when if "[" not in n), *self.sets}))
+
+    def matched(self, profile: ConditionProfile) -> dict[str, Scalar | tuple[str, ...]]:
         """The profile's values of the fields this rule tests."""
-        return {name: getattr(profile, name) for name in sorted(self.when)}
-
-    def matcher(self) -> RuleMatcher:
-        """The engine-neutral form of this rule's ``when``."""
-        return RuleMatcher(self.id, tuple(sorted(self.when.items())))
+        values = profile.__dict__
+        return {name: values[name] for name in self.fields}
 
 
-def describe_condition(field: str, allowed: frozenset[Scalar]) -> str:
+def describe_condition(
+    field: str, allowed: frozenset[Scalar], domain: tuple[Scalar, ...], *, integer: bool = False
+) -> str:
     """A short human reading of one condition, e.g. ``prior_lines_of_therapy >= 1``."""
-    domain = FIELD_DOMAINS[field]
     ordered = [value for value in domain if value in allowed]
-    if field == "prior_lines_of_therapy":
+    if integer and not any(v is None for v in ordered):
         numbers = [value for value in ordered if isinstance(value, int)]
+        everything = [value for value in domain if isinstance(value, int)]
         low, high = min(numbers), max(numbers)
         if numbers == list(range(low, high + 1)):
             if low == high:
                 return f"{field} = {low}"
-            if high == domain[-1]:
+            if high == everything[-1]:
                 return f"{field} >= {low}"
-            if low == 0:
+            if low == everything[0]:
                 return f"{field} <= {high}"
             return f"{field} in {low}..{high}"
     shown = [show_value(value) for value in ordered]

@@ -1,8 +1,9 @@
-"""The vocabulary: conditions, therapy categories, drug classes and advisories.
+"""The vocabulary as data: profile fields, conditions, therapy categories, drug classes, advisories.
 
-It is package data (``vocabulary.yaml``), read once at import. It defines the value sets of the
-condition profile and of rule effects, and carries the codes (SNOMED CT, ICD-10-CM, ATC) with
-the status of their verification.
+The bundled vocabulary (``vocabulary.yaml``, package data) is the start of every knowledge
+base's vocabulary; a rule file's ``vocabulary:`` section extends it (the loader merges them and
+the knowledge base's :class:`~immunorules._model.schema.Schema` owns the result). Nothing here
+is a module-level value set: every consumer asks its knowledge base.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ __all__ = [
     "Code",
     "ConditionDef",
     "DiseaseAreaDef",
+    "FieldCode",
+    "FieldDef",
     "Subcategory",
     "Vocabulary",
-    "vocabulary",
+    "bundled_vocabulary",
 ]
 
 Direction = Literal["suppress", "stimulate", "reconstitute"]
 AdvisoryKind = Literal["caution", "referral"]
+FieldType = Literal["enum", "integer", "boolean", "set"]
+ImmuneActivityValue = Literal["overactive", "underactive", "balanced"]
 
 
 class _Frozen(BaseModel):
@@ -37,21 +42,65 @@ class Code(_Frozen):
     """A code in a coding system, with how well it was verified and where."""
 
     code: str
-    status: Literal["verified", "secondary", "unverified"]
+    status: Literal["verified", "secondary", "unverified"] = "unverified"
     source: str | None = None
     note: str | None = None
+
+
+class FieldCode(_Frozen):
+    """A code that, found in a patient record, sets a field to ``value`` (FHIR input)."""
+
+    system: str
+    code: str
+    value: str | bool | int = True
+    display: str | None = None
+
+
+class FieldDef(_Frozen):
+    """A profile field: its type and finite domain, default, and whether why-not may change it.
+
+    ``values`` holds the enum values or the set members (for ``of:`` fields, the ids of the
+    conditions, disease areas or subcategories, filled in when the vocabulary is merged).
+    """
+
+    id: str
+    type: FieldType
+    values: tuple[str, ...] = ()
+    of: Literal["conditions", "disease_areas", "subcategories"] | None = None
+    min: int | None = None
+    max: int | None = None
+    default: str | bool | int | tuple[str, ...] | None = None
+    required: bool = False
+    nullable: bool = True
+    modifiable: bool = False
+    description: str | None = None
+    codes: tuple[FieldCode, ...] = ()
+
+    @property
+    def domain(self) -> tuple[str | bool | int | None, ...]:
+        """Every value of a scalar field, ``None`` first when it may be null (set fields:
+        the members)."""
+        if self.type == "boolean":
+            return (False, True)
+        if self.type == "set":
+            return self.values
+        none: tuple[None, ...] = (None,) if self.nullable else ()
+        if self.type == "integer":
+            assert self.min is not None and self.max is not None
+            return (*none, *range(self.min, self.max + 1))
+        return (*none, *self.values)
 
 
 class DiseaseAreaDef(_Frozen):
     id: str
     name: str
-    default_immune_activity: Literal["overactive", "underactive", "balanced"]
+    default_immune_activity: ImmuneActivityValue
 
 
 class ConditionDef(_Frozen):
     id: str
     disease_area: str
-    immune_activity: Literal["overactive", "underactive", "balanced"]
+    immune_activity: ImmuneActivityValue
     name: str
     snomed_ct: Code | None = None
     icd10cm: Code | None = None
@@ -65,12 +114,16 @@ class Category(_Frozen):
 
 
 class Subcategory(_Frozen):
+    """A drug class. ``parent`` names the coarser class it refines, if any: a rule that names
+    the parent means any of its finer classes."""
+
     id: str
     category: str
     direction: Direction
     name: str
     atc: tuple[Code, ...] = ()
     atc_note: str | None = None
+    parent: str | None = None
 
 
 class AdvisoryDef(_Frozen):
@@ -90,6 +143,7 @@ class Source(_Frozen):
 class Vocabulary(_Frozen):
     """Every id the profile model and rule files may use, in display order."""
 
+    fields: tuple[FieldDef, ...] = ()
     disease_areas: tuple[DiseaseAreaDef, ...]
     conditions: tuple[ConditionDef, ...]
     categories: tuple[Category, ...]
@@ -101,15 +155,20 @@ class Vocabulary(_Frozen):
     _categories: dict[str, Category] = PrivateAttr(default_factory=dict)
     _subcategories: dict[str, Subcategory] = PrivateAttr(default_factory=dict)
     _advisories: dict[str, AdvisoryDef] = PrivateAttr(default_factory=dict)
+    _areas: dict[str, DiseaseAreaDef] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: object, /) -> None:
         self._conditions = {c.id: c for c in self.conditions}
         self._categories = {c.id: c for c in self.categories}
         self._subcategories = {s.id: s for s in self.subcategories}
         self._advisories = {a.key: a for a in self.advisories}
+        self._areas = {a.id: a for a in self.disease_areas}
 
     def condition(self, condition_id: str) -> ConditionDef:
         return self._conditions[condition_id]
+
+    def disease_area(self, area_id: str) -> DiseaseAreaDef:
+        return self._areas[area_id]
 
     def category(self, category_id: str) -> Category:
         return self._categories[category_id]
@@ -122,22 +181,7 @@ class Vocabulary(_Frozen):
 
 
 @cache
-def vocabulary() -> Vocabulary:
-    """The package's vocabulary, parsed once."""
+def bundled_vocabulary() -> Vocabulary:
+    """The package's own vocabulary, parsed once (every knowledge base starts from it)."""
     text = resources.files("immunorules").joinpath("vocabulary.yaml").read_text(encoding="utf-8")
     return Vocabulary.model_validate(yaml.safe_load(text))
-
-
-def _ids(items: tuple[DiseaseAreaDef, ...] | tuple[ConditionDef, ...]) -> tuple[str, ...]:
-    return tuple(item.id for item in items)
-
-
-DISEASE_AREAS: tuple[str, ...] = _ids(vocabulary().disease_areas)
-CONDITIONS: tuple[str, ...] = _ids(vocabulary().conditions)
-CONDITION_AREA: dict[str, str] = {c.id: c.disease_area for c in vocabulary().conditions}
-CATEGORIES: tuple[str, ...] = tuple(c.id for c in vocabulary().categories)
-SUBCATEGORIES: tuple[str, ...] = tuple(s.id for s in vocabulary().subcategories)
-ADVISORIES: tuple[str, ...] = tuple(a.key for a in vocabulary().advisories)
-REFERRALS: frozenset[str] = frozenset(
-    a.key for a in vocabulary().advisories if a.kind == "referral"
-)

@@ -23,6 +23,7 @@ from .text import (
     conflict_state,
     decision_rows,
     evidence_for,
+    in_schema,
     no_change_text,
     override_target,
     profile_details,
@@ -199,6 +200,7 @@ def _profile_head(result_profile: object) -> str:
     )
 
 
+@in_schema
 def result_html(result: Result) -> str:
     """A result as a self-contained HTML fragment."""
     evidence = evidence_for(result)
@@ -296,6 +298,7 @@ def _change_set(changes: Sequence[ProfileChange]) -> str:
     return " + ".join(parts)
 
 
+@in_schema
 def whynot_html(answer: WhyNot) -> str:
     """A why-not answer as a self-contained HTML fragment."""
     evidence = evidence_for(answer)
@@ -312,7 +315,7 @@ def whynot_html(answer: WhyNot) -> str:
         f"<p>{esc(answer.summary)}</p>",
     ]
     if answer.status != "suggested":
-        fixed = f"; {', '.join(answer.fixed)} held fixed" if answer.fixed else ""
+        fixed = f"; {answer.search_text}" if answer.fixed else ""
         body.append(
             f"<h4>What would make it a suggestion (up to {answer.max_changes} fields"
             f"{esc(fixed)})</h4>"
@@ -383,6 +386,7 @@ def whynot_html(answer: WhyNot) -> str:
     return _root("whynot", body)
 
 
+@in_schema
 def kb_html(kb: KnowledgeBase) -> str:
     """A knowledge-base summary with its decision table, grouped by disease area."""
     rows = decision_rows(kb)
@@ -436,7 +440,7 @@ def audit_html(report: AuditReport) -> str:
         for finding in report.findings:
             extra = ""
             if finding.region:
-                region = describe_region(finding.region)
+                region = finding.region_text or describe_region(finding.region)
                 extra += f'<div class="ir-small ir-muted">region: {esc(region)}</div>'
             if finding.example_profile is not None:
                 example = ", ".join(profile_details(finding.example_profile))

@@ -7,16 +7,18 @@ citation links that a result (or why-not answer) carries in its ``citations``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._model.profile import PROFILE_FIELDS, ConditionProfile
+from .._model.profile import ConditionProfile
 from .._model.result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
 from .._model.rules import show_value as show
-from .._model.vocabulary import CATEGORIES, vocabulary
+from .._model.schema import Schema, bundled_schema
 
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
@@ -66,19 +68,54 @@ def safe_url(url: str | None) -> str | None:
     return None
 
 
+# -- the schema of what is rendered ---------------------------------------------------------------
+
+_SCHEMA: ContextVar[Schema | None] = ContextVar("immunorules_render_schema", default=None)
+_Rendered = TypeVar("_Rendered", bound=Callable[..., str])
+
+
+def schema() -> Schema:
+    """The schema of the object being rendered (names of its conditions, classes, fields)."""
+    return _SCHEMA.get() or bundled_schema()
+
+
+def schema_of(subject: object) -> Schema:
+    found = getattr(subject, "schema", None)
+    if isinstance(found, Schema):
+        return found
+    profile = getattr(subject, "profile", None)
+    if isinstance(profile, ConditionProfile):
+        return type(profile).schema_of()
+    return bundled_schema()
+
+
+def in_schema(render: _Rendered) -> _Rendered:
+    """Run a renderer with its subject's schema (a knowledge base, result or why-not answer)."""
+
+    @functools.wraps(render)
+    def wrapper(subject: object, *args: Any, **kwargs: Any) -> str:
+        token = _SCHEMA.set(schema_of(subject))
+        try:
+            return render(subject, *args, **kwargs)
+        finally:
+            _SCHEMA.reset(token)
+
+    return wrapper  # type: ignore[return-value]
+
+
 # -- shared wording -------------------------------------------------------------------------------
 
 
 def category_name(category: str) -> str:
-    return vocabulary().category(category).name
+    return schema().category(category).name
 
 
 def subcategory_name(subcategory: str) -> str:
-    return vocabulary().subcategory(subcategory).name
+    return schema().subcategory(subcategory).name
 
 
 def atc_codes(subcategory: str) -> tuple[str, ...]:
-    return tuple(code.code for code in vocabulary().subcategory(subcategory).atc)
+    return tuple(code.code for code in schema().subcategory(subcategory).atc)
 
 
 def class_label(subcategory: str) -> str:
@@ -94,8 +131,8 @@ def matched_text(reason: Reason) -> str:
 
 
 def profile_title(profile: ConditionProfile) -> str:
-    vocab = vocabulary()
-    area = next(a.name for a in vocab.disease_areas if a.id == profile.disease_area)
+    vocab = type(profile).schema_of().vocabulary
+    area = vocab.disease_area(profile.disease_area).name
     if profile.condition is None:
         return f"{area} (no specific condition)"
     return f"{vocab.condition(profile.condition).name} ({area.lower()})"
@@ -108,12 +145,11 @@ def profile_details(profile: ConditionProfile) -> list[str]:
         items.append(f"condition={profile.condition}")
     else:
         items.append(f"disease_area={profile.disease_area}")
-    for name in PROFILE_FIELDS:
+    for name, field in type(profile).model_fields.items():
         if name in ("immune_activity", "condition", "disease_area"):
             continue
         value = getattr(profile, name)
-        default = ConditionProfile.model_fields[name].default
-        if value != default:
+        if value != field.default:
             items.append(f"{name}={show(value)}")
     return items
 
@@ -212,6 +248,7 @@ def all_reasons(result: Result) -> list[Reason]:
     return [found[key] for key in sorted(found)]
 
 
+@in_schema
 def result_text(result: Result) -> str:
     """A readable plain-text explanation of a result: the answer first, then the reasons."""
     evidence = evidence_for(result)
@@ -318,6 +355,7 @@ def md_reason(reason: Reason, evidence: Mapping[str, Citation]) -> str:
     return text
 
 
+@in_schema
 def result_markdown(result: Result) -> str:
     """The explanation as Markdown (for notebooks and the CLI)."""
     evidence = evidence_for(result)
@@ -379,6 +417,7 @@ def result_markdown(result: Result) -> str:
     return "\n".join(out)
 
 
+@in_schema
 def result_json(result: Result, *, indent: int | None = 2) -> str:
     return result.model_dump_json(indent=indent)
 
@@ -392,6 +431,7 @@ def override_target(kind: str, subcategory: str | None) -> str:
     return "avoids the whole category" if kind == "avoid" else "flags it"
 
 
+@in_schema
 def whynot_text(answer: WhyNot) -> str:
     """A why-not answer as plain text: the answer, what would change it, then the rules."""
     evidence = evidence_for(answer)
@@ -406,11 +446,14 @@ def whynot_text(answer: WhyNot) -> str:
         *wrap(f"{STATUS_LABEL[answer.status]}: {answer.summary}", ""),
     ]
     if answer.status != "suggested":
-        fixed = f"; {', '.join(answer.fixed)} held fixed" if answer.fixed else ""
+        fixed = f"; {answer.search_text}" if answer.fixed else ""
         lines += [
             "",
-            f"What would make it a first-line or escalation suggestion (changes of up to "
-            f"{answer.max_changes} fields{fixed}):",
+            *wrap(
+                f"What would make it a first-line or escalation suggestion (changes of up to "
+                f"{answer.max_changes} fields{fixed}):",
+                "",
+            ),
         ]
         if not answer.changes:
             lines += wrap(no_change_text(answer), "  ")
@@ -467,6 +510,7 @@ def no_change_text(answer: WhyNot) -> str:
     return f"None within {answer.max_changes} fields; larger changes were not searched."
 
 
+@in_schema
 def whynot_markdown(answer: WhyNot) -> str:
     evidence = evidence_for(answer)
     name = md(category_name(answer.category))
@@ -481,7 +525,7 @@ def whynot_markdown(answer: WhyNot) -> str:
         f"**{STATUS_LABEL[answer.status]}:** {md(answer.summary)}",
     ]
     if answer.status != "suggested":
-        fixed = f"; {md(', '.join(answer.fixed))} held fixed" if answer.fixed else ""
+        fixed = f"; {md(answer.search_text)}" if answer.fixed else ""
         out += ["", f"#### What would change it (up to {answer.max_changes} fields{fixed})", ""]
         if not answer.changes:
             out.append(md(no_change_text(answer)))
@@ -514,6 +558,7 @@ def whynot_markdown(answer: WhyNot) -> str:
     return "\n".join(out)
 
 
+@in_schema
 def whynot_json(answer: WhyNot, *, indent: int | None = 2) -> str:
     return answer.model_dump_json(indent=indent)
 
@@ -536,6 +581,7 @@ def _kb_counts(kb: KnowledgeBase) -> dict[str, int]:
     }
 
 
+@in_schema
 def kb_text(kb: KnowledgeBase) -> str:
     counts = _kb_counts(kb)
     lines = [
@@ -563,11 +609,12 @@ def kb_text(kb: KnowledgeBase) -> str:
 
 
 def _areas(rows: Sequence[Mapping[str, str]]) -> list[str]:
-    order = [a.id for a in vocabulary().disease_areas] + ["several areas", "any area"]
+    order = [*schema().disease_areas, "several areas", "any area"]
     present = {row["area"] for row in rows}
     return [area for area in order if area in present]
 
 
+@in_schema
 def kb_markdown(kb: KnowledgeBase) -> str:
     counts = _kb_counts(kb)
     out = [
@@ -589,6 +636,7 @@ def kb_markdown(kb: KnowledgeBase) -> str:
     return "\n".join(out)
 
 
+@in_schema
 def kb_json(kb: KnowledgeBase, *, indent: int | None = 2) -> str:
     data = {
         "notice": NOT_FOR_CLINICAL_USE,
@@ -597,7 +645,7 @@ def kb_json(kb: KnowledgeBase, *, indent: int | None = 2) -> str:
         "fingerprint": kb.fingerprint,
         "engine": kb.engine,
         "counts": _kb_counts(kb),
-        "categories": list(CATEGORIES),
+        "categories": list(schema().categories),
         "decision_table": decision_rows(kb),
     }
     return json.dumps(data, indent=indent)
@@ -638,7 +686,7 @@ def audit_markdown(report: AuditReport) -> str:
     for finding in sorted(report.findings, key=lambda f: _SEVERITY_ORDER.get(f.severity, 9)):
         message = md(finding.message)
         if finding.region:
-            message += f" Region: {md(describe_region(finding.region))}."
+            message += f" Region: {md(finding.region_text or describe_region(finding.region))}."
         if finding.example_profile is not None:
             example = ", ".join(profile_details(finding.example_profile))
             message += f" Example: {md(example)}."
@@ -655,6 +703,7 @@ def audit_markdown(report: AuditReport) -> str:
 # -- HTML lives in _render_html; re-exported here ----------------------------------------
 
 
+@in_schema
 def result_html(result: Result) -> str:
     """The explanation as self-contained, escaped HTML (for notebooks)."""
     from .html import result_html as render
@@ -662,12 +711,14 @@ def result_html(result: Result) -> str:
     return render(result)
 
 
+@in_schema
 def whynot_html(answer: WhyNot) -> str:
     from .html import whynot_html as render
 
     return render(answer)
 
 
+@in_schema
 def kb_html(kb: KnowledgeBase) -> str:
     from .html import kb_html as render
 

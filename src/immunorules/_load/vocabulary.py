@@ -1,0 +1,218 @@
+"""Checks and merges the ``vocabulary:`` sections of rule files into one vocabulary.
+
+The bundled vocabulary comes first; each section may add fields, conditions, disease areas,
+drug classes (subcategories) and advisories. Redefining an id with different content, an unknown
+field type, an empty or infinite domain, and ``of:`` naming nothing are problems reported with
+the file, line and path of the entry, like any rule problem.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .._model.profile import did_you_mean, shown
+from .._model.vocabulary import (
+    AdvisoryDef,
+    ConditionDef,
+    DiseaseAreaDef,
+    FieldDef,
+    Subcategory,
+    Vocabulary,
+)
+from .yaml import child_path
+
+__all__ = ["SECTIONS", "VocabularyMerger"]
+
+Add = Callable[[str, str], None]
+
+SECTIONS = ("fields", "conditions", "disease_areas", "subcategories", "advisories")
+_MODELS: dict[str, type[BaseModel]] = {
+    "fields": FieldDef,
+    "conditions": ConditionDef,
+    "disease_areas": DiseaseAreaDef,
+    "subcategories": Subcategory,
+    "advisories": AdvisoryDef,
+}
+_ID = re.compile(r"[a-z][a-z0-9_]*\Z")
+_RESERVED = frozenset(dir(BaseModel)) | {"to_fact", "bind_schema", "schema_of"}
+
+
+class VocabularyMerger:
+    """Collects entries from every file's section, in order, on top of a base vocabulary."""
+
+    def __init__(self, base: Vocabulary) -> None:
+        self.base = base
+        self.entries: dict[str, dict[str, tuple[BaseModel, str]]] = {s: {} for s in SECTIONS}
+        for section in SECTIONS:
+            for item in getattr(base, section):
+                self.entries[section][_key(item)] = (item, "the bundled vocabulary")
+        self.added = False
+
+    def add_section(self, data: Any, path: str, where: Callable[[str], str], add: Add) -> None:
+        """Check one file's ``vocabulary:`` mapping; ``where(path)`` says file:line."""
+        if not isinstance(data, dict):
+            add(path, "'vocabulary' must be a mapping of sections")
+            return
+        for section, items in data.items():
+            section_path = child_path(path, section)
+            if section not in SECTIONS:
+                hint = did_you_mean(section, SECTIONS) or f"; sections: {', '.join(SECTIONS)}"
+                add(section_path, f"unknown vocabulary section {shown(section)}{hint}")
+                continue
+            if not isinstance(items, list):
+                add(section_path, f"'{section}' must be a list of entries")
+                continue
+            for index, raw in enumerate(items):
+                self._entry(section, raw, f"{section_path}[{index}]", where, add)
+
+    def _entry(
+        self, section: str, raw: Any, path: str, where: Callable[[str], str], add: Add
+    ) -> None:
+        if not isinstance(raw, dict):
+            add(path, "a vocabulary entry must be a mapping")
+            return
+        try:
+            item = _MODELS[section].model_validate(raw)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                loc = [str(part) for part in error["loc"]]
+                sub = path
+                for part in loc:
+                    sub = f"{sub}[{part}]" if part.isdigit() else child_path(sub, part)
+                if error["type"] == "extra_forbidden":
+                    message = (
+                        f"unknown key{did_you_mean(loc[-1], list(_MODELS[section].model_fields))}"
+                    )
+                elif error["type"] == "literal_error" and loc and loc[-1] == "type":
+                    message = (
+                        f"unknown field type {shown(error['input'])}; "
+                        "expected enum, integer, boolean or set"
+                    )
+                else:
+                    message = error["msg"]
+                add(sub, message)
+            return
+        key = _key(item)
+        if not isinstance(key, str) or not _ID.match(key):
+            add(path, f"{shown(key)} is not a valid id (lower case letters, digits and _)")
+            return
+        problems = self._problems(section, item)
+        for sub, message in problems:
+            add(child_path(path, sub) if sub else path, message)
+        if problems:
+            return
+        known = self.entries[section].get(key)
+        if known is not None:
+            if known[0] != item:
+                what = section[:-1].replace("_", " ")
+                add(path, f"redefines {what} {key!r} differently from {known[1]}")
+            return
+        self.entries[section][key] = (item, where(path))
+        self.added = True
+
+    def _problems(self, section: str, item: BaseModel) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        if isinstance(item, FieldDef):
+            found.extend(_field_problems(item, self))
+        elif isinstance(item, ConditionDef):
+            if item.disease_area not in self.entries["disease_areas"]:
+                hint = did_you_mean(item.disease_area, list(self.entries["disease_areas"]))
+                found.append(
+                    ("disease_area", f"{item.disease_area!r} is not a known disease area{hint}")
+                )
+        elif isinstance(item, Subcategory):
+            if item.category not in {c.id for c in self.base.categories}:
+                found.append(("category", f"{item.category!r} is not a therapy category"))
+            if item.parent is not None:
+                parent = self.entries["subcategories"].get(item.parent)
+                if parent is None:
+                    found.append(("parent", f"{item.parent!r} is not a known subcategory"))
+                elif getattr(parent[0], "category", None) != item.category:
+                    found.append(("parent", f"{item.parent!r} belongs to another category"))
+        return found
+
+    def vocabulary(self) -> Vocabulary:
+        """The merged vocabulary."""
+        if not self.added:
+            return self.base
+        data: dict[str, Any] = {
+            section: tuple(item for item, _ in self.entries[section].values())
+            for section in SECTIONS
+        }
+        return Vocabulary(categories=self.base.categories, sources=self.base.sources, **data)
+
+
+def _key(item: BaseModel) -> Any:
+    return (
+        getattr(item, "key", None) if isinstance(item, AdvisoryDef) else getattr(item, "id", None)
+    )
+
+
+def _field_problems(field: FieldDef, merger: VocabularyMerger) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if field.id in _RESERVED or field.id.startswith("model_"):
+        found.append(("id", f"{field.id!r} is a reserved name; choose another field id"))
+    if field.type == "integer":
+        if field.min is None or field.max is None:
+            found.append(
+                ("", "an integer field needs both 'min' and 'max' (every domain is finite)")
+            )
+        elif field.min > field.max:
+            found.append(
+                ("", f"min ({field.min}) is greater than max ({field.max}): an empty domain")
+            )
+        elif field.max - field.min > 10_000:
+            found.append(("", "an integer field may span at most 10,001 values"))
+        if field.values or field.of:
+            found.append(("", "an integer field takes 'min' and 'max', not 'values' or 'of'"))
+    elif field.type == "boolean":
+        if field.values or field.of or field.min is not None or field.max is not None:
+            found.append(("", "a boolean field takes no 'values', 'of', 'min' or 'max'"))
+    else:
+        if field.of is None and not field.values:
+            found.append(
+                ("values", f"an empty domain: a {field.type} field needs 'values' or 'of'")
+            )
+        if field.of is not None and field.values:
+            found.append(("", "give 'values' or 'of', not both"))
+        if field.of is not None and not merger.entries[field.of]:
+            found.append(("of", f"'of: {field.of}' names nothing"))
+        if field.of is None:
+            bad = [v for v in field.values if not _ID.match(v)]
+            if bad:
+                found.append(
+                    (
+                        "values",
+                        f"{shown(bad[0])} is not a valid value (lower case letters, digits and _)",
+                    )
+                )
+            if len(set(field.values)) != len(field.values):
+                found.append(("values", "values must be distinct"))
+    if field.default is not None and not found:
+        domain = field.values if field.of is None else tuple(merger.entries[field.of])
+        ok = {
+            "integer": isinstance(field.default, int)
+            and not isinstance(field.default, bool)
+            and field.min is not None
+            and field.max is not None
+            and field.min <= field.default <= field.max,
+            "boolean": isinstance(field.default, bool),
+            "enum": field.default in domain,
+            "set": isinstance(field.default, tuple) and set(field.default) <= set(domain),
+        }[field.type]
+        if not ok:
+            found.append(
+                ("default", f"default {shown(field.default)} is not in the field's domain")
+            )
+    if (
+        not field.nullable
+        and field.default is None
+        and not field.required
+        and field.type in ("enum", "integer")
+    ):
+        found.append(("", "a field that cannot be null needs a 'default' or 'required: true'"))
+    return found
