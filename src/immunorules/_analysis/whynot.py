@@ -56,7 +56,7 @@ __all__ = [
     "why_not",
 ]
 
-Value = str | bool | int | None
+Value = str | bool | int | None | tuple[str, ...]
 Status = Literal["suggested", "flagged", "avoided", "absent"]
 
 #: How many fields a change set may change at most (``condition`` with its area counts as one).
@@ -364,6 +364,25 @@ def _changes(
     for options in group:
         first = options[0]
         members = [member for option in options for member in option.members]
+        if first.slot in space.flat.groups:  # a set field: its whole value before and after
+            name = space.field_of(first.slot)
+            fact = space.flat.fact(profile)
+
+            def as_set(
+                value: Any, slot: str = first.slot, name: str = name, fact: Any = fact
+            ) -> tuple[str, ...]:
+                changed = space.flat.unflatten({**fact, slot: value})
+                return tuple(changed[name])
+
+            changes.append(
+                ProfileChange(
+                    field=name,
+                    before=getattr(profile, name),
+                    after=as_set(first.value),
+                    alternatives=tuple(as_set(v) for v in space.values(first.slot) if v in members),
+                )
+            )
+            continue
         if first.slot != "condition":
             domain = space.values(first.slot)
             changes.append(

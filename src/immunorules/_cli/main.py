@@ -1,9 +1,11 @@
-"""The ``immunorules`` command line (SPEC §9).
+"""The ``immunorules`` command line.
 
     immunorules evaluate PROFILE.json [--rules DIR] [--format text|json|markdown]
     immunorules explain PROFILE.json --category CATEGORY [--rules DIR] [--format ...]
     immunorules audit [--rules DIR] [--format text|json|markdown]
     immunorules validate DIR [DIR ...]
+    immunorules vocabulary [--rules DIR] [--format text|json|markdown]
+    immunorules schema [--rules DIR] [--rule-files]
 
 Exit codes: 0 success; 1 the audit found errors, or validate found problems in the rule files;
 2 bad input (a missing or unreadable file, invalid JSON, an invalid profile, rules that do not
@@ -182,6 +184,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     validate.add_argument("paths", nargs="+", metavar="DIR", help="rule files or folders")
+    from .vocabulary import add_commands
+
+    add_commands(commands, formatter, rules_option, PROG)
     return parser
 
 
@@ -449,7 +454,21 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_vocabulary(args: argparse.Namespace, out: TextIO) -> int:
+    from .vocabulary import cmd_vocabulary
+
+    return cmd_vocabulary(_load(args), args, out)
+
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    from .vocabulary import cmd_schema
+
+    return cmd_schema(_load(args), args, out)
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "vocabulary": _cmd_vocabulary,
+    "schema": _cmd_schema,
     "evaluate": _cmd_evaluate,
     "explain": _cmd_explain,
     "audit": _cmd_audit,

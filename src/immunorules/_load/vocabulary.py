@@ -87,6 +87,8 @@ class VocabularyMerger:
                     message = (
                         f"unknown key{did_you_mean(loc[-1], list(_MODELS[section].model_fields))}"
                     )
+                elif error["type"] == "literal_error" and loc and loc[-1] == "of":
+                    message = "'of' must name conditions, disease_areas or subcategories"
                 elif error["type"] == "literal_error" and loc and loc[-1] == "type":
                     message = (
                         f"unknown field type {shown(error['input'])}; "

@@ -181,4 +181,6 @@ def show_value(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, tuple):  # a set field's members
+        return "[" + ", ".join(str(member) for member in value) + "]"
     return str(value)

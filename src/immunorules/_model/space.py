@@ -75,10 +75,11 @@ class FlatSpace:
     def unflatten(self, flat: Mapping[str, Any]) -> dict[str, Any]:
         """Profile field values from flat ones (set fields: the union of their groups)."""
         values = {name: value for name, value in flat.items() if name not in self.groups}
-        for key, (name, _) in self.groups.items():
+        for key, (name, members) in self.groups.items():
             if key in flat:
                 chosen = [m for m in str(flat[key]).split("+") if m]
-                values[name] = (*values.get(name, ()), *chosen)
+                kept = [m for m in values.get(name, ()) if m not in members]
+                values[name] = (*kept, *chosen)
         return values
 
     # -- rules -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["profiles"]
 
-Pin = Scalar | Collection[Scalar] | st.SearchStrategy[Any]
+Pin = Scalar | tuple[str, ...] | Collection[Scalar | tuple[str, ...]] | st.SearchStrategy[Any]
 
 
 def profiles(kb: KnowledgeBase | None = None, /, **pinned: Pin) -> st.SearchStrategy[Any]:

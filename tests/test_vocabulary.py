@@ -1,0 +1,411 @@
+"""Open vocabulary: rule sets declare their own fields, conditions, drug classes and advisories,
+and every part of the library follows the knowledge base's schema."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import immunorules as ir
+from immunorules._load.yaml import parse_yaml
+from immunorules.testing import profiles
+
+from .conftest import EVIDENCE, rule
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "own_vocabulary" / "rules"
+SRC = ROOT / "src" / "immunorules"
+GCA = {"immune_activity": "overactive", "condition": "giant_cell_arteritis"}
+
+VOCABULARY: dict[str, Any] = {
+    "fields": [
+        {"id": "egfr", "type": "integer", "min": 0, "max": 150},
+        {"id": "tried", "type": "set", "of": "subcategories", "modifiable": True},
+        {"id": "band", "type": "enum", "values": ["low", "high"], "default": "low"},
+        {"id": "on_dialysis", "type": "boolean"},
+    ]
+}
+
+
+def _kb(tmp_path: Path, rules: list[dict[str, Any]], *, engine: str = "native") -> ir.KnowledgeBase:
+    folder = tmp_path / f"kb-{engine}-{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    document = {"vocabulary": VOCABULARY, "evidence": EVIDENCE, "rules": rules}
+    document["scope"] = {"condition": "psoriasis"}
+    (folder / "rules.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return ir.load_rules(folder, engine=engine)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def example() -> ir.KnowledgeBase:
+    return ir.load_rules(EXAMPLE, engine="native")
+
+
+# -- the profile model -------------------------------------------------------------------------
+
+
+def test_a_vocabulary_extends_the_profile_model(example: ir.KnowledgeBase) -> None:
+    model = example.profile_model
+    assert issubclass(model, ir.ConditionProfile) and model is not ir.ConditionProfile
+    assert list(example.fields)[-3:] == ["age", "prior_therapy_classes", "visual_symptoms"]
+    age = example.fields["age"]
+    assert (age.type, age.min, age.max, age.default, age.modifiable) == (
+        "integer",
+        18,
+        110,
+        None,
+        False,
+    )
+    assert example.fields["prior_therapy_classes"].modifiable
+    profile = example.parse(
+        {**GCA, "age": 80, "prior_therapy_classes": ["il6_pathway_inhibitors", "corticosteroids"]}
+    )
+    assert isinstance(profile, model) and profile.disease_area == "autoimmune"
+    assert profile.prior_therapy_classes == ("corticosteroids", "il6_pathway_inhibitors")  # type: ignore[attr-defined]
+    assert hash(profile) == hash(example.parse(profile.model_dump()))
+    with pytest.raises(Exception):  # noqa: B017, PT011 - frozen
+        profile.age = 81  # type: ignore[attr-defined]
+    # A bundled profile is accepted by a knowledge base whose fields include its own.
+    bundled = ir.ConditionProfile(immune_activity="overactive", condition="psoriasis")
+    assert example.evaluate(bundled).profile == example.parse(
+        {"immune_activity": "overactive", "condition": "psoriasis"}
+    )
+    # ...and the bundled model knows nothing of the example's.
+    with pytest.raises(ir.ProfileError, match="not a known condition"):
+        ir.evaluate(GCA)
+    assert "giant_cell_arteritis" in {c.id for c in example.conditions}
+    assert ir.ConditionProfile.model_fields.keys() < model.model_fields.keys()
+
+
+def test_invalid_profiles_for_that_knowledge_base_list_every_problem(
+    example: ir.KnowledgeBase,
+) -> None:
+    with pytest.raises(ir.ProfileError) as info:
+        example.evaluate(
+            {
+                **GCA,
+                "agee": 70,
+                "age": "80",
+                "prior_therapy_classes": ["tnf_inhibitor", 3],
+                "visual_symptoms": "yes",
+            }
+        )
+    problems = {p.path: p.message for p in info.value.problems}
+    assert set(problems) == {"agee", "age", "prior_therapy_classes", "visual_symptoms"}
+    assert "did you mean 'age'" in problems["agee"]
+    assert "expected an integer" in problems["age"]
+    assert "did you mean 'tnf_inhibitors'" in problems["prior_therapy_classes"]
+    assert "members must be strings" in problems["prior_therapy_classes"]
+    with pytest.raises(ir.ProfileError, match=r"age: 17 is outside 18\.\.110"):
+        example.evaluate({**GCA, "age": 17})
+    with pytest.raises(ir.ProfileError, match="expected a list"):
+        example.evaluate({**GCA, "prior_therapy_classes": "tnf_inhibitors"})
+    with pytest.raises(ir.ProfileError) as info:
+        ir.evaluate({"immune_activity": "overactive", "condition": "psoriasis", "age": 40})
+    assert info.value.problems[0].path == "age"
+
+
+# -- rules on the new fields -------------------------------------------------------------------
+
+
+def _set_rules() -> list[dict[str, Any]]:
+    return [
+        rule(
+            "AFTER-TNF-OR-JAK",
+            {
+                "suggest": [
+                    {
+                        "category": "biologic_therapies",
+                        "tier": "escalation",
+                        "subcategories": ["interleukin_inhibitors"],
+                    }
+                ]
+            },
+            {
+                "condition": "psoriasis",
+                "tried": {"includes_any": ["tnf_inhibitors", "jak_inhibitors"]},
+            },
+        ),
+        rule(
+            "NEITHER",
+            {"suggest": [{"category": "immunosuppressants", "tier": "first_line"}]},
+            {"condition": "psoriasis", "tried": {"excludes": ["tnf_inhibitors", "jak_inhibitors"]}},
+        ),
+        rule(
+            "BOTH-AND-KIDNEY",
+            {"avoid": [{"subcategory": "interleukin_inhibitors"}], "advise": ["hbv_screen"]},
+            {"tried": {"includes": ["tnf_inhibitors", "jak_inhibitors"]}, "egfr": {"max": 29}},
+        ),
+        rule(
+            "HIGH-BAND",
+            {"advise": ["serious_infection_risk"]},
+            {"band": "high", "on_dialysis": True},
+        ),
+    ]
+
+
+def test_set_conditions_and_new_fields_evaluate(tmp_path: Path) -> None:
+    kb = _kb(tmp_path, _set_rules())
+    base = {"immune_activity": "overactive", "condition": "psoriasis"}
+    assert kb.evaluate(base).fired_rules == ("NEITHER",)
+    assert kb.evaluate({**base, "tried": ["jak_inhibitors"]}).fired_rules == ("AFTER-TNF-OR-JAK",)
+    both = kb.evaluate({**base, "tried": ["tnf_inhibitors", "jak_inhibitors"], "egfr": 20})
+    assert both.fired_rules == ("AFTER-TNF-OR-JAK", "BOTH-AND-KIDNEY")
+    assert both.suggestion("biologic_therapies") is None  # its only class is avoided
+    assert both.advisories[0].reasons[0].matched == {
+        "egfr": 20,
+        "tried": ("jak_inhibitors", "tnf_inhibitors"),
+    }
+    assert kb.evaluate({**base, "band": "high", "on_dialysis": True}).fired_rules == (
+        "HIGH-BAND",
+        "NEITHER",
+    )
+    row = kb.decision_table().row("AFTER-TNF-OR-JAK")
+    assert row.conditions["tried"] == "includes any of jak_inhibitors, tnf_inhibitors"
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_engines_agree_on_user_fields_and_sets(tmp_path: Path, data: st.DataObject) -> None:
+    native = _ENGINES["native"]
+    durable = _ENGINES["durable"]
+    profile = data.draw(profiles(native, condition=["psoriasis", "rheumatoid_arthritis", None]))
+    assert native.evaluate(profile).fired_rules == durable.evaluate(profile).fired_rules
+    for candidate in native.active_rules:
+        assert (candidate.id in native.evaluate(profile).fired_rules) == candidate.holds(profile)
+
+
+_ENGINES: dict[str, ir.KnowledgeBase] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _engines(tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp("engines")
+    for engine in ("native", "durable"):
+        _ENGINES[engine] = _kb(folder, _set_rules(), engine=engine)
+
+
+def test_example_engines_agree(example: ir.KnowledgeBase) -> None:
+    durable = ir.load_rules(EXAMPLE, engine="durable")
+    values = [None, 18, 74, 75, 110]
+    tried: list[list[str]] = [
+        [],
+        ["il6_pathway_inhibitors"],
+        ["tnf_inhibitors"],
+        ["tnf_inhibitors", "il6_pathway_inhibitors"],
+    ]
+    for age, classes, visual in itertools.product(values, tried, [False, True]):
+        profile = {**GCA, "age": age, "prior_therapy_classes": classes, "visual_symptoms": visual}
+        one, two = example.evaluate(profile), durable.evaluate(profile)
+        assert one.model_dump(exclude={"knowledge_base"}) == two.model_dump(
+            exclude={"knowledge_base"}
+        )
+
+
+# -- the audit over the new space ----------------------------------------------------------------
+
+
+def test_audit_is_exact_over_set_members(tmp_path: Path) -> None:
+    rules = _set_rules()
+    clean = _kb(tmp_path, rules).audit()
+    assert clean.filter(kind="gap") == ()
+    gappy = _kb(tmp_path, [r for r in rules if r["id"] != "NEITHER"])
+    report = gappy.audit()
+    (gap,) = report.filter(kind="gap")
+    assert gap.region is not None and gap.region_text is not None
+    assert "tried excludes" not in gap.region_text and "tried &" in gap.region_text
+    assert gap.example_profile is not None
+    assert not gappy.evaluate(gap.example_profile).covered
+    # Brute force over the members the rules name, with every other field at its default:
+    # exactly the profiles without tnf_inhibitors and jak_inhibitors are uncovered.
+    base = {"immune_activity": "overactive", "condition": "psoriasis"}
+    members = ["tnf_inhibitors", "jak_inhibitors", "corticosteroids"]
+    for size in range(len(members) + 1):
+        for chosen in itertools.combinations(members, size):
+            covered = gappy.evaluate({**base, "tried": list(chosen)}).covered
+            assert covered == bool({"tnf_inhibitors", "jak_inhibitors"} & set(chosen)), chosen
+
+
+def test_the_example_audits_clean_in_its_scope(example: ir.KnowledgeBase) -> None:
+    report = example.audit()
+    assert report.ok and report.filter(severity=["error", "warning"]) == ()
+    assert example.scope and example.scope[0].when["condition"] == {"giant_cell_arteritis"}
+    wider = example.audit(scope={"condition": ["giant_cell_arteritis", "psoriasis"]})
+    (gap,) = wider.filter(kind="gap")
+    assert gap.region == {"condition": ["psoriasis"]}
+    with pytest.raises(ir.RuleFileError, match="did you mean 'psoriasis'"):
+        example.audit(scope={"condition": "psoriasi"})
+
+
+def test_why_not_changes_set_members(example: ir.KnowledgeBase) -> None:
+    answer = example.why_not(
+        {**GCA, "prior_therapy_classes": ["il6_pathway_inhibitors"]}, "biologic_therapies"
+    )
+    (change_set,) = answer.changes
+    (change,) = change_set.changes
+    assert (change.field, change.before, change.after) == (
+        "prior_therapy_classes",
+        ("il6_pathway_inhibitors",),
+        (),
+    )
+    assert example.evaluate(change_set.profile).tier("biologic_therapies") == "first_line"
+
+
+def test_a_parent_class_means_its_finer_classes(tmp_path: Path) -> None:
+    folder = tmp_path / "parent"
+    folder.mkdir()
+    vocabulary = {
+        "subcategories": [
+            {
+                "id": "il6_inhibitors",
+                "category": "biologic_therapies",
+                "direction": "suppress",
+                "name": "IL-6 inhibitors",
+                "parent": "interleukin_inhibitors",
+            }
+        ]
+    }
+    rules = [
+        rule(
+            "SUGGEST",
+            {
+                "suggest": [
+                    {
+                        "category": "biologic_therapies",
+                        "tier": "first_line",
+                        "subcategories": ["il6_inhibitors"],
+                    }
+                ]
+            },
+        ),
+        rule(
+            "AVOID-PARENT",
+            {"avoid": [{"subcategory": "interleukin_inhibitors"}]},
+            {"pregnant": True},
+        ),
+    ]
+    (folder / "r.yaml").write_text(
+        yaml.safe_dump({"vocabulary": vocabulary, "evidence": EVIDENCE, "rules": rules})
+    )
+    kb = ir.load_rules(folder, engine="native")
+    assert {s.id: s.parent for s in kb.subcategories}["il6_inhibitors"] == "interleukin_inhibitors"
+    profile = {"immune_activity": "overactive", "condition": "psoriasis"}
+    assert kb.evaluate(profile).tier("biologic_therapies") == "first_line"
+    pregnant = kb.evaluate({**profile, "pregnant": True})
+    assert pregnant.suggestion("biologic_therapies") is None
+    assert {a.subcategory for a in pregnant.avoided} == {"interleukin_inhibitors", "il6_inhibitors"}
+
+
+def test_frames_and_renderers_follow_the_vocabulary(example: ir.KnowledgeBase) -> None:
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(
+        {
+            "immune_activity": ["overactive", "overactive"],
+            "condition": ["giant_cell_arteritis", "giant_cell_arteritis"],
+            "age": [80, None],
+            "prior_therapy_classes": [["il6_pathway_inhibitors"], []],
+        }
+    )
+    out = ir.evaluate_frame(frame, example)
+    assert out["biologic_therapies"].isna().tolist() == [True, False]
+    assert out["biologic_therapies"].iloc[1] == "first_line"
+    result = example.evaluate({**GCA, "prior_therapy_classes": ["il6_pathway_inhibitors"]})
+    assert "Giant cell arteritis" in result.explain()
+    assert "[il6_pathway_inhibitors]" in result.explain()
+    html = example.evaluate(GCA).to_html() if hasattr(result, "to_html") else result._repr_html_()
+    assert "IL-6 pathway inhibitors" in (html or "")
+    assert "giant\\_cell\\_arteritis" in example.to_markdown()
+
+
+# -- no schema constant is left ------------------------------------------------------------------
+
+_OLD_CONSTANTS = {
+    "FIELD_DOMAINS",
+    "PROFILE_FIELDS",
+    "CONDITIONS",
+    "CONDITION_AREA",
+    "DISEASE_AREAS",
+    "CATEGORIES",
+    "SUBCATEGORIES",
+    "ADVISORIES",
+    "REFERRALS",
+    "MAX_PRIOR_LINES",
+    "DIMENSIONS",
+    "FULL",
+    "JOINT_VALUES",
+}
+
+
+def test_no_module_level_schema_constant_is_left() -> None:
+    found = []
+    for path in SRC.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                targets = [node.target.id]
+            found += [f"{path.name}:{name}" for name in targets if name in _OLD_CONSTANTS]
+    assert found == []
+
+
+def test_the_bundled_vocabulary_describes_the_bundled_profile_model() -> None:
+    kb = ir.load_rules(engine="native")
+    assert list(kb.fields) == list(ir.ConditionProfile.model_fields)
+    for name, field in kb.fields.items():
+        if field.type == "enum" and name not in ("disease_area", "condition"):
+            annotation = str(ir.ConditionProfile.model_fields[name].annotation)
+            assert all(repr(value) in annotation for value in field.values), name
+    assert kb.profile_model is ir.ConditionProfile
+
+
+# -- the CLI -----------------------------------------------------------------------------------
+
+
+def test_vocabulary_and_schema_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from immunorules._cli.main import main
+
+    assert main(["vocabulary", "--rules", str(EXAMPLE), "--engine", "native"]) == 0
+    text = capsys.readouterr().out
+    assert "age (integer, default null): 18..110 or null" in text
+    assert (
+        "giant_cell_arteritis" in text
+        and "il6_pathway_inhibitors (within interleukin_inhibitors)" in text
+    )
+    assert main(["vocabulary", "--format", "json", "--engine", "native"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [f["id"] for f in data["fields"]][:2] == ["immune_activity", "disease_area"]
+
+    assert main(["schema", "--rules", str(EXAMPLE), "--engine", "native"]) == 0
+    profile_schema = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator.check_schema(profile_schema)
+    validator = jsonschema.Draft202012Validator(profile_schema)
+    assert validator.is_valid(
+        {**GCA, "age": 80, "prior_therapy_classes": ["il6_pathway_inhibitors"]}
+    )
+    assert not validator.is_valid({**GCA, "age": 8})
+    assert not validator.is_valid({**GCA, "agee": 80})
+
+    assert main(["schema", "--rule-files", "--rules", str(EXAMPLE), "--engine", "native"]) == 0
+    rules_schema = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator.check_schema(rules_schema)
+    checker = jsonschema.Draft202012Validator(rules_schema)
+    for path in [*sorted((ROOT / "rules").glob("*.yaml")), *sorted(EXAMPLE.glob("*.yaml"))]:
+        document = parse_yaml(path.read_text(encoding="utf-8")).data  # as the loader reads it
+        errors = [e.message for e in checker.iter_errors(document)]
+        assert errors == [], (path.name, errors[:3])
+    broken = parse_yaml((EXAMPLE / "giant_cell_arteritis.yaml").read_text()).data
+    broken["rules"][0]["when"]["age"] = "old"
+    assert not checker.is_valid(broken)
