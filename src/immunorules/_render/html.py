@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CSS", "audit_html", "kb_html", "result_html", "whynot_html"]
 
+# JupyterLab styles output tables and lists with ``.jp-RenderedHTMLCommon`` rules (cells
+# right-aligned at specificity 0,2,1, a fixed table layout, bulleted lists). Rules here that must
+# win are written one step more specific (``.ir-root table.ir-table td`` is 0,2,2), and
+# tests/test_notebook_css.py counts it.
 CSS = """
 .ir-root{--ir-green:#2da44e;--ir-blue:#4c8df6;--ir-amber:#d4a72c;--ir-red:#e5534b;
 --ir-purple:#a371f7;--ir-grey:rgba(127,127,127,.55);
@@ -51,7 +55,8 @@ max-width:980px;text-align:left}
 .ir-root p{margin:4px 0}
 .ir-root h4{margin:14px 0 6px;font-size:12px;font-weight:700;text-transform:uppercase;
 letter-spacing:.05em;opacity:.78}
-.ir-root a{color:var(--jp-content-link-color,#4c8df6);text-decoration:underline}
+.ir-root a,div.ir-root a:link,div.ir-root a:visited{color:var(--jp-content-link-color,#4c8df6);
+text-decoration:underline}
 .ir-notice{border:1px dashed var(--ir-amber);background:rgba(212,167,44,.12);
 border-radius:6px;padding:6px 10px;margin:0 0 10px;font-size:12px}
 .ir-head{margin:0 0 8px}
@@ -88,20 +93,29 @@ background:rgba(229,83,75,.13);border-radius:6px;padding:8px 10px;margin:8px 0}
 .ir-gap{border:1px solid var(--ir-grey);border-left:6px solid var(--ir-grey);
 background:rgba(127,127,127,.10);border-radius:6px;padding:8px 10px;margin:8px 0}
 .ir-classes{margin:4px 0}
-.ir-reasons{margin:4px 0 0;padding:0;list-style:none}
+div.ir-root ul.ir-reasons{margin:4px 0 0;padding:0;list-style:none}
 .ir-reason{margin:5px 0;padding:0 0 0 8px;border-left:2px solid var(--ir-border)}
 .ir-reason .ir-because{margin:1px 0}
 .ir-label{font-size:11px;font-weight:700;text-transform:uppercase;letter-spacing:.04em;
 opacity:.7;margin-right:4px}
 .ir-root details>summary{cursor:pointer}
-.ir-table{border-collapse:collapse;width:100%;margin:6px 0;font-size:12px}
-.ir-table th,.ir-table td{border:1px solid var(--ir-border);padding:3px 6px;
-vertical-align:top;text-align:left}
-.ir-table th{background:rgba(127,127,127,.12);font-weight:700}
-.ir-table tr.ir-group td{background:rgba(127,127,127,.07);font-weight:700}
+.ir-root table.ir-table{border-collapse:collapse;border-spacing:0;table-layout:fixed;
+width:100%;margin:6px 0;font-size:12px;color:inherit}
+.ir-root table.ir-table th,.ir-root table.ir-table td{border:1px solid var(--ir-border);
+padding:3px 6px;line-height:1.4;vertical-align:top;text-align:left;white-space:normal;
+overflow-wrap:anywhere;max-width:none}
+.ir-root table.ir-table th{background:rgba(127,127,127,.12);font-weight:700}
+.ir-kb table.ir-table th:nth-child(1){width:27%}
+.ir-kb table.ir-table th:nth-child(2){width:35%}
+.ir-audit table.ir-table th:nth-child(1){width:96px}
+.ir-audit table.ir-table th:nth-child(2){width:22%}
+.ir-audit table.ir-table th:nth-child(3){width:22%}
+.ir-whynot table.ir-table th:nth-child(1){width:80px}
+.ir-whynot table.ir-table th:nth-child(2){width:55%}
+.ir-root table.ir-table tr.ir-group td{background:rgba(127,127,127,.07);font-weight:700}
 .ir-scroll{max-height:480px;overflow:auto}
 .ir-foot{margin-top:10px;font-size:11.5px;opacity:.7}
-.ir-changes{margin:4px 0;padding-left:22px}
+div.ir-root ol.ir-changes{margin:4px 0;padding-left:22px}
 .ir-changes li{margin:3px 0}
 """
 
