@@ -1,4 +1,4 @@
-"""Resolution: from the rules that fired to a :class:`Result` (SPEC §5).
+"""Resolution: from the rules that fired to a :class:`Result`, by the collect policy.
 
 A DMN-style collect policy, independent of rule order: suggestions merge per category (best
 tier, union of drug classes); avoid beats flag beats suggest; advisories are a union; opposite

@@ -1,7 +1,7 @@
 """The loader: the only code that touches rule files.
 
 It reads every ``*.yaml``/``*.yml`` file under the given paths, checks each against the rule-file
-format (SPEC §4) and the vocabulary, and collects every problem in every file into one
+format and the knowledge base's vocabulary, and collects every problem in every file into one
 :class:`RuleFileError`. Nothing in a rule file is ever executed.
 """
 
