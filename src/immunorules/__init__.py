@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any, Literal, overload
 
+from . import _render  # noqa: F401 - registers the renderers with the models
 from ._analysis.audit import audit
 from ._analysis.audit_report import AuditReport, Finding
 from ._analysis.decision_table import DecisionRow, DecisionTable

@@ -6,7 +6,7 @@ The analysis itself is in ``_audit``; this module only holds and shows its resul
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final, Literal, get_args
+from typing import ClassVar, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, SerializeAsAny, computed_field
 
@@ -111,6 +111,8 @@ def _choices(value: str | Iterable[str] | None, allowed: tuple[str, ...], what: 
 class AuditReport(Rendered, _Frozen):
     """Everything ``audit(kb)`` found. ``ok`` is true when no finding is an error."""
 
+    _render_kind: ClassVar[str] = "audit"
+
     findings: tuple[Finding, ...]
     knowledge_base: KnowledgeBaseInfo
     active_rules: int
@@ -199,13 +201,3 @@ class AuditReport(Rendered, _Frozen):
     def explain(self) -> str:
         """The plain-text report (the same as :meth:`to_text`)."""
         return self.to_text()
-
-    def to_markdown(self) -> str:
-        from .._render.text import audit_markdown
-
-        return audit_markdown(self)
-
-    def to_html(self) -> str:
-        from .._render.text import audit_html
-
-        return audit_html(self)

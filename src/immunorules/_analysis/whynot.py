@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
@@ -129,6 +129,8 @@ class ChangeSet(_Frozen):
 class WhyNot(Rendered, _Frozen):
     """Why a category is, or is not, suggested for a profile, and what would change that."""
 
+    _render_kind: ClassVar[str] = "whynot"
+
     profile: SerializeAsAny[ConditionProfile]
     category: str
     status: Status
@@ -161,22 +163,6 @@ class WhyNot(Rendered, _Frozen):
     def suggested(self) -> bool:
         """Whether the category is a first-line or escalation suggestion now."""
         return self.status == "suggested"
-
-    def explain(self) -> str:
-        """A plain-text explanation, with the not-for-clinical-use notice."""
-        from .._render.text import whynot_text
-
-        return whynot_text(self)
-
-    def to_markdown(self) -> str:
-        from .._render.text import whynot_markdown
-
-        return whynot_markdown(self)
-
-    def to_html(self) -> str:
-        from .._render.text import whynot_html
-
-        return whynot_html(self)
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent)

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Literal, overload
+from typing import Any, ClassVar, Literal, overload
 
 from .._analysis.audit_report import AuditReport
 from .._analysis.decision_table import DecisionTable
@@ -56,6 +56,8 @@ def _is_bundled(paths: PathInput | Sequence[PathInput]) -> bool:
 
 class KnowledgeBase(Rendered):
     """Rules bound to a matching engine. Evaluate profiles with :meth:`evaluate`."""
+
+    _render_kind: ClassVar[str] = "kb"
 
     def __init__(self, loaded: LoadedRules, *, engine: EngineName = "auto", bundled: bool) -> None:
         self._loaded = loaded
@@ -247,29 +249,11 @@ class KnowledgeBase(Rendered):
 
     def summary(self) -> str:
         """A plain-text summary: identity, counts, and the rules by disease area."""
-        from .._render.text import kb_text
-
-        return kb_text(self)
-
-    def explain(self) -> str:
-        """The plain-text summary (the same as :meth:`summary`)."""
-        return self.summary()
-
-    def to_markdown(self) -> str:
-        from .._render.text import kb_markdown
-
-        return kb_markdown(self)
-
-    def to_html(self) -> str:
-        from .._render.text import kb_html
-
-        return kb_html(self)
+        return self._rendered("text")
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The summary as JSON: identity, counts, and one record per rule."""
-        from .._render.text import kb_json
-
-        return kb_json(self, indent=indent)
+        return self._rendered("json", indent=indent)
 
 
 def _make_matcher(

@@ -10,7 +10,7 @@ vocabulary adds fields, conditions or disease areas gets a subclass of it built 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -35,6 +35,16 @@ ImmuneActivity = Literal["overactive", "underactive", "balanced"]
 TransplantStatus = Literal["none", "candidate", "solid_organ_recipient", "hsct_recipient"]
 Severity = Literal["mild", "moderate", "severe"]
 InfectionStatus = Literal["none", "recent_serious", "active_serious"]
+
+
+#: Builds the bundled schema; set by the schema module when it is imported (it imports this
+#: module, so this one cannot import it).
+_BUNDLED: Callable[[], Schema] | None = None
+
+
+def set_bundled_schema(build: Callable[[], Schema]) -> None:
+    global _BUNDLED
+    _BUNDLED = build
 
 
 class ConditionProfile(BaseModel):
@@ -82,9 +92,8 @@ class ConditionProfile(BaseModel):
         """The schema this profile model belongs to."""
         schema = cls._schema
         if schema is None:
-            from .schema import bundled_schema  # binds ConditionProfile on first use
-
-            schema = bundled_schema()
+            assert _BUNDLED is not None, "the schema module binds the bundled schema on import"
+            schema = _BUNDLED()  # builds the bundled schema, which binds ConditionProfile
         return schema
 
     @classmethod

@@ -6,7 +6,8 @@ Rendering lives in ``_render``; these classes only delegate to it.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NoReturn
+from collections.abc import Callable
+from typing import Annotated, ClassVar, Literal, NoReturn
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SerializeAsAny
 
@@ -37,20 +38,42 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+#: Renderers by (kind of object, format), registered by the render layer when the package is
+#: imported: models call into it through this table, never by importing it.
+_RENDERERS: dict[tuple[str, str], Callable[..., str]] = {}
+
+
+def register_renderer(kind: str, format: str, render: Callable[..., str]) -> None:
+    """Make ``render`` the ``format`` (text, markdown, html, json) renderer of ``kind``."""
+    _RENDERERS[(kind, format)] = render
+
+
 class Rendered:
     """Notebook and ``str()`` display from a model's own text, Markdown and HTML renderings.
 
-    Put it before the pydantic base, so its ``__str__`` wins over pydantic's.
+    Put it before the pydantic base, so its ``__str__`` wins over pydantic's. ``_render_kind``
+    names the renderers (``result``, ``whynot``, ``audit``, ``kb``).
     """
 
+    _render_kind: ClassVar[str] = ""
+
+    def _rendered(self, format: str, **options: object) -> str:
+        render = _RENDERERS.get((self._render_kind, format))
+        if render is None:  # pragma: no cover - importing immunorules registers every renderer
+            raise RuntimeError(f"no {format} renderer for {self._render_kind}: import immunorules")
+        return render(self, **options)
+
     def explain(self) -> str:
-        raise NotImplementedError
+        """A plain-text explanation, with the not-for-clinical-use notice."""
+        return self._rendered("text")
 
     def to_markdown(self) -> str:
-        raise NotImplementedError
+        """Markdown, with the not-for-clinical-use notice."""
+        return self._rendered("markdown")
 
     def to_html(self) -> str:
-        raise NotImplementedError
+        """Self-contained HTML (no external CSS, scripts or fonts; all text escaped)."""
+        return self._rendered("html")
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -150,6 +173,8 @@ class KnowledgeBaseInfo(_Frozen):
 class Result(Rendered, _Frozen):
     """What the knowledge base says about one profile."""
 
+    _render_kind: ClassVar[str] = "result"
+
     profile: SerializeAsAny[ConditionProfile]
     suggestions: tuple[Suggestion, ...]
     avoided: tuple[Avoidance, ...]
@@ -169,19 +194,3 @@ class Result(Rendered, _Frozen):
         """The tier of ``category`` (first_line, escalation, flagged), or None."""
         found = self.suggestion(category)
         return None if found is None else found.tier
-
-    def explain(self) -> str:
-        """A plain-text explanation, with the not-for-clinical-use notice."""
-        from .._render.text import result_text
-
-        return result_text(self)
-
-    def to_markdown(self) -> str:
-        from .._render.text import result_markdown
-
-        return result_markdown(self)
-
-    def to_html(self) -> str:
-        from .._render.text import result_html
-
-        return result_html(self)

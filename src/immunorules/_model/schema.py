@@ -14,7 +14,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from .matching import Scalar
-from .profile import ConditionProfile, make_profile_model, parse_with
+from .profile import ConditionProfile, make_profile_model, parse_with, set_bundled_schema
 from .vocabulary import (
     AdvisoryDef,
     Category,
@@ -151,3 +151,6 @@ def _default(field: FieldDef) -> Any:
 def bundled_schema() -> Schema:
     """The schema of the bundled vocabulary (that of :class:`ConditionProfile`)."""
     return Schema(bundled_vocabulary(), bundled=True)
+
+
+set_bundled_schema(bundled_schema)

@@ -1,4 +1,27 @@
 """The render layer.
 
-Text, Markdown, JSON and HTML for results, why-not answers, audits and knowledge bases.
+Text, Markdown, JSON and HTML for results, why-not answers, audits and knowledge bases. Models
+call into it through the renderer table of ``_model.result`` (filled here when the package is
+imported), never by importing it.
 """
+
+from __future__ import annotations
+
+from .._model.result import register_renderer
+from . import html, text
+
+__all__ = ["register_all"]
+
+
+def register_all() -> None:
+    """Register every renderer with the models."""
+    for kind in ("result", "whynot", "kb"):
+        register_renderer(kind, "text", getattr(text, f"{kind}_text"))
+        register_renderer(kind, "markdown", getattr(text, f"{kind}_markdown"))
+        register_renderer(kind, "html", getattr(html, f"{kind}_html"))
+    register_renderer("kb", "json", text.kb_json)
+    register_renderer("audit", "markdown", text.audit_markdown)
+    register_renderer("audit", "html", html.audit_html)
+
+
+register_all()

@@ -26,19 +26,15 @@ if TYPE_CHECKING:
     from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = [
-    "audit_html",
     "audit_markdown",
     "audit_text",
     "decision_rows",
-    "kb_html",
     "kb_json",
     "kb_markdown",
     "kb_text",
-    "result_html",
     "result_json",
     "result_markdown",
     "result_text",
-    "whynot_html",
     "whynot_json",
     "whynot_markdown",
     "whynot_text",
@@ -698,34 +694,3 @@ def audit_markdown(report: AuditReport) -> str:
         ]
         out.append("| " + " | ".join(md_cell(cell) for cell in cells) + " |")
     return "\n".join(out)
-
-
-# -- HTML lives in _render_html; re-exported here ----------------------------------------
-
-
-@in_schema
-def result_html(result: Result) -> str:
-    """The explanation as self-contained, escaped HTML (for notebooks)."""
-    from .html import result_html as render
-
-    return render(result)
-
-
-@in_schema
-def whynot_html(answer: WhyNot) -> str:
-    from .html import whynot_html as render
-
-    return render(answer)
-
-
-@in_schema
-def kb_html(kb: KnowledgeBase) -> str:
-    from .html import kb_html as render
-
-    return render(kb)
-
-
-def audit_html(report: AuditReport) -> str:
-    from .html import audit_html as render
-
-    return render(report)
