@@ -22,7 +22,6 @@ from .._model.profile import ConditionProfile
 from .._model.result import Result
 
 if TYPE_CHECKING:
-    from .._load.loader import LoadedRules
     from .knowledge_base import KnowledgeBase
 
 __all__ = ["ResultCache", "evaluate_many"]
@@ -165,11 +164,9 @@ def _at(index: int, exc: ProfileError) -> ProfileError:
 _WORKER: KnowledgeBase | None = None
 
 
-def _init_worker(loaded: LoadedRules, engine: str, bundled: bool) -> None:
+def _init_worker(kb: KnowledgeBase) -> None:
     global _WORKER
-    from .knowledge_base import KnowledgeBase
-
-    _WORKER = KnowledgeBase(loaded, engine=engine, bundled=bundled)  # type: ignore[arg-type]
+    _WORKER = kb  # unpickled: rebuilt from its rules (KnowledgeBase.__reduce__)
 
 
 def _match_chunk(facts: list[dict[str, Any]]) -> tuple[str, list[frozenset[str]]]:
@@ -191,7 +188,7 @@ def _match_in_workers(
         max_workers=min(workers, len(chunks)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(kb._loaded, kb.engine, kb._bundled),
+        initargs=(kb,),
     ) as pool:
         for fingerprint, found in pool.map(_match_chunk, chunks):
             if fingerprint != kb.fingerprint:  # pragma: no cover - a rebuild that differs

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar, Literal, overload
@@ -153,6 +155,13 @@ class KnowledgeBase(Rendered):
             f"engine={self.engine}>"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A pickle carries the loaded rules (about 200 kB for the bundled ones), never the
+        engine or the caches: unpickling rebuilds the knowledge base from them, once per process
+        for the same rules and engine, so it travels cheaply to worker processes
+        (multiprocessing, Dask, Spark)."""
+        return (_rebuild, (self._loaded, self.engine, self._bundled, self.fingerprint))
+
     # -- evaluation --------------------------------------------------------------------------
 
     def match(self, profile: ProfileInput) -> tuple[Rule, ...]:
@@ -254,6 +263,28 @@ class KnowledgeBase(Rendered):
     def to_json(self, *, indent: int | None = 2) -> str:
         """The summary as JSON: identity, counts, and one record per rule."""
         return self._rendered("json", indent=indent)
+
+
+#: Knowledge bases rebuilt from pickles in this process, by (fingerprint, engine, bundled): a
+#: worker that receives the same knowledge base with every task builds it once.
+_REBUILT: OrderedDict[tuple[str, str, bool], KnowledgeBase] = OrderedDict()
+_REBUILT_MAX = 8
+_REBUILT_LOCK = threading.Lock()
+
+
+def _rebuild(loaded: LoadedRules, engine: str, bundled: bool, fingerprint: str) -> KnowledgeBase:
+    """The knowledge base of a pickle (see :meth:`KnowledgeBase.__reduce__`)."""
+    key = (fingerprint, engine, bundled)
+    with _REBUILT_LOCK:
+        kb = _REBUILT.get(key)
+        if kb is None:
+            kb = KnowledgeBase(loaded, engine=engine, bundled=bundled)  # type: ignore[arg-type]
+            if kb.fingerprint != fingerprint:  # pragma: no cover - a rebuild that differs
+                raise EngineError("an unpickled knowledge base has other rules than its pickle")
+            if len(_REBUILT) >= _REBUILT_MAX:
+                _REBUILT.popitem(last=False)
+            _REBUILT[key] = kb
+        return kb
 
 
 def _make_matcher(

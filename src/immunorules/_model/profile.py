@@ -138,9 +138,32 @@ class ConditionProfile(BaseModel):
             raise _custom(f"{value!r} belongs to disease area {expected!r}, not {area!r}")
         return value
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """A profile of a knowledge base's own model pickles with that model's schema, which
+        rebuilds the model when unpickled (the class cannot be found by its name)."""
+        cls = type(self)
+        if cls is ConditionProfile:
+            return super().__reduce_ex__(protocol)
+        return (_unpickle, (cls.schema_of(), dict(self.__dict__), set(self.model_fields_set)))
+
     def to_fact(self) -> dict[str, Any]:
         """The profile as a flat dict of field -> value, in field order."""
         return dict(self.__dict__)  # exactly the fields, in order (extra fields are forbidden)
+
+
+def _unpickle(schema: Schema, values: dict[str, Any], given: set[str]) -> ConditionProfile:
+    """A profile of ``schema``'s model holding ``values`` (those of a valid profile)."""
+    profile: ConditionProfile = _bare(schema.profile_model, values, given)
+    return profile
+
+
+def _bare(model: type[ConditionProfile], values: dict[str, Any], given: set[str]) -> Any:
+    profile = object.__new__(model)
+    object.__setattr__(profile, "__dict__", values)
+    object.__setattr__(profile, "__pydantic_fields_set__", given)
+    object.__setattr__(profile, "__pydantic_extra__", None)
+    object.__setattr__(profile, "__pydantic_private__", None)
+    return profile
 
 
 def make_profile_model(schema: Schema) -> type[ConditionProfile]:
@@ -276,11 +299,7 @@ def _fast_path(model: type[ConditionProfile], data: dict[Any, Any]) -> Condition
         value is None for name, value in values.items() if model.model_fields[name].is_required()
     ):
         return None
-    profile = object.__new__(model)
-    object.__setattr__(profile, "__dict__", values)
-    object.__setattr__(profile, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(profile, "__pydantic_extra__", None)
-    object.__setattr__(profile, "__pydantic_private__", None)
+    profile: ConditionProfile = _bare(model, values, fields_set)
     return profile
 
 

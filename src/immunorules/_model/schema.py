@@ -9,6 +9,10 @@ the one :class:`ConditionProfile` belongs to.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from functools import cache, cached_property
 from typing import Any
@@ -80,10 +84,16 @@ class Schema:
             ConditionProfile.bind_schema(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickles rebuild the schema (and its profile model) from the vocabulary."""
+        """Pickles rebuild the schema (and its profile model) from the vocabulary, once per
+        process for the same vocabulary, so profiles unpickled apart share one model."""
         if self.bundled:
             return (bundled_schema, ())
-        return (Schema, (self.vocabulary,))
+        return (_unpickled, (self._content_key, self.vocabulary))
+
+    @cached_property
+    def _content_key(self) -> str:
+        encoded = json.dumps(self.vocabulary.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(encoded.encode()).hexdigest()
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -145,6 +155,21 @@ def _default(field: FieldDef) -> Any:
     if field.type == "boolean":
         return False if field.default is None else field.default
     return field.default
+
+
+_UNPICKLED: OrderedDict[str, Schema] = OrderedDict()
+_UNPICKLED_LOCK = threading.Lock()
+
+
+def _unpickled(key: str, vocabulary: Vocabulary) -> Schema:
+    """The schema of a pickle (see :meth:`Schema.__reduce__`); the last 16 are kept."""
+    with _UNPICKLED_LOCK:
+        schema = _UNPICKLED.get(key)
+        if schema is None:
+            schema = _UNPICKLED[key] = Schema(vocabulary)
+            if len(_UNPICKLED) > 16:
+                _UNPICKLED.popitem(last=False)
+        return schema
 
 
 @cache
