@@ -1,35 +1,42 @@
 """immunorules: rule-based immunomodulation decision support at the level of therapy categories.
 
 Research prototype - NOT FOR CLINICAL USE. It names no drugs or doses.
+
+The public names are imported on first use (``ir.load_rules`` imports the loader, the models and
+pydantic; ``ir.evaluate_frame`` imports numpy and pandas or pyarrow when it runs), so
+``import immunorules`` itself stays cheap: a command-line call or a worker process pays only for
+what it uses.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from . import _render  # noqa: F401 - registers the renderers with the models
-from ._analysis.audit import audit
-from ._analysis.audit_report import AuditReport, Finding
-from ._analysis.decision_table import DecisionRow, DecisionTable
-from ._analysis.whynot import WhyNot
 from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
-from ._evaluate.frame import evaluate_frame
-from ._evaluate.knowledge_base import KnowledgeBase, __version__, load_rules
-from ._load.loader import BUNDLED_RULES
-from ._model.profile import ConditionProfile
-from ._model.result import (
-    NOT_FOR_CLINICAL_USE,
-    Advisory,
-    Avoidance,
-    Citation,
-    Conflict,
-    KnowledgeBaseInfo,
-    Reason,
-    Result,
-    Suggestion,
-)
+
+if TYPE_CHECKING:
+    from ._analysis.audit import audit
+    from ._analysis.audit_report import AuditReport, Finding
+    from ._analysis.decision_table import DecisionRow, DecisionTable
+    from ._analysis.whynot import WhyNot
+    from ._evaluate.frame import evaluate_frame
+    from ._evaluate.knowledge_base import KnowledgeBase, __version__, load_rules
+    from ._load.loader import BUNDLED_RULES
+    from ._model.profile import ConditionProfile
+    from ._model.result import (
+        NOT_FOR_CLINICAL_USE,
+        Advisory,
+        Avoidance,
+        Citation,
+        Conflict,
+        KnowledgeBaseInfo,
+        Reason,
+        Result,
+        Suggestion,
+    )
 
 __all__ = [
     "BUNDLED_RULES",
@@ -61,10 +68,57 @@ __all__ = [
     "load_rules",
 ]
 
+#: Where each lazily imported public name lives.
+_LAZY: dict[str, str] = {
+    "audit": "_analysis.audit",
+    "AuditReport": "_analysis.audit_report",
+    "Finding": "_analysis.audit_report",
+    "DecisionRow": "_analysis.decision_table",
+    "DecisionTable": "_analysis.decision_table",
+    "WhyNot": "_analysis.whynot",
+    "evaluate_frame": "_evaluate.frame",
+    "KnowledgeBase": "_evaluate.knowledge_base",
+    "__version__": "_evaluate.knowledge_base",
+    "load_rules": "_evaluate.knowledge_base",
+    "BUNDLED_RULES": "_load.loader",
+    "ConditionProfile": "_model.profile",
+    **dict.fromkeys(
+        (
+            "NOT_FOR_CLINICAL_USE",
+            "Advisory",
+            "Avoidance",
+            "Citation",
+            "Conflict",
+            "KnowledgeBaseInfo",
+            "Reason",
+            "Result",
+            "Suggestion",
+        ),
+        "_model.result",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use (and register the renderers with the models)."""
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module 'immunorules' has no attribute {name!r}")
+    importlib.import_module("._render", __name__)  # models render through it: load it first
+    value = getattr(importlib.import_module(f".{where}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 @cache
 def _bundled() -> KnowledgeBase:
-    return load_rules()
+    load: Any = __getattr__("load_rules")  # registers the renderers too
+    kb: KnowledgeBase = load()
+    return kb
 
 
 def evaluate(profile: ConditionProfile | Mapping[str, Any]) -> Result:
