@@ -1,4 +1,4 @@
-"""The tabular path: evaluate_frame over a pandas DataFrame."""
+"""The tabular path: evaluate_frame over pandas, pyarrow and polars tables."""
 
 from __future__ import annotations
 
@@ -7,13 +7,28 @@ from typing import Any
 import pytest
 
 import immunorules as ir
+from immunorules._evaluate import frame as frame_module
 from immunorules._evaluate.frame import frame_columns
 
 from .bundled import CATEGORIES, SCHEMA
+from .conftest import MakeKB, rule
 
 pd = pytest.importorskip("pandas")
+pa = pytest.importorskip("pyarrow")
 
 RA = {"immune_activity": "overactive", "condition": "rheumatoid_arthritis"}
+ROWS: list[dict[str, Any]] = [
+    RA,
+    {**RA, "prior_lines_of_therapy": 2, "latent_tuberculosis": True},
+    {"immune_activity": "underactive", "condition": "melanoma", "severity": "severe"},
+    {"immune_activity": "balanced", "disease_area": "allergic"},
+    {
+        "immune_activity": "underactive",
+        "condition": "melanoma",
+        "transplant_status": "solid_organ_recipient",
+    },
+]
+RESULT_COLUMNS = list(frame_columns(SCHEMA))
 
 
 @pytest.fixture(scope="module")
@@ -22,36 +37,51 @@ def kb() -> ir.KnowledgeBase:
 
 
 def expected_row(result: ir.Result) -> dict[str, Any]:
-    tiers = {s.category: s.tier for s in result.suggestions}
     return {
-        **{category: tiers.get(category) for category in CATEGORIES},
-        "drug_classes": tuple(sub for s in result.suggestions for sub in s.subcategories),
+        "covered": result.covered,
+        "conflict": bool(result.conflicts),
+        **{f"tier_{category}": result.tier(category) for category in CATEGORIES},
         "avoided": tuple(a.subcategory or a.category for a in result.avoided),
         "advisories": tuple(a.key for a in result.advisories),
-        "conflict": bool(result.conflicts),
-        "covered": result.covered,
         "fired_rules": result.fired_rules,
+        "error": None,
     }
 
 
-def test_one_row_per_input_row_on_the_same_index(kb: ir.KnowledgeBase) -> None:
-    rows = [
-        RA,
-        {**RA, "prior_lines_of_therapy": 2, "latent_tuberculosis": True},
-        {"immune_activity": "underactive", "condition": "melanoma", "severity": "severe"},
-        {"immune_activity": "balanced", "disease_area": "allergic"},
-    ]
-    frame = pd.DataFrame(rows, index=["a", "b", "c", "d"])
+def plain(row: dict[str, Any]) -> dict[str, Any]:
+    """A pandas row with missing values as None and lists as tuples."""
+    out = {}
+    for key, value in row.items():
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            value = None
+        elif isinstance(value, list):
+            value = tuple(value)
+        out[key] = value
+    return out
+
+
+def test_one_row_per_input_row_in_order_ids_passed_through(kb: ir.KnowledgeBase) -> None:
+    frame = pd.DataFrame(ROWS, index=[10, 11, 10, 3, 7])  # a repeated label is kept too
+    frame.insert(0, "patient_id", ["a", "b", "c", "d", "e"])
     out = ir.evaluate_frame(frame, kb)
-    assert list(out.columns) == list(frame_columns(SCHEMA))
-    assert list(out.index) == ["a", "b", "c", "d"]
-    for label, row in zip(out.index, rows, strict=True):
-        assert isinstance(row, dict)
-        got = out.loc[label].to_dict()
-        want = expected_row(kb.evaluate(row))
-        assert {
-            k: (None if v is None or v is pd.NA or v != v else v) for k, v in got.items()
-        } == want
+    assert list(out.columns) == ["patient_id", *RESULT_COLUMNS]
+    assert list(out.index) == [10, 11, 10, 3, 7]
+    assert out["patient_id"].tolist() == ["a", "b", "c", "d", "e"]
+    for position, row in enumerate(ROWS):
+        assert plain(out.iloc[position].drop("patient_id").to_dict()) == expected_row(
+            kb.evaluate(row)
+        )
+    assert out["conflict"].tolist() == [False, False, False, False, True]
+    assert str(out["covered"].dtype) == "boolean"
+    assert list(out["tier_immunosuppressants"].cat.categories) == list(frame_module.TIERS)
+
+
+def test_the_method_and_the_bundled_default_agree(kb: ir.KnowledgeBase) -> None:
+    frame = pd.DataFrame(ROWS)
+    pd.testing.assert_frame_equal(kb.evaluate_frame(frame), ir.evaluate_frame(frame, kb))
+    assert ir.evaluate_frame(frame)["fired_rules"].tolist() == [
+        ir.evaluate(row).fired_rules for row in ROWS
+    ]
 
 
 def test_missing_cells_take_the_profile_defaults(kb: ir.KnowledgeBase) -> None:
@@ -76,65 +106,160 @@ def test_missing_cells_take_the_profile_defaults(kb: ir.KnowledgeBase) -> None:
             "severity": "severe",
         }
     )
-    assert out.iloc[0]["fired_rules"] == first.fired_rules
-    assert out.iloc[1]["fired_rules"] == second.fired_rules
+    assert out["fired_rules"].tolist() == [first.fired_rules, second.fired_rules]
+    assert out["error"].isna().all()
 
 
-def test_nullable_and_numpy_dtypes(kb: ir.KnowledgeBase) -> None:
+def test_nullable_categorical_and_numpy_dtypes(kb: ir.KnowledgeBase) -> None:
     frame = pd.DataFrame(
         {
-            "immune_activity": pd.array(["overactive", "overactive"], dtype="string"),
-            "condition": pd.array(["rheumatoid_arthritis", pd.NA], dtype="string"),
-            "disease_area": [None, "autoimmune"],
-            "prior_lines_of_therapy": pd.array([3, pd.NA], dtype="Int64"),
-            "hepatitis_b": pd.array([True, pd.NA], dtype="boolean"),
+            "immune_activity": pd.Categorical(["overactive", "overactive", "overactive"]),
+            "condition": pd.array(["rheumatoid_arthritis", pd.NA, "psoriasis"], dtype="string"),
+            "disease_area": [None, "autoimmune", None],
+            "prior_lines_of_therapy": pd.array([3, pd.NA, 30], dtype="Int64"),
+            "hepatitis_b": pd.array([True, pd.NA, False], dtype="boolean"),
         }
     )
     out = ir.evaluate_frame(frame, kb)
-    assert (
-        out.iloc[0]["fired_rules"]
-        == kb.evaluate({**RA, "prior_lines_of_therapy": 3, "hepatitis_b": True}).fired_rules
+    assert out["fired_rules"].iloc[0] == (
+        kb.evaluate({**RA, "prior_lines_of_therapy": 3, "hepatitis_b": True}).fired_rules
     )
-    assert (
-        out.iloc[1]["fired_rules"]
-        == kb.evaluate({"immune_activity": "overactive", "disease_area": "autoimmune"}).fired_rules
+    assert out["fired_rules"].iloc[1] == (
+        kb.evaluate({"immune_activity": "overactive", "disease_area": "autoimmune"}).fired_rules
+    )
+    assert out["error"].iloc[2] == (
+        "invalid condition profile (1 problem): prior_lines_of_therapy: 30 is outside 0..20"
     )
 
 
-def test_invalid_rows_are_collected_per_row(kb: ir.KnowledgeBase) -> None:
-    frame = pd.DataFrame(
-        [RA, {**RA, "severity": "sever"}, {**RA, "prior_lines_of_therapy": 1.5}, RA],
-        index=[10, 11, 12, 13],
-    )
-    out = ir.evaluate_frame(frame, kb, errors="collect")
-    assert list(out.columns) == [*frame_columns(SCHEMA), "problems"]
-    assert out.loc[10, "problems"] == () and out.loc[13, "problems"] == ()
-    assert out.loc[11, "problems"][0].startswith("severity: 'sever' is not one of")
-    assert out.loc[12, "problems"][0].startswith("prior_lines_of_therapy: expected an integer")
-    assert out.loc[11, "fired_rules"] is None and out.loc[11, "covered"] is pd.NA
-    assert out.loc[10, "fired_rules"] == kb.evaluate(RA).fired_rules
-    with pytest.raises(ir.ProfileError, match=r"\[1\]\.severity"):
-        ir.evaluate_frame(frame, kb)
+def test_invalid_rows_get_their_error_and_never_stop_the_others(kb: ir.KnowledgeBase) -> None:
+    rows: list[dict[str, Any]] = [
+        RA,
+        {**RA, "severity": "sever"},
+        {**RA, "prior_lines_of_therapy": 1.5},
+        {"condition": "melanoma", "disease_area": "autoimmune"},
+        {**RA, "pregnant": 1},
+        RA,
+    ]
+    out = ir.evaluate_frame(pd.DataFrame(rows), kb)
+    for position, row in enumerate(rows):
+        try:
+            want = expected_row(kb.evaluate(row))
+        except ir.ProfileError as exc:
+            assert out["error"].iloc[position] == str(exc)
+            assert out["covered"].iloc[position] is pd.NA
+            assert out["fired_rules"].iloc[position] is None
+            assert pd.isna(out["tier_immunosuppressants"].iloc[position])
+        else:
+            assert plain(out.iloc[position].to_dict()) == want
+    assert out["error"].notna().tolist() == [False, True, True, True, True, False]
+    assert "did you mean 'severe'" in out["error"].iloc[1]
+    assert "immune_activity: required" in out["error"].iloc[3]
 
 
-def test_unknown_columns_are_refused_or_ignored(kb: ir.KnowledgeBase) -> None:
-    frame = pd.DataFrame([{**RA, "patient_id": "p1", "severty": "mild"}])
+def test_id_columns_by_default_and_by_name(kb: ir.KnowledgeBase) -> None:
+    frame = pd.DataFrame([{**RA, "patient_id": "p1", "site": 4}])
+    assert list(ir.evaluate_frame(frame, kb).columns)[:2] == ["patient_id", "site"]
+    out = ir.evaluate_frame(frame, kb, id_columns=["site", "patient_id", "condition"])
+    assert list(out.columns)[:3] == ["site", "patient_id", "condition"]
+    assert out["condition"].tolist() == ["rheumatoid_arthritis"]  # a field may be passed too
     with pytest.raises(ir.ProfileError) as raised:
+        ir.evaluate_frame(frame, kb, id_columns="patient_id")
+    assert [p.path for p in raised.value.problems] == ["site"]
+    assert "id_columns" in raised.value.problems[0].message
+    with pytest.raises(ValueError, match="'nope'"):
+        ir.evaluate_frame(frame, kb, id_columns=["nope"])
+    clash = pd.DataFrame([{**RA, "covered": "yes"}])
+    with pytest.raises(ValueError, match="names of result columns"):
+        ir.evaluate_frame(clash, kb)
+
+
+def test_a_misspelt_field_passed_through_is_warned_about(kb: ir.KnowledgeBase) -> None:
+    frame = pd.DataFrame([{**RA, "severty": "mild"}])
+    with pytest.warns(UserWarning, match="did you mean 'severity'"):
+        out = ir.evaluate_frame(frame, kb)
+    assert out["severty"].tolist() == ["mild"]
+    with pytest.raises(ir.ProfileError, match="did you mean 'severity'"):
+        ir.evaluate_frame(frame, kb, id_columns=[])
+
+
+def test_duplicate_columns_are_refused(kb: ir.KnowledgeBase) -> None:
+    frame = pd.DataFrame(
+        [["overactive", "psoriasis", "x"]], columns=["immune_activity"] * 2 + ["c"]
+    )
+    with pytest.raises(ir.ProfileError, match="duplicate column"):
         ir.evaluate_frame(frame, kb)
-    paths = [problem.path for problem in raised.value.problems]
-    assert paths == ["patient_id", "severty"]
-    assert "did you mean 'severity'" in raised.value.problems[1].message
-    out = ir.evaluate_frame(frame, kb, extra_columns="ignore")
-    assert out.iloc[0]["fired_rules"] == kb.evaluate(RA).fired_rules
 
 
-def test_empty_frame_and_bundled_default() -> None:
-    out = ir.evaluate_frame(pd.DataFrame({"immune_activity": [], "condition": []}))
-    assert len(out) == 0 and list(out.columns) == list(frame_columns(SCHEMA))
-    out = ir.evaluate_frame(pd.DataFrame([RA]))
-    assert out.iloc[0]["fired_rules"] == ir.evaluate(RA).fired_rules
+def test_arrow_tables_and_record_batches(kb: ir.KnowledgeBase) -> None:
+    ids = pa.array([7, 8, 9, 10, 11], pa.int32())
+    frame = pd.DataFrame(ROWS)
+    table = pa.Table.from_pandas(frame, preserve_index=False).append_column("pid", ids)
+    out = ir.evaluate_frame(table, kb)
+    assert isinstance(out, pa.Table)
+    assert out.column_names == ["pid", *RESULT_COLUMNS]
+    assert out.column("pid").combine_chunks().equals(ids)
+    assert out.schema.field("fired_rules").type == pa.list_(pa.string())
+    assert out.schema.field("tier_immunostimulants").type == pa.string()
+    assert out.schema.field("covered").type == pa.bool_()
+    for position, row in enumerate(ROWS):
+        got = {k: v[position] for k, v in out.to_pydict().items() if k != "pid"}
+        assert plain(got) == expected_row(kb.evaluate(row))
+    batch = ir.evaluate_frame(table.combine_chunks().to_batches()[0], kb)
+    assert isinstance(batch, pa.RecordBatch)
+    assert batch.to_pydict() == out.to_pydict()
+    dictionary = table.set_column(
+        table.column_names.index("condition"),
+        "condition",
+        table.column("condition").dictionary_encode(),
+    )
+    assert ir.evaluate_frame(dictionary, kb).equals(out)
 
 
-def test_not_a_frame() -> None:
-    with pytest.raises(TypeError, match="DataFrame"):
+def test_polars_frames() -> None:
+    pl = pytest.importorskip("polars")
+    kb = ir.load_rules(engine="native")
+    frame = pl.DataFrame(ROWS).with_columns(pl.Series("pid", [1, 2, 3, 4, 5], dtype=pl.UInt16))
+    out = ir.evaluate_frame(frame, kb)
+    assert isinstance(out, pl.DataFrame)
+    assert out.columns == ["pid", *RESULT_COLUMNS]
+    assert out["pid"].dtype == pl.UInt16
+    assert out["fired_rules"].to_list() == [list(kb.evaluate(row).fired_rules) for row in ROWS]
+    no_fields = ir.evaluate_frame(pl.DataFrame({"pid": [1, 2]}), kb)
+    assert no_fields.height == 2 and no_fields["error"].null_count() == 0
+    with pytest.raises(TypeError, match="collect"):
+        ir.evaluate_frame(frame.lazy(), kb)
+
+
+def test_empty_tables_keep_their_columns(kb: ir.KnowledgeBase) -> None:
+    out = ir.evaluate_frame(pd.DataFrame({"immune_activity": [], "patient_id": []}), kb)
+    assert len(out) == 0 and list(out.columns) == ["patient_id", *RESULT_COLUMNS]
+    table = ir.evaluate_frame(pa.table({"immune_activity": pa.array([], pa.string())}), kb)
+    assert table.num_rows == 0 and table.column_names == RESULT_COLUMNS
+
+
+def test_not_a_table() -> None:
+    with pytest.raises(TypeError, match="pandas DataFrame, a pyarrow Table"):
         ir.evaluate_frame([RA])
+
+
+def test_chunks_join_into_one_table(kb: ir.KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows: list[dict[str, Any]] = [*ROWS, {**RA, "severity": "sever"}] * 3
+    frame = pd.DataFrame(rows)
+    whole = ir.evaluate_frame(frame, kb)
+    arrow_whole = ir.evaluate_frame(pa.Table.from_pandas(frame), kb)
+    monkeypatch.setattr(frame_module, "CHUNK", 4)
+    pd.testing.assert_frame_equal(ir.evaluate_frame(frame, kb), whole)
+    chunked = ir.evaluate_frame(pa.Table.from_pandas(frame), kb)
+    assert chunked.column("fired_rules").num_chunks == 5
+    assert chunked.to_pydict() == arrow_whole.to_pydict()
+
+
+def test_few_rules_and_no_rule_fired(make_kb: MakeKB) -> None:
+    suggest = {"suggest": [{"category": "immunosuppressants", "tier": "first_line"}]}
+    small = make_kb([rule("ONE", suggest, {"severity": "severe"})])
+    out = ir.evaluate_frame(pd.DataFrame([{**RA, "severity": "severe"}, RA]), small)
+    assert out["fired_rules"].tolist() == [("ONE",), ()]
+    assert out["covered"].tolist() == [True, False]
+    assert out["tier_immunosuppressants"].tolist()[0] == "first_line"
+    assert pd.isna(out["tier_immunosuppressants"].iloc[1])

@@ -317,8 +317,8 @@ def test_frames_and_renderers_follow_the_vocabulary(example: ir.KnowledgeBase) -
         }
     )
     out = ir.evaluate_frame(frame, example)
-    assert out["biologic_therapies"].isna().tolist() == [True, False]
-    assert out["biologic_therapies"].iloc[1] == "first_line"
+    assert out["tier_biologic_therapies"].isna().tolist() == [True, False]
+    assert out["tier_biologic_therapies"].iloc[1] == "first_line"
     result = example.evaluate({**GCA, "prior_therapy_classes": ["il6_pathway_inhibitors"]})
     assert "Giant cell arteritis" in result.explain()
     assert "[il6_pathway_inhibitors]" in result.explain()

@@ -11,7 +11,7 @@ what it uses.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from ._analysis.audit_report import AuditReport, Finding
     from ._analysis.decision_table import DecisionRow, DecisionTable
     from ._analysis.whynot import WhyNot
-    from ._evaluate.frame import evaluate_frame
     from ._evaluate.knowledge_base import KnowledgeBase, __version__, load_rules
     from ._load.loader import BUNDLED_RULES
     from ._model.profile import ConditionProfile
@@ -76,7 +75,6 @@ _LAZY: dict[str, str] = {
     "DecisionRow": "_analysis.decision_table",
     "DecisionTable": "_analysis.decision_table",
     "WhyNot": "_analysis.whynot",
-    "evaluate_frame": "_evaluate.frame",
     "KnowledgeBase": "_evaluate.knowledge_base",
     "__version__": "_evaluate.knowledge_base",
     "load_rules": "_evaluate.knowledge_base",
@@ -153,3 +151,20 @@ def evaluate_many(
     """Evaluate many profiles with the bundled knowledge base: see
     :meth:`KnowledgeBase.evaluate_many`."""
     return _bundled().evaluate_many(profiles, workers=workers, errors=errors)
+
+
+def evaluate_frame(
+    table: Any, kb: KnowledgeBase | None = None, *, id_columns: str | Sequence[str] | None = None
+) -> Any:
+    """Evaluate every row of a table (a pandas DataFrame, a pyarrow Table or RecordBatch, or a
+    polars DataFrame; one profile per row) into a table of the same kind, one row per input row,
+    in order: the id columns unchanged (by default every column that is not a profile field),
+    ``covered``, ``conflict``, one ``tier_<category>`` column per category, ``avoided``,
+    ``advisories``, ``fired_rules`` (lists of ids) and ``error`` (null, or the
+    :class:`ProfileError` message of an invalid row). ``kb`` defaults to the bundled knowledge
+    base. Columnar: the profile columns are encoded once, the batch matched at once and each
+    distinct set of fired rules resolved once; the answers are those of ``evaluate`` row by
+    row."""
+    from ._evaluate.frame import evaluate_frame as evaluate_table
+
+    return evaluate_table(table, _bundled() if kb is None else kb, id_columns=id_columns)

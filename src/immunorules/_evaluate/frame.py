@@ -1,204 +1,362 @@
-"""The tabular path: evaluate every row of a pandas DataFrame (pandas is an optional extra).
+"""Tables in, tables out: :func:`evaluate_frame` over pandas, pyarrow and polars tables.
 
-One output row per input row, on the same index: the tier of each therapy category, the drug
-classes, avoidances, advisory keys, whether there is a conflict, ``covered`` and the fired
-rules. Cells that are missing (None, NaN, ``pd.NA``) are fields not given, so the profile's
-defaults apply; an integral float (pandas stores an integer column with missing cells as
-floats) is taken as an integer; numpy scalars are taken as the Python values they hold.
+One output row per input row, in order: the id columns passed through unchanged, then
+``covered``, ``conflict``, one ``tier_<category>`` column per category, ``avoided``,
+``advisories``, ``fired_rules`` and ``error``. Columns are read here and evaluated by
+:mod:`.columns`, which never builds a profile or a result per row; this module only adapts each
+library's columns and builds the output columns from the distinct answers. pandas, pyarrow,
+polars and numpy are imported when a table of theirs arrives, never before.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, Literal
+import re
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import ProfileError, ProfileProblem
 from .._model.profile import did_you_mean
-from .._model.result import Result
 from .._model.schema import Schema
+from .answers import TIERS, Answers, answer
+from .columns import MISSING, Column, NumericColumn, ObjectColumn, clean, evaluate_columns
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from .knowledge_base import KnowledgeBase
 
-__all__ = ["evaluate_frame", "frame_columns"]
+__all__ = ["TIERS", "evaluate_frame", "frame_columns"]
 
-#: The columns of :func:`evaluate_frame`'s output after one per category, in order
-#: (``problems`` only when collecting).
-_RESULT_COLUMNS: Final[tuple[str, ...]] = (
-    "drug_classes",
-    "avoided",
-    "advisories",
-    "conflict",
-    "covered",
-    "fired_rules",
-)
-_MISSING: Final = object()
+#: Rows evaluated together: bounds the memory of the intermediate arrays, not the output.
+CHUNK: Final = 1 << 20
 
 
 def frame_columns(schema: Schema) -> tuple[str, ...]:
-    """The output columns for a knowledge base of ``schema``: one per category, then the rest."""
-    return (*schema.categories, *_RESULT_COLUMNS)
+    """The columns :func:`evaluate_frame` adds after the id columns, in order."""
+    return (
+        "covered",
+        "conflict",
+        *(f"tier_{category}" for category in schema.categories),
+        "avoided",
+        "advisories",
+        "fired_rules",
+        "error",
+    )
 
 
-_TIERS: Final = ("first_line", "escalation", "flagged")
+def evaluate_frame(table: Any, kb: KnowledgeBase | None = None, *, id_columns: Any = None) -> Any:
+    """Evaluate every row of a table (one profile per row, columns named after profile fields)
+    and return a table of the same kind with one row per input row, in order.
 
+    ``table`` is a pandas DataFrame, a pyarrow Table or RecordBatch, or a polars DataFrame;
+    ``kb`` defaults to the bundled knowledge base. The output holds the id columns unchanged
+    (``id_columns``: a column name or a list of them; by default every column that is not a
+    profile field, so a ``patient_id`` column needs no option), then ``covered`` and
+    ``conflict`` (booleans), one ``tier_<category>`` column per category (``first_line``,
+    ``escalation``, ``flagged``, or null when the category is not suggested), ``avoided``
+    (drug classes, or categories avoided whole), ``advisories`` (keys) and ``fired_rules``
+    (rule ids), each a list per row (a tuple in pandas), and ``error``: null, or for an invalid
+    row the message of the :class:`ProfileError` that ``evaluate`` would raise (its other
+    cells are null). Invalid rows never stop the others. With ``id_columns`` given, a column
+    that is neither a profile field nor an id column is a :class:`ProfileError`.
 
-def _pandas() -> Any:
-    try:
-        import pandas
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "evaluate_frame needs pandas: pip install 'immunorules[pandas]'"
-        ) from None
-    return pandas
-
-
-def evaluate_frame(
-    frame: pd.DataFrame,
-    kb: KnowledgeBase | None = None,
-    *,
-    errors: Literal["raise", "collect"] = "raise",
-    extra_columns: Literal["forbid", "ignore"] = "forbid",
-    workers: int = 1,
-) -> pd.DataFrame:
-    """Evaluate each row of ``frame`` (columns named after profile fields) with ``kb``.
-
-    ``kb`` defaults to the bundled knowledge base. Returns a DataFrame on the same index with
-    the columns of :data:`FRAME_COLUMNS`: one per therapy category holding its tier (a
-    categorical of ``first_line``, ``escalation``, ``flagged``; missing when the category is not
-    suggested), then ``drug_classes``, ``avoided``
-    (category or drug-class names) and ``advisories`` (tuples of ids), ``conflict`` and
-    ``covered`` (booleans) and ``fired_rules`` (a tuple of rule ids).
-
-    ``errors="raise"`` raises :class:`ProfileError` for the first invalid row, its paths
-    prefixed with the row's position (``[3].severity``). ``errors="collect"`` evaluates every
-    valid row and adds a ``problems`` column: for an invalid row, its problems as
-    ``"path: message"`` strings (its other cells empty), for a valid row an empty tuple.
-
-    A column that is not a profile field is a :class:`ProfileError` before any row is
-    evaluated, unless ``extra_columns="ignore"`` (e.g. for an id column kept in the frame).
+    A missing cell (None, NaN, ``pd.NA``, null) is a field not given, so its default applies;
+    an integral float is an integer; a set field's cell is a list of members. The answers are
+    those of :meth:`KnowledgeBase.evaluate` row by row, computed column by column.
     """
-    pd = _pandas()
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"evaluate_frame takes a pandas DataFrame, not {type(frame).__name__}")
-    if extra_columns not in ("forbid", "ignore"):
-        raise ValueError(f"extra_columns must be 'forbid' or 'ignore', not {extra_columns!r}")
     if kb is None:
         from .. import _bundled
 
         kb = _bundled()
-    columns = _columns(frame, kb.schema, ignore=extra_columns == "ignore")
-    names = [name for name, _ in columns]
-    cleaned = [[clean(cell) for cell in frame[name].tolist()] for name, clean in columns]
-    rows = [
-        {name: value for name, value in zip(names, cells, strict=True) if value is not _MISSING}
-        for cells in zip(*cleaned, strict=True)
-    ]
-    if not columns:
-        rows = [{} for _ in range(len(frame))]
-    outcomes = kb.evaluate_many(rows, workers=workers, errors=errors)
-    return _frame(pd, frame.index, outcomes, kb.schema, collect=errors == "collect")
+    module = type(table).__module__.split(".")[0]
+    if module == "pandas" and type(table).__name__ == "DataFrame":
+        return _pandas_frame(kb, table, id_columns)
+    if module == "pyarrow" and type(table).__name__ in ("Table", "RecordBatch"):
+        return evaluate_arrow(kb, table, id_columns)
+    if module == "polars" and type(table).__name__ == "DataFrame":
+        return _polars_frame(kb, table, id_columns)
+    if module == "polars" and type(table).__name__ == "LazyFrame":
+        raise TypeError("evaluate_frame takes a polars DataFrame: collect() the LazyFrame first")
+    raise TypeError(
+        "evaluate_frame takes a pandas DataFrame, a pyarrow Table or RecordBatch, or a polars "
+        f"DataFrame, not {type(table).__name__}"
+    )
 
 
-def _columns(
-    frame: pd.DataFrame, schema: Schema, *, ignore: bool
-) -> list[tuple[str, Callable[[Any], Any]]]:
-    """The profile-field columns of ``frame``, each with how to read its cells."""
-    known = set(schema.fields)
-    unknown = [name for name in frame.columns if name not in known]
-    if unknown and not ignore:
-        raise ProfileError(
-            ProfileProblem(
-                str(name),
-                "unknown column (not a profile field)"
-                f"{did_you_mean(name, list(schema.fields))}; pass extra_columns='ignore' "
-                "to leave such columns out",
-            )
-            for name in unknown
-        )
-    if frame.columns.has_duplicates:
-        duplicated = sorted({str(name) for name in frame.columns[frame.columns.duplicated()]})
+# -- columns: which are profile fields, which are passed through ---------------------------------
+
+
+def _split(schema: Schema, names: Sequence[Any], id_columns: Any) -> tuple[list[str], list[Any]]:
+    """The profile-field columns and the id columns of a table with these column names."""
+    duplicated = sorted({str(name) for name in names if list(names).count(name) > 1})
+    if duplicated:
         raise ProfileError(ProfileProblem(name, "duplicate column") for name in duplicated)
-    return [
-        (name, _float_cell if frame[name].dtype.kind == "f" else _cell)
-        for name in frame.columns
-        if name in known
-    ]
-
-
-def _cell(value: Any) -> Any:
-    """A cell as a profile value: missing cells are fields not given; numpy scalars unboxed."""
-    if value is None:
-        return _MISSING
-    kind = type(value)
-    if kind is str or kind is bool or kind is int:
-        return value
-    if isinstance(value, float):
-        return _float_cell(value)
-    item = getattr(value, "item", None)  # a numpy scalar
-    if item is not None and type(value).__module__ == "numpy":
-        return _cell(item())
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return _MISSING
-    except ImportError:  # pragma: no cover
-        pass
-    return value
-
-
-def _float_cell(value: Any) -> Any:
-    if value is None:
-        return _MISSING
-    if isinstance(value, float):
-        if math.isnan(value):
-            return _MISSING
-        if value.is_integer():
-            return int(value)
-        return value
-    return _cell(value)
-
-
-def _frame(
-    pd: Any, index: Any, outcomes: list[Any], schema: Schema, *, collect: bool
-) -> pd.DataFrame:
-    categories = schema.categories
-    data: dict[str, list[Any]] = {name: [] for name in frame_columns(schema)}
-    problems: list[tuple[str, ...]] = []
-    tiers = [data[category] for category in categories]
-    for outcome in outcomes:
-        if isinstance(outcome, Result):
-            found = {s.category: s.tier for s in outcome.suggestions}
-            for category, column in zip(categories, tiers, strict=True):
-                column.append(found.get(category))
-            data["drug_classes"].append(
-                tuple(sub for s in outcome.suggestions for sub in s.subcategories)
-            )
-            data["avoided"].append(
-                tuple(
-                    a.category if a.subcategory is None else a.subcategory for a in outcome.avoided
+    fields = schema.fields
+    profile = [name for name in names if isinstance(name, str) and name in fields]
+    if id_columns is None:
+        ids = [name for name in names if name not in profile]
+        for name in ids:
+            hint = did_you_mean(name, list(fields))
+            if hint:
+                warnings.warn(
+                    f"column {name!r} is not a profile field, so it is passed through as an id "
+                    f"column{hint} (give id_columns to make unknown columns an error)",
+                    UserWarning,
+                    stacklevel=4,
                 )
+    else:
+        ids = [id_columns] if isinstance(id_columns, str) else list(id_columns)
+        absent = [name for name in ids if name not in names]
+        if absent:
+            raise ValueError(f"id columns not in the table: {', '.join(map(repr, absent))}")
+        unknown = [name for name in names if name not in profile and name not in ids]
+        if unknown:
+            raise ProfileError(
+                ProfileProblem(
+                    str(name),
+                    f"unknown column (not a profile field){did_you_mean(name, list(fields))}; "
+                    "name it in id_columns to pass it through",
+                )
+                for name in unknown
             )
-            data["advisories"].append(tuple(a.key for a in outcome.advisories))
-            data["conflict"].append(bool(outcome.conflicts))
-            data["covered"].append(outcome.covered)
-            data["fired_rules"].append(outcome.fired_rules)
-            problems.append(())
-        else:
-            for column in data.values():
-                column.append(None)
-            problems.append(tuple(str(problem) for problem in outcome.problems))
-    columns: dict[str, Any] = dict(data)
-    for category in categories:
-        columns[category] = pd.Categorical(data[category], categories=_TIERS)
-    for name in ("drug_classes", "avoided", "advisories", "fired_rules"):
-        columns[name] = pd.array(data[name], dtype=object)
-    columns["conflict"] = pd.array(data["conflict"], dtype="boolean")
-    columns["covered"] = pd.array(data["covered"], dtype="boolean")
-    if collect:
-        columns["problems"] = pd.array(problems, dtype=object)
-    return pd.DataFrame(columns, index=index)
+    clash = [name for name in ids if name in frame_columns(schema)]
+    if clash:
+        raise ValueError(
+            f"id columns {', '.join(map(repr, clash))} have the names of result columns; "
+            "rename them"
+        )
+    return profile, ids
+
+
+def _evaluate_chunks(kb: KnowledgeBase, rows: int, read: Any) -> list[Answers]:
+    """Evaluate ``rows`` rows a chunk at a time (``read(start, stop)`` gives a chunk's
+    columns): the answers of each chunk, in order (one, empty, when there is no row)."""
+    found = []
+    for start in range(0, max(rows, 1), CHUNK):
+        stop = min(rows, start + CHUNK)
+        found.append(answer(kb, evaluate_columns(kb, read(start, stop), stop - start)))
+    return found
+
+
+def _errors(answers: Answers, rows: int) -> Any:
+    import numpy as np
+
+    cells = np.full(rows, None, dtype=object)
+    for row, message in answers.errors.items():
+        cells[row] = message
+    return cells
+
+
+# -- pandas ----------------------------------------------------------------------------------------
+
+
+def _pandas_frame(kb: KnowledgeBase, frame: Any, id_columns: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    profile, ids = _split(kb.schema, list(frame.columns), id_columns)
+    series = [frame[name] for name in profile]
+
+    def read(start: int, stop: int) -> dict[str, Column]:
+        return {
+            name: _pandas_column(pd, np, column.iloc[start:stop])
+            for name, column in zip(profile, series, strict=True)
+        }
+
+    chunks = _evaluate_chunks(kb, len(frame), read)
+
+    def joined(pick: Any) -> Any:
+        return np.concatenate([pick(chunk) for chunk in chunks])
+
+    data: dict[str, Any] = {name: frame[name].array for name in ids}
+    invalid = ~joined(lambda chunk: chunk.valid)
+    data["covered"] = pd.arrays.BooleanArray(joined(lambda chunk: chunk.covered), invalid)
+    data["conflict"] = pd.arrays.BooleanArray(joined(lambda chunk: chunk.conflict), invalid)
+    for i, category in enumerate(kb.schema.categories):
+        codes = joined(lambda chunk, i=i: chunk.tiers[i])
+        data[f"tier_{category}"] = pd.Categorical.from_codes(codes, categories=TIERS)
+    for name in ("avoided", "advisories", "fired_rules"):
+        data[name] = joined(lambda chunk, name=name: getattr(chunk, name).tuples())
+    data["error"] = joined(lambda chunk: _errors(chunk, len(chunk.valid)))
+    return pd.DataFrame(data, index=frame.index, columns=[*ids, *frame_columns(kb.schema)])
+
+
+def _pandas_column(pd: Any, np: Any, series: Any) -> Column:
+    """A pandas column as evaluation reads it."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(np.int64)
+        return _Factorized(codes, [clean(v) for v in series.cat.categories.tolist()])
+    kind = getattr(dtype, "kind", "O")
+    if isinstance(dtype, np.dtype):
+        if kind in "biuf":
+            return NumericColumn(series.to_numpy(), None)
+        if kind == "O":
+            return _object_column(pd, series.to_numpy())
+    elif kind in "biuf" and not isinstance(dtype, pd.ArrowDtype):  # nullable extension dtypes
+        missing = series.isna().to_numpy()
+        filler: Any = {"b": False, "f": np.nan}.get(kind, 0)
+        values = series.to_numpy(dtype=dtype.numpy_dtype, na_value=filler)
+        return NumericColumn(values, missing if missing.any() else None)
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists)
+        return ObjectColumn(series.to_numpy(dtype=object))
+    return _Factorized(np.asarray(codes, dtype=np.int64), [clean(v) for v in list(uniques)])
+
+
+_PLAIN: Final = frozenset({str, type(None)})
+
+
+def _object_column(pd: Any, values: Any) -> Column:
+    """An object array: hashed by pandas when no two cells can be equal in Python but apart in
+    validation (``True`` and ``1``), else factorized exactly in Python."""
+    import numpy as np
+
+    types = set(map(type, values))
+    booleans = {t for t in types if t is bool or t is np.bool_}
+    numbers = {t for t in types - booleans if issubclass(t, int | float | np.number)}
+    if types - _PLAIN - booleans - numbers or (booleans and numbers):
+        return ObjectColumn(values)
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # pragma: no cover - every type here is hashable
+        return ObjectColumn(values)
+    return _Factorized(np.asarray(codes, dtype=np.int64), [clean(v) for v in list(uniques)])
+
+
+class _Factorized:
+    """A column already factorized: each row's position in ``uniques`` (-1: not given)."""
+
+    def __init__(self, inverse: Any, uniques: list[Any]) -> None:
+        self.inverse = inverse
+        self.uniques = uniques
+
+    def factorize(self) -> tuple[Any, list[Any]]:
+        return self.inverse, self.uniques
+
+    def numeric(self) -> None:
+        return None
+
+    def value(self, row: int) -> Any:
+        code = int(self.inverse[row])
+        return MISSING if code < 0 else self.uniques[code]
+
+
+# -- pyarrow ---------------------------------------------------------------------------------------
+
+
+def evaluate_arrow(kb: KnowledgeBase, table: Any, id_columns: Any, *, text: bool = False) -> Any:
+    """:func:`evaluate_frame` for a pyarrow Table or RecordBatch. With ``text`` (CSV input), a
+    string cell of an integer, boolean or set field is read as one: ``"3"``, ``"true"`` /
+    ``"false"``, members separated by ``|``."""
+    import pyarrow as pa
+
+    profile, ids = _split(kb.schema, table.column_names, id_columns)
+    fields = kb.schema.fields
+
+    def read(start: int, stop: int) -> dict[str, Column]:
+        part = table.slice(start, stop - start)
+        columns = {}
+        for name in profile:
+            column = _arrow_column(pa, part.column(name))
+            if text and isinstance(column, _Factorized) and fields[name].type != "enum":
+                column = _from_text(column, fields[name].type)
+            columns[name] = column
+        return columns
+
+    chunks = _evaluate_chunks(kb, table.num_rows, read)
+    names = [*ids, *frame_columns(kb.schema)]
+    built = [_arrow_answers(pa, chunk) for chunk in chunks]
+    answers = [pa.chunked_array([part[i] for part in built]) for i in range(len(built[0]))]
+    if isinstance(table, pa.RecordBatch):
+        arrays = [table.column(name) for name in ids]
+        arrays += [column.combine_chunks() for column in answers]
+        return pa.RecordBatch.from_arrays(arrays, names=names)
+    return pa.Table.from_arrays([table.column(name) for name in ids] + answers, names=names)
+
+
+def _arrow_answers(pa: Any, answers: Answers) -> list[Any]:
+    invalid = ~answers.valid
+    tiers = pa.array(TIERS)
+    out = [
+        pa.array(answers.covered, mask=invalid),
+        pa.array(answers.conflict, mask=invalid),
+        *(
+            pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), tiers).cast(pa.string())
+            for codes in answers.tiers
+        ),
+    ]
+    for lists in (answers.avoided, answers.advisories, answers.fired_rules):
+        offsets, codes = lists.per_row()
+        dictionary = pa.array(lists.dictionary, pa.string())
+        values = pa.DictionaryArray.from_arrays(pa.array(codes), dictionary).dictionary_decode()
+        out.append(
+            pa.ListArray.from_arrays(
+                pa.array(offsets, pa.int32()), values, mask=pa.array(lists.index < 0)
+            )
+        )
+    if answers.errors:
+        out.append(pa.array(_errors(answers, len(invalid)), pa.string()))
+    else:
+        out.append(pa.nulls(len(invalid), pa.string()))
+    return out
+
+
+def _arrow_column(pa: Any, column: Any) -> Column:
+    """A pyarrow column (Array or ChunkedArray) as evaluation reads it."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    kind = array.type
+    if pa.types.is_null(kind):
+        return _Factorized(np.full(len(array), -1, dtype=np.int64), [])
+    if pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        missing = array.is_null().to_numpy(zero_copy_only=False) if array.null_count else None
+        filler = False if pa.types.is_boolean(kind) else 0
+        values = array.fill_null(filler).to_numpy(zero_copy_only=False)
+        return NumericColumn(values, missing)
+    if pa.types.is_string_view(kind):
+        array = array.cast(pa.large_string())
+    if not pa.types.is_dictionary(array.type):
+        try:
+            array = pc.dictionary_encode(array)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # lists, structs, ...
+            return ObjectColumn(array.to_pylist())
+    inverse = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return _Factorized(inverse, [clean(v) for v in array.dictionary.to_pylist()])
+
+
+_INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+")
+_BOOLEAN_TEXT: Final = {"true": True, "false": False}
+
+
+def _from_text(column: _Factorized, field_type: str) -> _Factorized:
+    """A column of text cells (CSV) read as the field's type where the text says one."""
+    uniques = []
+    for value in column.uniques:
+        if isinstance(value, str):
+            if field_type == "integer" and _INTEGER_TEXT.fullmatch(value.strip()):
+                value = int(value)
+            elif field_type == "boolean" and value.strip().lower() in _BOOLEAN_TEXT:
+                value = _BOOLEAN_TEXT[value.strip().lower()]
+            elif field_type == "set":
+                value = [member.strip() for member in value.split("|") if member.strip()]
+        uniques.append(value)
+    return _Factorized(column.inverse, uniques)
+
+
+# -- polars ----------------------------------------------------------------------------------------
+
+
+def _polars_frame(kb: KnowledgeBase, frame: Any, id_columns: Any) -> Any:
+    import polars as pl
+    import pyarrow as pa
+
+    profile, ids = _split(kb.schema, frame.columns, id_columns)
+    if profile:
+        table = frame.select(profile).to_arrow()
+    else:  # no profile column: a null one keeps the row count (null: not given)
+        table = pa.table({next(iter(kb.schema.fields)): pa.nulls(frame.height)})
+    answers = pl.from_arrow(evaluate_arrow(kb, table, []))
+    return frame.select(ids).hstack(answers) if ids else answers

@@ -218,6 +218,13 @@ class KnowledgeBase(Rendered):
 
         return evaluate_many(self, profiles, workers=workers, errors=errors)
 
+    def evaluate_frame(self, table: Any, *, id_columns: str | Sequence[str] | None = None) -> Any:
+        """Evaluate every row of a pandas DataFrame, pyarrow Table or polars DataFrame into a
+        table of the same kind, column by column: see :func:`immunorules.evaluate_frame`."""
+        from .frame import evaluate_frame
+
+        return evaluate_frame(table, self, id_columns=id_columns)
+
     # -- explanations (computed in _whynot, rendered in _render) -----------------------------
 
     def why_not(
