@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar, Literal, overload
 
@@ -217,6 +217,41 @@ class KnowledgeBase(Rendered):
         from .batch import evaluate_many
 
         return evaluate_many(self, profiles, workers=workers, errors=errors)
+
+    @overload
+    def iter_evaluate(
+        self,
+        profiles: Iterable[ProfileInput],
+        *,
+        batch_size: int = 10_000,
+        errors: Literal["raise"] = "raise",
+    ) -> Iterator[Result]: ...
+
+    @overload
+    def iter_evaluate(
+        self,
+        profiles: Iterable[ProfileInput],
+        *,
+        batch_size: int = 10_000,
+        errors: Literal["collect"],
+    ) -> Iterator[Result | ProfileError]: ...
+
+    def iter_evaluate(
+        self,
+        profiles: Iterable[ProfileInput],
+        *,
+        batch_size: int = 10_000,
+        errors: Literal["raise", "collect"] = "raise",
+    ) -> Iterator[Result] | Iterator[Result | ProfileError]:
+        """Evaluate profiles as they come, yielding results in input order with memory bounded
+        by ``batch_size``: the input is read ``batch_size`` profiles at a time (a generator
+        over a file of any length is fine) and each batch evaluated like
+        :meth:`evaluate_many`. ``errors`` as there: ``"raise"`` raises at the first invalid
+        profile (after yielding the results before it), ``"collect"`` yields its
+        :class:`ProfileError` in its place."""
+        from .stream import iter_evaluate
+
+        return iter_evaluate(self, profiles, batch_size=batch_size, errors=errors)
 
     def evaluate_frame(self, table: Any, *, id_columns: str | Sequence[str] | None = None) -> Any:
         """Evaluate every row of a pandas DataFrame, pyarrow Table or polars DataFrame into a
