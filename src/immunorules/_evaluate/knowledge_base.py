@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -156,11 +157,14 @@ class KnowledgeBase(Rendered):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """A pickle carries the loaded rules (about 200 kB for the bundled ones), never the
-        engine or the caches: unpickling rebuilds the knowledge base from them, once per process
-        for the same rules and engine, so it travels cheaply to worker processes
-        (multiprocessing, Dask, Spark)."""
-        return (_rebuild, (self._loaded, self.engine, self._bundled, self.fingerprint))
+        """A pickle carries the loaded rules (about 170 kB for the bundled ones, pickled once
+        per knowledge base), never the engine or the caches: unpickling rebuilds the knowledge
+        base from them, once per process for the same rules and engine, so it travels cheaply
+        to worker processes (multiprocessing, Dask, Spark) however many tasks carry it."""
+        rules = self.__dict__.get("_pickled_rules")
+        if rules is None:
+            rules = self.__dict__["_pickled_rules"] = pickle.dumps(self._loaded, protocol=5)
+        return (_rebuild, (self.fingerprint, self.engine, self._bundled, rules))
 
     # -- evaluation --------------------------------------------------------------------------
 
@@ -314,12 +318,14 @@ _REBUILT_MAX = 8
 _REBUILT_LOCK = threading.Lock()
 
 
-def _rebuild(loaded: LoadedRules, engine: str, bundled: bool, fingerprint: str) -> KnowledgeBase:
-    """The knowledge base of a pickle (see :meth:`KnowledgeBase.__reduce__`)."""
+def _rebuild(fingerprint: str, engine: str, bundled: bool, rules: bytes) -> KnowledgeBase:
+    """The knowledge base of a pickle (see :meth:`KnowledgeBase.__reduce__`): the rules are
+    unpickled only when this process has not rebuilt it yet."""
     key = (fingerprint, engine, bundled)
     with _REBUILT_LOCK:
         kb = _REBUILT.get(key)
         if kb is None:
+            loaded = pickle.loads(rules)
             kb = KnowledgeBase(loaded, engine=engine, bundled=bundled)  # type: ignore[arg-type]
             if kb.fingerprint != fingerprint:  # pragma: no cover - a rebuild that differs
                 raise EngineError("an unpickled knowledge base has other rules than its pickle")
