@@ -187,6 +187,9 @@ def _parser() -> argparse.ArgumentParser:
     from .vocabulary import add_commands
 
     add_commands(commands, formatter, rules_option, PROG)
+    from .cohort import add_commands as add_cohort_command
+
+    add_cohort_command(commands, formatter, rules_option, PROG)
     return parser
 
 
@@ -466,7 +469,14 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     return cmd_schema(_load(args), args, out)
 
 
+def _cmd_cohort(args: argparse.Namespace, out: TextIO) -> int:
+    from .cohort import cmd_cohort
+
+    return cmd_cohort(lambda: _load(args), args, out)
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "cohort": _cmd_cohort,
     "vocabulary": _cmd_vocabulary,
     "schema": _cmd_schema,
     "evaluate": _cmd_evaluate,

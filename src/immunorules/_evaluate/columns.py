@@ -261,9 +261,15 @@ def columnar(kb: KnowledgeBase) -> Columnar:
 # -- evaluation ------------------------------------------------------------------------------------
 
 
-def evaluate_columns(kb: KnowledgeBase, columns: Mapping[str, Column], rows: int) -> Evaluated:
+def evaluate_columns(
+    kb: KnowledgeBase,
+    columns: Mapping[str, Column],
+    rows: int,
+    refused: Mapping[int, str] | None = None,
+) -> Evaluated:
     """Evaluate ``rows`` rows given as one :class:`Column` per profile field present (every
-    other field is not given in any row)."""
+    other field is not given in any row). ``refused`` maps rows already known to be invalid
+    (e.g. a JSON line that is not an object) to their messages."""
     import numpy as np
 
     state = columnar(kb)
@@ -291,7 +297,12 @@ def evaluate_columns(kb: KnowledgeBase, columns: Mapping[str, Column], rows: int
                 codes[key] = np.full(rows, group_codes[value], dtype=np.int64)
             continue
         _set_codes(column, set_field, codes, invalid)
+    if refused:
+        invalid[list(refused)] = False  # checked below by their given messages
     errors = _check_refused(kb, state, columns, codes, invalid)
+    if refused:
+        invalid[list(refused)] = True
+        errors.update(refused)
     return _match(state, codes, invalid, errors, rows)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import ProfileError, ProfileProblem
@@ -24,7 +24,7 @@ from .columns import MISSING, Column, NumericColumn, ObjectColumn, clean, evalua
 if TYPE_CHECKING:
     from .knowledge_base import KnowledgeBase
 
-__all__ = ["TIERS", "evaluate_frame", "frame_columns"]
+__all__ = ["TIERS", "evaluate_arrow", "evaluate_frame", "evaluate_records", "frame_columns"]
 
 #: Rows evaluated together: bounds the memory of the intermediate arrays, not the output.
 CHUNK: Final = 1 << 20
@@ -247,8 +247,8 @@ class _Factorized:
 
 def evaluate_arrow(kb: KnowledgeBase, table: Any, id_columns: Any, *, text: bool = False) -> Any:
     """:func:`evaluate_frame` for a pyarrow Table or RecordBatch. With ``text`` (CSV input), a
-    string cell of an integer, boolean or set field is read as one: ``"3"``, ``"true"`` /
-    ``"false"``, members separated by ``|``."""
+    string cell of an integer, boolean or set field is read as one: ``"3"`` (or ``"3.0"``),
+    ``"true"`` / ``"false"``, members separated by ``|``."""
     import pyarrow as pa
 
     profile, ids = _split(kb.schema, table.column_names, id_columns)
@@ -327,7 +327,7 @@ def _arrow_column(pa: Any, column: Any) -> Column:
     return _Factorized(inverse, [clean(v) for v in array.dictionary.to_pylist()])
 
 
-_INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+")
+_INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+(\.0*)?")
 _BOOLEAN_TEXT: Final = {"true": True, "false": False}
 
 
@@ -337,13 +337,78 @@ def _from_text(column: _Factorized, field_type: str) -> _Factorized:
     for value in column.uniques:
         if isinstance(value, str):
             if field_type == "integer" and _INTEGER_TEXT.fullmatch(value.strip()):
-                value = int(value)
+                value = int(value.strip().split(".")[0])
             elif field_type == "boolean" and value.strip().lower() in _BOOLEAN_TEXT:
                 value = _BOOLEAN_TEXT[value.strip().lower()]
             elif field_type == "set":
                 value = [member.strip() for member in value.split("|") if member.strip()]
         uniques.append(value)
     return _Factorized(column.inverse, uniques)
+
+
+# -- records (JSON Lines, FHIR) ------------------------------------------------------------------
+
+
+def evaluate_records(
+    kb: KnowledgeBase,
+    records: Sequence[Any],
+    id_columns: Sequence[str],
+    refused: dict[int, str] | None = None,
+    left_out: Collection[str] = (),
+) -> Any:
+    """A pyarrow RecordBatch like :func:`evaluate_frame`'s for parsed JSON values, one profile
+    each: the ``id_columns`` keys are passed through (as Arrow infers them, or as JSON text
+    when their values mix types), null is not given, and a value that is not an object or has
+    a key that is neither a field nor an id column makes its row invalid, with the message
+    ``evaluate`` gives, unless the key is one of ``left_out``. ``refused`` maps rows known to
+    be invalid (e.g. not JSON) to their messages."""
+    import json
+
+    import pyarrow as pa
+
+    fields = kb.schema.fields
+    ids = {*id_columns, *left_out}
+    bad = dict(refused or {})
+    cells: dict[str, list[Any]] = {name: [None] * len(records) for name in fields}
+    for row, record in enumerate(records):
+        if row in bad:
+            continue
+        if not isinstance(record, dict):
+            bad[row] = _problem(kb, record)
+            continue
+        unknown = False
+        for key, value in record.items():
+            column = cells.get(key)
+            if column is not None:
+                column[row] = value
+            elif key not in ids:
+                unknown = True
+        if unknown:
+            bad[row] = _problem(kb, {k: v for k, v in record.items() if k not in ids})
+    columns: dict[str, Column] = {
+        name: ObjectColumn(values)
+        for name, values in cells.items()
+        if any(value is not None for value in values)
+    }
+    answers = answer(kb, evaluate_columns(kb, columns, len(records), bad))
+    arrays = []
+    for name in id_columns:
+        values = [r.get(name) if isinstance(r, dict) else None for r in records]
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            texts = [None if v is None else json.dumps(v, sort_keys=True) for v in values]
+            arrays.append(pa.array(texts, pa.string()))
+    names = [*id_columns, *frame_columns(kb.schema)]
+    return pa.RecordBatch.from_arrays(arrays + _arrow_answers(pa, answers), names=names)
+
+
+def _problem(kb: KnowledgeBase, data: Any) -> str:
+    try:
+        kb.parse(data)
+    except ProfileError as exc:
+        return str(exc)
+    return "invalid condition profile"  # pragma: no cover - only invalid data comes here
 
 
 # -- polars ----------------------------------------------------------------------------------------
