@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -263,3 +264,34 @@ def test_few_rules_and_no_rule_fired(make_kb: MakeKB) -> None:
     assert out["covered"].tolist() == [True, False]
     assert out["tier_immunosuppressants"].tolist()[0] == "first_line"
     assert pd.isna(out["tier_immunosuppressants"].iloc[1])
+
+
+def test_the_error_column_has_one_dtype_with_or_without_errors(kb: ir.KnowledgeBase) -> None:
+    valid = ir.evaluate_frame(pd.DataFrame([RA]), kb)
+    invalid = ir.evaluate_frame(pd.DataFrame([{**RA, "severity": "sever"}]), kb)
+    assert valid["error"].dtype == invalid["error"].dtype == "string"
+    assert valid["error"].isna().all() and invalid["error"].notna().all()
+
+
+def test_arrow_backed_pandas_columns_and_list_cells() -> None:
+    gca = ir.load_rules(Path(__file__).resolve().parents[1] / "examples/own_vocabulary/rules")
+    base = {"immune_activity": "overactive", "condition": "giant_cell_arteritis"}
+    frame = pd.DataFrame(
+        {
+            **{name: [value] * 4 for name, value in base.items()},
+            "prior_therapy_classes": pd.array(
+                [["il6_pathway_inhibitors"], [], None, ["il6_inhibitor"]],
+                dtype=pd.ArrowDtype(pa.list_(pa.string())),
+            ),
+            "visual_symptoms": pd.array([True, None, False, True], dtype=pd.ArrowDtype(pa.bool_())),
+        }
+    )
+    out = ir.evaluate_frame(frame, gca)
+    classes = {"prior_therapy_classes": ["il6_pathway_inhibitors"]}
+    assert (
+        out["fired_rules"][0]
+        == gca.evaluate({**base, **classes, "visual_symptoms": True}).fired_rules
+    )
+    assert out["fired_rules"][1] == gca.evaluate({**base, "prior_therapy_classes": []}).fired_rules
+    assert out["fired_rules"][2] == gca.evaluate(base).fired_rules
+    assert "'il6_inhibitor' is not a member" in out["error"][3]

@@ -176,7 +176,7 @@ def _pandas_frame(kb: KnowledgeBase, frame: Any, id_columns: Any) -> Any:
         data[f"tier_{category}"] = pd.Categorical.from_codes(codes, categories=TIERS)
     for name in ("avoided", "advisories", "fired_rules"):
         data[name] = joined(lambda chunk, name=name: getattr(chunk, name).tuples())
-    data["error"] = joined(lambda chunk: _errors(chunk, len(chunk.valid)))
+    data["error"] = pd.array(joined(lambda chunk: _errors(chunk, len(chunk.valid))), "string")
     return pd.DataFrame(data, index=frame.index, columns=[*ids, *frame_columns(kb.schema)])
 
 
@@ -199,7 +199,7 @@ def _pandas_column(pd: Any, np: Any, series: Any) -> Column:
         return NumericColumn(values, missing if missing.any() else None)
     try:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    except TypeError:  # unhashable cells (lists)
+    except (TypeError, NotImplementedError):  # unhashable cells: lists (Arrow's among them)
         return ObjectColumn(series.to_numpy(dtype=object))
     return _Factorized(np.asarray(codes, dtype=np.int64), [clean(v) for v in list(uniques)])
 
