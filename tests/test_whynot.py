@@ -376,3 +376,33 @@ def test_fields_limits_the_search(kb: ir.KnowledgeBase) -> None:
     assert answer.changes == ()  # prior lines must change too, and it may not
     with pytest.raises(ValueError, match="did you mean 'pregnant'"):
         kb.why_not(RA, "biologic_therapies", fields=["pregnent"])
+
+
+def test_rules_that_cannot_fire_under_the_search_rank_after_live_ones(make_kb: MakeKB) -> None:
+    kb = make_kb(
+        [
+            rule("NEEDS-PREGNANCY", {"suggest": [sug("cellular_therapies")]}, {"pregnant": True}),
+            rule(
+                "NEEDS-TWO-CHANGES",
+                {"suggest": [sug("cellular_therapies")]},
+                {"prior_lines_of_therapy": {"min": 2}, "latent_tuberculosis": True},
+            ),
+        ]
+    )
+    # By default pregnancy is not modifiable: the rule that needs it can never fire, so it comes
+    # after the live rule even though fewer of its conditions failed.
+    default = kb.why_not(RA, "cellular_therapies")
+    assert [check.rule_id for check in default.rules] == ["NEEDS-TWO-CHANGES", "NEEDS-PREGNANCY"]
+    free = kb.why_not(RA, "cellular_therapies", fields=ALL)
+    assert [check.rule_id for check in free.rules] == ["NEEDS-PREGNANCY", "NEEDS-TWO-CHANGES"]
+
+
+def test_did_you_mean_is_not_a_guess() -> None:
+    from immunorules._model.profile import did_you_mean
+
+    conditions = [c.id for c in ir.load_rules(engine="native").conditions]
+    assert did_you_mean("giant_cell_arteritis", conditions) == ""
+    assert (
+        did_you_mean("rheumatoid_arthritus", conditions) == "; did you mean 'rheumatoid_arthritis'?"
+    )
+    assert did_you_mean("crohns", conditions) == "; did you mean 'crohns_disease'?"
