@@ -180,7 +180,7 @@ def test_hostile_values_are_profile_errors(data: dict[object, object]) -> None:
     with pytest.raises(ir.ProfileError) as info:
         kb.evaluate(data)  # type: ignore[arg-type]
     assert len(str(info.value)) < 2_000  # echoed values are cut short
-    (collected,) = kb.evaluate_many([data], errors="collect")  # type: ignore[list-item]
+    (collected,) = kb.evaluate_many([data], errors="collect")  # type: ignore[call-overload]
     assert isinstance(collected, ir.ProfileError)
     with pytest.raises(ir.ProfileError):
         kb.why_not(data, "immunosuppressants")  # type: ignore[arg-type]
