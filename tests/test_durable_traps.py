@@ -252,6 +252,57 @@ def test_eight_threads_at_once_get_the_oracle_results() -> None:
     assert (done.returncode, done.stdout.strip()) == (0, "0 []"), done.stderr
 
 
+@needs_durable
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_child_forked_while_another_thread_evaluates_can_evaluate() -> None:
+    """A thread evaluates in a loop while 20 children are forked; each evaluates once, exits."""
+    done = run_python(
+        """
+        import os, signal, threading, time
+        from immunorules._engines.durable import DurableMatcher
+        from immunorules._model.matching import RuleMatcher
+
+        rules = [RuleMatcher(f"R{i}", (("condition", frozenset({"ra", f"c{i}"})),))
+                 for i in range(30)]
+        matcher = DurableMatcher(rules)
+        fact = {"condition": "ra"}
+        stop = threading.Event()
+
+        def spin():
+            while not stop.is_set():
+                matcher.match(fact)
+
+        thread = threading.Thread(target=spin)
+        thread.start()
+        children = []
+        for _ in range(20):
+            time.sleep(0.002)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os._exit(0 if len(matcher.match(fact)) == 30 else 3)
+                except BaseException:
+                    os._exit(4)
+            children.append(pid)
+        stop.set()
+        thread.join()
+        deadline = time.monotonic() + 15
+        codes = {}
+        while len(codes) < len(children) and time.monotonic() < deadline:
+            for pid in set(children) - set(codes):
+                finished, status = os.waitpid(pid, os.WNOHANG)
+                if finished:
+                    codes[pid] = os.waitstatus_to_exitcode(status)
+            time.sleep(0.01)
+        for pid in set(children) - set(codes):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        print(len(children) - len(codes), "hung;", sorted(codes.values()))
+        """
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, f"0 hung; {[0] * 20}"), done.stderr
+
+
 # 8. durable_rules does not import on Python >= 3.13 ------------------------------------------
 
 

@@ -21,7 +21,9 @@ This is the only module that imports durable_rules. Version 2.0.28 is unmaintain
    itself fails is the session left alone (deleting a half-built one has crashed the process),
    and the matcher refuses every later evaluation with :class:`EngineError`.
 7. the stock ``Host`` runs background dispatch threads that race with callers: there is no
-   ``Host``, and one lock serialises every call into the engine.
+   ``Host``, and one lock serialises every call into the engine. ``os.register_at_fork`` gives a
+   forked child a fresh lock, so a fork while another thread evaluates cannot leave the child's
+   lock held forever.
 8. durable_rules does not import on Python >= 3.13: the import is guarded,
    :func:`durable_available` says so, and :class:`DurableMatcher` raises :class:`EngineError`.
 
@@ -63,6 +65,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -105,6 +108,15 @@ _ERROR_CODES: Final = {
 
 _LOCK = threading.Lock()
 _RULESET_NUMBERS = itertools.count()
+
+
+def _reset_lock_in_child() -> None:
+    """After ``fork``: the child has only the forking thread, so no evaluation is running."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 
 def durable_available() -> bool:
