@@ -1,4 +1,4 @@
-"""evaluate_many: worker processes that cannot start."""
+"""evaluate_many: worker processes that cannot start, and errors that rows must not share."""
 
 from __future__ import annotations
 
@@ -103,3 +103,28 @@ def test_an_unimportable_main_module_matches_in_this_process(
     with pytest.warns(RuntimeWarning, match=r"workers=2\) matches in this process") as caught:
         assert kb.evaluate_many(ROWS, workers=2) == expected
     assert caught[0].filename == __file__  # the warning points at the caller
+
+
+# Errors are not shared between rows ----------------------------------------------------------
+
+
+def errors_in(outcomes: list[ir.Result | ir.ProfileError]) -> list[ir.ProfileError]:
+    return [item for item in outcomes if isinstance(item, ir.ProfileError)]
+
+
+def test_each_invalid_row_gets_an_error_of_its_own(kb: ir.KnowledgeBase) -> None:
+    bad = {**RA, "severity": "sideways"}
+    rows: list[Any] = [bad, RA, bad, dict(bad), "not a profile", "not a profile"]
+    first = errors_in(kb.evaluate_many(rows, errors="collect"))
+    again = errors_in(kb.evaluate_many(rows, errors="collect"))  # from the cache this time
+    assert len({id(error) for error in first + again}) == 10
+    for error in first[:3] + again[:3]:
+        assert error.problems == first[0].problems
+        assert str(error) == str(first[0])
+    first[0].add_note("seen by the caller of row 0")
+    first[0].problems = ()
+    third = errors_in(kb.evaluate_many(rows, errors="collect"))
+    assert third[1].problems == first[1].problems != ()
+    assert not hasattr(third[1], "__notes__") and not hasattr(first[1], "__notes__")
+    with pytest.raises(ir.ProfileError, match=r"\[2\]\.severity"):
+        kb.evaluate_many([RA, RA, bad])

@@ -8,10 +8,12 @@ matched in spawn-started processes, each rebuilding the knowledge base from its 
 durable_rules host is never pickled); the parent resolves the matches, so the results are the
 very ones ``workers=1`` gives. When spawned processes could not re-import the main module (a
 script read from standard input), matching stays in this process, with a ``RuntimeWarning``.
+An invalid input's cached :class:`ProfileError` is copied for each row that returns it.
 """
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import sys
@@ -110,8 +112,11 @@ def evaluate_many(
             except TypeError:  # an unhashable value: the input is invalid, validate it below
                 key = hit = None
             if hit is not None:
-                if collect or type(hit) is not ProfileError:
+                if type(hit) is not ProfileError:
                     append(hit)
+                    continue
+                if collect:
+                    append(_own(hit))
                     continue
                 raise _at(index, hit)
             if key is not None and pending_raw:
@@ -128,7 +133,7 @@ def evaluate_many(
                 cache.put_raw(key, exc)
             if not collect:
                 raise _at(index, exc) from None
-            out.append(exc)
+            out.append(_own(exc))  # the cached one stays untouched by what callers do to theirs
             continue
         result = profile_cache.get(checked)
         if result is None:
@@ -154,6 +159,14 @@ def evaluate_many(
             for index in pending[profile]:
                 out[index] = result
     return out
+
+
+def _own(exc: ProfileError) -> ProfileError:
+    """A copy of a cached error for one row: rows never share one (mutable) exception."""
+    fresh = ProfileError(exc.problems)
+    for name, value in vars(exc).items():  # problems, path, and any added (``__notes__``)
+        setattr(fresh, name, copy.copy(value))
+    return fresh
 
 
 def _at(index: int, exc: ProfileError) -> ProfileError:
