@@ -141,7 +141,8 @@ def test_node_limit_stops_reading_early_with_one_problem(
     assert any(p.file.endswith("other.yaml") for p in info.value.problems)
 
 
-def test_aliases_count_every_node_they_repeat() -> None:
+def test_aliases_count_every_node_they_repeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ir_yaml, "MAX_NODES", 100_000)  # 10**12 nodes once expanded
     laughs = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 12)]
     started = time.perf_counter()
@@ -167,3 +168,25 @@ def test_a_huge_key_is_shown_shortened(tmp_path: Path) -> None:
     (problem,) = doc.problems
     assert problem.line == 4 and "duplicate key" in problem.message
     assert len(problem.message) < 200 and len(problem.path) < 200
+
+
+# -- without libyaml ----------------------------------------------------------------------------
+
+
+def test_pyyamls_own_parser_reads_the_same_and_is_bounded_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PyYAML built without libyaml falls back to its pure-Python parser: same data, same lines,
+    same limits."""
+    import yaml
+
+    bundled = sorted(ir.BUNDLED_RULES.glob("*.yaml"))
+    fast = [parse_yaml(path.read_text(encoding="utf-8")) for path in bundled]
+    monkeypatch.setattr(ir_yaml, "_Loader", yaml.SafeLoader)
+    for path, expected in zip(bundled, fast, strict=True):
+        doc = parse_yaml(path.read_text(encoding="utf-8"))
+        assert (doc.data, doc.lines, doc.problems) == (expected.data, expected.lines, []), path
+    deep = parse_yaml("a: " + "[" * 100_000 + "]" * 100_000)
+    assert [p.message.split(":")[0] for p in deep.problems] == ["nested too deeply"]
+    huge = parse_yaml("a: 0x" + "f" * 5000 + "\n")
+    assert [p.message.split(":")[0] for p in huge.problems] == ["integer too large"]

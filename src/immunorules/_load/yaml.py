@@ -47,6 +47,7 @@ MAX_CHARS = 64 * 1024 * 1024
 MAX_NODES = 3_000_000
 #: The most levels of lists and mappings inside one another (rule files need fewer than 10).
 MAX_DEPTH = 64
+_STOP_DEPTH = 512  # nesting at which reading stops altogether
 _MAX_INT_CHARS = 64
 _MAX_INT = 2**63
 
@@ -105,6 +106,8 @@ def parse_yaml(text: str) -> YamlDocument:
         )
     except yaml.YAMLError as exc:
         return YamlDocument(None, problems=[YamlProblem(None, "$", f"YAML error: {exc}")])
+    except _TooDeep:
+        return YamlDocument(None, problems=builder.document.problems)  # it says where
     except _TooLarge as exc:
         problem = YamlProblem(
             exc.line,
@@ -120,6 +123,11 @@ class _TooLarge(Exception):
     def __init__(self, line: int) -> None:
         super().__init__(line)
         self.line = line
+
+
+class _TooDeep(Exception):
+    """Nesting far past MAX_DEPTH: reading stops (PyYAML's own scanner slows down with every
+    level, and libyaml stops at 1,000 levels anyway)."""
 
 
 # -- building data from parser events ---------------------------------------------------------
@@ -217,6 +225,8 @@ class _Builder:
     def skip(self, top: _Skip, event: Event) -> None:
         if isinstance(event, SequenceStartEvent | MappingStartEvent):
             top.depth += 1
+            if self.depth + top.depth > _STOP_DEPTH:
+                raise _TooDeep
         elif isinstance(event, SequenceEndEvent | MappingEndEvent):
             top.depth -= 1
             if top.depth == 0:
