@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import immunorules as ir
-from immunorules._errors import RuleFileProblem, listed_problems, shown
+from immunorules._errors import ProfileProblem, RuleFileProblem, listed_problems, shown
 
 BAD_RULE = "  - id: bad id\n    title: t\n    then: {advise: [hbv_screen]}\n    because: b\n"
 
@@ -57,3 +57,15 @@ def test_shown_is_short_and_never_raises() -> None:
     assert shown("\x1b[31m\x07") == "'\\x1b[31m\\x07'"
     assert len(shown(b"y" * 1000, limit=20)) < 40
     assert len(shown({"k" * 500: list(range(500))})) <= 60
+
+
+def test_a_problem_shows_at_most_a_thousand_characters_of_its_message(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(f"rules:\n  - id: {'a' * 1_000_000}\n    title: t\n")
+    with pytest.raises(ir.RuleFileError) as info:
+        ir.load_rules(path, engine="native")
+    assert len(str(info.value)) < 5_000
+    assert all(len(str(problem)) < 1_200 for problem in info.value.problems)
+    profile_problem = ir.ProfileError([ProfileProblem("$.x", "y" * 100_000)])
+    assert len(str(profile_problem)) < 1_200
+    assert profile_problem.problems[0].message == "y" * 100_000  # kept whole on the problem

@@ -28,6 +28,8 @@ __all__ = [
 
 #: How many problems of one file a message lists before "... and K more problems".
 SHOWN_PROBLEMS_PER_FILE = 50
+#: The most characters of one problem's message that its ``str`` shows.
+SHOWN_MESSAGE_CHARS = 1000
 
 
 def shown(value: object, limit: int = 60) -> str:
@@ -57,6 +59,14 @@ def shown(value: object, limit: int = 60) -> str:
 def _head(value: str | bytes | bytearray, limit: int) -> str:
     text = repr(value[:limit])
     return text if len(text) <= limit + 2 else text[:limit]
+
+
+def _clipped(message: str) -> str:
+    """A problem's message as shown: at most SHOWN_MESSAGE_CHARS characters (whatever value
+    it echoes), the full message staying on the problem."""
+    if len(message) <= SHOWN_MESSAGE_CHARS:
+        return message
+    return f"{message[:SHOWN_MESSAGE_CHARS]}... ({len(message):,} characters)"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -107,7 +117,7 @@ class ProfileProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        return f"{self.path}: {_clipped(self.message)}"
 
 
 class ProfileError(ImmunorulesError, ValueError):
@@ -142,7 +152,7 @@ class RuleFileProblem:
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         rule = f" [{self.rule_id}]" if self.rule_id else ""
-        return f"{where}{rule} {self.path}: {self.message}"
+        return f"{where}{rule} {self.path}: {_clipped(self.message)}"
 
 
 class RuleFileError(ImmunorulesError, ValueError):
