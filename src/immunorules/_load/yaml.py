@@ -7,8 +7,10 @@ tags (map, seq, str, int, float, bool, null, and timestamps kept as text) are ac
 
 Reading is bounded, so that a hostile or broken file costs a problem, not the machine: the text
 may have at most ``MAX_CHARS`` characters, the document at most ``MAX_NODES`` nodes (counting
-every node an alias repeats) and at most ``MAX_DEPTH`` levels of nesting; integers must fit in
-64 bits. Nothing recurses, whatever the nesting.
+every node an alias repeats; reading stops there) and at most ``MAX_DEPTH`` levels of nesting
+(deeper content is passed over, and reading stops at 512 levels); integers must fit in 64 bits.
+Nothing recurses, whatever the nesting. A scalar that cannot be read (a refused tag, a number
+too large or malformed) is left out of its mapping, as if absent, with a problem at its path.
 """
 
 from __future__ import annotations
