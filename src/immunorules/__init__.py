@@ -7,29 +7,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Any, Literal, overload
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from . import _render  # noqa: F401 - registers the renderers with the models
-from ._analysis.audit import audit
-from ._analysis.audit_report import AuditReport, Finding
-from ._analysis.decision_table import DecisionRow, DecisionTable
-from ._analysis.whynot import WhyNot
-from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
-from ._evaluate.frame import evaluate_frame
-from ._evaluate.knowledge_base import KnowledgeBase, __version__, load_rules
-from ._load.loader import BUNDLED_RULES
-from ._model.profile import ConditionProfile
-from ._model.result import (
-    NOT_FOR_CLINICAL_USE,
-    Advisory,
-    Avoidance,
-    Citation,
-    Conflict,
-    KnowledgeBaseInfo,
-    Reason,
-    Result,
-    Suggestion,
-)
+if TYPE_CHECKING:
+    from ._analysis.audit import audit
+    from ._analysis.audit_report import AuditReport, Finding
+    from ._analysis.decision_table import DecisionRow, DecisionTable
+    from ._analysis.whynot import WhyNot
+    from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
+    from ._evaluate.frame import evaluate_frame
+    from ._evaluate.knowledge_base import KnowledgeBase, __version__, load_rules
+    from ._load.loader import BUNDLED_RULES
+    from ._model.profile import ConditionProfile
+    from ._model.result import (
+        NOT_FOR_CLINICAL_USE,
+        Advisory,
+        Avoidance,
+        Citation,
+        Conflict,
+        KnowledgeBaseInfo,
+        Reason,
+        Result,
+        Suggestion,
+    )
 
 __all__ = [
     "BUNDLED_RULES",
@@ -62,8 +63,62 @@ __all__ = [
 ]
 
 
+#: The module of each public name. Names are imported on first use, so that ``import
+#: immunorules`` loads nothing heavy: the command line starts by importing this package, and an
+#: interrupt (Ctrl-C) while the rest loads must reach its handler, not print a traceback.
+_LAZY: dict[str, str] = {
+    "audit": "._analysis.audit",
+    "AuditReport": "._analysis.audit_report",
+    "Finding": "._analysis.audit_report",
+    "DecisionRow": "._analysis.decision_table",
+    "DecisionTable": "._analysis.decision_table",
+    "WhyNot": "._analysis.whynot",
+    "EngineError": "._errors",
+    "ImmunorulesError": "._errors",
+    "ProfileError": "._errors",
+    "RuleFileError": "._errors",
+    "evaluate_frame": "._evaluate.frame",
+    "KnowledgeBase": "._evaluate.knowledge_base",
+    "__version__": "._evaluate.knowledge_base",
+    "load_rules": "._evaluate.knowledge_base",
+    "BUNDLED_RULES": "._load.loader",
+    "ConditionProfile": "._model.profile",
+    **dict.fromkeys(
+        (
+            "NOT_FOR_CLINICAL_USE",
+            "Advisory",
+            "Avoidance",
+            "Citation",
+            "Conflict",
+            "KnowledgeBaseInfo",
+            "Reason",
+            "Result",
+            "Suggestion",
+        ),
+        "._model.result",
+    ),
+}
+
+if not TYPE_CHECKING:  # type checkers see the imports above instead
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import_module("._render", __name__)  # registers the renderers with the models
+        value = getattr(import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
 @cache
 def _bundled() -> KnowledgeBase:
+    from ._evaluate.knowledge_base import load_rules
+
     return load_rules()
 
 

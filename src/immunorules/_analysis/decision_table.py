@@ -1,13 +1,20 @@
 """The decision-table view of a knowledge base: one row per rule, one column per profile field
-it tests, then its effects and evidence, rendered as Markdown or CSV (the rule catalogue)."""
+it tests, then its effects and evidence, rendered as Markdown, HTML or CSV (the rule catalogue),
+or as a pandas DataFrame.
+
+Rule titles and evidence keys are untrusted text from rule files: the Markdown rendering escapes
+them (no raw HTML, links, images or code spans), as the HTML one does.
+"""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import BaseModel, ConfigDict
 
@@ -120,11 +127,12 @@ class DecisionTable(Sequence[DecisionRow]):
         head += [*_EFFECTS, "evidence"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in self.rows:
-            cells = [f"`{row.rule_id}`", row.title, *([row.status] if show_status else [])]
-            cells += [row.conditions.get(name, "-") for name in self.fields]
-            cells += ["<br>".join(getattr(row, effect)) for effect in _EFFECTS]
-            cells.append(", ".join(row.evidence))
-            lines.append("| " + " | ".join(_md_cell(cell) for cell in cells) + " |")
+            cells = [_md_code(row.rule_id), _md_text(row.title)]
+            cells += [_md_cell(row.status)] if show_status else []
+            cells += [_md_cell(row.conditions.get(name, "-")) for name in self.fields]
+            cells += ["<br>".join(map(_md_cell, getattr(row, effect))) for effect in _EFFECTS]
+            cells.append(", ".join(map(_md_text, row.evidence)))
+            lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def to_csv(self) -> str:
@@ -143,11 +151,62 @@ class DecisionTable(Sequence[DecisionRow]):
             )
         return buffer.getvalue()
 
+    def to_html(self) -> str:
+        """A self-contained, escaped HTML table (the notebook rendering)."""
+        from .._render.html import decision_table_html
+
+        return decision_table_html(self)
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame with the columns of :meth:`to_csv`: a field a rule does not test
+        is missing (NA), several effects or evidence keys are joined by "; ", ``line`` is an Int64
+        column. Needs pandas (``pip install 'immunorules[pandas]'``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "DecisionTable.to_frame() needs pandas: pip install 'immunorules[pandas]'"
+            ) from None
+        head = ["rule_id", "title", "status", "area", *self.fields, *_EFFECTS, "evidence"]
+        records: list[list[Any]] = [
+            [row.rule_id, row.title, row.status, row.area]
+            + [row.conditions.get(name) for name in self.fields]
+            + ["; ".join(getattr(row, effect)) for effect in _EFFECTS]
+            + ["; ".join(row.evidence), row.file, row.line]
+            for row in self.rows
+        ]
+        frame = pd.DataFrame(records, columns=[*head, "file", "line"])
+        frame["line"] = frame["line"].astype("Int64")
+        return frame
+
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+# Markdown that gives text a meaning of its own: code spans, emphasis, links and images,
+# strikethrough, table cells, escapes (HTML is made entities first).
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
+
+
+def _md_text(text: str) -> str:
+    """Untrusted text as one Markdown table cell that renders as exactly that text: ``<>&`` as
+    HTML entities (never raw HTML), Markdown punctuation and pipes backslash-escaped."""
+    escaped = html.escape(" ".join(text.splitlines()), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", escaped)
+
+
+def _md_code(text: str) -> str:
+    """Text as an inline code span that cannot be broken out of."""
+    clean = text.replace("`", "'").replace("|", "\\|").replace("\n", " ")
+    return f"`{clean}`"
+
 
 def _md_cell(text: str) -> str:
+    """Text immunorules makes from its vocabulary (conditions such as ``<= 1``, effects) as a
+    cell: it holds no markup, so only pipes and line breaks need escaping."""
     return text.replace("|", "\\|").replace("\n", " ")
 
 

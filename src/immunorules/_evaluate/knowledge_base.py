@@ -268,7 +268,7 @@ def _make_matcher(
     if engine == "auto" and not durable_available():
         return NativeMatcher(matchers, domains)
     if not durable_available():
-        raise EngineError("durable_rules is not importable here; use the native engine")
+        raise EngineError("durable_rules is not importable here; use engine='native'")
     return DurableMatcher(matchers)
 
 
