@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .._model.profile import did_you_mean, shown
+from .._errors import shown
+from .._model.profile import did_you_mean
 from .._model.vocabulary import (
     AdvisoryDef,
     ConditionDef,
@@ -111,7 +112,7 @@ class VocabularyMerger:
         if known is not None:
             if known[0] != item:
                 what = section[:-1].replace("_", " ")
-                add(path, f"redefines {what} {key!r} differently from {known[1]}")
+                add(path, f"redefines {what} {shown(key)} differently from {known[1]}")
             return
         self.entries[section][key] = (item, where(path))
         self.added = True
@@ -124,17 +125,20 @@ class VocabularyMerger:
             if item.disease_area not in self.entries["disease_areas"]:
                 hint = did_you_mean(item.disease_area, list(self.entries["disease_areas"]))
                 found.append(
-                    ("disease_area", f"{item.disease_area!r} is not a known disease area{hint}")
+                    (
+                        "disease_area",
+                        f"{shown(item.disease_area)} is not a known disease area{hint}",
+                    )
                 )
         elif isinstance(item, Subcategory):
             if item.category not in {c.id for c in self.base.categories}:
-                found.append(("category", f"{item.category!r} is not a therapy category"))
+                found.append(("category", f"{shown(item.category)} is not a therapy category"))
             if item.parent is not None:
                 parent = self.entries["subcategories"].get(item.parent)
                 if parent is None:
-                    found.append(("parent", f"{item.parent!r} is not a known subcategory"))
+                    found.append(("parent", f"{shown(item.parent)} is not a known subcategory"))
                 elif getattr(parent[0], "category", None) != item.category:
-                    found.append(("parent", f"{item.parent!r} belongs to another category"))
+                    found.append(("parent", f"{shown(item.parent)} belongs to another category"))
         return found
 
     def vocabulary(self) -> Vocabulary:
@@ -157,7 +161,7 @@ def _key(item: BaseModel) -> Any:
 def _field_problems(field: FieldDef, merger: VocabularyMerger) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if field.id in _RESERVED or field.id.startswith("model_"):
-        found.append(("id", f"{field.id!r} is a reserved name; choose another field id"))
+        found.append(("id", f"{shown(field.id)} is a reserved name; choose another field id"))
     if field.type == "integer":
         if field.min is None or field.max is None:
             found.append(

@@ -24,12 +24,12 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from .._errors import ProfileError, ProfileProblem
+from .._errors import ProfileError, ProfileProblem, shown
 
 if TYPE_CHECKING:
     from .schema import Schema
 
-__all__ = ["ConditionProfile", "did_you_mean", "make_profile_model", "parse_with", "shown"]
+__all__ = ["ConditionProfile", "did_you_mean", "make_profile_model", "parse_with"]
 
 ImmuneActivity = Literal["overactive", "underactive", "balanced"]
 TransplantStatus = Literal["none", "candidate", "solid_organ_recipient", "hsct_recipient"]
@@ -293,40 +293,6 @@ def did_you_mean(value: object, choices: tuple[str, ...] | list[str]) -> str:
         close = [choice for choice in choices if choice.startswith(value)][:2]
         close = close if len(close) == 1 else []
     return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def shown(value: object, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters; never raises (huge ints, deep nesting)."""
-    try:
-        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-            return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
-        text = repr(value) if not isinstance(value, list | dict | tuple) else _short(value)
-    except (ValueError, RecursionError):
-        text = f"<a {type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _short(value: list[Any] | dict[Any, Any] | tuple[Any, ...]) -> str:
-    """A repr of a container that looks only at its first items and two levels deep."""
-    if isinstance(value, dict):
-        items = [f"{shown(k, 20)}: {_inner(v)}" for k, v in list(value.items())[:4]]
-        return "{" + ", ".join(items) + (", ...}" if len(value) > 4 else "}")
-    items = [_inner(v) for v in list(value)[:4]]
-    more = ", ..." if len(value) > 4 else ""
-    return (
-        ("[" if isinstance(value, list) else "(")
-        + ", ".join(items)
-        + more
-        + ("]" if isinstance(value, list) else ")")
-    )
-
-
-def _inner(value: object) -> str:
-    if isinstance(value, list | dict | tuple):
-        return (
-            "[...]" if isinstance(value, list) else "{...}" if isinstance(value, dict) else "(...)"
-        )
-    return shown(value, 20)
 
 
 def _custom(message: str) -> PydanticCustomError:
