@@ -418,7 +418,7 @@ def test_bundled_record_codes_are_well_formed_and_cite_known_sources() -> None:
 
     vocab = ir.load_rules(engine="native").schema.vocabulary
     schema = ir.load_rules(engine="native").schema
-    entries = [*schema.fields.values(), *vocab.conditions, *vocab.disease_areas]
+    entries: list[Any] = [*schema.fields.values(), *vocab.conditions, *vocab.disease_areas]
     entries += list(vocab.subcategories)
     problems = {
         getattr(e, "id", ""): found
