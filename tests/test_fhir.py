@@ -438,3 +438,38 @@ def test_outputs_name_no_drug(kb: ir.KnowledgeBase) -> None:
     result = profile_from_fhir(LOCAL, kb=kb, as_of="2024-01-01")
     text = result.explain() + result.to_json()
     assert _problems(text) == []
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_cli_evaluates_a_record_with_provenance(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from immunorules._cli.main import main
+
+    code = main(["evaluate", "--fhir", str(LOCAL), "--format", fmt, "--engine", "native"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Condition/cd390cd5-e2d3-40ef-a8ed-eaa769deeac0" in out
+    if fmt == "json":
+        data = json.loads(out)
+        assert data["fhir"]["profile"]["condition"] == "rheumatoid_arthritis"
+        assert "notice" in data
+    else:
+        assert "NOT FOR CLINICAL USE" in out and "From the FHIR record" in out
+
+
+def test_cli_bad_fhir_input_exits_2_with_one_paragraph(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from immunorules._cli.main import main
+
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(bundle()))
+    junk = tmp_path / "junk.json"
+    junk.write_text("{oops")
+    no_problem = tmp_path / "healthy.json"
+    no_problem.write_text(json.dumps(bundle(patient())))
+    for path, text in ((empty, "no Patient"), (junk, "not valid JSON"), (no_problem, "no profile")):
+        assert main(["evaluate", "--fhir", str(path), "--engine", "native"]) == 2
+        err = capsys.readouterr().err
+        assert text in err and "Traceback" not in err and err.count("\n") == 1
