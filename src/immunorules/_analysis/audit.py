@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from .._evaluate.resolve import is_decisive, suggestion_directions
 from .._model.rules import Rule, describe_condition
@@ -67,12 +67,31 @@ from .space import (
 if TYPE_CHECKING:
     from .._evaluate.knowledge_base import KnowledgeBase
 
-__all__ = ["DEFAULT_MAX_FINDINGS", "Progress", "audit"]
+__all__ = ["DEFAULT_MAX_FINDINGS", "Progress", "audit", "terminal_progress"]
 
 _K = TypeVar("_K")
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``, called as the audit goes: at the start (``done == 0``) and
-end (``done == total``) of each stage and about ten times a second in between."""
+end (``done == total``) of each stage and about ten times a second in between; last of all
+``progress("done", 1, 1)``."""
+
+
+def terminal_progress(stream: TextIO) -> Progress:
+    """A :data:`Progress` that shows the stage and its count on one line of ``stream`` (a
+    terminal), rewritten in place and cleared when the audit is done."""
+    width = 0
+
+    def show(stage: str, done: int, total: int) -> None:
+        nonlocal width
+        text = f"audit: {stage} {done:,}/{total:,}"
+        stream.write("\r" + text.ljust(width))
+        width = len(text)
+        if stage == "done":
+            stream.write("\r" + " " * width + "\r")
+        stream.flush()
+
+    return show
+
 
 #: The most findings of one kind an audit report lists by default (the largest regions first).
 DEFAULT_MAX_FINDINGS = 500
@@ -121,6 +140,8 @@ def audit(
         findings += [lazy.build() for lazy in items]
     order = {kind: index for index, kind in enumerate(SEVERITY_OF)}
     findings.sort(key=lambda f: (order[f.kind], f.rule_ids, f.subject or "", f.message))
+    if progress is not None:
+        progress("done", 1, 1)
     return AuditReport(
         findings=tuple(findings),
         knowledge_base=kb.info,
@@ -147,8 +168,15 @@ def _finding(kind: FindingKind, message: str, **extra: object) -> Finding:
     )
 
 
-def _now(kind: FindingKind, message: str, **extra: object) -> _Lazy:
-    return _Lazy(kind, 0, partial(_finding, kind, message, **extra))
+def _now(kind: FindingKind, message: str, profiles: int = 0, **extra: object) -> _Lazy:
+    """A finding about ``profiles`` profiles; an ``extra`` value that is a ``partial`` is
+    called when the finding is built."""
+
+    def build() -> Finding:
+        fields = {name: v() if isinstance(v, partial) else v for name, v in extra.items()}
+        return _finding(kind, message, **fields)
+
+    return _Lazy(kind, profiles, build)
 
 
 def _located(rule: Rule) -> str:
@@ -420,8 +448,6 @@ class _Analysis:
                     sides[direction] |= 1 << i
                     directional.add(suggest.category)
         suppress, stimulate = sides["suppress"], sides["stimulate"]
-        if not (suppress and stimulate):
-            return []
         # A conflict needs a rule that can suggest each direction (maybe one rule for both)
         # firing on the profile: only the union of those pairs' intersections is partitioned.
         both = [
@@ -429,7 +455,7 @@ class _Analysis:
             for i in bits(suppress)
             for j in bits(self.index.meeting(self._box(self.live[i]), stimulate))
         ]
-        candidates = disjoint_union(both, self.full, self.full)
+        candidates = disjoint_union(both, self.full, self.full) if both else []
         relevant = self._select(lambda rule: bool(touches(rule)[0] & directional))
         hopeless = self.effects.hopeless(sorted(directional))
         boxes_by_sides: dict[tuple[Side, Side], list[Box]] = {}
@@ -481,8 +507,9 @@ class _Analysis:
                         "redundant_rule",
                         f"Identical rules: {', '.join(group)} have the same conditions and "
                         "effects; keep one.",
+                        size(self._box(compiled)),
                         rule_ids=tuple(group),
-                        example_profile=example_profile(self._box(compiled)),
+                        example_profile=partial(example_profile, self._box(compiled)),
                     )
                 )
         for compiled in self.live:
@@ -495,8 +522,9 @@ class _Analysis:
                         f"{compiled.id} is redundant: {names} "
                         f"{'fires' if len(wider) == 1 else 'each fire'} on every profile where it "
                         "fires and already has all its effects. Remove it, or make it differ.",
+                        size(self._box(compiled)),
                         rule_ids=(compiled.id, *wider),
-                        example_profile=example_profile(self._box(compiled)),
+                        example_profile=partial(example_profile, self._box(compiled)),
                     )
                 )
         return found, {rule_id for rule_id, wider in covered_by.items() if wider}

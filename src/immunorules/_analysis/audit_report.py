@@ -222,8 +222,8 @@ class AuditReport(Rendered, _Frozen):
             shown, total = len(self.filter(kind=kind)), self.total(kind)
             if total > shown:
                 lines.append(
-                    f"{kind}: listing the {shown:,} of {total:,} findings about the most profiles "
-                    f"(max_findings={self.max_findings})."
+                    f"{kind}: {total:,} findings, {shown:,} listed (max_findings="
+                    f"{self.max_findings}; those about the most profiles first)."
                 )
         return lines
 

@@ -347,8 +347,9 @@ def pieces(box: Box) -> list[Box]:
 
 def regions(box: Box) -> list[dict[str, list[Scalar]]]:
     """The box as ``field -> allowed values`` mappings, one per :func:`pieces` piece. A field
-    that takes every value is left out, and so is ``condition`` when it is any condition of
-    the areas given, or ``disease_area`` when the conditions imply it."""
+    that takes every value is left out (``disease_area`` too, when every area is allowed), and
+    so is ``condition`` when it is any condition of the areas given, or ``disease_area`` when
+    the conditions imply it."""
     shown: list[dict[str, list[Scalar]]] = []
     for piece in pieces(box):
         region: dict[str, list[Scalar]] = {}
@@ -358,7 +359,9 @@ def regions(box: Box) -> list[dict[str, list[Scalar]]]:
             conditions = {condition for _, condition in pairs}
             if piece[0] != _joint_mask(lambda a, _, areas=areas: a in areas):  # type: ignore[misc]
                 region["condition"] = [v for v in FIELD_DOMAINS["condition"] if v in conditions]
-            if None in conditions or "condition" not in region:
+            if (None in conditions or "condition" not in region) and not areas.issuperset(
+                FIELD_DOMAINS["disease_area"]
+            ):
                 region["disease_area"] = [v for v in FIELD_DOMAINS["disease_area"] if v in areas]
         for dim, mask in zip(DIMENSIONS[1:], piece[1:], strict=True):
             if mask != dim.full:
