@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, overload
 
 from pydantic import BaseModel, ConfigDict
@@ -75,10 +76,14 @@ class DecisionTable(Sequence[DecisionRow]):
 
     rows: tuple[DecisionRow, ...]
 
-    @property
+    @cached_property
     def fields(self) -> tuple[str, ...]:
         tested = {name for row in self.rows for name in row.conditions}
         return tuple(name for name in FIELD_DOMAINS if name in tested)
+
+    @cached_property
+    def _by_id(self) -> dict[str, DecisionRow]:
+        return {row.rule_id: row for row in reversed(self.rows)}  # the first row of an id wins
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -95,10 +100,7 @@ class DecisionTable(Sequence[DecisionRow]):
 
     def row(self, rule_id: str) -> DecisionRow:
         """The row of this rule; ``KeyError`` if there is none."""
-        for row in self.rows:
-            if row.rule_id == rule_id:
-                return row
-        raise KeyError(rule_id)
+        return self._by_id[rule_id]
 
     def by_file(self) -> dict[str, DecisionTable]:
         """One table per rule file, in file order."""
@@ -115,12 +117,13 @@ class DecisionTable(Sequence[DecisionRow]):
         """A Markdown table: rule, title, one column per tested field ("-" = any value),
         suggest, flag, avoid, advise, evidence; a status column when a rule is not active."""
         show_status = any(row.status != "active" for row in self.rows)
-        head = ["rule", "title", *(["status"] if show_status else []), *self.fields]
+        fields = self.fields
+        head = ["rule", "title", *(["status"] if show_status else []), *fields]
         head += [*_EFFECTS, "evidence"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in self.rows:
             cells = [f"`{row.rule_id}`", row.title, *([row.status] if show_status else [])]
-            cells += [row.conditions.get(name, "-") for name in self.fields]
+            cells += [row.conditions.get(name, "-") for name in fields]
             cells += ["<br>".join(getattr(row, effect)) for effect in _EFFECTS]
             cells.append(", ".join(row.evidence))
             lines.append("| " + " | ".join(_md_cell(cell) for cell in cells) + " |")
@@ -131,12 +134,13 @@ class DecisionTable(Sequence[DecisionRow]):
         = any value), the effects and evidence (several values joined by "; "), file, line."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        head = ["rule_id", "title", "status", "area", *self.fields, *_EFFECTS, "evidence"]
+        fields = self.fields
+        head = ["rule_id", "title", "status", "area", *fields, *_EFFECTS, "evidence"]
         writer.writerow([*head, "file", "line"])
         for row in self.rows:
             writer.writerow(
                 [row.rule_id, row.title, row.status, row.area]
-                + [row.conditions.get(name, "") for name in self.fields]
+                + [row.conditions.get(name, "") for name in fields]
                 + ["; ".join(getattr(row, effect)) for effect in _EFFECTS]
                 + ["; ".join(row.evidence), row.file, "" if row.line is None else row.line]
             )
