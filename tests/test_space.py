@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import itertools
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from immunorules._analysis.space import FULL as SPACE
+from immunorules._analysis.audit_report import describe_region
 from immunorules._analysis.space import (
+    DIMENSIONS,
+    JOINT_VALUES,
     Box,
     BoxIndex,
     bits,
@@ -20,8 +22,11 @@ from immunorules._analysis.space import (
     is_empty,
     merge_boxes,
     partition,
+    pieces,
+    regions,
     size,
 )
+from immunorules._analysis.space import FULL as SPACE
 from immunorules._evaluate.knowledge_base import KnowledgeBase
 
 from .test_audit_differential import knowledge_bases
@@ -112,3 +117,31 @@ def test_partition_of_rules_names_the_rules_that_fire(kb: KnowledgeBase) -> None
             else:  # a rule that meets a cell holds on all of it
                 assert contains(rule.box, cell.box)
                 assert rule.id in cell.fired
+
+
+_NO_CONDITION = sum(1 << i for i, (_, c) in enumerate(JOINT_VALUES) if c is None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.tuples(*(st.integers(1, mask) for mask in SPACE)))
+@example((_NO_CONDITION, *SPACE[1:]))  # every area, no condition
+@example((SPACE[0] & ~_NO_CONDITION, *SPACE[1:]))  # every condition
+@example((_NO_CONDITION | 0b10, *SPACE[1:]))  # every area without one, a condition too
+def test_regions_are_the_box_exactly_and_read_as_words(box: Box) -> None:
+    """Each piece's region, read back as a box, is the piece; no condition reads as an empty
+    list (e.g. "disease_area not in []")."""
+    found = pieces(box)
+    assert sum(size(piece) for piece in found) == size(box)
+    for piece, region in zip(found, regions(box), strict=True):
+        areas, conditions = region.get("disease_area"), region.get("condition")
+        joint = sum(
+            1 << i
+            for i, (area, condition) in enumerate(JOINT_VALUES)
+            if (areas is None or area in areas) and (conditions is None or condition in conditions)
+        )
+        rest = [
+            dim.full if dim.name not in region else dim.mask(region[dim.name].__contains__)
+            for dim in DIMENSIONS[1:]
+        ]
+        assert (joint, *rest) == piece
+        assert "[]" not in describe_region(region)
