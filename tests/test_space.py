@@ -108,7 +108,7 @@ def test_disjoint_union_and_merge_keep_the_union(found: list[Box], start: Box) -
 @given(knowledge_bases())
 def test_partition_of_rules_names_the_rules_that_fire(kb: KnowledgeBase) -> None:
     compiled = [compile_rule(rule) for rule in kb.active_rules]
-    cells = list(partition(SPACE, compiled))
+    cells = list(partition(SPACE, compiled, full=SPACE))
     assert sum(size(cell.box) for cell in cells) == size(SPACE)
     for cell in cells:
         for rule in compiled:

@@ -284,12 +284,12 @@ def partition(
     rules: Iterable[CompiledRule],
     prune: Callable[[frozenset[str], Sequence[CompiledRule]], bool] | None = None,
     *,
-    full: Box = FULL,
+    full: Box,
 ) -> Iterator[Cell]:
     """Split ``start`` into cells on which each of ``rules`` either fires everywhere or
-    nowhere (:meth:`BoxIndex.cells` over the rules' boxes); ``prune(fired, undecided)`` may cut
-    off a branch whose cells cannot matter. The cells are disjoint and, unpruned, cover
-    ``start``."""
+    nowhere (:meth:`BoxIndex.cells` over the rules' boxes; ``full`` is the box of every
+    profile); ``prune(fired, undecided)`` may cut off a branch whose cells cannot matter. The
+    cells are disjoint and, unpruned, cover ``start``."""
     live = [compiled for compiled in rules if compiled.box is not None]
     index = BoxIndex([compiled.box for compiled in live if compiled.box is not None], full)
 
