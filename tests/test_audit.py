@@ -354,7 +354,8 @@ def test_terminal_progress_rewrites_one_line_and_clears_it() -> None:
     stream = io.StringIO()
     ir.audit(load_fixture("gap_positive"), progress=terminal_progress(stream))
     text = stream.getvalue()
-    assert "\raudit: gaps 0/1" in text and "\raudit: masked rules" in text
+    assert f"\raudit: gaps 0/{SPACE:,} (0%)" in text and "\raudit: masked rules" in text
+    assert f"\raudit: conflicts {SPACE:,}/{SPACE:,} (100%)" in text
     assert "\n" not in text
     assert text.endswith("\r") and text.rsplit("\r", 2)[1].strip() == ""
 

@@ -7,9 +7,9 @@ can differ, by only the rules that can affect it, and judges each distinct set o
 once, by the same resolution semantics as evaluation:
 
 * gaps: the cells of the decisive rules where none fires (a covered branch is cut at once);
-* unresolved conflicts: only where a rule that can suggest in one direction meets one that can
-  suggest in the other (the union of those pairwise intersections, made disjoint), partitioned
-  by the rules touching a directional category;
+* unresolved conflicts: the cells of the rules touching a directional category, cutting every
+  branch where one direction has no source left (no rule that can suggest it fires there, or
+  the rules firing on all of it flag or avoid every one that does);
 * redundant rules: the rules whose box contains a rule's box (one bitset query per rule);
 * masked rules: per category or advisory the rule touches, its box partitioned by the
   overlapping rules touching it, stopping at the first cell where the rule changes the result,
@@ -55,9 +55,7 @@ from .space import (
     CompiledRule,
     bits,
     compile_rule,
-    disjoint_union,
     example_profile,
-    intersect,
     merge_boxes,
     pieces,
     regions,
@@ -72,7 +70,8 @@ __all__ = ["DEFAULT_MAX_FINDINGS", "Progress", "audit", "terminal_progress"]
 _K = TypeVar("_K")
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``, called as the audit goes: at the start (``done == 0``) and
-end (``done == total``) of each stage and about ten times a second in between; last of all
+end (``done == total``) of each stage and about ten times a second in between (``gaps`` and
+``conflicts`` count profiles, ``redundant rules`` and ``masked rules`` rules); last of all
 ``progress("done", 1, 1)``."""
 
 
@@ -83,7 +82,8 @@ def terminal_progress(stream: TextIO) -> Progress:
 
     def show(stage: str, done: int, total: int) -> None:
         nonlocal width
-        text = f"audit: {stage} {done:,}/{total:,}"
+        percent = done * 100 // total if total else 100
+        text = f"audit: {stage} {done:,}/{total:,} ({percent}%)"
         stream.write("\r" + text.ljust(width))
         width = len(text)
         if stage == "done":
@@ -324,6 +324,22 @@ class _Analysis:
             self._last = now
             self._progress(stage, done, total)
 
+    def _tracker(self, stage: str) -> Callable[[Box], None] | None:
+        """For a partition of the whole space: tells the progress how many profiles it is
+        done with (None when no one asks for progress)."""
+        if self._progress is None:
+            return None
+        total = size(self.full)
+        done = 0
+        self._tell(stage, 0, total)
+
+        def finished(box: Box) -> None:
+            nonlocal done
+            done += size(box)
+            self._tell(stage, done, total)
+
+        return finished
+
     def _regional(
         self, kind: FindingKind, boxes: Iterable[Box], message: str, **extra: object
     ) -> list[_Lazy]:
@@ -425,12 +441,16 @@ class _Analysis:
     # -- the profile space ------------------------------------------------------------------
 
     def gaps(self) -> list[_Lazy]:
-        self._tell("gaps", 0, 1)
         decisive = self._select(is_decisive)
         uncovered = [
-            box for box, _ in self.index.cells(self.full, decisive, prune=lambda held, _: held != 0)
+            box
+            for box, _ in self.index.cells(
+                self.full,
+                decisive,
+                prune=lambda held, _: held != 0,
+                finished=self._tracker("gaps"),
+            )
         ]
-        self._tell("gaps", 1, 1)
         return self._regional(
             "gap",
             uncovered,
@@ -447,29 +467,18 @@ class _Analysis:
                 for direction in directions.intersection(OPPOSITE):
                     sides[direction] |= 1 << i
                     directional.add(suggest.category)
-        suppress, stimulate = sides["suppress"], sides["stimulate"]
-        # A conflict needs a rule that can suggest each direction (maybe one rule for both)
-        # firing on the profile: only the union of those pairs' intersections is partitioned.
-        both = [
-            intersect(self._box(self.live[i]), self._box(self.live[j]))
-            for i in bits(suppress)
-            for j in bits(self.index.meeting(self._box(self.live[i]), stimulate))
-        ]
-        candidates = disjoint_union(both, self.full, self.full) if both else []
         relevant = self._select(lambda rule: bool(touches(rule)[0] & directional))
         hopeless = self.effects.hopeless(sorted(directional))
         boxes_by_sides: dict[tuple[Side, Side], list[Box]] = {}
         outcomes: dict[int, tuple[Side, Side] | None] = {}
-        for number, candidate in enumerate(candidates):
-            self._tell("conflicts", number, len(candidates))
-            among = self.index.meeting(candidate, relevant)
-            for box, held in self.index.cells(candidate, among, prune=hopeless):
-                if held not in outcomes:
-                    outcomes[held] = unresolved_conflict(self._rules(held))
-                key = outcomes[held]
-                if key is not None:
-                    boxes_by_sides.setdefault(key, []).append(box)
-        self._tell("conflicts", len(candidates), len(candidates))
+        for box, held in self.index.cells(
+            self.full, relevant, prune=hopeless, finished=self._tracker("conflicts")
+        ):
+            if held not in outcomes:
+                outcomes[held] = unresolved_conflict(self._rules(held))
+            key = outcomes[held]
+            if key is not None:
+                boxes_by_sides.setdefault(key, []).append(box)
         found = []
         for (suppressing, stimulating), boxes in sorted(boxes_by_sides.items()):
             found += self._regional(

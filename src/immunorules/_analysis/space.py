@@ -34,7 +34,6 @@ __all__ = [
     "bits",
     "compile_rule",
     "contains",
-    "disjoint_union",
     "example_profile",
     "intersect",
     "is_empty",
@@ -216,7 +215,7 @@ class BoxIndex:
         among: int | None = None,
         *,
         prune: BitPrune | None = None,
-        settle: BitPrune | None = None,
+        finished: Callable[[Box], None] | None = None,
     ) -> Iterator[tuple[Box, int]]:
         """Split ``start`` into disjoint cells on each of which every box of ``among`` (all by
         default) holds either everywhere or nowhere; yield each cell with the bitset of the boxes
@@ -228,8 +227,9 @@ class BoxIndex:
         a path, so the depth is at most the number of dimensions. Cells come depth first, the
         class the fewest boxes hold first. ``prune(held, pending)`` may drop a branch whose cells
         cannot matter (``held``: the boxes that hold on all of it; ``pending``: those that hold
-        on part of it); ``settle(held, pending)`` may yield a branch whole, as one cell, without
-        splitting it further. Without them the cells cover ``start``."""
+        on part of it); unpruned, the cells cover ``start``. ``finished(box)``, if given, is
+        called for each branch done with (cut or yielded): those boxes are disjoint and cover
+        ``start``, so it tells how far the partition has got."""
         alive = self.meeting(start, among)
         cover = tuple(self._covering(d, mask) for d, mask in enumerate(start))
         held = alive
@@ -241,8 +241,12 @@ class BoxIndex:
             box, alive, cover, held = stack.pop()
             pending = alive & ~held
             if prune is not None and prune(held, pending):
+                if finished is not None:
+                    finished(box)
                 continue
-            if not pending or (settle is not None and settle(held, pending)):
+            if not pending:
+                if finished is not None:
+                    finished(box)
                 yield box, held
                 continue
             dim, most, testing = 0, 0, 0
@@ -270,13 +274,6 @@ class BoxIndex:
                         held | (signature & elsewhere),
                     )
                 )
-
-
-def disjoint_union(boxes: Sequence[Box], start: Box, full: Box) -> list[Box]:
-    """The profiles of ``start`` in at least one of ``boxes``, as disjoint boxes (each as
-    large as the split allows: a branch inside one of the boxes is not split further)."""
-    index = BoxIndex(list(dict.fromkeys(boxes)), full)
-    return [box for box, held in index.cells(start, settle=lambda held, _: held != 0) if held]
 
 
 def partition(
