@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._evaluate.resolve import is_decisive, suggestion_directions
+from .._evaluate.resolve import effect_directions, is_decisive
 from .._model.rules import Rule
 from .audit_report import SEVERITY_OF, AuditReport, Finding, FindingKind
 from .audit_semantics import (
@@ -222,9 +222,7 @@ class _Analysis:
         directional: set[str] = set()
         for compiled in self.live:
             for suggest in compiled.rule.then.suggest:
-                found = suggestion_directions(
-                    suggest.category, suggest.subcategories, self.kb.schema
-                )
+                found = effect_directions(suggest, self.kb.schema)
                 for direction in found.intersection(OPPOSITE):
                     sides[direction].add(compiled.id)
                     directional.add(suggest.category)
