@@ -71,8 +71,11 @@ def test_subcategory_avoid_removes_class_then_category_when_all_named(make_kb: M
     ]
     result = make_kb(named).evaluate(RA)
     assert result.suggestions == ()
+    # the bundled antimetabolites have finer classes, which an avoid of the parent covers
     assert [(a.category, a.subcategory) for a in result.avoided] == [
-        ("immunosuppressants", "antimetabolites")
+        ("immunosuppressants", "antimetabolites"),
+        ("immunosuppressants", "impdh_inhibitors"),
+        ("immunosuppressants", "thiopurines"),
     ]
     unnamed = [*named, rule("A-3", {"suggest": [sug("immunosuppressants", "escalation")]})]
     (suggestion,) = make_kb(unnamed).evaluate(RA).suggestions
@@ -154,6 +157,8 @@ def test_output_ordering(make_kb: MakeKB) -> None:
         ("immunosuppressants", None),
         ("immunostimulants", None),
         ("biologic_therapies", "tnf_inhibitors"),
+        ("biologic_therapies", "anti_tnf_antibodies"),  # finer classes follow in vocabulary order
+        ("biologic_therapies", "tnf_receptor_fusion_proteins"),
     ]
     assert [s.category for s in result.suggestions] == ["cellular_therapies"]
     assert result.fired_rules == ("A-1", "B-1", "M-1", "Z-1")
