@@ -72,7 +72,7 @@ def test_a_vocabulary_extends_the_profile_model(example: ir.KnowledgeBase) -> No
         {**GCA, "age": 80, "prior_therapy_classes": ["il6_pathway_inhibitors", "corticosteroids"]}
     )
     assert isinstance(profile, model) and profile.disease_area == "autoimmune"
-    assert profile.prior_therapy_classes == ("corticosteroids", "il6_pathway_inhibitors")  # type: ignore[attr-defined]
+    assert profile.prior_therapy_classes == ("corticosteroids", "il6_pathway_inhibitors")
     assert hash(profile) == hash(example.parse(profile.model_dump()))
     with pytest.raises(Exception):  # noqa: B017, PT011 - frozen
         profile.age = 81  # type: ignore[attr-defined]
