@@ -94,6 +94,26 @@ def _load_failure(error: Exception) -> str:
     )
 
 
+def _selected(config: pytest.Config) -> bool:
+    """Whether this run asks for the rule files' items: always with ``--immunorules-rules`` or
+    a run of the whole suite; with paths or node ids on the command line (``pytest
+    tests/test_x.py::test_one``) only when one of them is (or holds, or lies in) a rule path,
+    or names an ``immunorules-`` item."""
+    if config.option.immunorules_rules or config.args_source != pytest.Config.ArgsSource.ARGS:
+        return True
+    rules = [Path(path).resolve() for path in _rule_paths(config)]
+    for arg in config.args:
+        name = arg.split("::", 1)[0]
+        if name.startswith("immunorules-"):
+            return True
+        target = (config.invocation_params.dir / name).resolve()
+        if any(
+            target == rule or rule in target.parents or target in rule.parents for rule in rules
+        ):
+            return True
+    return False
+
+
 def _clipped(text: str) -> str:
     if len(text) <= _MAX_MESSAGE:
         return text
@@ -105,7 +125,7 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Add the golden-case items before selection (``-k``, ``-m``, ``--lf``) runs."""
-    if not _rule_paths(config):
+    if not _rule_paths(config) or not _selected(config):
         return
     loaded = _knowledge_base(config)
     added: list[pytest.Item] = []
