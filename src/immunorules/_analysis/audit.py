@@ -89,6 +89,42 @@ def terminal_progress(stream: TextIO) -> Progress:
     return show
 
 
+def notebook_progress() -> Progress | None:
+    """A :data:`Progress` that shows the stage and its count in a notebook cell, updated in
+    place (None outside a running IPython kernel)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    start = {"text/plain": "audit: starting", "text/html": "<code>audit: starting</code>"}
+    handle = display(start, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+    if handle is None:  # pragma: no cover - display ids are always given in a kernel
+        return None
+
+    def show(stage: str, done: int, total: int) -> None:
+        percent = done * 100 // total if total else 100
+        text = "audit: done" if stage == "done" else f"audit: {stage} {done:,}/{total:,}"
+        bar = f'<progress value="{percent}" max="100"></progress>' if stage != "done" else ""
+        shown = f"{text} ({percent}%)"
+        handle.update({"text/plain": shown, "text/html": f"{bar} <code>{shown}</code>"}, raw=True)
+
+    return show
+
+
+def _automatic_progress() -> Progress | None:
+    """``progress=True``: a notebook display in a kernel, else a line on a terminal's stderr."""
+    import sys
+
+    found = notebook_progress()
+    if found is None and sys.stderr.isatty():
+        found = terminal_progress(sys.stderr)
+    return found
+
+
 #: The most findings of one kind an audit report lists by default (the largest regions first).
 DEFAULT_MAX_FINDINGS = 500
 
@@ -97,7 +133,7 @@ def audit(
     kb: KnowledgeBase | None = None,
     *,
     max_findings: int | None = DEFAULT_MAX_FINDINGS,
-    progress: Progress | None = None,
+    progress: Progress | bool | None = None,
     scope: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
 ) -> AuditReport:
     """Audit a knowledge base (the bundled one by default) over the whole profile space.
@@ -108,7 +144,8 @@ def audit(
 
     The report lists at most ``max_findings`` findings of each kind (None: all of them), those
     about the most profiles first; ``report.totals`` and ``report.counts()`` count them all.
-    ``progress(stage, done, total)``, if given, is told how the audit is going.
+    ``progress(stage, done, total)``, if given, is told how the audit is going;
+    ``progress=True`` shows it in a notebook cell (in a kernel) or on a terminal's stderr.
     """
     if max_findings is not None and (
         not isinstance(max_findings, int) or isinstance(max_findings, bool) or max_findings < 1
@@ -118,6 +155,10 @@ def audit(
         from .. import _bundled
 
         kb = _bundled()
+    if progress is True:
+        progress = _automatic_progress()
+    elif progress is False:
+        progress = None
     regions = kb.scope if scope is None else _scope_rules(kb, scope)
     analysis = _Analysis(kb, ProfileSpace(kb.space), progress, regions)
     found = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar, Literal, overload
 
@@ -240,12 +240,16 @@ class KnowledgeBase(Rendered):
         return decision_table(self, include_inactive=include_inactive)
 
     def audit(
-        self, *, scope: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+        self,
+        *,
+        scope: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        max_findings: int | None = 500,
+        progress: Callable[[str, int, int], None] | bool | None = None,
     ) -> AuditReport:
         """Audit this knowledge base exactly over every valid profile (see :func:`audit`)."""
         from .._analysis.audit import audit
 
-        return audit(self, scope=scope)
+        return audit(self, scope=scope, max_findings=max_findings, progress=progress)
 
     def summary(self) -> str:
         """A plain-text summary: identity, counts, and the rules by disease area."""
