@@ -409,3 +409,23 @@ def test_vocabulary_and_schema_commands(capsys: pytest.CaptureFixture[str]) -> N
     broken = parse_yaml((EXAMPLE / "giant_cell_arteritis.yaml").read_text()).data
     broken["rules"][0]["when"]["age"] = "old"
     assert not checker.is_valid(broken)
+
+
+def test_bundled_record_codes_are_well_formed_and_cite_known_sources() -> None:
+    """Every code the bundled vocabulary maps patient records with passes the loader's own
+    checks, and every ``source`` it cites is listed in the vocabulary's sources."""
+    from immunorules._load.vocabulary import code_problems
+
+    vocab = ir.load_rules(engine="native").schema.vocabulary
+    schema = ir.load_rules(engine="native").schema
+    entries: list[Any] = [*schema.fields.values(), *vocab.conditions, *vocab.disease_areas]
+    entries += list(vocab.subcategories)
+    problems = {
+        getattr(e, "id", ""): found
+        for e in entries
+        if (found := code_problems(e, getattr(e, "values", ())))
+    }
+    assert problems == {}
+    cited = {c.source for e in entries for c in e.codes if c.source is not None}
+    assert cited <= set(vocab.sources), cited - set(vocab.sources)
+    assert sum(len(e.codes) for e in entries) > 200

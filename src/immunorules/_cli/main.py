@@ -220,6 +220,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     rules_option(evaluate)
     evaluate.add_argument("--format", choices=FORMATS, default="text", help="default: text")
+    from .fhir import add_options as add_fhir_options
+
+    add_fhir_options(evaluate)
 
     explain = commands.add_parser(
         "explain",
@@ -586,6 +589,11 @@ def _answer_lines(
 
 def _cmd_evaluate(args: argparse.Namespace, out: Output) -> int:
     from .._render.text import result_json, result_markdown, result_text
+
+    if args.fhir:
+        from .fhir import cmd_evaluate_fhir
+
+        return cmd_evaluate_fhir(args, out, _load(args), CliError)
 
     return _answer_each(
         args,

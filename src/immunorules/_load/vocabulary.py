@@ -17,16 +17,18 @@ from pydantic import BaseModel, ValidationError
 from .._errors import shown
 from .._model.profile import did_you_mean
 from .._model.vocabulary import (
+    CODE_SYSTEMS,
     AdvisoryDef,
     ConditionDef,
     DiseaseAreaDef,
+    FieldCode,
     FieldDef,
     Subcategory,
     Vocabulary,
 )
 from .yaml import child_path
 
-__all__ = ["SECTIONS", "VocabularyMerger"]
+__all__ = ["SECTIONS", "VocabularyMerger", "code_problems"]
 
 Add = Callable[[str, str], None]
 
@@ -105,7 +107,12 @@ class VocabularyMerger:
             return
         problems = self._problems(section, item)
         for sub, message in problems:
-            add(child_path(path, sub) if sub else path, message)
+            if not sub:
+                add(path, message)
+            elif sub.startswith("codes["):  # already a path: codes[0].value
+                add(f"{path}.{sub}", message)
+            else:
+                add(child_path(path, sub), message)
         if problems:
             return
         known = self.entries[section].get(key)
@@ -119,6 +126,10 @@ class VocabularyMerger:
 
     def _problems(self, section: str, item: BaseModel) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
+        domain: tuple[str, ...] = ()
+        if isinstance(item, FieldDef):
+            domain = item.values if item.of is None else tuple(self.entries[item.of])
+        found.extend(code_problems(item, domain))
         if isinstance(item, FieldDef):
             found.extend(_field_problems(item, self))
         elif isinstance(item, ConditionDef):
@@ -221,4 +232,46 @@ def _field_problems(field: FieldDef, merger: VocabularyMerger) -> list[tuple[str
         and field.type in ("enum", "integer")
     ):
         found.append(("", "a field that cannot be null needs a 'default' or 'required: true'"))
+    return found
+
+
+#: The keys a condition's, disease area's or drug class's code may carry (no field value).
+_PLAIN_CODE_KEYS = frozenset({"system", "code", "display", "status", "source", "note"})
+
+
+def code_problems(item: BaseModel, domain: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """What is wrong with the record ``codes`` of a vocabulary entry: an unknown short system
+    name, an age that is not a number, a field value outside the field's domain (``domain``:
+    its enum values or set members), or a field-only key on a condition, area or class."""
+    codes: tuple[FieldCode, ...] = getattr(item, "codes", ())
+    found: list[tuple[str, str]] = []
+    for index, code in enumerate(codes):
+        where = f"codes[{index}]"
+        if ":" not in code.system and code.system not in CODE_SYSTEMS:
+            hint = did_you_mean(code.system, list(CODE_SYSTEMS)) or (
+                f"; give a URI or one of {', '.join(CODE_SYSTEMS)}"
+            )
+            found.append((f"{where}.system", f"unknown coding system {shown(code.system)}{hint}"))
+        if code.system_uri == CODE_SYSTEMS["patient_age"] and not code.code.isdigit():
+            found.append((f"{where}.code", "a patient_age code is an age in whole years"))
+        if not isinstance(item, FieldDef):
+            extra = sorted(code.model_fields_set - _PLAIN_CODE_KEYS)
+            if extra:
+                found.append(
+                    (where, f"{', '.join(extra)}: only a field's codes set a value or say when")
+                )
+            continue
+        value = code.value
+        ok = {
+            "boolean": isinstance(value, bool),
+            "integer": isinstance(value, int)
+            and not isinstance(value, bool)
+            and (item.min is None or value >= item.min)
+            and (item.max is None or value <= item.max),
+            "enum": isinstance(value, str) and value in domain,
+            "set": isinstance(value, str) and value in domain,
+        }[item.type]
+        if not ok:
+            hint = did_you_mean(str(value), list(domain)) if isinstance(value, str) else ""
+            found.append((f"{where}.value", f"{shown(value)} is not a value of the field{hint}"))
     return found
