@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 __all__ = ["add_options", "cmd_evaluate_fhir"]
+
+
+class _Out(Protocol):
+    def write(self, text: str) -> None: ...
 
 
 def add_options(evaluate: argparse.ArgumentParser) -> None:
@@ -29,9 +33,7 @@ def add_options(evaluate: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_evaluate_fhir(
-    args: argparse.Namespace, out: TextIO, kb: Any, error: type[Exception]
-) -> int:
+def cmd_evaluate_fhir(args: argparse.Namespace, out: _Out, kb: Any, error: type[Exception]) -> int:
     try:
         from ..fhir import FhirError, profile_from_fhir
     except ImportError:
