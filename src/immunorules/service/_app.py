@@ -47,6 +47,11 @@ __all__ = ["create_app"]
 log = logging.getLogger("immunorules.service")
 
 IssuerSource = str | os.PathLike[str] | Mapping[str, Any]
+#: Records of at most this many resources are read on the event loop (a few milliseconds);
+#: larger ones in a worker thread, so a big record never stalls other requests. Handing work
+#: to a thread costs about 3.5 ms per request on the benchmark machine, nearly as much as
+#: reading a 60-resource record (about 2.5 ms): benchmarks/service_bench.py.
+INLINE_RESOURCES = 200
 
 
 def _problem(
@@ -194,6 +199,8 @@ class _Service:
             )
             return []
         try:
+            if len(record.resources) <= INLINE_RESOURCES:
+                return self._answer(call, record)
             return await run_in_threadpool(partial(self._answer, call, record))
         except FhirUnavailable as exc:
             log.error("request %s: no cards: %s", request_id, exc)
@@ -205,7 +212,7 @@ class _Service:
             return self.kb.evaluate(found.profile)
 
     def _answer(self, call: HookCall, record: Record) -> list[Card]:
-        """The cards for a record (run in a worker thread: reading a record takes a while)."""
+        """The cards for a record (in a worker thread for a large record)."""
         try:
             found = profile_from_fhir(record.resources, kb=self.kb, validate="used")
         except FhirError as exc:
