@@ -39,6 +39,7 @@ from tests.conftest import MakeKB, rule
 from tests.service_support import (
     FHIR_TOKEN,
     LOCAL_BUNDLE,
+    ROOT,
     SEARCH_TYPES,
     SHARED,
     FhirServer,
@@ -259,6 +260,16 @@ def test_patient_view_with_prefetch_gives_traceable_cards(running: Running) -> N
     assert suggestion["source"]["url"].startswith("https://")
     assert suggestion["links"]
     assert running.fhir.hits["/fhir/Condition"] == 0
+
+
+def test_the_readme_example_request(running: Running) -> None:
+    body = json.loads((ROOT / "examples" / "cds_hooks" / "patient-view.json").read_text())
+    response = running.post(PATIENT_VIEW, body)
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    assert [card["indicator"] for card in cards[:2]] == ["critical", "info"]
+    assert cards[0]["summary"].startswith("Avoid TNF inhibitors")
+    assert "Condition/hf-1" in cards[0]["detail"]
 
 
 @needs_shared
