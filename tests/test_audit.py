@@ -322,3 +322,56 @@ def test_audit_without_arguments_audits_the_bundled_rules() -> None:
     report = ir.audit()
     assert report.knowledge_base.name == "immunorules-bundled"
     assert report.active_rules == len(ir.load_rules(engine="native").active_rules)
+
+
+def test_a_gap_over_every_area_reads_as_words(make_kb: MakeKB) -> None:
+    any_condition: dict[str, object] = {"condition": {"not": [None]}}
+    kb = make_kb([rule("ANY-CONDITION", {"advise": ["multidisciplinary_review"]}, any_condition)])
+    (gap,) = ir.audit(kb).filter(kind="gap")
+    assert gap.region == {"condition": [None]}
+    assert gap.region_size == SPACE // 5
+    assert gap.message.endswith(": condition = null.")
+    assert "[]" not in gap.to_text()
+    assert_example_shows(kb, gap)
+
+
+def test_progress_is_reported_only_when_asked() -> None:
+    kb = load_fixture("conflict_positive")
+    calls: list[tuple[str, int, int]] = []
+    report = ir.audit(kb, progress=lambda *call: calls.append(call))
+    stages = list(dict.fromkeys(stage for stage, _, _ in calls))
+    assert stages == ["gaps", "conflicts", "redundant rules", "masked rules", "done"]
+    assert calls[-1] == ("done", 1, 1)
+    assert all(0 <= done <= total for _, done, total in calls)
+    assert report == ir.audit(kb)
+
+
+def test_terminal_progress_rewrites_one_line_and_clears_it() -> None:
+    import io
+
+    from immunorules._analysis.audit import terminal_progress
+
+    stream = io.StringIO()
+    ir.audit(load_fixture("gap_positive"), progress=terminal_progress(stream))
+    text = stream.getvalue()
+    assert f"\raudit: gaps 0/{SPACE:,} (0%)" in text and "\raudit: masked rules" in text
+    assert f"\raudit: conflicts {SPACE:,}/{SPACE:,} (100%)" in text
+    assert "\n" not in text
+    assert text.endswith("\r") and text.rsplit("\r", 2)[1].strip() == ""
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, "3", 2.5])
+def test_max_findings_must_be_a_positive_integer(bad: object) -> None:
+    with pytest.raises(ValueError, match="max_findings"):
+        ir.audit(load_fixture("gap_positive"), max_findings=bad)  # type: ignore[arg-type]
+
+
+def test_an_uncapped_report_is_not_truncated() -> None:
+    report = ir.audit(load_fixture("gap_positive"))
+    assert not report.truncated
+    assert report.totals["gap"] == report.total("gap") == 1
+    assert report.max_findings == 500
+    data = json.loads(report.to_json())
+    assert data["truncated"] is False and data["totals"]["gap"] == 1
+    with pytest.raises(ValueError, match="unknown finding kind"):
+        report.total("gaps")

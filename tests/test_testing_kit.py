@@ -268,3 +268,24 @@ def test_readme_rule_audit_test_file_runs(pytester: pytest.Pytester, rules_dir: 
     pytester.makepyfile(test_rule_audit=code.group(1))
     result = pytester.runpytest(*_plugin_args(), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_plugin_runs_a_rule_set_with_its_own_vocabulary(pytester: pytest.Pytester) -> None:
+    """Golden cases and the audit item of the giant cell arteritis example (its own fields,
+    condition and drug class, and a scope): every item passes."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "own_vocabulary" / "rules"
+    result = pytester.runpytest(
+        *_plugin_args(),
+        "--immunorules-rules",
+        str(example),
+        "--immunorules-audit",
+        "--immunorules-engine",
+        "native",
+        "-v",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(
+        ["*GCA-RELAPSE-AFTER-IL6[[]1[]] PASSED*", "*immunorules-audit PASSED*"]
+    )

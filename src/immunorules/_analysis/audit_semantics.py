@@ -17,6 +17,7 @@ from .space import CompiledRule, contains
 
 __all__ = [
     "OPPOSITE",
+    "Key",
     "Side",
     "conflict_sides",
     "covers",
@@ -35,6 +36,8 @@ _TIER_RANK = {"escalation": 1, "first_line": 2}
 Line = tuple[str, str, tuple[str, ...], str | None, bool]
 """A suggestion without reasons: category, tier, classes, direction, flagged."""
 Projection = tuple[tuple[Line, ...], frozenset[tuple[str, str | None]], frozenset[str]]
+Key = tuple[str, str]
+"""A part of a result: ``("category", name)`` or ``("advisory", key)`` (see :func:`part`)."""
 Side = tuple[tuple[str, str], ...]
 """The (category, rule id) pairs behind one direction of a conflict."""
 
@@ -46,7 +49,7 @@ def touches(rule: Rule) -> tuple[set[str], set[str]]:
     return categories, set(rule.then.advise)
 
 
-def keys(rule: Rule) -> set[tuple[str, str]]:
+def keys(rule: Rule) -> set[Key]:
     """:func:`touches` as keys for :func:`part`."""
     categories, advisories = touches(rule)
     return {("category", c) for c in categories} | {("advisory", a) for a in advisories}
@@ -108,7 +111,7 @@ def outcome(rules: Iterable[Rule], schema: Schema | None = None) -> Projection:
     return tuple(suggestions), frozenset(avoided), frozenset(advice)
 
 
-def part(projected: Projection, key: tuple[str, str]) -> object:
+def part(projected: Projection, key: Key) -> object:
     """What a projection says about one category (its suggestion and avoidances) or one
     advisory (given or not): ``key`` is ``("category", name)`` or ``("advisory", key)``."""
     kind, name = key

@@ -14,6 +14,7 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import BaseModel, ConfigDict
@@ -82,11 +83,15 @@ class DecisionTable(Sequence[DecisionRow]):
     rows: tuple[DecisionRow, ...]
     field_order: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def fields(self) -> tuple[str, ...]:
         tested = {name for row in self.rows for name in row.conditions}
         order = self.field_order or tuple(sorted(tested))
         return tuple(name for name in order if name in tested)
+
+    @cached_property
+    def _by_id(self) -> dict[str, DecisionRow]:
+        return {row.rule_id: row for row in reversed(self.rows)}  # the first row of an id wins
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -103,10 +108,7 @@ class DecisionTable(Sequence[DecisionRow]):
 
     def row(self, rule_id: str) -> DecisionRow:
         """The row of this rule; ``KeyError`` if there is none."""
-        for row in self.rows:
-            if row.rule_id == rule_id:
-                return row
-        raise KeyError(rule_id)
+        return self._by_id[rule_id]
 
     def by_file(self) -> dict[str, DecisionTable]:
         """One table per rule file, in file order."""
@@ -123,13 +125,14 @@ class DecisionTable(Sequence[DecisionRow]):
         """A Markdown table: rule, title, one column per tested field ("-" = any value),
         suggest, flag, avoid, advise, evidence; a status column when a rule is not active."""
         show_status = any(row.status != "active" for row in self.rows)
-        head = ["rule", "title", *(["status"] if show_status else []), *self.fields]
+        fields = self.fields
+        head = ["rule", "title", *(["status"] if show_status else []), *fields]
         head += [*_EFFECTS, "evidence"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in self.rows:
             cells = [_md_code(row.rule_id), _md_text(row.title)]
             cells += [_md_cell(row.status)] if show_status else []
-            cells += [_md_cell(row.conditions.get(name, "-")) for name in self.fields]
+            cells += [_md_cell(row.conditions.get(name, "-")) for name in fields]
             cells += ["<br>".join(map(_md_cell, getattr(row, effect))) for effect in _EFFECTS]
             cells.append(", ".join(map(_md_text, row.evidence)))
             lines.append("| " + " | ".join(cells) + " |")
@@ -140,12 +143,13 @@ class DecisionTable(Sequence[DecisionRow]):
         = any value), the effects and evidence (several values joined by "; "), file, line."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        head = ["rule_id", "title", "status", "area", *self.fields, *_EFFECTS, "evidence"]
+        fields = self.fields
+        head = ["rule_id", "title", "status", "area", *fields, *_EFFECTS, "evidence"]
         writer.writerow([*head, "file", "line"])
         for row in self.rows:
             writer.writerow(
                 [row.rule_id, row.title, row.status, row.area]
-                + [row.conditions.get(name, "") for name in self.fields]
+                + [row.conditions.get(name, "") for name in fields]
                 + ["; ".join(getattr(row, effect)) for effect in _EFFECTS]
                 + ["; ".join(row.evidence), row.file, "" if row.line is None else row.line]
             )

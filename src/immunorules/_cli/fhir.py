@@ -10,10 +10,6 @@ from typing import Any, Protocol
 __all__ = ["add_options", "cmd_evaluate_fhir"]
 
 
-class _Out(Protocol):
-    def write(self, text: str) -> None: ...
-
-
 def add_options(evaluate: argparse.ArgumentParser) -> None:
     """The FHIR options of the ``evaluate`` command."""
     evaluate.add_argument(
@@ -31,6 +27,10 @@ def add_options(evaluate: argparse.ArgumentParser) -> None:
         default=None,
         help="with --fhir: the condition being treated, when the record has several",
     )
+
+
+class _Out(Protocol):
+    def write(self, text: str) -> None: ...
 
 
 def cmd_evaluate_fhir(args: argparse.Namespace, out: _Out, kb: Any, error: type[Exception]) -> int:

@@ -635,7 +635,8 @@ def _cmd_audit(args: argparse.Namespace, out: Output) -> int:
     from .._render.text import audit_markdown, audit_text
 
     kb = _load(args)
-    report = _audit.audit(kb)
+    progress = _audit.terminal_progress(sys.stderr) if sys.stderr.isatty() else None
+    report = _audit.audit(kb, progress=progress)
     if args.format == "json":
         out.write(report.to_json() + "\n")
     elif args.format == "markdown":

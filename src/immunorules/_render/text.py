@@ -659,10 +659,8 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 def audit_counts(report: AuditReport) -> dict[str, int]:
-    counts = {"error": 0, "warning": 0, "info": 0}
-    for finding in report.findings:
-        counts[finding.severity] = counts.get(finding.severity, 0) + 1
-    return counts
+    """Findings per severity, those a capped report does not list included."""
+    return report.counts()
 
 
 def audit_markdown(report: AuditReport) -> str:
