@@ -184,27 +184,18 @@ class _Service:
     # -- answering a hook --------------------------------------------------------------------
 
     async def cards(self, request: Request, call: HookCall) -> list[Card]:
-        request_id = request.state.request_id
         try:
             async with asyncio.timeout(self.fhir_timeout):
                 record = await patient_record(self.client, call)
-        except FhirUnavailable as exc:
-            log.error("request %s: no cards: %s", request_id, exc)
-            return []
-        except TimeoutError:
-            log.error(
-                "request %s: no cards: the FHIR server took over %.1f s",
-                request_id,
-                self.fhir_timeout,
-            )
-            return []
-        try:
             if len(record.resources) <= INLINE_RESOURCES:
                 return self._answer(call, record)
             return await run_in_threadpool(partial(self._answer, call, record))
+        except TimeoutError:
+            reason = f"the FHIR server took over {self.fhir_timeout:.1f} s"
         except FhirUnavailable as exc:
-            log.error("request %s: no cards: %s", request_id, exc)
-            return []
+            reason = str(exc)
+        log.error("request %s: no cards: %s", request.state.request_id, reason)
+        return []
 
     def _evaluate(self, found: FhirProfile) -> Result:
         assert found.profile is not None
@@ -220,7 +211,7 @@ class _Service:
                 raise FhirUnavailable(
                     f"the FHIR server's record is not valid FHIR R4 ({len(exc.problems)} problems)"
                 ) from None
-            raise RequestProblem(400, "invalid_fhir", _listed(exc)) from None
+            raise RequestProblem(400, "invalid_fhir", str(exc)) from None
         if found.profile is None:  # no problem the rules treat
             return []
         result = self._evaluate(found)
@@ -256,7 +247,7 @@ class _Service:
                 [*patients, *orders, *medications], kb=self.kb, validate="used"
             )
         except FhirError as exc:
-            raise RequestProblem(400, "invalid_draft_orders", _listed(exc)) from None
+            raise RequestProblem(400, "invalid_draft_orders", str(exc)) from None
         return {
             sub: list(dict.fromkeys(e.resource or "" for e in evidence))
             for sub, evidence in found.therapy_classes.items()
@@ -284,12 +275,6 @@ class _Unauthorized(RequestProblem):
         super().__init__(
             401, "unauthorized", "a valid bearer token signed by a trusted CDS client is required"
         )
-
-
-def _listed(exc: FhirError) -> str:
-    shown = "; ".join(str(problem)[:300] for problem in exc.problems[:20])
-    more = f"; and {len(exc.problems) - 20} more" if len(exc.problems) > 20 else ""
-    return f"not valid FHIR R4: {shown}{more}"
 
 
 def create_app(
