@@ -12,10 +12,11 @@ import immunorules as ir
 from immunorules._analysis.space import size
 
 from .audit_support import FIXTURES, assert_example_shows, load_fixture
-from .bundled import CONDITIONS, FULL
+from .bundled import CONDITIONS, DISEASE_AREAS, FULL, JOINT_VALUES
 from .conftest import MakeKB, rule
 
 SPACE = size(FULL)
+PAIRS = len(CONDITIONS) + len(DISEASE_AREAS)  # valid (disease_area, condition) pairs
 
 # fixture stem, the one finding kind its positive version has, the rule ids it names
 DEFECTS = [
@@ -71,7 +72,8 @@ def test_every_fixture_has_a_positive_and_a_negative_version() -> None:
 def test_gap_region_is_the_uncovered_area_exactly() -> None:
     (gap,) = ir.audit(load_fixture("gap_positive")).filter(kind="gap")
     assert gap.region == {"disease_area": ["allergic"]}
-    assert gap.region_size == SPACE * 2 // 35  # (allergic, none) and (allergic, severe_asthma)
+    # (allergic, none) and (allergic, severe_asthma) of the PAIRS valid area/condition pairs
+    assert gap.region_size == SPACE * 2 // PAIRS
     assert gap.example_profile is not None
     assert gap.example_profile.disease_area == "allergic"
     assert "disease_area = allergic" in gap.message
@@ -103,7 +105,7 @@ def test_gap_that_is_not_one_box_is_reported_as_exact_pieces(make_kb: MakeKB) ->
             "condition": [None],
         },
     ]
-    assert sum(gap.region_size or 0 for gap in gaps) == SPACE - SPACE // 35
+    assert sum(gap.region_size or 0 for gap in gaps) == SPACE - SPACE // PAIRS
     for gap in gaps:
         assert_example_shows(kb, gap)
 
@@ -329,7 +331,7 @@ def test_a_gap_over_every_area_reads_as_words(make_kb: MakeKB) -> None:
     kb = make_kb([rule("ANY-CONDITION", {"advise": ["multidisciplinary_review"]}, any_condition)])
     (gap,) = ir.audit(kb).filter(kind="gap")
     assert gap.region == {"condition": [None]}
-    assert gap.region_size == SPACE // 5
+    assert gap.region_size == SPACE * len(DISEASE_AREAS) // len(JOINT_VALUES)  # no condition
     assert gap.message.endswith(": condition = null.")
     assert "[]" not in gap.to_text()
     assert_example_shows(kb, gap)

@@ -23,7 +23,7 @@ from immunorules._analysis.space import intersect, is_empty, size
 from immunorules._evaluate.resolve import is_decisive
 
 from .audit_support import assert_example_shows
-from .bundled import FULL, compile_rule
+from .bundled import FULL, JOINT_VALUES, compile_rule
 from .conftest import EVIDENCE, rule
 
 SPACE = size(FULL)
@@ -155,7 +155,7 @@ def test_the_gap_in_one_corner_is_the_only_gap(
 ) -> None:
     (gap,) = report.filter(kind="gap")
     assert gap.region == GAP_REGION
-    assert gap.region_size == SPACE // 35 * 14 // 21 // 3 // 2
+    assert gap.region_size == SPACE // len(JOINT_VALUES) * 14 // 21 // 3 // 2
     assert "not in []" not in gap.message
     assert_example_shows(planted, gap)
 
@@ -170,7 +170,7 @@ def test_the_unflagged_conflict_is_found_with_its_region(
         "severity": ["severe"],
         "prior_lines_of_therapy": list(range(2, 21)),
     }
-    assert conflict.region_size == SPACE // 35 // 4 * 19 // 21
+    assert conflict.region_size == SPACE // len(JOINT_VALUES) // 4 * 19 // 21
     assert "immunosuppressants (from PLANTED-STEROIDS)" in conflict.message
     assert_example_shows(planted, conflict)
 
@@ -187,7 +187,7 @@ def test_the_masked_rule_is_found_with_its_region(
     (masked,) = report.filter(kind="masked_rule", rule_id="PLANTED-TNF")
     assert masked.rule_ids == ("PLANTED-TNF", "PLANTED-NO-TNF")
     assert masked.region == {"condition": [PLANTED_CONDITION], "severity": ["mild"]}
-    assert masked.region_size == SPACE // 35 // 4
+    assert masked.region_size == SPACE // len(JOINT_VALUES) // 4
     assert_example_shows(planted, masked)
     assert report.filter(kind="masked_rule", rule_id="PLANTED-NO-TNF") == (masked,)
 

@@ -92,7 +92,7 @@ def test_bundled_rules_with_value_lists() -> None:
         """
         import immunorules
         kb = immunorules.load_rules(engine="native")
-        FIELD_DOMAINS = kb.schema.domains
+        FIELD_DOMAINS = kb.space.domains
         bundled = [kb.space.matcher(r) for r in kb.active_rules]
         extra = [rule(f"L{i}", condition=["crohns_disease", "rheumatoid_arthritis"])
                  for i in range(60)]

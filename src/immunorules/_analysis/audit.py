@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from .._evaluate.resolve import is_decisive, suggestion_directions
+from .._evaluate.resolve import effect_directions, is_decisive
 from .._model.rules import Rule
 from .._model.schema import Schema
 from .audit_report import KINDS, SEVERITY_OF, AuditReport, Finding, FindingKind
@@ -197,8 +197,14 @@ def _located(rule: Rule) -> str:
 class _Effects:
     """Bitsets (over an index's rules) of the rules with each effect, for masked rules."""
 
-    def __init__(self, rules: Iterable[CompiledRule], schema: Schema) -> None:
+    def __init__(self, rules: Sequence[CompiledRule], schema: Schema) -> None:
         self.schema = schema
+        self.rules = [compiled.rule for compiled in rules]
+        #: Categories some suggestion states a goal for (its direction then depends on which
+        #: suggestions merge, so suggestions there are never taken as absorbed).
+        self.goal_categories = {
+            s.category for rule in self.rules for s in rule.then.suggest if s.goal is not None
+        }
         self.suggests: dict[str, int] = {}
         self.first_line: dict[str, int] = {}
         self.whole: dict[str, int] = {}  # suggest the category without naming drug classes
@@ -253,6 +259,7 @@ class _Effects:
         ]
         same_classes = [self.names[(name, sub)] for s in mine for sub in s.subcategories]
         flags = name in then.flag
+        goals = name in self.goal_categories
         first_line = any(s.tier == "first_line" for s in mine)
         all_named = all(s.subcategories for s in mine)
 
@@ -261,6 +268,8 @@ class _Effects:
                 return False  # its avoidances are its own somewhere
             if held & avoided:
                 return True  # the category is avoided: no suggestion, no flag to show
+            if mine and goals:  # a goal changes the line's direction: judge cell by cell
+                return False
             if not mine:  # only a flag left: it matters only where the category is suggested
                 return not (held | pending) & suggesters or not flags or held & flaggers != 0
             if flags and not held & flaggers:
@@ -277,21 +286,32 @@ class _Effects:
     def hopeless(self, categories: Iterable[str]) -> BitPrune:
         """``hopeless(held, pending)``: whether no cell of a branch can have an unresolved
         conflict among ``categories``, whatever else fires there, because one direction has no
-        source left: every category that could still suggest it (a drug class of that direction
-        not avoided, or the category's own direction for a suggestion naming no classes) is
-        flagged or avoided by the rules that fire on all of the branch (``held``)."""
+        source left: every suggestion that could still give it (a drug class counting with that
+        direction, by its suggestion's goal or else its own, and not avoided; or a suggestion
+        naming no class whose goal or category default is that direction) is flagged or
+        avoided by the rules that fire on all of the branch (``held``)."""
+        wanted = set(categories)
+        by_source: dict[tuple[str, str, str | None], int] = {}
+        for bit_index, rule in enumerate(self.rules):
+            bit = 1 << bit_index
+            for suggest in rule.then.suggest:
+                category = suggest.category
+                if category not in wanted:
+                    continue
+                for sub in suggest.subcategories:
+                    named = str(suggest.goal or self.schema.sub_direction[sub])
+                    self._add(by_source, (named, category, sub), bit)
+                if not suggest.subcategories:
+                    whole = suggest.goal or self.schema.category_direction[category]
+                    if whole is not None:
+                        self._add(by_source, (whole, category, None), bit)
         sources: dict[str, list[tuple[int, int, int]]] = {d: [] for d in OPPOSITE}
-        for category in categories:
-            excluded = self.flags.get(category, 0) | self.avoids.get((category, None), 0)
-            for direction in OPPOSITE:
-                for sub in self.schema.subcategories:
-                    named = self.names.get((category, sub), 0)
-                    if named and direction in suggestion_directions(category, (sub,), self.schema):
-                        avoided = self.avoids.get((category, sub), 0)
-                        sources[direction].append((excluded, named, avoided))
-                whole = self.whole.get(category, 0)
-                if whole and direction in suggestion_directions(category, (), self.schema):
-                    sources[direction].append((excluded, whole, 0))
+        for (towards, of, cls), suggesters in by_source.items():
+            if towards not in sources:
+                continue
+            excluded = self.flags.get(of, 0) | self.avoids.get((of, None), 0)
+            avoided = 0 if cls is None else self.avoids.get((of, cls), 0)
+            sources[towards].append((excluded, suggesters, avoided))
         suppress, stimulate = sources["suppress"], sources["stimulate"]
 
         def hopeless(held: int, pending: int) -> bool:
@@ -501,9 +521,7 @@ class _Analysis:
         directional: set[str] = set()
         for i, compiled in enumerate(self.live):
             for suggest in compiled.rule.then.suggest:
-                directions = suggestion_directions(
-                    suggest.category, suggest.subcategories, self.schema
-                )
+                directions = effect_directions(suggest, self.schema)
                 for direction in directions.intersection(OPPOSITE):
                     sides[direction] |= 1 << i
                     directional.add(suggest.category)

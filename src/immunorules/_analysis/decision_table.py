@@ -256,11 +256,7 @@ def rule_row(rule: Rule, schema: Schema | None = None) -> DecisionRow:
         status=rule.status,
         area=_area(rule, schema),
         conditions=conditions,
-        suggest=tuple(
-            f"{s.category} ({s.tier}"
-            + (f": {', '.join(s.subcategories)})" if s.subcategories else ")")
-            for s in then.suggest
-        ),
+        suggest=tuple(_suggestion(s) for s in then.suggest),
         flag=then.flag,
         avoid=tuple(a.subcategory or f"{a.category} (all)" for a in then.avoid),
         advise=then.advise,
@@ -272,7 +268,8 @@ def rule_row(rule: Rule, schema: Schema | None = None) -> DecisionRow:
 
 def _suggestion(effect: SuggestEffect) -> str:
     names = f": {', '.join(effect.subcategories)}" if effect.subcategories else ""
-    return f"{effect.category} ({effect.tier}{names})"
+    goal = f"; goal {effect.goal}" if effect.goal else ""
+    return f"{effect.category} ({effect.tier}{names}{goal})"
 
 
 def decision_table(kb: KnowledgeBase, *, include_inactive: bool = False) -> DecisionTable:

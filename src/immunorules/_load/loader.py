@@ -45,6 +45,7 @@ _EXPECT_KEYS = ("suggest", "flagged", "not", "advise")
 _EVIDENCE_KEYS = ("citation", "url", "accessed", "version", "confidence", "note")
 _STATUSES = ("active", "draft", "retired")
 _TIERS = ("first_line", "escalation")
+_GOALS = ("suppress", "stimulate", "reconstitute", "cytotoxic")
 _CONFIDENCE = ("verified", "secondary", "unverified")
 _TOP_KEYS = ("rules", "evidence", "vocabulary", "scope")
 _SET_KEYS = ("includes", "includes_any", "excludes")
@@ -586,10 +587,14 @@ class _FileChecker:
             if not isinstance(item, dict):
                 self.add(item_path, "a suggestion must be a mapping with 'category' and 'tier'")
                 continue
-            self._keys(item, item_path, ("category", "tier", "subcategories"))
+            self._keys(item, item_path, ("category", "tier", "subcategories", "goal"))
             category = item.get("category")
             tier = item.get("tier")
+            goal = item.get("goal")
             ok = True
+            if goal is not None and goal not in _GOALS:
+                self.add(f"{item_path}.goal", _unknown(goal, _GOALS, "goal"))
+                ok = False
             categories = self.schema.categories
             if category not in categories:
                 message = "'category' is required" if category is None else None
@@ -618,7 +623,9 @@ class _FileChecker:
                     ok = False
             if ok:
                 found.append(
-                    SuggestEffect(category=category, tier=tier, subcategories=subcategories)
+                    SuggestEffect(
+                        category=category, tier=tier, subcategories=subcategories, goal=goal
+                    )
                 )
         return tuple(found)
 

@@ -117,7 +117,7 @@ class VocabularyMerger:
             return
         known = self.entries[section].get(key)
         if known is not None:
-            if known[0] != item:
+            if _comparable(section, known[0]) != _comparable(section, item):
                 what = section[:-1].replace("_", " ")
                 add(path, f"redefines {what} {shown(key)} differently from {known[1]}")
             return
@@ -275,3 +275,12 @@ def code_problems(item: BaseModel, domain: tuple[str, ...] = ()) -> list[tuple[s
             hint = did_you_mean(str(value), list(domain)) if isinstance(value, str) else ""
             found.append((f"{where}.value", f"{shown(value)} is not a value of the field{hint}"))
     return found
+
+
+def _comparable(section: str, item: Any) -> Any:
+    """What must match when an id is defined twice: a field's description is documentation
+    only, so a rule set that declared a field the bundled vocabulary later adopted (with its own
+    description) keeps loading; the first definition, with its description, is the one kept."""
+    if section == "fields" and getattr(item, "description", None) is not None:
+        return item.model_copy(update={"description": None})
+    return item

@@ -35,6 +35,11 @@ ImmuneActivity = Literal["overactive", "underactive", "balanced"]
 TransplantStatus = Literal["none", "candidate", "solid_organ_recipient", "hsct_recipient"]
 Severity = Literal["mild", "moderate", "severe"]
 InfectionStatus = Literal["none", "recent_serious", "active_serious"]
+HbvSerology = Literal["negative", "resolved", "hbsag_positive"]
+HsctType = Literal["allogeneic", "autologous"]
+MalignancyType = Literal[
+    "lymphoproliferative", "non_melanoma_skin_cancer", "melanoma", "solid_tumour", "other"
+]
 
 
 #: Builds the bundled schema; set by the schema module when it is imported (it imports this
@@ -73,6 +78,10 @@ class ConditionProfile(BaseModel):
     malignancy_history: bool = False
     cardiovascular_risk: bool = False
     targetable_driver_alteration: bool = False
+    prior_therapy_classes: tuple[str, ...] = ()
+    hbv_serology: HbvSerology | None = None
+    hsct_type: HsctType | None = None
+    malignancy_type: MalignancyType | None = None
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -101,6 +110,11 @@ class ConditionProfile(BaseModel):
         """Validate a mapping (or a profile); raises :class:`ProfileError`."""
         checked: Self = parse_with(cls, obj)
         return checked
+
+    @field_validator("prior_therapy_classes", mode="before")
+    @classmethod
+    def _known_classes(cls, value: Any, info: Any) -> Any:
+        return _set_members(cls, value, info)
 
     @model_validator(mode="before")
     @classmethod

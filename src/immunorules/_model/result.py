@@ -130,7 +130,7 @@ class Suggestion(_Frozen):
     category: str
     tier: Tier
     subcategories: tuple[str, ...]
-    direction: Literal["suppress", "stimulate", "reconstitute", "mixed"] | None
+    direction: Literal["suppress", "stimulate", "reconstitute", "cytotoxic", "mixed"] | None
     requires_specialist_review: bool
     reasons: tuple[Reason, ...]
     flag_reasons: tuple[Reason, ...] = ()

@@ -29,7 +29,9 @@ __all__ = [
     "bundled_vocabulary",
 ]
 
-Direction = Literal["suppress", "stimulate", "reconstitute"]
+#: ``cytotoxic``: the therapy is aimed at the malignant cells themselves (e.g. an anti-CD20
+#: antibody in lymphoma); it counts with neither side of a suppress/stimulate conflict.
+Direction = Literal["suppress", "stimulate", "reconstitute", "cytotoxic"]
 AdvisoryKind = Literal["caution", "referral"]
 FieldType = Literal["enum", "integer", "boolean", "set"]
 ImmuneActivityValue = Literal["overactive", "underactive", "balanced"]
