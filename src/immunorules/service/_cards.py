@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._model.result import Citation, Reason, Result
+from .._model.schema import Schema
 from .._render.text import (
     TIER_LABEL,
     category_name,
@@ -248,6 +249,17 @@ def cards_from_result(
     return _cards(result, fhir, frozenset(parts))
 
 
+def _overlap(schema: Schema, named: str, sub: str) -> str | None:
+    """How a class named by the result relates to an ordered class: ``"within"`` when the
+    ordered class is it or one of its finer classes, ``"contains"`` when the ordered class is
+    coarser (the order may or may not be in the named class), else None."""
+    if schema.covers(named, sub):
+        return "within"
+    if schema.covers(sub, named):
+        return "contains"
+    return None
+
+
 @in_schema
 def _order_cards(
     result: Result, ordered: Mapping[str, Sequence[str]], fhir: FhirProfile | None
@@ -256,25 +268,28 @@ def _order_cards(
     cards: list[Card] = []
     for sub, orders in ordered.items():
         category = schema.sub_category[sub]
-        label = class_label(sub)
+        name = subcategory_name(sub)
+        label = md(class_label(sub))
         which = ", ".join(md(order) for order in orders)
         extra = [f"Selected order(s): {which}"]
         avoided = [
-            a
+            (a, a.subcategory and _overlap(schema, a.subcategory, sub))
             for a in result.avoided
             if a.category == category
-            and (a.subcategory is None or schema.covers(a.subcategory, sub))
         ]
+        avoided = [(a, how) for a, how in avoided if a.subcategory is None or how]
         suggestion = result.suggestion(category)
         if avoided:
-            reasons = [reason for a in avoided for reason in a.reasons]
+            # An order of a coarser class than the one avoided may be in the avoided class.
+            surely = any(how != "contains" for _, how in avoided)
+            verb = "is in" if surely else "may be in"
             cards.append(
                 _card(
                     result,
                     indicator="critical",
-                    summary=f"Selected order is in an avoided class: {subcategory_name(sub)}",
-                    heading=f"**Avoid: {md(label)}** - the selected order is in this class",
-                    reasons=reasons,
+                    summary=f"Selected order {verb} an avoided class: {name}",
+                    heading=f"**Avoid** - the selected order ({label}) {verb} an avoided class",
+                    reasons=[reason for a, _ in avoided for reason in a.reasons],
                     fhir=fhir,
                     extra=extra,
                 )
@@ -287,23 +302,26 @@ def _order_cards(
                     summary=f"Selected order: {category_name(category)} are flagged for "
                     "specialist review",
                     heading=f"**{md(category_name(category))}: FLAGGED - requires specialist "
-                    f"review** ({md(label)} selected)",
+                    f"review** ({label} selected)",
                     reasons=(*suggestion.flag_reasons, *suggestion.reasons),
                     fhir=fhir,
                     extra=extra,
                 )
             )
-        elif suggestion is not None and any(
-            schema.covers(named, sub) for named in suggestion.subcategories
-        ):
+        elif suggestion is not None:
+            found = {_overlap(schema, named, sub) for named in suggestion.subcategories}
+            if not found - {None}:
+                continue
             tier = TIER_LABEL[suggestion.tier]
+            verb = "matches" if "within" in found else "includes"
+            suggested = ", ".join(subcategory_name(named) for named in suggestion.subcategories)
             cards.append(
                 _card(
                     result,
                     indicator="info",
-                    summary=f"Selected order matches a {tier} suggestion: {subcategory_name(sub)}",
-                    heading=f"**Suggested: {md(label)}, {md(tier)}** - the selected order is in "
-                    "this class",
+                    summary=f"Selected order ({name}) {verb} a {tier} suggestion: {suggested}",
+                    heading=f"**Suggested: {md(category_name(category))}, {md(tier)}** - the "
+                    f"selected order ({label}) {verb} the suggested classes",
                     reasons=suggestion.reasons,
                     fhir=fhir,
                     extra=extra,
@@ -316,7 +334,7 @@ def order_cards(
     result: Result, ordered: Mapping[str, Sequence[str]], *, fhir: FhirProfile | None = None
 ) -> list[Card]:
     """Cards about orders being selected: ``ordered`` maps each drug class (subcategory id) of
-    the selected orders to the orders in it. An order in an avoided class is ``critical``, in a
-    flagged category ``warning``, in a suggested class ``info``; a class the result says nothing
-    about gets no card."""
+    the selected orders to the orders in it. An order in an avoided class (or of a coarser class
+    that contains an avoided one) is ``critical``, in a flagged category ``warning``, in or
+    around a suggested class ``info``; a class the result says nothing about gets no card."""
     return _order_cards(result, ordered, fhir)
