@@ -184,3 +184,14 @@ def test_hostile_values_are_profile_errors(data: dict[object, object]) -> None:
     assert isinstance(collected, ir.ProfileError)
     with pytest.raises(ir.ProfileError):
         kb.why_not(data, "immunosuppressants")  # type: ignore[arg-type]
+
+
+def test_a_boolean_field_is_never_null() -> None:
+    """A plain dict takes a fast path past validation; null must still fail for a boolean
+    (the engines have no value to match it with)."""
+    kb = ir.load_rules(engine="native")
+    booleans = [name for name, field in kb.fields.items() if field.type == "boolean"]
+    assert booleans
+    for name in booleans:
+        with pytest.raises(ProfileError, match=name):
+            kb.parse({"immune_activity": "overactive", "disease_area": "autoimmune", name: None})

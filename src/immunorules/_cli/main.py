@@ -6,6 +6,7 @@
     immunorules validate DIR [DIR ...]
     immunorules vocabulary [--rules DIR] [--format text|json|markdown]
     immunorules schema [--rules DIR] [--rule-files]
+    immunorules serve [--rules DIR] [--host H] [--port N] [--issuer ISS=JWKS] [--audience URL] ...
 
 Exit codes: 0 success; 1 the audit found errors, validate found problems in the rule files, or
 some lines of a JSON Lines input were not valid profiles (each is reported on stderr by line
@@ -296,6 +297,9 @@ def _parser() -> argparse.ArgumentParser:
     from .vocabulary import add_commands
 
     add_commands(commands, formatter, rules_option, PROG)
+    from .serve import add_command as add_serve_command
+
+    add_serve_command(commands, formatter, rules_option, PROG)
     return parser
 
 
@@ -674,7 +678,14 @@ def _cmd_schema(args: argparse.Namespace, out: Output) -> int:
     return cmd_schema(_load(args), args, out)
 
 
+def _cmd_serve(args: argparse.Namespace, out: Output) -> int:
+    from .serve import cmd_serve
+
+    return cmd_serve(_load(args), args, out, CliError)
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
+    "serve": _cmd_serve,
     "vocabulary": _cmd_vocabulary,
     "schema": _cmd_schema,
     "evaluate": _cmd_evaluate,

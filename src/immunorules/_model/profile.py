@@ -258,7 +258,8 @@ def _fast_table(model: type[ConditionProfile]) -> _FastTable:
             field = schema.fields[name]
             kind: type = {"boolean": bool, "integer": int}.get(field.type, str)
             values = frozenset(value for value in domain if value is not None)
-            domains[name] = (kind, values, field.nullable or name == "disease_area")
+            # None is valid where the domain holds it (never for a boolean field)
+            domains[name] = (kind, values, None in domain or name == "disease_area")
         table = _FAST[model] = (domains, dict(schema.defaults))
     return table
 

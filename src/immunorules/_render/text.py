@@ -67,7 +67,7 @@ def safe_url(url: str | None) -> str | None:
 # -- the schema of what is rendered ---------------------------------------------------------------
 
 _SCHEMA: ContextVar[Schema | None] = ContextVar("immunorules_render_schema", default=None)
-_Rendered = TypeVar("_Rendered", bound=Callable[..., str])
+_Rendered = TypeVar("_Rendered", bound=Callable[..., Any])
 
 
 def schema() -> Schema:
@@ -89,7 +89,7 @@ def in_schema(render: _Rendered) -> _Rendered:
     """Run a renderer with its subject's schema (a knowledge base, result or why-not answer)."""
 
     @functools.wraps(render)
-    def wrapper(subject: object, *args: Any, **kwargs: Any) -> str:
+    def wrapper(subject: object, *args: Any, **kwargs: Any) -> Any:
         token = _SCHEMA.set(schema_of(subject))
         try:
             return render(subject, *args, **kwargs)
