@@ -39,7 +39,7 @@ from synthetic import random_profile  # noqa: E402
 
 import immunorules as ir  # noqa: E402
 from immunorules._model.matching import RuleMatcher  # noqa: E402
-from immunorules._model.profile import parse_profile  # noqa: E402
+from immunorules._model.schema import bundled_schema  # noqa: E402
 
 TARGETS = {
     "durable": 5_000,
@@ -86,7 +86,7 @@ class Profiles:
         found: list[dict[str, Any]] = []
         while len(found) < count:
             data = random_profile(self.rng)
-            profile = parse_profile(data)
+            profile = bundled_schema().parse(data)
             if profile not in self.seen:
                 self.seen.add(profile)
                 found.append(data)
@@ -413,8 +413,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.no_anchors:
         return
     count = max(300, args.anchor_profiles // scale)
-    facts = [parse_profile(data).to_fact() for data in Profiles(3).fresh(count)]
-    rule_matchers = [rule.matcher() for rule in kb_native.active_rules]
+    facts = [bundled_schema().parse(data).to_fact() for data in Profiles(3).fresh(count)]
+    rule_matchers = [kb_native.space.matcher(rule) for rule in kb_native.active_rules]
     oracle = [kb_native._matcher.match(fact) for fact in facts]
     table: list[tuple[str, str, float | None, str, str, str]] = []
     say("anchors: ours ...")

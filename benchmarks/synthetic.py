@@ -12,8 +12,13 @@ from typing import Any
 
 import yaml
 
-from immunorules._model.profile import FIELD_DOMAINS, MAX_PRIOR_LINES
-from immunorules._model.vocabulary import CONDITION_AREA, vocabulary
+from immunorules._model.schema import bundled_schema
+from immunorules._model.vocabulary import bundled_vocabulary as vocabulary
+
+_SCHEMA = bundled_schema()
+FIELD_DOMAINS = _SCHEMA.domains  # the bundled vocabulary's, which these rule sets use
+MAX_PRIOR_LINES = 20
+CONDITION_AREA = _SCHEMA.condition_area
 
 __all__ = ["random_profile", "random_profiles", "synthetic_rules", "write_synthetic_rules"]
 

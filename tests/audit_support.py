@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import immunorules as ir
-from immunorules._analysis.audit_semantics import projection
+from immunorules._analysis.audit_semantics import conflict_sides, projection
 from immunorules._analysis.golden import expectation_problems
-from immunorules._evaluate.resolve import resolve, suggestion_directions
+from immunorules._evaluate.resolve import resolve
 
 FIXTURES = Path(__file__).parent / "data" / "audit"
 
@@ -38,11 +38,8 @@ def assert_example_shows(kb: ir.KnowledgeBase, finding: ir.Finding) -> None:
     elif finding.kind == "unresolved_conflict":
         assert any(not conflict.resolved for conflict in result.conflicts), result.explain()
         assert set(finding.rule_ids) <= fired
-        unflagged = [s for s in result.suggestions if s.tier != "flagged"]
-        directions = set().union(
-            *(suggestion_directions(s.category, s.subcategories) for s in unflagged)
-        )
-        assert {"suppress", "stimulate"} <= directions
+        suppressing, stimulating = conflict_sides(result, kb.match(example))
+        assert suppressing and stimulating
     elif finding.kind == "masked_rule":
         masked = finding.rule_ids[0]
         assert masked in fired

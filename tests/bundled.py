@@ -18,7 +18,13 @@ CONDITION_AREA = SCHEMA.condition_area
 DISEASE_AREAS = SCHEMA.disease_areas
 CATEGORIES = SCHEMA.categories
 SUBCATEGORIES = SCHEMA.subcategories
-FULL = ProfileSpace(FlatSpace(SCHEMA, ())).full
+PROFILE_SPACE = ProfileSpace(FlatSpace(SCHEMA, ()))
+FULL = PROFILE_SPACE.full
+DIMENSIONS = PROFILE_SPACE.dimensions
+JOINT_VALUES = PROFILE_SPACE.joint_values
+compile_rule = PROFILE_SPACE.compile_rule
+pieces = PROFILE_SPACE.pieces
+regions = PROFILE_SPACE.regions
 
 
 def parse_profile(data: Any) -> ConditionProfile:

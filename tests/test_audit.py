@@ -12,10 +12,11 @@ import immunorules as ir
 from immunorules._analysis.space import size
 
 from .audit_support import FIXTURES, assert_example_shows, load_fixture
-from .bundled import CONDITIONS, FULL
+from .bundled import CONDITIONS, DISEASE_AREAS, FULL, JOINT_VALUES
 from .conftest import MakeKB, rule
 
 SPACE = size(FULL)
+PAIRS = len(CONDITIONS) + len(DISEASE_AREAS)  # valid (disease_area, condition) pairs
 
 # fixture stem, the one finding kind its positive version has, the rule ids it names
 DEFECTS = [
@@ -71,7 +72,8 @@ def test_every_fixture_has_a_positive_and_a_negative_version() -> None:
 def test_gap_region_is_the_uncovered_area_exactly() -> None:
     (gap,) = ir.audit(load_fixture("gap_positive")).filter(kind="gap")
     assert gap.region == {"disease_area": ["allergic"]}
-    assert gap.region_size == SPACE * 2 // 35  # (allergic, none) and (allergic, severe_asthma)
+    # (allergic, none) and (allergic, severe_asthma) of the PAIRS valid area/condition pairs
+    assert gap.region_size == SPACE * 2 // PAIRS
     assert gap.example_profile is not None
     assert gap.example_profile.disease_area == "allergic"
     assert "disease_area = allergic" in gap.message
@@ -103,7 +105,7 @@ def test_gap_that_is_not_one_box_is_reported_as_exact_pieces(make_kb: MakeKB) ->
             "condition": [None],
         },
     ]
-    assert sum(gap.region_size or 0 for gap in gaps) == SPACE - SPACE // 35
+    assert sum(gap.region_size or 0 for gap in gaps) == SPACE - SPACE // PAIRS
     for gap in gaps:
         assert_example_shows(kb, gap)
 
@@ -322,3 +324,56 @@ def test_audit_without_arguments_audits_the_bundled_rules() -> None:
     report = ir.audit()
     assert report.knowledge_base.name == "immunorules-bundled"
     assert report.active_rules == len(ir.load_rules(engine="native").active_rules)
+
+
+def test_a_gap_over_every_area_reads_as_words(make_kb: MakeKB) -> None:
+    any_condition: dict[str, object] = {"condition": {"not": [None]}}
+    kb = make_kb([rule("ANY-CONDITION", {"advise": ["multidisciplinary_review"]}, any_condition)])
+    (gap,) = ir.audit(kb).filter(kind="gap")
+    assert gap.region == {"condition": [None]}
+    assert gap.region_size == SPACE * len(DISEASE_AREAS) // len(JOINT_VALUES)  # no condition
+    assert gap.message.endswith(": condition = null.")
+    assert "[]" not in gap.to_text()
+    assert_example_shows(kb, gap)
+
+
+def test_progress_is_reported_only_when_asked() -> None:
+    kb = load_fixture("conflict_positive")
+    calls: list[tuple[str, int, int]] = []
+    report = ir.audit(kb, progress=lambda *call: calls.append(call))
+    stages = list(dict.fromkeys(stage for stage, _, _ in calls))
+    assert stages == ["gaps", "conflicts", "redundant rules", "masked rules", "done"]
+    assert calls[-1] == ("done", 1, 1)
+    assert all(0 <= done <= total for _, done, total in calls)
+    assert report == ir.audit(kb)
+
+
+def test_terminal_progress_rewrites_one_line_and_clears_it() -> None:
+    import io
+
+    from immunorules._analysis.audit import terminal_progress
+
+    stream = io.StringIO()
+    ir.audit(load_fixture("gap_positive"), progress=terminal_progress(stream))
+    text = stream.getvalue()
+    assert f"\raudit: gaps 0/{SPACE:,} (0%)" in text and "\raudit: masked rules" in text
+    assert f"\raudit: conflicts {SPACE:,}/{SPACE:,} (100%)" in text
+    assert "\n" not in text
+    assert text.endswith("\r") and text.rsplit("\r", 2)[1].strip() == ""
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, "3", 2.5])
+def test_max_findings_must_be_a_positive_integer(bad: object) -> None:
+    with pytest.raises(ValueError, match="max_findings"):
+        ir.audit(load_fixture("gap_positive"), max_findings=bad)  # type: ignore[arg-type]
+
+
+def test_an_uncapped_report_is_not_truncated() -> None:
+    report = ir.audit(load_fixture("gap_positive"))
+    assert not report.truncated
+    assert report.totals["gap"] == report.total("gap") == 1
+    assert report.max_findings == 500
+    data = json.loads(report.to_json())
+    assert data["truncated"] is False and data["totals"]["gap"] == 1
+    with pytest.raises(ValueError, match="unknown finding kind"):
+        report.total("gaps")

@@ -244,16 +244,20 @@ def test_fhir_profiles_are_evaluated_per_patient(
                     profile=profile, warnings=["two treatable conditions"], unknown=["severity"]
                 ),
             )
+        empty = types.SimpleNamespace(profile=None, warnings=["no treatable problem"], unknown=[])
+        yield "patient-3", empty
 
     stand_in = types.ModuleType("immunorules.fhir")
     stand_in.profiles_from_bulk = profiles_from_bulk  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "immunorules.fhir", stand_in)
     (tmp_path / "export").mkdir()
     code, _, err = run("--fhir", "export", "out.jsonl")
-    assert (code, err) == (0, "")
+    assert code == 1
+    assert "patient patient-3: the FHIR record gives no profile: no treatable problem" in err
     assert seen[0][0] == Path("export") and seen[0][1].fingerprint == kb.fingerprint
     found = read(tmp_path / "out.jsonl")
-    assert [row["patient_id"] for row in found] == ["patient-1", "patient-2"]
+    assert [row["patient_id"] for row in found] == ["patient-1", "patient-2", "patient-3"]
+    assert found[2]["fired_rules"] is None and found[2]["error"].startswith("the FHIR record")
     assert found[0]["fhir_warnings"] == ["two treatable conditions"]
     assert found[0]["fhir_unknown"] == ["severity"]
     assert found[1]["fired_rules"] == list(
@@ -266,12 +270,20 @@ def test_fhir_profiles_are_evaluated_per_patient(
     reason="immunorules.fhir (FHIR input) is not in this installation yet",
 )
 @pytest.mark.skipif(not FHIR_EXPORT.is_dir(), reason="the shared FHIR Bulk Data sample is absent")
-def test_fhir_bulk_export(run: Run, tmp_path: Path) -> None:
+def test_fhir_bulk_export(run: Run, tmp_path: Path, kb: ir.KnowledgeBase) -> None:
+    from immunorules.fhir import profiles_from_bulk
+
     code, _, err = run("--fhir", str(FHIR_EXPORT), "out.parquet")
     assert code in (0, 1), err
-    table = pq.read_table(tmp_path / "out.parquet")
-    assert table.num_rows == 10
-    assert table.column("patient_id").null_count == 0
+    rows = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    expected = list(profiles_from_bulk(FHIR_EXPORT, kb=kb))
+    assert [row["patient_id"] for row in rows] == [patient for patient, _ in expected]
+    for row, (_, found) in zip(rows, expected, strict=True):
+        if found.profile is None:
+            assert row["error"].startswith("the FHIR record gives no profile")
+        else:
+            assert row["fired_rules"] == list(kb.evaluate(found.profile).fired_rules)
+    assert code == (1 if any(found.profile is None for _, found in expected) else 0)
 
 
 def test_a_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:

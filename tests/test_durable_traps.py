@@ -104,17 +104,15 @@ def test_each_evaluation_asserts_a_fact_in_a_session_of_its_own(
 
 @needs_durable
 def test_a_rule_firing_twice_for_one_fact_is_reported_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The compiled branches never overlap, so this test makes every test a doubled $or."""
+    """Compiled rules have no $or, so this test makes every test a doubled one."""
     compile_test = _durable._condition
-    monkeypatch.setattr(
-        _durable, "_condition", lambda key, numbers: {"$or": [compile_test(key, numbers)] * 2}
-    )
+    monkeypatch.setattr(_durable, "_condition", lambda name: {"$or": [compile_test(name)] * 2})
     matcher = DurableMatcher(RULES)
     firings: list[str] = []
     note = matcher._action
 
     def counting(fired: set[str], rule: str) -> None:
-        firings.append(matcher._rule_ids.get(rule, rule))
+        firings.extend(matcher._rule_ids.get(rule, (rule,)))
         note(fired, rule)
 
     monkeypatch.setattr(matcher, "_action", counting)
@@ -176,7 +174,7 @@ def test_no_session_outlives_its_evaluation(monkeypatch: pytest.MonkeyPatch) -> 
     engine = pytest.importorskip("durable_rules_engine")
     for sid in (0, 1, 1_023, 1_499, 2_599, 2_600):
         with pytest.raises(engine.error, match="error code: 309"):  # no such session
-            engine.get_state(matcher._handle, str(sid))
+            engine.get_state(matcher._handles[0], str(sid))
 
 
 # 6. exceptions inside actions are swallowed into the session state --------------------------
@@ -254,6 +252,57 @@ def test_eight_threads_at_once_get_the_oracle_results() -> None:
     assert (done.returncode, done.stdout.strip()) == (0, "0 []"), done.stderr
 
 
+@needs_durable
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_child_forked_while_another_thread_evaluates_can_evaluate() -> None:
+    """A thread evaluates in a loop while 20 children are forked; each evaluates once, exits."""
+    done = run_python(
+        """
+        import os, signal, threading, time
+        from immunorules._engines.durable import DurableMatcher
+        from immunorules._model.matching import RuleMatcher
+
+        rules = [RuleMatcher(f"R{i}", (("condition", frozenset({"ra", f"c{i}"})),))
+                 for i in range(30)]
+        matcher = DurableMatcher(rules)
+        fact = {"condition": "ra"}
+        stop = threading.Event()
+
+        def spin():
+            while not stop.is_set():
+                matcher.match(fact)
+
+        thread = threading.Thread(target=spin)
+        thread.start()
+        children = []
+        for _ in range(20):
+            time.sleep(0.002)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os._exit(0 if len(matcher.match(fact)) == 30 else 3)
+                except BaseException:
+                    os._exit(4)
+            children.append(pid)
+        stop.set()
+        thread.join()
+        deadline = time.monotonic() + 15
+        codes = {}
+        while len(codes) < len(children) and time.monotonic() < deadline:
+            for pid in set(children) - set(codes):
+                finished, status = os.waitpid(pid, os.WNOHANG)
+                if finished:
+                    codes[pid] = os.waitstatus_to_exitcode(status)
+            time.sleep(0.01)
+        for pid in set(children) - set(codes):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        print(len(children) - len(codes), "hung;", sorted(codes.values()))
+        """
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, f"0 hung; {[0] * 20}"), done.stderr
+
+
 # 8. durable_rules does not import on Python >= 3.13 ------------------------------------------
 
 
@@ -293,7 +342,7 @@ def test_durable_available_matches_the_interpreter() -> None:
 def test_copies_and_pickles_get_a_ruleset_of_their_own() -> None:
     matcher = DurableMatcher(RULES)
     copies = [copy.copy(matcher), copy.deepcopy(matcher), pickle.loads(pickle.dumps(matcher))]
-    assert len({matcher._handle, *(other._handle for other in copies)}) == 4
+    assert len({*matcher._handles, *(h for other in copies for h in other._handles)}) == 4
     del matcher
     gc.collect()  # the original's ruleset is deleted; the copies' are not
     for other in copies:

@@ -74,3 +74,25 @@ def test_quickstart_script_runs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("NOT FOR CLINICAL USE") == 3
     assert "Why (not) Immunostimulants?" in done.stdout and "CONFLICT" in done.stdout
+
+
+def test_audit_progress_shows_in_a_notebook_cell(tmp_path: Path) -> None:
+    """``audit(progress=True)`` in a real kernel: one display, updated in place to "done"."""
+    notebook = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    source = (
+        "import immunorules as ir\n"
+        "report = ir.audit(ir.load_rules(engine='native'), progress=True)\n"
+        "report.ok"
+    )
+    notebook.cells = [nbformat.v4.new_code_cell(source)]  # type: ignore[no-untyped-call]
+    NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=180,
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    outputs = notebook.cells[0].outputs
+    shown = [o for o in outputs if o.output_type == "display_data"]
+    assert len(shown) == 1  # updates replace the display, they do not add lines
+    assert shown[0].data["text/plain"] == "audit: done (100%)"
+    assert outputs[-1].data["text/plain"] == "True"

@@ -148,3 +148,50 @@ def test_only_profile_error_escapes_on_junk(data: object) -> None:
         assert str(error)
     else:
         assert isinstance(profile, ConditionProfile)
+
+
+# -- hostile values: never a bare ValueError or RecursionError ---------------------------------
+
+BIG = 10**5000  # repr() of an int over 4,300 digits raises ValueError
+
+
+def _nested(depth: int) -> object:
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"immune_activity": BIG},
+        {"immune_activity": "overactive", "condition": "psoriasis", "pregnant": BIG},
+        {"immune_activity": "overactive", "condition": "psoriasis", "prior_lines_of_therapy": BIG},
+        {BIG: 1, "immune_activity": "overactive"},
+        {"immune_activity": _nested(990)},
+        {"immune_activity": "overactive", "condition": "psoriasis", "severity": _nested(5000)},
+        {"immune_activity": "overactive", "condition": "x" * 10_000_000},
+    ],
+    ids=["big-enum", "big-bool", "big-int", "big-key", "nested-990", "nested-5000", "10MB-name"],
+)
+def test_hostile_values_are_profile_errors(data: dict[object, object]) -> None:
+    kb = ir.load_rules(engine="native")
+    with pytest.raises(ir.ProfileError) as info:
+        kb.evaluate(data)  # type: ignore[arg-type]
+    assert len(str(info.value)) < 2_000  # echoed values are cut short
+    (collected,) = kb.evaluate_many([data], errors="collect")  # type: ignore[call-overload]
+    assert isinstance(collected, ir.ProfileError)
+    with pytest.raises(ir.ProfileError):
+        kb.why_not(data, "immunosuppressants")  # type: ignore[arg-type]
+
+
+def test_a_boolean_field_is_never_null() -> None:
+    """A plain dict takes a fast path past validation; null must still fail for a boolean
+    (the engines have no value to match it with)."""
+    kb = ir.load_rules(engine="native")
+    booleans = [name for name, field in kb.fields.items() if field.type == "boolean"]
+    assert booleans
+    for name in booleans:
+        with pytest.raises(ProfileError, match=name):
+            kb.parse({"immune_activity": "overactive", "disease_area": "autoimmune", name: None})

@@ -71,8 +71,11 @@ def test_subcategory_avoid_removes_class_then_category_when_all_named(make_kb: M
     ]
     result = make_kb(named).evaluate(RA)
     assert result.suggestions == ()
+    # the bundled antimetabolites have finer classes, which an avoid of the parent covers
     assert [(a.category, a.subcategory) for a in result.avoided] == [
-        ("immunosuppressants", "antimetabolites")
+        ("immunosuppressants", "antimetabolites"),
+        ("immunosuppressants", "impdh_inhibitors"),
+        ("immunosuppressants", "thiopurines"),
     ]
     unnamed = [*named, rule("A-3", {"suggest": [sug("immunosuppressants", "escalation")]})]
     (suggestion,) = make_kb(unnamed).evaluate(RA).suggestions
@@ -154,6 +157,8 @@ def test_output_ordering(make_kb: MakeKB) -> None:
         ("immunosuppressants", None),
         ("immunostimulants", None),
         ("biologic_therapies", "tnf_inhibitors"),
+        ("biologic_therapies", "anti_tnf_antibodies"),  # finer classes follow in vocabulary order
+        ("biologic_therapies", "tnf_receptor_fusion_proteins"),
     ]
     assert [s.category for s in result.suggestions] == ["cellular_therapies"]
     assert result.fired_rules == ("A-1", "B-1", "M-1", "Z-1")
@@ -199,3 +204,67 @@ def test_shared_reasons_cannot_be_edited_in_place(make_kb: MakeKB) -> None:
     with pytest.raises(TypeError, match="read-only"):
         copy.suggestions[0].reasons[0].matched.clear()
     assert second.suggestions[0].reasons[0].matched == {"condition": "rheumatoid_arthritis"}
+
+
+# -- goals ---------------------------------------------------------------------------------------
+
+
+def _direction(result: ir.Result, category: str) -> str | None:
+    suggestion = result.suggestion(category)
+    assert suggestion is not None
+    return suggestion.direction
+
+
+def test_a_goal_overrides_the_class_direction_and_conflicts_follow_goals(make_kb: MakeKB) -> None:
+    """An anti-CD20 antibody suppresses by class; aimed at a lymphoma it is cytotoxic, so it
+    does not oppose a stimulating therapy suggested beside it."""
+    car_t = sug("cellular_therapies", "escalation", ["car_t_cells"])
+    anti_cd20 = sug("biologic_therapies", "first_line", ["anti_cd20_antibodies"])
+    plain = make_kb([rule("A-1", {"suggest": [anti_cd20, car_t]})])
+    (conflict,) = plain.evaluate(RA).conflicts
+    assert not conflict.resolved
+    assert _direction(plain.evaluate(RA), "biologic_therapies") == "suppress"
+
+    aimed = make_kb([rule("A-1", {"suggest": [{**anti_cd20, "goal": "cytotoxic"}, car_t]})])
+    result = aimed.evaluate(RA)
+    assert result.conflicts == ()
+    assert _direction(result, "biologic_therapies") == "cytotoxic"
+    assert aimed.rule("A-1").then.suggest[0].goal == "cytotoxic"
+    assert (
+        ir.audit(aimed, scope={"condition": "rheumatoid_arthritis"}).filter(
+            kind="unresolved_conflict"
+        )
+        == ()
+    )
+
+
+def test_a_class_counts_with_every_goal_it_was_suggested_with(make_kb: MakeKB) -> None:
+    """Merged suggestions keep each rule's goal: the same class suggested plainly by one rule
+    and with a goal by another counts with both directions."""
+    steroids = sug("immunosuppressants", "first_line", ["corticosteroids"])
+    kb = make_kb(
+        [
+            rule("A-1", {"suggest": [{**steroids, "goal": "cytotoxic"}]}),
+            rule("A-2", {"suggest": [steroids]}),
+            rule("A-3", {"suggest": [sug("immunostimulants", subs=["checkpoint_inhibitors"])]}),
+        ]
+    )
+    result = kb.evaluate(RA)
+    assert _direction(result, "immunosuppressants") == "mixed"
+    (conflict,) = result.conflicts
+    assert conflict.rule_ids == ("A-1", "A-2", "A-3")
+    alone = make_kb([rule("A-1", {"suggest": [{**steroids, "goal": "cytotoxic"}]})])
+    assert _direction(alone.evaluate(RA), "immunosuppressants") == "cytotoxic"
+
+
+def test_a_classless_suggestion_counts_with_its_goal(make_kb: MakeKB) -> None:
+    kb = make_kb(
+        [
+            rule("A-1", {"suggest": [{**sug("biologic_therapies"), "goal": "stimulate"}]}),
+            rule("A-2", {"suggest": [sug("immunosuppressants", subs=["corticosteroids"])]}),
+        ]
+    )
+    result = kb.evaluate(RA)
+    assert _direction(result, "biologic_therapies") == "stimulate"
+    (conflict,) = result.conflicts
+    assert conflict.categories == ("immunosuppressants", "biologic_therapies")

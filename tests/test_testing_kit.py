@@ -268,3 +268,42 @@ def test_readme_rule_audit_test_file_runs(pytester: pytest.Pytester, rules_dir: 
     pytester.makepyfile(test_rule_audit=code.group(1))
     result = pytester.runpytest(*_plugin_args(), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_plugin_runs_a_rule_set_with_its_own_vocabulary(pytester: pytest.Pytester) -> None:
+    """Golden cases and the audit item of the giant cell arteritis example (its own fields,
+    condition and drug class, and a scope): every item passes."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "own_vocabulary" / "rules"
+    result = pytester.runpytest(
+        *_plugin_args(),
+        "--immunorules-rules",
+        str(example),
+        "--immunorules-audit",
+        "--immunorules-engine",
+        "native",
+        "-v",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(
+        ["*GCA-RELAPSE-AFTER-IL6[[]1[]] PASSED*", "*immunorules-audit PASSED*"]
+    )
+
+
+def test_ini_rules_do_not_run_when_one_test_is_selected(
+    pytester: pytest.Pytester, rules_dir: Path
+) -> None:
+    """With ``immunorules_rules`` in the ini file, ``pytest test_x.py::test_one`` runs only that
+    test, and "collected N items" counts what runs; the whole suite still runs the cases."""
+    (rules_dir / "golden_positive.yaml").unlink()
+    pytester.makeini("[pytest]\nimmunorules_rules = my_rules\n")
+    pytester.makepyfile(test_x="def test_one():\n    pass\n\ndef test_two():\n    pass\n")
+    one = pytester.runpytest(*_plugin_args(), "test_x.py::test_one", "-p", "no:cacheprovider")
+    one.assert_outcomes(passed=1)
+    one.stdout.fnmatch_lines(["collected 1 item"])
+    everything = pytester.runpytest(*_plugin_args(), "-p", "no:cacheprovider")
+    everything.assert_outcomes(passed=3)
+    everything.stdout.fnmatch_lines(["collected 3 items"])
+    folder = pytester.runpytest(*_plugin_args(), "my_rules", "-p", "no:cacheprovider")
+    folder.assert_outcomes(passed=1)

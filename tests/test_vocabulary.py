@@ -55,7 +55,10 @@ def example() -> ir.KnowledgeBase:
 def test_a_vocabulary_extends_the_profile_model(example: ir.KnowledgeBase) -> None:
     model = example.profile_model
     assert issubclass(model, ir.ConditionProfile) and model is not ir.ConditionProfile
-    assert list(example.fields)[-3:] == ["age", "prior_therapy_classes", "visual_symptoms"]
+    # prior_therapy_classes is also a bundled field: the example's definition (which differs
+    # only in its description) is the same field, kept where the bundled vocabulary has it
+    assert list(example.fields)[-2:] == ["age", "visual_symptoms"]
+    assert "prior_therapy_classes" in example.fields
     age = example.fields["age"]
     assert (age.type, age.min, age.max, age.default, age.modifiable) == (
         "integer",
@@ -69,7 +72,7 @@ def test_a_vocabulary_extends_the_profile_model(example: ir.KnowledgeBase) -> No
         {**GCA, "age": 80, "prior_therapy_classes": ["il6_pathway_inhibitors", "corticosteroids"]}
     )
     assert isinstance(profile, model) and profile.disease_area == "autoimmune"
-    assert profile.prior_therapy_classes == ("corticosteroids", "il6_pathway_inhibitors")  # type: ignore[attr-defined]
+    assert profile.prior_therapy_classes == ("corticosteroids", "il6_pathway_inhibitors")
     assert hash(profile) == hash(example.parse(profile.model_dump()))
     with pytest.raises(Exception):  # noqa: B017, PT011 - frozen
         profile.age = 81  # type: ignore[attr-defined]
@@ -169,7 +172,11 @@ def test_set_conditions_and_new_fields_evaluate(tmp_path: Path) -> None:
         "NEITHER",
     )
     row = kb.decision_table().row("AFTER-TNF-OR-JAK")
-    assert row.conditions["tried"] == "includes any of jak_inhibitors, tnf_inhibitors"
+    # naming a class means its finer classes too (the bundled TNF inhibitors have two)
+    assert row.conditions["tried"] == (
+        "includes any of anti_tnf_antibodies, jak_inhibitors, tnf_inhibitors, "
+        "tnf_receptor_fusion_proteins"
+    )
 
 
 @settings(
@@ -303,7 +310,11 @@ def test_a_parent_class_means_its_finer_classes(tmp_path: Path) -> None:
     assert kb.evaluate(profile).tier("biologic_therapies") == "first_line"
     pregnant = kb.evaluate({**profile, "pregnant": True})
     assert pregnant.suggestion("biologic_therapies") is None
-    assert {a.subcategory for a in pregnant.avoided} == {"interleukin_inhibitors", "il6_inhibitors"}
+    assert {a.subcategory for a in pregnant.avoided} == {
+        "interleukin_inhibitors",
+        "il6_inhibitors",
+        *(s.id for s in kb.subcategories if s.parent == "interleukin_inhibitors"),
+    }
 
 
 def test_frames_and_renderers_follow_the_vocabulary(example: ir.KnowledgeBase) -> None:
@@ -409,3 +420,23 @@ def test_vocabulary_and_schema_commands(capsys: pytest.CaptureFixture[str]) -> N
     broken = parse_yaml((EXAMPLE / "giant_cell_arteritis.yaml").read_text()).data
     broken["rules"][0]["when"]["age"] = "old"
     assert not checker.is_valid(broken)
+
+
+def test_bundled_record_codes_are_well_formed_and_cite_known_sources() -> None:
+    """Every code the bundled vocabulary maps patient records with passes the loader's own
+    checks, and every ``source`` it cites is listed in the vocabulary's sources."""
+    from immunorules._load.vocabulary import code_problems
+
+    vocab = ir.load_rules(engine="native").schema.vocabulary
+    schema = ir.load_rules(engine="native").schema
+    entries: list[Any] = [*schema.fields.values(), *vocab.conditions, *vocab.disease_areas]
+    entries += list(vocab.subcategories)
+    problems = {
+        getattr(e, "id", ""): found
+        for e in entries
+        if (found := code_problems(e, getattr(e, "values", ())))
+    }
+    assert problems == {}
+    cited = {c.source for e in entries for c in e.codes if c.source is not None}
+    assert cited <= set(vocab.sources), cited - set(vocab.sources)
+    assert sum(len(e.codes) for e in entries) > 200

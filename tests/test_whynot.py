@@ -136,7 +136,9 @@ def test_flagged_and_avoided_show_their_overrides(kb: ir.KnowledgeBase) -> None:
     )
     assert hf.status == "avoided"  # its only drug class is avoided
     assert [(o.kind, o.subcategory, o.reason.rule_id) for o in hf.overrides] == [
-        ("avoid", "tnf_inhibitors", "HF-NO-TNF")
+        ("avoid", "tnf_inhibitors", "HF-NO-TNF"),
+        ("avoid", "anti_tnf_antibodies", "HF-NO-TNF"),  # the bundled finer classes, avoided too
+        ("avoid", "tnf_receptor_fusion_proteins", "HF-NO-TNF"),
     ]
     assert [(c.field, c.after) for cs in hf.changes for c in cs.changes] == [
         ("heart_failure", False)
@@ -216,8 +218,11 @@ def test_change_sets_match_a_brute_force_search(
     kb: ir.KnowledgeBase, profile: dict[str, Any], category: str
 ) -> None:
     checked = ir.ConditionProfile(**profile)
-    fields = [name for name in PROFILE_FIELDS if name not in ("condition", "disease_area")]
-    answer = kb.why_not(checked, category, max_changes=2, fixed=["condition"])
+    # the brute force enumerates scalar fields; set fields (none of these rules names one) stay
+    scalar = [name for name in PROFILE_FIELDS if name in FIELD_DOMAINS]
+    fields = [name for name in scalar if name not in ("condition", "disease_area")]
+    fixed = ["condition", *(name for name in PROFILE_FIELDS if name not in FIELD_DOMAINS)]
+    answer = kb.why_not(checked, category, max_changes=2, fixed=fixed)
     assert answer.changes, "expected at least one change set"
     assert _expanded(answer) == _brute_force(kb, checked, category, fields)
     for change_set in answer.changes:
@@ -351,7 +356,12 @@ def test_bundled_transplant_recipient_with_melanoma() -> None:
 def test_by_default_only_modifiable_fields_change() -> None:
     kb = ir.load_rules(engine="native")
     modifiable = {name for name, field in kb.fields.items() if field.modifiable}
-    assert modifiable == {"prior_lines_of_therapy", "infection_status", "latent_tuberculosis"}
+    assert modifiable == {
+        "prior_lines_of_therapy",
+        "infection_status",
+        "latent_tuberculosis",
+        "prior_therapy_classes",
+    }
     melanoma = {"immune_activity": "underactive", "condition": "melanoma"}
     answer = kb.why_not(melanoma, "immunosuppressants")
     changed = {c.field for cs in answer.changes for c in cs.changes}
@@ -376,3 +386,33 @@ def test_fields_limits_the_search(kb: ir.KnowledgeBase) -> None:
     assert answer.changes == ()  # prior lines must change too, and it may not
     with pytest.raises(ValueError, match="did you mean 'pregnant'"):
         kb.why_not(RA, "biologic_therapies", fields=["pregnent"])
+
+
+def test_rules_that_cannot_fire_under_the_search_rank_after_live_ones(make_kb: MakeKB) -> None:
+    kb = make_kb(
+        [
+            rule("NEEDS-PREGNANCY", {"suggest": [sug("cellular_therapies")]}, {"pregnant": True}),
+            rule(
+                "NEEDS-TWO-CHANGES",
+                {"suggest": [sug("cellular_therapies")]},
+                {"prior_lines_of_therapy": {"min": 2}, "latent_tuberculosis": True},
+            ),
+        ]
+    )
+    # By default pregnancy is not modifiable: the rule that needs it can never fire, so it comes
+    # after the live rule even though fewer of its conditions failed.
+    default = kb.why_not(RA, "cellular_therapies")
+    assert [check.rule_id for check in default.rules] == ["NEEDS-TWO-CHANGES", "NEEDS-PREGNANCY"]
+    free = kb.why_not(RA, "cellular_therapies", fields=ALL)
+    assert [check.rule_id for check in free.rules] == ["NEEDS-PREGNANCY", "NEEDS-TWO-CHANGES"]
+
+
+def test_did_you_mean_is_not_a_guess() -> None:
+    from immunorules._model.profile import did_you_mean
+
+    conditions = [c.id for c in ir.load_rules(engine="native").conditions]
+    assert did_you_mean("giant_cell_arteritis", conditions) == ""
+    assert (
+        did_you_mean("rheumatoid_arthritus", conditions) == "; did you mean 'rheumatoid_arthritis'?"
+    )
+    assert did_you_mean("crohns", conditions) == "; did you mean 'crohns_disease'?"

@@ -1,27 +1,22 @@
 """immunorules: rule-based immunomodulation decision support at the level of therapy categories.
 
 Research prototype - NOT FOR CLINICAL USE. It names no drugs or doses.
-
-The public names are imported on first use (``ir.load_rules`` imports the loader, the models and
-pydantic; ``ir.evaluate_frame`` imports numpy and pandas or pyarrow when it runs), so
-``import immunorules`` itself stays cheap: a command-line call or a worker process pays only for
-what it uses.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from functools import cache
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, Literal, overload
-
-from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
 
 if TYPE_CHECKING:
     from ._analysis.audit import audit
     from ._analysis.audit_report import AuditReport, Finding
     from ._analysis.decision_table import DecisionRow, DecisionTable
     from ._analysis.whynot import WhyNot
+    from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
+    from ._evaluate.frame import evaluate_frame
     from ._evaluate.knowledge_base import KnowledgeBase, __version__, load_rules
     from ._load.loader import BUNDLED_RULES
     from ._model.profile import ConditionProfile
@@ -67,19 +62,27 @@ __all__ = [
     "load_rules",
 ]
 
-#: Where each lazily imported public name lives.
+
+#: The module of each public name. Names are imported on first use, so that ``import
+#: immunorules`` loads nothing heavy: the command line starts by importing this package, and an
+#: interrupt (Ctrl-C) while the rest loads must reach its handler, not print a traceback.
 _LAZY: dict[str, str] = {
-    "audit": "_analysis.audit",
-    "AuditReport": "_analysis.audit_report",
-    "Finding": "_analysis.audit_report",
-    "DecisionRow": "_analysis.decision_table",
-    "DecisionTable": "_analysis.decision_table",
-    "WhyNot": "_analysis.whynot",
-    "KnowledgeBase": "_evaluate.knowledge_base",
-    "__version__": "_evaluate.knowledge_base",
-    "load_rules": "_evaluate.knowledge_base",
-    "BUNDLED_RULES": "_load.loader",
-    "ConditionProfile": "_model.profile",
+    "audit": "._analysis.audit",
+    "AuditReport": "._analysis.audit_report",
+    "Finding": "._analysis.audit_report",
+    "DecisionRow": "._analysis.decision_table",
+    "DecisionTable": "._analysis.decision_table",
+    "WhyNot": "._analysis.whynot",
+    "EngineError": "._errors",
+    "ImmunorulesError": "._errors",
+    "ProfileError": "._errors",
+    "RuleFileError": "._errors",
+    "evaluate_frame": "._evaluate.frame",
+    "KnowledgeBase": "._evaluate.knowledge_base",
+    "__version__": "._evaluate.knowledge_base",
+    "load_rules": "._evaluate.knowledge_base",
+    "BUNDLED_RULES": "._load.loader",
+    "ConditionProfile": "._model.profile",
     **dict.fromkeys(
         (
             "NOT_FOR_CLINICAL_USE",
@@ -92,20 +95,20 @@ _LAZY: dict[str, str] = {
             "Result",
             "Suggestion",
         ),
-        "_model.result",
+        "._model.result",
     ),
 }
 
+if not TYPE_CHECKING:  # type checkers see the imports above instead
 
-def __getattr__(name: str) -> Any:
-    """Import a public name on first use (and register the renderers with the models)."""
-    where = _LAZY.get(name)
-    if where is None:
-        raise AttributeError(f"module 'immunorules' has no attribute {name!r}")
-    importlib.import_module("._render", __name__)  # models render through it: load it first
-    value = getattr(importlib.import_module(f".{where}", __name__), name)
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import_module("._render", __name__)  # registers the renderers with the models
+        value = getattr(import_module(module, __name__), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
@@ -114,9 +117,9 @@ def __dir__() -> list[str]:
 
 @cache
 def _bundled() -> KnowledgeBase:
-    load: Any = __getattr__("load_rules")  # registers the renderers too
-    kb: KnowledgeBase = load()
-    return kb
+    from ._evaluate.knowledge_base import load_rules
+
+    return load_rules()
 
 
 def evaluate(profile: ConditionProfile | Mapping[str, Any]) -> Result:
@@ -151,20 +154,3 @@ def evaluate_many(
     """Evaluate many profiles with the bundled knowledge base: see
     :meth:`KnowledgeBase.evaluate_many`."""
     return _bundled().evaluate_many(profiles, workers=workers, errors=errors)
-
-
-def evaluate_frame(
-    table: Any, kb: KnowledgeBase | None = None, *, id_columns: str | Sequence[str] | None = None
-) -> Any:
-    """Evaluate every row of a table (a pandas DataFrame, a pyarrow Table or RecordBatch, or a
-    polars DataFrame; one profile per row) into a table of the same kind, one row per input row,
-    in order: the id columns unchanged (by default every column that is not a profile field),
-    ``covered``, ``conflict``, one ``tier_<category>`` column per category, ``avoided``,
-    ``advisories``, ``fired_rules`` (lists of ids) and ``error`` (null, or the
-    :class:`ProfileError` message of an invalid row). ``kb`` defaults to the bundled knowledge
-    base. Columnar: the profile columns are encoded once, the batch matched at once and each
-    distinct set of fired rules resolved once; the answers are those of ``evaluate`` row by
-    row."""
-    from ._evaluate.frame import evaluate_frame as evaluate_table
-
-    return evaluate_table(table, _bundled() if kb is None else kb, id_columns=id_columns)

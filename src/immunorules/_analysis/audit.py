@@ -1,23 +1,41 @@
 """The audit: an exact analysis of a knowledge base over every valid profile.
 
-Each rule's ``when`` is a box in the profile space (``_space``); each question is answered by
-partitioning a box into cells on which a fixed set of rules fires, and by resolving each distinct
-set of fired rules once with the production :func:`resolve`. Every question looks only at the
-rules that can affect its answer (e.g. gaps only at decisive rules), which keeps the number of
-cells small: nothing is sampled and nothing is enumerated profile by profile.
+Each rule's ``when`` is a box in the profile space (``space``), and every rule is one bit of the
+bitsets of a :class:`BoxIndex`, so "which rules meet (or contain) this box" is a few
+big-integer operations. Each question partitions only the part of the space where its answer
+can differ, by only the rules that can affect it, and judges each distinct set of fired rules
+once, by the same resolution semantics as evaluation:
+
+* gaps: the cells of the decisive rules where none fires (a covered branch is cut at once);
+* unresolved conflicts: the cells of the rules touching a directional category, cutting every
+  branch where one direction has no source left (no rule that can suggest it fires there, or
+  the rules firing on all of it flag or avoid every one that does);
+* redundant rules: the rules whose box contains a rule's box (one bitset query per rule);
+* masked rules: per category or advisory the rule touches, its box partitioned by the
+  overlapping rules touching it, stopping at the first cell where the rule changes the result,
+  and cutting every branch where the rules already fired absorb all its effects whatever
+  else fires (e.g. another rule avoids the category).
+
+Nothing is sampled and nothing is enumerated profile by profile. Findings are built lazily: at
+most ``max_findings`` per kind (the largest regions first), with the full count per kind kept in
+``AuditReport.totals``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from .._evaluate.resolve import is_decisive, suggestion_directions
+from .._evaluate.resolve import effect_directions, is_decisive
 from .._model.rules import Rule
-from .audit_report import SEVERITY_OF, AuditReport, Finding, FindingKind
+from .._model.schema import Schema
+from .audit_report import KINDS, SEVERITY_OF, AuditReport, Finding, FindingKind
 from .audit_semantics import (
     OPPOSITE,
-    Projection,
+    Key,
     Side,
     covers,
     fates,
@@ -30,25 +48,92 @@ from .audit_semantics import (
 )
 from .golden import golden_cases
 from .space import (
+    BitPrune,
     Box,
+    BoxIndex,
     CompiledRule,
     ProfileSpace,
-    intersect,
-    is_empty,
+    bits,
     merge_boxes,
-    partition,
     size,
 )
 
 if TYPE_CHECKING:
     from .._evaluate.knowledge_base import KnowledgeBase
 
-__all__ = ["audit"]
+__all__ = ["DEFAULT_MAX_FINDINGS", "Progress", "audit", "terminal_progress"]
+
+_K = TypeVar("_K")
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``, called as the audit goes: at the start (``done == 0``) and
+end (``done == total``) of each stage and about ten times a second in between (``gaps`` and
+``conflicts`` count profiles, ``redundant rules`` and ``masked rules`` rules); last of all
+``progress("done", 1, 1)``."""
+
+
+def terminal_progress(stream: TextIO) -> Progress:
+    """A :data:`Progress` that shows the stage and its count on one line of ``stream`` (a
+    terminal), rewritten in place and cleared when the audit is done."""
+    width = 0
+
+    def show(stage: str, done: int, total: int) -> None:
+        nonlocal width
+        percent = done * 100 // total if total else 100
+        text = f"audit: {stage} {done:,}/{total:,} ({percent}%)"
+        stream.write("\r" + text.ljust(width))
+        width = len(text)
+        if stage == "done":
+            stream.write("\r" + " " * width + "\r")
+        stream.flush()
+
+    return show
+
+
+def notebook_progress() -> Progress | None:
+    """A :data:`Progress` that shows the stage and its count in a notebook cell, updated in
+    place (None outside a running IPython kernel)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    start = {"text/plain": "audit: starting", "text/html": "<code>audit: starting</code>"}
+    handle = display(start, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+    if handle is None:  # pragma: no cover - display ids are always given in a kernel
+        return None
+
+    def show(stage: str, done: int, total: int) -> None:
+        percent = done * 100 // total if total else 100
+        text = "audit: done" if stage == "done" else f"audit: {stage} {done:,}/{total:,}"
+        bar = f'<progress value="{percent}" max="100"></progress>' if stage != "done" else ""
+        shown = f"{text} ({percent}%)"
+        handle.update({"text/plain": shown, "text/html": f"{bar} <code>{shown}</code>"}, raw=True)
+
+    return show
+
+
+def _automatic_progress() -> Progress | None:
+    """``progress=True``: a notebook display in a kernel, else a line on a terminal's stderr."""
+    import sys
+
+    found = notebook_progress()
+    if found is None and sys.stderr.isatty():
+        found = terminal_progress(sys.stderr)
+    return found
+
+
+#: The most findings of one kind an audit report lists by default (the largest regions first).
+DEFAULT_MAX_FINDINGS = 500
 
 
 def audit(
     kb: KnowledgeBase | None = None,
     *,
+    max_findings: int | None = DEFAULT_MAX_FINDINGS,
+    progress: Progress | bool | None = None,
     scope: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
 ) -> AuditReport:
     """Audit a knowledge base (the bundled one by default) over the whole profile space.
@@ -56,14 +141,27 @@ def audit(
     Gaps are looked for only inside the scope: ``scope`` (a region in ``when`` syntax, or a
     list of regions), else the union of the rule files' ``scope:``, else every profile. Every
     other finding is judged over the whole space.
+
+    The report lists at most ``max_findings`` findings of each kind (None: all of them), those
+    about the most profiles first; ``report.totals`` and ``report.counts()`` count them all.
+    ``progress(stage, done, total)``, if given, is told how the audit is going;
+    ``progress=True`` shows it in a notebook cell (in a kernel) or on a terminal's stderr.
     """
+    if max_findings is not None and (
+        not isinstance(max_findings, int) or isinstance(max_findings, bool) or max_findings < 1
+    ):
+        raise ValueError(f"max_findings must be a positive integer or None, not {max_findings!r}")
     if kb is None:
         from .. import _bundled
 
         kb = _bundled()
+    if progress is True:
+        progress = _automatic_progress()
+    elif progress is False:
+        progress = None
     regions = kb.scope if scope is None else _scope_rules(kb, scope)
-    analysis = _Analysis(kb, regions)
-    findings = [
+    analysis = _Analysis(kb, ProfileSpace(kb.space), progress, regions)
+    found = [
         *analysis.dead_rules(),
         *analysis.missing_evidence(),
         *analysis.golden_cases(),
@@ -71,16 +169,29 @@ def audit(
         *analysis.conflicts(),
     ]
     redundant, redundant_ids = analysis.redundant_rules()
-    findings += redundant
-    findings += analysis.masked_rules(skip=redundant_ids)
-    findings += analysis.unused_vocabulary()
+    found += redundant
+    found += analysis.masked_rules(skip=redundant_ids)
+    found += analysis.unused_vocabulary()
+    by_kind: dict[str, list[_Lazy]] = {}
+    for lazy in found:
+        by_kind.setdefault(lazy.kind, []).append(lazy)
+    totals = {kind: len(by_kind.get(kind, ())) for kind in KINDS}
+    findings: list[Finding] = []
+    for items in by_kind.values():
+        if max_findings is not None and len(items) > max_findings:
+            items = sorted(items, key=lambda lazy: -lazy.size)[:max_findings]
+        findings += [lazy.build() for lazy in items]
     order = {kind: index for index, kind in enumerate(SEVERITY_OF)}
     findings.sort(key=lambda f: (order[f.kind], f.rule_ids, f.subject or "", f.message))
+    if progress is not None:
+        progress("done", 1, 1)
     return AuditReport(
         findings=tuple(findings),
         knowledge_base=kb.info,
         active_rules=len(kb.active_rules),
-        profiles=size(analysis.space.full),
+        profiles=size(analysis.full),
+        totals=totals,
+        max_findings=max_findings,
     )
 
 
@@ -93,161 +204,383 @@ def _scope_rules(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Lazy:
+    """A finding not built yet: building every one of tens of thousands costs more than finding
+    them, and a report lists at most ``max_findings`` of a kind."""
+
+    kind: FindingKind
+    size: int  # the profiles it is about (0: none), to keep the largest
+    build: Callable[[], Finding]
+
+
 def _finding(kind: FindingKind, message: str, **extra: object) -> Finding:
     return Finding.model_validate(
         {"kind": kind, "severity": SEVERITY_OF[kind], "message": message, **extra}
     )
 
 
+def _now(kind: FindingKind, message: str, profiles: int = 0, **extra: object) -> _Lazy:
+    """A finding about ``profiles`` profiles; an ``extra`` value that is a ``partial`` is
+    called when the finding is built."""
+
+    def build() -> Finding:
+        fields = {name: v() if isinstance(v, partial) else v for name, v in extra.items()}
+        return _finding(kind, message, **fields)
+
+    return _Lazy(kind, profiles, build)
+
+
 def _located(rule: Rule) -> str:
     return rule.file if rule.line is None else f"{rule.file}:{rule.line}"
 
 
+class _Effects:
+    """Bitsets (over an index's rules) of the rules with each effect, for masked rules."""
+
+    def __init__(self, rules: Sequence[CompiledRule], schema: Schema) -> None:
+        self.schema = schema
+        self.rules = [compiled.rule for compiled in rules]
+        #: Categories some suggestion states a goal for (its direction then depends on which
+        #: suggestions merge, so suggestions there are never taken as absorbed).
+        self.goal_categories = {
+            s.category for rule in self.rules for s in rule.then.suggest if s.goal is not None
+        }
+        self.suggests: dict[str, int] = {}
+        self.first_line: dict[str, int] = {}
+        self.whole: dict[str, int] = {}  # suggest the category without naming drug classes
+        self.names: dict[tuple[str, str], int] = {}
+        self.flags: dict[str, int] = {}
+        self.avoids: dict[tuple[str, str | None], int] = {}
+        self.advises: dict[str, int] = {}
+        self.touching: dict[Key, int] = {}
+        for i, compiled in enumerate(rules):
+            bit = 1 << i
+            then = compiled.rule.then
+            for suggest in then.suggest:
+                category = suggest.category
+                self._add(self.suggests, category, bit)
+                if suggest.tier == "first_line":
+                    self._add(self.first_line, category, bit)
+                if not suggest.subcategories:
+                    self._add(self.whole, category, bit)
+                for sub in suggest.subcategories:
+                    self._add(self.names, (category, sub), bit)
+            for category in then.flag:
+                self._add(self.flags, category, bit)
+            for avoid in then.avoid:
+                self._add(self.avoids, (avoid.category, avoid.subcategory), bit)
+            for key in then.advise:
+                self._add(self.advises, key, bit)
+            for touched in keys(compiled.rule):
+                self._add(self.touching, touched, bit)
+
+    @staticmethod
+    def _add(table: dict[_K, int], key: _K, bit: int) -> None:
+        table[key] = table.get(key, 0) | bit
+
+    def absorbed(self, rule: Rule, key: Key) -> BitPrune:
+        """``absorbed(held, pending)``: whether the rules that fire on all of a branch
+        (``held``, never ``rule`` itself) leave ``rule`` no way to change ``key``'s part of the
+        result anywhere in it, whatever else fires there. Sound, not complete: the cells of a
+        branch it does not cut are judged one by one."""
+        kind, name = key
+        if kind == "advisory":
+            advisers = self.advises.get(name, 0)
+            return lambda held, _: held & advisers != 0
+        then = rule.then
+        mine = [s for s in then.suggest if s.category == name]
+        suggesters = self.suggests.get(name, 0)
+        flaggers = self.flags.get(name, 0)
+        first = self.first_line.get(name, 0) | flaggers  # a flag hides the tier
+        whole = self.whole.get(name, 0)
+        avoided = self.avoids.get((name, None), 0)
+        same_avoids = [
+            self.avoids[(a.category, a.subcategory)] for a in then.avoid if a.category == name
+        ]
+        same_classes = [self.names[(name, sub)] for s in mine for sub in s.subcategories]
+        flags = name in then.flag
+        goals = name in self.goal_categories
+        first_line = any(s.tier == "first_line" for s in mine)
+        all_named = all(s.subcategories for s in mine)
+
+        def absorbed(held: int, pending: int) -> bool:
+            if not all(held & others for others in same_avoids):
+                return False  # its avoidances are its own somewhere
+            if held & avoided:
+                return True  # the category is avoided: no suggestion, no flag to show
+            if mine and goals:  # a goal changes the line's direction: judge cell by cell
+                return False
+            if not mine:  # only a flag left: it matters only where the category is suggested
+                return not (held | pending) & suggesters or not flags or held & flaggers != 0
+            if flags and not held & flaggers:
+                return False
+            return (
+                held & suggesters != 0
+                and (not first_line or held & first != 0)
+                and all(held & others for others in same_classes)
+                and (all_named or held & whole != 0)
+            )
+
+        return absorbed
+
+    def hopeless(self, categories: Iterable[str]) -> BitPrune:
+        """``hopeless(held, pending)``: whether no cell of a branch can have an unresolved
+        conflict among ``categories``, whatever else fires there, because one direction has no
+        source left: every suggestion that could still give it (a drug class counting with that
+        direction, by its suggestion's goal or else its own, and not avoided; or a suggestion
+        naming no class whose goal or category default is that direction) is flagged or
+        avoided by the rules that fire on all of the branch (``held``)."""
+        wanted = set(categories)
+        by_source: dict[tuple[str, str, str | None], int] = {}
+        for bit_index, rule in enumerate(self.rules):
+            bit = 1 << bit_index
+            for suggest in rule.then.suggest:
+                category = suggest.category
+                if category not in wanted:
+                    continue
+                for sub in suggest.subcategories:
+                    named = str(suggest.goal or self.schema.sub_direction[sub])
+                    self._add(by_source, (named, category, sub), bit)
+                if not suggest.subcategories:
+                    whole = suggest.goal or self.schema.category_direction[category]
+                    if whole is not None:
+                        self._add(by_source, (whole, category, None), bit)
+        sources: dict[str, list[tuple[int, int, int]]] = {d: [] for d in OPPOSITE}
+        for (towards, of, cls), suggesters in by_source.items():
+            if towards not in sources:
+                continue
+            excluded = self.flags.get(of, 0) | self.avoids.get((of, None), 0)
+            avoided = 0 if cls is None else self.avoids.get((of, cls), 0)
+            sources[towards].append((excluded, suggesters, avoided))
+        suppress, stimulate = sources["suppress"], sources["stimulate"]
+
+        def hopeless(held: int, pending: int) -> bool:
+            alive = held | pending
+            return not any(
+                alive & suggesters and not held & (excluded | avoided)
+                for excluded, suggesters, avoided in suppress
+            ) or not any(
+                alive & suggesters and not held & (excluded | avoided)
+                for excluded, suggesters, avoided in stimulate
+            )
+
+        return hopeless
+
+
 class _Analysis:
-    def __init__(self, kb: KnowledgeBase, scope: Sequence[Rule] = ()) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        space: ProfileSpace,
+        progress: Progress | None,
+        scope: Sequence[Rule] = (),
+    ) -> None:
         self.kb = kb
-        self.space = space = ProfileSpace(kb.space)
-        self.scope = [space.compile_rule(region) for region in scope]
+        self.schema = kb.schema
+        self.space = space
+        self.full = full = space.full
         self.compiled = [space.compile_rule(rule) for rule in kb.active_rules]
         self.live = [c for c in self.compiled if c.box is not None]
-        self.by_id = {c.id: c for c in self.live}
+        self.index = BoxIndex([self._box(c) for c in self.live], full)
+        self.effects = _Effects(self.live, kb.schema)
+        self.scope = [box for region in scope if (box := space.compile_rule(region).box)]
+        self._progress = progress
+        self._last = 0.0
+
+    def _box(self, compiled: CompiledRule) -> Box:
+        assert compiled.box is not None
+        return compiled.box
+
+    def _select(self, keep: Callable[[Rule], bool]) -> int:
+        return sum(1 << i for i, compiled in enumerate(self.live) if keep(compiled.rule))
+
+    def _rules(self, held: int) -> list[Rule]:
+        return [self.live[i].rule for i in bits(held)]
+
+    def _tell(self, stage: str, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        now = time.monotonic()
+        if done in (0, total) or now - self._last >= 0.1:
+            self._last = now
+            self._progress(stage, done, total)
+
+    def _tracker(self, stage: str) -> Callable[[Box], None] | None:
+        """For a partition of the whole space: tells the progress how many profiles it is
+        done with (None when no one asks for progress)."""
+        if self._progress is None:
+            return None
+        total = size(self.full)
+        done = 0
+        self._tell(stage, 0, total)
+
+        def finished(box: Box) -> None:
+            nonlocal done
+            done += size(box)
+            self._tell(stage, done, total)
+
+        return finished
 
     def _regional(
         self, kind: FindingKind, boxes: Iterable[Box], message: str, **extra: object
-    ) -> Iterator[Finding]:
-        space = self.space
-        merged = [piece for box in merge_boxes(boxes) for piece in space.pieces(box)]
-        for number, piece in enumerate(merged, start=1):
-            region = space.regions(piece)[0]
-            count = size(piece)
-            where = f" (region {number} of {len(merged)})" if len(merged) > 1 else ""
-            text = message.format(
-                count=f"{count:,} valid profile{'s' if count != 1 else ''}",
-                region=space.describe_region(region),
-                where=where,
-            )
-            yield _finding(
+    ) -> list[_Lazy]:
+        merged = [piece for box in merge_boxes(boxes) for piece in self.space.pieces(box)]
+        return [
+            _Lazy(
                 kind,
-                text,
-                region=region,
-                region_text=space.describe_region(region),
-                region_size=count,
-                example_profile=space.example_profile(piece),
-                **extra,
+                size(piece),
+                partial(self._region_finding, kind, piece, number, len(merged), message, extra),
             )
+            for number, piece in enumerate(merged, start=1)
+        ]
+
+    def _region_finding(
+        self,
+        kind: FindingKind,
+        piece: Box,
+        number: int,
+        total: int,
+        message: str,
+        extra: dict[str, object],
+    ) -> Finding:
+        region = self.space.regions(piece)[0]
+        count = size(piece)
+        where = f" (region {number} of {total})" if total > 1 else ""
+        described = self.space.describe_region(region)
+        text = message.format(
+            count=f"{count:,} valid profile{'s' if count != 1 else ''}",
+            region=described,
+            where=where,
+        )
+        return _finding(
+            kind,
+            text,
+            region=region,
+            region_text=described,
+            region_size=count,
+            example_profile=self.space.example_profile(piece),
+            **extra,
+        )
 
     # -- rules on their own -----------------------------------------------------------------
 
-    def dead_rules(self) -> Iterator[Finding]:
+    def dead_rules(self) -> list[_Lazy]:
         """Rules no valid profile fires: only ``disease_area`` and ``condition`` constrain each
         other, so it is always a condition outside the areas the rule asks for."""
+        found = []
         for compiled in self.compiled:
             if compiled.box is None:
                 rule = compiled.rule
-                describe = self.space.flat.describe
                 tests = [
-                    describe(name, rule.when[name])
+                    self.space.flat.describe(name, rule.when[name])
                     for name in ("disease_area", "condition")
                     if name in rule.when
                 ]
-                areas = self.kb.schema.condition_area
                 owners = sorted(
-                    f"{c} is {areas[c]}"
+                    f"{c} is {self.schema.condition_area[c]}"
                     for c in rule.when.get("condition", ())
                     if isinstance(c, str)
                 )
                 because = f" ({'; '.join(owners)})" if owners else ""
-                yield _finding(
-                    "dead_rule",
-                    f"{rule.id} can never fire: no valid profile has {' and '.join(tests)}"
-                    f"{because}. Fix its `when` ({_located(rule)}).",
-                    rule_ids=(rule.id,),
+                found.append(
+                    _now(
+                        "dead_rule",
+                        f"{rule.id} can never fire: no valid profile has {' and '.join(tests)}"
+                        f"{because}. Fix its `when` ({_located(rule)}).",
+                        rule_ids=(rule.id,),
+                    )
                 )
+        return found
 
-    def missing_evidence(self) -> Iterator[Finding]:
-        for rule in self.kb.active_rules:
-            if not rule.evidence:
-                yield _finding(
-                    "missing_evidence",
-                    f"{rule.id} cites no evidence: list the keys of its sources under `evidence:` "
-                    f"({_located(rule)}).",
-                    rule_ids=(rule.id,),
-                )
+    def missing_evidence(self) -> list[_Lazy]:
+        return [
+            _now(
+                "missing_evidence",
+                f"{rule.id} cites no evidence: list the keys of its sources under `evidence:` "
+                f"({_located(rule)}).",
+                rule_ids=(rule.id,),
+            )
+            for rule in self.kb.active_rules
+            if not rule.evidence
+        ]
 
-    def golden_cases(self) -> Iterator[Finding]:
+    def golden_cases(self) -> list[_Lazy]:
+        found = []
         for ref in golden_cases(self.kb):
             problems = ref.problems(self.kb)
             if problems:
-                yield _finding(
-                    "golden_case_failed",
-                    f"golden case {ref.id} ({ref.location}) fails: " + "; ".join(problems) + ".",
-                    rule_ids=(ref.rule.id,),
-                    example_profile=ref.case.profile,
+                found.append(
+                    _now(
+                        "golden_case_failed",
+                        f"golden case {ref.id} ({ref.location}) fails: "
+                        + "; ".join(problems)
+                        + ".",
+                        rule_ids=(ref.rule.id,),
+                        example_profile=ref.case.profile,
+                    )
                 )
+        return found
 
     # -- the profile space ------------------------------------------------------------------
 
-    def gaps(self) -> Iterator[Finding]:
-        schema = self.kb.schema
-        decisive = [c for c in self.live if is_decisive(c.rule, schema)]
-        full = self.space.full
+    def gaps(self) -> list[_Lazy]:
+        decisive = self._select(lambda rule: is_decisive(rule, self.schema))
         if not self.scope:
             uncovered = [
-                cell.box for cell in partition(full, decisive, prune=lambda fired, _: bool(fired))
+                box
+                for box, _ in self.index.cells(
+                    self.full,
+                    decisive,
+                    prune=lambda held, _: held != 0,
+                    finished=self._tracker("gaps"),
+                )
             ]
-        else:
-            scopes = [c for c in self.scope if c.box is not None]
-            scope_ids = {c.id for c in scopes}
-            decisive_ids = {c.id for c in decisive}
-
-            def settled(fired: frozenset[str], pending: Sequence[CompiledRule]) -> bool:
-                if fired & decisive_ids:
-                    return True  # covered
-                return not fired & scope_ids and not any(c.id in scope_ids for c in pending)
-
-            uncovered = [
-                cell.box
-                for cell in partition(full, [*scopes, *decisive], prune=settled)
-                if cell.fired & scope_ids
-            ]
-        yield from self._regional(
+        else:  # only inside the scope: partition each scope region less the ones before it
+            uncovered = []
+            scopes = BoxIndex(self.scope, self.full)
+            for number, region in enumerate(self.scope):
+                earlier = (1 << number) - 1
+                for piece, held in scopes.cells(region, earlier):
+                    if held:
+                        continue  # an earlier region already holds these profiles
+                    uncovered += [
+                        box
+                        for box, _ in self.index.cells(
+                            piece, decisive, prune=lambda held, _: held != 0
+                        )
+                    ]
+        return self._regional(
             "gap",
             uncovered,
             "No decisive rule (a suggestion, a category-level avoid or a referral) covers "
             "{count}{where}: {region}.",
         )
 
-    def conflicts(self) -> Iterator[Finding]:
-        sides: dict[str, set[str]] = {direction: set() for direction in OPPOSITE}
+    def conflicts(self) -> list[_Lazy]:
+        sides = dict.fromkeys(OPPOSITE, 0)
         directional: set[str] = set()
-        for compiled in self.live:
+        for i, compiled in enumerate(self.live):
             for suggest in compiled.rule.then.suggest:
-                found = suggestion_directions(
-                    suggest.category, suggest.subcategories, self.kb.schema
-                )
-                for direction in found.intersection(OPPOSITE):
-                    sides[direction].add(compiled.id)
+                directions = effect_directions(suggest, self.schema)
+                for direction in directions.intersection(OPPOSITE):
+                    sides[direction] |= 1 << i
                     directional.add(suggest.category)
-        if not all(sides.values()):
-            return
-        relevant = [c for c in self.live if touches(c.rule)[0] & directional]
-        suppress, stimulate = sides["suppress"], sides["stimulate"]
-
-        def hopeless(fired: frozenset[str], pending: Iterable[CompiledRule]) -> bool:
-            ids = fired | {c.id for c in pending}
-            return not (ids & suppress and ids & stimulate)
-
+        relevant = self._select(lambda rule: bool(touches(rule)[0] & directional))
+        hopeless = self.effects.hopeless(sorted(directional))
         boxes_by_sides: dict[tuple[Side, Side], list[Box]] = {}
-        outcomes: dict[frozenset[str], tuple[Side, Side] | None] = {}
-        for cell in partition(self.space.full, relevant, prune=hopeless):
-            if cell.fired not in outcomes:
-                rules = [self.by_id[rule_id].rule for rule_id in cell.fired]
-                outcomes[cell.fired] = unresolved_conflict(rules, self.kb.schema)
-            key = outcomes[cell.fired]
+        outcomes: dict[int, tuple[Side, Side] | None] = {}
+        for box, held in self.index.cells(
+            self.full, relevant, prune=hopeless, finished=self._tracker("conflicts")
+        ):
+            if held not in outcomes:
+                outcomes[held] = unresolved_conflict(self._rules(held), self.schema)
+            key = outcomes[held]
             if key is not None:
-                boxes_by_sides.setdefault(key, []).append(cell.box)
+                boxes_by_sides.setdefault(key, []).append(box)
+        found = []
         for (suppressing, stimulating), boxes in sorted(boxes_by_sides.items()):
-            yield from self._regional(
+            found += self._regional(
                 "unresolved_conflict",
                 boxes,
                 f"{side_text(suppressing)} would suppress the immune system while "
@@ -256,96 +589,121 @@ class _Analysis:
                 "or narrow the rules.",
                 rule_ids=tuple(sorted({rule_id for _, rule_id in suppressing + stimulating})),
             )
+        return found
 
     # -- rules against each other ------------------------------------------------------------
 
-    def redundant_rules(self) -> tuple[list[Finding], set[str]]:
+    def redundant_rules(self) -> tuple[list[_Lazy], set[str]]:
         """Redundant rules, and the ids of every rule that another one covers."""
-        covered_by: dict[str, list[str]] = {
-            c.id: [o.id for o in self.live if o.id != c.id and covers(o, c)] for c in self.live
-        }
-        findings: list[Finding] = []
+        covered_by: dict[str, list[str]] = {}
+        for i, compiled in enumerate(self.live):
+            self._tell("redundant rules", i, len(self.live))
+            containing = self.index.containing(self._box(compiled)) & ~(1 << i)
+            covered_by[compiled.id] = [
+                self.live[j].id for j in bits(containing) if covers(self.live[j], compiled)
+            ]
+        self._tell("redundant rules", len(self.live), len(self.live))
+        found: list[_Lazy] = []
         grouped: set[str] = set()
         for compiled in self.live:
             same = [o for o in covered_by[compiled.id] if compiled.id in covered_by[o]]
             if same and compiled.id not in grouped:
                 group = sorted({compiled.id, *same})
                 grouped.update(group)
-                findings.append(
-                    _finding(
+                found.append(
+                    _now(
                         "redundant_rule",
                         f"Identical rules: {', '.join(group)} have the same conditions and "
                         "effects; keep one.",
+                        size(self._box(compiled)),
                         rule_ids=tuple(group),
-                        example_profile=self.space.example_profile(self._box(compiled)),
+                        example_profile=partial(self.space.example_profile, self._box(compiled)),
                     )
                 )
         for compiled in self.live:
             wider = [o for o in covered_by[compiled.id] if compiled.id not in covered_by[o]]
             if wider:
                 names = ", ".join(wider)
-                findings.append(
-                    _finding(
+                found.append(
+                    _now(
                         "redundant_rule",
                         f"{compiled.id} is redundant: {names} "
                         f"{'fires' if len(wider) == 1 else 'each fire'} on every profile where it "
                         "fires and already has all its effects. Remove it, or make it differ.",
+                        size(self._box(compiled)),
                         rule_ids=(compiled.id, *wider),
-                        example_profile=self.space.example_profile(self._box(compiled)),
+                        example_profile=partial(self.space.example_profile, self._box(compiled)),
                     )
                 )
-        return findings, {rule_id for rule_id, wider in covered_by.items() if wider}
+        return found, {rule_id for rule_id, wider in covered_by.items() if wider}
 
-    def _box(self, compiled: CompiledRule) -> Box:
-        assert compiled.box is not None
-        return compiled.box
-
-    def masked_rules(self, *, skip: set[str]) -> Iterator[Finding]:
+    def masked_rules(self, *, skip: set[str]) -> list[_Lazy]:
         """Rules that change nothing where they fire. A rule changes a result only in the
         categories and advisories it touches, each decided by the rules touching it, so each
-        of those is checked on its own, cell by cell, with and without the rule."""
-        outcomes: dict[frozenset[str], Projection] = {}
+        of those is checked on its own, cell by cell, with and without the rule; the first
+        cell where it matters ends the search (the cells where the fewest other rules fire come
+        first), and a branch where the rules fired already absorb it is not split."""
+        effects = self.effects
+        parts: dict[tuple[Key, int], object] = {}
 
-        def outcome_of(fired: frozenset[str]) -> Projection:
-            if fired not in outcomes:
-                rules = (self.by_id[rule_id].rule for rule_id in fired)
-                outcomes[fired] = outcome(rules, self.kb.schema)
-            return outcomes[fired]
+        def part_of(key: Key, held: int) -> object:
+            if (key, held) not in parts:
+                if len(parts) > 200_000:  # bounds the memory; the rules' cells rarely repeat
+                    parts.clear()
+                parts[(key, held)] = part(outcome(self._rules(held), self.schema), key)
+            return parts[(key, held)]
 
-        for compiled in self.live:
+        def matters(compiled: CompiledRule, bit: int, key: Key, among: int) -> bool:
+            absorbed = effects.absorbed(compiled.rule, key)
+            for _, held in self.index.cells(self._box(compiled), among, prune=absorbed):
+                if part_of(key, held | bit) != part_of(key, held):
+                    return True
+            return False
+
+        found = []
+        for i, compiled in enumerate(self.live):
+            self._tell("masked rules", i, len(self.live))
             if compiled.id in skip:
                 continue
-            box = self._box(compiled)
-            overlapping = [
-                other
-                for other in self.live
-                if other.id != compiled.id and not is_empty(intersect(self._box(other), box))
-            ]
-            if not all(
-                part(outcome_of(cell.fired | {compiled.id}), key)
-                == part(outcome_of(cell.fired), key)
-                for key in keys(compiled.rule)
-                for cell in partition(box, [o for o in overlapping if key in keys(o.rule)])
-            ):
+            bit = 1 << i
+            overlapping = self.index.meeting(self._box(compiled)) & ~bit
+            among = {key: overlapping & effects.touching[key] for key in keys(compiled.rule)}
+            ordered = sorted(among, key=lambda key: (among[key].bit_count(), key))
+            if any(matters(compiled, bit, key, among[key]) for key in ordered):
                 continue
-            example = self.space.example_profile(box)
-            result = self.kb.evaluate(example)
-            touching = {other.id for other in overlapping if keys(other.rule) & keys(compiled.rule)}
-            piece = self.space.pieces(box)[0]
-            region = self.space.regions(piece)[0]
-            yield _finding(
-                "masked_rule",
-                f"{compiled.id} never changes a result: on each of the {size(box):,} valid "
-                "profiles where it fires, other rules override or repeat all its effects. "
-                f"In the example, {fates(compiled.rule, result)}.",
-                rule_ids=(compiled.id, *sorted(touching.intersection(result.fired_rules))),
-                example_profile=example,
-                region=region,
-                region_text=self.space.describe_region(region),
-                region_size=size(piece),
+            touching = 0
+            for others in among.values():
+                touching |= others
+            found.append(
+                _Lazy(
+                    "masked_rule",
+                    size(self._box(compiled)),
+                    partial(self._masked_finding, compiled, touching),
+                )
             )
+        self._tell("masked rules", len(self.live), len(self.live))
+        return found
 
-    def unused_vocabulary(self) -> Iterator[Finding]:
+    def _masked_finding(self, compiled: CompiledRule, touching: int) -> Finding:
+        box = self._box(compiled)
+        example = self.space.example_profile(box)
+        result = self.kb.evaluate(example)
+        others = {self.live[i].id for i in bits(touching)}
+        piece = self.space.pieces(box)[0]
+        region = self.space.regions(piece)[0]
+        return _finding(
+            "masked_rule",
+            f"{compiled.id} never changes a result: on each of the {size(box):,} valid "
+            "profiles where it fires, other rules override or repeat all its effects. "
+            f"In the example, {fates(compiled.rule, result)}.",
+            rule_ids=(compiled.id, *sorted(others.intersection(result.fired_rules))),
+            example_profile=example,
+            region=region,
+            region_text=self.space.describe_region(region),
+            region_size=size(piece),
+        )
+
+    def unused_vocabulary(self) -> list[_Lazy]:
         named: dict[str, set[str]] = {"category": set(), "subcategory": set(), "advisory": set()}
         for compiled in self.live:
             then = compiled.rule.then
@@ -359,15 +717,17 @@ class _Analysis:
                 else:
                     named["subcategory"].add(avoid.subcategory)
             named["advisory"].update(then.advise)
-        for group, names in (
-            ("category", self.kb.schema.categories),
-            ("subcategory", self.kb.schema.subcategories),
-            ("advisory", self.kb.schema.advisories),
-        ):
-            for name in names:
-                if name not in named[group]:
-                    yield _finding(
-                        "unused_vocabulary",
-                        f"{group} {name!r} is named by no live rule's effects.",
-                        subject=f"{group}:{name}",
-                    )
+        return [
+            _now(
+                "unused_vocabulary",
+                f"{group} {name!r} is named by no live rule's effects.",
+                subject=f"{group}:{name}",
+            )
+            for group, names in (
+                ("category", self.schema.categories),
+                ("subcategory", self.schema.subcategories),
+                ("advisory", self.schema.advisories),
+            )
+            for name in names
+            if name not in named[group]
+        ]

@@ -15,7 +15,15 @@ from .._model.profile import ConditionProfile
 from .._model.result import NOT_FOR_CLINICAL_USE, KnowledgeBaseInfo, Rendered
 from .._model.rules import show_value
 
-__all__ = ["SEVERITY_OF", "AuditReport", "Finding", "FindingKind", "Severity", "describe_region"]
+__all__ = [
+    "KINDS",
+    "SEVERITY_OF",
+    "AuditReport",
+    "Finding",
+    "FindingKind",
+    "Severity",
+    "describe_region",
+]
 
 FindingKind = Literal[
     "gap",
@@ -109,7 +117,11 @@ def _choices(value: str | Iterable[str] | None, allowed: tuple[str, ...], what: 
 
 
 class AuditReport(Rendered, _Frozen):
-    """Everything ``audit(kb)`` found. ``ok`` is true when no finding is an error."""
+    """Everything ``audit(kb)`` found. ``ok`` is true when no finding is an error.
+
+    ``findings`` lists at most ``max_findings`` findings of each kind (those about the most
+    profiles); ``totals`` counts every finding of each kind the audit made, listed or not, and
+    ``truncated`` says whether some are not listed."""
 
     _render_kind: ClassVar[str] = "audit"
 
@@ -118,12 +130,29 @@ class AuditReport(Rendered, _Frozen):
     active_rules: int
     profiles: int
     """How many valid profiles the audit analysed (all of them, exactly)."""
+    totals: dict[FindingKind, int] = {}
+    """Findings of each kind, including those not listed; empty: exactly those listed."""
+    max_findings: int | None = None
+    """The most findings of one kind listed (None: no limit)."""
     notice: str = NOT_FOR_CLINICAL_USE
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
         return not any(finding.severity == "error" for finding in self.findings)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def truncated(self) -> bool:
+        """Whether some findings are counted in ``totals`` but not listed."""
+        return any(self.total(kind) > len(self.filter(kind=kind)) for kind in self.totals)
+
+    def total(self, kind: str) -> int:
+        """How many findings of this kind the audit made, listed or not."""
+        _choices(kind, KINDS, "kind")
+        if kind in self.totals:
+            return self.totals[kind]
+        return len(self.filter(kind=kind))
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -156,8 +185,12 @@ class AuditReport(Rendered, _Frozen):
         )
 
     def counts(self) -> dict[str, int]:
-        """Findings per severity, e.g. ``{"error": 0, "warning": 1, "info": 12}``."""
-        return {severity: len(self.filter(severity=severity)) for severity in SEVERITIES}
+        """Findings per severity, e.g. ``{"error": 0, "warning": 1, "info": 12}``, counting
+        those not listed too (see ``totals``)."""
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for kind in KINDS:
+            counts[SEVERITY_OF[kind]] += self.total(kind)
+        return counts
 
     def summary(self) -> str:
         counts = self.counts()
@@ -180,6 +213,7 @@ class AuditReport(Rendered, _Frozen):
     def to_text(self) -> str:
         """A plain-text report: errors, then warnings, then info (unused vocabulary in brief)."""
         lines = [self._head(), self.summary()]
+        lines += self._omitted()
         for finding in self.findings:
             if finding.kind != "unused_vocabulary":
                 lines += ["", finding.to_text()]
@@ -193,6 +227,18 @@ class AuditReport(Rendered, _Frozen):
             lines += [f"    {group}: {', '.join(names)}" for group, names in groups.items()]
         lines += ["", self.notice]
         return "\n".join(lines)
+
+    def _omitted(self) -> list[str]:
+        """A line per kind whose findings are not all listed."""
+        lines = []
+        for kind in KINDS:
+            shown, total = len(self.filter(kind=kind)), self.total(kind)
+            if total > shown:
+                lines.append(
+                    f"{kind}: {total:,} findings, {shown:,} listed (max_findings="
+                    f"{self.max_findings}; those about the most profiles first)."
+                )
+        return lines
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The report as JSON (``model_dump(mode="json")``, with ``ok``)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._evaluate.resolve import suggestion_directions
+from .._evaluate.resolve import Entry, line_directions
 from .._model.result import Reason, Result
 from .._model.rules import Rule, SuggestEffect
 from .._model.schema import Schema, bundled_schema
@@ -17,6 +17,7 @@ from .space import CompiledRule, contains
 
 __all__ = [
     "OPPOSITE",
+    "Key",
     "Side",
     "conflict_sides",
     "covers",
@@ -35,6 +36,8 @@ _TIER_RANK = {"escalation": 1, "first_line": 2}
 Line = tuple[str, str, tuple[str, ...], str | None, bool]
 """A suggestion without reasons: category, tier, classes, direction, flagged."""
 Projection = tuple[tuple[Line, ...], frozenset[tuple[str, str | None]], frozenset[str]]
+Key = tuple[str, str]
+"""A part of a result: ``("category", name)`` or ``("advisory", key)`` (see :func:`part`)."""
 Side = tuple[tuple[str, str], ...]
 """The (category, rule id) pairs behind one direction of a conflict."""
 
@@ -46,7 +49,7 @@ def touches(rule: Rule) -> tuple[set[str], set[str]]:
     return categories, set(rule.then.advise)
 
 
-def keys(rule: Rule) -> set[tuple[str, str]]:
+def keys(rule: Rule) -> set[Key]:
     """:func:`touches` as keys for :func:`part`."""
     categories, advisories = touches(rule)
     return {("category", c) for c in categories} | {("advisory", a) for a in advisories}
@@ -69,10 +72,12 @@ def outcome(rules: Iterable[Rule], schema: Schema | None = None) -> Projection:
     """``projection(resolve(profile, rules, ...))`` computed from the rules alone:
     suggestions merged per category (best tier, union of classes), a category avoid removes the
     category, class avoids remove classes (and the category when every suggesting rule named
-    classes and all are gone), a flag sets the tier to flagged; advisories are a union."""
+    classes and all are gone), a flag sets the tier to flagged; advisories are a union; the
+    direction comes from the suggestions' goals where they state one."""
     tiers: dict[str, str] = {}
     classes: dict[str, set[str]] = {}
     all_named: dict[str, bool] = {}
+    entries: dict[str, list[Entry]] = {}
     flagged: set[str] = set()
     avoided: set[tuple[str, str | None]] = set()
     advice: set[str] = set()
@@ -83,6 +88,7 @@ def outcome(rules: Iterable[Rule], schema: Schema | None = None) -> Projection:
             if tiers.get(category) != "first_line":
                 tiers[category] = suggest.tier
             classes.setdefault(category, set()).update(suggest.subcategories)
+            entries.setdefault(category, []).append((suggest.subcategories, suggest.goal))
             all_named[category] = all_named.get(category, True) and bool(suggest.subcategories)
         flagged.update(then.flag)
         avoided.update((avoid.category, avoid.subcategory) for avoid in then.avoid)
@@ -97,7 +103,7 @@ def outcome(rules: Iterable[Rule], schema: Schema | None = None) -> Projection:
         remaining = tuple(sub for sub in remaining if sub not in avoided_classes)
         if all_named[category] and not remaining:
             continue
-        directions = suggestion_directions(category, remaining, schema)
+        directions = line_directions(category, remaining, entries[category], schema)
         direction = (
             None if not directions else next(iter(directions)) if len(directions) == 1 else "mixed"
         )
@@ -108,7 +114,7 @@ def outcome(rules: Iterable[Rule], schema: Schema | None = None) -> Projection:
     return tuple(suggestions), frozenset(avoided), frozenset(advice)
 
 
-def part(projected: Projection, key: tuple[str, str]) -> object:
+def part(projected: Projection, key: Key) -> object:
     """What a projection says about one category (its suggestion and avoidances) or one
     advisory (given or not): ``key`` is ``("category", name)`` or ``("advisory", key)``."""
     kind, name = key
@@ -118,15 +124,27 @@ def part(projected: Projection, key: tuple[str, str]) -> object:
     return [s for s in suggestions if s[0] == name], {a for a in avoided if a[0] == name}
 
 
-def conflict_sides(result: Result) -> tuple[Side, Side]:
-    """The unflagged (category, rule id) pairs on the suppress and the stimulate side."""
+def conflict_sides(result: Result, rules: Iterable[Rule] = ()) -> tuple[Side, Side]:
+    """The unflagged (category, rule id) pairs on the suppress and the stimulate side.
+
+    ``rules`` are the rules that fired (their suggestions' goals decide the directions; a
+    result alone does not carry them); without them each class counts with its own direction.
+    """
+    by_id = {rule.id: rule for rule in rules}
+    schema = type(result.profile).schema_of()
     sides: dict[str, set[tuple[str, str]]] = {direction: set() for direction in OPPOSITE}
     for suggestion in result.suggestions:
         if suggestion.tier == "flagged":
             continue
         subs = suggestion.subcategories
-        schema = type(result.profile).schema_of()
-        for direction in suggestion_directions(suggestion.category, subs, schema):
+        entries: list[Entry] = [
+            (suggest.subcategories, suggest.goal)
+            for reason in suggestion.reasons
+            if reason.rule_id in by_id
+            for suggest in by_id[reason.rule_id].then.suggest
+            if suggest.category == suggestion.category
+        ]
+        for direction in line_directions(suggestion.category, subs, entries, schema):
             if direction in sides:
                 for reason in suggestion.reasons:
                     sides[direction].add((suggestion.category, reason.rule_id))
@@ -144,6 +162,8 @@ def side_text(side: Side) -> str:
 
 def _suggest_covers(wide: SuggestEffect, narrow: SuggestEffect) -> bool:
     if wide.category != narrow.category or _TIER_RANK[wide.tier] < _TIER_RANK[narrow.tier]:
+        return False
+    if wide.goal != narrow.goal:
         return False
     if not narrow.subcategories:  # the whole category: only another whole-category suggestion
         return not wide.subcategories
@@ -214,10 +234,11 @@ def unresolved_conflict(
     None: the same as :func:`conflict_sides` of ``resolve(...)`` when its conflict is
     unresolved. Suggestions merge per category; a category avoid removes it, subcategory
     avoids remove classes (and the category when all it names are gone); a flagged category
-    is not confident; each remaining class counts with its direction, a suggestion without
-    classes with its category's."""
+    is not confident; each remaining class counts with its direction (or the goal of the
+    suggestion naming it), a suggestion without classes with its category's (or its goal)."""
     classes: dict[str, set[str]] = {}
     all_named: dict[str, bool] = {}
+    entries: dict[str, list[Entry]] = {}
     suggesters: dict[str, set[str]] = {}
     flagged: set[str] = set()
     avoided_categories: set[str] = set()
@@ -228,6 +249,7 @@ def unresolved_conflict(
             category = suggest.category
             classes.setdefault(category, set()).update(suggest.subcategories)
             all_named[category] = all_named.get(category, True) and bool(suggest.subcategories)
+            entries.setdefault(category, []).append((suggest.subcategories, suggest.goal))
             suggesters.setdefault(category, set()).add(rule.id)
         flagged.update(then.flag)
         for avoid in then.avoid:
@@ -242,7 +264,7 @@ def unresolved_conflict(
         remaining = named - avoided_classes
         if all_named[category] and not remaining:
             continue
-        for direction in suggestion_directions(category, remaining, schema):
+        for direction in line_directions(category, remaining, entries[category], schema):
             if direction in sides:
                 sides[direction].update((category, rule_id) for rule_id in suggesters[category])
     if not (sides["suppress"] and sides["stimulate"]):

@@ -1,13 +1,21 @@
 """The decision-table view of a knowledge base: one row per rule, one column per profile field
-it tests, then its effects and evidence, rendered as Markdown or CSV (the rule catalogue)."""
+it tests, then its effects and evidence, rendered as Markdown, HTML or CSV (the rule catalogue),
+or as a pandas DataFrame.
+
+Rule titles and evidence keys are untrusted text from rule files: the Markdown rendering escapes
+them (no raw HTML, links, images or code spans), as the HTML one does.
+"""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, overload
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import BaseModel, ConfigDict
 
@@ -75,11 +83,15 @@ class DecisionTable(Sequence[DecisionRow]):
     rows: tuple[DecisionRow, ...]
     field_order: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def fields(self) -> tuple[str, ...]:
         tested = {name for row in self.rows for name in row.conditions}
         order = self.field_order or tuple(sorted(tested))
         return tuple(name for name in order if name in tested)
+
+    @cached_property
+    def _by_id(self) -> dict[str, DecisionRow]:
+        return {row.rule_id: row for row in reversed(self.rows)}  # the first row of an id wins
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -96,10 +108,7 @@ class DecisionTable(Sequence[DecisionRow]):
 
     def row(self, rule_id: str) -> DecisionRow:
         """The row of this rule; ``KeyError`` if there is none."""
-        for row in self.rows:
-            if row.rule_id == rule_id:
-                return row
-        raise KeyError(rule_id)
+        return self._by_id[rule_id]
 
     def by_file(self) -> dict[str, DecisionTable]:
         """One table per rule file, in file order."""
@@ -116,15 +125,17 @@ class DecisionTable(Sequence[DecisionRow]):
         """A Markdown table: rule, title, one column per tested field ("-" = any value),
         suggest, flag, avoid, advise, evidence; a status column when a rule is not active."""
         show_status = any(row.status != "active" for row in self.rows)
-        head = ["rule", "title", *(["status"] if show_status else []), *self.fields]
+        fields = self.fields
+        head = ["rule", "title", *(["status"] if show_status else []), *fields]
         head += [*_EFFECTS, "evidence"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in self.rows:
-            cells = [f"`{row.rule_id}`", row.title, *([row.status] if show_status else [])]
-            cells += [row.conditions.get(name, "-") for name in self.fields]
-            cells += ["<br>".join(getattr(row, effect)) for effect in _EFFECTS]
-            cells.append(", ".join(row.evidence))
-            lines.append("| " + " | ".join(_md_cell(cell) for cell in cells) + " |")
+            cells = [_md_code(row.rule_id), _md_text(row.title)]
+            cells += [_md_cell(row.status)] if show_status else []
+            cells += [_md_cell(row.conditions.get(name, "-")) for name in fields]
+            cells += ["<br>".join(map(_md_cell, getattr(row, effect))) for effect in _EFFECTS]
+            cells.append(", ".join(map(_md_text, row.evidence)))
+            lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def to_csv(self) -> str:
@@ -132,22 +143,74 @@ class DecisionTable(Sequence[DecisionRow]):
         = any value), the effects and evidence (several values joined by "; "), file, line."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        head = ["rule_id", "title", "status", "area", *self.fields, *_EFFECTS, "evidence"]
+        fields = self.fields
+        head = ["rule_id", "title", "status", "area", *fields, *_EFFECTS, "evidence"]
         writer.writerow([*head, "file", "line"])
         for row in self.rows:
             writer.writerow(
                 [row.rule_id, row.title, row.status, row.area]
-                + [row.conditions.get(name, "") for name in self.fields]
+                + [row.conditions.get(name, "") for name in fields]
                 + ["; ".join(getattr(row, effect)) for effect in _EFFECTS]
                 + ["; ".join(row.evidence), row.file, "" if row.line is None else row.line]
             )
         return buffer.getvalue()
 
+    def to_html(self) -> str:
+        """A self-contained, escaped HTML table (the notebook rendering)."""
+        from .._render.html import decision_table_html
+
+        return decision_table_html(self)
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame with the columns of :meth:`to_csv`: a field a rule does not test
+        is missing (NA), several effects or evidence keys are joined by "; ", ``line`` is an Int64
+        column. Needs pandas (``pip install 'immunorules[pandas]'``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "DecisionTable.to_frame() needs pandas: pip install 'immunorules[pandas]'"
+            ) from None
+        head = ["rule_id", "title", "status", "area", *self.fields, *_EFFECTS, "evidence"]
+        records: list[list[Any]] = [
+            [row.rule_id, row.title, row.status, row.area]
+            + [row.conditions.get(name) for name in self.fields]
+            + ["; ".join(getattr(row, effect)) for effect in _EFFECTS]
+            + ["; ".join(row.evidence), row.file, row.line]
+            for row in self.rows
+        ]
+        frame = pd.DataFrame(records, columns=[*head, "file", "line"])
+        frame["line"] = frame["line"].astype("Int64")
+        return frame
+
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+# Markdown that gives text a meaning of its own: code spans, emphasis, links and images,
+# strikethrough, table cells, escapes (HTML is made entities first).
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
+
+
+def _md_text(text: str) -> str:
+    """Untrusted text as one Markdown table cell that renders as exactly that text: ``<>&`` as
+    HTML entities (never raw HTML), Markdown punctuation and pipes backslash-escaped."""
+    escaped = html.escape(" ".join(text.splitlines()), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", escaped)
+
+
+def _md_code(text: str) -> str:
+    """Text as an inline code span that cannot be broken out of."""
+    clean = text.replace("`", "'").replace("|", "\\|").replace("\n", " ")
+    return f"`{clean}`"
+
 
 def _md_cell(text: str) -> str:
+    """Text immunorules makes from its vocabulary (conditions such as ``<= 1``, effects) as a
+    cell: it holds no markup, so only pipes and line breaks need escaping."""
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -193,11 +256,7 @@ def rule_row(rule: Rule, schema: Schema | None = None) -> DecisionRow:
         status=rule.status,
         area=_area(rule, schema),
         conditions=conditions,
-        suggest=tuple(
-            f"{s.category} ({s.tier}"
-            + (f": {', '.join(s.subcategories)})" if s.subcategories else ")")
-            for s in then.suggest
-        ),
+        suggest=tuple(_suggestion(s) for s in then.suggest),
         flag=then.flag,
         avoid=tuple(a.subcategory or f"{a.category} (all)" for a in then.avoid),
         advise=then.advise,
@@ -209,7 +268,8 @@ def rule_row(rule: Rule, schema: Schema | None = None) -> DecisionRow:
 
 def _suggestion(effect: SuggestEffect) -> str:
     names = f": {', '.join(effect.subcategories)}" if effect.subcategories else ""
-    return f"{effect.category} ({effect.tier}{names})"
+    goal = f"; goal {effect.goal}" if effect.goal else ""
+    return f"{effect.category} ({effect.tier}{names}{goal})"
 
 
 def decision_table(kb: KnowledgeBase, *, include_inactive: bool = False) -> DecisionTable:

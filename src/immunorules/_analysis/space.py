@@ -24,10 +24,13 @@ from .._model.rules import Rule
 from .._model.space import FlatSpace
 
 __all__ = [
+    "BitPrune",
     "Box",
+    "BoxIndex",
     "Cell",
     "CompiledRule",
     "ProfileSpace",
+    "bits",
     "contains",
     "intersect",
     "is_empty",
@@ -145,7 +148,9 @@ class ProfileSpace:
                 conditions = {condition for _, condition in pairs}
                 if piece[0] != self._joint_mask(lambda a, _, areas=areas: a in areas):  # type: ignore[misc]
                     region["condition"] = [v for v in domains["condition"] if v in conditions]
-                if None in conditions or "condition" not in region:
+                if (None in conditions or "condition" not in region) and not areas.issuperset(
+                    domains["disease_area"]
+                ):
                     region["disease_area"] = [v for v in domains["disease_area"] if v in areas]
             for dim, mask in zip(self.dimensions[1:], piece[1:], strict=True):
                 if mask != dim.full:
@@ -200,88 +205,176 @@ class Cell:
     fired: frozenset[str]
 
 
-_Pending = tuple[CompiledRule, tuple[int, ...]]  # a rule and the dimensions it still tests
-Prune = Callable[[frozenset[str], Sequence[CompiledRule]], bool]
+BitPrune = Callable[[int, int], bool]
+"""``(held, pending) -> bool`` on a :class:`BoxIndex`'s bitsets (see :meth:`BoxIndex.cells`)."""
+
+
+def bits(mask: int) -> Iterator[int]:
+    """The positions of the set bits of ``mask``, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+class BoxIndex:
+    """Boxes indexed by dimension value, so that questions about all of them at once are a few
+    big-integer operations per value rather than a loop over the boxes.
+
+    Box ``i`` is bit ``i`` of every bitset: ``accepts[d][v]`` holds the boxes whose mask on
+    dimension ``d`` has value ``v``, ``whole[d]`` those that take every value of ``d``. ``full``
+    is the box of every profile (one mask per dimension)."""
+
+    def __init__(self, boxes: Sequence[Box], full: Box) -> None:
+        self.boxes = tuple(boxes)
+        self.full = full
+        self.every = (1 << len(self.boxes)) - 1
+        values: list[list[int]] = [[0] * mask.bit_length() for mask in full]
+        whole = [0] * len(full)
+        for i, box in enumerate(self.boxes):
+            bit = 1 << i
+            for d, mask in enumerate(box):
+                if mask == full[d]:
+                    whole[d] |= bit
+                else:
+                    for v in bits(mask):
+                        values[d][v] |= bit
+        self.whole = tuple(whole)
+        self.accepts = tuple(
+            tuple(held | everywhere for held in per_value)
+            for per_value, everywhere in zip(values, whole, strict=True)
+        )
+
+    def meeting(self, box: Box, among: int | None = None) -> int:
+        """The boxes (of ``among``; all by default) that share at least one profile with ``box``."""
+        found = self.every if among is None else among
+        for d, mask in enumerate(box):
+            if found and mask != self.full[d]:
+                accepts = self.accepts[d]
+                union = 0
+                for v in bits(mask):
+                    union |= accepts[v]
+                found &= union
+        return found
+
+    def containing(self, box: Box, among: int | None = None) -> int:
+        """The boxes (of ``among``; all by default) that hold every profile of ``box``."""
+        found = self.every if among is None else among
+        for d, mask in enumerate(box):
+            if found:
+                found &= self._covering(d, mask)
+        return found
+
+    def _covering(self, d: int, mask: int) -> int:
+        if mask == self.full[d]:
+            return self.whole[d]
+        accepts = self.accepts[d]
+        found = -1
+        for v in bits(mask):
+            found &= accepts[v]
+        return found
+
+    def cells(
+        self,
+        start: Box,
+        among: int | None = None,
+        *,
+        prune: BitPrune | None = None,
+        finished: Callable[[Box], None] | None = None,
+    ) -> Iterator[tuple[Box, int]]:
+        """Split ``start`` into disjoint cells on each of which every box of ``among`` (all by
+        default) holds either everywhere or nowhere; yield each cell with the bitset of the boxes
+        that hold on it.
+
+        The split goes dimension by dimension, the one the most undecided boxes test first, and
+        groups a dimension's values into the classes no undecided box tells apart (so integer
+        values fall into the intervals between thresholds); a dimension is split at most once on
+        a path, so the depth is at most the number of dimensions. Cells come depth first, the
+        class the fewest boxes hold first. ``prune(held, pending)`` may drop a branch whose cells
+        cannot matter (``held``: the boxes that hold on all of it; ``pending``: those that hold
+        on part of it); unpruned, the cells cover ``start``. ``finished(box)``, if given, is
+        called for each branch done with (cut or yielded): those boxes are disjoint and cover
+        ``start``, so it tells how far the partition has got."""
+        alive = self.meeting(start, among)
+        cover = tuple(self._covering(d, mask) for d, mask in enumerate(start))
+        held = alive
+        for covered in cover:
+            held &= covered
+        accepts = self.accepts
+        stack = [(start, alive, cover, held)]
+        while stack:
+            box, alive, cover, held = stack.pop()
+            pending = alive & ~held
+            if prune is not None and prune(held, pending):
+                if finished is not None:
+                    finished(box)
+                continue
+            if not pending:
+                if finished is not None:
+                    finished(box)
+                yield box, held
+                continue
+            dim, most, testing = 0, 0, 0
+            for d, covered in enumerate(cover):
+                tests = pending & ~covered
+                count = tests.bit_count()
+                if count > most:
+                    dim, most, testing = d, count, tests
+            classes: dict[int, int] = {}
+            per_value = accepts[dim]
+            for v in bits(box[dim]):
+                signature = per_value[v] & testing
+                classes[signature] = classes.get(signature, 0) | 1 << v
+            elsewhere = alive
+            for d, covered in enumerate(cover):
+                if d != dim:
+                    elsewhere &= covered
+            ordered = sorted(classes.items(), key=lambda item: (item[0].bit_count(), item[1]))
+            for signature, values in reversed(ordered):
+                stack.append(
+                    (
+                        (*box[:dim], values, *box[dim + 1 :]),
+                        alive & ~(testing & ~signature),
+                        (*cover[:dim], cover[dim] | signature, *cover[dim + 1 :]),
+                        held | (signature & elsewhere),
+                    )
+                )
 
 
 def partition(
-    start: Box, rules: Iterable[CompiledRule], prune: Prune | None = None
+    start: Box,
+    rules: Iterable[CompiledRule],
+    prune: Callable[[frozenset[str], Sequence[CompiledRule]], bool] | None = None,
+    *,
+    full: Box,
 ) -> Iterator[Cell]:
-    """Split ``start`` into cells on which each of ``rules`` either fires everywhere or nowhere.
+    """Split ``start`` into cells on which each of ``rules`` either fires everywhere or
+    nowhere (:meth:`BoxIndex.cells` over the rules' boxes; ``full`` is the box of every
+    profile); ``prune(fired, undecided)`` may cut off a branch whose cells cannot matter. The
+    cells are disjoint and, unpruned, cover ``start``."""
+    live = [compiled for compiled in rules if compiled.box is not None]
+    index = BoxIndex([compiled.box for compiled in live if compiled.box is not None], full)
 
-    The split goes dimension by dimension (the one the most undecided rules test first); a
-    dimension's values are grouped into classes that no undecided rule tells apart, so integer
-    values fall into the intervals between the rules' thresholds. ``prune(fired, undecided)``
-    may cut off a branch whose cells cannot matter. The cells are disjoint and, unpruned, cover
-    ``start``.
-    """
-    fired: set[str] = set()
-    pending: list[_Pending] = []
-    for compiled in rules:
-        if compiled.box is None:
-            continue
-        box = intersect(compiled.box, start)
-        if is_empty(box):
-            continue
-        tests = tuple(
-            d for d, (mask, whole) in enumerate(zip(box, start, strict=True)) if mask != whole
-        )
-        if tests:
-            pending.append((compiled, tests))
-        else:
-            fired.add(compiled.id)
-    yield from _split(start, frozenset(fired), pending, prune)
+    def ids(held: int) -> frozenset[str]:
+        return frozenset(live[i].id for i in bits(held))
 
+    def cut(held: int, pending: int) -> bool:
+        assert prune is not None
+        return prune(ids(held), [live[i] for i in bits(pending)])
 
-def _split(
-    box: Box, fired: frozenset[str], pending: list[_Pending], prune: Prune | None
-) -> Iterator[Cell]:
-    if prune is not None and prune(fired, [compiled for compiled, _ in pending]):
-        return
-    if not pending:
-        yield Cell(box, fired)
-        return
-    counts: dict[int, int] = {}
-    for _, tests in pending:
-        for d in tests:
-            counts[d] = counts.get(d, 0) + 1
-    dim = max(counts, key=lambda d: (counts[d], -d))
-    testing = [(compiled, tests) for compiled, tests in pending if dim in tests]
-    others = [item for item in pending if dim not in item[1]]
-    classes: dict[int, int] = {}
-    mask = box[dim]
-    index = 0
-    while mask >> index:
-        if mask >> index & 1:
-            signature = 0
-            for j, (compiled, _) in enumerate(testing):
-                assert compiled.box is not None
-                if compiled.box[dim] >> index & 1:
-                    signature |= 1 << j
-            classes[signature] = classes.get(signature, 0) | 1 << index
-        index += 1
-    for signature, values in classes.items():
-        now_fired = set(fired)
-        still = list(others)
-        for j, (compiled, tests) in enumerate(testing):
-            if signature >> j & 1:
-                rest = tuple(d for d in tests if d != dim)
-                if rest:
-                    still.append((compiled, rest))
-                else:
-                    now_fired.add(compiled.id)
-        sub = (*box[:dim], values, *box[dim + 1 :])
-        yield from _split(sub, frozenset(now_fired), still, prune)
+    for box, held in index.cells(start, prune=None if prune is None else cut):
+        yield Cell(box, ids(held))
 
 
 def merge_boxes(boxes: Iterable[Box]) -> list[Box]:
     """Merge disjoint boxes that differ in one dimension only, until none do; the union is
-    unchanged (and stays a union of disjoint boxes)."""
+    unchanged (and stays a union of disjoint boxes). Largest first."""
     current = list(dict.fromkeys(boxes))
+    dimensions = len(current[0]) if current else 0
     changed = True
     while changed and len(current) > 1:
         changed = False
-        for dim in range(len(current[0])):
+        for dim in range(dimensions):
             groups: dict[Box, int] = {}
             for box in current:
                 key = (*box[:dim], -1, *box[dim + 1 :])

@@ -225,41 +225,97 @@ class _Relevant:
     def all(self) -> tuple[Rule, ...]:
         return (*self.suggesters, *self.flaggers, *self.category_avoiders, *self.sub_avoiders)
 
-    def tier(self, fact: Mapping[str, Any]) -> str | None:
-        """The category's tier for a profile (as a flat fact), as resolution decides it."""
-        when = self.space.when
-        fired = [rule for rule in self.suggesters if _holds(when(rule), fact)]
-        if not fired:
+
+class _Index:
+    """The relevant rules as bitsets (rule ``i`` is bit ``i``) per value of each slot, so that
+    the rules firing on a profile are one AND per slot and the category's tier follows from
+    the few that fire: the search tries many profiles, and this keeps each try independent
+    of how many rules the knowledge base has."""
+
+    def __init__(self, relevant: _Relevant) -> None:
+        space = relevant.space
+        self.space = space
+        rules = tuple({rule.id: rule for rule in relevant.all}.values())
+        whens = [space.when(rule) for rule in rules]
+        self.every = (1 << len(rules)) - 1
+        self.accepts: dict[str, dict[Any, int]] = {}
+        self.tested: set[str] = set()
+        for slot in space.slots:
+            tested = ("condition", "disease_area") if slot == "condition" else (slot,)
+            untested = sum(
+                1 << i for i, when in enumerate(whens) if not any(n in when for n in tested)
+            )
+            if untested != self.every:
+                self.tested.add(slot)
+            per_value = dict.fromkeys(space.values(slot), untested)
+            for i, when in enumerate(whens):
+                if untested >> i & 1:
+                    continue
+                for value in per_value:
+                    if _accepts(when, slot, value):
+                        per_value[value] |= 1 << i
+            self.accepts[slot] = per_value
+        position = {rule.id: 1 << i for i, rule in enumerate(rules)}
+
+        def bitset(group: Iterable[Rule]) -> int:
+            return sum(position[rule.id] for rule in group)
+
+        self.suggesters = bitset(relevant.suggesters)
+        self.flaggers = bitset(relevant.flaggers)
+        self.category_avoiders = bitset(relevant.category_avoiders)
+        self.sub_avoiders = bitset(relevant.sub_avoiders)
+        self.avoids = [
+            frozenset(a.subcategory for a in rule.then.avoid if a.subcategory is not None)
+            for rule in rules
+        ]
+        self.suggests = [
+            [s for s in rule.then.suggest if s.category == relevant.category] for rule in rules
+        ]
+
+    def base(self, profile: ConditionProfile) -> dict[str, int]:
+        """Per slot, the rules that accept the profile's value."""
+        fact = self.space.flat.fact(profile)
+        return {slot: self.accepts[slot][self.space.value(fact, slot)] for slot in self.space.slots}
+
+    def fired(self, base: Mapping[str, int], chosen: Iterable[_Option]) -> int:
+        """The rules that fire on the profile of ``base`` changed by ``chosen``."""
+        changed = {option.slot: option.accepts for option in chosen}
+        found = self.every
+        for slot, accepted in base.items():
+            found &= changed.get(slot, accepted)
+        return found
+
+    def tier(self, fired: int) -> str | None:
+        """The category's tier where ``fired`` fire, as resolution decides it."""
+        suggesting = fired & self.suggesters
+        if not suggesting:
             return None
-        if any(_holds(when(rule), fact) for rule in self.category_avoiders):
+        if fired & self.category_avoiders:
             return "avoided"
-        avoided = {
-            avoid.subcategory
-            for rule in self.sub_avoiders
-            if _holds(when(rule), fact)
-            for avoid in rule.then.avoid
-            if avoid.subcategory is not None
-        }
+        avoided: set[str] = set()
+        for i in _bits(fired & self.sub_avoiders):
+            avoided.update(self.avoids[i])
         subs: set[str] = set()
         all_named = True
         best = "escalation"
-        for rule in fired:
-            for suggest in rule.then.suggest:
-                if suggest.category != self.category:
-                    continue
+        for i in _bits(suggesting):
+            for suggest in self.suggests[i]:
                 subs.update(suggest.subcategories)
                 all_named = all_named and bool(suggest.subcategories)
                 if suggest.tier == "first_line":
                     best = "first_line"
         if all_named and not subs - avoided:
             return "avoided"
-        if any(_holds(when(rule), fact) for rule in self.flaggers):
+        if fired & self.flaggers:
             return "flagged"
         return best
 
 
-def _holds(when: Mapping[str, frozenset[Any]], fact: Mapping[str, Any]) -> bool:
-    return all(fact[name] in allowed for name, allowed in when.items())
+def _bits(mask: int) -> Iterator[int]:
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
 
 
 def _relevant(rules: Sequence[Rule], category: str, space: _Slots) -> _Relevant:
@@ -301,34 +357,30 @@ class _Option:
     value: Any  # the representative tried
     members: tuple[Any, ...]  # every value of the class, in domain order
     order: int  # position of the class (its first member) in the slot's domain
+    accepts: int  # the relevant rules that accept its values (an _Index bitset)
 
 
-def _options(slot: str, relevant: _Relevant, current: Any) -> list[_Option]:
+def _options(slot: str, index: _Index, current: Any) -> list[_Option]:
     """The classes of ``slot``'s values other than the current value's class."""
-    space = relevant.space
-    whens = [space.when(rule) for rule in relevant.all]
-    if slot != "condition" and not any(slot in when for when in whens):
+    if slot not in index.tested:
         return []
-    if slot == "condition" and not any(
-        "condition" in when or "disease_area" in when for when in whens
-    ):
-        return []
+    space = index.space
+    accepts = index.accepts[slot]
     domain = space.values(slot)
-    classes: dict[tuple[bool, ...], list[Any]] = {}
+    classes: dict[int, list[Any]] = {}
     for value in domain:
-        signature = tuple(_accepts(when, slot, value) for when in whens)
-        classes.setdefault(signature, []).append(value)
-    current_signature = tuple(_accepts(when, slot, current) for when in whens)
+        classes.setdefault(accepts[value], []).append(value)
+    integer = slot in space.schema.fields and space.schema.fields[slot].type == "integer"
     options = []
     for signature, members in classes.items():
-        if signature == current_signature:
+        if signature == accepts[current]:
             continue
-        integer = slot in space.schema.fields and space.schema.fields[slot].type == "integer"
         if integer and isinstance(current, int):  # the smallest change: the nearest number
             value = min(members, key=lambda n: (abs(n - current), n) if n is not None else (0, 0))
         else:
             value = members[0]
-        options.append(_Option(slot, value, tuple(members), domain.index(members[0])))
+        order = domain.index(members[0])
+        options.append(_Option(slot, value, tuple(members), order, signature))
     return sorted(options, key=lambda option: option.order)
 
 
@@ -439,52 +491,53 @@ def _sort_key(space: _Slots, group: Sequence[Sequence[_Option]]) -> tuple[Any, .
 
 
 def _per_slot(
-    profile: ConditionProfile, relevant: _Relevant, fixed: frozenset[str]
+    profile: ConditionProfile, index: _Index, fixed: frozenset[str]
 ) -> list[list[_Option]]:
-    space = relevant.space
+    space = index.space
     fact = space.flat.fact(profile)
     return [
         options
         for slot in space.slots
         if space.field_of(slot) not in fixed
-        and (options := _options(slot, relevant, space.value(fact, slot)))
+        and (options := _options(slot, index, space.value(fact, slot)))
     ]
 
 
 def _search(
-    profile: ConditionProfile, relevant: _Relevant, max_changes: int, fixed: frozenset[str]
+    profile: ConditionProfile, index: _Index, max_changes: int, fixed: frozenset[str]
 ) -> Iterator[tuple[_Option, ...]]:
     """Minimal working change sets, by size, then slot order, then value order."""
-    per_slot = _per_slot(profile, relevant, fixed)
-    found: list[frozenset[tuple[str, Any]]] = []
+    per_slot = _per_slot(profile, index, fixed)
+    base = index.base(profile)
+    found: set[frozenset[tuple[str, Any]]] = set()
     for size in range(1, min(max_changes, len(per_slot)) + 1):
         for slots in itertools.combinations(per_slot, size):
             for chosen in itertools.product(*slots):
-                key = frozenset((option.slot, option.value) for option in chosen)
-                if any(earlier <= key for earlier in found):
-                    continue  # not minimal: a smaller change set already works
-                if relevant.tier(_fact(relevant.space, profile, chosen)) in (
-                    "first_line",
-                    "escalation",
+                items = [(option.slot, option.value) for option in chosen]
+                if any(
+                    frozenset(smaller) in found
+                    for fewer in range(1, size)
+                    for smaller in itertools.combinations(items, fewer)
                 ):
-                    found.append(key)
+                    continue  # not minimal: a smaller change set already works
+                if index.tier(index.fired(base, chosen)) in ("first_line", "escalation"):
+                    found.add(frozenset(items))
                     yield chosen
 
 
-def _reachable(
-    profile: ConditionProfile, relevant: _Relevant, fixed: frozenset[str]
-) -> bool | None:
+def _reachable(profile: ConditionProfile, index: _Index, fixed: frozenset[str]) -> bool | None:
     """Whether any valid profile makes the category a suggestion (None: too many to check)."""
-    per_slot = _per_slot(profile, relevant, fixed)
+    per_slot = _per_slot(profile, index, fixed)
     total = 1
     for options in per_slot:
         total *= len(options) + 1
         if total > _EXHAUSTIVE_LIMIT:
             return None
+    base = index.base(profile)
     keep: list[_Option | None] = [None]
     for chosen in itertools.product(*([*keep, *options] for options in per_slot)):
         picked = [option for option in chosen if option is not None]
-        if relevant.tier(_fact(relevant.space, profile, picked)) in ("first_line", "escalation"):
+        if index.tier(index.fired(base, picked)) in ("first_line", "escalation"):
             return True
     return False
 
@@ -648,9 +701,10 @@ def why_not(
     elif not relevant.suggesters:
         reachable = False
     else:
+        index = _Index(relevant)
         verified_sets = []
         profiles: dict[tuple[_Option, ...], ConditionProfile] = {}
-        for chosen in _search(checked, relevant, max_changes, pinned):
+        for chosen in _search(checked, index, max_changes, pinned):
             values = space.flat.unflatten(_fact(space, checked, chosen))
             verified = kb.evaluate(kb.schema.parse(values))
             found = verified.suggestion(category)
@@ -671,7 +725,7 @@ def why_not(
                     profile=profiles[representative],
                 )
             )
-        reachable = True if change_sets else _reachable(checked, relevant, pinned)
+        reachable = True if change_sets else _reachable(checked, index, pinned)
 
     return WhyNot(
         profile=checked,

@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .._errors import ProfileError
 
@@ -79,7 +79,7 @@ def add_commands(
     )
 
 
-def cmd_cohort(load: Callable[[], Any], args: argparse.Namespace, out: TextIO) -> int:
+def cmd_cohort(load: Callable[[], Any], args: argparse.Namespace, out: Any) -> int:
     """Run ``immunorules cohort`` (``load`` loads the knowledge base the options name); returns
     the exit code."""
     try:
@@ -367,26 +367,31 @@ def _fhir_batches(kb: Any, source: Path, batch_size: int, profiles_from_bulk: An
 
     ids = ["patient_id", "fhir_unknown", "fhir_warnings"]
     records: list[dict[str, Any]] = []
+    refused: dict[int, str] = {}
     try:
         for patient_id, found in profiles_from_bulk(source, kb=kb):
-            values = {
-                name: list(value) if isinstance(value, tuple) else value
-                for name, value in found.profile.__dict__.items()
+            warnings = [str(item) for item in found.warnings]
+            record: dict[str, Any] = {
+                "patient_id": str(patient_id),
+                "fhir_unknown": [str(item) for item in found.unknown],
+                "fhir_warnings": warnings,
             }
-            records.append(
-                {
-                    "patient_id": str(patient_id),
-                    "fhir_unknown": [str(item) for item in found.unknown],
-                    "fhir_warnings": [str(item) for item in found.warnings],
-                    **values,
-                }
-            )
+            if found.profile is None:  # no problem the knowledge base treats: the warnings say
+                refused[len(records)] = "the FHIR record gives no profile: " + (
+                    "; ".join(warnings) or "no condition or disease area this knowledge base knows"
+                )
+            else:
+                record.update(
+                    (name, list(value) if isinstance(value, tuple) else value)
+                    for name, value in found.profile.__dict__.items()
+                )
+            records.append(record)
             if len(records) >= batch_size:
-                yield evaluate_records(kb, records, ids), _patients(records)
-                records = []
+                yield evaluate_records(kb, records, ids, refused), _patients(records)
+                records, refused = [], {}
     except ImmunorulesError as exc:
         raise CliError(f"the FHIR export {str(source)!r} could not be read: {exc}") from None
-    yield evaluate_records(kb, records, ids), _patients(records)
+    yield evaluate_records(kb, records, ids, refused), _patients(records)
 
 
 def _patients(records: list[dict[str, Any]]) -> Callable[[int], str]:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 __all__ = ["add_commands"]
+
+
+class _Out(Protocol):
+    def write(self, text: str) -> None: ...
 
 
 def add_commands(
@@ -45,7 +49,7 @@ def add_commands(
     )
 
 
-def cmd_vocabulary(kb: Any, args: argparse.Namespace, out: TextIO) -> int:
+def cmd_vocabulary(kb: Any, args: argparse.Namespace, out: _Out) -> int:
     from .._render.schemas import vocabulary_json, vocabulary_text
 
     if args.format == "json":
@@ -55,7 +59,7 @@ def cmd_vocabulary(kb: Any, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_schema(kb: Any, args: argparse.Namespace, out: TextIO) -> int:
+def cmd_schema(kb: Any, args: argparse.Namespace, out: _Out) -> int:
     from .._render.schemas import profile_json_schema, rule_file_json_schema
 
     make = rule_file_json_schema if args.rule_files else profile_json_schema

@@ -1,24 +1,29 @@
-"""The durable_rules engine: every rule compiles to one durable_rules rule over the profile fact.
+"""The durable_rules engine: rules compile to conjunctions of equalities over derived facts.
 
-This is the only module that imports durable_rules. Version 2.0.28 is unmaintained and has traps
-(SPEC §6); each is neutralised here:
+This is the only module that imports durable_rules. Version 2.0.28 is unmaintained and has
+traps; each is neutralised here:
 
 1. ``post`` consumes an event on its first match: the fact is asserted with ``assert_fact``, in a
    session (``sid``) of its own that is deleted in ``finally``.
-2. an ``$or`` with several true branches fires its rule once per branch: firings go into a set.
-3. a ruleset name registers once per host: each matcher has its own host, and its ruleset a
-   process-unique name.
+2. an ``$or`` with several true branches fires its rule once per branch: no compiled rule has an
+   ``$or`` (see below), and firings go into a set all the same.
+3. a ruleset name registers once per ``Host``: no ``Host`` is used; rulesets are created with the
+   C engine's ``create_ruleset`` under process-unique names.
 4. a first fact that matches nothing, then ``delete_state``, segfaults: a sentinel rule matches
-   every fact (and is left out of the results).
+   every fact (its firing stands for the rules without tests, and is otherwise left out).
 5. more than 1,024 live sessions per ruleset raise ``MemoryError``: no session outlives its
    evaluation, failed ones included.
 6. exceptions inside actions are swallowed into the session state: durable's dispatcher (which
    also round-trips the state through JSON after every action, and silently drops the rest of an
    evaluation once an action has run for 10 seconds) never runs. The matcher reads the fired
    rules of its session itself, runs their action, and raises any failure, in an action or in
-   the engine, as :class:`EngineError` once the session is deleted.
-7. the stock ``Host`` runs background dispatch threads that race with callers: ``_QuietHost``
-   starts none, and one lock serialises evaluations.
+   the engine, as :class:`EngineError` once the session is deleted. Only when ``assert_fact``
+   itself fails is the session left alone (deleting a half-built one has crashed the process),
+   and the matcher refuses every later evaluation with :class:`EngineError`.
+7. the stock ``Host`` runs background dispatch threads that race with callers: there is no
+   ``Host``, and one lock serialises every call into the engine. ``os.register_at_fork`` gives a
+   forked child a fresh lock, so a fork while another thread evaluates cannot leave the child's
+   lock held forever.
 8. durable_rules does not import on Python >= 3.13: the import is guarded,
    :func:`durable_available` says so, and :class:`DurableMatcher` raises :class:`EngineError`.
 
@@ -26,48 +31,92 @@ Every rule, the sentinel included, also tests a mark that only profile facts car
 matches the session's own state fact (``{"sid": ..., "$s": 1}``); under durable's dispatcher, a
 rule that matched it would refire after every action, forever.
 
-Values never reach the engine as they are. Each field's values named by any rule are numbered in
-a fixed order, and the fact carries those numbers (-1 for a value no rule names); a rule's
-allowed set becomes one ``==`` per number, or a ``>=``/``<=`` range per run of consecutive
-numbers. durable_rules then only compares small integers, so ``None`` (which ``!=`` mishandles),
-``True`` against ``1`` and ``"1"`` against ``1`` (which it coerces), and strings with odd
-characters all mean exactly what Python's ``in`` means: fact values are looked up in a dict, with
-Python's own equality, as :meth:`RuleMatcher.holds` does.
+Values never reach the engine as they are. Each distinct ``(field, allowed set)`` pair of the
+rules is a derived attribute (``a0``, ``a1``, ...), computed in Python before the fact is
+asserted: present with value ``1`` when the fact's value is in the set (looked up in a dict, with
+Python's own equality, as :meth:`RuleMatcher.holds` does), absent otherwise. A rule is then
+``$and`` of ``aK == 1`` tests, its attributes always in one global order (the most used first),
+so rules share prefixes in durable's alpha network. durable_rules never sees ``None``, bools,
+ints against strings, odd characters, field names, ranges or ``$or``; attribute names are chosen
+so that their 32-bit FNV-1a hashes differ, since durable tells properties apart by hash alone.
+Rules with the same attributes are one durable rule (mapped back to all their ids); rules whose
+ids repeat are reported once.
+
+durable_rules' own limits (found by experiment on 2.0.28; numbers are durable's):
+
+* a fact holds at most 254 properties (``sid``, ``id`` and the mark included), else error 302;
+* the alpha walk of one fact pushes at most 64 nodes on a fixed stack, else error 303 and often
+  heap corruption (``free(): invalid pointer``) or a segfault, now or at ``delete_state``;
+* an alpha node holds at most 511 child nodes: at 512 building never returns (a full hash set);
+* at most 256 rules may end on one alpha node: the 257th is written past the end of its list
+  (or fails with error 108), the 258th fails with error 108; each ``$or`` adds a "forward" node
+  to its branches' nodes, at most 128 per node (error 107);
+* a ruleset holds at most 4,096 rules, the sentinel included (error 106).
+
+:func:`_pack` keeps each of them out of reach: rules are packed into as many rulesets as needed,
+each with at most :data:`_MAX_RULES` rules, :data:`_MAX_ATTRIBUTES` attributes that can hold at
+once, :data:`_MAX_CHILDREN` children per node and a computed worst-case walk stack of at most
+:data:`_MAX_STACK`; deduplication leaves one rule per node. Each evaluation asserts the fact in
+every ruleset where at least one of its attributes holds (and always in the first, whose sentinel
+stands for the rules without tests).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .._errors import EngineError
 from .._model.matching import Fact, RuleMatcher, Scalar
 
 try:
-    from durable.engine import Host, durable_rules_engine  # the C extension, as durable uses it
+    from durable.engine import durable_rules_engine  # the C extension, as durable imports it
 except ImportError as error:  # Python >= 3.13 (PyEval_CallObject is gone), or not installed
     _IMPORT_ERROR: ImportError | None = error
 else:
     _IMPORT_ERROR = None
-
-    class _QuietHost(Host):  # type: ignore[misc]  # durable_rules ships no type hints
-        """A Host without the background dispatch and timer threads of the stock one."""
-
-        def _run(self) -> None:
-            """Start nothing: the matcher reads each session's fired rules itself."""
-
 
 __all__ = ["DurableMatcher", "durable_available"]
 
 #: The mark of profile facts: every asserted fact carries ``"profile": 1``, every rule tests it.
 _MARK: Final = "profile"
 _SENTINEL: Final = "sentinel"
-_UNNAMED: Final = -1
+
+#: Margins under durable's limits (module docstring), per ruleset.
+_MAX_RULES: Final = 4000  # durable: 4,096 rules, the sentinel included
+_MAX_ATTRIBUTES: Final = 240  # durable: 254 fact properties, sid, id and the mark included
+_MAX_CHILDREN: Final = 400  # durable: 511 children per alpha node
+_MAX_STACK: Final = 56  # durable: 64 alpha nodes on the walk stack
+
+#: durable_rules' error codes, as its rules.h names them.
+_ERROR_CODES: Final = {
+    101: "out of memory",
+    106: "too many rules, or too many children of one node",
+    107: "too many $or branches end on one node",
+    108: "too many rules end on one node",
+    113: "too many expressions in one rule",
+    302: "too many properties in one fact",
+    303: "the alpha walk overflowed its stack",
+    309: "no such session",
+}
+
 _LOCK = threading.Lock()
 _RULESET_NUMBERS = itertools.count()
+
+
+def _reset_lock_in_child() -> None:
+    """After ``fork``: the child has only the forking thread, so no evaluation is running."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 
 def durable_available() -> bool:
@@ -75,8 +124,17 @@ def durable_available() -> bool:
     return _IMPORT_ERROR is None
 
 
+@dataclass(frozen=True, slots=True)
+class _Ruleset:
+    """One durable ruleset: its handle and, per tested field, the JSON text of each value class."""
+
+    handle: int
+    always: bool  # asserted for every fact (the first ruleset, whose sentinel has a meaning)
+    fields: tuple[tuple[int, tuple[str, ...]], ...]  # (field position, text per class)
+
+
 class DurableMatcher:
-    """Matches facts against rules with durable_rules, one short-lived session per fact."""
+    """Matches facts against rules with durable_rules, one short-lived session per ruleset."""
 
     name = "durable"
 
@@ -87,101 +145,330 @@ class DurableMatcher:
                 f"({_IMPORT_ERROR}); it does not support Python 3.13 or later: use engine='native'"
             ) from _IMPORT_ERROR
         self._rules = tuple(rules)
-        named: dict[str, set[Scalar]] = {}
-        for rule in rules:
-            for name, allowed in rule.tests:
-                named.setdefault(name, set()).update(allowed)
-        fields = sorted(named)
-        self._numbers = tuple((name, _numbering(named[name])) for name in fields)
-        keys = {name: f"f{index}" for index, name in enumerate(fields)}
-        self._template = "".join(
-            ['{"sid":"%s","', _MARK, '":1', *(f',"{keys[name]}":%d' for name in fields), "}"]
-        )
-        numbering = dict(self._numbers)
-        definition: dict[str, Any] = {_SENTINEL: _rule({_MARK: 1})}
-        self._rule_ids: dict[str, str] = {}
-        for index, rule in enumerate(rules):
-            if not all(allowed for _, allowed in rule.tests):
-                continue  # an empty allowed set: the rule can never hold
-            tests = [
-                _condition(keys[name], sorted(numbering[name][value] for value in allowed))
-                for name, allowed in rule.tests
-            ]
-            self._rule_ids[f"r{index}"] = rule.rule_id
-            definition[f"r{index}"] = _rule({"$and": [{_MARK: 1}, *tests]})
+        self._broken: str | None = None
+        compiled = _Compiled(self._rules)
+        self._fields = compiled.fields
+        #: durable rule name -> the ids of the rules it stands for
+        self._rule_ids: dict[str, tuple[str, ...]] = {}
+        definitions: list[tuple[dict[str, Any], tuple[tuple[int, tuple[str, ...]], ...]]] = []
+        for pack in _pack(compiled):
+            definition: dict[str, Any] = {_SENTINEL: _rule([])}
+            for group in pack.groups:
+                name = f"g{group}"
+                definition[name] = _rule([compiled.names[a] for a in compiled.keys[group]])
+                self._rule_ids[name] = compiled.ids[group]
+            definitions.append((definition, compiled.texts(pack.attributes)))
+        self._always = compiled.always
         self._sessions = itertools.count()
+        handles: list[int] = []
+        rulesets: list[_Ruleset] = []
         with _LOCK:
-            ruleset = f"immunorules{next(_RULESET_NUMBERS)}"
-            host = _QuietHost()
-            host.register_rulesets({ruleset: definition})
-            self._handle: int = host.get_ruleset(ruleset)._handle
+            try:
+                for number, (definition, fields) in enumerate(definitions):
+                    name = f"immunorules{next(_RULESET_NUMBERS)}"
+                    handle = durable_rules_engine.create_ruleset(name, json.dumps(definition))
+                    handles.append(handle)
+                    rulesets.append(_Ruleset(handle, number == 0, fields))
+            except Exception as exc:
+                for handle in handles:
+                    durable_rules_engine.delete_ruleset(handle)
+                raise EngineError(
+                    f"durable_rules could not build ruleset {len(handles) + 1} of "
+                    f"{len(definitions)} ({len(self._rules)} rules): {_describe(exc)}"
+                ) from exc
+        self._rulesets = tuple(rulesets)
+        self._handles = tuple(handles)
         # No lock here: the matcher is unreachable, so none of its evaluations can be running.
-        weakref.finalize(self, durable_rules_engine.delete_ruleset, self._handle).atexit = False
+        delete = durable_rules_engine.delete_ruleset
+        weakref.finalize(self, _delete_rulesets, delete, self._handles).atexit = False
 
     def __reduce__(self) -> tuple[type[DurableMatcher], tuple[tuple[RuleMatcher, ...]]]:
-        """Copies and pickles rebuild the ruleset: a handle is never shared (nor deleted twice)."""
+        """Copies and pickles rebuild the rulesets: a handle is never shared (nor deleted twice)."""
         return (DurableMatcher, (self._rules,))
 
     def match(self, fact: Fact) -> frozenset[str]:
         """The ids of the rules whose every test holds for ``fact``."""
-        values = tuple(numbers.get(fact[name], _UNNAMED) for name, numbers in self._numbers)
+        classes = [lookup.get(fact[name], none) for name, lookup, none in self._fields]
+        payloads = []
+        for ruleset in self._rulesets:
+            body = "".join([texts[classes[position]] for position, texts in ruleset.fields])
+            if body or ruleset.always:
+                payloads.append((ruleset.handle, body))
         fired: set[str] = set()
         with _LOCK:
-            sid = str(next(self._sessions))
-            try:
-                try:
-                    self._evaluate(self._template % (sid, *values), fired)
-                finally:
-                    durable_rules_engine.delete_state(self._handle, sid)
-            except Exception as exc:
-                raise EngineError(f"durable_rules failed to evaluate a fact: {exc!r}") from exc
+            if self._broken is not None:
+                raise EngineError(self._broken)
+            for handle, body in payloads:
+                self._evaluate(handle, body, fired)
+        ids = set(self._always) if _SENTINEL in fired else set()
         fired.discard(_SENTINEL)
-        return frozenset(self._rule_ids[rule] for rule in fired)
+        for rule in fired:
+            ids.update(self._rule_ids[rule])
+        return frozenset(ids)
 
-    def _evaluate(self, payload: str, fired: set[str]) -> None:
-        """Assert one fact in a new session and run the action of every rule it fired."""
-        code, state = durable_rules_engine.assert_fact(self._handle, payload)
-        if code:
-            raise RuntimeError(f"durable_rules did not take the fact (result code {code})")
-        started = durable_rules_engine.start_action_for_state(self._handle, state)
-        message = started[1] if started else None
-        while message:
-            # A message is {"<rule name>": {"m": <fact>}}; rule names hold no quote.
-            self._action(fired, message.partition('"')[2].partition('"')[0])
-            message = durable_rules_engine.complete_and_start_action(self._handle, state)
+    def _evaluate(self, handle: int, body: str, fired: set[str]) -> None:
+        """Assert one fact in a new session of ``handle``, run its actions, delete the session."""
+        sid = str(next(self._sessions))
+        try:
+            code, state = durable_rules_engine.assert_fact(
+                handle, f'{{"sid":"{sid}","{_MARK}":1{body}}}'
+            )
+        except Exception as exc:
+            # The session may be half built; deleting it has been seen to crash the process.
+            self._broken = (
+                "durable_rules failed inside an earlier evaluation, so this matcher is no "
+                f"longer used: {_describe(exc)}"
+            )
+            raise EngineError(f"durable_rules failed to evaluate a fact: {_describe(exc)}") from exc
+        try:
+            try:
+                if code:
+                    raise RuntimeError(f"durable_rules did not take the fact (result code {code})")
+                started = durable_rules_engine.start_action_for_state(handle, state)
+                message = started[1] if started else None
+                while message:
+                    # A message is {"<rule name>": {"m": <fact>}}; rule names hold no quote.
+                    self._action(fired, message.partition('"')[2].partition('"')[0])
+                    message = durable_rules_engine.complete_and_start_action(handle, state)
+            finally:
+                durable_rules_engine.delete_state(handle, sid)
+        except Exception as exc:
+            raise EngineError(f"durable_rules failed to evaluate a fact: {exc!r}") from exc
 
     def _action(self, fired: set[str], rule: str) -> None:
         """The action of every rule: note that it fired (tests replace it with a failing one)."""
         fired.add(rule)
 
 
-def _numbering(values: set[Scalar]) -> dict[Scalar, int]:
-    """Number the values from 0: ints and bools by value, then ``None``, then strings."""
+class _Compiled:
+    """The rules as derived attributes: distinct (field, allowed set) pairs, and rule groups.
 
-    def order(value: Scalar) -> tuple[int, int | str]:
-        if isinstance(value, int):
-            return (0, value)
-        return (1, "") if value is None else (2, value)
+    ``attributes[k]`` is ``(field position, allowed set)``, numbered most used first; a group is
+    a distinct sorted tuple of attribute numbers (``keys``) and the rule ids that have exactly
+    those tests (``ids``). Rules without tests are ``always``; rules with an empty allowed set
+    can never hold and are left out.
+    """
 
-    return {value: number for number, value in enumerate(sorted(values, key=order))}
+    def __init__(self, rules: Sequence[RuleMatcher]) -> None:
+        # An empty allowed set: the rule can never hold, and is left out.
+        rules = [rule for rule in rules if all(allowed for _, allowed in rule.tests)]
+        uses: dict[tuple[str, frozenset[Scalar]], int] = {}
+        for rule in rules:
+            for test in set(rule.tests):
+                uses[test] = uses.get(test, 0) + 1
+        ordered = sorted(uses, key=lambda test: -uses[test])  # stable: first seen first
+        number = {test: index for index, test in enumerate(ordered)}
+        names = sorted({name for name, _ in ordered})
+        position = {name: index for index, name in enumerate(names)}
+        self.attributes = tuple((position[name], allowed) for name, allowed in ordered)
+        self.names = _attribute_names(len(ordered))
+        groups: dict[tuple[int, ...], list[str]] = {}
+        always: list[str] = []
+        for rule in rules:
+            key = tuple(sorted({number[test] for test in rule.tests}))
+            (groups.setdefault(key, []) if key else always).append(rule.rule_id)
+        self.always = tuple(dict.fromkeys(always))
+        self.keys = sorted(groups)  # depth-first order of the global prefix tree
+        self.ids = [tuple(dict.fromkeys(groups[key])) for key in self.keys]
+        # Value classes per field: the values named by the same attributes are one class.
+        self.classes: list[dict[frozenset[int], int]] = [{} for _ in names]
+        lookups: list[dict[Scalar, int]] = []
+        members: list[dict[Scalar, set[int]]] = [{} for _ in names]
+        for index, (field_position, allowed) in enumerate(self.attributes):
+            for value in allowed:
+                members[field_position].setdefault(value, set()).add(index)
+        for field_position, by_value in enumerate(members):
+            classes = self.classes[field_position]
+            lookups.append(
+                {
+                    value: classes.setdefault(frozenset(found), len(classes))
+                    for value, found in by_value.items()
+                }
+            )
+        self.fields = tuple(
+            (name, lookup, len(classes))
+            for name, lookup, classes in zip(names, lookups, self.classes, strict=True)
+        )
+
+    def texts(self, attributes: Iterable[int]) -> tuple[tuple[int, tuple[str, ...]], ...]:
+        """Per field with attributes in this ruleset, the JSON text of each value class."""
+        mine = set(attributes)
+        out = []
+        for field_position, classes in enumerate(self.classes):
+            texts = [""] * (len(classes) + 1)  # the last: a value no rule names
+            for found, index in classes.items():
+                texts[index] = "".join(f',"{self.names[a]}":1' for a in sorted(found & mine))
+            if any(texts):
+                out.append((field_position, tuple(texts)))
+        return tuple(out)
 
 
-def _condition(key: str, numbers: list[int]) -> dict[str, Any]:
-    """A test that ``key`` is one of the sorted ``numbers``: a range per run of consecutive ones."""
-    branches: list[dict[str, Any]] = []
-    for _, run in itertools.groupby(enumerate(numbers), lambda pair: pair[1] - pair[0]):
-        low, *rest = (number for _, number in run)
-        if rest:
-            branches.append({"$and": [{"$gte": {key: low}}, {"$lte": {key: rest[-1]}}]})
-        else:
-            branches.append({key: low})
-    return branches[0] if len(branches) == 1 else {"$or": branches}
+@dataclass(eq=False, slots=True)
+class _Node:
+    """A node of a ruleset's alpha network (a prefix tree of attribute numbers)."""
+
+    children: dict[int, _Node] = field(default_factory=dict)
+    #: per field, how many children's allowed sets name each value, and the largest count
+    counts: dict[int, dict[Scalar, int]] = field(default_factory=dict)
+    widest: dict[int, int] = field(default_factory=dict)
+    width: int = 0  # how many children one fact can match at most: the sum of ``widest``
+    deepest: int = 0  # the largest ``stack`` of a child
+    stack: int = 0  # worst-case walk stack below this node: width - 1 + max(1, deepest)
 
 
-def _rule(condition: dict[str, Any]) -> dict[str, Any]:
-    """A durable_rules rule over one fact; its ``run`` is required but never called."""
-    return {"all": [{"m": condition}], "run": _never_dispatched}
+@dataclass(eq=False, slots=True)
+class _Pack:
+    """The rule groups of one ruleset, with what bounds durable's limits."""
+
+    root: _Node = field(default_factory=_Node)  # the mark's node: the sentinel ends here
+    groups: list[int] = field(default_factory=list)
+    attributes: set[int] = field(default_factory=set)
+    counts: dict[int, dict[Scalar, int]] = field(default_factory=dict)
+    widest: dict[int, int] = field(default_factory=dict)
+    width: int = 0  # how many attributes one fact can hold at most
 
 
-def _never_dispatched(closure: object) -> None:
-    """The action durable_rules requires: its dispatcher never runs (``_QuietHost``)."""
+def _pack(compiled: _Compiled) -> list[_Pack]:
+    """Rule groups, in prefix-tree order, packed into rulesets kept under durable's limits."""
+    packs = [_Pack()]
+    attributes = compiled.attributes
+    for group, key in enumerate(compiled.keys):
+        if not _add(packs[-1], group, key, attributes):
+            packs.append(_Pack())
+            if not _add(packs[-1], group, key, attributes):
+                raise EngineError(
+                    f"durable_rules cannot take rule {compiled.ids[group][0]!r}: it has "
+                    f"{len(key)} tests, more than the {_MAX_ATTRIBUTES} that fit in one fact "
+                    "(durable_rules allows at most 254 properties); use engine='native'"
+                )
+    return packs
+
+
+def _add(
+    pack: _Pack, group: int, key: tuple[int, ...], attributes: tuple[tuple[int, Any], ...]
+) -> bool:
+    """Add ``key`` (a group's attributes, in order) to ``pack`` if it stays under every limit."""
+    if len(pack.groups) + 1 >= _MAX_RULES:  # the sentinel is a rule too
+        return False
+    new = [a for a in key if a not in pack.attributes]
+    if _widened(pack.counts, pack.widest, pack.width, new, attributes) > _MAX_ATTRIBUTES:
+        return False
+    path = [pack.root]
+    for a in key:
+        child = path[-1].children.get(a)
+        if child is None:
+            break
+        path.append(child)
+    rest = key[len(path) - 1 :]
+    if rest:  # a new branch under path[-1]: check the stack bound all the way up
+        parent = path[-1]
+        if len(parent.children) >= _MAX_CHILDREN:
+            return False
+        width = _widened(parent.counts, parent.widest, parent.width, rest[:1], attributes)
+        stack = width - 1 + max(1, parent.deepest, 1 if len(rest) > 1 else 0)
+        for node in reversed(path[:-1]):
+            stack = node.width - 1 + max(1, node.deepest, stack)
+        if stack > _MAX_STACK:
+            return False
+    # Commit.
+    for a in new:
+        _count(pack.counts, pack.widest, attributes[a])
+    pack.width = sum(pack.widest.values())
+    pack.attributes.update(new)
+    pack.groups.append(group)
+    if rest:
+        parent = path[-1]
+        _count(parent.counts, parent.widest, attributes[rest[0]])
+        parent.width = sum(parent.widest.values())
+        node = parent.children[rest[0]] = _Node()
+        for a in rest[1:]:  # a chain: one child each
+            _count(node.counts, node.widest, attributes[a])
+            node.width = 1
+            path.append(node)
+            node.children[a] = child = _Node()
+            node = child
+        for node in reversed(path):  # the bounds, recomputed from the new leaf up
+            node.deepest = max(child.stack for child in node.children.values())
+            node.stack = node.width - 1 + max(1, node.deepest)
+    return True
+
+
+def _widened(
+    counts: dict[int, dict[Scalar, int]],
+    widest: dict[int, int],
+    width: int,
+    new: Sequence[int],
+    attributes: tuple[tuple[int, Any], ...],
+) -> int:
+    """``width`` (the sum of ``widest``) once the attributes ``new`` are counted too."""
+    extra: dict[int, dict[Scalar, int]] = {}
+    for a in new:
+        field_position, allowed = attributes[a]
+        bump = extra.setdefault(field_position, {})
+        for value in allowed:
+            bump[value] = bump.get(value, 0) + 1
+    for field_position, bump in extra.items():
+        seen = counts.get(field_position, {})
+        old = widest.get(field_position, 0)
+        width += max(old, max(seen.get(v, 0) + n for v, n in bump.items())) - old
+    return width
+
+
+def _count(
+    counts: dict[int, dict[Scalar, int]], widest: dict[int, int], attribute: tuple[int, Any]
+) -> None:
+    field_position, allowed = attribute
+    seen = counts.setdefault(field_position, {})
+    top = widest.get(field_position, 0)
+    for value in allowed:
+        seen[value] = seen.get(value, 0) + 1
+        top = max(top, seen[value])
+    widest[field_position] = top
+
+
+def _attribute_names(count: int) -> list[str]:
+    """``count`` property names whose durable hashes differ from each other and from reserved ones.
+
+    durable_rules tells properties apart by a 32-bit FNV-1a hash of their name alone.
+    """
+    taken = {_fnv1a(name) for name in ("sid", "id", _MARK, "$s", "$forward")}
+    names: list[str] = []
+    for number in itertools.count():
+        if len(names) == count:
+            break
+        name = f"a{number}"
+        digest = _fnv1a(name)
+        if digest not in taken:
+            taken.add(digest)
+            names.append(name)
+    return names
+
+
+def _fnv1a(name: str) -> int:
+    digest = 0x811C9DC5
+    for byte in name.encode():
+        digest = ((digest ^ byte) * 16777619) & 0xFFFFFFFF
+    return digest
+
+
+def _rule(names: Sequence[str]) -> dict[str, Any]:
+    """A durable_rules rule over one fact: the mark, then each attribute present (and 1)."""
+    return {"all": [{"m": {"$and": [{_MARK: 1}, *(_condition(name) for name in names)]}}]}
+
+
+def _condition(name: str) -> dict[str, Any]:
+    """One test of a compiled rule: the derived attribute ``name`` is 1 (it is never 0)."""
+    return {name: 1}
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception of durable_rules, with the meaning of its error code when known."""
+    text = str(exc)
+    code = text.rpartition("error code: ")[2].strip()
+    meaning = _ERROR_CODES.get(int(code)) if code.isdigit() else None
+    return f"{text} ({meaning})" if meaning else text
+
+
+def _delete_rulesets(delete: Callable[[int], object], handles: tuple[int, ...]) -> None:
+    for handle in handles:
+        delete(handle)

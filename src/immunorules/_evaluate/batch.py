@@ -6,12 +6,18 @@ distinct profile evaluated once; results are kept in the knowledge base's own
 fingerprint or engine). With ``workers > 1`` the distinct profiles that are not cached yet are
 matched in spawn-started processes, each rebuilding the knowledge base from its rule data (a
 durable_rules host is never pickled); the parent resolves the matches, so the results are the
-very ones ``workers=1`` gives.
+very ones ``workers=1`` gives. When spawned processes could not re-import the main module (a
+script read from standard input), matching stays in this process, with a ``RuntimeWarning``.
+An invalid input's cached :class:`ProfileError` is copied for each row that returns it.
 """
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
+import os
+import sys
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -105,8 +111,11 @@ def evaluate_many(
             except TypeError:  # an unhashable value: the input is invalid, validate it below
                 key = hit = None
             if hit is not None:
-                if collect or type(hit) is not ProfileError:
+                if type(hit) is not ProfileError:
                     append(hit)
+                    continue
+                if collect:
+                    append(_own(hit))
                     continue
                 raise _at(index, hit)
             if key is not None and pending_raw:
@@ -123,7 +132,7 @@ def evaluate_many(
                 cache.put_raw(key, exc)
             if not collect:
                 raise _at(index, exc) from None
-            out.append(exc)
+            out.append(_own(exc))  # the cached one stays untouched by what callers do to theirs
             continue
         result = profile_cache.get(checked)
         if result is None:
@@ -149,6 +158,14 @@ def evaluate_many(
             for index in pending[profile]:
                 out[index] = result
     return out
+
+
+def _own(exc: ProfileError) -> ProfileError:
+    """A copy of a cached error for one row: rows never share one (mutable) exception."""
+    fresh = ProfileError(exc.problems)
+    for name, value in vars(exc).items():  # problems, path, and any added (``__notes__``)
+        setattr(fresh, name, copy.copy(value))
+    return fresh
 
 
 def _at(index: int, exc: ProfileError) -> ProfileError:
@@ -180,6 +197,17 @@ def _match_in_workers(
     kb: KnowledgeBase, profiles: list[ConditionProfile], workers: int
 ) -> list[frozenset[str]]:
     facts = [kb.space.fact(profile) for profile in profiles]
+    missing = _unimportable_main()
+    if missing is not None:
+        warnings.warn(
+            f"evaluate_many(workers={workers}) matches in this process: spawned worker "
+            f"processes re-import the main module, and {missing!r} cannot be imported (a "
+            "script read from standard input?); run a script file, or use workers=1",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        match = kb._matcher.match
+        return [match(fact) for fact in facts]
     size = max(64, min(2048, -(-len(facts) // (workers * 4))))
     chunks = [facts[start : start + size] for start in range(0, len(facts), size)]
     context = multiprocessing.get_context("spawn")
@@ -195,3 +223,23 @@ def _match_in_workers(
                 raise EngineError("a worker rebuilt a different knowledge base")
             matches.extend(found)
     return matches
+
+
+def _unimportable_main() -> str | None:
+    """The path a spawned process would run as ``__main__``, when it is not a file; else None.
+
+    The same rule as :func:`multiprocessing.spawn.get_preparation_data`: a main module with a
+    ``__spec__`` is imported by name, one without ``__file__`` (the REPL, ``-c``, notebooks) is
+    not imported at all, and any other is run from its path. For ``python - < script.py`` that
+    path is ``<stdin>``: every worker dies at start, and the pool used to wait for them forever.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        return None
+    path = getattr(main, "__file__", None)
+    if not isinstance(path, str):
+        return None
+    original = getattr(multiprocessing.process, "ORIGINAL_DIR", None)
+    if not os.path.isabs(path) and isinstance(original, str):
+        path = os.path.join(original, path)
+    return None if os.path.isfile(path) else path

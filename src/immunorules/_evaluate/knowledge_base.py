@@ -7,7 +7,7 @@ import json
 import pickle
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar, Literal, overload
 
@@ -295,12 +295,16 @@ class KnowledgeBase(Rendered):
         return decision_table(self, include_inactive=include_inactive)
 
     def audit(
-        self, *, scope: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+        self,
+        *,
+        scope: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        max_findings: int | None = 500,
+        progress: Callable[[str, int, int], None] | bool | None = None,
     ) -> AuditReport:
         """Audit this knowledge base exactly over every valid profile (see :func:`audit`)."""
         from .._analysis.audit import audit
 
-        return audit(self, scope=scope)
+        return audit(self, scope=scope, max_findings=max_findings, progress=progress)
 
     def summary(self) -> str:
         """A plain-text summary: identity, counts, and the rules by disease area."""
@@ -347,7 +351,7 @@ def _make_matcher(
     if engine == "auto" and not durable_available():
         return NativeMatcher(matchers, domains)
     if not durable_available():
-        raise EngineError("durable_rules is not importable here; use the native engine")
+        raise EngineError("durable_rules is not importable here; use engine='native'")
     return DurableMatcher(matchers)
 
 

@@ -35,14 +35,16 @@ from .._model.result import (
     Result,
     Suggestion,
 )
-from .._model.rules import Evidence, Rule
+from .._model.rules import Evidence, Rule, SuggestEffect
 from .._model.schema import Schema, bundled_schema
 
 __all__ = [
     "Plan",
     "Resolver",
     "citations",
+    "effect_directions",
     "is_decisive",
+    "line_directions",
     "plan",
     "resolve",
     "suggestion_directions",
@@ -112,6 +114,54 @@ def suggestion_directions(
     return frozenset() if default is None else frozenset({default})
 
 
+Entry = tuple[tuple[str, ...], str | None]
+"""One suggestion of a category: the drug classes it names and its goal (or None)."""
+
+
+def effect_directions(suggest: SuggestEffect, schema: Schema | None = None) -> frozenset[str]:
+    """The directions one suggestion counts with: its goal when it states one, else its
+    classes' (or its category's default)."""
+    if suggest.goal is not None:
+        return frozenset({suggest.goal})
+    return suggestion_directions(suggest.category, suggest.subcategories, schema)
+
+
+def line_directions(
+    category: str,
+    remaining: Iterable[str],
+    entries: Sequence[Entry],
+    schema: Schema | None = None,
+) -> frozenset[str]:
+    """The directions of a merged suggestion line: ``remaining`` are its drug classes left
+    after the avoids, ``entries`` the (classes, goal) of every suggestion merged into it.
+
+    A class counts with the goal of each suggestion that names it, else with its own
+    direction; a line with no class left counts with the goals of its suggestions that name
+    no class, else with the category's default. Without goals this is
+    :func:`suggestion_directions`.
+    """
+    left = tuple(remaining)
+    if not any(goal for _, goal in entries):
+        return suggestion_directions(category, left, schema)
+    schema = schema or bundled_schema()
+    if left:
+        kept = set(left)
+        return frozenset(
+            goal or schema.sub_direction[sub]
+            for named, goal in entries
+            for sub in named
+            if sub in kept
+        )
+    default = schema.category_direction[category]
+    return frozenset(
+        direction
+        for named, goal in entries
+        if not named
+        for direction in (goal or default,)
+        if direction is not None
+    )
+
+
 # -- step 1: the plan (the fired rules alone) ---------------------------------------------------
 
 
@@ -144,7 +194,8 @@ class _Effects(NamedTuple):
     """A rule's effects as plain tuples, read once per rule."""
 
     rule: Rule
-    suggest: tuple[tuple[str, str, tuple[str, ...]], ...]  # category, tier, subcategories
+    # category, tier, drug classes, goal
+    suggest: tuple[tuple[str, str, tuple[str, ...], str | None], ...]
     flag: tuple[str, ...]
     avoid: tuple[tuple[str, str | None], ...]  # category, subcategory
     advise: tuple[str, ...]
@@ -155,7 +206,7 @@ def _effects(rule: Rule, schema: Schema) -> _Effects:
     then = rule.then
     return _Effects(
         rule,
-        tuple((s.category, s.tier, s.subcategories) for s in then.suggest),
+        tuple((s.category, s.tier, s.subcategories, s.goal) for s in then.suggest),
         then.flag,
         tuple((a.category, a.subcategory) for a in then.avoid),
         then.advise,
@@ -216,13 +267,15 @@ def _plan(fired: Sequence[_Effects], tables: _Tables) -> Plan:
     subs: dict[str, set[str]] = {}
     suggesters: dict[str, list[int]] = {}
     all_named: dict[str, bool] = {}
+    entries: dict[str, list[Entry]] = {}
     flaggers: dict[str, list[int]] = {}
     avoiders: dict[tuple[str, str | None], list[int]] = {}
     advisers: dict[str, list[int]] = {}
     covered = False
     for position, effects in enumerate(fired):
         covered = covered or effects.decisive
-        for category, tier, named in effects.suggest:
+        for category, tier, named, goal in effects.suggest:
+            entries.setdefault(category, []).append((named, goal))
             if category in tiers:
                 if tiers[category] != "first_line":
                     tiers[category] = tier
@@ -243,6 +296,7 @@ def _plan(fired: Sequence[_Effects], tables: _Tables) -> Plan:
             advisers.setdefault(key, []).append(position)
 
     suggestions: list[Line] = []
+    directions: list[frozenset[str]] = []
     if tiers:
         avoided_subs = {sub for (_, sub) in avoiders if sub is not None}
         for category in sorted(tiers, key=tables.category_order.__getitem__):
@@ -254,6 +308,8 @@ def _plan(fired: Sequence[_Effects], tables: _Tables) -> Plan:
             if all_named[category] and not remaining:
                 continue
             flagged = category in flaggers
+            found = line_directions(category, remaining, entries[category], tables.schema)
+            directions.append(found)
             suggestions.append(
                 Line(
                     Suggestion,
@@ -261,10 +317,7 @@ def _plan(fired: Sequence[_Effects], tables: _Tables) -> Plan:
                         ("category", category),
                         ("tier", "flagged" if flagged else tiers[category]),
                         ("subcategories", remaining),
-                        (
-                            "direction",
-                            _direction(suggestion_directions(category, remaining, tables.schema)),
-                        ),
+                        ("direction", _direction(found)),
                         ("requires_specialist_review", flagged),
                     ),
                     tuple(suggesters[category]),
@@ -287,7 +340,7 @@ def _plan(fired: Sequence[_Effects], tables: _Tables) -> Plan:
                 advisers.items(), key=lambda item: tables.advisory_lines[item[0]][0]
             )
         ),
-        conflicts=_conflicts(suggestions, rules, tables) if suggestions else (),
+        conflicts=_conflicts(suggestions, directions, rules, tables) if suggestions else (),
         covered=covered,
         fired_rules=tuple(rule.id for rule in rules),
     )
@@ -302,14 +355,16 @@ def _direction(directions: frozenset[str]) -> str | None:
 
 
 def _conflicts(
-    suggestions: Sequence[Line], rules: Sequence[Rule], tables: _Tables
+    suggestions: Sequence[Line],
+    directions: Sequence[frozenset[str]],
+    rules: Sequence[Rule],
+    tables: _Tables,
 ) -> tuple[Conflict, ...]:
     sides: dict[str, list[dict[str, Any]]] = {direction: [] for direction in _OPPOSITE}
-    for line in suggestions:
+    for line, found in zip(suggestions, directions, strict=True):
         fields = dict(line.fields)
         fields["rule_ids"] = [rules[index].id for index in line.reasons]
-        subs = fields["subcategories"]
-        for direction in suggestion_directions(fields["category"], subs, tables.schema):
+        for direction in found:
             if direction in sides:
                 sides[direction].append(fields)
     if not all(sides.values()):

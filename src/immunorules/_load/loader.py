@@ -15,9 +15,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from .._errors import ProfileError, RuleFileError, RuleFileProblem, display_path
+from .._errors import ProfileError, RuleFileError, RuleFileProblem, display_path, shown
 from .._model.matching import Scalar
-from .._model.profile import did_you_mean, shown
+from .._model.profile import did_you_mean
 from .._model.rules import (
     AvoidEffect,
     Effects,
@@ -45,6 +45,7 @@ _EXPECT_KEYS = ("suggest", "flagged", "not", "advise")
 _EVIDENCE_KEYS = ("citation", "url", "accessed", "version", "confidence", "note")
 _STATUSES = ("active", "draft", "retired")
 _TIERS = ("first_line", "escalation")
+_GOALS = ("suppress", "stimulate", "reconstitute", "cytotoxic")
 _CONFIDENCE = ("verified", "secondary", "unverified")
 _TOP_KEYS = ("rules", "evidence", "vocabulary", "scope")
 _SET_KEYS = ("includes", "includes_any", "excludes")
@@ -104,7 +105,7 @@ def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
                 first = evidence[key]
                 checker.add(
                     child_path("$.evidence", key),
-                    f"evidence key {key!r} is already defined at {first.file}:{first.line}",
+                    f"evidence key {shown(key)} is already defined at {first.file}:{first.line}",
                 )
             else:
                 evidence[key] = entry
@@ -173,9 +174,11 @@ class _FileChecker:
     scope: list[Rule] = field(default_factory=list)
     current_rule: str | None = None
     schema: Schema = field(default_factory=bundled_schema)
+    noted: int = 0  # problems noted so far, including those a YAML problem already explains
 
     def add(self, path: str, message: str, *, rule_id: str | None = None) -> None:
         """Note a problem at ``path`` (its line is looked up in the parsed document)."""
+        self.noted += 1  # even when the YAML problem below explains it: the rule is not built
         if any(problem.path == path for problem in self.doc.problems):
             return  # the YAML problem at this node (e.g. a refused tag) already explains it
         rule = rule_id if rule_id is not None else self.current_rule
@@ -265,7 +268,7 @@ class _FileChecker:
         for key in data:
             if key not in allowed:
                 hint = did_you_mean(key, list(allowed)) or f"; allowed: {', '.join(allowed)}"
-                self.add(child_path(path, key), f"unknown key {key!r}{hint}")
+                self.add(child_path(path, key), f"unknown key {shown(key)}{hint}")
 
     def _text(self, data: Mapping[str, Any], key: str, path: str, *, required: bool) -> str | None:
         value = data.get(key)
@@ -348,7 +351,7 @@ class _FileChecker:
         if not isinstance(raw, dict):
             self.add(path, f"a rule must be a mapping, not a {_kind(raw)}")
             return
-        before = len(self.problems)
+        before = self.noted
         rule_id = raw.get("id")
         if isinstance(rule_id, str) and _ID.match(rule_id):
             self.current_rule = rule_id
@@ -357,8 +360,8 @@ class _FileChecker:
         else:
             self.add(
                 f"{path}.id",
-                f"{rule_id!r} is not a valid rule id (like RA-ESCALATE-BIOLOGIC: capitals, digits "
-                "and single hyphens)",
+                f"{shown(rule_id)} is not a valid rule id (like RA-ESCALATE-BIOLOGIC: capitals, "
+                "digits and single hyphens)",
             )
         self._keys(raw, path, _RULE_KEYS)
         title = self._text(raw, "title", path, required=True)
@@ -370,7 +373,7 @@ class _FileChecker:
         then = self._then(raw.get("then"), f"{path}.then", present="then" in raw)
         evidence = self._evidence_refs(raw.get("evidence"), f"{path}.evidence")
         tests = self._tests(raw.get("tests"), f"{path}.tests")
-        if len(self.problems) > before or title is None or because is None:
+        if self.noted > before or title is None or because is None:
             return
         assert isinstance(rule_id, str) and then is not None and conditions is not None
         when, sets = conditions
@@ -584,10 +587,14 @@ class _FileChecker:
             if not isinstance(item, dict):
                 self.add(item_path, "a suggestion must be a mapping with 'category' and 'tier'")
                 continue
-            self._keys(item, item_path, ("category", "tier", "subcategories"))
+            self._keys(item, item_path, ("category", "tier", "subcategories", "goal"))
             category = item.get("category")
             tier = item.get("tier")
+            goal = item.get("goal")
             ok = True
+            if goal is not None and goal not in _GOALS:
+                self.add(f"{item_path}.goal", _unknown(goal, _GOALS, "goal"))
+                ok = False
             categories = self.schema.categories
             if category not in categories:
                 message = "'category' is required" if category is None else None
@@ -611,12 +618,14 @@ class _FileChecker:
                 if ok and owner != category:
                     self.add(
                         f"{item_path}.subcategories[{sub_index}]",
-                        f"subcategory {sub!r} belongs to {owner!r}, not {category!r}",
+                        f"subcategory {shown(sub)} belongs to {owner!r}, not {category!r}",
                     )
                     ok = False
             if ok:
                 found.append(
-                    SuggestEffect(category=category, tier=tier, subcategories=subcategories)
+                    SuggestEffect(
+                        category=category, tier=tier, subcategories=subcategories, goal=goal
+                    )
                 )
         return tuple(found)
 

@@ -14,18 +14,21 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .._model.profile import did_you_mean, shown
+from .._errors import shown
+from .._model.profile import did_you_mean
 from .._model.vocabulary import (
+    CODE_SYSTEMS,
     AdvisoryDef,
     ConditionDef,
     DiseaseAreaDef,
+    FieldCode,
     FieldDef,
     Subcategory,
     Vocabulary,
 )
 from .yaml import child_path
 
-__all__ = ["SECTIONS", "VocabularyMerger"]
+__all__ = ["SECTIONS", "VocabularyMerger", "code_problems"]
 
 Add = Callable[[str, str], None]
 
@@ -104,37 +107,49 @@ class VocabularyMerger:
             return
         problems = self._problems(section, item)
         for sub, message in problems:
-            add(child_path(path, sub) if sub else path, message)
+            if not sub:
+                add(path, message)
+            elif sub.startswith("codes["):  # already a path: codes[0].value
+                add(f"{path}.{sub}", message)
+            else:
+                add(child_path(path, sub), message)
         if problems:
             return
         known = self.entries[section].get(key)
         if known is not None:
-            if known[0] != item:
+            if _comparable(section, known[0]) != _comparable(section, item):
                 what = section[:-1].replace("_", " ")
-                add(path, f"redefines {what} {key!r} differently from {known[1]}")
+                add(path, f"redefines {what} {shown(key)} differently from {known[1]}")
             return
         self.entries[section][key] = (item, where(path))
         self.added = True
 
     def _problems(self, section: str, item: BaseModel) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
+        domain: tuple[str, ...] = ()
+        if isinstance(item, FieldDef):
+            domain = item.values if item.of is None else tuple(self.entries[item.of])
+        found.extend(code_problems(item, domain))
         if isinstance(item, FieldDef):
             found.extend(_field_problems(item, self))
         elif isinstance(item, ConditionDef):
             if item.disease_area not in self.entries["disease_areas"]:
                 hint = did_you_mean(item.disease_area, list(self.entries["disease_areas"]))
                 found.append(
-                    ("disease_area", f"{item.disease_area!r} is not a known disease area{hint}")
+                    (
+                        "disease_area",
+                        f"{shown(item.disease_area)} is not a known disease area{hint}",
+                    )
                 )
         elif isinstance(item, Subcategory):
             if item.category not in {c.id for c in self.base.categories}:
-                found.append(("category", f"{item.category!r} is not a therapy category"))
+                found.append(("category", f"{shown(item.category)} is not a therapy category"))
             if item.parent is not None:
                 parent = self.entries["subcategories"].get(item.parent)
                 if parent is None:
-                    found.append(("parent", f"{item.parent!r} is not a known subcategory"))
+                    found.append(("parent", f"{shown(item.parent)} is not a known subcategory"))
                 elif getattr(parent[0], "category", None) != item.category:
-                    found.append(("parent", f"{item.parent!r} belongs to another category"))
+                    found.append(("parent", f"{shown(item.parent)} belongs to another category"))
         return found
 
     def vocabulary(self) -> Vocabulary:
@@ -157,7 +172,7 @@ def _key(item: BaseModel) -> Any:
 def _field_problems(field: FieldDef, merger: VocabularyMerger) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if field.id in _RESERVED or field.id.startswith("model_"):
-        found.append(("id", f"{field.id!r} is a reserved name; choose another field id"))
+        found.append(("id", f"{shown(field.id)} is a reserved name; choose another field id"))
     if field.type == "integer":
         if field.min is None or field.max is None:
             found.append(
@@ -218,3 +233,54 @@ def _field_problems(field: FieldDef, merger: VocabularyMerger) -> list[tuple[str
     ):
         found.append(("", "a field that cannot be null needs a 'default' or 'required: true'"))
     return found
+
+
+#: The keys a condition's, disease area's or drug class's code may carry (no field value).
+_PLAIN_CODE_KEYS = frozenset({"system", "code", "display", "status", "source", "note"})
+
+
+def code_problems(item: BaseModel, domain: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """What is wrong with the record ``codes`` of a vocabulary entry: an unknown short system
+    name, an age that is not a number, a field value outside the field's domain (``domain``:
+    its enum values or set members), or a field-only key on a condition, area or class."""
+    codes: tuple[FieldCode, ...] = getattr(item, "codes", ())
+    found: list[tuple[str, str]] = []
+    for index, code in enumerate(codes):
+        where = f"codes[{index}]"
+        if ":" not in code.system and code.system not in CODE_SYSTEMS:
+            hint = did_you_mean(code.system, list(CODE_SYSTEMS)) or (
+                f"; give a URI or one of {', '.join(CODE_SYSTEMS)}"
+            )
+            found.append((f"{where}.system", f"unknown coding system {shown(code.system)}{hint}"))
+        if code.system_uri == CODE_SYSTEMS["patient_age"] and not code.code.isdigit():
+            found.append((f"{where}.code", "a patient_age code is an age in whole years"))
+        if not isinstance(item, FieldDef):
+            extra = sorted(code.model_fields_set - _PLAIN_CODE_KEYS)
+            if extra:
+                found.append(
+                    (where, f"{', '.join(extra)}: only a field's codes set a value or say when")
+                )
+            continue
+        value = code.value
+        ok = {
+            "boolean": isinstance(value, bool),
+            "integer": isinstance(value, int)
+            and not isinstance(value, bool)
+            and (item.min is None or value >= item.min)
+            and (item.max is None or value <= item.max),
+            "enum": isinstance(value, str) and value in domain,
+            "set": isinstance(value, str) and value in domain,
+        }[item.type]
+        if not ok:
+            hint = did_you_mean(str(value), list(domain)) if isinstance(value, str) else ""
+            found.append((f"{where}.value", f"{shown(value)} is not a value of the field{hint}"))
+    return found
+
+
+def _comparable(section: str, item: Any) -> Any:
+    """What must match when an id is defined twice: a field's description is documentation
+    only, so a rule set that declared a field the bundled vocabulary later adopted (with its own
+    description) keeps loading; the first definition, with its description, is the one kept."""
+    if section == "fields" and getattr(item, "description", None) is not None:
+        return item.model_copy(update={"description": None})
+    return item

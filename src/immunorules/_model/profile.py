@@ -24,17 +24,22 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from .._errors import ProfileError, ProfileProblem
+from .._errors import ProfileError, ProfileProblem, shown
 
 if TYPE_CHECKING:
     from .schema import Schema
 
-__all__ = ["ConditionProfile", "did_you_mean", "make_profile_model", "parse_with", "shown"]
+__all__ = ["ConditionProfile", "did_you_mean", "make_profile_model", "parse_with"]
 
 ImmuneActivity = Literal["overactive", "underactive", "balanced"]
 TransplantStatus = Literal["none", "candidate", "solid_organ_recipient", "hsct_recipient"]
 Severity = Literal["mild", "moderate", "severe"]
 InfectionStatus = Literal["none", "recent_serious", "active_serious"]
+HbvSerology = Literal["negative", "resolved", "hbsag_positive"]
+HsctType = Literal["allogeneic", "autologous"]
+MalignancyType = Literal[
+    "lymphoproliferative", "non_melanoma_skin_cancer", "melanoma", "solid_tumour", "other"
+]
 
 
 #: Builds the bundled schema; set by the schema module when it is imported (it imports this
@@ -73,6 +78,10 @@ class ConditionProfile(BaseModel):
     malignancy_history: bool = False
     cardiovascular_risk: bool = False
     targetable_driver_alteration: bool = False
+    prior_therapy_classes: tuple[str, ...] = ()
+    hbv_serology: HbvSerology | None = None
+    hsct_type: HsctType | None = None
+    malignancy_type: MalignancyType | None = None
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -101,6 +110,11 @@ class ConditionProfile(BaseModel):
         """Validate a mapping (or a profile); raises :class:`ProfileError`."""
         checked: Self = parse_with(cls, obj)
         return checked
+
+    @field_validator("prior_therapy_classes", mode="before")
+    @classmethod
+    def _known_classes(cls, value: Any, info: Any) -> Any:
+        return _set_members(cls, value, info)
 
     @model_validator(mode="before")
     @classmethod
@@ -267,7 +281,8 @@ def _fast_table(model: type[ConditionProfile]) -> _FastTable:
             field = schema.fields[name]
             kind: type = {"boolean": bool, "integer": int}.get(field.type, str)
             values = frozenset(value for value in domain if value is not None)
-            domains[name] = (kind, values, field.nullable or name == "disease_area")
+            # None is valid where the domain holds it (never for a boolean field)
+            domains[name] = (kind, values, None in domain or name == "disease_area")
         table = _FAST[model] = (domains, dict(schema.defaults))
     return table
 
@@ -312,40 +327,6 @@ def did_you_mean(value: object, choices: tuple[str, ...] | list[str]) -> str:
         close = [choice for choice in choices if choice.startswith(value)][:2]
         close = close if len(close) == 1 else []
     return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def shown(value: object, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters; never raises (huge ints, deep nesting)."""
-    try:
-        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-            return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
-        text = repr(value) if not isinstance(value, list | dict | tuple) else _short(value)
-    except (ValueError, RecursionError):
-        text = f"<a {type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _short(value: list[Any] | dict[Any, Any] | tuple[Any, ...]) -> str:
-    """A repr of a container that looks only at its first items and two levels deep."""
-    if isinstance(value, dict):
-        items = [f"{shown(k, 20)}: {_inner(v)}" for k, v in list(value.items())[:4]]
-        return "{" + ", ".join(items) + (", ...}" if len(value) > 4 else "}")
-    items = [_inner(v) for v in list(value)[:4]]
-    more = ", ..." if len(value) > 4 else ""
-    return (
-        ("[" if isinstance(value, list) else "(")
-        + ", ".join(items)
-        + more
-        + ("]" if isinstance(value, list) else ")")
-    )
-
-
-def _inner(value: object) -> str:
-    if isinstance(value, list | dict | tuple):
-        return (
-            "[...]" if isinstance(value, list) else "{...}" if isinstance(value, dict) else "(...)"
-        )
-    return shown(value, 20)
 
 
 def _custom(message: str) -> PydanticCustomError:

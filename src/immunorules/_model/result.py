@@ -7,6 +7,7 @@ Rendering lives in ``_render``; these classes only delegate to it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 from typing import Annotated, ClassVar, Literal, NoReturn
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SerializeAsAny
@@ -59,8 +60,9 @@ class Rendered:
 
     def _rendered(self, format: str, **options: object) -> str:
         render = _RENDERERS.get((self._render_kind, format))
-        if render is None:  # pragma: no cover - importing immunorules registers every renderer
-            raise RuntimeError(f"no {format} renderer for {self._render_kind}: import immunorules")
+        if render is None:  # the render layer registers itself when it is first loaded
+            import_module("immunorules._render")
+            render = _RENDERERS[(self._render_kind, format)]
         return render(self, **options)
 
     def explain(self) -> str:
@@ -128,7 +130,7 @@ class Suggestion(_Frozen):
     category: str
     tier: Tier
     subcategories: tuple[str, ...]
-    direction: Literal["suppress", "stimulate", "reconstitute", "mixed"] | None
+    direction: Literal["suppress", "stimulate", "reconstitute", "cytotoxic", "mixed"] | None
     requires_specialist_review: bool
     reasons: tuple[Reason, ...]
     flag_reasons: tuple[Reason, ...] = ()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from .matching import Scalar
 from .profile import ConditionProfile
 from .result import Citation
+from .vocabulary import Direction
 
 __all__ = [
     "AvoidEffect",
@@ -44,9 +45,14 @@ class Evidence(Citation):
 
 
 class SuggestEffect(_Frozen):
+    """A suggestion of a category (and drug classes). ``goal`` states what the rule wants of
+    it when that differs from the classes' own direction (an anti-CD20 antibody suppresses in
+    multiple sclerosis but is ``cytotoxic`` in lymphoma): conflicts are judged on the goal."""
+
     category: str
     tier: SuggestTier
     subcategories: tuple[str, ...] = ()
+    goal: Direction | None = None
 
 
 class AvoidEffect(_Frozen):

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 __all__ = [
+    "CODE_SYSTEMS",
     "AdvisoryDef",
     "Category",
     "Code",
@@ -28,7 +29,9 @@ __all__ = [
     "bundled_vocabulary",
 ]
 
-Direction = Literal["suppress", "stimulate", "reconstitute"]
+#: ``cytotoxic``: the therapy is aimed at the malignant cells themselves (e.g. an anti-CD20
+#: antibody in lymphoma); it counts with neither side of a suppress/stimulate conflict.
+Direction = Literal["suppress", "stimulate", "reconstitute", "cytotoxic"]
 AdvisoryKind = Literal["caution", "referral"]
 FieldType = Literal["enum", "integer", "boolean", "set"]
 ImmuneActivityValue = Literal["overactive", "underactive", "balanced"]
@@ -47,13 +50,50 @@ class Code(_Frozen):
     note: str | None = None
 
 
+#: Short names a vocabulary may use for the coding systems of patient records (FHIR input);
+#: any other system is written as its URI. ``patient_age`` is not a coding system: its code
+#: is an age in years, met when the patient is at least that old on the record's date.
+CODE_SYSTEMS: dict[str, str] = {
+    "snomed_ct": "http://snomed.info/sct",
+    "icd10cm": "http://hl7.org/fhir/sid/icd-10-cm",
+    "rxnorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "loinc": "http://loinc.org",
+    "atc": "http://www.whocc.no/atc",
+    "patient_age": "urn:immunorules:patient-age",
+}
+
+
 class FieldCode(_Frozen):
-    """A code that, found in a patient record, sets a field to ``value`` (FHIR input)."""
+    """A code that, found in a patient record, sets a field to ``value`` (FHIR input).
+
+    ``system`` is a coding system's URI or short name (:data:`CODE_SYSTEMS`). ICD-10-CM codes
+    match themselves and every code below them (``M05`` matches ``M05.79``), and a block such
+    as ``C00-C96`` matches every category in it; the most specific entry wins. ``when`` says
+    which findings count: ``current`` (an active condition, a recent observation), ``ever``
+    (also a resolved one, or a procedure done), ``past_year`` (one that ended within a year).
+    ``element: severity`` matches the severity of the treated condition instead of a code;
+    ``answers`` are the result codes an observation must carry (none: any result);
+    ``besides_treated`` makes the code count only when it is not the treated condition's.
+    Conditions, disease areas and drug classes carry codes of the same shape, with only
+    ``system``, ``code``, ``display`` and the verification keys.
+    """
 
     system: str
     code: str
     value: str | bool | int = True
     display: str | None = None
+    when: Literal["current", "ever", "past_year"] = "current"
+    element: Literal["code", "severity"] = "code"
+    answers: tuple[str, ...] = ()
+    besides_treated: bool = False
+    status: Literal["verified", "secondary", "unverified"] = "unverified"
+    source: str | None = None
+    note: str | None = None
+
+    @property
+    def system_uri(self) -> str:
+        """The system's URI (short names resolved)."""
+        return CODE_SYSTEMS.get(self.system, self.system)
 
 
 class FieldDef(_Frozen):
@@ -92,9 +132,13 @@ class FieldDef(_Frozen):
 
 
 class DiseaseAreaDef(_Frozen):
+    """A disease area. Its ``codes`` name problems of the area that have no condition of their
+    own (a record with one of them gets the area, with no condition)."""
+
     id: str
     name: str
     default_immune_activity: ImmuneActivityValue
+    codes: tuple[FieldCode, ...] = ()
 
 
 class ConditionDef(_Frozen):
@@ -105,6 +149,7 @@ class ConditionDef(_Frozen):
     snomed_ct: Code | None = None
     icd10cm: Code | None = None
     note: str | None = None
+    codes: tuple[FieldCode, ...] = ()
 
 
 class Category(_Frozen):
@@ -124,6 +169,7 @@ class Subcategory(_Frozen):
     atc: tuple[Code, ...] = ()
     atc_note: str | None = None
     parent: str | None = None
+    codes: tuple[FieldCode, ...] = ()
 
 
 class AdvisoryDef(_Frozen):

@@ -35,10 +35,11 @@ from .text import (
 
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
+    from .._analysis.decision_table import DecisionTable
     from .._analysis.whynot import ProfileChange, WhyNot
     from .._evaluate.knowledge_base import KnowledgeBase
 
-__all__ = ["CSS", "audit_html", "kb_html", "result_html", "whynot_html"]
+__all__ = ["CSS", "audit_html", "decision_table_html", "kb_html", "result_html", "whynot_html"]
 
 # JupyterLab styles output tables and lists with ``.jp-RenderedHTMLCommon`` rules (cells
 # right-aligned at specificity 0,2,1, a fixed table layout, bulleted lists). Rules here that must
@@ -472,3 +473,43 @@ def audit_html(report: AuditReport) -> str:
     else:
         body.append('<p class="ir-muted">No findings.</p>')
     return _root("audit", body)
+
+
+def decision_table_html(table: DecisionTable) -> str:
+    """A decision table: one row per rule, one column per profile field some rule tests ("-":
+    any value), then the effects and evidence."""
+    show_status = any(row.status != "active" for row in table.rows)
+    effects = ("suggest", "flag", "avoid", "advise")
+    head = ["rule", "title", *(["status"] if show_status else []), *table.fields]
+    head += [*effects, "evidence"]
+    rows = []
+    for row in table.rows:
+        cells = [
+            f'<td class="ir-code">{esc(row.rule_id)}</td>',
+            f"<td>{esc(row.title)}</td>",
+        ]
+        if show_status:
+            cells.append(f"<td>{badge(row.status, 'absent')}</td>")
+        for name in table.fields:
+            condition = row.conditions.get(name)
+            cells.append(
+                f'<td class="ir-code">{esc(condition)}</td>'
+                if condition is not None
+                else '<td class="ir-muted">-</td>'
+            )
+        for effect in effects:
+            items = "".join(f"<div>{esc(item)}</div>" for item in getattr(row, effect))
+            cells.append(f'<td class="ir-small">{items}</td>')
+        cells.append(f'<td class="ir-code">{esc(", ".join(row.evidence))}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    header = "".join(f"<th>{esc(name)}</th>" for name in head)
+    count = len(table.rows)
+    body = [
+        f'<div class="ir-head"><span class="ir-title">Decision table</span>'
+        f'<span class="ir-muted">{count} rule{"s" if count != 1 else ""}, '
+        f"{len(table.fields)} profile fields tested</span></div>",
+        f'<div class="ir-scroll"><table class="ir-table"><tr>{header}</tr>'
+        + "".join(rows)
+        + "</table></div>",
+    ]
+    return _root("decision-table", body)

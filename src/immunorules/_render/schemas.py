@@ -125,6 +125,7 @@ def rule_file_json_schema(schema: Schema) -> dict[str, Any]:
                         "category": names["category"],
                         "tier": {"enum": ["first_line", "escalation"]},
                         "subcategories": {"type": "array", "items": names["subcategory"]},
+                        "goal": {"enum": ["suppress", "stimulate", "reconstitute", "cytotoxic"]},
                     },
                     "required": ["category", "tier"],
                     "additionalProperties": False,

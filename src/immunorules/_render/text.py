@@ -67,7 +67,7 @@ def safe_url(url: str | None) -> str | None:
 # -- the schema of what is rendered ---------------------------------------------------------------
 
 _SCHEMA: ContextVar[Schema | None] = ContextVar("immunorules_render_schema", default=None)
-_Rendered = TypeVar("_Rendered", bound=Callable[..., str])
+_Rendered = TypeVar("_Rendered", bound=Callable[..., Any])
 
 
 def schema() -> Schema:
@@ -89,7 +89,7 @@ def in_schema(render: _Rendered) -> _Rendered:
     """Run a renderer with its subject's schema (a knowledge base, result or why-not answer)."""
 
     @functools.wraps(render)
-    def wrapper(subject: object, *args: Any, **kwargs: Any) -> str:
+    def wrapper(subject: object, *args: Any, **kwargs: Any) -> Any:
         token = _SCHEMA.set(schema_of(subject))
         try:
             return render(subject, *args, **kwargs)
@@ -659,10 +659,8 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 def audit_counts(report: AuditReport) -> dict[str, int]:
-    counts = {"error": 0, "warning": 0, "info": 0}
-    for finding in report.findings:
-        counts[finding.severity] = counts.get(finding.severity, 0) + 1
-    return counts
+    """Findings per severity, those a capped report does not list included."""
+    return report.counts()
 
 
 def audit_markdown(report: AuditReport) -> str:

@@ -8,11 +8,13 @@ Installed with the package (entry point ``pytest11``); inactive unless rule path
 or in the ini file: ``immunorules_rules = my_rules`` (paths relative to it). The paths are loaded
 together as one knowledge base. Items are named ``<rule file>::<RULE-ID>[<n>]`` (the n-th case
 of the rule); ``--immunorules-audit`` adds an item ``immunorules-audit`` that fails on error
-findings. A rule set that does not load gives one failing item listing every problem.
+findings. A rule set that does not load gives one failing item, ``immunorules-rules``, listing
+every problem; so does any other exception while loading (never a pytest INTERNALERROR).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,15 @@ from typing import Any
 import pytest
 
 from .._analysis.golden import GoldenCaseRef, golden_cases
-from .._errors import ImmunorulesError
+from .._errors import EngineError, ImmunorulesError
 from .._evaluate.knowledge_base import KnowledgeBase, load_rules
 from .._load.loader import BUNDLED_RULES
 
 __all__ = ["AuditItem", "GoldenCaseItem", "RuleFile"]
 
-_KB = pytest.StashKey[KnowledgeBase | ImmunorulesError]()
+_KB = pytest.StashKey[KnowledgeBase | Exception]()
+_ENGINE_ARGUMENT = re.compile(r"\bengine=(['\"])(\w+)\1")
+_MAX_MESSAGE = 2000
 
 
 class _Failure(Exception):
@@ -63,15 +67,57 @@ def _rule_paths(config: pytest.Config) -> list[Path]:
     return given or list(config.getini("immunorules_rules"))
 
 
-def _knowledge_base(config: pytest.Config) -> KnowledgeBase | ImmunorulesError:
+def _knowledge_base(config: pytest.Config) -> KnowledgeBase | Exception:
+    """The rule paths loaded once, or the exception loading them raised: any exception, since
+    one escaping from a collection hook is a pytest INTERNALERROR instead of a failing item."""
     if _KB not in config.stash:
         try:
             config.stash[_KB] = load_rules(
                 _rule_paths(config), engine=config.option.immunorules_engine
             )
-        except ImmunorulesError as exc:
+        except Exception as exc:
             config.stash[_KB] = exc
     return config.stash[_KB]
+
+
+def _load_failure(error: Exception) -> str:
+    """What the failing ``immunorules-rules`` item says about an exception while loading."""
+    if isinstance(error, EngineError):
+        text = _ENGINE_ARGUMENT.sub(r"--immunorules-engine \2", str(error))
+        return f"the rule files cannot be evaluated: {_clipped(text)}"
+    if isinstance(error, ImmunorulesError):
+        return f"the rule files do not load:\n{_clipped(str(error))}"
+    return (
+        f"the rule files could not be loaded: {type(error).__name__}: {_clipped(str(error))}\n"
+        "This is a bug in immunorules, not a problem you can fix in the rule files' tests; "
+        "please report it together with the rule files."
+    )
+
+
+def _selected(config: pytest.Config) -> bool:
+    """Whether this run asks for the rule files' items: always with ``--immunorules-rules`` or
+    a run of the whole suite; with paths or node ids on the command line (``pytest
+    tests/test_x.py::test_one``) only when one of them is (or holds, or lies in) a rule path,
+    or names an ``immunorules-`` item."""
+    if config.option.immunorules_rules or config.args_source != pytest.Config.ArgsSource.ARGS:
+        return True
+    rules = [Path(path).resolve() for path in _rule_paths(config)]
+    for arg in config.args:
+        name = arg.split("::", 1)[0]
+        if name.startswith("immunorules-"):
+            return True
+        target = (config.invocation_params.dir / name).resolve()
+        if any(
+            target == rule or rule in target.parents or target in rule.parents for rule in rules
+        ):
+            return True
+    return False
+
+
+def _clipped(text: str) -> str:
+    if len(text) <= _MAX_MESSAGE:
+        return text
+    return f"{text[:_MAX_MESSAGE]}... ({len(text):,} characters)"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -79,11 +125,11 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Add the golden-case items before selection (``-k``, ``-m``, ``--lf``) runs."""
-    if not _rule_paths(config):
+    if not _rule_paths(config) or not _selected(config):
         return
     loaded = _knowledge_base(config)
     added: list[pytest.Item] = []
-    if isinstance(loaded, ImmunorulesError):
+    if isinstance(loaded, Exception):
         added.append(
             AuditItem.from_parent(
                 session, name="immunorules-rules", nodeid="immunorules-rules", error=loaded
@@ -147,13 +193,13 @@ class GoldenCaseItem(pytest.Item):
 class AuditItem(pytest.Item):
     """The rule audit (or the load error of the rule files) as one test item."""
 
-    def __init__(self, *, error: ImmunorulesError | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, error: Exception | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.error = error
 
     def runtest(self) -> None:
         if self.error is not None:
-            raise _Failure(f"the rule files do not load:\n{self.error}")
+            raise _Failure(_load_failure(self.error))
         loaded = _knowledge_base(self.config)
         assert isinstance(loaded, KnowledgeBase)
         report = loaded.audit()

@@ -1,6 +1,10 @@
 """Write the frozen snapshot of the bundled knowledge base's results (run once, before a change
 that must not change them; ``tests/test_snapshot.py`` compares against it).
 
+Regenerated for knowledge base v2 (issue 12), whose clinical changes changed results on purpose.
+The fields v2 added (``V2_FIELDS``) stay at their defaults in the random profiles and draw nothing
+from the random generator, so the random profiles are the same ones as before.
+
 Usage (from the repository root, piped through gzip -9 -n):
     python tests/data/snapshot/make_snapshot.py > tests/data/snapshot/bundled_results.jsonl
 """
@@ -34,6 +38,16 @@ FIELDS: dict[str, list[object]] = {
         )
     },
 }
+#: Bundled fields added by knowledge base v2, kept at their defaults ("not stated").
+V2_FIELDS: dict[str, object] = {
+    "prior_therapy_classes": [],
+    "hbv_serology": None,
+    "hsct_type": None,
+    "malignancy_type": None,
+}
+#: Conditions added by knowledge base v2: left out of the random draw (their golden cases are in),
+#: so the random profiles stay the ones of the v1 snapshot.
+V2_CONDITIONS = frozenset({"small_cell_lung_cancer"})
 RANDOM_PROFILES = 3000
 
 
@@ -49,10 +63,11 @@ def profiles(kb: ir.KnowledgeBase) -> list[dict[str, object]]:
     condition, some with an area only)."""
     found = [case.profile.model_dump(mode="json") for rule in kb.rules for case in rule.tests]
     rng = random.Random(20261130)
-    conditions = [c.id for c in kb.conditions]
+    conditions = [c.id for c in kb.conditions if c.id not in V2_CONDITIONS]
     areas = sorted({c.disease_area for c in kb.conditions})
     for _ in range(RANDOM_PROFILES):
         data: dict[str, object] = {name: rng.choice(values) for name, values in FIELDS.items()}
+        data.update(V2_FIELDS)
         if rng.random() < 0.9:
             data["condition"] = rng.choice(conditions)
         else:

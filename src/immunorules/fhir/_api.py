@@ -1,0 +1,350 @@
+"""The two entry points: one patient's record (a Bundle, or a list of resources), and a FHIR
+Bulk Data export streamed patient by patient."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from .._errors import ImmunorulesError
+from .._model.profile import did_you_mean
+from ._codes import code_index
+from ._errors import FhirError, FhirProblem
+from ._profile import FhirProfile, assemble
+from ._record import (
+    CLINICAL_TYPES,
+    Finding,
+    PatientInfo,
+    codings_of,
+    patient_info,
+    read_finding,
+    subject_id,
+    validate_resource,
+    where_of,
+)
+
+__all__ = ["profile_from_fhir", "profiles_from_bulk"]
+
+Source = Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | bytes | os.PathLike[str]
+Validate = Literal["all", "used"]
+
+
+def _kb(kb: Any) -> Any:
+    if kb is None:
+        from .. import _bundled
+
+        return _bundled()
+    return kb
+
+
+def _as_of(as_of: date | datetime | str | None) -> date | None:
+    if as_of is None:
+        return None
+    if isinstance(as_of, datetime):
+        return as_of.date()
+    if isinstance(as_of, date):
+        return as_of
+    if isinstance(as_of, str):
+        try:
+            return date.fromisoformat(as_of[:10])
+        except ValueError:
+            pass
+    raise FhirError([FhirProblem("$", "as_of", f"{as_of!r} is not a date (YYYY-MM-DD)")])
+
+
+def _condition(kb: Any, condition: str | None) -> str | None:
+    if condition is None:
+        return None
+    known = kb.schema.conditions
+    if condition not in known:
+        hint = did_you_mean(str(condition), list(known)) or ""
+        raise FhirError(
+            [FhirProblem("$", "condition", f"{condition!r} is not a known condition{hint}")]
+        )
+    return condition
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _load_json(text: str | bytes, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise FhirError([FhirProblem(where, "$", f"not valid JSON: {exc}")]) from None
+
+
+def _resources(source: Any) -> tuple[list[tuple[str, Any]], dict[str, tuple[Any, ...]]]:
+    """The resources of a source as (where, resource), and the Medication codes it holds by
+    every name a reference may use."""
+    data = source
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and not source.lstrip().startswith(("{", "["))
+    ):
+        path = Path(source)
+        try:
+            data = _load_json(path.read_bytes(), str(path))
+        except OSError as exc:
+            message = exc.strerror or str(exc)
+            raise FhirError([FhirProblem(str(path), "$", f"cannot read: {message}")]) from None
+    elif isinstance(source, str | bytes):
+        data = _load_json(source, "$")
+    items: list[tuple[str, Any]] = []
+    medications: dict[str, tuple[Any, ...]] = {}
+    if isinstance(data, Mapping) and data.get("resourceType") == "Bundle":
+        problems = validate_resource({**data, "entry": []}, "Bundle")
+        if problems:
+            raise FhirError(problems)
+        entries = data.get("entry") or []
+        if not isinstance(entries, list):
+            raise FhirError([FhirProblem("Bundle", "entry", "must be an array")])
+        for number, entry in enumerate(entries):
+            resource = entry.get("resource") if isinstance(entry, Mapping) else None
+            where = f"entry[{number}]"
+            if resource is None:
+                raise FhirError([FhirProblem(where, "resource", "the entry has no resource")])
+            items.append((where, resource))
+            if isinstance(resource, Mapping) and resource.get("resourceType") == "Medication":
+                codings = codings_of(resource.get("code"))
+                full_url = entry.get("fullUrl")
+                if isinstance(full_url, str):
+                    medications[full_url] = codings
+                medications[f"Medication/{resource.get('id')}"] = codings
+                medications[str(resource.get("id"))] = codings
+    elif isinstance(data, Mapping):
+        items.append(("$", data))
+    elif isinstance(data, Sequence) and not isinstance(data, str | bytes):
+        items = [(f"[{number}]", resource) for number, resource in enumerate(data)]
+        for _, resource in items:
+            if isinstance(resource, Mapping) and resource.get("resourceType") == "Medication":
+                medications[str(resource.get("id"))] = codings_of(resource.get("code"))
+    else:
+        raise FhirError(
+            [FhirProblem("$", "$", "expected a Bundle, a resource or a list of resources")]
+        )
+    for _, resource in items:
+        if isinstance(resource, Mapping):
+            for contained in resource.get("contained") or ():
+                if isinstance(contained, Mapping) and contained.get("resourceType") == "Medication":
+                    medications[f"#{contained.get('id')}"] = codings_of(contained.get("code"))
+    return items, medications
+
+
+def profile_from_fhir(
+    source: Source,
+    *,
+    kb: Any = None,
+    as_of: date | datetime | str | None = None,
+    condition: str | None = None,
+    validate: Validate = "all",
+) -> FhirProfile:
+    """Read one patient's FHIR R4 record into a profile of ``kb`` (default: the bundled
+    knowledge base), with the provenance of every value.
+
+    ``source`` is a Bundle (a dict, JSON text, or a path to a JSON file), one resource, or a list
+    of resources, all about one patient. ``as_of`` reads the record as on that date: conditions
+    with a later onset are left out, and one that abated on or before it is history.
+    ``condition`` names the condition being treated when the record has several (or none).
+    ``validate="all"`` (the default) checks every resource against the FHIR R4 models;
+    ``"used"`` checks only the Patient and the resources whose codes the vocabulary maps.
+
+    Raises :class:`FhirError` for invalid FHIR, a record without a Patient, or with two.
+    """
+    kb = _kb(kb)
+    day = _as_of(as_of)
+    chosen = _condition(kb, condition)
+    index = code_index(kb.schema)
+    items, medications = _resources(source)
+    problems: list[FhirProblem] = []
+    patients: list[tuple[str, Mapping[str, Any]]] = []
+    findings: list[Finding] = []
+    for where, resource in items:
+        named = where_of(resource, where) if isinstance(resource, Mapping) else where
+        if validate == "all" or not isinstance(resource, Mapping):
+            found = validate_resource(resource, named)
+            if found:
+                problems.extend(found)
+                continue
+        assert isinstance(resource, Mapping)
+        resource_type = resource.get("resourceType")
+        if resource_type == "Patient":
+            if validate != "all":
+                found = validate_resource(resource, named)
+                if found:
+                    problems.extend(found)
+                    continue
+            patients.append((named, resource))
+        elif resource_type in CLINICAL_TYPES:
+            finding = _finding(resource, named, medications, index, validate, problems)
+            if finding is not None:
+                findings.append(finding)
+    if len(patients) > 1:
+        names = ", ".join(where for where, _ in patients)
+        problems.append(
+            FhirProblem(
+                "$",
+                "$",
+                f"the record holds {len(patients)} patients ({names}); give "
+                "one patient's record, or use profiles_from_bulk for many",
+            )
+        )
+    if not patients:
+        problems.append(FhirProblem("$", "$", "the record holds no Patient resource"))
+    if problems:
+        raise FhirError(problems)
+    patient = patient_info(patients[0][1])
+    return assemble(patient, findings, kb.schema, as_of=day, condition=chosen, today=_today())
+
+
+def _finding(
+    resource: Mapping[str, Any],
+    named: str,
+    medications: Mapping[str, tuple[Any, ...]],
+    index: Any,
+    validate: Validate,
+    problems: list[FhirProblem],
+) -> Finding | None:
+    try:
+        finding = read_finding(resource, named, medications)
+    except (TypeError, AttributeError, ValueError) as exc:  # pragma: no cover - validated input
+        problems.append(FhirProblem(named, "$", f"cannot be read: {exc}"))
+        return None
+    if finding is None or not _used(finding, index):
+        return None
+    if validate == "used":
+        found = validate_resource(dict(resource), named)
+        if found:
+            problems.extend(found)
+            return None
+    return finding
+
+
+def _used(finding: Finding, index: Any) -> bool:
+    codings = finding.codings + finding.severity
+    return any(index.lookup(system, code) for system, code in codings)
+
+
+def _bulk_type(path: Path) -> str | None:
+    for part in path.name.split("."):
+        if part in (*CLINICAL_TYPES, "Patient", "Medication"):
+            return part
+    return None
+
+
+def _lines(path: Path) -> Iterator[tuple[str, Any]]:
+    try:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    yield f"{path.name}:{number}", _load_json(line, f"{path.name}:{number}")
+    except OSError as exc:
+        raise FhirError([FhirProblem(str(path), "$", f"cannot read: {exc}")]) from None
+
+
+def profiles_from_bulk(
+    folder: str | os.PathLike[str],
+    *,
+    kb: Any = None,
+    as_of: date | datetime | str | None = None,
+    validate: Validate = "used",
+    errors: Literal["raise", "warn"] = "raise",
+) -> Iterator[tuple[str, FhirProfile]]:
+    """Stream the profiles of a FHIR Bulk Data export: ``(patient id, FhirProfile)`` for every
+    Patient of ``Patient.*.ndjson``, in file order, read from ``Condition``, ``Procedure``,
+    ``MedicationRequest``, ``MedicationStatement`` and ``Observation`` files when present.
+
+    One pass over each file keeps, per patient, only the facts of the resources whose codes the
+    vocabulary maps, so memory grows with what the export says about the profile fields, not
+    with its size. ``validate="used"`` (the default) checks the Patients and those resources
+    against the FHIR R4 models; ``"all"`` checks every line. An invalid resource raises
+    :class:`FhirError` before anything is yielded (``errors="raise"``), or is left out with a
+    warning on its patient's profile (``errors="warn"``).
+    """
+    kb = _kb(kb)
+    day = _as_of(as_of)
+    root = Path(folder)
+    if not root.is_dir():
+        raise FhirError([FhirProblem(str(root), "$", "not a folder with a Bulk Data export")])
+    files: dict[str, list[Path]] = {}
+    for path in sorted(root.glob("*.ndjson")):
+        kind = _bulk_type(path)
+        if kind is not None:
+            files.setdefault(kind, []).append(path)
+    if not files.get("Patient"):
+        raise FhirError([FhirProblem(str(root), "$", "the export has no Patient.*.ndjson file")])
+    index = code_index(kb.schema)
+    problems: list[FhirProblem] = []
+    skipped: dict[str, list[str]] = {}
+    patients: dict[str, PatientInfo] = {}
+    for path in files["Patient"]:
+        for where, resource in _lines(path):
+            found = validate_resource(resource, where)
+            if found:
+                problems.extend(found)
+                continue
+            info = patient_info(resource)
+            patients[info.id] = info
+    medications: dict[str, tuple[Any, ...]] = {}
+    for path in files.get("Medication", ()):
+        for _, resource in _lines(path):
+            if isinstance(resource, Mapping):
+                codings = codings_of(resource.get("code"))
+                medications[f"Medication/{resource.get('id')}"] = codings
+                medications[str(resource.get("id"))] = codings
+    findings: dict[str, list[Finding]] = {pid: [] for pid in patients}
+    for kind in CLINICAL_TYPES:
+        for path in files.get(kind, ()):
+            for where, resource in _lines(path):
+                if validate == "all" or not isinstance(resource, Mapping):
+                    found = validate_resource(resource, where)
+                    if found:
+                        _bad(found, resource, problems, skipped)
+                        continue
+                assert isinstance(resource, Mapping)
+                pid = subject_id(resource)
+                if pid not in findings:
+                    continue
+                named = where_of(resource, where)
+                local: list[FhirProblem] = []
+                finding = _finding(resource, named, medications, index, validate, local)
+                if local:
+                    _bad(local, resource, problems, skipped)
+                elif finding is not None:
+                    findings[pid].append(finding)
+    if problems and errors == "raise":
+        raise FhirError(problems)
+    today = _today()
+    for pid, info in patients.items():
+        try:
+            profile = assemble(
+                info, findings.pop(pid), kb.schema, as_of=day, condition=None, today=today
+            )
+        except ImmunorulesError:  # pragma: no cover - assemble validates its own values
+            raise
+        if pid in skipped:
+            note = "left out invalid resources: " + "; ".join(skipped[pid])
+            profile = _with_warning(profile, note)
+        yield pid, profile
+
+
+def _bad(
+    found: list[FhirProblem],
+    resource: Any,
+    problems: list[FhirProblem],
+    skipped: dict[str, list[str]],
+) -> None:
+    problems.extend(found)
+    pid = subject_id(resource) if isinstance(resource, Mapping) else None
+    if pid is not None:
+        skipped.setdefault(pid, []).extend(str(p) for p in found)
+
+
+def _with_warning(profile: FhirProfile, warning: str) -> FhirProfile:
+    from dataclasses import replace
+
+    return replace(profile, warnings=(*profile.warnings, warning))

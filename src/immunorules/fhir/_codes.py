@@ -1,0 +1,152 @@
+"""The knowledge base's record codes as one lookup table: which problem (condition or disease
+area), which field values and which drug classes a coded record element means.
+
+Built from the schema of a knowledge base (its bundled vocabulary plus every rule file's
+``vocabulary:``), once per schema; nothing here is a module-level mapping.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .._model.schema import Schema
+from .._model.vocabulary import CODE_SYSTEMS, FieldCode
+
+__all__ = ["AGE", "ICD10CM", "CodeIndex", "Hit", "Problem", "code_index"]
+
+ICD10CM = CODE_SYSTEMS["icd10cm"]
+AGE = CODE_SYSTEMS["patient_age"]
+_ICD_ALIASES = {"http://hl7.org/fhir/sid/icd-10", ICD10CM}
+
+#: How specific a match is: a longer code, or a narrower ICD-10-CM block, wins.
+Specificity = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A problem a code names: a condition of the knowledge base, or only a disease area."""
+
+    kind: str  # "condition" or "area"
+    id: str
+    rank: int  # vocabulary order (conditions first, then areas)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """Everything one coding means."""
+
+    problems: tuple[tuple[Problem, FieldCode], ...] = ()
+    fields: tuple[tuple[str, FieldCode], ...] = ()
+    classes: tuple[tuple[str, FieldCode], ...] = ()
+
+
+@dataclass
+class CodeIndex:
+    exact: dict[tuple[str, str], Hit] = field(default_factory=dict)
+    icd_prefix: dict[str, Hit] = field(default_factory=dict)
+    icd_blocks: list[tuple[str, str, Hit]] = field(default_factory=list)
+    ages: list[tuple[str, FieldCode]] = field(default_factory=list)
+    severity: dict[tuple[str, str], list[tuple[str, FieldCode]]] = field(default_factory=dict)
+    prior_classes_field: str | None = None
+
+    def lookup(self, system: str | None, code: str | None) -> list[tuple[Specificity, Hit]]:
+        """Every entry a coding matches, with how specific each match is."""
+        if not system or not code:
+            return []
+        found: list[tuple[Specificity, Hit]] = []
+        hit = self.exact.get((system, code))
+        if hit is not None:
+            found.append(((len(code), 0), hit))
+        if system in _ICD_ALIASES:
+            plain = code.strip().upper().replace(".", "")
+            for size in range(1, len(plain) + 1):
+                prefix_hit = self.icd_prefix.get(plain[:size])
+                if prefix_hit is not None:
+                    found.append(((size, 0), prefix_hit))
+            category = plain[:3]
+            for low, high, block_hit in self.icd_blocks:
+                if len(category) == 3 and low <= category <= high:
+                    found.append(((3, -_width(low, high)), block_hit))
+        return found
+
+
+def _width(low: str, high: str) -> int:
+    if low[0] != high[0]:
+        return 1000
+    try:
+        return int(high[1:3]) - int(low[1:3]) + 1
+    except ValueError:
+        return 1000
+
+
+_INDEXES: weakref.WeakKeyDictionary[Schema, CodeIndex] = weakref.WeakKeyDictionary()
+
+
+def code_index(schema: Schema) -> CodeIndex:
+    """The code table of a knowledge base's schema (built once per schema)."""
+    index = _INDEXES.get(schema)
+    if index is None:
+        index = _build(schema)
+        _INDEXES[schema] = index
+    return index
+
+
+def _build(schema: Schema) -> CodeIndex:
+    vocab = schema.vocabulary
+    problems: dict[str, list[tuple[Problem, FieldCode]]] = defaultdict(list)
+    fields: dict[str, list[tuple[str, FieldCode]]] = defaultdict(list)
+    classes: dict[str, list[tuple[str, FieldCode]]] = defaultdict(list)
+    index = CodeIndex()
+
+    def key(code: FieldCode) -> str:
+        return f"{code.system_uri}|{code.code}"
+
+    rank = 0
+    for condition in vocab.conditions:
+        target = Problem("condition", condition.id, rank)
+        rank += 1
+        listed = list(condition.codes)
+        for system, main in (("snomed_ct", condition.snomed_ct), ("icd10cm", condition.icd10cm)):
+            if main is not None:
+                listed.append(FieldCode(system=system, code=main.code, status=main.status))
+        for code in listed:
+            problems[key(code)].append((target, code))
+    for area in vocab.disease_areas:
+        target = Problem("area", area.id, rank)
+        rank += 1
+        for code in area.codes:
+            problems[key(code)].append((target, code))
+    for name, definition in schema.fields.items():
+        for code in definition.codes:
+            if code.system_uri == AGE:
+                index.ages.append((name, code))
+            elif code.element == "severity":
+                index.severity.setdefault((code.system_uri, code.code), []).append((name, code))
+            else:
+                fields[key(code)].append((name, code))
+    for sub in vocab.subcategories:
+        for code in sub.codes:
+            classes[key(code)].append((sub.id, code))
+    prior = schema.fields.get("prior_therapy_classes")
+    if prior is not None and prior.type == "set" and prior.of == "subcategories":
+        index.prior_classes_field = "prior_therapy_classes"
+
+    for joined in set(problems) | set(fields) | set(classes):
+        system, text = joined.split("|", 1)
+        hit = Hit(
+            problems=tuple(problems.get(joined, ())),
+            fields=tuple(fields.get(joined, ())),
+            classes=tuple(classes.get(joined, ())),
+        )
+        if system == ICD10CM:
+            plain = text.strip().upper().replace(".", "")
+            if "-" in plain:
+                low, high = plain.split("-", 1)
+                index.icd_blocks.append((low[:3], high[:3], hit))
+            else:
+                index.icd_prefix[plain] = hit
+        else:
+            index.exact[(system, text)] = hit
+    return index

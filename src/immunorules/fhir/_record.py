@@ -1,0 +1,255 @@
+"""Reading FHIR R4 resources: validation against the R4 models of ``fhir.resources``, and the
+few facts of each resource the mapping needs (its codes, status and dates), kept small so a
+whole Bulk Data export never has to be held in memory.
+
+It validates and reads; it never decides what a code means (that is the vocabulary's).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Any
+
+from ._errors import FhirProblem
+
+__all__ = [
+    "CLINICAL_TYPES",
+    "Finding",
+    "PatientInfo",
+    "codings_of",
+    "medication_codings",
+    "patient_info",
+    "read_finding",
+    "subject_id",
+    "validate_resource",
+]
+
+Coding = tuple[str, str]
+
+#: The resource types that can set profile fields.
+CLINICAL_TYPES = (
+    "Condition",
+    "Procedure",
+    "MedicationRequest",
+    "MedicationStatement",
+    "Observation",
+)
+_KIND = {
+    "Condition": "condition",
+    "Procedure": "procedure",
+    "MedicationRequest": "medication",
+    "MedicationStatement": "medication",
+    "Observation": "observation",
+}
+#: Statuses that mean the resource says nothing about the patient.
+_IGNORED_STATUS = {
+    "procedure": {"not-done", "entered-in-error", "preparation", "stopped", "unknown"},
+    "medication": {"cancelled", "entered-in-error", "draft", "not-taken", "unknown"},
+    "observation": {"registered", "cancelled", "entered-in-error", "unknown"},
+}
+_DATE = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What one clinical resource can tell: its codes, status and dates."""
+
+    ref: str  # "Condition/abc"
+    kind: str  # condition | procedure | medication | observation
+    codings: tuple[Coding, ...]
+    status: str  # Condition.clinicalStatus, or the resource's status
+    start: date | None
+    end: date | None = None
+    severity: tuple[Coding, ...] = ()
+    answers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class PatientInfo:
+    id: str
+    birth: date | None
+    death: date | None
+
+
+@cache
+def _model(resource_type: str) -> Any:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    return get_fhir_model_class(resource_type)
+
+
+def validate_resource(resource: Any, where: str) -> list[FhirProblem]:
+    """The problems that keep ``resource`` from being a valid FHIR R4 resource (none: valid)."""
+    if not isinstance(resource, dict):
+        return [FhirProblem(where, "$", f"a resource must be a JSON object, not {_kind(resource)}")]
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str) or not resource_type:
+        return [FhirProblem(where, "resourceType", "the resource has no resourceType")]
+    try:
+        model = _model(resource_type)
+    except (ValueError, KeyError, AttributeError, ImportError):
+        return [
+            FhirProblem(where, "resourceType", f"{resource_type!r} is not a FHIR R4 resource type")
+        ]
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            path = ".".join(str(part) for part in error["loc"]) or "$"
+            message = " ".join(str(error["msg"]).split())
+            problems.append(FhirProblem(where, path, message))
+        return problems or [FhirProblem(where, "$", "not a valid FHIR R4 resource")]
+    except (ValueError, TypeError, RecursionError) as exc:
+        return [FhirProblem(where, "$", f"not a valid FHIR R4 resource: {exc}")]
+    return []
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    return type(value).__name__
+
+
+def where_of(resource: Mapping[str, Any], fallback: str) -> str:
+    rid = resource.get("id")
+    rtype = resource.get("resourceType")
+    if isinstance(rid, str) and isinstance(rtype, str):
+        return f"{rtype}/{rid}"
+    return fallback
+
+
+def parse_date(value: Any) -> date | None:
+    """The date of a FHIR date or dateTime (a partial date: its first day)."""
+    if not isinstance(value, str):
+        return None
+    match = _DATE.match(value)
+    if match is None:
+        return None
+    year, month, day = match.groups()
+    try:
+        return date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        return None
+
+
+def codings_of(concept: Any) -> tuple[Coding, ...]:
+    """(system, code) of every coding of a CodeableConcept."""
+    if not isinstance(concept, dict):
+        return ()
+    found = []
+    for coding in concept.get("coding") or ():
+        if isinstance(coding, dict):
+            system, code = coding.get("system"), coding.get("code")
+            if isinstance(system, str) and isinstance(code, str):
+                found.append((system, code))
+    return tuple(found)
+
+
+def _first_code(concept: Any) -> str:
+    for coding in (concept or {}).get("coding") or () if isinstance(concept, dict) else ():
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+            return str(coding["code"])
+    return ""
+
+
+def subject_id(resource: Mapping[str, Any]) -> str | None:
+    """The id of the patient a resource is about (``Patient/x``, ``urn:uuid:x`` or ``x``)."""
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            return reference_id(ref["reference"])
+    return None
+
+
+def reference_id(reference: str) -> str:
+    return re.split(r"[/:]", reference.rstrip("/"))[-1]
+
+
+def patient_info(resource: Mapping[str, Any]) -> PatientInfo:
+    death = parse_date(resource.get("deceasedDateTime"))
+    return PatientInfo(
+        id=str(resource.get("id") or ""),
+        birth=parse_date(resource.get("birthDate")),
+        death=death,
+    )
+
+
+def medication_codings(resource: Mapping[str, Any]) -> tuple[Coding, ...]:
+    return codings_of(resource.get("code"))
+
+
+def read_finding(
+    resource: Mapping[str, Any],
+    ref: str,
+    medications: Mapping[str, tuple[Coding, ...]] | None = None,
+) -> Finding | None:
+    """The finding of a clinical resource, or None when it says nothing about the patient
+    (refuted or entered in error, cancelled, not done, not a clinical type)."""
+    kind = _KIND.get(str(resource.get("resourceType")))
+    if kind is None:
+        return None
+    if kind == "condition":
+        verification = _first_code(resource.get("verificationStatus"))
+        if verification in ("refuted", "entered-in-error"):
+            return None
+        onset = resource.get("onsetPeriod")
+        abatement = resource.get("abatementPeriod")
+        return Finding(
+            ref=ref,
+            kind=kind,
+            codings=codings_of(resource.get("code")),
+            status=_first_code(resource.get("clinicalStatus")),
+            start=parse_date(resource.get("onsetDateTime"))
+            or parse_date(onset.get("start") if isinstance(onset, dict) else None)
+            or parse_date(resource.get("recordedDate")),
+            end=parse_date(resource.get("abatementDateTime"))
+            or parse_date(abatement.get("end") if isinstance(abatement, dict) else None),
+            severity=codings_of(resource.get("severity")),
+        )
+    status = str(resource.get("status") or "")
+    if status in _IGNORED_STATUS[kind]:
+        return None
+    if kind == "procedure":
+        period = resource.get("performedPeriod")
+        start = parse_date(resource.get("performedDateTime")) or parse_date(
+            period.get("start") if isinstance(period, dict) else None
+        )
+        return Finding(ref, kind, codings_of(resource.get("code")), status, start)
+    if kind == "medication":
+        codings = codings_of(resource.get("medicationCodeableConcept"))
+        reference = resource.get("medicationReference")
+        if not codings and isinstance(reference, dict) and medications is not None:
+            target = reference.get("reference")
+            if isinstance(target, str):
+                codings = medications.get(target) or medications.get(reference_id(target), ())
+        period = resource.get("effectivePeriod")
+        start = (
+            parse_date(resource.get("authoredOn"))
+            or parse_date(resource.get("effectiveDateTime"))
+            or parse_date(period.get("start") if isinstance(period, dict) else None)
+            or parse_date(resource.get("dateAsserted"))
+        )
+        return Finding(ref, kind, codings, status, start)
+    period = resource.get("effectivePeriod")
+    answers = {code for _, code in codings_of(resource.get("valueCodeableConcept"))}
+    for concept in resource.get("interpretation") or ():
+        answers |= {code for _, code in codings_of(concept)}
+    start = (
+        parse_date(resource.get("effectiveDateTime"))
+        or parse_date(period.get("start") if isinstance(period, dict) else None)
+        or parse_date(resource.get("issued"))
+    )
+    return Finding(
+        ref, kind, codings_of(resource.get("code")), status, start, answers=frozenset(answers)
+    )

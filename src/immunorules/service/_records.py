@@ -1,0 +1,192 @@
+"""The patient's record for a hook call: the prefetched resources, and whatever prefetch lacks
+fetched from the client's FHIR server with the bearer token the client gave.
+
+The access token goes only to the FHIR server named in the request (a paging link to any other
+origin is refused) and is never logged. A FHIR server that fails, answers with an error, or
+sends more than the size bounds is :class:`FhirUnavailable`; the caller bounds the time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import httpx
+
+from ._hooks import PREFETCH, HookCall, RequestProblem
+
+__all__ = ["FhirUnavailable", "Record", "patient_record"]
+
+#: The most bytes read from the FHIR server for one request, over all its responses.
+MAX_FHIR_BYTES = 32 * 1024 * 1024
+#: The most pages of one search followed.
+MAX_PAGES = 100
+
+
+class FhirUnavailable(Exception):
+    """The FHIR server could not give the record; the message is safe to log (no patient
+    data, no token)."""
+
+
+class Record:
+    """The resources of a patient's record, and whether any came from the FHIR server."""
+
+    def __init__(self) -> None:
+        self.resources: list[dict[str, Any]] = []
+        self.fetched = False
+
+
+class _Budget:
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def take(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise FhirUnavailable(f"the FHIR server sent more than {MAX_FHIR_BYTES} bytes")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+async def _get(
+    client: httpx.AsyncClient, url: str, token: str | None, budget: _Budget
+) -> dict[str, Any]:
+    headers = {"Accept": "application/fhir+json, application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        async with client.stream("GET", url, headers=headers) as response:
+            if response.status_code != 200:
+                raise FhirUnavailable(f"the FHIR server answered HTTP {response.status_code}")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                budget.take(len(chunk))
+                body += chunk
+    except httpx.TimeoutException:
+        raise FhirUnavailable("the FHIR server timed out") from None
+    except httpx.HTTPError as exc:
+        raise FhirUnavailable(f"the FHIR server is unreachable ({type(exc).__name__})") from None
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise FhirUnavailable("the FHIR server sent something that is not JSON") from None
+    if not isinstance(data, dict):
+        raise FhirUnavailable("the FHIR server sent JSON that is not a resource")
+    return data
+
+
+def _entries(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The resources of a searchset Bundle, without the OperationOutcomes a server may add."""
+    found = []
+    for entry in bundle.get("entry") or ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
+            found.append(resource)
+    return found
+
+
+def _next(bundle: Mapping[str, Any]) -> str | None:
+    for link in bundle.get("link") or ():
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            return url if isinstance(url, str) else None
+    return None
+
+
+async def _pages(
+    client: httpx.AsyncClient, call: HookCall, url: str | None, budget: _Budget
+) -> list[dict[str, Any]]:
+    """The resources of every page of a search, from ``url`` on."""
+    assert call.fhir_server is not None
+    found: list[dict[str, Any]] = []
+    pages = 0
+    while url is not None:
+        url = urljoin(call.fhir_server + "/", url)
+        if _origin(url) != _origin(call.fhir_server):
+            raise FhirUnavailable("a paging link leads away from the FHIR server")
+        pages += 1
+        if pages > MAX_PAGES:
+            raise FhirUnavailable(f"a search has more than {MAX_PAGES} pages")
+        bundle = await _get(client, url, call.access_token, budget)
+        if bundle.get("resourceType") != "Bundle":
+            raise FhirUnavailable("a FHIR search did not answer with a Bundle")
+        found += _entries(bundle)
+        url = _next(bundle)
+    return found
+
+
+def _prefetched(key: str, value: Any, call: HookCall) -> tuple[list[dict[str, Any]], str | None]:
+    """The resources a prefetch value gives, and the link to its next page (if paginated)."""
+    if value is None:  # the client has no data for this template
+        return [], None
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        raise RequestProblem(
+            400, "bad_prefetch", f"prefetch {key!r} must be a FHIR resource, a Bundle or null"
+        )
+    if value["resourceType"] == "Bundle":
+        return _entries(value), _next(value)
+    if key == "patient" and (
+        value["resourceType"] != "Patient" or value.get("id") != call.patient_id
+    ):
+        raise RequestProblem(
+            400, "bad_prefetch", "prefetch 'patient' is not the Patient of context.patientId"
+        )
+    return [value], None
+
+
+async def patient_record(client: httpx.AsyncClient, call: HookCall) -> Record:
+    """The record of the call's patient: prefetch first; what prefetch lacks (a key left out,
+    or an OperationOutcome in its place) and the later pages of a paginated prefetch come from
+    the FHIR server. :class:`RequestProblem` (412) when something is missing and there is no
+    FHIR server to ask; :class:`FhirUnavailable` when the server fails."""
+    record = Record()
+    missing: list[str] = []
+    follow: list[str] = []
+    for key, template in PREFETCH.items():
+        value = call.prefetch.get(key, ...)
+        outcome = isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
+        if value is ... or outcome:
+            missing.append(template.replace("{{context.patientId}}", quote(call.patient_id)))
+            continue
+        resources, more = _prefetched(key, value, call)
+        record.resources += resources
+        if more is not None:
+            follow.append(more)
+    if not missing and not follow:
+        return record
+    if call.fhir_server is None:
+        lacking = "some prefetch data is missing" if missing else "prefetch is paginated"
+        raise RequestProblem(
+            412, "precondition_failed", f"{lacking} and the request names no fhirServer"
+        )
+    record.fetched = True
+    budget = _Budget(MAX_FHIR_BYTES)
+    parts = [_fetch(client, call, query, budget) for query in missing]
+    parts += [_pages(client, call, link, budget) for link in follow]
+    tasks = [asyncio.ensure_future(part) for part in parts]
+    try:
+        for resources in await asyncio.gather(*tasks):
+            record.resources += resources
+    finally:  # one failed (or the caller's deadline passed): stop the others
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return record
+
+
+async def _fetch(
+    client: httpx.AsyncClient, call: HookCall, query: str, budget: _Budget
+) -> list[dict[str, Any]]:
+    """The resources of one prefetch template, asked of the FHIR server."""
+    if not query.startswith("Patient/"):
+        return await _pages(client, call, query, budget)
+    patient = await _get(client, f"{call.fhir_server}/{query}", call.access_token, budget)
+    if patient.get("resourceType") != "Patient" or patient.get("id") != call.patient_id:
+        raise FhirUnavailable("the FHIR server did not answer with the Patient asked for")
+    return [patient]

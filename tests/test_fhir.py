@@ -1,0 +1,477 @@
+"""FHIR R4 input: every record in ../shared/data/fhir against expectations written from reading
+the records (tests/data/fhir_expected.yaml), hand-made edge records, bad input, and memory."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import immunorules as ir
+
+pytest.importorskip(
+    "fhir.resources", reason="needs the fhir extra: pip install 'immunorules[fhir]'"
+)
+
+from immunorules.fhir import FhirError, FhirProfile, profile_from_fhir, profiles_from_bulk
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "fhir"
+EXPECTED = yaml.safe_load((ROOT / "tests" / "data" / "fhir_expected.yaml").read_text())
+LOCAL = ROOT / "tests" / "data" / "fhir" / "hershel_marvin_ra.json"
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"the shared FHIR test data is not beside the clone ({SHARED})"
+)
+
+
+@pytest.fixture(scope="module")
+def kb() -> ir.KnowledgeBase:
+    return ir.load_rules(engine="native")
+
+
+def check(result: FhirProfile, expected: dict[str, Any], kb: ir.KnowledgeBase) -> None:
+    wanted = expected.get("profile")
+    if wanted is None:
+        assert result.profile is None, result.profile
+    else:
+        assert result.profile is not None, result.warnings
+        assert result.profile == kb.parse(wanted)
+        assert set(result.provenance) >= set(wanted), "every value set has evidence"
+    for field, resources in (expected.get("provenance") or {}).items():
+        found = {e.resource or "derived" for e in result.provenance[field]}
+        assert set(resources) <= found, (field, found)
+    for name, resources in (expected.get("classes") or {}).items():
+        found = {e.resource or "derived" for e in result.therapy_classes[name]}
+        assert set(resources) <= found
+    assert set(result.therapy_classes) == set(expected.get("classes") or {})
+    for text in expected.get("warnings") or ():
+        assert any(text in w for w in result.warnings), (text, result.warnings)
+    assert not set(result.unknown) & set(result.provenance)
+    assert set(result.unknown) | set(result.provenance) == set(kb.fields)
+
+
+@needs_shared
+def test_every_shared_file_has_an_expectation() -> None:
+    bundles = {p.relative_to(SHARED).as_posix() for p in SHARED.glob("*/*.json")}
+    assert bundles == set(EXPECTED["bundles"])
+    folder = SHARED / EXPECTED["bulk"]["folder"]
+    ids = [json.loads(line)["id"] for line in (folder / "Patient.000.ndjson").open()]
+    assert sorted(ids) == sorted(EXPECTED["bulk"]["patients"])
+
+
+@needs_shared
+@pytest.mark.parametrize("name", sorted(EXPECTED["bundles"]))
+def test_bundle_becomes_the_expected_profile(name: str, kb: ir.KnowledgeBase) -> None:
+    expected = EXPECTED["bundles"][name]
+    check(profile_from_fhir(SHARED / name, kb=kb, as_of=expected["as_of"]), expected, kb)
+
+
+@needs_shared
+def test_bulk_export_becomes_the_expected_profiles(kb: ir.KnowledgeBase) -> None:
+    bulk = EXPECTED["bulk"]
+    seen = []
+    for patient_id, result in profiles_from_bulk(
+        SHARED / bulk["folder"], kb=kb, as_of=bulk["as_of"]
+    ):
+        seen.append(patient_id)
+        assert result.patient_id == patient_id
+        check(result, bulk["patients"][patient_id], kb)
+    assert sorted(seen) == sorted(bulk["patients"])
+
+
+@needs_shared
+def test_bulk_validating_every_line_gives_the_same_profiles(kb: ir.KnowledgeBase) -> None:
+    folder = SHARED / EXPECTED["bulk"]["folder"]
+    used = dict(profiles_from_bulk(folder, kb=kb, as_of="2024-08-06"))
+    full = dict(profiles_from_bulk(folder, kb=kb, as_of="2024-08-06", validate="all"))
+    assert used == full
+
+
+@needs_shared
+def test_as_of_reads_the_record_on_an_earlier_date(kb: ir.KnowledgeBase) -> None:
+    willy = (
+        SHARED
+        / "smart-generated-sample-data-R4/Willy_Koepp_ebbb96ce-c538-4ac4-ad6a-7c709ef6639c.json"
+    )
+    # RA resolved 2014-02-07: current on 2012-01-01, history after; onset 2009: absent in 2008.
+    # Methotrexate, ordered in 2009 and stopped, is a class already tried by 2012.
+    assert profile_from_fhir(willy, kb=kb, as_of="2012-01-01").profile == kb.parse(
+        {
+            "immune_activity": "overactive",
+            "condition": "rheumatoid_arthritis",
+            "prior_therapy_classes": ["conventional_dmards"],
+        }
+    )
+    assert profile_from_fhir(willy, kb=kb, as_of="2015-01-01").profile is None
+    early = profile_from_fhir(willy, kb=kb, as_of="2008-01-01")
+    assert early.profile is None and "autoimmune_disease_history" in early.unknown
+    folder = SHARED / EXPECTED["bulk"]["folder"]
+    # The 2022-08-17 pregnancy abated 2023-03-22: pregnant on 2023-01-01, not on 2023-06-01.
+    for day, pregnant in (("2023-01-01", True), ("2023-06-01", False)):
+        found = dict(profiles_from_bulk(folder, kb=kb, as_of=day))
+        assert ("pregnant" in found["ca15b832-01e4-41dd-6a52-97bd3e5510cb"].provenance) is pregnant
+
+
+def test_condition_argument_chooses_the_treated_condition(kb: ir.KnowledgeBase) -> None:
+    result = profile_from_fhir(LOCAL, kb=kb, condition="psoriasis", as_of="2024-01-01")
+    assert result.profile is not None and result.profile.condition == "psoriasis"
+    assert any("no current Condition coded as it" in w for w in result.warnings)
+    assert result.provenance["condition"][0].detail == "given as condition="
+    with pytest.raises(FhirError, match="did you mean 'psoriasis'"):
+        profile_from_fhir(LOCAL, kb=kb, condition="psoriasiss")
+
+
+def test_sources_a_dict_text_path_and_list_agree(kb: ir.KnowledgeBase) -> None:
+    text = LOCAL.read_text()
+    bundle = json.loads(text)
+    resources = [entry["resource"] for entry in bundle["entry"]]
+    results = [
+        profile_from_fhir(source, kb=kb, as_of="2024-01-01")
+        for source in (LOCAL, str(LOCAL), text, bundle, resources)
+    ]
+    assert all(r == results[0] for r in results)
+    assert results[0].profile is not None and results[0].profile.condition == "rheumatoid_arthritis"
+
+
+# -- hand-made edge records ------------------------------------------------------------------
+
+SCT = "http://snomed.info/sct"
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+
+
+def patient(pid: str = "p1", **extra: Any) -> dict[str, Any]:
+    return {"resourceType": "Patient", "id": pid, "birthDate": "1980-01-01", **extra}
+
+
+def condition(
+    cid: str,
+    code: str,
+    *,
+    system: str = SCT,
+    clinical: str = "active",
+    verification: str = "confirmed",
+    onset: str = "2020-01-01",
+    abated: str | None = None,
+    severity: str | None = None,
+    pid: str = "p1",
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Condition",
+        "id": cid,
+        "subject": {"reference": f"Patient/{pid}"},
+        "code": {"coding": [{"system": system, "code": code}]},
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": clinical,
+                }
+            ]
+        },
+        "verificationStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                    "code": verification,
+                }
+            ]
+        },
+        "onsetDateTime": onset,
+    }
+    if abated:
+        resource["abatementDateTime"] = abated
+    if severity:
+        resource["severity"] = {"coding": [{"system": SCT, "code": severity}]}
+    return resource
+
+
+def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+    }
+
+
+def test_refuted_and_entered_in_error_conditions_are_ignored(kb: ir.KnowledgeBase) -> None:
+    record = bundle(
+        patient(),
+        condition("ra", "69896004", verification="refuted"),
+        condition("ms", "24700007", verification="entered-in-error"),
+        condition("pso", "9014002", severity="24484000"),
+    )
+    result = profile_from_fhir(record, kb=kb, as_of="2024-01-01")
+    assert result.profile == kb.parse(
+        {"immune_activity": "overactive", "condition": "psoriasis", "severity": "severe"}
+    )
+    assert "demyelinating_disease" in result.unknown
+    assert "autoimmune_disease_history" in result.unknown
+
+
+def test_abated_before_as_of_is_history_and_onset_after_is_ignored(kb: ir.KnowledgeBase) -> None:
+    record = bundle(
+        patient(),
+        condition("uc", "64766004", onset="2010-01-01", abated="2015-01-01"),
+        condition("sepsis", "91302008", onset="2023-03-01", abated="2023-04-01"),
+        condition("ra", "69896004", onset="2030-01-01"),
+        condition("cd", "34000006", onset="2018-01-01", severity="6736007"),
+    )
+    result = profile_from_fhir(record, kb=kb, as_of="2023-10-01")
+    assert result.profile == kb.parse(
+        {
+            "immune_activity": "overactive",
+            "condition": "crohns_disease",
+            "severity": "moderate",
+            "infection_status": "recent_serious",  # sepsis ended within the year
+            "autoimmune_disease_history": True,  # ulcerative colitis, history
+        }
+    )
+    later = profile_from_fhir(record, kb=kb, as_of="2025-01-01")
+    assert later.profile is not None and later.profile.infection_status == "none"
+
+
+def test_several_treatable_conditions_warn_and_choose_the_most_recent(
+    kb: ir.KnowledgeBase,
+) -> None:
+    record = bundle(
+        patient(),
+        condition("ra", "69896004", onset="2015-01-01"),
+        condition("pso", "9014002", onset="2019-01-01"),
+        condition("old", "34000006", onset="2021-01-01", clinical="resolved"),
+    )
+    result = profile_from_fhir(record, kb=kb, as_of="2024-01-01")
+    assert result.profile is not None and result.profile.condition == "psoriasis"
+    assert result.profile.autoimmune_disease_history  # the RA beside it, and the old Crohn's
+    (warning,) = [w for w in result.warnings if "several" in w]
+    assert "chose condition psoriasis" in warning and "most recent onset" in warning
+    assert "rheumatoid_arthritis" in warning
+
+
+def test_transplant_sepsis_shock_and_icd_codes(kb: ir.KnowledgeBase) -> None:
+    hsct = {
+        "resourceType": "Procedure",
+        "id": "bmt",
+        "status": "completed",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": SCT, "code": "234336002"}]},
+        "performedDateTime": "2019-05-01",
+    }
+    record = bundle(
+        patient(),
+        hsct,
+        condition("gvhd", "D89.811", system=ICD),
+        condition("shock", "76571007", onset="2023-12-20"),
+    )
+    result = profile_from_fhir(record, kb=kb, as_of="2024-01-01")
+    assert result.profile is not None
+    # Septic shock is its own condition, more recent than the GVHD.
+    assert result.profile.condition == "septic_shock"
+    assert result.profile.infection_status == "active_serious"
+    assert result.profile.transplant_status == "hsct_recipient"
+    assert [e.resource for e in result.provenance["transplant_status"]] == ["Procedure/bmt"]
+    gvhd = profile_from_fhir(
+        record, kb=kb, as_of="2024-01-01", condition="graft_versus_host_disease"
+    )
+    assert gvhd.profile is not None and gvhd.profile.disease_area == "transplant"
+
+
+def test_unknown_code_systems_and_codes_are_ignored(kb: ir.KnowledgeBase) -> None:
+    record = bundle(
+        patient(),
+        condition("x", "69896004", system="http://example.org/local-codes"),
+        condition("y", "NOPE-1", system=ICD),
+    )
+    result = profile_from_fhir(record, kb=kb)
+    assert result.profile is None and result.provenance == {}
+
+
+def test_a_users_vocabulary_extends_the_mapping(tmp_path: Path) -> None:
+    (tmp_path / "gca.yaml").write_text(
+        """
+vocabulary:
+  conditions:
+    - {id: giant_cell_arteritis, disease_area: autoimmune, immune_activity: overactive,
+       name: Giant cell arteritis, codes: [{system: icd10cm, code: M31.6}]}
+  fields:
+    - id: visual_symptoms
+      type: boolean
+      codes: [{system: snomed_ct, code: "63102001", when: ever}]
+rules:
+  - id: GCA-1
+    title: An example rule
+    when: {condition: giant_cell_arteritis}
+    then: {advise: [multidisciplinary_review]}
+    because: An example rule for the FHIR mapping test.
+    evidence: [X]
+evidence:
+  X: {citation: An example source}
+"""
+    )
+    mine = ir.load_rules(tmp_path, engine="native")
+    drug = {
+        "resourceType": "MedicationRequest",
+        "id": "m1",
+        "status": "completed",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "8640"}]
+        },
+    }
+    record = bundle(
+        patient(), condition("gca", "M31.6", system=ICD), condition("v", "63102001"), drug
+    )
+    result = profile_from_fhir(record, kb=mine)
+    assert result.profile is not None
+    data = result.profile.model_dump()
+    assert data["condition"] == "giant_cell_arteritis"
+    assert data["visual_symptoms"] is True
+    assert data["prior_therapy_classes"] == ("corticosteroids",)
+    assert not any("prior_therapy_classes field" in w for w in result.warnings)
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+def test_no_patient_two_patients_and_invalid_resources_raise(kb: ir.KnowledgeBase) -> None:
+    with pytest.raises(FhirError, match="no Patient"):
+        profile_from_fhir(bundle(condition("ra", "69896004")), kb=kb)
+    with pytest.raises(FhirError, match="2 patients"):
+        profile_from_fhir(bundle(patient("a"), patient("b")), kb=kb)
+    broken = condition("ra", "69896004")
+    broken["onsetDateTime"] = "yesterday"
+    del broken["subject"]
+    with pytest.raises(FhirError) as info:
+        profile_from_fhir(bundle(patient(), broken), kb=kb)
+    error = info.value
+    assert isinstance(error, ir.ImmunorulesError) and isinstance(error, ValueError)
+    assert {(p.resource, p.path) for p in error.problems} == {
+        ("Condition/ra", "subject"),
+        ("Condition/ra", "onsetDateTime"),
+    }
+    with pytest.raises(FhirError, match="not a FHIR R4 resource type"):
+        profile_from_fhir([patient(), {"resourceType": "Banana", "id": "b"}], kb=kb)
+    with pytest.raises(FhirError, match="not valid JSON"):
+        profile_from_fhir("{not json", kb=kb)
+    with pytest.raises(FhirError, match="cannot read"):
+        profile_from_fhir(Path("/nonexistent/bundle.json"), kb=kb)
+    with pytest.raises(FhirError, match="as_of"):
+        profile_from_fhir(bundle(patient()), kb=kb, as_of="someday")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    junk=_JSON,
+    key=st.sampled_from(["code", "subject", "clinicalStatus", "onsetDateTime", "severity", "id"]),
+)
+def test_junk_raises_fhir_error_and_nothing_else(junk: Any, key: str) -> None:
+    kb = ir.load_rules(engine="native")
+    for source in (junk, {"resourceType": "Bundle", "type": "collection", "entry": junk}):
+        with contextlib.suppress(FhirError):
+            profile_from_fhir(source, kb=kb)
+    mangled = condition("c", "69896004")
+    mangled[key] = junk
+    with contextlib.suppress(FhirError):
+        profile_from_fhir(bundle(patient(), mangled), kb=kb)
+
+
+def test_bulk_problems(tmp_path: Path, kb: ir.KnowledgeBase) -> None:
+    with pytest.raises(FhirError, match="no Patient"):
+        list(profiles_from_bulk(tmp_path, kb=kb))
+    (tmp_path / "Patient.000.ndjson").write_text(
+        "\n".join(json.dumps(patient(p)) for p in ("a", "b")) + "\n"
+    )
+    bad = condition("ra", "69896004", pid="a")
+    bad["onsetDateTime"] = "soon"
+    lines = [bad, condition("pso", "9014002", pid="b"), condition("cd", "34000006", pid="zz")]
+    (tmp_path / "Condition.000.ndjson").write_text("\n".join(json.dumps(r) for r in lines))
+    with pytest.raises(FhirError, match="onsetDateTime"):
+        list(profiles_from_bulk(tmp_path, kb=kb))
+    found = dict(profiles_from_bulk(tmp_path, kb=kb, errors="warn"))
+    assert list(found) == ["a", "b"]
+    assert found["a"].profile is None and "left out invalid resources" in found["a"].warnings[-1]
+    assert found["b"].profile is not None and found["b"].profile.condition == "psoriasis"
+
+
+def test_a_50_mb_bundle_is_read_in_bounded_memory(tmp_path: Path, kb: ir.KnowledgeBase) -> None:
+    """A 50 MB bundle: mostly Observations the vocabulary does not map, one RA Condition."""
+    filler = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/p1"},
+        "valueQuantity": {"value": 72, "unit": "/min"},
+        "note": [{"text": "x" * 300}],
+    }
+    entries = [patient(), condition("ra", "69896004")]
+    entries += [dict(copy.deepcopy(filler), id=f"o{i}") for i in range(105_000)]
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(bundle(*entries)))
+    size = path.stat().st_size
+    assert size > 50_000_000
+    tracemalloc.start()
+    result = profile_from_fhir(path, kb=kb, validate="used")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert result.profile is not None and result.profile.condition == "rheumatoid_arthritis"
+    assert peak < 6 * size, f"peak {peak / 1e6:.0f} MB for a {size / 1e6:.0f} MB bundle"
+
+
+def test_outputs_name_no_drug(kb: ir.KnowledgeBase) -> None:
+    from tests.test_knowledge_base_text import _problems
+
+    result = profile_from_fhir(LOCAL, kb=kb, as_of="2024-01-01")
+    text = result.explain() + result.to_json()
+    assert _problems(text) == []
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_cli_evaluates_a_record_with_provenance(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from immunorules._cli.main import main
+
+    code = main(["evaluate", "--fhir", str(LOCAL), "--format", fmt, "--engine", "native"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Condition/cd390cd5-e2d3-40ef-a8ed-eaa769deeac0" in out
+    if fmt == "json":
+        data = json.loads(out)
+        assert data["fhir"]["profile"]["condition"] == "rheumatoid_arthritis"
+        assert "notice" in data
+    else:
+        assert "NOT FOR CLINICAL USE" in out and "From the FHIR record" in out
+
+
+def test_cli_bad_fhir_input_exits_2_with_one_paragraph(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from immunorules._cli.main import main
+
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(bundle()))
+    junk = tmp_path / "junk.json"
+    junk.write_text("{oops")
+    no_problem = tmp_path / "healthy.json"
+    no_problem.write_text(json.dumps(bundle(patient())))
+    for path, text in ((empty, "no Patient"), (junk, "not valid JSON"), (no_problem, "no profile")):
+        assert main(["evaluate", "--fhir", str(path), "--engine", "native"]) == 2
+        err = capsys.readouterr().err
+        assert text in err and "Traceback" not in err and err.count("\n") == 1
