@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ColumnarMatcher"]
 
+#: The most value combinations one lookup table covers (rows of ``words`` uint64 each).
+GROUP = 4096
+
 
 class ColumnarMatcher:
     """Matches a batch of rows, given as one code array per flat field, against the rules."""
@@ -52,6 +55,31 @@ class ColumnarMatcher:
                         table[code, word] &= mask
             if (table != everything).any():
                 self.tables[name] = table
+        # Fields with small domains are looked up together: one table over the combinations of
+        # their values (at most GROUP entries), indexed by a mixed-radix code, so a row costs
+        # a few lookups instead of one per field (nine booleans: one table of 512 rows).
+        self.groups: list[tuple[tuple[str, ...], tuple[int, ...], np.ndarray[Any, Any]]] = []
+        group: list[str] = []
+        size = 1
+        for name in sorted(self.tables, key=lambda n: len(self.tables[n])):
+            count = len(self.tables[name])
+            if group and size * count > GROUP:
+                self.groups.append(self._combined(group))
+                group, size = [], 1
+            group.append(name)
+            size *= count
+        if group:
+            self.groups.append(self._combined(group))
+
+    def _combined(
+        self, names: list[str]
+    ) -> tuple[tuple[str, ...], tuple[int, ...], np.ndarray[Any, Any]]:
+        """The table of a group of fields over every combination of their values."""
+        table = self.tables[names[0]]
+        for name in names[1:]:
+            other = self.tables[name]
+            table = (table[:, None, :] & other[None, :, :]).reshape(-1, self.words)
+        return tuple(names), tuple(len(self.tables[name]) for name in names), table
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -65,8 +93,11 @@ class ColumnarMatcher:
 
         bits = np.tile(self.everything, (rows, 1))
         looked_up = np.empty_like(bits)
-        for name, table in self.tables.items():
-            np.take(table, codes[name], axis=0, out=looked_up)
+        for names, sizes, table in self.groups:
+            index = np.asarray(codes[names[0]], dtype=np.int64)
+            for name, size in zip(names[1:], sizes[1:], strict=True):
+                index = index * size + codes[name]
+            np.take(table, index, axis=0, out=looked_up)
             np.bitwise_and(bits, looked_up, out=bits)
         return bits
 
