@@ -4,10 +4,11 @@
 
 Not part of the test suite (needs the ``bench`` extra: pyarrow, psutil, dask, distributed).
 Profiles are ALL DISTINCT unless a line says otherwise: row ``i`` is profile number
-``(a * i + b) mod S`` of the S valid profiles of the bundled knowledge base (a bijection), so no
-two rows of a run repeat. Every throughput is set beside the per-row ``evaluate`` rate measured
-in the same run on never-seen profiles, and is reported as wall time and as CPU time of this
-process (on a shared machine the wall time also counts other people's work). Each figure is
+``(a * i + b) mod S`` of the S valid profiles of the bundled knowledge base (a bijection over its
+scalar fields, set fields left at their default), so no two rows of a run repeat. Every
+throughput is set beside the per-row ``evaluate`` rate measured in the same run on never-seen
+profiles, and is reported as wall time and as CPU time of this process (on a shared machine the
+wall time also counts other people's work). Each figure is
 the median of its runs. Large figures run in a process of their own (memory figures are
 untouched by earlier work). The output is a Markdown table for the README.
 """

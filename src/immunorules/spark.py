@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["evaluate"]
 
+_LISTS = frozenset({"avoided", "advisories", "fired_rules"})
+
 
 def evaluate(
     sdf: DataFrame,
@@ -47,7 +49,15 @@ def evaluate(
     knowledge_base = kb
 
     def evaluate_batches(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        plain = pa.list_(pa.string())  # Spark's array<string>
         for batch in batches:
-            yield evaluate_arrow(knowledge_base, batch, ids)
+            answers = evaluate_arrow(knowledge_base, batch, ids)
+            columns = [
+                column.cast(plain) if name in _LISTS else column
+                for name, column in zip(answers.schema.names, answers.columns, strict=True)
+            ]
+            yield pa.RecordBatch.from_arrays(columns, names=answers.schema.names)
 
     return sdf.mapInArrow(evaluate_batches, StructType(fields))

@@ -469,7 +469,7 @@ def _flat_lists(pa: Any, batch: Any) -> Any:
     arrays, names = [], []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-            column = pc.binary_join(column, "|")
+            column = pc.binary_join(column.cast(pa.list_(pa.string())), "|")
         arrays.append(column)
         names.append(name)
     return pa.RecordBatch.from_arrays(arrays, names=names)

@@ -52,8 +52,10 @@ class ListColumn(NamedTuple):
         offsets = np.zeros(len(index) + 1, dtype=np.int64)
         np.cumsum(picked, out=offsets[1:])
         starts = np.take(np.append(self.offsets[:-1], 0), index)
-        within = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1], picked)
-        return offsets, np.take(self.flat, np.repeat(starts, picked) + within)
+        # Element j of row r sits at starts[r] + (j - offsets[r]): one repeat, one arange.
+        positions = np.repeat(starts - offsets[:-1], picked)
+        positions += np.arange(offsets[-1], dtype=np.int64)
+        return offsets, np.take(self.flat, positions)
 
     def tuples(self) -> Any:
         """A numpy object array of each row's tuple of names (None for an invalid row); rows

@@ -54,9 +54,10 @@ def evaluate_frame(table: Any, kb: KnowledgeBase | None = None, *, id_columns: A
     ``conflict`` (booleans), one ``tier_<category>`` column per category (``first_line``,
     ``escalation``, ``flagged``, or null when the category is not suggested), ``avoided``
     (drug classes, or categories avoided whole), ``advisories`` (keys) and ``fired_rules``
-    (rule ids), each a list per row (a tuple in pandas), and ``error``: null, or for an invalid
-    row the message of the :class:`ProfileError` that ``evaluate`` would raise (its other
-    cells are null). Invalid rows never stop the others. With ``id_columns`` given, a column
+    (rule ids), each a list per row (a tuple in pandas; in Arrow and polars a list of
+    dictionary-encoded strings, so no name is copied per row), and ``error``: null, or for an
+    invalid row the message of the :class:`ProfileError` that ``evaluate`` would raise (its
+    other cells are null). Invalid rows never stop the others. With ``id_columns`` given, a column
     that is neither a profile field nor an id column is a :class:`ProfileError`.
 
     A missing cell (None, NaN, ``pd.NA``, null) is a field not given, so its default applies;
@@ -287,9 +288,11 @@ def _arrow_answers(pa: Any, answers: Answers) -> list[Any]:
         ),
     ]
     for lists in (answers.avoided, answers.advisories, answers.fired_rules):
+        # Each list holds codes into the dictionary of names (list<dictionary<int32, string>>):
+        # no name is copied per row, and Parquet stores them dictionary-encoded anyway.
         offsets, codes = lists.per_row()
         dictionary = pa.array(lists.dictionary, pa.string())
-        values = pa.DictionaryArray.from_arrays(pa.array(codes), dictionary).dictionary_decode()
+        values = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), dictionary)
         out.append(
             pa.ListArray.from_arrays(
                 pa.array(offsets, pa.int32()), values, mask=pa.array(lists.index < 0)
