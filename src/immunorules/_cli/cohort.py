@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ProfileError
+from .jsonin import loads as _loads
 
 __all__ = ["add_commands", "cmd_cohort"]
 
@@ -329,24 +330,6 @@ def _batch_ids(
                     "is left out (name it with --id-column to keep it).\n"
                 )
     return ids, left_out
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            raise ValueError(f"the key {key!r} appears twice")
-        data[key] = value
-    return data
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _loads(text: str) -> Any:
-    """JSON as the evaluate command reads it: no duplicate keys, no NaN or Infinity."""
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
 
 
 def _record_ids(records: list[Any], fields: Any) -> list[str]:

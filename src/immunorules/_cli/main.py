@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO
 
 from .._errors import EngineError, ProfileError, RuleFileError, listed_problems, shown
+from .jsonin import loads as _loads
 
 if TYPE_CHECKING:
     from .._evaluate.knowledge_base import KnowledgeBase
@@ -334,28 +335,6 @@ def _source(source: str) -> tuple[str, IO[bytes]]:
         return source, path.open("rb")
     except OSError as exc:
         raise CliError(f"cannot read {shown(source, 200)}: {exc.strerror or exc}.") from None
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            raise ValueError(f"the key {shown(key)} appears twice")
-        data[key] = value
-    return data
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _loads(text: str) -> Any:
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except RecursionError:
-        raise ValueError(
-            "it is nested too deeply (a profile is one flat JSON object of field values)"
-        ) from None
 
 
 def _kind(value: object) -> str:
