@@ -475,3 +475,11 @@ def test_cli_bad_fhir_input_exits_2_with_one_paragraph(
         assert main(["evaluate", "--fhir", str(path), "--engine", "native"]) == 2
         err = capsys.readouterr().err
         assert text in err and "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("path", ["\x00", "records/a\x00b.json"])
+def test_a_path_with_a_nul_is_a_fhir_error_naming_it(path: str) -> None:
+    # Hypothesis found it: a path holding NUL made pathlib raise a bare ValueError.
+    with pytest.raises(FhirError, match="NUL") as caught:
+        profile_from_fhir(path)
+    assert caught.value.problems[0].resource == repr(path)

@@ -87,11 +87,17 @@ def _resources(source: Any) -> tuple[list[tuple[str, Any]], dict[str, tuple[Any,
         isinstance(source, str) and not source.lstrip().startswith(("{", "["))
     ):
         path = Path(source)
+        where = repr(str(path)[:200]) if "\x00" in str(path) else str(path)
         try:
-            data = _load_json(path.read_bytes(), str(path))
+            raw = path.read_bytes()
         except OSError as exc:
             message = exc.strerror or str(exc)
-            raise FhirError([FhirProblem(str(path), "$", f"cannot read: {message}")]) from None
+            raise FhirError([FhirProblem(where, "$", f"cannot read: {message}")]) from None
+        except ValueError:  # a NUL in the path: no file can have that name
+            raise FhirError(
+                [FhirProblem(where, "$", "cannot read: a path cannot contain a NUL character")]
+            ) from None
+        data = _load_json(raw, where)
     elif isinstance(source, str | bytes):
         data = _load_json(source, "$")
     items: list[tuple[str, Any]] = []
