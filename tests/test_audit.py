@@ -368,7 +368,7 @@ def test_max_findings_must_be_a_positive_integer(bad: object) -> None:
         ir.audit(load_fixture("gap_positive"), max_findings=bad)  # type: ignore[arg-type]
 
 
-def test_an_uncapped_report_is_not_truncated() -> None:
+def test_a_report_within_its_cap_is_not_truncated() -> None:
     report = ir.audit(load_fixture("gap_positive"))
     assert not report.truncated
     assert report.totals["gap"] == report.total("gap") == 1
@@ -377,3 +377,14 @@ def test_an_uncapped_report_is_not_truncated() -> None:
     assert data["truncated"] is False and data["totals"]["gap"] == 1
     with pytest.raises(ValueError, match="unknown finding kind"):
         report.total("gaps")
+
+
+def test_an_uncapped_report_lists_every_finding() -> None:
+    kb = load_fixture("gap_positive")
+    capped = ir.audit(kb, max_findings=1)
+    uncapped = ir.audit(kb, max_findings=None)
+    assert uncapped.max_findings is None and not uncapped.truncated
+    assert uncapped.totals == capped.totals
+    for kind, total in uncapped.totals.items():
+        assert len([f for f in uncapped.findings if f.kind == kind]) == total
+    assert capped.truncated and len(uncapped.findings) > len(capped.findings)

@@ -41,4 +41,13 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
     import immunorules as ir
 
     assert not hasattr(ir, "no_such_name")
-    assert ir.load_rules is ir.load_rules  # resolved once, then a plain attribute
+
+
+def test_a_public_name_is_resolved_once_then_a_plain_attribute() -> None:
+    code = (
+        "import immunorules as ir\n"
+        "before = 'load_rules' in vars(ir)\n"
+        "first = ir.load_rules\n"
+        "print(before, vars(ir).get('load_rules') is first, ir.load_rules is first)"
+    )
+    assert _run(code).split() == ["False", "True", "True"]

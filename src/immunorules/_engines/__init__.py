@@ -1,4 +1,6 @@
 """The matching engines behind one protocol.
 
-Native (the oracle) and durable (the only importer of durable_rules).
+Three: native (the oracle, one profile at a time), durable (the only importer of durable_rules)
+and the columnar matcher (whole columns of profiles at once, for frames and cohorts); each must
+match exactly what the native engine matches.
 """

@@ -1,8 +1,8 @@
 """The engine-neutral form of a rule's ``when``: one allowed-value set per field.
 
-Both engines (``_native`` and ``_durable``) consume :class:`RuleMatcher` objects and return the
-ids of the rules whose conditions all hold. Every profile field has a finite domain (the
-integer field is bounded), so a condition is always a set of allowed values.
+Every engine (native, durable and the columnar matcher) consumes :class:`RuleMatcher` objects
+and returns the ids of the rules whose conditions all hold. Every profile field has a finite
+domain (the integer field is bounded), so a condition is always a set of allowed values.
 """
 
 from __future__ import annotations

@@ -2,18 +2,41 @@
 yaml-language-server), and its vocabulary as text, Markdown or JSON.
 
 Everything here is built from the knowledge base's schema, so a rule set's own fields,
-conditions, drug classes and advisories appear in what editors and users see.
+conditions, drug classes and advisories appear in what editors and users see. The rule-file
+schema is built from the loader's own lists of keys, statuses, tiers and goals and from the
+models it validates vocabulary entries with; it must never accept what the loader refuses where
+JSON Schema can say so, nor become a second judge: the loader decides what a rule file means.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
+from pydantic.json_schema import models_json_schema
+
+# The loader's own definitions of the rule-file format, so that the schema cannot drift from it
+from .._load.loader import (
+    _CONFIDENCE,
+    _EFFECT_KEYS,
+    _EVIDENCE_KEYS,
+    _EXPECT_KEYS,
+    _GOALS,
+    _RULE_KEYS,
+    _SET_KEYS,
+    _STATUSES,
+    _TIERS,
+    _TOP_KEYS,
+)
+from .._load.loader import _ID as _RULE_ID
+from .._load.vocabulary import _ID as _VOCAB_ID
+from .._load.vocabulary import _MODELS, _PLAIN_CODE_KEYS, _RESERVED, SECTIONS
 from .._model.result import NOT_FOR_CLINICAL_USE
 from .._model.rules import show_value
 from .._model.schema import Schema
-from .._model.vocabulary import FieldDef
+from .._model.vocabulary import CODE_SYSTEMS, FieldDef
 
 __all__ = ["profile_json_schema", "rule_file_json_schema", "vocabulary_text"]
 
@@ -44,6 +67,9 @@ def _field_schema(field: FieldDef) -> dict[str, Any]:
 def profile_json_schema(schema: Schema) -> dict[str, Any]:
     """The JSON Schema of a profile (``disease_area`` may be left out when a condition is given)."""
     properties = {name: _field_schema(field) for name, field in schema.fields.items()}
+    areas: dict[str, list[str]] = {}
+    for condition, area in schema.condition_area.items():
+        areas.setdefault(area, []).append(condition)
     properties["disease_area"]["description"] = (
         "The area of the problem being treated; derived from the condition when left out."
     )
@@ -55,35 +81,77 @@ def profile_json_schema(schema: Schema) -> dict[str, Any]:
         "properties": properties,
         "required": [n for n, f in schema.fields.items() if f.required and n != "disease_area"],
         "additionalProperties": False,
+        # the area is derived from the condition, so a given one must be the condition's
+        "allOf": [
+            {
+                "if": {
+                    "properties": {"condition": {"enum": conditions}},
+                    "required": ["condition"],
+                },
+                "then": {"properties": {"disease_area": {"enum": [area, None]}}},
+            }
+            for area, conditions in areas.items()
+        ],
     }
 
 
-def _condition_schema(field: FieldDef) -> dict[str, Any]:
+#: Above this many values a field's ``{not: [...]}`` is not checked for excluding every value
+#: (the check names each value once).
+_NOT_ALL_LIMIT = 64
+
+_TEXT: dict[str, Any] = {"type": "string", "pattern": r"\S"}  # a non-empty string
+
+
+def _pattern(regex: re.Pattern[str]) -> str:
+    """The loader's full-match regex as a JSON Schema pattern (anchored at both ends)."""
+    return "^" + regex.pattern.removesuffix(r"\Z") + "$"
+
+
+def _optional_list(items: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """A list the loader also accepts as null (read as an empty list)."""
+    return {"type": ["array", "null"], "items": items, **more}
+
+
+def _one_of(choices: Sequence[Any]) -> dict[str, Any]:
+    return {"enum": list(choices)} if choices else {"not": {}}
+
+
+def _condition_schema(schema: Schema, name: str) -> dict[str, Any]:
     """What a rule's ``when`` accepts for a field."""
+    field = schema.fields[name]
     if field.type == "set":
-        members = {"type": "array", "items": {"enum": list(field.values)}, "minItems": 1}
+        member = _one_of(schema.set_fields[name])
+        members = {"anyOf": [member, {"type": "array", "items": member, "minItems": 1}]}
         return {
             "type": "object",
-            "properties": {"includes": members, "includes_any": members, "excludes": members},
+            "properties": dict.fromkeys(_SET_KEYS, members),
             "additionalProperties": False,
             "minProperties": 1,
         }
-    value = _field_schema(field)
-    value.pop("default", None)
-    value.pop("description", None)
+    domain = schema.domains[name]
+    value: dict[str, Any]
     if field.type == "integer":
         value = {"type": "integer", "minimum": field.min, "maximum": field.max}
         if field.nullable:
             value = {"anyOf": [value, {"type": "null"}]}
-    shapes: list[dict[str, Any]] = [value, {"type": "array", "items": value, "minItems": 1}]
-    shapes.append(
+    elif field.type == "boolean":
+        value = {"type": "boolean"}
+    else:
+        value = {"enum": list(domain)}
+    values = {"type": "array", "items": value, "minItems": 1}
+    excluded: dict[str, Any] = {"type": "array", "items": value, "minItems": 1}
+    if len(domain) <= _NOT_ALL_LIMIT:  # excluding every value: the rule could never fire
+        excluded["not"] = {"allOf": [{"contains": {"const": v}} for v in domain]}
+    shapes: list[dict[str, Any]] = [
+        value,
+        values,
         {
             "type": "object",
-            "properties": {"not": {"anyOf": [value, {"type": "array", "items": value}]}},
+            "properties": {"not": {"anyOf": [value, excluded] if len(domain) > 1 else [excluded]}},
             "required": ["not"],
             "additionalProperties": False,
-        }
-    )
+        },
+    ]
     if field.type == "integer":
         bound = {"type": "integer", "minimum": field.min, "maximum": field.max}
         shapes.append(
@@ -100,119 +168,275 @@ def _condition_schema(field: FieldDef) -> dict[str, Any]:
     return found
 
 
-def rule_file_json_schema(schema: Schema) -> dict[str, Any]:
-    """The JSON Schema of a rule file's ``rules``, ``evidence`` and ``scope`` (its
-    ``vocabulary:`` section is checked by the loader, not by this schema)."""
-    when = {
-        "type": "object",
-        "properties": {name: _condition_schema(field) for name, field in schema.fields.items()},
-        "additionalProperties": False,
-    }
-    names = {
-        "category": {"enum": list(schema.categories)},
-        "subcategory": {"enum": list(schema.subcategories)},
-        "advisory": {"enum": list(schema.advisories)},
-    }
-    categories = {"type": "array", "items": names["category"]}
-    then = {
+def _then_schema(schema: Schema) -> dict[str, Any]:
+    """A rule's effects: at least one non-empty list; a suggestion's drug classes belong to its
+    category."""
+    category, advisory = _one_of(schema.categories), _one_of(schema.advisories)
+    owned: dict[str, list[str]] = {name: [] for name in schema.categories}
+    for sub, owner in schema.sub_category.items():
+        owned[owner].append(sub)
+    suggestion = {
         "type": "object",
         "properties": {
-            "suggest": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "category": names["category"],
-                        "tier": {"enum": ["first_line", "escalation"]},
-                        "subcategories": {"type": "array", "items": names["subcategory"]},
-                        "goal": {"enum": ["suppress", "stimulate", "reconstitute", "cytotoxic"]},
-                    },
-                    "required": ["category", "tier"],
-                    "additionalProperties": False,
-                },
-            },
-            "flag": categories,
-            "avoid": {
-                "type": "array",
-                "items": {
-                    "oneOf": [
-                        {
-                            "type": "object",
-                            "properties": {"category": names["category"]},
-                            "required": ["category"],
-                            "additionalProperties": False,
-                        },
-                        {
-                            "type": "object",
-                            "properties": {"subcategory": names["subcategory"]},
-                            "required": ["subcategory"],
-                            "additionalProperties": False,
-                        },
-                    ]
-                },
-            },
-            "advise": {"type": "array", "items": names["advisory"]},
+            "category": category,
+            "tier": _one_of(_TIERS),
+            "subcategories": _optional_list(_one_of(schema.subcategories)),
+            "goal": _one_of([*_GOALS, None]),
         },
+        "required": ["category", "tier"],
         "additionalProperties": False,
-        "minProperties": 1,
+        "allOf": [
+            {
+                "if": {"properties": {"category": {"const": name}}, "required": ["category"]},
+                "then": {"properties": {"subcategories": _optional_list(_one_of(subs))}},
+            }
+            for name, subs in owned.items()
+        ],
+    }
+    avoid = {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {key: _one_of(names)},
+                "required": [key],
+                "additionalProperties": False,
+            }
+            for key, names in (
+                ("category", schema.categories),
+                ("subcategory", schema.subcategories),
+            )
+        ]
+    }
+    effects: dict[str, dict[str, Any]] = {
+        "suggest": _optional_list(suggestion),
+        "flag": _optional_list(category),
+        "avoid": _optional_list(avoid),
+        "advise": _optional_list(advisory),
+    }
+    return {
+        "type": "object",
+        "properties": {key: effects[key] for key in _EFFECT_KEYS},
+        "additionalProperties": False,
+        "anyOf": [
+            {"properties": {key: {"type": "array", "minItems": 1}}, "required": [key]}
+            for key in _EFFECT_KEYS
+        ],
+    }
+
+
+def _golden_case_schema(schema: Schema) -> dict[str, Any]:
+    """A rule's golden case: a valid profile and what the result must show."""
+    categories = _optional_list(_one_of(schema.categories))
+    lists: dict[str, dict[str, Any]] = {
+        "suggest": categories,
+        "flagged": categories,
+        "not": categories,
+        "advise": _optional_list(_one_of(schema.advisories)),
     }
     expect = {
         "type": "object",
-        "properties": {
-            "suggest": categories,
-            "flagged": categories,
-            "not": categories,
-            "advise": {"type": "array", "items": names["advisory"]},
-        },
+        "properties": {key: lists[key] for key in _EXPECT_KEYS},
+        "additionalProperties": False,
+        "minProperties": 1,
+    }
+    profile = {
+        key: value
+        for key, value in profile_json_schema(schema).items()
+        if key not in ("$schema", "title", "description")
+    }
+    return {
+        "type": "object",
+        "properties": {"profile": profile, "expect": expect},
+        "required": ["profile", "expect"],
         "additionalProperties": False,
     }
-    rule = {
+
+
+def _rule_schema(schema: Schema) -> dict[str, Any]:
+    keys: dict[str, dict[str, Any]] = {
+        "id": {"type": "string", "pattern": _pattern(_RULE_ID)},
+        "title": _TEXT,
+        "status": _one_of(_STATUSES),
+        "when": {"anyOf": [{"$ref": "#/$defs/when"}, {"type": "null"}]},
+        "then": _then_schema(schema),
+        "because": _TEXT,
+        "evidence": _optional_list({"type": "string", "minLength": 1}),
+        "tests": _optional_list(_golden_case_schema(schema)),
+    }
+    return {
         "type": "object",
-        "properties": {
-            "id": {"type": "string", "pattern": "^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$"},
-            "title": {"type": "string", "minLength": 1},
-            "status": {"enum": ["active", "draft", "retired"]},
-            "when": when,
-            "then": then,
-            "because": {"type": "string", "minLength": 1},
-            "evidence": {"type": "array", "items": {"type": "string"}},
-            "tests": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"profile": {"type": "object"}, "expect": expect},
-                    "required": ["profile", "expect"],
-                    "additionalProperties": False,
-                },
-            },
-        },
+        "properties": {key: keys[key] for key in _RULE_KEYS},
         "required": ["id", "title", "then", "because"],
         "additionalProperties": False,
     }
-    evidence = {
+
+
+def _evidence_schema() -> dict[str, Any]:
+    optional = {"anyOf": [_TEXT, {"type": "null"}]}
+    keys: dict[str, dict[str, Any]] = {
+        "citation": _TEXT,
+        "url": optional,
+        "accessed": optional,
+        "version": optional,
+        "confidence": _one_of([*_CONFIDENCE, None]),
+        "note": optional,
+    }
+    return {
         "type": "object",
+        "propertyNames": {"minLength": 1},
         "additionalProperties": {
             "type": "object",
-            "properties": {
-                key: {"type": "string"}
-                for key in ("citation", "url", "accessed", "version", "note")
-            }
-            | {"confidence": {"enum": ["verified", "secondary", "unverified"]}},
+            "properties": {key: keys[key] for key in _EVIDENCE_KEYS},
             "required": ["citation"],
             "additionalProperties": False,
         },
+    }
+
+
+def _vocabulary_schema(schema: Schema, defs: dict[str, Any]) -> dict[str, Any]:
+    """A ``vocabulary:`` section, from the models the loader validates its entries with, plus
+    the loader's further checks that JSON Schema can state (``defs`` receives the models)."""
+    models = {section: _MODELS[section] for section in SECTIONS}
+    refs, top = models_json_schema(
+        [(model, "validation") for model in models.values()], ref_template="#/$defs/{model}"
+    )
+    defs.update(top["$defs"])
+    system = {"anyOf": [_one_of(list(CODE_SYSTEMS)), {"type": "string", "pattern": ":"}]}
+    age = {"enum": ["patient_age", CODE_SYSTEMS["patient_age"]]}
+    defs["FieldCode"]["properties"]["system"] = system
+    defs["FieldCode"]["allOf"] = [
+        {
+            "if": {"properties": {"system": age}, "required": ["system"]},
+            "then": {"properties": {"code": {"type": "string", "pattern": r"^\d+$"}}},
+        }
+    ]
+    vocab_id = {"type": "string", "pattern": _pattern(_VOCAB_ID)}
+    plain_codes = {"codes": {"items": {"propertyNames": _one_of(sorted(_PLAIN_CODE_KEYS))}}}
+    reserved = sorted(name for name in _RESERVED if _VOCAB_ID.match(name))
+    listed = {"required": ["values"], "properties": {"values": {"minItems": 1}}}
+    named = {"required": ["of"], "properties": {"of": {"type": "string"}}}
+    no_domain = {"properties": {"values": {"maxItems": 0}, "of": {"type": "null"}}}
+    extra: dict[str, list[dict[str, Any]]] = {
+        "fields": [
+            {
+                "properties": {
+                    "id": {
+                        **vocab_id,
+                        "not": {"anyOf": [_one_of(reserved), {"pattern": "^model_"}]},
+                    }
+                }
+            },
+            {
+                "if": {"properties": {"type": {"const": "integer"}}},
+                "then": {
+                    **no_domain,
+                    "required": ["min", "max"],
+                    "properties": {
+                        **no_domain["properties"],
+                        "min": {"type": "integer"},
+                        "max": {"type": "integer"},
+                    },
+                },
+            },
+            {
+                "if": {"properties": {"type": {"const": "boolean"}}},
+                "then": {
+                    "properties": {
+                        **no_domain["properties"],
+                        "min": {"type": "null"},
+                        "max": {"type": "null"},
+                    }
+                },
+            },
+            {
+                "if": {"properties": {"type": {"enum": ["enum", "set"]}}},
+                "then": {
+                    "oneOf": [listed, named],
+                    "properties": {
+                        "values": {"items": vocab_id, "uniqueItems": True},
+                    },
+                },
+            },
+            {  # a field that cannot be null needs a default or 'required: true'
+                "if": {
+                    "properties": {
+                        "nullable": {"const": False},
+                        "type": {"enum": ["enum", "integer"]},
+                    },
+                    "required": ["nullable"],
+                },
+                "then": {
+                    "anyOf": [
+                        {
+                            "required": ["default"],
+                            "properties": {"default": {"not": {"type": "null"}}},
+                        },
+                        {"required": ["required"], "properties": {"required": {"const": True}}},
+                    ]
+                },
+            },
+        ],
+        "conditions": [
+            {"properties": {"id": vocab_id, "disease_area": _one_of(schema.disease_areas)}},
+            {"properties": plain_codes},
+        ],
+        "disease_areas": [{"properties": {"id": vocab_id, **plain_codes}}],
+        "subcategories": [
+            {
+                "properties": {
+                    "id": vocab_id,
+                    "category": _one_of(schema.categories),
+                    "parent": _one_of([*schema.subcategories, None]),
+                    **plain_codes,
+                }
+            }
+        ],
+        "advisories": [{"properties": {"key": vocab_id}}],
+    }
+    return {
+        "type": "object",
+        "properties": {
+            section: {
+                "type": "array",
+                "items": {"allOf": [refs[(model, "validation")], *extra[section]]},
+            }
+            for section, model in models.items()
+        },
+        "additionalProperties": False,
+    }
+
+
+def rule_file_json_schema(schema: Schema) -> dict[str, Any]:
+    """The JSON Schema of a rule file: its ``rules``, ``evidence``, ``scope`` and
+    ``vocabulary``, with the names of ``schema``'s vocabulary.
+
+    It states every check of the loader that JSON Schema can express; the loader also checks
+    what needs more than one place in the files at once: duplicate rule ids and evidence keys,
+    references to evidence keys, ``min`` above ``max``, a set condition that includes and
+    excludes the same member, a vocabulary entry that redefines another or a code value outside
+    its own field's values, and YAML itself (duplicate keys, tags, anchors, huge numbers).
+    """
+    when = {
+        "type": "object",
+        "properties": {name: _condition_schema(schema, name) for name in schema.fields},
+        "additionalProperties": False,
+    }
+    defs: dict[str, Any] = {"when": when}
+    region = {"$ref": "#/$defs/when", "minProperties": 1}
+    top: dict[str, dict[str, Any]] = {
+        "rules": {"type": "array", "items": _rule_schema(schema)},
+        "evidence": _evidence_schema(),
+        "vocabulary": _vocabulary_schema(schema, defs),
+        "scope": {"anyOf": [region, {"type": "array", "items": region}]},
     }
     return {
         "$schema": _DRAFT,
         "title": "immunorules rule file",
         "type": "object",
-        "properties": {
-            "rules": {"type": "array", "items": rule},
-            "evidence": evidence,
-            "scope": {"anyOf": [when, {"type": "array", "items": when}]},
-            "vocabulary": {"type": "object"},
-        },
+        "properties": {key: top[key] for key in _TOP_KEYS},
         "additionalProperties": False,
+        "anyOf": [{"required": [key]} for key in ("rules", "evidence", "vocabulary")],
+        "$defs": defs,
     }
 
 

@@ -2,10 +2,11 @@
 with the provenance of every value.
 
 Research prototype - NOT FOR CLINICAL USE. Needs the ``fhir`` extra
-(``pip install "immunorules[fhir]"``): resources are validated with the FHIR R4 models of
-``fhir.resources``. What a code means is data in the knowledge base's vocabulary (the ``codes``
-of its fields, conditions, disease areas and drug classes), so a rule set's own vocabulary
-extends the mapping. This package imports the core; the core never imports it.
+(``pip install "immunorules[fhir]"``): resources are validated with the R4B models of
+``fhir.resources`` (R4B changed none of the resources read here). What a code means is data in
+the knowledge base's vocabulary (the ``codes`` of its fields, conditions, disease areas and drug
+classes), so a rule set's own vocabulary extends the mapping. This package imports the core;
+the core never imports it.
 """
 
 from __future__ import annotations

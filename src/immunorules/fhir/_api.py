@@ -156,7 +156,7 @@ def profile_from_fhir(
     of resources, all about one patient. ``as_of`` reads the record as on that date: conditions
     with a later onset are left out, and one that abated on or before it is history.
     ``condition`` names the condition being treated when the record has several (or none).
-    ``validate="all"`` (the default) checks every resource against the FHIR R4 models;
+    ``validate="all"`` (the default) checks every resource against ``fhir.resources``' R4B models;
     ``"used"`` checks only the Patient and the resources whose codes the vocabulary maps.
 
     Raises :class:`FhirError` for invalid FHIR, a record without a Patient, or with two.
@@ -267,7 +267,7 @@ def profiles_from_bulk(
     One pass over each file keeps, per patient, only the facts of the resources whose codes the
     vocabulary maps, so memory grows with what the export says about the profile fields, not
     with its size. ``validate="used"`` (the default) checks the Patients and those resources
-    against the FHIR R4 models; ``"all"`` checks every line. An invalid resource raises
+    against ``fhir.resources``' R4B models; ``"all"`` checks every line. An invalid resource raises
     :class:`FhirError` before anything is yielded (``errors="raise"``), or is left out with a
     warning on its patient's profile (``errors="warn"``).
     """

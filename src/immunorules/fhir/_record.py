@@ -1,4 +1,4 @@
-"""Reading FHIR R4 resources: validation against the R4 models of ``fhir.resources``, and the
+"""Reading FHIR R4 resources: validation against the R4B models of ``fhir.resources``, and the
 few facts of each resource the mapping needs (its codes, status and dates), kept small so a
 whole Bulk Data export never has to be held in memory.
 
@@ -83,7 +83,8 @@ def _model(resource_type: str) -> Any:
 
 
 def validate_resource(resource: Any, where: str) -> list[FhirProblem]:
-    """The problems that keep ``resource`` from being a valid FHIR R4 resource (none: valid)."""
+    """The problems that keep ``resource`` from being a valid FHIR R4 resource, checked with
+    ``fhir.resources``' R4B models (none: valid)."""
     if not isinstance(resource, dict):
         return [FhirProblem(where, "$", f"a resource must be a JSON object, not {_kind(resource)}")]
     resource_type = resource.get("resourceType")
