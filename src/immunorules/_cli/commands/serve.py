@@ -2,6 +2,7 @@
 
 Without ``--allow-unauthenticated`` at least one ``--issuer`` is required; with it, the service
 binds only to a loopback address and says on stderr and in its log that no token is checked.
+It never starts serving with options that would expose an unchecked service.
 """
 
 from __future__ import annotations
@@ -9,39 +10,32 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-import sys
-from collections.abc import Callable
-from typing import Any, Protocol
 
-__all__ = ["add_command", "cmd_serve"]
+from .. import knowledge
+from ..context import CliError, Context
+from ..options import FORMATTER, PROG, add_rules
+
+__all__ = ["register", "run"]
 
 _LOOPBACK_NAMES = ("localhost",)
 
 
-class _Out(Protocol):
-    def write(self, text: str) -> None: ...
-
-
-def add_command(
-    commands: Any,
-    formatter: type[argparse.HelpFormatter],
-    rules_option: Callable[[argparse.ArgumentParser], None],
-    prog: str,
-) -> None:
-    serve = commands.add_parser(
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve``."""
+    serve = sub.add_parser(
         "serve",
         help="serve CDS Hooks (patient-view, order-select) over HTTP (needs the service extra)",
         description="A CDS Hooks 2.0 service: GET /cds-services (discovery), POST "
         "/cds-services/{id} (cards), POST /cds-services/{id}/feedback. Every request must carry "
         "a JWT signed by a trusted issuer (--issuer) whose aud is --audience plus the path.",
         epilog=f"""examples:
-  {prog} serve --issuer https://ehr.example.org=https://ehr.example.org/jwks.json \\
+  {PROG} serve --issuer https://ehr.example.org=https://ehr.example.org/jwks.json \\
       --audience https://cds.example.org
-  {prog} serve --issuer https://sandbox.cds-hooks.org=sandbox-jwks.json
-  {prog} serve --allow-unauthenticated        (local development only: checks no token)""",
-        formatter_class=formatter,
+  {PROG} serve --issuer https://sandbox.cds-hooks.org=sandbox-jwks.json
+  {PROG} serve --allow-unauthenticated        (local development only: checks no token)""",
+        formatter_class=FORMATTER,
     )
-    rules_option(serve)
+    add_rules(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
     serve.add_argument(
@@ -107,53 +101,55 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _issuers(given: list[str], error: type[Exception]) -> dict[str, str]:
+def _issuers(given: list[str]) -> dict[str, str]:
     issuers: dict[str, str] = {}
     for item in given:
         iss, sep, source = item.partition("=")
         if not sep or not iss or not source:
-            raise error(
+            raise CliError(
                 f"--issuer takes ISS=JWKS (an issuer, '=', a JWK Set URL or file), not {item!r}."
             )
         issuers[iss] = source
     return issuers
 
 
-def cmd_serve(kb: Any, args: argparse.Namespace, out: _Out, error: type[Exception]) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    """Serve until stopped; 0."""
+    kb = knowledge.load(args)
     try:
         import uvicorn
 
-        from ..service import create_app
+        from ...service import create_app
     except ImportError:
-        raise error(
+        raise CliError(
             "serve needs the service extra: pip install 'immunorules[service]' (starlette, "
             "uvicorn, httpx, PyJWT, fhir.resources)."
         ) from None
     if not 0 < args.port < 65536:
-        raise error(f"--port must be between 1 and 65535, not {args.port}.")
-    issuers = _issuers(args.issuer, error)
+        raise CliError(f"--port must be between 1 and 65535, not {args.port}.")
+    issuers = _issuers(args.issuer)
     unauthenticated = args.allow_unauthenticated
     if unauthenticated and not _loopback(args.host):
-        raise error(
+        raise CliError(
             f"--allow-unauthenticated serves only on a loopback address (127.0.0.1, ::1, "
             f"localhost), not {args.host}: without token checks anyone who reaches the port "
             "could use the service."
         )
     if not unauthenticated and not issuers:
-        raise error(
+        raise CliError(
             "give at least one trusted issuer (--issuer ISS=JWKS_URL_or_file), or "
             "--allow-unauthenticated for local development."
         )
     host = f"[{args.host}]" if ":" in args.host else args.host
     audience = args.audience or f"http://{host}:{args.port}"
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(ctx.err.stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("immunorules.service")
     logger.addHandler(handler)
     logger.setLevel(args.log_level.upper())
     logger.propagate = False
     if unauthenticated:
-        sys.stderr.write(
+        ctx.err.write(
             "\n" + "!" * 78 + "\n!! UNAUTHENTICATED DEVELOPMENT MODE: no token is checked. Serving "
             "on loopback only.\n!! Never use this with real patient data or expose it to a "
             "network.\n" + "!" * 78 + "\n\n"
@@ -163,20 +159,19 @@ def cmd_serve(kb: Any, args: argparse.Namespace, out: _Out, error: type[Exceptio
             kb,
             issuers=issuers or None,
             audience=audience,
+            allow_origins=tuple(args.allow_origin or ("*",)),
             allow_unauthenticated=unauthenticated,
             feedback_log=args.feedback_log,
-            allow_origins=tuple(args.allow_origin or ("*",)),
             fhir_timeout=args.fhir_timeout,
             max_request_bytes=args.max_request_bytes,
         )
     except ValueError as exc:
-        raise error(f"{exc}.") from None
-    out.write(
+        raise CliError(f"{exc}.") from None
+    ctx.out.write(
         f"immunorules CDS Hooks service: discovery at http://{host}:{args.port}/cds-services "
         f"(audience {audience}); research prototype, NOT FOR CLINICAL USE.\n"
     )
-    if hasattr(out, "flush"):
-        out.flush()
+    ctx.out.flush()
     uvicorn.run(
         app,
         host=args.host,
