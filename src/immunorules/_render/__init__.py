@@ -28,6 +28,7 @@ def register_all() -> None:
         register_renderer(kind, "markdown", getattr(text, f"{kind}_markdown"))
         register_renderer(kind, "html", getattr(html, f"{kind}_html"))
     register_renderer("kb", "json", text.kb_json)
+    register_renderer("audit", "text", text.audit_text)
     register_renderer("audit", "markdown", text.audit_markdown)
     register_renderer("audit", "html", html.audit_html)
 

@@ -371,7 +371,7 @@ def kb_document(kb: KnowledgeBase, labels: Labels) -> Document:
 
 def audit_document(report: AuditReport, labels: Labels) -> Document:
     """An audit report: the verdict, counts per severity and each listed finding."""
-    from .._analysis.audit_report import describe_region
+    from .._analysis.audit_report import KINDS, compact_profile, describe_region
 
     findings = tuple(
         FindingItem(
@@ -379,14 +379,36 @@ def audit_document(report: AuditReport, labels: Labels) -> Document:
             kind=f.kind,
             rule_ids=tuple(f.rule_ids),
             message=f.message,
-            region=(f.region_text or describe_region(f.region)) if f.region else None,
+            region=(f.region_text or describe_region(f.region)) if f.region is not None else None,
             example=(
                 ", ".join(labels.profile_details(f.example_profile))
                 if f.example_profile is not None
                 else None
             ),
+            example_compact=(
+                compact_profile(f.example_profile) if f.example_profile is not None else None
+            ),
+            subject=f.subject,
         )
         for f in report.findings
     )
-    head = AuditHead(report.ok, tuple(report.counts().items()))
-    return Document("audit", NOT_FOR_CLINICAL_USE, (head, Findings(findings)))
+    omitted = []
+    for kind in KINDS:
+        shown, total = len(report.filter(kind=kind)), report.total(kind)
+        if total > shown:
+            omitted.append(
+                f"{kind}: {total:,} findings, {shown:,} listed (max_findings="
+                f"{report.max_findings}; those about the most profiles first)."
+            )
+    info = report.knowledge_base
+    head = AuditHead(
+        name=info.name,
+        version=info.version,
+        active_rules=report.active_rules,
+        profiles=report.profiles,
+        ok=report.ok,
+        summary=report.summary(),
+        counts=tuple(report.counts().items()),
+        omitted=tuple(omitted),
+    )
+    return Document("audit", report.notice, (head, Findings(findings)), notice_last=True)

@@ -275,8 +275,14 @@ class DecisionTable:
 
 @dataclass(frozen=True)
 class AuditHead:
+    name: str
+    version: str
+    active_rules: int
+    profiles: int
     ok: bool
-    counts: tuple[tuple[str, int], ...]  # per severity
+    summary: str  # e.g. ``OK: 0 errors, 1 warning, 12 info``
+    counts: tuple[tuple[str, int], ...]  # per severity, those not listed included
+    omitted: tuple[str, ...]  # a line per kind whose findings are not all listed
 
 
 @dataclass(frozen=True)
@@ -286,7 +292,9 @@ class FindingItem:
     rule_ids: tuple[str, ...]
     message: str
     region: str | None
-    example: str | None
+    example: str | None  # the example profile's details, as a result shows them
+    example_compact: str | None  # the same profile's values that differ from the defaults
+    subject: str | None  # what an unused-vocabulary finding is about, e.g. ``advisory:x``
 
 
 @dataclass(frozen=True)
@@ -317,8 +325,10 @@ Block = (
 
 @dataclass(frozen=True)
 class Document:
-    """What one rendering says: its kind (result, whynot, kb, audit), the notice, the blocks."""
+    """What one rendering says: its kind (result, whynot, kb, audit), the notice, the blocks;
+    ``notice_last``: the plain text puts the notice at the end (an audit report's does)."""
 
     kind: str
     notice: str
     blocks: tuple[Block, ...]
+    notice_last: bool = False

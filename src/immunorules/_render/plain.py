@@ -50,9 +50,11 @@ def wrap(text: str, indent: str, *, then: str | None = None, width: int = 100) -
 
 def write(document: Document) -> str:
     """The document as plain text."""
-    lines = wrap(document.notice, "")
+    lines = [] if document.notice_last else wrap(document.notice, "")
     for block in document.blocks:
         lines += _block(block)
+    if document.notice_last:
+        lines += ["", document.notice]
     return "\n".join(lines)
 
 
@@ -272,20 +274,31 @@ def _(block: DecisionTable) -> list[str]:
 
 @_block.register
 def _(block: AuditHead) -> list[str]:
-    verdict = "OK" if block.ok else "errors found"
-    counts = ", ".join(f"{n} {severity}(s)" for severity, n in block.counts)
-    return ["", f"Audit: {verdict}", counts]
+    head = (
+        f"immunorules audit of {block.name} {block.version}: {block.active_rules} active rules, "
+        f"{block.profiles:,} valid profiles analysed exactly"
+    )
+    return [head, block.summary, *block.omitted]
 
 
 @_block.register
 def _(block: Findings) -> list[str]:
     lines: list[str] = []
+    unused: dict[str, list[str]] = {}  # unused vocabulary in brief, by kind of name
     for finding in block.items:
+        if finding.kind == "unused_vocabulary":
+            group, _, name = (finding.subject or "").partition(":")
+            unused.setdefault(group, []).append(name)
+            continue
         lines += ["", f"[{finding.severity}] {finding.kind}: {finding.message}"]
         if finding.rule_ids:
             lines.append(f"    rules: {', '.join(finding.rule_ids)}")
-        if finding.region:
+        if finding.region is not None:
             lines.append(f"    region: {finding.region}")
-        if finding.example:
-            lines.append(f"    example: {finding.example}")
+        if finding.example_compact is not None:
+            lines.append(f"    example: {finding.example_compact}")
+    if unused:
+        count = sum(len(names) for names in unused.values())
+        lines += ["", f"[info] unused_vocabulary: {count} names no live rule uses"]
+        lines += [f"    {group}: {', '.join(names)}" for group, names in unused.items()]
     return lines

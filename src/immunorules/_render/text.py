@@ -127,8 +127,9 @@ def kb_json(kb: KnowledgeBase, *, indent: int | None = 2) -> str:
 
 
 def audit_text(report: AuditReport) -> str:
-    """The report as plain text (its own ``to_text``, which carries the notice)."""
-    return report.to_text()
+    """The report as plain text: errors, then warnings, then info (unused vocabulary in brief),
+    the notice last."""
+    return plain.write(audit_document(report, Labels.for_subject(report)))
 
 
 def audit_markdown(report: AuditReport) -> str:
