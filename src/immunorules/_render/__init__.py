@@ -3,6 +3,14 @@
 Text, Markdown, JSON and HTML for results, why-not answers, audits and knowledge bases. Models
 call into it through the renderer table of ``_model.result`` (filled here when the package is
 imported), never by importing it.
+
+- ``labels``: display names from one schema (``Labels.of(schema)``), passed to every helper;
+  unknown ids read as themselves.
+- ``build``: the one walk of each model into a neutral ``document``.
+- ``plain``, ``markdown``, ``html``: the writers of a document (``html`` also holds the CSS and
+  the decision-table fragment).
+- ``text``: the text, Markdown and JSON entry points the models and the command line call.
+- ``schemas``: the vocabulary and the JSON Schemas of profiles and rule files.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ def register_all() -> None:
         register_renderer(kind, "markdown", getattr(text, f"{kind}_markdown"))
         register_renderer(kind, "html", getattr(html, f"{kind}_html"))
     register_renderer("kb", "json", text.kb_json)
+    register_renderer("audit", "text", text.audit_text)
     register_renderer("audit", "markdown", text.audit_markdown)
     register_renderer("audit", "html", html.audit_html)
 

@@ -1,45 +1,68 @@
-"""HTML rendering for notebooks: self-contained (one scoped ``<style>``, no external CSS, JS or
-fonts), every piece of text escaped, and colours that read in light and dark themes alike.
+"""The HTML writer, for notebooks: a neutral document as a self-contained fragment (one scoped
+``<style>``, no external CSS, JS or fonts), every piece of text escaped, and colours that read in
+light and dark themes alike.
 
 Text takes the page's own colour (JupyterLab's ``--jp-*`` variables where present); colour is
 used only for borders and translucent tints, so the same markup works on a white or a dark page.
+It only formats what the document holds; it must never look up a vocabulary, re-walk a model or
+let a rule file's text through unescaped.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from functools import singledispatch
 from typing import TYPE_CHECKING
 
-from .._model.result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
-from .._model.rules import show_value as show
-from .text import (
-    SHOWN_CHANGE_SETS,
-    STATUS_LABEL,
-    TIER_LABEL,
-    atc_codes,
-    audit_counts,
-    category_name,
-    conflict_state,
-    decision_rows,
-    evidence_for,
-    in_schema,
-    no_change_text,
-    override_target,
-    profile_details,
-    profile_title,
-    safe_url,
-    subcategory_name,
-    values_text,
+from .._model.result import NOT_FOR_CLINICAL_USE, Result
+from .build import audit_document, kb_document, result_document, whynot_document
+from .document import (
+    Advisories,
+    AuditHead,
+    Avoids,
+    Block,
+    ChangeItem,
+    Changes,
+    Conflict,
+    DecisionRow,
+    DecisionTable,
+    Document,
+    DrugClass,
+    EvidenceLink,
+    Findings,
+    Foot,
+    Inactive,
+    KnowledgeBaseHead,
+    Overrides,
+    ProfileHead,
+    ReasonItem,
+    Reasons,
+    RuleChecks,
+    Suggestions,
+    Uncovered,
+    WhyNotHead,
 )
+from .labels import Labels
 
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
-    from .._analysis.decision_table import DecisionTable
-    from .._analysis.whynot import ProfileChange, WhyNot
+    from .._analysis.decision_table import DecisionTable as DecisionTableModel
+    from .._analysis.whynot import WhyNot
     from .._evaluate.knowledge_base import KnowledgeBase
 
-__all__ = ["CSS", "audit_html", "decision_table_html", "kb_html", "result_html", "whynot_html"]
+__all__ = [
+    "CSS",
+    "audit_html",
+    "badge",
+    "chip",
+    "decision_table_html",
+    "esc",
+    "kb_html",
+    "result_html",
+    "whynot_html",
+    "write",
+]
 
 # JupyterLab styles output tables and lists with ``.jp-RenderedHTMLCommon`` rules (cells
 # right-aligned at specificity 0,2,1, a fixed table layout, bulleted lists). Rules here that must
@@ -125,18 +148,6 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _root(kind: str, body: Iterable[str]) -> str:
-    return (
-        f'<div class="ir-root ir-{kind}"><style>{CSS}</style>'
-        f'<div class="ir-notice" role="note">&#9888; {_notice()}</div>' + "".join(body) + "</div>"
-    )
-
-
-def _notice() -> str:
-    head, _, rest = NOT_FOR_CLINICAL_USE.partition(". ")
-    return f"<b>{esc(head)}.</b> {esc(rest)}" if rest else esc(NOT_FOR_CLINICAL_USE)
-
-
 def badge(text: str, kind: str) -> str:
     return f'<span class="ir-badge ir-{esc(kind)}">{esc(text)}</span>'
 
@@ -145,27 +156,72 @@ def chip(text: str) -> str:
     return f'<span class="ir-chip">{esc(text)}</span>'
 
 
-def _evidence_links(keys: Sequence[str], evidence: Mapping[str, Citation]) -> str:
+def _root(kind: str, notice: str, body: Iterable[str]) -> str:
+    return (
+        f'<div class="ir-root ir-{kind}"><style>{CSS}</style>'
+        f'<div class="ir-notice" role="note">&#9888; {_notice(notice)}</div>'
+        + "".join(body)
+        + "</div>"
+    )
+
+
+def _notice(text: str) -> str:
+    head, _, rest = text.partition(". ")
+    return f"<b>{esc(head)}.</b> {esc(rest)}" if rest else esc(text)
+
+
+# -- entry points -----------------------------------------------------------------------------
+
+
+def result_html(result: Result) -> str:
+    """A result as a self-contained HTML fragment."""
+    return write(result_document(result, Labels.for_subject(result)))
+
+
+def whynot_html(answer: WhyNot) -> str:
+    """A why-not answer as a self-contained HTML fragment."""
+    return write(whynot_document(answer, Labels.for_subject(answer)))
+
+
+def kb_html(kb: KnowledgeBase) -> str:
+    """A knowledge-base summary with its decision table, grouped by disease area."""
+    return write(kb_document(kb, Labels.for_subject(kb)))
+
+
+def audit_html(report: AuditReport) -> str:
+    """An audit report: verdict, counts and one row per finding."""
+    return write(audit_document(report, Labels.for_subject(report)))
+
+
+def write(document: Document) -> str:
+    """The document as a self-contained HTML fragment."""
+    seen: set[str] = set()  # reasons shown in full once already
+    body = [_block(block, seen) for block in document.blocks]
+    return _root(document.kind, document.notice, body)
+
+
+# -- pieces -----------------------------------------------------------------------------------
+
+
+def _evidence_links(links: tuple[EvidenceLink, ...]) -> str:
     parts = []
-    for key in keys:
-        entry = evidence.get(key)
-        url = safe_url(entry.url) if entry else None
-        title = f' title="{esc(entry.citation)}"' if entry else ""
-        if url:
+    for link in links:
+        title = f' title="{esc(link.citation)}"' if link.citation is not None else ""
+        if link.url:
             parts.append(
-                f'<a href="{esc(url)}"{title} target="_blank" rel="noopener noreferrer">'
-                f"{esc(key)}</a>"
+                f'<a href="{esc(link.url)}"{title} target="_blank" rel="noopener noreferrer">'
+                f"{esc(link.key)}</a>"
             )
         else:
-            parts.append(f'<span class="ir-code"{title}>{esc(key)}</span>')
+            parts.append(f'<span class="ir-code"{title}>{esc(link.key)}</span>')
     return ", ".join(parts)
 
 
-def _reason(reason: Reason, evidence: Mapping[str, Citation]) -> str:
-    matched = "".join(chip(f"{k}={show(v)}") for k, v in reason.matched.items())
+def _reason(reason: ReasonItem) -> str:
+    matched = "".join(chip(item) for item in reason.matched)
     matched = matched or '<span class="ir-muted">any profile</span>'
     cited = (
-        f' <span class="ir-label">evidence</span>{_evidence_links(reason.evidence, evidence)}'
+        f' <span class="ir-label">evidence</span>{_evidence_links(reason.evidence)}'
         if reason.evidence
         else ' <span class="ir-label">evidence</span><span class="ir-muted">none</span>'
     )
@@ -177,15 +233,13 @@ def _reason(reason: Reason, evidence: Mapping[str, Citation]) -> str:
     )
 
 
-def _reasons(
-    reasons: Sequence[Reason], evidence: Mapping[str, Citation], seen: set[str] | None = None
-) -> str:
+def _reasons(reasons: tuple[ReasonItem, ...], seen: set[str] | None = None) -> str:
     """The reasons as a list; a reason already shown in full (its id in ``seen``) is shown by
     rule and title only, with the rest behind a disclosure."""
     items = []
     for reason in reasons:
         if seen is not None and reason.rule_id in seen:
-            full = _reason(reason, evidence).removeprefix('<li class="ir-reason">')
+            full = _reason(reason).removeprefix('<li class="ir-reason">')
             items.append(
                 f'<li class="ir-reason"><details><summary><span class="ir-code"><b>'
                 f"{esc(reason.rule_id)}</b></span> {esc(reason.title)} "
@@ -193,187 +247,208 @@ def _reasons(
                 f"{full.removesuffix('</li>')}</details></li>"
             )
         else:
-            items.append(_reason(reason, evidence))
+            items.append(_reason(reason))
         if seen is not None:
             seen.add(reason.rule_id)
     return '<ul class="ir-reasons">' + "".join(items) + "</ul>"
 
 
-def _class_chip(subcategory: str) -> str:
-    codes = atc_codes(subcategory)
-    atc = f" · ATC {', '.join(codes)}" if codes else " · no ATC code"
-    return chip(f"{subcategory_name(subcategory)}{atc}")
+def _class_chip(drug_class: DrugClass) -> str:
+    atc = f" · ATC {', '.join(drug_class.atc)}" if drug_class.atc else " · no ATC code"
+    return chip(f"{drug_class.name}{atc}")
 
 
-def _profile_head(result_profile: object) -> str:
-    from .._model.profile import ConditionProfile
+def _change(change: ChangeItem) -> str:
+    text = chip(f"{change.field}: {change.before} → {change.after}")
+    if change.alternatives:
+        lead, values = change.alternatives
+        text += f' <span class="ir-muted ir-small">({esc(lead)} {esc(values)})</span>'
+    if change.implied:
+        field, value = change.implied
+        text += f' <span class="ir-muted ir-small">({esc(field)} → {esc(value)})</span>'
+    return text
 
-    assert isinstance(result_profile, ConditionProfile)
+
+# -- blocks -----------------------------------------------------------------------------------
+
+
+@singledispatch
+def _block(block: Block, seen: set[str]) -> str:
+    raise TypeError(f"no HTML for {type(block).__name__}")  # pragma: no cover
+
+
+@_block.register
+def _(block: ProfileHead, seen: set[str]) -> str:
     return (
-        f'<div class="ir-head"><span class="ir-title">{esc(profile_title(result_profile))}</span>'
-        f"<div>{''.join(chip(item) for item in profile_details(result_profile))}</div></div>"
+        f'<div class="ir-head"><span class="ir-title">{esc(block.title)}</span>'
+        f"<div>{''.join(chip(item) for item in block.details)}</div></div>"
     )
 
 
-@in_schema
-def result_html(result: Result) -> str:
-    """A result as a self-contained HTML fragment."""
-    evidence = evidence_for(result)
-    seen: set[str] = set()
-    body = [_profile_head(result.profile)]
-    for conflict in result.conflicts:
-        kind = "ir-resolved" if conflict.resolved else "ir-unresolved"
-        body.append(
-            f'<div class="ir-conflict {kind}" role="alert"><b>&#9888; Conflict '
-            f"({esc(conflict_state(conflict.resolved))})</b>: {esc(conflict.message)}"
-            f'<div class="ir-small"><span class="ir-label">rules</span>'
-            f"{''.join(chip(r) for r in conflict.rule_ids)}</div></div>"
-        )
-    if not result.covered:
-        body.append(
-            '<div class="ir-gap"><b>Not covered.</b> The knowledge base has no guidance for this '
-            "profile: no rule that suggests, avoids a category or refers applies to it.</div>"
-        )
-    body.append("<h4>Suggested therapy categories</h4>")
-    if not result.suggestions:
+@_block.register
+def _(block: Conflict, seen: set[str]) -> str:
+    kind = "ir-resolved" if block.resolved else "ir-unresolved"
+    return (
+        f'<div class="ir-conflict {kind}" role="alert"><b>&#9888; Conflict '
+        f"({esc(block.state)})</b>: {esc(block.message)}"
+        f'<div class="ir-small"><span class="ir-label">rules</span>'
+        f"{''.join(chip(r) for r in block.rule_ids)}</div></div>"
+    )
+
+
+@_block.register
+def _(block: Uncovered, seen: set[str]) -> str:
+    return (
+        '<div class="ir-gap"><b>Not covered.</b> The knowledge base has no guidance for this '
+        "profile: no rule that suggests, avoids a category or refers applies to it.</div>"
+    )
+
+
+@_block.register
+def _(block: Suggestions, seen: set[str]) -> str:
+    body = ["<h4>Suggested therapy categories</h4>"]
+    if not block.items:
         body.append('<p class="ir-muted">None.</p>')
-    for s in result.suggestions:
-        head = [f"{esc(category_name(s.category))} ", badge(TIER_LABEL[s.tier], s.tier)]
-        if s.requires_specialist_review:
+    for s in block.items:
+        head = [f"{esc(s.category)} ", badge(s.tier_label, s.tier)]
+        if s.review:
             head.append(badge("specialist review", "flagged"))
         if s.direction:
             head.append(badge(s.direction, "direction"))
-        classes = "".join(_class_chip(sub) for sub in s.subcategories) or (
+        classes = "".join(_class_chip(c) for c in s.classes) or (
             '<span class="ir-muted">no drug class named</span>'
         )
         card = [
-            f'<div class="ir-card ir-{s.tier}"><div class="ir-card-head">{"".join(head)}</div>',
+            f'<div class="ir-card ir-{esc(s.tier)}">',
+            f'<div class="ir-card-head">{"".join(head)}</div>',
             f'<div class="ir-classes"><span class="ir-label">drug classes</span>{classes}</div>',
             '<div><span class="ir-label">suggested by</span></div>',
-            _reasons(s.reasons, evidence, seen),
+            _reasons(s.reasons, seen),
         ]
         if s.flag_reasons:
             card += ['<div><span class="ir-label">flagged by</span></div>']
-            card.append(_reasons(s.flag_reasons, evidence, seen))
+            card.append(_reasons(s.flag_reasons, seen))
         body.append("".join(card) + "</div>")
-    if result.avoided:
-        body.append("<h4>Avoid</h4>")
-    for a in result.avoided:
-        if a.subcategory:
+    return "".join(body)
+
+
+@_block.register
+def _(block: Avoids, seen: set[str]) -> str:
+    body = ["<h4>Avoid</h4>"]
+    for a in block.items:
+        if a.drug_class:
             what = (
-                f"{_class_chip(a.subcategory)} <span class='ir-muted'>within "
-                f"{esc(category_name(a.category))}</span>"
+                f"{_class_chip(a.drug_class)} <span class='ir-muted'>within "
+                f"{esc(a.category)}</span>"
             )
         else:
-            what = (
-                f"{esc(category_name(a.category))} <span class='ir-muted'>(whole category)</span>"
-            )
+            what = f"{esc(a.category)} <span class='ir-muted'>(whole category)</span>"
         body.append(
             f'<div class="ir-card ir-avoid"><div class="ir-card-head">{badge("avoid", "avoid")}'
-            f"{what}</div>{_reasons(a.reasons, evidence, seen)}</div>"
+            f"{what}</div>{_reasons(a.reasons, seen)}</div>"
         )
-    for kind, title in (("referral", "Referrals"), ("caution", "Cautions")):
-        chosen = [a for a in result.advisories if a.kind == kind]
-        if chosen:
-            body.append(f"<h4>{title}</h4>")
-        for adv in chosen:
-            rules = ", ".join(esc(r.rule_id) for r in adv.reasons)
-            body.append(
-                f'<div class="ir-card ir-{kind}"><div>{badge(kind, kind)}{esc(adv.message)} '
-                f'<span class="ir-code ir-muted">{esc(adv.key)}</span></div>'
-                f'<details class="ir-small"><summary class="ir-muted">from {rules}</summary>'
-                f"{_reasons(adv.reasons, evidence)}</details></div>"
-            )
-    info = result.knowledge_base
-    body.append(
-        f'<div class="ir-foot">Rules fired: {esc(", ".join(result.fired_rules) or "none")}. '
-        f"Knowledge base {esc(info.name)} {esc(info.version)}, engine {esc(info.engine)}, "
-        f"fingerprint {esc(info.fingerprint[:12])}.</div>"
-    )
-    return _root("result", body)
+    return "".join(body)
 
 
-def _change_set(changes: Sequence[ProfileChange]) -> str:
-    parts: list[str] = []
-    for change in changes:
-        if change.implied and parts:
-            area = esc(show(change.after))
-            parts[-1] += f' <span class="ir-muted ir-small">(disease_area → {area})</span>'
-            continue
-        text = chip(f"{change.field}: {show(change.before)} → {show(change.after)}")
-        others = [v for v in change.alternatives if v != change.after]
-        if others:
-            shown = change.alternatives if change.field == "prior_lines_of_therapy" else others
-            lead = "any of" if change.field == "prior_lines_of_therapy" else "or"
-            text += (
-                f' <span class="ir-muted ir-small">({lead} '
-                f"{esc(values_text(shown, change.field))})</span>"
-            )
-        parts.append(text)
-    return " + ".join(parts)
-
-
-@in_schema
-def whynot_html(answer: WhyNot) -> str:
-    """A why-not answer as a self-contained HTML fragment."""
-    evidence = evidence_for(answer)
-    name = category_name(answer.category)
-    status_kind = answer.tier if answer.status == "suggested" and answer.tier else answer.status
-    status = STATUS_LABEL[answer.status] + (
-        f" · {TIER_LABEL[answer.tier]}" if answer.tier and answer.status == "suggested" else ""
-    )
-    body = [
-        f'<div class="ir-head"><span class="ir-title">Why (not) {esc(name)}?</span>'
-        f"{badge(status, status_kind)}</div>",
-        f"<div><b>{esc(profile_title(answer.profile))}</b> "
-        f"{''.join(chip(item) for item in profile_details(answer.profile))}</div>",
-        f"<p>{esc(answer.summary)}</p>",
-    ]
-    if answer.status != "suggested":
-        fixed = f"; {answer.search_text}" if answer.fixed else ""
+@_block.register
+def _(block: Advisories, seen: set[str]) -> str:
+    kind = esc(block.kind)
+    body = [f"<h4>{esc(block.title)}</h4>"]
+    for item in block.items:
+        rules = ", ".join(esc(r.rule_id) for r in item.reasons)
         body.append(
-            f"<h4>What would make it a suggestion (up to {answer.max_changes} fields"
-            f"{esc(fixed)})</h4>"
+            f'<div class="ir-card ir-{kind}"><div>{badge(block.kind, block.kind)}'
+            f"{esc(item.message)} "
+            f'<span class="ir-code ir-muted">{esc(item.key)}</span></div>'
+            f'<details class="ir-small"><summary class="ir-muted">from {rules}</summary>'
+            f"{_reasons(item.reasons)}</details></div>"
         )
-        if not answer.changes:
-            body.append(f'<p class="ir-muted">{esc(no_change_text(answer))}</p>')
-        else:
-            items = "".join(
-                f"<li>{_change_set(cs.changes)} → {badge(TIER_LABEL[cs.tier], cs.tier)}"
-                f'<span class="ir-muted ir-small">via {esc(", ".join(cs.rule_ids))}</span></li>'
-                for cs in answer.changes[:SHOWN_CHANGE_SETS]
+    return "".join(body)
+
+
+@_block.register
+def _(block: Reasons, seen: set[str]) -> str:
+    return ""  # the HTML shows each reason in place, under the line it supports
+
+
+@_block.register
+def _(block: Foot, seen: set[str]) -> str:
+    fired = (
+        f"Rules fired: {esc(', '.join(block.fired) or 'none')}. " if block.fired is not None else ""
+    )
+    fingerprint = f", fingerprint {esc(block.fingerprint)}" if block.fingerprint else ""
+    return (
+        f'<div class="ir-foot">{fired}Knowledge base {esc(block.name)} {esc(block.version)}, '
+        f"engine {esc(block.engine)}{fingerprint}.</div>"
+    )
+
+
+@_block.register
+def _(block: WhyNotHead, seen: set[str]) -> str:
+    suggested = block.status == "suggested" and block.tier is not None
+    status_kind = block.tier if suggested and block.tier else block.status
+    status = block.status_label + (f" · {block.tier_label}" if suggested else "")
+    return (
+        f'<div class="ir-head"><span class="ir-title">Why (not) {esc(block.category)}?</span>'
+        f"{badge(status, status_kind)}</div>"
+        f"<div><b>{esc(block.profile.title)}</b> "
+        f"{''.join(chip(item) for item in block.profile.details)}</div>"
+        f"<p>{esc(block.summary)}</p>"
+    )
+
+
+@_block.register
+def _(block: Changes, seen: set[str]) -> str:
+    fixed = f"; {block.search_text}" if block.search_text else ""
+    body = [
+        f"<h4>What would make it a suggestion (up to {block.max_changes} fields{esc(fixed)})</h4>"
+    ]
+    if not block.items:
+        body.append(f'<p class="ir-muted">{esc(block.none_text)}</p>')
+    else:
+        items = "".join(
+            f"<li>{' + '.join(_change(change) for change in cs.changes)} → "
+            f"{badge(cs.tier_label, cs.tier)}"
+            f'<span class="ir-muted ir-small">via {esc(", ".join(cs.rule_ids))}</span></li>'
+            for cs in block.items
+        )
+        body.append(f'<ol class="ir-changes">{items}</ol>')
+        if block.hidden:
+            body.append(
+                f'<p class="ir-muted ir-small">…and {block.hidden} more (all in '
+                "<code>WhyNot.changes</code> and the JSON output).</p>"
             )
-            body.append(f'<ol class="ir-changes">{items}</ol>')
-            hidden = len(answer.changes) - SHOWN_CHANGE_SETS
-            if hidden > 0:
-                body.append(
-                    f'<p class="ir-muted ir-small">…and {hidden} more (all in '
-                    "<code>WhyNot.changes</code> and the JSON output).</p>"
-                )
-    if answer.overrides:
-        body.append("<h4>Overridden by</h4>")
-    for override in answer.overrides:
-        look = "avoid" if override.kind == "avoid" else "flagged"
+    return "".join(body)
+
+
+@_block.register
+def _(block: Overrides, seen: set[str]) -> str:
+    body = ["<h4>Overridden by</h4>"]
+    for item in block.items:
+        look = "avoid" if item.kind == "avoid" else "flagged"
         body.append(
             f'<div class="ir-card ir-{look}"><div class="ir-card-head">'
-            f"{badge(override.kind, look)}"
-            f"{esc(override_target(override.kind, override.subcategory))}"
-            f"</div>{_reasons([override.reason], evidence)}</div>"
+            f"{badge(item.kind, look)}{esc(item.target)}"
+            f"</div>{_reasons((item.reason,))}</div>"
         )
-    body.append(
-        f"<h4>Rules that could suggest {esc(name)} ({len(answer.rules)}), closest first</h4>"
-    )
-    if not answer.rules:
+    return "".join(body)
+
+
+@_block.register
+def _(block: RuleChecks, seen: set[str]) -> str:
+    body = [
+        f"<h4>Rules that could suggest {esc(block.category)} ({len(block.items)}), "
+        "closest first</h4>"
+    ]
+    if not block.items:
         body.append('<p class="ir-muted">None in this knowledge base.</p>')
-    for check in answer.rules:
-        if check.fired:
-            fired = badge("fired", "held")
-        else:
-            fired = badge(f"{len(check.failed)} failed", "absent")
+    for check in block.items:
+        count = badge(f"{check.failed} failed", "absent")
+        fired = badge("fired", "held") if check.fired else count
         rows = "".join(
             f"<tr><td>{badge('held' if c.held else 'failed', 'held' if c.held else 'failed')}</td>"
             f'<td class="ir-code">{esc(c.requirement)}</td>'
-            f'<td class="ir-code">{esc(show(c.actual))}</td></tr>'
+            f'<td class="ir-code">{esc(c.actual)}</td></tr>'
             for c in check.conditions
         )
         table = (
@@ -384,98 +459,92 @@ def whynot_html(answer: WhyNot) -> str:
         )
         kind = check.tier if check.fired else "absent"
         body.append(
-            f'<div class="ir-card ir-{kind}"><div class="ir-card-head">'
+            f'<div class="ir-card ir-{esc(kind)}"><div class="ir-card-head">'
             f'<span class="ir-code">{esc(check.rule_id)}</span> {esc(check.title)} '
-            f"{badge(TIER_LABEL[check.tier], check.tier)}{fired}</div>{table}</div>"
+            f"{badge(check.tier_label, check.tier)}{fired}</div>{table}</div>"
         )
-    if answer.inactive_rule_ids:
-        body.append(
-            '<p class="ir-muted ir-small">Not active (draft or retired), so not considered: '
-            f"{esc(', '.join(answer.inactive_rule_ids))}.</p>"
-        )
-    info = answer.knowledge_base
-    body.append(
-        f'<div class="ir-foot">Knowledge base {esc(info.name)} {esc(info.version)}, '
-        f"engine {esc(info.engine)}.</div>"
+    return "".join(body)
+
+
+@_block.register
+def _(block: Inactive, seen: set[str]) -> str:
+    return (
+        '<p class="ir-muted ir-small">Not active (draft or retired), so not considered: '
+        f"{esc(', '.join(block.rule_ids))}.</p>"
     )
-    return _root("whynot", body)
 
 
-@in_schema
-def kb_html(kb: KnowledgeBase) -> str:
-    """A knowledge-base summary with its decision table, grouped by disease area."""
-    rows = decision_rows(kb)
-    golden = sum(len(rule.tests) for rule in kb.rules)
-    body = [
-        f'<div class="ir-head"><span class="ir-title">Knowledge base {esc(kb.name)}</span>'
-        f'<span class="ir-muted">{esc(kb.version)}</span></div>',
-        f"<p>{len(kb.active_rules)} active rules of {len(kb.rules)} · {len(kb.evidence)} "
-        f"evidence entries · {golden} golden cases · engine {esc(kb.engine)} · fingerprint "
-        f'<span class="ir-code">{esc(kb.fingerprint[:12])}</span></p>',
-    ]
+@_block.register
+def _(block: KnowledgeBaseHead, seen: set[str]) -> str:
+    return (
+        f'<div class="ir-head"><span class="ir-title">Knowledge base {esc(block.name)}</span>'
+        f'<span class="ir-muted">{esc(block.version)}</span></div>'
+        f"<p>{block.active_rules} active rules of {block.rules} · {block.evidence} "
+        f"evidence entries · {block.golden_cases} golden cases · engine {esc(block.engine)} · "
+        f'fingerprint <span class="ir-code">{esc(block.fingerprint[:12])}</span></p>'
+    )
+
+
+@_block.register
+def _(block: DecisionTable, seen: set[str]) -> str:
     header = "<th>rule</th><th>when (all must hold)</th><th>then</th>"
     table = [f'<div class="ir-scroll"><table class="ir-table"><tr>{header}</tr>']
-    areas: dict[str, list[dict[str, str]]] = {}
-    for row in rows:
-        areas.setdefault(row["area"], []).append(row)
+    areas: dict[str, list[DecisionRow]] = {}
+    for row in block.rows:
+        areas.setdefault(row.area, []).append(row)
     for area, members in areas.items():
         table.append(f'<tr class="ir-group"><td colspan="3">{esc(area)}</td></tr>')
         for row in members:
             then = "".join(
-                f'<div><span class="ir-label">{key}</span>{esc(row[key])}</div>'
-                for key in ("suggest", "flag", "avoid", "advise")
-                if row[key]
+                f'<div><span class="ir-label">{esc(key)}</span>{esc(text)}</div>'
+                for key, text in row.effects
             )
             table.append(
-                f'<tr><td><span class="ir-code">{esc(row["rule"])}</span><br>'
-                f'<span class="ir-muted">{esc(row["title"])}</span></td>'
-                f'<td class="ir-code">{esc(row["when"])}</td><td>{then}</td></tr>'
+                f'<tr><td><span class="ir-code">{esc(row.rule)}</span><br>'
+                f'<span class="ir-muted">{esc(row.title)}</span></td>'
+                f'<td class="ir-code">{esc(row.when)}</td><td>{then}</td></tr>'
             )
     table.append("</table></div>")
-    body.append(
-        f"<details open><summary><b>Decision table</b> ({len(rows)} active rules)</summary>"
+    return (
+        f"<details open><summary><b>Decision table</b> ({len(block.rows)} active rules)</summary>"
         + "".join(table)
         + "</details>"
     )
-    return _root("kb", body)
 
 
-def audit_html(report: AuditReport) -> str:
-    """An audit report: verdict, counts and one row per finding."""
-    from .._analysis.audit_report import describe_region
+@_block.register
+def _(block: AuditHead, seen: set[str]) -> str:
+    verdict = badge("ok", "ok") if block.ok else badge("errors found", "error")
+    return (
+        f'<div class="ir-head"><span class="ir-title">Audit</span>{verdict}</div>'
+        "<p>" + " ".join(badge(f"{n} {sev}", sev) for sev, n in block.counts) + "</p>"
+    )
 
-    counts = audit_counts(report)
-    verdict = badge("ok", "ok") if report.ok else badge("errors found", "error")
-    body = [
-        f'<div class="ir-head"><span class="ir-title">Audit</span>{verdict}</div>',
-        "<p>" + " ".join(badge(f"{n} {sev}", sev) for sev, n in counts.items()) + "</p>",
-    ]
-    if report.findings:
-        rows = []
-        for finding in report.findings:
-            extra = ""
-            if finding.region:
-                region = finding.region_text or describe_region(finding.region)
-                extra += f'<div class="ir-small ir-muted">region: {esc(region)}</div>'
-            if finding.example_profile is not None:
-                example = ", ".join(profile_details(finding.example_profile))
-                extra += f'<div class="ir-small ir-muted">example: {esc(example)}</div>'
-            rows.append(
-                f"<tr><td>{badge(finding.severity, finding.severity)}</td>"
-                f'<td class="ir-code">{esc(finding.kind)}</td>'
-                f'<td class="ir-code">{esc(", ".join(finding.rule_ids))}</td>'
-                f"<td>{esc(finding.message)}{extra}</td></tr>"
-            )
-        body.append(
-            '<div class="ir-scroll"><table class="ir-table"><tr><th>severity</th><th>kind</th>'
-            "<th>rules</th><th>finding</th></tr>" + "".join(rows) + "</table></div>"
+
+@_block.register
+def _(block: Findings, seen: set[str]) -> str:
+    if not block.items:
+        return '<p class="ir-muted">No findings.</p>'
+    rows = []
+    for finding in block.items:
+        extra = ""
+        if finding.region:
+            extra += f'<div class="ir-small ir-muted">region: {esc(finding.region)}</div>'
+        if finding.example is not None:
+            extra += f'<div class="ir-small ir-muted">example: {esc(finding.example)}</div>'
+        rows.append(
+            f"<tr><td>{badge(finding.severity, finding.severity)}</td>"
+            f'<td class="ir-code">{esc(finding.kind)}</td>'
+            f'<td class="ir-code">{esc(", ".join(finding.rule_ids))}</td>'
+            f"<td>{esc(finding.message)}{extra}</td></tr>"
         )
-    else:
-        body.append('<p class="ir-muted">No findings.</p>')
-    return _root("audit", body)
+    return (
+        '<div class="ir-scroll"><table class="ir-table"><tr><th>severity</th><th>kind</th>'
+        "<th>rules</th><th>finding</th></tr>" + "".join(rows) + "</table></div>"
+    )
 
 
-def decision_table_html(table: DecisionTable) -> str:
+def decision_table_html(table: DecisionTableModel) -> str:
     """A decision table: one row per rule, one column per profile field some rule tests ("-":
     any value), then the effects and evidence."""
     show_status = any(row.status != "active" for row in table.rows)
@@ -512,4 +581,4 @@ def decision_table_html(table: DecisionTable) -> str:
         + "".join(rows)
         + "</table></div>",
     ]
-    return _root("decision-table", body)
+    return _root("decision-table", NOT_FOR_CLINICAL_USE, body)
