@@ -24,7 +24,7 @@ from .._model.rules import Rule, SuggestEffect, describe_condition
 from .._model.schema import Schema, bundled_schema
 
 if TYPE_CHECKING:
-    from .._evaluate.knowledge_base import KnowledgeBase
+    from .._evaluate.protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = ["DecisionRow", "DecisionTable", "decision_table"]
 

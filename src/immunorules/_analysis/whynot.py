@@ -43,7 +43,7 @@ from .._model.schema import Schema
 from .._model.space import FlatSpace
 
 if TYPE_CHECKING:
-    from .._evaluate.knowledge_base import KnowledgeBase
+    from .._evaluate.protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = [
     "DEFAULT_MAX_CHANGES",

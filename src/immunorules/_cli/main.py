@@ -40,7 +40,7 @@ from .._errors import EngineError, ProfileError, RuleFileError, listed_problems,
 from .jsonin import loads as _loads
 
 if TYPE_CHECKING:
-    from .._evaluate.knowledge_base import KnowledgeBase
+    from .._api.knowledge_base import KnowledgeBase
     from .._model.profile import ConditionProfile
 
 __all__ = ["main"]
@@ -180,7 +180,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .._evaluate.knowledge_base import __version__
+    from .._api.knowledge_base import __version__
 
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
@@ -460,7 +460,7 @@ _ENGINE_ARGUMENT = re.compile(r"\bengine=(['\"])(\w+)\1")
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from .._evaluate.knowledge_base import load_rules
+    from .._api.knowledge_base import load_rules
 
     paths = args.rules
     if paths:

@@ -1,8 +1,8 @@
 """The render layer.
 
 Text, Markdown, JSON and HTML for results, why-not answers, audits and knowledge bases. Models
-call into it through the renderer table of ``_model.result`` (filled here when the package is
-imported), never by importing it.
+call into it through the renderer table of ``_registry`` (filled by the front door, ``_api``,
+with :func:`register_all`), never by importing it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,3 @@ def register_all() -> None:
     register_renderer("kb", "json", text.kb_json)
     register_renderer("audit", "markdown", text.audit_markdown)
     register_renderer("audit", "html", html.audit_html)
-
-
-register_all()

@@ -36,8 +36,8 @@ from .text import (
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
     from .._analysis.decision_table import DecisionTable
+    from .._analysis.protocol import KnowledgeBaseWithTable as KnowledgeBase
     from .._analysis.whynot import ProfileChange, WhyNot
-    from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = ["CSS", "audit_html", "decision_table_html", "kb_html", "result_html", "whynot_html"]
 

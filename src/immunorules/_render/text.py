@@ -22,8 +22,8 @@ from .._model.schema import Schema, bundled_schema
 
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
+    from .._analysis.protocol import KnowledgeBaseWithTable as KnowledgeBase
     from .._analysis.whynot import ProfileChange, WhyNot
-    from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = [
     "audit_markdown",
