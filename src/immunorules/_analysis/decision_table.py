@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from .._model.matching import Scalar
 from .._model.rules import Rule, SuggestEffect, describe_condition
 from .._model.schema import Schema, bundled_schema
+from .._registry import renderer
 
 if TYPE_CHECKING:
     from .._evaluate.protocol import KnowledgeBaseLike as KnowledgeBase
@@ -157,9 +158,7 @@ class DecisionTable(Sequence[DecisionRow]):
 
     def to_html(self) -> str:
         """A self-contained, escaped HTML table (the notebook rendering)."""
-        from .._render.html import decision_table_html
-
-        return decision_table_html(self)
+        return renderer("decision_table", "html")(self)
 
     def to_frame(self) -> Any:
         """A pandas DataFrame with the columns of :meth:`to_csv`: a field a rule does not test

@@ -22,3 +22,4 @@ def register_all() -> None:
     register_renderer("kb", "json", text.kb_json)
     register_renderer("audit", "markdown", text.audit_markdown)
     register_renderer("audit", "html", html.audit_html)
+    register_renderer("decision_table", "html", html.decision_table_html)
