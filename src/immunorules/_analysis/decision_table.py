@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import BaseModel, ConfigDict
 
+from .._model.base import WithoutV1
 from .._model.matching import Scalar
 from .._model.rules import Rule, SuggestEffect, describe_condition
 from .._model.schema import Schema, bundled_schema
@@ -32,7 +33,7 @@ __all__ = ["DecisionRow", "DecisionTable", "decision_table"]
 _EFFECTS = ("suggest", "flag", "avoid", "advise")
 
 
-class DecisionRow(BaseModel):
+class DecisionRow(WithoutV1, BaseModel):
     """One rule as a row: ``conditions`` maps each field it tests to a short condition (a
     field it does not test takes any value); effects and evidence are short texts."""
 

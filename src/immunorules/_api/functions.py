@@ -7,6 +7,7 @@ never load it: they are handed a knowledge base by these functions.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -65,28 +66,17 @@ def evaluate_many(
 
 
 def evaluate_frame(table: Any, kb: KnowledgeBase | None = None, *, id_columns: Any = None) -> Any:
-    """Evaluate every row of a table (one profile per row, columns named after profile fields)
-    and return a table of the same kind with one row per input row, in order.
-
-    ``table`` is a pandas DataFrame, a pyarrow Table or RecordBatch, or a polars DataFrame;
-    ``kb`` defaults to the bundled knowledge base. The output holds the id columns unchanged
-    (``id_columns``: a column name or a list of them; by default every column that is not a
-    profile field, so a ``patient_id`` column needs no option), then ``covered`` and
-    ``conflict`` (booleans), one ``tier_<category>`` column per category (``first_line``,
-    ``escalation``, ``flagged``, or null when the category is not suggested), ``avoided``
-    (drug classes, or categories avoided whole), ``advisories`` (keys) and ``fired_rules``
-    (rule ids), each a list per row (a tuple in pandas; in Arrow and polars a list of
-    dictionary-encoded strings, so no name is copied per row), and ``error``: null, or for an
-    invalid row the message of the :class:`ProfileError` that ``evaluate`` would raise (its
-    other cells are null). Invalid rows never stop the others. With ``id_columns`` given, a column
-    that is neither a profile field nor an id column is a :class:`ProfileError`.
-
-    A missing cell (None, NaN, ``pd.NA``, null) is a field not given, so its default applies;
-    an integral float is an integer; a set field's cell is a list of members. The answers are
-    those of :meth:`KnowledgeBase.evaluate` row by row, computed column by column.
-    """
+    """Evaluate every row of a table with the bundled knowledge base: see
+    :meth:`KnowledgeBase.evaluate_frame`. Passing ``kb`` is deprecated (it warns): use
+    ``kb.evaluate_frame(table)``, the one documented spelling."""
     from .._evaluate.frame import evaluate_frame as evaluate_table
 
+    if kb is not None:
+        warnings.warn(
+            "immunorules.evaluate_frame(table, kb) is deprecated; use kb.evaluate_frame(table)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     return evaluate_table(table, bundled() if kb is None else kb, id_columns=id_columns)
 
 

@@ -263,8 +263,27 @@ class KnowledgeBase(Rendered):
         return iter_evaluate(self, profiles, batch_size=batch_size, errors=errors)
 
     def evaluate_frame(self, table: Any, *, id_columns: str | Sequence[str] | None = None) -> Any:
-        """Evaluate every row of a pandas DataFrame, pyarrow Table or polars DataFrame into a
-        table of the same kind, column by column: see :func:`immunorules.evaluate_frame`."""
+        """Evaluate every row of a table (one profile per row, columns named after profile fields)
+        and return a table of the same kind with one row per input row, in order.
+
+        ``table`` is a pandas DataFrame, a pyarrow Table or RecordBatch, or a polars DataFrame.
+        The output holds the id columns unchanged (``id_columns``: a column name or a list of
+        them; by default every column that is not a profile field, so a ``patient_id`` column
+        needs no option), then ``covered`` and ``conflict`` (booleans), one ``tier_<category>``
+        column per category (``first_line``, ``escalation``, ``flagged``, or null when the
+        category is not suggested), ``avoided`` (drug classes, or categories avoided whole),
+        ``advisories`` (keys) and ``fired_rules`` (rule ids), each a list per row (a tuple in
+        pandas; in Arrow and polars a list of dictionary-encoded strings, so no name is copied
+        per row), and ``error``: null, or for an invalid row the message of the
+        :class:`ProfileError` that ``evaluate`` would raise (its other cells are null). Invalid
+        rows never stop the others. With ``id_columns`` given, a column that is neither a
+        profile field nor an id column is a :class:`ProfileError`.
+
+        A missing cell (None, NaN, ``pd.NA``, null) is a field not given, so its default
+        applies; an integral float is an integer; a set field's cell is a list of members. The
+        answers are those of :meth:`evaluate` row by row, computed column by column.
+        ``immunorules.evaluate_frame(table)`` does the same with the bundled knowledge base.
+        """
         from .._evaluate.frame import evaluate_frame
 
         return evaluate_frame(table, self, id_columns=id_columns)

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, SerializeAsAny
 
 from .._registry import register_renderer as register_renderer
 from .._registry import renderer as _renderer
+from .base import WithoutV1
 from .profile import ConditionProfile
 
 __all__ = [
@@ -35,7 +36,7 @@ Tier = Literal["first_line", "escalation", "flagged"]
 Value = str | bool | int | None | tuple[str, ...]
 
 
-class _Frozen(BaseModel):
+class _Frozen(WithoutV1, BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
