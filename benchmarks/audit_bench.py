@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import immunorules as ir
-from immunorules._evaluate.knowledge_base import EngineName
+from immunorules._api.knowledge_base import EngineName
 
 
 def bench(label: str, paths: Path | None, runs: int, engine: EngineName) -> None:

@@ -275,7 +275,9 @@ def test_report_renders_as_text_json_and_markdown() -> None:
 
 def test_kb_audit_is_ir_audit() -> None:
     kb = load_fixture("redundant_positive")
-    assert kb.audit() == ir.audit(kb)
+    with pytest.warns(DeprecationWarning, match=r"use immunorules\.audit\(kb\)"):
+        deprecated = kb.audit()  # the second spelling: an alias that warns
+    assert deprecated == ir.audit(kb)
 
 
 def test_readme_audit_section_examples_run() -> None:
@@ -313,7 +315,7 @@ def test_findings_come_errors_first_then_warnings_then_info(make_kb: MakeKB) -> 
             rule("PSO-NO-TNF", {"avoid": [{"subcategory": "tnf_inhibitors"}]}, psoriasis),
         ]
     )
-    report = kb.audit()
+    report = ir.audit(kb)
     severities = [finding.severity for finding in report.findings]
     assert severities == sorted(severities, key=["error", "warning", "info"].index)
     assert {"error", "warning", "info"} == set(severities)  # gaps, the masked rule, vocabulary

@@ -23,7 +23,7 @@ from immunorules._analysis.audit_semantics import (
     unresolved_conflict,
 )
 from immunorules._analysis.space import size
-from immunorules._evaluate.knowledge_base import KnowledgeBase
+from immunorules._api.knowledge_base import KnowledgeBase
 from immunorules._evaluate.resolve import resolve
 from immunorules._load.loader import LoadedRules
 from immunorules._model.matching import Scalar

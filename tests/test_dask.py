@@ -33,13 +33,13 @@ def test_the_same_rows_as_evaluate_frame(client: Any, engine: str) -> None:
     frame = pd.DataFrame(cohort(3_000))
     ddf = dd.from_pandas(frame, npartitions=6)
     lazy: Any = evaluate(ddf, kb)
-    assert list(lazy.columns) == list(ir.evaluate_frame(frame.head(0), kb).columns)
+    assert list(lazy.columns) == list(kb.evaluate_frame(frame.head(0)).columns)
     found = lazy.compute()
     workers = client.run(lambda: __import__("os").getpid())
     assert len(set(workers.values())) == 2  # two worker processes did the work
-    expected = ir.evaluate_frame(ddf.compute(), kb)  # the frame as Dask holds it (its dtypes)
+    expected = kb.evaluate_frame(ddf.compute())  # the frame as Dask holds it (its dtypes)
     assert expected["error"].notna().sum() > 50  # invalid rows are in there
-    assert expected["fired_rules"].tolist() == ir.evaluate_frame(frame, kb)["fired_rules"].tolist()
+    assert expected["fired_rules"].tolist() == kb.evaluate_frame(frame)["fired_rules"].tolist()
     pd.testing.assert_frame_equal(found, expected)
 
 

@@ -64,7 +64,7 @@ def plain(row: dict[str, Any]) -> dict[str, Any]:
 def test_one_row_per_input_row_in_order_ids_passed_through(kb: ir.KnowledgeBase) -> None:
     frame = pd.DataFrame(ROWS, index=[10, 11, 10, 3, 7])  # a repeated label is kept too
     frame.insert(0, "patient_id", ["a", "b", "c", "d", "e"])
-    out = ir.evaluate_frame(frame, kb)
+    out = kb.evaluate_frame(frame)
     assert list(out.columns) == ["patient_id", *RESULT_COLUMNS]
     assert list(out.index) == [10, 11, 10, 3, 7]
     assert out["patient_id"].tolist() == ["a", "b", "c", "d", "e"]
@@ -79,7 +79,9 @@ def test_one_row_per_input_row_in_order_ids_passed_through(kb: ir.KnowledgeBase)
 
 def test_the_method_and_the_bundled_default_agree(kb: ir.KnowledgeBase) -> None:
     frame = pd.DataFrame(ROWS)
-    pd.testing.assert_frame_equal(kb.evaluate_frame(frame), ir.evaluate_frame(frame, kb))
+    with pytest.warns(DeprecationWarning, match=r"use kb\.evaluate_frame\(table\)"):
+        deprecated = ir.evaluate_frame(frame, kb)  # the second spelling: an alias that warns
+    pd.testing.assert_frame_equal(kb.evaluate_frame(frame), deprecated)
     assert ir.evaluate_frame(frame)["fired_rules"].tolist() == [
         ir.evaluate(row).fired_rules for row in ROWS
     ]
@@ -97,7 +99,7 @@ def test_missing_cells_take_the_profile_defaults(kb: ir.KnowledgeBase) -> None:
         }
     )
     assert frame["prior_lines_of_therapy"].dtype.kind == "f"
-    out = ir.evaluate_frame(frame, kb)
+    out = kb.evaluate_frame(frame)
     first = kb.evaluate({**RA, "prior_lines_of_therapy": 1})
     second = kb.evaluate(
         {
@@ -121,7 +123,7 @@ def test_nullable_categorical_and_numpy_dtypes(kb: ir.KnowledgeBase) -> None:
             "hepatitis_b": pd.array([True, pd.NA, False], dtype="boolean"),
         }
     )
-    out = ir.evaluate_frame(frame, kb)
+    out = kb.evaluate_frame(frame)
     assert out["fired_rules"].iloc[0] == (
         kb.evaluate({**RA, "prior_lines_of_therapy": 3, "hepatitis_b": True}).fired_rules
     )
@@ -142,7 +144,7 @@ def test_invalid_rows_get_their_error_and_never_stop_the_others(kb: ir.Knowledge
         {**RA, "pregnant": 1},
         RA,
     ]
-    out = ir.evaluate_frame(pd.DataFrame(rows), kb)
+    out = kb.evaluate_frame(pd.DataFrame(rows))
     for position, row in enumerate(rows):
         try:
             want = expected_row(kb.evaluate(row))
@@ -160,28 +162,28 @@ def test_invalid_rows_get_their_error_and_never_stop_the_others(kb: ir.Knowledge
 
 def test_id_columns_by_default_and_by_name(kb: ir.KnowledgeBase) -> None:
     frame = pd.DataFrame([{**RA, "patient_id": "p1", "site": 4}])
-    assert list(ir.evaluate_frame(frame, kb).columns)[:2] == ["patient_id", "site"]
-    out = ir.evaluate_frame(frame, kb, id_columns=["site", "patient_id", "condition"])
+    assert list(kb.evaluate_frame(frame).columns)[:2] == ["patient_id", "site"]
+    out = kb.evaluate_frame(frame, id_columns=["site", "patient_id", "condition"])
     assert list(out.columns)[:3] == ["site", "patient_id", "condition"]
     assert out["condition"].tolist() == ["rheumatoid_arthritis"]  # a field may be passed too
     with pytest.raises(ir.ProfileError) as raised:
-        ir.evaluate_frame(frame, kb, id_columns="patient_id")
+        kb.evaluate_frame(frame, id_columns="patient_id")
     assert [p.path for p in raised.value.problems] == ["site"]
     assert "id_columns" in raised.value.problems[0].message
     with pytest.raises(ValueError, match="'nope'"):
-        ir.evaluate_frame(frame, kb, id_columns=["nope"])
+        kb.evaluate_frame(frame, id_columns=["nope"])
     clash = pd.DataFrame([{**RA, "covered": "yes"}])
     with pytest.raises(ValueError, match="names of result columns"):
-        ir.evaluate_frame(clash, kb)
+        kb.evaluate_frame(clash)
 
 
 def test_a_misspelt_field_passed_through_is_warned_about(kb: ir.KnowledgeBase) -> None:
     frame = pd.DataFrame([{**RA, "severty": "mild"}])
     with pytest.warns(UserWarning, match="did you mean 'severity'"):
-        out = ir.evaluate_frame(frame, kb)
+        out = kb.evaluate_frame(frame)
     assert out["severty"].tolist() == ["mild"]
     with pytest.raises(ir.ProfileError, match="did you mean 'severity'"):
-        ir.evaluate_frame(frame, kb, id_columns=[])
+        kb.evaluate_frame(frame, id_columns=[])
 
 
 def test_duplicate_columns_are_refused(kb: ir.KnowledgeBase) -> None:
@@ -189,14 +191,14 @@ def test_duplicate_columns_are_refused(kb: ir.KnowledgeBase) -> None:
         [["overactive", "psoriasis", "x"]], columns=["immune_activity"] * 2 + ["c"]
     )
     with pytest.raises(ir.ProfileError, match="duplicate column"):
-        ir.evaluate_frame(frame, kb)
+        kb.evaluate_frame(frame)
 
 
 def test_arrow_tables_and_record_batches(kb: ir.KnowledgeBase) -> None:
     ids = pa.array([7, 8, 9, 10, 11], pa.int32())
     frame = pd.DataFrame(ROWS)
     table = pa.Table.from_pandas(frame, preserve_index=False).append_column("pid", ids)
-    out = ir.evaluate_frame(table, kb)
+    out = kb.evaluate_frame(table)
     assert isinstance(out, pa.Table)
     assert out.column_names == ["pid", *RESULT_COLUMNS]
     assert out.column("pid").combine_chunks().equals(ids)
@@ -207,7 +209,7 @@ def test_arrow_tables_and_record_batches(kb: ir.KnowledgeBase) -> None:
     for position, row in enumerate(ROWS):
         got = {k: v[position] for k, v in out.to_pydict().items() if k != "pid"}
         assert plain(got) == expected_row(kb.evaluate(row))
-    batch = ir.evaluate_frame(table.combine_chunks().to_batches()[0], kb)
+    batch = kb.evaluate_frame(table.combine_chunks().to_batches()[0])
     assert isinstance(batch, pa.RecordBatch)
     assert batch.to_pydict() == out.to_pydict()
     dictionary = table.set_column(
@@ -215,28 +217,28 @@ def test_arrow_tables_and_record_batches(kb: ir.KnowledgeBase) -> None:
         "condition",
         table.column("condition").dictionary_encode(),
     )
-    assert ir.evaluate_frame(dictionary, kb).equals(out)
+    assert kb.evaluate_frame(dictionary).equals(out)
 
 
 def test_polars_frames() -> None:
     pl = pytest.importorskip("polars")
     kb = ir.load_rules(engine="native")
     frame = pl.DataFrame(ROWS).with_columns(pl.Series("pid", [1, 2, 3, 4, 5], dtype=pl.UInt16))
-    out = ir.evaluate_frame(frame, kb)
+    out = kb.evaluate_frame(frame)
     assert isinstance(out, pl.DataFrame)
     assert out.columns == ["pid", *RESULT_COLUMNS]
     assert out["pid"].dtype == pl.UInt16
     assert out["fired_rules"].to_list() == [list(kb.evaluate(row).fired_rules) for row in ROWS]
-    no_fields = ir.evaluate_frame(pl.DataFrame({"pid": [1, 2]}), kb)
+    no_fields = kb.evaluate_frame(pl.DataFrame({"pid": [1, 2]}))
     assert no_fields.height == 2 and no_fields["error"].null_count() == 0
     with pytest.raises(TypeError, match="collect"):
-        ir.evaluate_frame(frame.lazy(), kb)
+        kb.evaluate_frame(frame.lazy())
 
 
 def test_empty_tables_keep_their_columns(kb: ir.KnowledgeBase) -> None:
-    out = ir.evaluate_frame(pd.DataFrame({"immune_activity": [], "patient_id": []}), kb)
+    out = kb.evaluate_frame(pd.DataFrame({"immune_activity": [], "patient_id": []}))
     assert len(out) == 0 and list(out.columns) == ["patient_id", *RESULT_COLUMNS]
-    table = ir.evaluate_frame(pa.table({"immune_activity": pa.array([], pa.string())}), kb)
+    table = kb.evaluate_frame(pa.table({"immune_activity": pa.array([], pa.string())}))
     assert table.num_rows == 0 and table.column_names == RESULT_COLUMNS
 
 
@@ -248,11 +250,11 @@ def test_not_a_table() -> None:
 def test_chunks_join_into_one_table(kb: ir.KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
     rows: list[dict[str, Any]] = [*ROWS, {**RA, "severity": "sever"}] * 3
     frame = pd.DataFrame(rows)
-    whole = ir.evaluate_frame(frame, kb)
-    arrow_whole = ir.evaluate_frame(pa.Table.from_pandas(frame), kb)
+    whole = kb.evaluate_frame(frame)
+    arrow_whole = kb.evaluate_frame(pa.Table.from_pandas(frame))
     monkeypatch.setattr(frame_module, "CHUNK", 4)
-    pd.testing.assert_frame_equal(ir.evaluate_frame(frame, kb), whole)
-    chunked = ir.evaluate_frame(pa.Table.from_pandas(frame), kb)
+    pd.testing.assert_frame_equal(kb.evaluate_frame(frame), whole)
+    chunked = kb.evaluate_frame(pa.Table.from_pandas(frame))
     assert chunked.column("fired_rules").num_chunks == 5
     assert chunked.to_pydict() == arrow_whole.to_pydict()
 
@@ -260,7 +262,7 @@ def test_chunks_join_into_one_table(kb: ir.KnowledgeBase, monkeypatch: pytest.Mo
 def test_few_rules_and_no_rule_fired(make_kb: MakeKB) -> None:
     suggest = {"suggest": [{"category": "immunosuppressants", "tier": "first_line"}]}
     small = make_kb([rule("ONE", suggest, {"severity": "severe"})])
-    out = ir.evaluate_frame(pd.DataFrame([{**RA, "severity": "severe"}, RA]), small)
+    out = small.evaluate_frame(pd.DataFrame([{**RA, "severity": "severe"}, RA]))
     assert out["fired_rules"].tolist() == [("ONE",), ()]
     assert out["covered"].tolist() == [True, False]
     assert out["tier_immunosuppressants"].tolist()[0] == "first_line"
@@ -268,8 +270,8 @@ def test_few_rules_and_no_rule_fired(make_kb: MakeKB) -> None:
 
 
 def test_the_error_column_has_one_dtype_with_or_without_errors(kb: ir.KnowledgeBase) -> None:
-    valid = ir.evaluate_frame(pd.DataFrame([RA]), kb)
-    invalid = ir.evaluate_frame(pd.DataFrame([{**RA, "severity": "sever"}]), kb)
+    valid = kb.evaluate_frame(pd.DataFrame([RA]))
+    invalid = kb.evaluate_frame(pd.DataFrame([{**RA, "severity": "sever"}]))
     assert valid["error"].dtype == invalid["error"].dtype == "string"
     assert valid["error"].isna().all() and invalid["error"].notna().all()
 
@@ -287,7 +289,7 @@ def test_arrow_backed_pandas_columns_and_list_cells() -> None:
             "visual_symptoms": pd.array([True, None, False, True], dtype=pd.ArrowDtype(pa.bool_())),
         }
     )
-    out = ir.evaluate_frame(frame, gca)
+    out = gca.evaluate_frame(frame)
     classes = {"prior_therapy_classes": ["il6_pathway_inhibitors"]}
     assert (
         out["fired_rules"][0]

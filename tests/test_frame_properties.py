@@ -213,7 +213,7 @@ def _plain(value: Any) -> Any:
 
 def check_table(kb: ir.KnowledgeBase, drawn: list[dict[str, Any]]) -> None:
     for kind, table in _frames(kb, drawn):
-        out = ir.evaluate_frame(table, kb)
+        out = kb.evaluate_frame(table)
         assert type(out) is type(table), kind
         fields = [name for name in _names(table) if name in kb.schema.fields]
         columns = {name: _cells(kind, table, name) for name in fields}

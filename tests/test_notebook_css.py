@@ -229,7 +229,7 @@ def test_rendered_tables_are_reached_by_the_selectors(bundled: ir.KnowledgeBase)
     and each table sits in a root whose kind the column widths are keyed on."""
     renderings = {
         "kb": bundled._repr_html_(),
-        "audit": bundled.audit()._repr_html_(),
+        "audit": ir.audit(bundled)._repr_html_(),
         "whynot": bundled.why_not(TRANSPLANT_MELANOMA, "immunostimulants")._repr_html_(),
         "result": bundled.evaluate(TRANSPLANT_MELANOMA)._repr_html_(),
     }

@@ -270,7 +270,7 @@ def test_long_change_lists_are_capped_in_text_but_complete_in_json(make_kb: Make
 
 
 def test_knowledge_base_summary(kb: ir.KnowledgeBase) -> None:
-    text = kb.summary()
+    text = kb.explain()
     assert text.startswith("Research prototype - NOT FOR CLINICAL USE.")
     assert "2 active rules of 2" in text and "MEL-ICI" in text and "SOT-CANCER" in text
     assert "when condition = melanoma" in text
@@ -350,7 +350,9 @@ def test_knowledge_base_summary_renders_in_every_format(kb: ir.KnowledgeBase) ->
     data = json.loads(kb.to_json())
     assert data["name"] == kb.name and data["fingerprint"] == kb.fingerprint
     assert "NOT FOR CLINICAL USE" in data["notice"]
-    assert str(kb) == kb.summary() == kb.explain()
+    with pytest.warns(DeprecationWarning, match=r"use kb\.explain\(\)"):
+        deprecated = kb.summary()  # the second spelling: an alias that warns
+    assert str(kb) == deprecated == kb.explain()
     assert kb._repr_markdown_() == kb.to_markdown()
     assert kb._repr_html_() == kb.to_html()
     assert repr(kb).startswith(f"<KnowledgeBase {kb.name} {kb.version}: ")

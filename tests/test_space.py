@@ -20,7 +20,7 @@ from immunorules._analysis.space import (
     partition,
     size,
 )
-from immunorules._evaluate.knowledge_base import KnowledgeBase
+from immunorules._api.knowledge_base import KnowledgeBase
 
 from .bundled import DIMENSIONS, JOINT_VALUES, compile_rule, pieces, regions
 from .bundled import FULL as SPACE

@@ -56,7 +56,7 @@ def test_the_same_rows_as_evaluate_frame(spark: Any, engine: str) -> None:
     columns = cohort(2_000)
     sdf = spark.createDataFrame(pa.table(columns)).repartition(3)
     found = evaluate(sdf, kb)
-    expected = ir.evaluate_frame(pa.table(columns), kb)
+    expected = kb.evaluate_frame(pa.table(columns))
     assert found.columns == expected.column_names
     got = _rows(found.toArrow())
     want = _rows(expected)

@@ -139,7 +139,7 @@ def test_assert_audit_clean_severity_threshold_and_ignore() -> None:
     with pytest.raises(AssertionError, match="redundant_rule"):
         assert_audit_clean(kb, fail_on="warning")
     assert_audit_clean(kb, fail_on="warning", ignore=["redundant_rule"])
-    assert_audit_clean(kb.audit(), fail_on="warning", ignore=["RA-SEVERE"])
+    assert_audit_clean(ir.audit(kb), fail_on="warning", ignore=["RA-SEVERE"])
     with pytest.raises(ValueError, match="fail_on"):
         assert_audit_clean(kb, fail_on="fatal")  # type: ignore[arg-type]
 

@@ -1,23 +1,25 @@
 """immunorules: rule-based immunomodulation decision support at the level of therapy categories.
 
 Research prototype - NOT FOR CLINICAL USE. It names no drugs or doses.
+
+This module only re-exports, lazily, the public names of the layers below it (the front door,
+``immunorules._api``, and the models); no module of the package imports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from functools import cache
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
+
+from . import _registry
 
 if TYPE_CHECKING:
-    from ._analysis.audit import audit
     from ._analysis.audit_report import AuditReport, Finding
     from ._analysis.decision_table import DecisionRow, DecisionTable
     from ._analysis.whynot import WhyNot
+    from ._api.functions import audit, evaluate, evaluate_frame, evaluate_many
+    from ._api.knowledge_base import KnowledgeBase, __version__, load_rules
     from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
-    from ._evaluate.frame import evaluate_frame
-    from ._evaluate.knowledge_base import KnowledgeBase, __version__, load_rules
     from ._load.loader import BUNDLED_RULES
     from ._model.profile import ConditionProfile
     from ._model.result import (
@@ -67,7 +69,7 @@ __all__ = [
 #: immunorules`` loads nothing heavy: the command line starts by importing this package, and an
 #: interrupt (Ctrl-C) while the rest loads must reach its handler, not print a traceback.
 _LAZY: dict[str, str] = {
-    "audit": "._analysis.audit",
+    **dict.fromkeys(("audit", "evaluate", "evaluate_frame", "evaluate_many"), "._api.functions"),
     "AuditReport": "._analysis.audit_report",
     "Finding": "._analysis.audit_report",
     "DecisionRow": "._analysis.decision_table",
@@ -77,10 +79,9 @@ _LAZY: dict[str, str] = {
     "ImmunorulesError": "._errors",
     "ProfileError": "._errors",
     "RuleFileError": "._errors",
-    "evaluate_frame": "._evaluate.frame",
-    "KnowledgeBase": "._evaluate.knowledge_base",
-    "__version__": "._evaluate.knowledge_base",
-    "load_rules": "._evaluate.knowledge_base",
+    "KnowledgeBase": "._api.knowledge_base",
+    "__version__": "._api.knowledge_base",
+    "load_rules": "._api.knowledge_base",
     "BUNDLED_RULES": "._load.loader",
     "ConditionProfile": "._model.profile",
     **dict.fromkeys(
@@ -105,52 +106,16 @@ if not TYPE_CHECKING:  # type checkers see the imports above instead
         module = _LAZY.get(name)
         if module is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        import_module("._render", __name__)  # registers the renderers with the models
         value = getattr(import_module(module, __name__), name)
         globals()[name] = value
         return value
 
 
+#: The first model rendered (a result, an answer, a report, a knowledge base; whether it came
+#: through a public name or was built from its module directly) loads the front door, which
+#: registers the renderers: the models never import the render layer.
+_registry.set_loader(lambda: import_module("._api", __name__))
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
-
-
-@cache
-def _bundled() -> KnowledgeBase:
-    from ._evaluate.knowledge_base import load_rules
-
-    return load_rules()
-
-
-def evaluate(profile: ConditionProfile | Mapping[str, Any]) -> Result:
-    """Evaluate one profile with the bundled knowledge base (loaded once)."""
-    return _bundled().evaluate(profile)
-
-
-@overload
-def evaluate_many(
-    profiles: Iterable[ConditionProfile | Mapping[str, Any]],
-    *,
-    workers: int = 1,
-    errors: Literal["raise"] = "raise",
-) -> list[Result]: ...
-
-
-@overload
-def evaluate_many(
-    profiles: Iterable[ConditionProfile | Mapping[str, Any]],
-    *,
-    workers: int = 1,
-    errors: Literal["collect"],
-) -> list[Result | ProfileError]: ...
-
-
-def evaluate_many(
-    profiles: Iterable[ConditionProfile | Mapping[str, Any]],
-    *,
-    workers: int = 1,
-    errors: Literal["raise", "collect"] = "raise",
-) -> list[Result] | list[Result | ProfileError]:
-    """Evaluate many profiles with the bundled knowledge base: see
-    :meth:`KnowledgeBase.evaluate_many`."""
-    return _bundled().evaluate_many(profiles, workers=workers, errors=errors)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from dask.base import normalize_token
 
+from ._api.knowledge_base import KnowledgeBase
 from ._evaluate.frame import evaluate_frame
-from ._evaluate.knowledge_base import KnowledgeBase
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -32,9 +32,9 @@ def evaluate(
     base by default), lazily, one partition at a time: a Dask DataFrame with the columns of
     :func:`immunorules.evaluate_frame`, its partitions and index those of ``ddf``."""
     if kb is None:
-        from . import _bundled
+        from ._api.functions import bundled
 
-        kb = _bundled()
+        kb = bundled()
     meta = evaluate_frame(ddf._meta, kb, id_columns=id_columns)  # checks the columns now
     frame: Any = ddf  # Dask's own annotations leave map_partitions untyped
     found: dd.DataFrame = frame.map_partitions(_partition, kb, id_columns, meta=meta)

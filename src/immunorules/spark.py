@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.types import ArrayType, BooleanType, StringType, StructField, StructType
 
+from ._api.knowledge_base import KnowledgeBase
 from ._evaluate.frame import _split, evaluate_arrow
-from ._evaluate.knowledge_base import KnowledgeBase
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -36,9 +36,9 @@ def evaluate(
     :func:`immunorules.evaluate_frame` (lists as arrays of strings, tiers as strings), one row
     per input row."""
     if kb is None:
-        from . import _bundled
+        from ._api.functions import bundled
 
-        kb = _bundled()
+        kb = bundled()
     _, ids = _split(kb.schema, sdf.columns, id_columns)  # checks the columns now
     fields = [sdf.schema[name] for name in ids]
     strings = ArrayType(StringType())

@@ -59,7 +59,7 @@ from .space import (
 )
 
 if TYPE_CHECKING:
-    from .._evaluate.knowledge_base import KnowledgeBase
+    from .._evaluate.protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = ["DEFAULT_MAX_FINDINGS", "Progress", "audit", "terminal_progress"]
 
@@ -130,31 +130,18 @@ DEFAULT_MAX_FINDINGS = 500
 
 
 def audit(
-    kb: KnowledgeBase | None = None,
+    kb: KnowledgeBase,
     *,
     max_findings: int | None = DEFAULT_MAX_FINDINGS,
     progress: Progress | bool | None = None,
     scope: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
 ) -> AuditReport:
-    """Audit a knowledge base (the bundled one by default) over the whole profile space.
-
-    Gaps are looked for only inside the scope: ``scope`` (a region in ``when`` syntax, or a
-    list of regions), else the union of the rule files' ``scope:``, else every profile. Every
-    other finding is judged over the whole space.
-
-    The report lists at most ``max_findings`` findings of each kind (None: all of them), those
-    about the most profiles first; ``report.totals`` and ``report.counts()`` count them all.
-    ``progress(stage, done, total)``, if given, is told how the audit is going;
-    ``progress=True`` shows it in a notebook cell (in a kernel) or on a terminal's stderr.
-    """
+    """Audit ``kb`` over the whole profile space: see :func:`immunorules.audit`, which fills in
+    the bundled knowledge base (this layer never loads it)."""
     if max_findings is not None and (
         not isinstance(max_findings, int) or isinstance(max_findings, bool) or max_findings < 1
     ):
         raise ValueError(f"max_findings must be a positive integer or None, not {max_findings!r}")
-    if kb is None:
-        from .. import _bundled
-
-        kb = _bundled()
     if progress is True:
         progress = _automatic_progress()
     elif progress is False:

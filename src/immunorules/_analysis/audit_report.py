@@ -10,6 +10,7 @@ from typing import ClassVar, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, SerializeAsAny, computed_field
 
+from .._model.base import WithoutV1
 from .._model.matching import Scalar
 from .._model.profile import ConditionProfile
 from .._model.result import NOT_FOR_CLINICAL_USE, KnowledgeBaseInfo, Rendered
@@ -51,7 +52,7 @@ SEVERITY_OF: Final[dict[str, Severity]] = {
 }
 
 
-class _Frozen(BaseModel):
+class _Frozen(WithoutV1, BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

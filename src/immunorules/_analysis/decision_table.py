@@ -19,19 +19,21 @@ from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import BaseModel, ConfigDict
 
+from .._model.base import WithoutV1
 from .._model.matching import Scalar
 from .._model.rules import Rule, SuggestEffect, describe_condition
 from .._model.schema import Schema, bundled_schema
+from .._registry import renderer
 
 if TYPE_CHECKING:
-    from .._evaluate.knowledge_base import KnowledgeBase
+    from .._evaluate.protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = ["DecisionRow", "DecisionTable", "decision_table"]
 
 _EFFECTS = ("suggest", "flag", "avoid", "advise")
 
 
-class DecisionRow(BaseModel):
+class DecisionRow(WithoutV1, BaseModel):
     """One rule as a row: ``conditions`` maps each field it tests to a short condition (a
     field it does not test takes any value); effects and evidence are short texts."""
 
@@ -157,9 +159,7 @@ class DecisionTable(Sequence[DecisionRow]):
 
     def to_html(self) -> str:
         """A self-contained, escaped HTML table (the notebook rendering)."""
-        from .._render.html import decision_table_html
-
-        return decision_table_html(self)
+        return renderer("decision_table", "html")(self)
 
     def to_frame(self) -> Any:
         """A pandas DataFrame with the columns of :meth:`to_csv`: a field a rule does not test

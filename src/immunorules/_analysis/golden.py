@@ -19,7 +19,7 @@ from .._model.result import Result
 from .._model.rules import Expectation, GoldenCase, Rule
 
 if TYPE_CHECKING:
-    from .._evaluate.knowledge_base import KnowledgeBase
+    from .._evaluate.protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = ["GoldenCaseRef", "expectation_problems", "golden_cases"]
 

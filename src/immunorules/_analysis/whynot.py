@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 from .._evaluate.resolve import citations
+from .._model.base import WithoutV1
 from .._model.profile import ConditionProfile, did_you_mean
 from .._model.result import (
     NOT_FOR_CLINICAL_USE,
@@ -43,7 +44,7 @@ from .._model.schema import Schema
 from .._model.space import FlatSpace
 
 if TYPE_CHECKING:
-    from .._evaluate.knowledge_base import KnowledgeBase
+    from .._evaluate.protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = [
     "DEFAULT_MAX_CHANGES",
@@ -65,7 +66,7 @@ DEFAULT_MAX_CHANGES = 3
 _EXHAUSTIVE_LIMIT = 500_000
 
 
-class _Frozen(BaseModel):
+class _Frozen(WithoutV1, BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

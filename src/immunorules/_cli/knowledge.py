@@ -18,7 +18,7 @@ from .._errors import EngineError, RuleFileError, listed_problems, shown
 from .context import CliError, clip
 
 if TYPE_CHECKING:
-    from .._evaluate.knowledge_base import KnowledgeBase as KnowledgeBase
+    from .._api.knowledge_base import KnowledgeBase as KnowledgeBase
 
 __all__ = ["check_paths", "exists", "load", "rule_problems", "version"]
 
@@ -27,7 +27,7 @@ _ENGINE_ARGUMENT = re.compile(r"\bengine=(['\"])(\w+)\1")
 
 def version() -> str:
     """The library's version."""
-    from .._evaluate.knowledge_base import __version__
+    from .._api.knowledge_base import __version__
 
     return str(__version__)
 
@@ -49,7 +49,7 @@ def check_paths(paths: list[str]) -> None:
 
 def load(args: argparse.Namespace) -> KnowledgeBase:
     """The knowledge base of ``args.rules`` (the bundled one when none) with ``args.engine``."""
-    from .._evaluate.knowledge_base import load_rules
+    from .._api.knowledge_base import load_rules
 
     paths = args.rules
     if paths:

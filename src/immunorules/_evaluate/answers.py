@@ -22,7 +22,7 @@ from .columns import Columnar, Evaluated, columnar, distinct_rows
 from .resolve import is_decisive, plan
 
 if TYPE_CHECKING:
-    from .knowledge_base import KnowledgeBase
+    from .protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = ["TIERS", "Answers", "ListColumn", "answer"]
 

@@ -28,7 +28,7 @@ from .._model.profile import ConditionProfile
 from .._model.result import Result
 
 if TYPE_CHECKING:
-    from .knowledge_base import KnowledgeBase
+    from .protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = ["ResultCache", "evaluate_many"]
 

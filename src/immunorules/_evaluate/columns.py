@@ -31,7 +31,7 @@ from .._model.schema import Schema
 
 if TYPE_CHECKING:
     from .._engines.columnar import ColumnarMatcher
-    from .knowledge_base import KnowledgeBase
+    from .protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = [
     "ABSENT",

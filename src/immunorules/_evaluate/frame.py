@@ -22,7 +22,7 @@ from .answers import TIERS, Answers, answer
 from .columns import MISSING, Column, NumericColumn, ObjectColumn, clean, evaluate_columns
 
 if TYPE_CHECKING:
-    from .knowledge_base import KnowledgeBase
+    from .protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = ["TIERS", "evaluate_arrow", "evaluate_frame", "evaluate_records", "frame_columns"]
 
@@ -43,31 +43,10 @@ def frame_columns(schema: Schema) -> tuple[str, ...]:
     )
 
 
-def evaluate_frame(table: Any, kb: KnowledgeBase | None = None, *, id_columns: Any = None) -> Any:
-    """Evaluate every row of a table (one profile per row, columns named after profile fields)
-    and return a table of the same kind with one row per input row, in order.
-
-    ``table`` is a pandas DataFrame, a pyarrow Table or RecordBatch, or a polars DataFrame;
-    ``kb`` defaults to the bundled knowledge base. The output holds the id columns unchanged
-    (``id_columns``: a column name or a list of them; by default every column that is not a
-    profile field, so a ``patient_id`` column needs no option), then ``covered`` and
-    ``conflict`` (booleans), one ``tier_<category>`` column per category (``first_line``,
-    ``escalation``, ``flagged``, or null when the category is not suggested), ``avoided``
-    (drug classes, or categories avoided whole), ``advisories`` (keys) and ``fired_rules``
-    (rule ids), each a list per row (a tuple in pandas; in Arrow and polars a list of
-    dictionary-encoded strings, so no name is copied per row), and ``error``: null, or for an
-    invalid row the message of the :class:`ProfileError` that ``evaluate`` would raise (its
-    other cells are null). Invalid rows never stop the others. With ``id_columns`` given, a column
-    that is neither a profile field nor an id column is a :class:`ProfileError`.
-
-    A missing cell (None, NaN, ``pd.NA``, null) is a field not given, so its default applies;
-    an integral float is an integer; a set field's cell is a list of members. The answers are
-    those of :meth:`KnowledgeBase.evaluate` row by row, computed column by column.
-    """
-    if kb is None:
-        from .. import _bundled
-
-        kb = _bundled()
+def evaluate_frame(table: Any, kb: KnowledgeBase, *, id_columns: Any = None) -> Any:
+    """Evaluate every row of ``table`` with ``kb`` into a table of the same kind: see
+    :func:`immunorules.evaluate_frame`, which fills in the bundled knowledge base (this layer
+    never loads it)."""
     module = type(table).__module__.split(".")[0]
     if module == "pandas" and type(table).__name__ == "DataFrame":
         return _pandas_frame(kb, table, id_columns)

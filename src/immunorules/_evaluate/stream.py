@@ -17,7 +17,7 @@ from .._model.profile import ConditionProfile
 
 if TYPE_CHECKING:
     from .._model.result import Result
-    from .knowledge_base import KnowledgeBase
+    from .protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = ["iter_evaluate"]
 

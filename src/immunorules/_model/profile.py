@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .._errors import ProfileError, ProfileProblem, shown
+from .base import WithoutV1
 
 if TYPE_CHECKING:
     from .schema import Schema
@@ -52,7 +53,7 @@ def set_bundled_schema(build: Callable[[], Schema]) -> None:
     _BUNDLED = build
 
 
-class ConditionProfile(BaseModel):
+class ConditionProfile(WithoutV1, BaseModel):
     """A patient's condition profile under the bundled vocabulary. Frozen, hashable, strictly
     typed; ``disease_area`` may be omitted when ``condition`` is given (it is derived from it).
 

@@ -6,12 +6,13 @@ Rendering lives in ``_render``; these classes only delegate to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from importlib import import_module
 from typing import Annotated, ClassVar, Literal, NoReturn
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SerializeAsAny
 
+from .._registry import register_renderer as register_renderer
+from .._registry import renderer as _renderer
+from .base import WithoutV1
 from .profile import ConditionProfile
 
 __all__ = [
@@ -35,18 +36,8 @@ Tier = Literal["first_line", "escalation", "flagged"]
 Value = str | bool | int | None | tuple[str, ...]
 
 
-class _Frozen(BaseModel):
+class _Frozen(WithoutV1, BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-#: Renderers by (kind of object, format), registered by the render layer when the package is
-#: imported: models call into it through this table, never by importing it.
-_RENDERERS: dict[tuple[str, str], Callable[..., str]] = {}
-
-
-def register_renderer(kind: str, format: str, render: Callable[..., str]) -> None:
-    """Make ``render`` the ``format`` (text, markdown, html, json) renderer of ``kind``."""
-    _RENDERERS[(kind, format)] = render
 
 
 class Rendered:
@@ -59,11 +50,8 @@ class Rendered:
     _render_kind: ClassVar[str] = ""
 
     def _rendered(self, format: str, **options: object) -> str:
-        render = _RENDERERS.get((self._render_kind, format))
-        if render is None:  # the render layer registers itself when it is first loaded
-            import_module("immunorules._render")
-            render = _RENDERERS[(self._render_kind, format)]
-        return render(self, **options)
+        # the renderers are registered by the front door, never imported from here
+        return _renderer(self._render_kind, format)(self, **options)
 
     def explain(self) -> str:
         """A plain-text explanation, with the not-for-clinical-use notice."""

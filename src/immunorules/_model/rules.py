@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .base import WithoutV1
 from .matching import Scalar
 from .profile import ConditionProfile
 from .result import Citation
@@ -32,7 +33,7 @@ Status = Literal["active", "draft", "retired"]
 SuggestTier = Literal["first_line", "escalation"]
 
 
-class _Frozen(BaseModel):
+class _Frozen(WithoutV1, BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

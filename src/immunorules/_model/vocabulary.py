@@ -15,6 +15,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from .base import WithoutV1
+
 __all__ = [
     "CODE_SYSTEMS",
     "AdvisoryDef",
@@ -37,7 +39,7 @@ FieldType = Literal["enum", "integer", "boolean", "set"]
 ImmuneActivityValue = Literal["overactive", "underactive", "balanced"]
 
 
-class _Frozen(BaseModel):
+class _Frozen(WithoutV1, BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

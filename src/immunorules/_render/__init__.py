@@ -1,8 +1,8 @@
 """The render layer.
 
 Text, Markdown, JSON and HTML for results, why-not answers, audits and knowledge bases. Models
-call into it through the renderer table of ``_model.result`` (filled here when the package is
-imported), never by importing it.
+call into it through the renderer table of ``_registry`` (filled by the front door, ``_api``,
+with :func:`register_all`), never by importing it.
 
 - ``labels``: display names from one schema (``Labels.of(schema)``), passed to every helper;
   unknown ids read as themselves.
@@ -31,6 +31,4 @@ def register_all() -> None:
     register_renderer("audit", "text", text.audit_text)
     register_renderer("audit", "markdown", text.audit_markdown)
     register_renderer("audit", "html", html.audit_html)
-
-
-register_all()
+    register_renderer("decision_table", "html", html.decision_table_html)

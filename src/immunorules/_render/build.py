@@ -51,8 +51,8 @@ from .labels import Labels
 
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
+    from .._analysis.protocol import KnowledgeBaseWithTable as KnowledgeBase
     from .._analysis.whynot import ProfileChange, WhyNot
-    from .._evaluate.knowledge_base import KnowledgeBase
     from .._model.profile import ConditionProfile
 
 __all__ = [

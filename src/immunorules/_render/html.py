@@ -48,8 +48,8 @@ from .labels import Labels
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
     from .._analysis.decision_table import DecisionTable as DecisionTableModel
+    from .._analysis.protocol import KnowledgeBaseWithTable as KnowledgeBase
     from .._analysis.whynot import WhyNot
-    from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = [
     "CSS",

@@ -33,8 +33,8 @@ from .markdown import code, md
 
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
+    from .._analysis.protocol import KnowledgeBaseWithTable as KnowledgeBase
     from .._analysis.whynot import WhyNot
-    from .._evaluate.knowledge_base import KnowledgeBase
 
 __all__ = [
     "SHOWN_CHANGE_SETS",

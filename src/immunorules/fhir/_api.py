@@ -35,9 +35,9 @@ Validate = Literal["all", "used"]
 
 def _kb(kb: Any) -> Any:
     if kb is None:
-        from .. import _bundled
+        from .._api.functions import bundled
 
-        return _bundled()
+        return bundled()
     return kb
 
 

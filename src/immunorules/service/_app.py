@@ -39,7 +39,7 @@ from ._hooks import SERVICES, HookCall, RequestProblem, discovery, hook_call
 from ._records import FhirUnavailable, Record, patient_record
 
 if TYPE_CHECKING:
-    from .._evaluate.knowledge_base import KnowledgeBase
+    from .._api.knowledge_base import KnowledgeBase
     from .._model.result import Result
 
 __all__ = ["create_app"]
@@ -310,9 +310,9 @@ def create_app(
     browsers from ``allow_origins`` may call the service (CORS).
     """
     if kb is None:
-        from .. import _bundled
+        from .._api.functions import bundled
 
-        kb = _bundled()
+        kb = bundled()
     verifier: TokenVerifier | None = None
     if not allow_unauthenticated:
         if not issuers:

@@ -8,7 +8,7 @@ from typing import Any
 from .._analysis.audit import audit
 from .._analysis.audit_report import AuditReport, Severity
 from .._analysis.golden import GoldenCaseRef, golden_cases
-from .._evaluate.knowledge_base import KnowledgeBase
+from .._api.knowledge_base import KnowledgeBase
 from .._model.profile import ConditionProfile
 from .._model.result import Result
 

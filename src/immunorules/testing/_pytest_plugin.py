@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from .._analysis.golden import GoldenCaseRef, golden_cases
+from .._api.functions import audit
+from .._api.knowledge_base import KnowledgeBase, load_rules
 from .._errors import EngineError, ImmunorulesError
-from .._evaluate.knowledge_base import KnowledgeBase, load_rules
 from .._load.loader import BUNDLED_RULES
 
 __all__ = ["AuditItem", "GoldenCaseItem", "RuleFile"]
@@ -202,7 +203,7 @@ class AuditItem(pytest.Item):
             raise _Failure(_load_failure(self.error))
         loaded = _knowledge_base(self.config)
         assert isinstance(loaded, KnowledgeBase)
-        report = loaded.audit()
+        report = audit(loaded)
         if not report.ok:
             raise _Failure(report.to_text())
 

@@ -14,7 +14,7 @@ from .._model.schema import Schema, bundled_schema
 from .._model.space import FlatSpace
 
 if TYPE_CHECKING:
-    from .._evaluate.knowledge_base import KnowledgeBase
+    from .._api.knowledge_base import KnowledgeBase
 
 __all__ = ["profiles"]
 

@@ -1,4 +1,8 @@
-"""The knowledge base: loaded rules bound to a matching engine, and the public entry points."""
+"""The knowledge base: loaded rules bound to a matching engine, and its public methods.
+
+It is the front door's object: every layer below reaches it only through the Protocol of
+``_evaluate.protocol``. It must never hold evaluation or analysis logic itself; it delegates.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import hashlib
 import json
 import pickle
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -16,6 +21,8 @@ from .._analysis.decision_table import DecisionTable
 from .._analysis.whynot import WhyNot
 from .._engines.native import NativeMatcher
 from .._errors import EngineError, ProfileError
+from .._evaluate.batch import ResultCache
+from .._evaluate.resolve import Resolver
 from .._load.loader import BUNDLED_RULES, LoadedRules, PathInput, load_rule_files
 from .._model.matching import Matcher
 from .._model.profile import ConditionProfile
@@ -24,10 +31,8 @@ from .._model.rules import Evidence, Rule
 from .._model.schema import Schema
 from .._model.space import FlatSpace
 from .._model.vocabulary import AdvisoryDef, Category, ConditionDef, FieldDef, Subcategory
-from .batch import ResultCache
-from .resolve import Resolver
 
-__all__ = ["EngineName", "KnowledgeBase", "load_rules"]
+__all__ = ["EngineName", "KnowledgeBase", "__version__", "load_rules"]
 
 EngineName = Literal["auto", "durable", "native"]
 ProfileInput = ConditionProfile | Mapping[str, Any]
@@ -218,7 +223,7 @@ class KnowledgeBase(Rendered):
         base from its rules: worth it for large batches on the durable engine only, as starting
         them takes about a second.
         """
-        from .batch import evaluate_many
+        from .._evaluate.batch import evaluate_many
 
         return evaluate_many(self, profiles, workers=workers, errors=errors)
 
@@ -253,18 +258,37 @@ class KnowledgeBase(Rendered):
         :meth:`evaluate_many`. ``errors`` as there: ``"raise"`` raises at the first invalid
         profile (after yielding the results before it), ``"collect"`` yields its
         :class:`ProfileError` in its place."""
-        from .stream import iter_evaluate
+        from .._evaluate.stream import iter_evaluate
 
         return iter_evaluate(self, profiles, batch_size=batch_size, errors=errors)
 
     def evaluate_frame(self, table: Any, *, id_columns: str | Sequence[str] | None = None) -> Any:
-        """Evaluate every row of a pandas DataFrame, pyarrow Table or polars DataFrame into a
-        table of the same kind, column by column: see :func:`immunorules.evaluate_frame`."""
-        from .frame import evaluate_frame
+        """Evaluate every row of a table (one profile per row, columns named after profile fields)
+        and return a table of the same kind with one row per input row, in order.
+
+        ``table`` is a pandas DataFrame, a pyarrow Table or RecordBatch, or a polars DataFrame.
+        The output holds the id columns unchanged (``id_columns``: a column name or a list of
+        them; by default every column that is not a profile field, so a ``patient_id`` column
+        needs no option), then ``covered`` and ``conflict`` (booleans), one ``tier_<category>``
+        column per category (``first_line``, ``escalation``, ``flagged``, or null when the
+        category is not suggested), ``avoided`` (drug classes, or categories avoided whole),
+        ``advisories`` (keys) and ``fired_rules`` (rule ids), each a list per row (a tuple in
+        pandas; in Arrow and polars a list of dictionary-encoded strings, so no name is copied
+        per row), and ``error``: null, or for an invalid row the message of the
+        :class:`ProfileError` that ``evaluate`` would raise (its other cells are null). Invalid
+        rows never stop the others. With ``id_columns`` given, a column that is neither a
+        profile field nor an id column is a :class:`ProfileError`.
+
+        A missing cell (None, NaN, ``pd.NA``, null) is a field not given, so its default
+        applies; an integral float is an integer; a set field's cell is a list of members. The
+        answers are those of :meth:`evaluate` row by row, computed column by column.
+        ``immunorules.evaluate_frame(table)`` does the same with the bundled knowledge base.
+        """
+        from .._evaluate.frame import evaluate_frame
 
         return evaluate_frame(table, self, id_columns=id_columns)
 
-    # -- explanations (computed in _whynot, rendered in _render) -----------------------------
+    # -- explanations (computed in _analysis, rendered in _render) ----------------------------
 
     def why_not(
         self,
@@ -301,13 +325,21 @@ class KnowledgeBase(Rendered):
         max_findings: int | None = 500,
         progress: Callable[[str, int, int], None] | bool | None = None,
     ) -> AuditReport:
-        """Audit this knowledge base exactly over every valid profile (see :func:`audit`)."""
+        """Deprecated: use ``immunorules.audit(kb)``, the one documented spelling."""
+        warnings.warn(
+            "kb.audit() is deprecated; use immunorules.audit(kb)", DeprecationWarning, stacklevel=2
+        )
         from .._analysis.audit import audit
 
         return audit(self, scope=scope, max_findings=max_findings, progress=progress)
 
     def summary(self) -> str:
-        """A plain-text summary: identity, counts, and the rules by disease area."""
+        """Deprecated: use ``kb.explain()`` (or ``str(kb)``), the spelling every model shares."""
+        warnings.warn(
+            "kb.summary() is deprecated; use kb.explain() or str(kb)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self._rendered("text")
 
     def to_json(self, *, indent: int | None = 2) -> str:

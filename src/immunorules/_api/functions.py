@@ -1,0 +1,105 @@
+"""The module-level functions of ``immunorules``, and the bundled knowledge base behind them.
+
+``evaluate``, ``evaluate_many``, ``evaluate_frame`` and ``audit`` use the bundled knowledge base
+unless given another; it is loaded once per process, here and nowhere else. The layers below
+never load it: they are handed a knowledge base by these functions.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from .._analysis.audit import DEFAULT_MAX_FINDINGS
+from .knowledge_base import KnowledgeBase, load_rules
+
+if TYPE_CHECKING:
+    from .._analysis.audit import Progress
+    from .._analysis.audit_report import AuditReport
+    from .._errors import ProfileError
+    from .._model.profile import ConditionProfile
+    from .._model.result import Result
+
+__all__ = ["audit", "bundled", "evaluate", "evaluate_frame", "evaluate_many"]
+
+
+@cache
+def bundled() -> KnowledgeBase:
+    """The bundled knowledge base, loaded on first use and then shared by the whole process."""
+    return load_rules()
+
+
+def evaluate(profile: ConditionProfile | Mapping[str, Any]) -> Result:
+    """Evaluate one profile with the bundled knowledge base (loaded once)."""
+    return bundled().evaluate(profile)
+
+
+@overload
+def evaluate_many(
+    profiles: Iterable[ConditionProfile | Mapping[str, Any]],
+    *,
+    workers: int = 1,
+    errors: Literal["raise"] = "raise",
+) -> list[Result]: ...
+
+
+@overload
+def evaluate_many(
+    profiles: Iterable[ConditionProfile | Mapping[str, Any]],
+    *,
+    workers: int = 1,
+    errors: Literal["collect"],
+) -> list[Result | ProfileError]: ...
+
+
+def evaluate_many(
+    profiles: Iterable[ConditionProfile | Mapping[str, Any]],
+    *,
+    workers: int = 1,
+    errors: Literal["raise", "collect"] = "raise",
+) -> list[Result] | list[Result | ProfileError]:
+    """Evaluate many profiles with the bundled knowledge base: see
+    :meth:`KnowledgeBase.evaluate_many`."""
+    return bundled().evaluate_many(profiles, workers=workers, errors=errors)
+
+
+def evaluate_frame(table: Any, kb: KnowledgeBase | None = None, *, id_columns: Any = None) -> Any:
+    """Evaluate every row of a table with the bundled knowledge base: see
+    :meth:`KnowledgeBase.evaluate_frame`. Passing ``kb`` is deprecated (it warns): use
+    ``kb.evaluate_frame(table)``, the one documented spelling."""
+    from .._evaluate.frame import evaluate_frame as evaluate_table
+
+    if kb is not None:
+        warnings.warn(
+            "immunorules.evaluate_frame(table, kb) is deprecated; use kb.evaluate_frame(table)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    return evaluate_table(table, bundled() if kb is None else kb, id_columns=id_columns)
+
+
+def audit(
+    kb: KnowledgeBase | None = None,
+    *,
+    max_findings: int | None = DEFAULT_MAX_FINDINGS,
+    progress: Progress | bool | None = None,
+    scope: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+) -> AuditReport:
+    """Audit a knowledge base (the bundled one by default) over the whole profile space.
+
+    Gaps are looked for only inside the scope: ``scope`` (a region in ``when`` syntax, or a
+    list of regions), else the union of the rule files' ``scope:``, else every profile. Every
+    other finding is judged over the whole space.
+
+    The report lists at most ``max_findings`` findings of each kind (None: all of them), those
+    about the most profiles first; ``report.totals`` and ``report.counts()`` count them all.
+    ``progress(stage, done, total)``, if given, is told how the audit is going;
+    ``progress=True`` shows it in a notebook cell (in a kernel) or on a terminal's stderr.
+    """
+    from .._analysis.audit import audit as audit_knowledge_base
+
+    return audit_knowledge_base(
+        bundled() if kb is None else kb, max_findings=max_findings, progress=progress, scope=scope
+    )
