@@ -73,7 +73,9 @@ def why_not(
     suggestion = result.suggestion(category)
     status = explain.status(result, category, found, checked)
     overrides = explain.overrides(result, category, kb.active_rules, checked)
-    sets, can_reach = _changes(kb, checked, found, status, max_changes=max_changes, pinned=pinned)
+    sets, can_reach = _search_changes(
+        kb, checked, found, status, max_changes=max_changes, pinned=pinned
+    )
     return WhyNot(
         profile=checked,
         category=category,
@@ -111,7 +113,7 @@ def why_not(
     )
 
 
-def _changes(
+def _search_changes(
     kb: KnowledgeBase,
     profile: ConditionProfile,
     found: Relevant,
