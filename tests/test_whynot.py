@@ -416,3 +416,45 @@ def test_did_you_mean_is_not_a_guess() -> None:
         did_you_mean("rheumatoid_arthritus", conditions) == "; did you mean 'rheumatoid_arthritis'?"
     )
     assert did_you_mean("crohns", conditions) == "; did you mean 'crohns_disease'?"
+
+
+def test_a_change_that_evaluation_does_not_confirm_raises(
+    kb: ir.KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proposed change set whose changed profile, once evaluated, does not get the promised
+    suggestion means the search and evaluation disagree: a bug, raised, never a set dropped."""
+    from immunorules._analysis.whynot import VerificationError
+
+    asked = kb.schema.parse({**RA, "infection_status": "recent_serious"})
+    # Without tampering the search proposes one change set, and evaluation confirms it.
+    assert len(kb.why_not(asked, "biologic_therapies", fields=ALL).changes) == 1
+    evaluate = ir.KnowledgeBase.evaluate
+
+    def as_asked(self: ir.KnowledgeBase, profile: Any) -> ir.Result:
+        return evaluate(self, asked)  # every changed profile evaluates as the unchanged one
+
+    monkeypatch.setattr(ir.KnowledgeBase, "evaluate", as_asked)
+    with pytest.raises(VerificationError, match="biologic_therapies") as raised:
+        kb.why_not(asked, "biologic_therapies", fields=ALL)
+    assert "gives no suggestion" in str(raised.value)
+    assert isinstance(raised.value, AssertionError)
+    assert not isinstance(raised.value, ir.ImmunorulesError | ValueError)
+
+
+def test_a_change_confirmed_at_another_tier_raises(
+    kb: ir.KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The promise includes the tier: an index that predicts first line where evaluation gives
+    escalation fails verification too."""
+    from immunorules._analysis.whynot import VerificationError
+    from immunorules._analysis.whynot.index import Index
+
+    tier = Index.tier
+
+    def first_line_instead(self: Index, fired: int) -> str | None:
+        found = tier(self, fired)
+        return "first_line" if found == "escalation" else found
+
+    monkeypatch.setattr(Index, "tier", first_line_instead)
+    with pytest.raises(VerificationError, match=r"first_line suggestion, but .* gives escalation"):
+        kb.why_not({**RA, "infection_status": "recent_serious"}, "biologic_therapies", fields=ALL)

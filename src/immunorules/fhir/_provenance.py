@@ -1,0 +1,118 @@
+"""What reading a FHIR record gives: a :class:`FhirProfile` (the profile, or None) with the
+:class:`Evidence` for every value it holds, the fields left unknown and the warnings.
+
+Plain frozen data with its text and JSON forms; this module must never read a record or decide
+what a code means.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._model.profile import ConditionProfile
+
+__all__ = ["Evidence", "FhirProfile"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Where a value came from: a resource and the code in it that set the value (``resource``
+    None: derived, e.g. the immune activity typical of the condition)."""
+
+    resource: str | None
+    system: str | None
+    code: str | None
+    display: str | None
+    detail: str
+
+    def __str__(self) -> str:
+        coded = f" {self.system}|{self.code}" if self.code else ""
+        shown = f" ({self.display})" if self.display else ""
+        where = self.resource or "derived"
+        return f"{where}{coded}{shown}: {self.detail}"
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "resource": self.resource,
+            "system": self.system,
+            "code": self.code,
+            "display": self.display,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FhirProfile:
+    """A profile read from a FHIR record, with where every value came from.
+
+    ``profile`` is an instance of the knowledge base's profile model, or None when the record
+    holds no problem the knowledge base can treat (no condition it names and no disease area it
+    codes) and none was given with ``condition=``; ``warnings`` then says why.
+    ``provenance`` maps each field the record determined to the evidence for it, ``unknown``
+    lists the fields it could not determine (left at their defaults), ``therapy_classes`` maps
+    each drug class found in medication records to its evidence, and ``warnings`` holds what a
+    reader should know (several treatable problems and the one chosen, a history-only
+    condition, classes the profile has no field for).
+    """
+
+    patient_id: str
+    profile: ConditionProfile | None
+    provenance: Mapping[str, tuple[Evidence, ...]] = field(default_factory=dict)
+    unknown: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    therapy_classes: Mapping[str, tuple[Evidence, ...]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready): the profile's fields, provenance, unknown and warnings."""
+        return {
+            "patient_id": self.patient_id,
+            "profile": None if self.profile is None else self.profile.model_dump(mode="json"),
+            "provenance": {
+                name: [e.as_dict() for e in found] for name, found in self.provenance.items()
+            },
+            "unknown": list(self.unknown),
+            "warnings": list(self.warnings),
+            "therapy_classes": {
+                name: [e.as_dict() for e in found] for name, found in self.therapy_classes.items()
+            },
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def explain(self, *, markdown: bool = False) -> str:
+        """The provenance as text (or Markdown): each field with its evidence, then what stayed
+        unknown and the warnings."""
+        bullet = "- " if markdown else "  "
+        sub = "  - " if markdown else "      "
+        head = "### " if markdown else ""
+        out = [f"{head}From the FHIR record of patient {self.patient_id}"]
+        if self.profile is None:
+            out.append(f"{bullet}no profile: the record names no problem the rules treat")
+        for name, found in self.provenance.items():
+            value = None if self.profile is None else getattr(self.profile, name, None)
+            shown = _shown(value) if self.profile is not None else "(found)"
+            out.append(f"{bullet}{name} = {shown}")
+            out.extend(f"{sub}{evidence}" for evidence in found)
+        if self.therapy_classes:
+            out.append(f"{bullet}drug classes in medication records:")
+            for name, found in self.therapy_classes.items():
+                out.append(f"{sub}{name}: " + "; ".join(str(e) for e in found))
+        if self.unknown:
+            out.append(f"{bullet}unknown (left at defaults): {', '.join(self.unknown)}")
+        for warning in self.warnings:
+            out.append(f"{bullet}warning: {warning}")
+        return "\n".join(out)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,219 @@
+"""What each finding of a record says on the record's date: how it stands in time
+(:func:`timing`), which problem it names (a :class:`Candidate` for the problem treated), which
+field values its codes support (:class:`FieldHit`) and which drug classes a medication belongs to.
+
+What a code means comes from the knowledge base's code index; this module holds the rules of
+time (current, history, the past year, ``as_of``) and of code specificity (the most specific
+match wins). It must never choose among problems or set a profile field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import NamedTuple
+
+from .._model.vocabulary import FieldCode
+from ._codes import CodeIndex, Hit, Problem
+from ._provenance import Evidence
+from ._record import Finding
+
+__all__ = ["Candidate", "FieldHit", "Match", "Reading", "Timing", "counts", "read", "timing"]
+
+_CURRENT = {"active", "recurrence", "relapse", ""}
+_HISTORY = {"inactive", "remission", "resolved"}
+_YEAR = timedelta(days=365)
+
+
+@dataclass
+class Timing:
+    """How a finding stands on the record's date."""
+
+    current: bool
+    ever: bool
+    past_year: bool
+    detail: str
+
+
+def timing(finding: Finding, as_of: date | None, reference: date) -> Timing | None:
+    """None: the finding is after ``as_of``, or not about the patient then."""
+    start = finding.start
+    if as_of is not None and start is not None and start > as_of:
+        return None
+    if finding.kind == "condition":
+        return _condition_timing(finding, as_of, reference)
+    recent = start is None or reference - start <= _YEAR
+    if finding.kind == "observation":
+        return Timing(recent, True, recent, f"observed {start.isoformat() if start else ''}")
+    if finding.kind == "procedure":
+        done = f"{finding.status} {start.isoformat()}" if start else finding.status
+        return Timing(finding.status == "in-progress", True, recent, f"procedure {done}")
+    since = f" since {start.isoformat()}" if start else ""
+    return Timing(finding.status == "active", True, recent, f"{finding.status}{since}")
+
+
+def _condition_timing(finding: Finding, as_of: date | None, reference: date) -> Timing:
+    """A Condition is current unless it abated by the reference date, or is marked history
+    (and, read ``as_of`` a date, had abated by then)."""
+    start, end = finding.start, finding.end
+    since = f" since {start.isoformat()}" if start else ""
+    ended = end is not None and end <= reference
+    if finding.status in _HISTORY and (as_of is None or end is None or end <= as_of):
+        ended = True
+    if ended:
+        last = end or start
+        recent = last is not None and reference - last <= _YEAR
+        when = f", ended {end.isoformat()}" if end else ""
+        return Timing(False, True, recent, f"{finding.status or 'ended'}{since}{when}")
+    status = finding.status if as_of is None or end is None else "active"
+    if status not in _CURRENT and status not in _HISTORY:
+        status = "active"
+    return Timing(True, True, True, f"{status or 'active'}{since}")
+
+
+def counts(code: FieldCode, timing: Timing, finding: Finding) -> bool:
+    """Whether ``finding``, standing as ``timing`` says, sets the value of ``code``."""
+    if code.answers and not (finding.answers & set(code.answers)):
+        return False
+    if code.when == "ever":
+        return timing.ever
+    if code.when == "past_year":
+        return timing.past_year and not timing.current
+    return timing.current
+
+
+class Match(NamedTuple):
+    """One coding of a finding and the vocabulary entry it matched."""
+
+    system: str
+    code: str
+    entry: FieldCode
+
+    def evidence(self, finding: Finding, timing: Timing) -> Evidence:
+        return Evidence(finding.ref, self.system, self.code, self.entry.display, timing.detail)
+
+
+class FieldHit(NamedTuple):
+    """A field value a finding's code supports (the most specific code for that value)."""
+
+    name: str
+    match: Match
+    finding: Finding
+    timing: Timing
+
+    def evidence(self) -> Evidence:
+        return self.match.evidence(self.finding, self.timing)
+
+
+@dataclass
+class Candidate:
+    """A problem the record names, with the findings that name it; ``current`` False for a
+    problem named only as history."""
+
+    problem: Problem
+    evidence: list[Evidence]
+    findings: list[Finding]
+    current: bool
+    onset: date | None
+
+
+class _Looked(NamedTuple):
+    system: str
+    code: str
+    specificity: tuple[int, int]
+    hit: Hit
+
+
+@dataclass
+class Reading:
+    """Everything the findings of one record say, before any choice."""
+
+    candidates: dict[Problem, Candidate] = field(default_factory=dict)
+    field_hits: list[FieldHit] = field(default_factory=list)
+    classes: dict[str, list[Evidence]] = field(default_factory=dict)
+
+    @property
+    def current(self) -> list[Candidate]:
+        return [c for c in self.candidates.values() if c.current]
+
+    @property
+    def histories(self) -> list[Candidate]:
+        return [c for c in self.candidates.values() if not c.current]
+
+    def treated(self, problem: Problem) -> list[Candidate]:
+        """The candidates (current and history) of ``problem``."""
+        return [c for c in self.candidates.values() if c.problem == problem]
+
+    def add_problem(self, finding: Finding, when: Timing, problem: Problem, match: Match) -> None:
+        evidence = match.evidence(finding, when)
+        key = (
+            problem
+            if when.current
+            else Problem("history:" + problem.kind, problem.id, problem.rank)
+        )
+        known = self.candidates.get(key)
+        if known is None:
+            self.candidates[key] = Candidate(
+                problem, [evidence], [finding], when.current, finding.start
+            )
+            return
+        known.evidence.append(evidence)
+        known.findings.append(finding)
+        start = finding.start
+        if when.current and start and (known.onset is None or start > known.onset):
+            known.onset = start
+
+    def add_classes(self, finding: Finding, when: Timing, looked: Iterable[_Looked]) -> None:
+        for system, code, _, hit in looked:
+            for sub, entry in hit.classes:
+                evidence = Evidence(finding.ref, system, code, entry.display, when.detail)
+                self.classes.setdefault(sub, []).append(evidence)
+
+
+def read(
+    findings: Iterable[Finding], index: CodeIndex, *, as_of: date | None, reference: date
+) -> Reading:
+    """What ``findings`` say as of ``reference`` (``as_of``: leave out later findings)."""
+    reading = Reading()
+    for finding in findings:
+        when = timing(finding, as_of, reference)
+        if when is None:
+            continue
+        looked = [
+            _Looked(system, code, specificity, hit)
+            for system, code in finding.codings
+            for specificity, hit in index.lookup(system, code)
+        ]
+        if finding.kind == "medication":
+            reading.add_classes(finding, when, looked)
+            continue
+        if finding.kind == "condition":
+            best = _best_problem(looked)
+            if best is not None:
+                reading.add_problem(finding, when, *best)
+        reading.field_hits.extend(_field_hits(finding, when, looked))
+    return reading
+
+
+def _best_problem(looked: Iterable[_Looked]) -> tuple[Problem, Match] | None:
+    """The problem a Condition names: its most specific code, then the vocabulary's order."""
+    best: tuple[tuple[tuple[int, int], int], Problem, Match] | None = None
+    for system, code, specificity, hit in looked:
+        for problem, entry in hit.problems:
+            rank = (specificity, -problem.rank)
+            if best is None or rank > best[0]:
+                best = (rank, problem, Match(system, code, entry))
+    return None if best is None else (best[1], best[2])
+
+
+def _field_hits(finding: Finding, when: Timing, looked: Iterable[_Looked]) -> list[FieldHit]:
+    """Per field value a finding's codes support, the most specific code that supports it."""
+    per_value: dict[tuple[str, str], tuple[tuple[int, int], Match]] = {}
+    for system, code, specificity, hit in looked:
+        for name, entry in hit.fields:
+            slot = (name, str(entry.value))
+            known = per_value.get(slot)
+            if known is None or specificity > known[0]:
+                per_value[slot] = (specificity, Match(system, code, entry))
+    return [FieldHit(name, match, finding, when) for (name, _), (_, match) in per_value.items()]
