@@ -5,10 +5,10 @@ advisories and the fired rules. Each depends only on which rules fired, and most
 them: tiers, avoids and conflicts on the rules that suggest, flag or avoid; advisories on those
 that advise; ``covered`` on the decisive ones. So the batch's distinct sets of fired rules are
 reduced to those parts, each distinct part is resolved once by the collect policy
-(:func:`immunorules._policy.plan`, cached per knowledge base, bounded), and every row takes its values with
-numpy lookups. List columns stay codes into a small dictionary of names until a table library
-builds them. The answers equal those of ``evaluate``'s results field for field (the test suite
-checks it on both engines).
+(:func:`immunorules._policy.plan`, cached per knowledge base, bounded), and every row takes its
+values with numpy lookups. List columns stay codes into a small dictionary of names until a
+table library builds them. The answers equal those of ``evaluate``'s results field for field
+(the test suite checks it on both engines).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ collect policy's, in :mod:`immunorules._policy`; this module only builds the res
 the citations. A knowledge base's :class:`Resolver` keeps plans, reasons and lines in bounded
 caches (many profiles share them); :func:`resolve` is the same builder without a knowledge
 base. It never decides a line itself, and never writes a model's internals: models are made
-with pydantic's ``model_construct`` from values of the declared types.
+with pydantic's public ``model_construct`` and ``model_copy`` from values of the declared types.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -24,6 +24,8 @@ from .._model.result import Citation, KnowledgeBaseInfo, ReadOnlyDict, Reason, R
 from .._model.rules import Evidence, Rule
 from .._model.schema import Schema, bundled_schema
 from .._policy import (
+    OPPOSITE,
+    Effects,
     Entry,
     Line,
     Plan,
@@ -74,6 +76,25 @@ def resolve(
     return resolver.resolve(profile, frozenset(rules))
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+_PROTOTYPES: dict[type[BaseModel], BaseModel] = {}
+
+
+def _made(cls: type[_Model], values: dict[str, Any]) -> _Model:
+    """``cls`` holding ``values`` (of the declared types by construction), unvalidated.
+
+    The first model of a class is made with ``model_construct``, every later one as a
+    ``model_copy`` of it updated with the new values: both public pydantic, the copy at about
+    4 us where ``model_construct`` takes 9 (CPU time for a :class:`Result`). Every model made
+    here for one class is given the same fields, so each has exactly those fields set.
+    """
+    prototype = _PROTOTYPES.get(cls)
+    if prototype is None:
+        made = _PROTOTYPES[cls] = cls.model_construct(**values)
+        return made
+    return prototype.model_copy(update=values)  # type: ignore[return-value]
+
+
 def citations(
     rules: Iterable[Rule], evidence: Mapping[str, Evidence | Citation]
 ) -> tuple[Citation, ...]:
@@ -86,9 +107,7 @@ def _citation(entry: Evidence | Citation) -> Citation:
     """The citation part of an evidence entry (which is a Citation plus where it is defined)."""
     if type(entry) is Citation:
         return entry
-    return Citation.model_construct(
-        **{name: getattr(entry, name) for name in Citation.model_fields}
-    )
+    return _made(Citation, {name: getattr(entry, name) for name in Citation.model_fields})
 
 
 #: The default bounds of a resolver's caches (each drops its oldest entries when full).
@@ -101,27 +120,26 @@ _Quote = tuple[str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
 
 
 class _LineRef(NamedTuple):
-    """A line of a cached plan: its template id and line, its reasons' positions and a getter
-    of their reason ids."""
+    """A line of a cached part: its template id, the line, and the bits of the rules whose
+    reasons it carries (in order, the flag reasons after the others)."""
 
     template: int
     line: Line
-    positions: tuple[int, ...]
-    pick: Callable[[list[int]], Any]
+    bits: tuple[int, ...]
 
 
-class _Cached(NamedTuple):
-    """A plan in the compact form the cached path keeps: entries shared between plans."""
+class _Part(NamedTuple):
+    """What the policy makes of the fired rules that touch one category (its suggestion and
+    avoid lines) or one advisory key (its line)."""
 
-    # Per fired rule: its id, a getter of the profile values its reason quotes, their fields.
-    rules: tuple[_Quote, ...]
-    lines: tuple[_LineRef, ...]
-    first_avoided: int
-    first_advisory: int
-    conflicts: tuple[Any, ...]
-    covered: bool
-    fired_rules: tuple[str, ...]
-    citations: tuple[Citation, ...]
+    suggestions: tuple[_LineRef, ...]
+    avoided: tuple[_LineRef, ...]
+    advisories: tuple[_LineRef, ...]
+    opposed: frozenset[str]  # the opposite directions its suggestion counts with
+    bits: tuple[int, ...]  # the rules it was made for, in id order
+
+
+_Built = tuple[tuple[BaseModel, ...], tuple[BaseModel, ...], tuple[BaseModel, ...]]
 
 
 def _getter(keys: Sequence[Any]) -> Callable[[Any], Any]:
@@ -136,8 +154,12 @@ def _nothing(_: object) -> tuple[()]:
 class Resolver:
     """Results for one knowledge base, with caches.
 
-    Plans are kept per set of fired rules (in a compact form whose parts are shared between
-    plans); reasons per rule and quoted profile values; lines per line template and reasons.
+    What the fired rules decide comes from the collect policy, asked per part of a result: each
+    category's lines depend only on the fired rules that suggest, flag or avoid in it, and
+    each advisory on those that give it, so the policy's answer is kept per part and per
+    fired rules of that part (far fewer combinations than whole sets of fired rules); a
+    result's conflict, when its lines point both ways, comes from the policy on the whole set.
+    Reasons are kept per rule and quoted profile values, lines per line template and reasons.
     Every cache is a :class:`~immunorules._model.cache.BoundedCache` (bounded, the oldest
     entries go first, safe to share between threads), so memory stays flat over any number
     of profiles; results share their (frozen) reasons and lines.
@@ -156,127 +178,258 @@ class Resolver:
     ) -> None:
         self._schema = schema or bundled_schema()
         self._tables = tables(self._schema)
-        self._effects = {rule_id: effects_of(rule, self._schema) for rule_id, rule in rules.items()}
-        self._quotes: dict[str, _Quote] = {}
-        for rule_id, rule in rules.items():
-            fields = rule.fields
-            self._quotes[rule_id] = (rule_id, _getter(fields), fields)
+        ordered = sorted(rules)
+        # Rule ``i`` in id order is bit ``1 << i``.
+        self._bit = {rule_id: 1 << i for i, rule_id in enumerate(ordered)}
+        self._effects = [effects_of(rules[rule_id], self._schema) for rule_id in ordered]
+        self._quotes: list[_Quote] = [
+            (rule_id, _getter(rules[rule_id].fields), rules[rule_id].fields) for rule_id in ordered
+        ]
+        self._ids = tuple(ordered)
         self._info = info
         # One Citation per key, shared by every result that cites it.
         self._citations = {key: _citation(entry) for key, entry in (evidence or {}).items()}
-        self._plans: BoundedCache[frozenset[str], _Cached] = BoundedCache(max_plans)
-        self._reasons: BoundedCache[tuple[str, Any], tuple[Reason, int]] = BoundedCache(
-            max_reasons
-        )
+        self._cites = [
+            tuple(key for key in rules[rule_id].evidence if key in self._citations)
+            for rule_id in ordered
+        ]
+        self._decisive = sum(1 << i for i, e in enumerate(self._effects) if e.decisive)
+        self._parts = self._part_masks()
+        self._plans: BoundedCache[int, Plan] = BoundedCache(max_plans)
+        self._known: BoundedCache[tuple[int, int], _Part] = BoundedCache(max_plans)
+        # A part's built lines by its number and its rules' reason ids.
+        self._built: BoundedCache[tuple[int, tuple[int, ...]], _Built] = BoundedCache(max_lines)
+        self._reasons: BoundedCache[tuple[str, Any], tuple[Reason, int]] = BoundedCache(max_reasons)
         self._lines: BoundedCache[tuple[int, Any], BaseModel] = BoundedCache(max_lines)
         # Line templates (a line's own fields and reason counts) by id. Ids are never reused,
         # so a full table is simply replaced: cached lines of older ids stay right.
         self._templates: dict[tuple[Any, ...], int] = {}
-        self._ids = itertools.count()
+        self._counter = itertools.count()
         self._max_templates = max_lines
+
+    def _part_masks(self) -> tuple[tuple[int, int, str, str], ...]:
+        """Per category (in order), then per advisory key (in order): a part id, the bits of
+        the rules that touch it, and what it is (``"category"``/``"advisory"``, its name)."""
+        touching: dict[tuple[str, str], int] = {}
+        for i, effects in enumerate(self._effects):
+            for category, _, _, _ in effects.suggest:
+                touching[("category", category)] = touching.get(("category", category), 0) | 1 << i
+            for category in effects.flag:
+                touching[("category", category)] = touching.get(("category", category), 0) | 1 << i
+            for category, _ in effects.avoid:
+                touching[("category", category)] = touching.get(("category", category), 0) | 1 << i
+            for key in effects.advise:
+                touching[("advisory", key)] = touching.get(("advisory", key), 0) | 1 << i
+        order = self._tables.category_order
+        advisory = self._tables.advisory_lines
+        found = sorted(
+            touching,
+            key=lambda part: (
+                (0, order[part[1]], "") if part[0] == "category" else (1, 0, advisory[part[1]][0])
+            ),
+        )
+        return tuple((n, touching[part], *part) for n, part in enumerate(found))
 
     def clear(self) -> None:
         """Empty every cache."""
         self._plans.clear()
+        self._known.clear()
+        self._built.clear()
         self._reasons.clear()
         self._lines.clear()
         self._templates = {}
 
     def resolve(self, profile: ConditionProfile, fired: frozenset[str]) -> Result:
         """The result for ``profile`` given the ids of the rules that fired for it."""
-        cached = self._plans.get(fired)
-        if cached is None:
-            cached = self._plan(fired)
+        bit = self._bit
+        bits = 0
+        for rule_id in fired:
+            bits |= bit[rule_id]
         values = profile.__dict__
-        reasons: list[Reason] = []
-        ids: list[int] = []
+        # Each fired rule's reason and reason id, by bit; rules in id order.
+        reasons: dict[int, tuple[Reason, int]] = {}
         reason_get = self._reasons.get
-        for rule_id, quote, fields in cached.rules:
+        quotes, ids, cites = self._quotes, self._ids, self._cites
+        fired_ids: list[str] = []
+        cited: set[str] = set()
+        rest = bits
+        while rest:
+            low = rest & -rest
+            index = low.bit_length() - 1
+            rule_id, quote, fields = quotes[index]
             key = (rule_id, quote(values))
             entry = reason_get(key)
             if entry is None:
-                entry = self._reason(key, fields)
-            reasons.append(entry[0])
-            ids.append(entry[1])
-        lines: list[BaseModel] = []
-        line_get = self._lines.get
-        for ref in cached.lines:
-            line_key = (ref.template, ref.pick(ids))
-            built = line_get(line_key)
+                entry = self._reason(key, fields, index)
+            reasons[low] = entry
+            fired_ids.append(ids[index])
+            cited.update(cites[index])
+            rest ^= low
+        suggestions: list[BaseModel] = []
+        avoided: list[BaseModel] = []
+        advisories: list[BaseModel] = []
+        opposed: set[str] = set()
+        known_get, built_get = self._known.get, self._built.get
+        for number, mask, kind, name in self._parts:
+            touched = bits & mask
+            if not touched:
+                continue
+            part = known_get((number, touched))
+            if part is None:
+                part = self._part(number, touched, kind, name)
+            part_key = (number, tuple([reasons[bit][1] for bit in part.bits]))
+            built = built_get(part_key)
             if built is None:
-                built = self._line(line_key, ref, reasons)
-            lines.append(built)
-        first_avoided, first_advisory = cached.first_avoided, cached.first_advisory
-        return Result.model_construct(
-            profile=profile,
-            suggestions=tuple(lines[:first_avoided]),
-            avoided=tuple(lines[first_avoided:first_advisory]),
-            advisories=tuple(lines[first_advisory:]),
-            conflicts=cached.conflicts,
-            covered=cached.covered,
-            fired_rules=cached.fired_rules,
-            knowledge_base=self._info,
-            citations=cached.citations,
+                built = self._lines_of(part_key, part, reasons)
+            if built[0]:
+                suggestions.extend(built[0])
+                opposed |= part.opposed
+            if built[1]:
+                avoided.extend(built[1])
+            if built[2]:
+                advisories.extend(built[2])
+        conflicts: tuple[Any, ...] = ()
+        if len(opposed) == 2:  # lines point both ways: the policy decides on the whole set
+            whole = self._plans.get(bits)
+            if whole is None:
+                whole = self._plan(bits)
+            conflicts = whole.conflicts
+        citations = self._citations
+        return _made(
+            Result,
+            {
+                "profile": profile,
+                "suggestions": tuple(suggestions),
+                "avoided": tuple(avoided),
+                "advisories": tuple(advisories),
+                "conflicts": conflicts,
+                "covered": bool(bits & self._decisive),
+                "fired_rules": tuple(fired_ids),
+                "knowledge_base": self._info,
+                "citations": tuple([citations[key] for key in sorted(cited)]),
+            },
         )
 
-    def _reason(self, key: tuple[str, Any], fields: tuple[str, ...]) -> tuple[Reason, int]:
+    def _lines_of(
+        self,
+        key: tuple[int, tuple[int, ...]],
+        part: _Part,
+        reasons: dict[int, tuple[Reason, int]],
+    ) -> _Built:
+        built = (
+            self._build(part.suggestions, reasons),
+            self._build(part.avoided, reasons),
+            self._build(part.advisories, reasons),
+        )
+        self._built.put(key, built)
+        return built
+
+    def _build(
+        self, refs: tuple[_LineRef, ...], reasons: dict[int, tuple[Reason, int]]
+    ) -> tuple[BaseModel, ...]:
+        out = []
+        line_get = self._lines.get
+        for ref in refs:
+            key = (ref.template, tuple([reasons[bit][1] for bit in ref.bits]))
+            built = line_get(key)
+            if built is None:
+                built = self._line(key, ref, reasons)
+            out.append(built)
+        return tuple(out)
+
+    def _reason(
+        self, key: tuple[str, Any], fields: tuple[str, ...], index: int
+    ) -> tuple[Reason, int]:
         rule_id, quoted = key
-        rule = self._effects[rule_id].rule
+        rule = self._effects[index].rule
         if len(fields) == 1:
             quoted = (quoted,)
-        reason = Reason.model_construct(
-            rule_id=rule_id,
-            title=rule.title,
-            because=rule.because,
-            evidence=rule.evidence,
-            matched=ReadOnlyDict(zip(fields, quoted, strict=True)),
+        reason = _made(
+            Reason,
+            {
+                "rule_id": rule_id,
+                "title": rule.title,
+                "because": rule.because,
+                "evidence": rule.evidence,
+                "matched": ReadOnlyDict(zip(fields, quoted, strict=True)),
+            },
         )
-        entry = (reason, next(self._ids))
+        entry = (reason, next(self._counter))
         self._reasons.put(key, entry)
         return entry
 
-    def _line(self, key: tuple[int, Any], ref: _LineRef, reasons: Sequence[Reason]) -> BaseModel:
+    def _line(
+        self, key: tuple[int, Any], ref: _LineRef, reasons: dict[int, tuple[Reason, int]]
+    ) -> BaseModel:
         line = ref.line
         values = dict(line.fields)
-        values["reasons"] = tuple([reasons[index] for index in line.reasons])
+        split = len(line.reasons)
+        values["reasons"] = tuple([reasons[bit][0] for bit in ref.bits[:split]])
         if line.flag_reasons is not None:
-            values["flag_reasons"] = tuple([reasons[index] for index in line.flag_reasons])
-        built: BaseModel = line.model.model_construct(**values)
+            values["flag_reasons"] = tuple([reasons[bit][0] for bit in ref.bits[split:]])
+        built: BaseModel = _made(line.model, values)
         self._lines.put(key, built)
         return built
 
-    def _plan(self, fired: frozenset[str]) -> _Cached:
-        effects = self._effects
-        steps = collect(
-            sorted((effects[rule_id] for rule_id in fired), key=_by_rule_id), self._tables
-        )
+    def _subset(self, bits: int) -> tuple[list[Effects], list[int]]:
+        """The effects of the rules of ``bits`` in id order, and their bits."""
+        effects, found = [], []
+        while bits:
+            low = bits & -bits
+            effects.append(self._effects[low.bit_length() - 1])
+            found.append(low)
+            bits ^= low
+        return effects, found
+
+    def _plan(self, bits: int) -> Plan:
+        steps = collect(self._subset(bits)[0], self._tables)
+        self._plans.put(bits, steps)
+        return steps
+
+    def _part(self, number: int, touched: int, kind: str, name: str) -> _Part:
+        effects, found = self._subset(touched)
+        steps = collect(effects, self._tables)
         templates = self._templates
         if len(templates) >= self._max_templates:
             templates = self._templates = {}  # rare: templates are few
-        lines = []
-        for line in (*steps.suggestions, *steps.avoided, *steps.advisories):
-            # A line is its own fields plus its reasons, which the reason ids in the line's
-            # cache key pin down (in order, the flag reasons after the others).
-            flags = line.flag_reasons
-            identity = (line.fields, len(line.reasons), None if flags is None else len(flags))
-            template = templates.get(identity)
-            if template is None:
-                template = templates[identity] = next(self._ids)
-            positions = line.reasons + (flags or ())
-            lines.append(_LineRef(template, line, positions, _getter(positions)))
-        cached = _Cached(
-            rules=tuple(self._quotes[rule.id] for rule in steps.rules),
-            lines=tuple(lines),
-            first_avoided=len(steps.suggestions),
-            first_advisory=len(steps.suggestions) + len(steps.avoided),
-            conflicts=steps.conflicts,
-            covered=steps.covered,
-            fired_rules=steps.fired_rules,
-            citations=citations(steps.rules, self._citations),
-        )
-        self._plans.put(fired, cached)
-        return cached
 
+        def refs(lines: Iterable[Line]) -> tuple[_LineRef, ...]:
+            made = []
+            for line in lines:
+                # A line is its own fields plus its reasons, which the reason ids in the
+                # line's cache key pin down (in order, the flag reasons after the others).
+                flags = line.flag_reasons
+                identity = (line.fields, len(line.reasons), None if flags is None else len(flags))
+                template = templates.get(identity)
+                if template is None:
+                    template = templates[identity] = next(self._counter)
+                positions = line.reasons + (flags or ())
+                made.append(_LineRef(template, line, tuple(found[i] for i in positions)))
+            return tuple(made)
 
-def _by_rule_id(effects: Any) -> str:
-    return str(effects.rule.id)
+        def about(line: Line, field: str) -> bool:
+            return bool(dict(line.fields)[field] == name)
+
+        if kind == "category":
+            mine = [
+                (line, directions)
+                for line, directions in zip(steps.suggestions, steps.directions, strict=True)
+                if about(line, "category")
+            ]
+            part = _Part(
+                refs(line for line, _ in mine),
+                refs(line for line in steps.avoided if about(line, "category")),
+                (),
+                frozenset(d for _, directions in mine for d in directions if d in OPPOSITE),
+                tuple(found),
+            )
+        else:
+            part = _Part(
+                (),
+                (),
+                refs(line for line in steps.advisories if about(line, "key")),
+                frozenset(),
+                tuple(found),
+            )
+        self._known.put((number, touched), part)
+        return part

@@ -11,13 +11,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, TypeVar, overload
+from typing import Generic, TypeVar
 
 __all__ = ["BoundedCache"]
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
-_D = TypeVar("_D")
 
 
 class BoundedCache(Generic[_K, _V]):
@@ -35,7 +34,11 @@ class BoundedCache(Generic[_K, _V]):
       wins, which is right for the values cached here (equal whichever thread makes them).
     """
 
-    __slots__ = ("_data", "_lock", "maxsize")
+    __slots__ = ("_data", "_lock", "get", "maxsize")
+
+    #: ``get(key)``: the value put for ``key``, else None. The mapping's own lookup, bound
+    #: once: a hit costs no Python call of this class.
+    get: Callable[[_K], _V | None]
 
     def __init__(self, maxsize: int) -> None:
         if maxsize < 1:
@@ -43,22 +46,13 @@ class BoundedCache(Generic[_K, _V]):
         self.maxsize = maxsize
         self._data: OrderedDict[_K, _V] = OrderedDict()
         self._lock = threading.Lock()
+        self.get = self._data.get
 
     def __len__(self) -> int:
         return len(self._data)
 
     def __contains__(self, key: object) -> bool:
         return key in self._data
-
-    @overload
-    def get(self, key: _K) -> _V | None: ...
-
-    @overload
-    def get(self, key: _K, default: _D) -> _V | _D: ...
-
-    def get(self, key: _K, default: object = None) -> object:
-        """The value put for ``key``, else ``default``."""
-        return self._data.get(key, default)
 
     def put(self, key: _K, value: _V) -> None:
         """Keep ``value`` for ``key``, dropping the oldest entries beyond the bound."""
