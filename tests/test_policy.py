@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+from functools import partial
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -59,6 +60,7 @@ def test_every_path_gives_what_the_policy_decides(profile: ir.ConditionProfile) 
             assert getattr(built, name) == value
         assert _ids(built.reasons) == [steps.rules[i].id for i in line.reasons]
         if line.flag_reasons is not None:
+            assert isinstance(built, ir.Suggestion)
             assert _ids(built.flag_reasons) == [steps.rules[i].id for i in line.flag_reasons]
     assert result.conflicts == steps.conflicts
     assert result.covered == steps.covered
@@ -96,7 +98,7 @@ def test_the_cache_stays_bounded_and_raises_nothing_under_threads() -> None:
                 elif i % 97 == 0:
                     cache.clear()
                 else:
-                    assert cache.get_or_put(key, lambda k=key: k * 2) == key * 2
+                    assert cache.get_or_put(key, partial(int.__mul__, key, 2)) == key * 2
                 assert len(cache) <= 3 + 4  # at most one put in flight per thread
         except BaseException as exc:
             errors.append(exc)
