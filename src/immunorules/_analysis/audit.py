@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from .._evaluate.resolve import effect_directions, is_decisive
 from .._model.rules import Rule
 from .._model.schema import Schema
+from .._policy import effect_directions, is_decisive
 from .audit_report import KINDS, SEVERITY_OF, AuditReport, Finding, FindingKind
 from .audit_semantics import (
     OPPOSITE,

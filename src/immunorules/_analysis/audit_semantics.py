@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._evaluate.resolve import Entry, line_directions
 from .._model.result import Reason, Result
 from .._model.rules import Rule, SuggestEffect
-from .._model.schema import Schema, bundled_schema
+from .._model.schema import Schema
+from .._policy import (
+    OPPOSITE,
+    Entry,
+    Projection,
+    Side,
+    line_directions,
+    plan,
+    projection_of,
+    unresolved_sides,
+)
 from .space import CompiledRule, contains
 
 __all__ = [
@@ -31,15 +40,9 @@ __all__ = [
     "unresolved_conflict",
 ]
 
-OPPOSITE = ("suppress", "stimulate")
 _TIER_RANK = {"escalation": 1, "first_line": 2}
-Line = tuple[str, str, tuple[str, ...], str | None, bool]
-"""A suggestion without reasons: category, tier, classes, direction, flagged."""
-Projection = tuple[tuple[Line, ...], frozenset[tuple[str, str | None]], frozenset[str]]
 Key = tuple[str, str]
 """A part of a result: ``("category", name)`` or ``("advisory", key)`` (see :func:`part`)."""
-Side = tuple[tuple[str, str], ...]
-"""The (category, rule id) pairs behind one direction of a conflict."""
 
 
 def touches(rule: Rule) -> tuple[set[str], set[str]]:
@@ -69,49 +72,9 @@ def projection(result: Result) -> Projection:
 
 
 def outcome(rules: Iterable[Rule], schema: Schema | None = None) -> Projection:
-    """``projection(resolve(profile, rules, ...))`` computed from the rules alone:
-    suggestions merged per category (best tier, union of classes), a category avoid removes the
-    category, class avoids remove classes (and the category when every suggesting rule named
-    classes and all are gone), a flag sets the tier to flagged; advisories are a union; the
-    direction comes from the suggestions' goals where they state one."""
-    tiers: dict[str, str] = {}
-    classes: dict[str, set[str]] = {}
-    all_named: dict[str, bool] = {}
-    entries: dict[str, list[Entry]] = {}
-    flagged: set[str] = set()
-    avoided: set[tuple[str, str | None]] = set()
-    advice: set[str] = set()
-    for rule in rules:
-        then = rule.then
-        for suggest in then.suggest:
-            category = suggest.category
-            if tiers.get(category) != "first_line":
-                tiers[category] = suggest.tier
-            classes.setdefault(category, set()).update(suggest.subcategories)
-            entries.setdefault(category, []).append((suggest.subcategories, suggest.goal))
-            all_named[category] = all_named.get(category, True) and bool(suggest.subcategories)
-        flagged.update(then.flag)
-        avoided.update((avoid.category, avoid.subcategory) for avoid in then.avoid)
-        advice.update(then.advise)
-    avoided_classes = {sub for _, sub in avoided if sub is not None}
-    suggestions: list[Line] = []
-    schema = schema or bundled_schema()
-    for category in schema.categories:
-        if category not in tiers or (category, None) in avoided:
-            continue
-        remaining = tuple(sub for sub in schema.subcategories if sub in classes[category])
-        remaining = tuple(sub for sub in remaining if sub not in avoided_classes)
-        if all_named[category] and not remaining:
-            continue
-        directions = line_directions(category, remaining, entries[category], schema)
-        direction = (
-            None if not directions else next(iter(directions)) if len(directions) == 1 else "mixed"
-        )
-        flag = category in flagged
-        suggestions.append(
-            (category, "flagged" if flag else tiers[category], remaining, direction, flag)
-        )
-    return tuple(suggestions), frozenset(avoided), frozenset(advice)
+    """``projection(resolve(profile, rules, ...))`` computed from the rules alone, by the
+    collect policy itself."""
+    return projection_of(plan(rules, schema))
 
 
 def part(projected: Projection, key: Key) -> object:
@@ -232,41 +195,5 @@ def unresolved_conflict(
 ) -> tuple[Side, Side] | None:
     """The sides of the unresolved conflict among what these fired rules leave suggested, or
     None: the same as :func:`conflict_sides` of ``resolve(...)`` when its conflict is
-    unresolved. Suggestions merge per category; a category avoid removes it, subcategory
-    avoids remove classes (and the category when all it names are gone); a flagged category
-    is not confident; each remaining class counts with its direction (or the goal of the
-    suggestion naming it), a suggestion without classes with its category's (or its goal)."""
-    classes: dict[str, set[str]] = {}
-    all_named: dict[str, bool] = {}
-    entries: dict[str, list[Entry]] = {}
-    suggesters: dict[str, set[str]] = {}
-    flagged: set[str] = set()
-    avoided_categories: set[str] = set()
-    avoided_classes: set[str] = set()
-    for rule in rules:
-        then = rule.then
-        for suggest in then.suggest:
-            category = suggest.category
-            classes.setdefault(category, set()).update(suggest.subcategories)
-            all_named[category] = all_named.get(category, True) and bool(suggest.subcategories)
-            entries.setdefault(category, []).append((suggest.subcategories, suggest.goal))
-            suggesters.setdefault(category, set()).add(rule.id)
-        flagged.update(then.flag)
-        for avoid in then.avoid:
-            if avoid.subcategory is None:
-                avoided_categories.add(avoid.category)
-            else:
-                avoided_classes.add(avoid.subcategory)
-    sides: dict[str, set[tuple[str, str]]] = {direction: set() for direction in OPPOSITE}
-    for category, named in classes.items():
-        if category in avoided_categories or category in flagged:
-            continue
-        remaining = named - avoided_classes
-        if all_named[category] and not remaining:
-            continue
-        for direction in line_directions(category, remaining, entries[category], schema):
-            if direction in sides:
-                sides[direction].update((category, rule_id) for rule_id in suggesters[category])
-    if not (sides["suppress"] and sides["stimulate"]):
-        return None
-    return tuple(sorted(sides["suppress"])), tuple(sorted(sides["stimulate"]))
+    unresolved, decided by the collect policy without building a result."""
+    return unresolved_sides(plan(rules, schema))

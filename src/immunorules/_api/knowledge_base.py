@@ -11,7 +11,6 @@ import json
 import pickle
 import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar, Literal, overload
@@ -24,6 +23,7 @@ from .._errors import EngineError, ProfileError
 from .._evaluate.batch import ResultCache
 from .._evaluate.resolve import Resolver
 from .._load.loader import BUNDLED_RULES, LoadedRules, PathInput, load_rule_files
+from .._model.cache import BoundedCache
 from .._model.matching import Matcher
 from .._model.profile import ConditionProfile
 from .._model.result import KnowledgeBaseInfo, Rendered, Result
@@ -349,9 +349,8 @@ class KnowledgeBase(Rendered):
 
 #: Knowledge bases rebuilt from pickles in this process, by (fingerprint, engine, bundled): a
 #: worker that receives the same knowledge base with every task builds it once.
-_REBUILT: OrderedDict[tuple[str, str, bool], KnowledgeBase] = OrderedDict()
-_REBUILT_MAX = 8
-_REBUILT_LOCK = threading.Lock()
+_REBUILT: BoundedCache[tuple[str, str, bool], KnowledgeBase] = BoundedCache(8)
+_REBUILT_LOCK = threading.Lock()  # one build per key
 
 
 def _rebuild(fingerprint: str, engine: str, bundled: bool, rules: bytes) -> KnowledgeBase:
@@ -365,9 +364,7 @@ def _rebuild(fingerprint: str, engine: str, bundled: bool, rules: bytes) -> Know
             kb = KnowledgeBase(loaded, engine=engine, bundled=bundled)  # type: ignore[arg-type]
             if kb.fingerprint != fingerprint:  # pragma: no cover - a rebuild that differs
                 raise EngineError("an unpickled knowledge base has other rules than its pickle")
-            if len(_REBUILT) >= _REBUILT_MAX:
-                _REBUILT.popitem(last=False)
-            _REBUILT[key] = kb
+            _REBUILT.put(key, kb)
         return kb
 
 

@@ -5,21 +5,21 @@ advisories and the fired rules. Each depends only on which rules fired, and most
 them: tiers, avoids and conflicts on the rules that suggest, flag or avoid; advisories on those
 that advise; ``covered`` on the decisive ones. So the batch's distinct sets of fired rules are
 reduced to those parts, each distinct part is resolved once by the collect policy
-(:func:`~.resolve.plan`, cached per knowledge base, bounded), and every row takes its values with
-numpy lookups. List columns stay codes into a small dictionary of names until a table library
-builds them. The answers equal those of ``evaluate``'s results field for field (the test suite
-checks it on both engines).
+(:func:`immunorules._policy.plan`, cached per knowledge base, bounded), and every row takes its
+values with numpy lookups. List columns stay codes into a small dictionary of names until a
+table library builds them. The answers equal those of ``evaluate``'s results field for field
+(the test suite checks it on both engines).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from .._model.cache import BoundedCache
+from .._policy import is_decisive, plan
 from .columns import Columnar, Evaluated, columnar, distinct_rows
-from .resolve import is_decisive, plan
 
 if TYPE_CHECKING:
     from .protocol import KnowledgeBaseLike as KnowledgeBase
@@ -135,18 +135,10 @@ class _Parts:
             [mask([bit for bit, found in enumerate(advised) if key in found]) for key in keys],
             dtype=np.uint64,
         ).reshape(len(keys), matcher.words)
-        state.caches.setdefault("effects", OrderedDict())
+        state.caches.setdefault("effects", BoundedCache(MAX_CACHED))
 
     def cached(self, name: str, key: bytes, make: Callable[[], Any]) -> Any:
-        cache = self.state.caches[name]
-        found = cache.get(key)
-        if found is None:
-            found = make()
-            with self.state.lock:
-                if len(cache) >= MAX_CACHED:
-                    cache.popitem(last=False)
-                cache[key] = found
-        return found
+        return self.state.caches[name].get_or_put(key, make)
 
     def rules(self, words: Any) -> list[Any]:
         found = []

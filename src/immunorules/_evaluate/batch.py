@@ -18,12 +18,12 @@ import multiprocessing
 import os
 import sys
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .._errors import EngineError, ProfileError, ProfileProblem
+from .._model.cache import BoundedCache
 from .._model.profile import ConditionProfile
 from .._model.result import Result
 
@@ -43,15 +43,24 @@ _PENDING: Final = object()
 class ResultCache:
     """The outcomes of inputs a knowledge base has evaluated, bounded in size.
 
-    Two maps, each dropping its oldest entry when full: plain dicts (by :data:`RawKey`) to
+    Two :class:`~immunorules._model.cache.BoundedCache` maps of ``maxsize`` entries each (the
+    oldest go first; safe to share between threads): plain dicts (by :data:`RawKey`) to
     outcomes, and profiles to results. A dict is cached by its raw key only when every key is
     a string and every value a str, int, bool or None, so equal keys mean equal inputs.
     """
 
     def __init__(self, maxsize: int = 8192) -> None:
-        self.maxsize = maxsize
-        self.raw: OrderedDict[RawKey, Outcome] = OrderedDict()
-        self.profiles: OrderedDict[ConditionProfile, Result] = OrderedDict()
+        self.raw: BoundedCache[RawKey, Outcome] = BoundedCache(maxsize)
+        self.profiles: BoundedCache[ConditionProfile, Result] = BoundedCache(maxsize)
+
+    @property
+    def maxsize(self) -> int:
+        """The bound of each map (setting it applies from the next put on)."""
+        return self.raw.maxsize
+
+    @maxsize.setter
+    def maxsize(self, value: int) -> None:
+        self.raw.maxsize = self.profiles.maxsize = value
 
     def __len__(self) -> int:
         return len(self.raw) + len(self.profiles)
@@ -63,14 +72,10 @@ class ResultCache:
     def put_raw(self, key: RawKey, outcome: Outcome) -> None:
         if not (_SIMPLE.issuperset(key[2]) and all(type(name) is str for name in key[0])):
             return
-        if len(self.raw) >= self.maxsize:
-            self.raw.popitem(last=False)
-        self.raw[key] = outcome
+        self.raw.put(key, outcome)
 
     def put_profile(self, profile: ConditionProfile, result: Result) -> None:
-        if len(self.profiles) >= self.maxsize:
-            self.profiles.popitem(last=False)
-        self.profiles[profile] = result
+        self.profiles.put(profile, result)
 
 
 def evaluate_many(

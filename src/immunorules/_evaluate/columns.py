@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from .._errors import ProfileError
+from .._model.cache import BoundedCache
 from .._model.schema import Schema
 
 if TYPE_CHECKING:
@@ -241,7 +241,7 @@ class Columnar:
             for name, members in schema.set_fields.items()
         }
         self.lock = threading.Lock()
-        self.caches: dict[str, OrderedDict[bytes, Any]] = {}
+        self.caches: dict[str, BoundedCache[bytes, Any]] = {}
 
 
 _STATE_LOCK = threading.Lock()

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from functools import cache, cached_property
 from typing import Any
 
+from .cache import BoundedCache
 from .matching import Scalar
 from .profile import ConditionProfile, make_profile_model, parse_with, set_bundled_schema
 from .vocabulary import (
@@ -157,8 +157,8 @@ def _default(field: FieldDef) -> Any:
     return field.default
 
 
-_UNPICKLED: OrderedDict[str, Schema] = OrderedDict()
-_UNPICKLED_LOCK = threading.Lock()
+_UNPICKLED: BoundedCache[str, Schema] = BoundedCache(16)
+_UNPICKLED_LOCK = threading.Lock()  # one build per key: equal pickles share one schema
 
 
 def _unpickled(key: str, vocabulary: Vocabulary) -> Schema:
@@ -166,9 +166,8 @@ def _unpickled(key: str, vocabulary: Vocabulary) -> Schema:
     with _UNPICKLED_LOCK:
         schema = _UNPICKLED.get(key)
         if schema is None:
-            schema = _UNPICKLED[key] = Schema(vocabulary)
-            if len(_UNPICKLED) > 16:
-                _UNPICKLED.popitem(last=False)
+            schema = Schema(vocabulary)
+            _UNPICKLED.put(key, schema)
         return schema
 
 

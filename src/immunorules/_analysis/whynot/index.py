@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..._model.profile import ConditionProfile
 from ..._model.rules import Rule
 from ..._model.space import FlatSpace
+from ..._policy import category_tier, effects_of, tables
 
 if TYPE_CHECKING:
     from .search import Option
@@ -132,22 +133,12 @@ class Index:
                     if _accepts(when, slot, value):
                         per_value[value] |= 1 << i
             self.accepts[slot] = per_value
-        position = {rule.id: 1 << i for i, rule in enumerate(rules)}
-
-        def bitset(group: Iterable[Rule]) -> int:
-            return sum(position[rule.id] for rule in group)
-
-        self.suggesters = bitset(relevant.suggesters)
-        self.flaggers = bitset(relevant.flaggers)
-        self.category_avoiders = bitset(relevant.category_avoiders)
-        self.sub_avoiders = bitset(relevant.sub_avoiders)
-        self.avoids = [
-            frozenset(a.subcategory for a in rule.then.avoid if a.subcategory is not None)
-            for rule in rules
-        ]
-        self.suggests = [
-            [s for s in rule.then.suggest if s.category == relevant.category] for rule in rules
-        ]
+        # What the rules do, for the collect policy to decide the category's tier from the
+        # few that fire (memoised per set of fired rules).
+        self.category = relevant.category
+        self.effects = [effects_of(rule, space.schema) for rule in rules]
+        self.tables = tables(space.schema)
+        self.tiers: dict[int, str | None] = {}
 
     def base(self, profile: ConditionProfile) -> dict[str, int]:
         """Per slot, the rules that accept the profile's value."""
@@ -163,29 +154,12 @@ class Index:
         return found
 
     def tier(self, fired: int) -> str | None:
-        """The category's tier where ``fired`` fire, as resolution decides it."""
-        suggesting = fired & self.suggesters
-        if not suggesting:
-            return None
-        if fired & self.category_avoiders:
-            return "avoided"
-        avoided: set[str] = set()
-        for i in _bits(fired & self.sub_avoiders):
-            avoided.update(self.avoids[i])
-        subs: set[str] = set()
-        all_named = True
-        best = "escalation"
-        for i in _bits(suggesting):
-            for suggest in self.suggests[i]:
-                subs.update(suggest.subcategories)
-                all_named = all_named and bool(suggest.subcategories)
-                if suggest.tier == "first_line":
-                    best = "first_line"
-        if all_named and not subs - avoided:
-            return "avoided"
-        if fired & self.flaggers:
-            return "flagged"
-        return best
+        """The category's tier where ``fired`` fire, as the collect policy decides it."""
+        if fired in self.tiers:
+            return self.tiers[fired]
+        effects = [self.effects[i] for i in _bits(fired)]
+        found = self.tiers[fired] = category_tier(effects, self.category, self.tables)
+        return found
 
 
 def _bits(mask: int) -> Iterator[int]:

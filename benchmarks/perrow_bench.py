@@ -1,0 +1,105 @@
+"""Per-row cost: one ``evaluate(dict)`` against validating the same dict with pydantic.
+
+    PYTHONPATH=src python benchmarks/perrow_bench.py [--profiles 20000] [--rules DIR]
+
+Not part of the test suite. In one run and on the same profiles it measures pydantic
+validation alone (``kb.profile_model.model_validate(d)``, which is also what ``kb.parse(d)`` does:
+a plain dict of valid values takes a fast path to the very profile validation gives; and, for
+reference, pydantic-core's validator of the same model without that fast path), ``evaluate``
+on the native engine and ``evaluate`` on the durable engine, and prints each throughput and its
+ratio to validation's.
+Every profile is distinct and never seen by the knowledge base that evaluates it; each engine's
+knowledge base is fresh, its caches cold (``cold``), and then, in a second pass on other
+never-seen profiles, warm from that first pass (``warm``). All are measured in
+interleaved slices of the same profiles, in CPU time of this process
+(``time.process_time``), so that other load on the machine hits them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "src")]
+
+from synthetic import random_profile  # noqa: E402
+
+import immunorules as ir  # noqa: E402
+
+SLICES = 20
+
+
+def distinct_profiles(kb: ir.KnowledgeBase, count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` random valid profiles (dicts), no two the same profile."""
+    rng = random.Random(seed)
+    seen: set[ir.ConditionProfile] = set()
+    found: list[dict[str, Any]] = []
+    while len(found) < count:
+        data = random_profile(rng)
+        profile = kb.parse(data)
+        if profile not in seen:
+            seen.add(profile)
+            found.append(data)
+    return found
+
+
+def interleaved(
+    runners: dict[str, Callable[[dict[str, Any]], object]], profiles: Sequence[dict[str, Any]]
+) -> dict[str, float]:
+    """Seconds each runner takes over ``profiles``, run slice by slice in turn."""
+    spent = dict.fromkeys(runners, 0.0)
+    step = max(1, len(profiles) // SLICES)
+    for start in range(0, len(profiles), step):
+        chunk = profiles[start : start + step]
+        for name, run in runners.items():
+            began = time.process_time()
+            for data in chunk:
+                run(data)
+            spent[name] += time.process_time() - began
+    return spent
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profiles", type=int, default=20_000, help="profiles per pass")
+    parser.add_argument("--rules", help="rule files or folder (default: the bundled rules)")
+    args = parser.parse_args(argv)
+    count: int = args.profiles
+
+    native = ir.load_rules(args.rules, engine="native")
+    kbs = {"native": native}
+    try:
+        kbs["durable"] = ir.load_rules(args.rules, engine="durable")
+    except ir.EngineError:
+        print("durable_rules does not import here: the durable engine is left out")
+    model = native.profile_model
+    profiles = distinct_profiles(native, 2 * count, seed=11)
+    runners: dict[str, Callable[[dict[str, Any]], object]] = {
+        "pydantic validation": model.model_validate,
+        # pydantic-core alone, without the profile model's fast path for plain dicts
+        "pydantic-core validation": model.__pydantic_validator__.validate_python,
+    }
+    for name, kb in kbs.items():
+        runners[f"evaluate, {name} engine"] = kb.evaluate
+    print(
+        f"# per-row cost, {len(native.active_rules)} active rules, {count:,} distinct never-seen "
+        "profiles per pass\n"
+    )
+    print("| pass | measure | profiles/s | ratio to validation |")
+    print("|---|---|---:|---:|")
+    for label, part in (("cold", profiles[:count]), ("warm", profiles[count:])):
+        spent = interleaved(runners, part)
+        base = count / spent["pydantic validation"]
+        for name, seconds in spent.items():
+            rate = count / seconds
+            print(f"| {label} | {name} | {rate:,.0f} | {rate / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
