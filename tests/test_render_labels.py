@@ -167,12 +167,12 @@ def test_a_why_not_of_an_own_vocabulary_renders_in_every_format(own: ir.Knowledg
 
 
 def test_an_audit_of_an_own_vocabulary_renders_in_every_format(own: ir.KnowledgeBase) -> None:
-    report = own.audit()
+    report = ir.audit(own)
     text, markdown, markup = _all_formats(report)
     for rendering in (text, markdown, markup):
         assert "NOT FOR CLINICAL USE" in rendering
     assert text == report.to_text() == text_render.audit_text(report)
-    capped = own.audit(max_findings=1)
+    capped = ir.audit(own, max_findings=1)
     assert text_render.audit_text(capped) == capped.to_text()
     example = next(f.example_profile for f in report.findings if f.example_profile is not None)
     details = ", ".join(Labels.of(own.schema).profile_details(example))
@@ -185,7 +185,7 @@ def test_every_writer_writes_every_document(own: ir.KnowledgeBase) -> None:
     documents = [
         result_document(own.evaluate(PROFILE), labels),
         whynot_document(own.why_not(PROFILE, "immunosuppressants"), labels),
-        audit_document(own.audit(), labels),
+        audit_document(ir.audit(own), labels),
     ]
     for document in documents:
         text = plain.write(document)
