@@ -204,7 +204,7 @@ def make_profile_model(schema: Schema) -> type[ConditionProfile]:
         else:
             annotation = tuple[str, ...]
             set_fields.append(name)
-        if field.nullable and field.type in ("enum", "integer"):
+        if field.nullable:  # may be not stated
             annotation = annotation | None
         fields[name] = (annotation, info)
     validators: dict[str, Any] = {}

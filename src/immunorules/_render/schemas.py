@@ -23,20 +23,24 @@ _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 def _field_schema(field: FieldDef) -> dict[str, Any]:
     found: dict[str, Any]
     if field.type == "boolean":
-        found = {"type": "boolean"}
+        found = {"type": ["boolean", "null"] if field.nullable else "boolean"}
     elif field.type == "integer":
         found = {"type": ["integer", "null"] if field.nullable else "integer"}
         found |= {"minimum": field.min, "maximum": field.max}
     elif field.type == "set":
         found = {"type": "array", "items": {"enum": list(field.values)}, "uniqueItems": True}
+        if field.nullable:
+            found["type"] = ["array", "null"]
     else:
         found = {"enum": [*field.values, *([None] if field.nullable else [])]}
     if field.description:
         found["description"] = field.description
     if not field.required:
         default = field.default
-        if field.type == "boolean" and default is None:
+        if field.type == "boolean" and default is None and not field.nullable:
             default = False
+        if field.type == "set" and default is None and not field.nullable:
+            default = ()
         found["default"] = list(default) if isinstance(default, tuple) else default
     return found
 
@@ -62,12 +66,18 @@ def _condition_schema(field: FieldDef) -> dict[str, Any]:
     """What a rule's ``when`` accepts for a field."""
     if field.type == "set":
         members = {"type": "array", "items": {"enum": list(field.values)}, "minItems": 1}
-        return {
+        found_set: dict[str, Any] = {
             "type": "object",
-            "properties": {"includes": members, "includes_any": members, "excludes": members},
+            "properties": {
+                "includes": members,
+                "includes_any": members,
+                "excludes": members,
+                **({"or_not_stated": {"type": "boolean"}} if field.nullable else {}),
+            },
             "additionalProperties": False,
             "minProperties": 1,
         }
+        return {"anyOf": [found_set, {"type": "null"}]} if field.nullable else found_set
     value = _field_schema(field)
     value.pop("default", None)
     value.pop("description", None)
@@ -76,10 +86,14 @@ def _condition_schema(field: FieldDef) -> dict[str, Any]:
         if field.nullable:
             value = {"anyOf": [value, {"type": "null"}]}
     shapes: list[dict[str, Any]] = [value, {"type": "array", "items": value, "minItems": 1}]
+    unstated = {"or_not_stated": {"type": "boolean"}} if field.nullable else {}
     shapes.append(
         {
             "type": "object",
-            "properties": {"not": {"anyOf": [value, {"type": "array", "items": value}]}},
+            "properties": {
+                "not": {"anyOf": [value, {"type": "array", "items": value}]},
+                **unstated,
+            },
             "required": ["not"],
             "additionalProperties": False,
         }
@@ -89,7 +103,7 @@ def _condition_schema(field: FieldDef) -> dict[str, Any]:
         shapes.append(
             {
                 "type": "object",
-                "properties": {"min": bound, "max": bound},
+                "properties": {"min": bound, "max": bound, **unstated},
                 "additionalProperties": False,
                 "minProperties": 1,
             }
