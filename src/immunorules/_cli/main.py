@@ -629,7 +629,7 @@ def _cmd_audit(args: argparse.Namespace, out: Output) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, out: Output) -> int:
-    from .._load.loader import load_rule_files
+    from .._load.loader import load_rule_files, unstated_warnings
 
     for item in args.paths:
         if not _exists(Path(item)):
@@ -645,6 +645,8 @@ def _cmd_validate(args: argparse.Namespace, out: Output) -> int:
         f"OK: {len(loaded.rules)} rules ({active} active), {len(loaded.evidence)} evidence "
         f"entries and {cases} golden cases in {len(loaded.files)} files.\n"
     )
+    for warning in unstated_warnings(loaded):
+        out.write(f"warning: {warning}\n")
     return 0
 
 

@@ -27,6 +27,7 @@ from .._model.rules import (
     Rule,
     SetCondition,
     SuggestEffect,
+    show_value,
 )
 from .._model.schema import Schema, bundled_schema
 from .._model.space import FlatSpace
@@ -34,7 +35,7 @@ from .._model.vocabulary import bundled_vocabulary
 from .vocabulary import VocabularyMerger
 from .yaml import YamlDocument, child_path, parse_yaml
 
-__all__ = ["BUNDLED_RULES", "LoadedRules", "load_rule_files"]
+__all__ = ["BUNDLED_RULES", "LoadedRules", "load_rule_files", "unstated_warnings"]
 
 PathInput = str | PathLike[str]
 
@@ -75,6 +76,18 @@ class LoadedRules:
     space: FlatSpace
     #: The regions the rule files claim to cover (``scope:``); empty: the whole space.
     scope: tuple[Rule, ...] = ()
+    #: Conditions that load but may not mean what their authors think (see
+    #: :func:`unstated_warnings`).
+    warnings: tuple[RuleFileProblem, ...] = ()
+
+
+def unstated_warnings(loaded: LoadedRules) -> tuple[str, ...]:
+    """One line per rule condition that tests a "stated: no" value (``false``, ``none``, ``0``,
+    or a set without some members, which the empty set satisfies) on a field that has no
+    default: such a field is not stated when a profile leaves it out, and the condition does
+    not match that (it did before not stated became a value). Each line reads
+    ``file:line [RULE-ID] $.path: message``."""
+    return tuple(str(warning) for warning in loaded.warnings)
 
 
 def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
@@ -134,6 +147,7 @@ def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
         schema,
         FlatSpace(schema, [*ordered, *scope]),
         scope,
+        tuple(warning for checker in checkers for warning in checker.warnings),
     )
 
 
@@ -176,6 +190,7 @@ class _FileChecker:
     current_rule: str | None = None
     schema: Schema = field(default_factory=bundled_schema)
     noted: int = 0  # problems noted so far, including those a YAML problem already explains
+    warnings: list[RuleFileProblem] = field(default_factory=list)
 
     def add(self, path: str, message: str, *, rule_id: str | None = None) -> None:
         """Note a problem at ``path`` (its line is looked up in the parsed document)."""
@@ -431,13 +446,36 @@ class _FileChecker:
                     ok = False
                 else:
                     sets[name] = test
+                    if test.holds(()) and not test.or_not_stated:
+                        self._warn_unstated(name, "the empty set", field_path)
                 continue
             allowed = self._condition(name, spec, field_path)
             if allowed is None:
                 ok = False
             else:
                 result[name] = allowed
+                stated_no = sorted(
+                    (show_value(v) for v in allowed if v is False or v == 0 or v == "none"),
+                    key=str,
+                )
+                if stated_no and None not in allowed:
+                    self._warn_unstated(name, " or ".join(stated_no), field_path)
         return (result, sets) if ok else None
+
+    def _warn_unstated(self, name: str, what: str, path: str) -> None:
+        """Warn that a condition matching ``what`` (a "stated: no" value) on a field without a
+        default does not match the field left out."""
+        field_def = self.schema.fields[name]
+        if self.current_rule is None or not field_def.nullable or field_def.default is not None:
+            return
+        message = (
+            f"matches {what}, but {name} has no default: a profile that leaves it out has it "
+            "not stated, which this condition does not match; add null (or or_not_stated: "
+            "true) to match it too, or give the field a default"
+        )
+        self.warnings.append(
+            RuleFileProblem(self.file, self.doc.line(path), self.current_rule, path, message)
+        )
 
     def _set_condition(self, name: str, spec: Any, path: str) -> SetCondition | None:
         members = self.schema.set_fields[name]

@@ -33,23 +33,30 @@ _EVERY_SUBSET = 6
 
 @dataclass(frozen=True, slots=True)
 class _Group:
-    """One flat field of a set field: its members, the bit of each member (the tested member
-    sets holding it) and each reachable bit pattern's value."""
+    """One flat field of a set field: its members, the member sets the rules test on it (for
+    meeting the profile's set, for being all in it), and the value of each reachable
+    signature ``(sets met, sets not all in)``."""
 
     field: str
     members: tuple[str, ...]
-    bits: dict[str, int]
-    values: dict[int, str]
-    nullable: bool
+    meets: dict[str, int]  # member -> bits of the ``meet`` sets holding it
+    contains: tuple[frozenset[str], ...]
+    values: dict[tuple[int, int], str]
 
     def value(self, present: Collection[str] | None) -> Scalar:
         if present is None:
             return None
-        pattern = 0
-        bits = self.bits
+        met = 0
+        meets = self.meets
         for member in present:
-            pattern |= bits.get(member, 0)
-        return self.values[pattern]
+            met |= meets.get(member, 0)
+        missing = 0
+        if self.contains:
+            held = frozenset(present)
+            for index, part in enumerate(self.contains):
+                if not part <= held:
+                    missing |= 1 << index
+        return self.values[(met, missing)]
 
 
 class FlatSpace:
@@ -58,14 +65,20 @@ class FlatSpace:
     def __init__(self, schema: Schema, rules: Iterable[Rule]) -> None:
         self.schema = schema
         found_groups: dict[str, list[set[str]]] = {}
-        tested: dict[str, set[frozenset[str]]] = {}
+        meets: dict[str, set[frozenset[str]]] = {}
+        contains: dict[str, set[frozenset[str]]] = {}
         for rule in rules:
             for name, test in rule.sets.items():
                 found = found_groups.setdefault(name, [])
-                parts = _tested_sets(test)
-                tested.setdefault(name, set()).update(parts)
-                for part in parts:
-                    _join(found, set(part))
+                for member in sorted(test.includes | test.excludes):
+                    _join(found, {member})
+                for any_of in filter(None, test.includes_any):
+                    _join(found, set(any_of))
+                meets.setdefault(name, set()).update(filter(None, test.includes_any))
+                if test.excludes:
+                    meets[name].add(test.excludes)
+                if test.includes:
+                    contains.setdefault(name, set()).add(test.includes)
         #: flat field -> (set field, its members in vocabulary order)
         self.groups: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._groups: dict[str, _Group] = {}
@@ -76,11 +89,15 @@ class FlatSpace:
             nullable = schema.fields[name].nullable
             if nullable:  # one group: "not stated" is one value of one flat field
                 found = [set().union(*found)]
-            for group in sorted(found, key=lambda g: min(position[m] for m in g)):
+            for group in sorted(found, key=lambda g: min((position[m] for m in g), default=-1)):
                 members = tuple(sorted(group, key=position.__getitem__))
                 key = f"{name}[{'|'.join(members)}]"
                 compiled = _compile_group(
-                    name, members, [t for t in tested[name] if t <= group], position, nullable
+                    name,
+                    members,
+                    [part & group for part in meets.get(name, ()) if part & group],
+                    [part & group for part in contains.get(name, ()) if part & group],
+                    position,
                 )
                 self.groups[key] = (name, members)
                 self._groups[key] = compiled
@@ -132,7 +149,7 @@ class FlatSpace:
         flat = dict(rule.when)
         for name, test in rule.sets.items():
             for key, group in self._by_field.get(name, ()):
-                if not test.members & group.bits.keys() and not test.or_not_stated:
+                if not test.members & group.meets.keys() and not test.or_not_stated:
                     continue
                 flat[key] = frozenset(
                     value
@@ -185,54 +202,57 @@ def _join(groups: list[set[str]], new: set[str]) -> None:
     groups.append(merged)
 
 
-def _tested_sets(test: SetCondition) -> list[frozenset[str]]:
-    """The member sets a set condition tests for meeting the profile's set: each member of
-    ``includes`` alone, each ``includes_any`` group, and the ``excludes`` members together."""
-    parts = [frozenset({member}) for member in test.includes]
-    parts.extend(group for group in test.includes_any if group)
-    if test.excludes:
-        parts.append(test.excludes)
-    return parts
-
-
 def _compile_group(
     field: str,
     members: tuple[str, ...],
-    tested: list[frozenset[str]],
+    meets: list[frozenset[str]],
+    contains: list[frozenset[str]],
     position: Mapping[str, int],
-    nullable: bool,
 ) -> _Group:
-    """A group's value classes. Bit ``i`` of a member's pattern says that it is in the ``i``-th
-    tested set; a subset's pattern (the OR of its members' patterns) is all a rule can see of
-    it. The reachable patterns are grown one distinct member pattern at a time, each keeping the
-    smallest subset (then the earliest members) that reaches it as its value. A small group
-    (at most :data:`_EVERY_SUBSET` members) keeps every subset apart, as a region reads more
-    plainly when it names the members."""
+    """A group's value classes. A rule sees of a subset of the members only which tested sets
+    it meets (``includes_any``, ``excludes``) and which it holds entirely (``includes``): its
+    signature. Members in the same tested sets are interchangeable (an *atom*); the reachable
+    signatures are grown one atom at a time (none, some or all of its members in), each keeping
+    the smallest subset (then the earliest members) that reaches it as its value, so the work
+    grows with the atoms times the signatures, never with the subsets. A small group (at most
+    :data:`_EVERY_SUBSET` members) keeps every subset apart, as a region reads more plainly when
+    it names the members."""
     if len(members) <= _EVERY_SUBSET:
-        tested = [*tested, *(frozenset({member}) for member in members)]
-    ordered = sorted(set(tested), key=lambda part: sorted(position[m] for m in part))
-    bits = {
-        member: sum(1 << index for index, part in enumerate(ordered) if member in part)
+        meets = [*meets, *(frozenset({member}) for member in members)]
+
+    def order(part: frozenset[str]) -> list[int]:
+        return sorted(position[m] for m in part)
+
+    meet_sets = sorted(set(meets), key=order)
+    contain_sets = tuple(sorted(set(contains), key=order))
+    meet_bits = {
+        member: sum(1 << i for i, part in enumerate(meet_sets) if member in part)
         for member in members
     }
-    first: dict[int, str] = {}  # each distinct member pattern: its first member
+    atoms: dict[tuple[int, int], list[int]] = {}
     for member in members:
-        first.setdefault(bits[member], member)
-    reached: dict[int, tuple[int, ...]] = {0: ()}
-    for pattern, member in first.items():
-        for old, subset in list(reached.items()):
-            new = old | pattern
-            candidate = tuple(sorted((*subset, position[member])))
-            known = reached.get(new)
-            if known is None or (len(candidate), candidate) < (len(known), known):
-                reached[new] = candidate
-    ordered_values = sorted(reached.items(), key=lambda item: (len(item[1]), item[1]))
+        contain_bits = sum(1 << i for i, part in enumerate(contain_sets) if member in part)
+        atoms.setdefault((meet_bits[member], contain_bits), []).append(position[member])
+    reached: dict[tuple[int, int], tuple[int, ...]] = {(0, 0): ()}
+    for (met, held_by), atom in atoms.items():
+        grown: dict[tuple[int, int], tuple[int, ...]] = {}
+        for (old_met, missing), subset in reached.items():
+            choices = [((old_met, missing | held_by), subset)]  # none of the atom
+            if len(atom) > 1:  # some, not all
+                choices.append(((old_met | met, missing | held_by), (*subset, atom[0])))
+            choices.append(((old_met | met, missing), (*subset, *atom)))  # all of it
+            for signature, chosen in choices:
+                chosen = tuple(sorted(chosen))
+                known = grown.get(signature)
+                if known is None or (len(chosen), chosen) < (len(known), known):
+                    grown[signature] = chosen
+        reached = grown
     by_position = {position[m]: m for m in members}
     values = {
-        pattern: "+".join(by_position[index] for index in subset)
-        for pattern, subset in ordered_values
+        signature: "+".join(by_position[index] for index in subset)
+        for signature, subset in sorted(reached.items(), key=lambda item: (len(item[1]), item[1]))
     }
-    return _Group(field, members, bits, values, nullable)
+    return _Group(field, members, meet_bits, contain_sets, values)
 
 
 def _group_holds(test: SetCondition, members: tuple[str, ...], present: frozenset[str]) -> bool:
