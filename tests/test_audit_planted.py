@@ -38,7 +38,12 @@ GAP_REGION: dict[str, list[Any]] = {
 REFER = {"advise": ["multidisciplinary_review"]}
 # Outside the gap's corner, every profile is covered by one of these.
 AROUND_THE_GAP = [
-    rule("PLANTED-COVER-CONDITION", REFER, {"condition": {"not": ["severe_asthma"]}}),
+    # ``not`` matches a condition that is not stated only when it says so
+    rule(
+        "PLANTED-COVER-CONDITION",
+        REFER,
+        {"condition": {"not": ["severe_asthma"], "or_not_stated": True}},
+    ),
     rule("PLANTED-COVER-LINES", REFER, {"prior_lines_of_therapy": {"max": 6}}),
     rule("PLANTED-COVER-INFECTION", REFER, {"infection_status": {"not": ["recent_serious"]}}),
     rule("PLANTED-COVER-PREGNANT", REFER, {"pregnant": False}),

@@ -20,6 +20,9 @@ def test_the_same_rules_hold_as_in_the_native_engine(rules: int, seed: int) -> N
         **{f"flag{i}": (False, True) for i in range(14)},  # more than one group's worth
         "level": (None, *range(7)),
         "kind": (None, "a", "b", "c"),
+        # fields that may be not stated, as a v3 vocabulary has them
+        **{f"maybe{i}": (None, False, True) for i in range(3)},
+        "tried[x|y]": (None, "", "x", "y", "x+y"),
         "big": tuple(range(GROUP + 5)),  # too large to share a table
     }
     matchers = []

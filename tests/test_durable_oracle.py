@@ -15,6 +15,15 @@ from .bundled import FIELD_DOMAINS
 
 pytestmark = pytest.mark.skipif(not durable_available(), reason="durable_rules does not import")
 
+#: The bundled fields plus fields that may be not stated (None) as a v3 vocabulary has them: a
+#: boolean, an integer and the flat field of a set field (None: the set is not stated).
+DOMAINS: dict[str, tuple[Scalar, ...]] = {
+    **FIELD_DOMAINS,
+    "maybe": (None, False, True),
+    "count": (None, 0, 1, 2),
+    "tried[a|b]": (None, "", "a", "b", "a+b"),
+}
+
 #: Values outside every domain, chosen to trip a careless encoding: look-alikes of None, True
 #: and 1, an empty string, JSON and regex metacharacters, non-ASCII and control characters.
 ODD_VALUES: tuple[Scalar, ...] = (
@@ -29,16 +38,16 @@ def oracle(rules: list[RuleMatcher], fact: Fact) -> frozenset[str]:
 
 def values(name: str) -> st.SearchStrategy[Scalar]:
     """Mostly a value of the field's domain, sometimes an odd one."""
-    return st.sampled_from(FIELD_DOMAINS[name]) | st.sampled_from(ODD_VALUES) | st.text(max_size=3)
+    return st.sampled_from(DOMAINS[name]) | st.sampled_from(ODD_VALUES) | st.text(max_size=3)
 
 
 @st.composite
 def rule_matchers(draw: st.DrawFn) -> RuleMatcher:
-    fields = draw(st.sets(st.sampled_from(sorted(FIELD_DOMAINS)), max_size=4))
+    fields = draw(st.sets(st.sampled_from(sorted(DOMAINS)), max_size=4))
     tests = tuple(
         (name, frozenset(draw(st.sets(values(name), max_size=6))))
         if draw(st.integers(0, 9))
-        else (name, frozenset(draw(st.sets(st.sampled_from(FIELD_DOMAINS[name]), min_size=1))))
+        else (name, frozenset(draw(st.sets(st.sampled_from(DOMAINS[name]), min_size=1))))
         for name in sorted(fields)
     )
     return RuleMatcher(draw(st.sampled_from(["R-A", "R-B", "R-C", "R-D", "R-E", "R-F"])), tests)
@@ -46,8 +55,8 @@ def rule_matchers(draw: st.DrawFn) -> RuleMatcher:
 
 @st.composite
 def facts(draw: st.DrawFn) -> dict[str, Scalar]:
-    fact = {name: draw(st.sampled_from(domain)) for name, domain in FIELD_DOMAINS.items()}
-    for name in draw(st.sets(st.sampled_from(sorted(FIELD_DOMAINS)), max_size=3)):
+    fact = {name: draw(st.sampled_from(domain)) for name, domain in DOMAINS.items()}
+    for name in draw(st.sets(st.sampled_from(sorted(DOMAINS)), max_size=3)):
         fact[name] = draw(values(name))
     return fact
 
@@ -78,6 +87,12 @@ RULES = [
     _rule("EMPTY-SET", severity=set()),
     _rule("ODD", severity={'a"b', "nul\x00byte", "\ud800", ""}),
     _rule("EVERYTHING"),
+    _rule("UNSTATED", maybe={None}),
+    _rule("NO-OR-UNSTATED", maybe={False, None}),
+    _rule("STATED-NO", maybe={False}),
+    _rule("ZERO", count={0}),
+    _rule("SET-UNSTATED", **{"tried[a|b]": {None}}),
+    _rule("SET-EMPTY", **{"tried[a|b]": {""}}),
 ]
 
 
@@ -96,9 +111,15 @@ RULES = [
         {"condition": "melanoma", "hepatitis_b": 0, "prior_lines_of_therapy": 21, "severity": "n"},
         {"condition": 0, "hepatitis_b": None, "prior_lines_of_therapy": 2.5, "severity": "nul"},
         {"condition": "ra", "hepatitis_b": True, "prior_lines_of_therapy": 9.0, "severity": "mild"},
+        {"maybe": None, "count": None, "tried[a|b]": None, "condition": None},
+        {"maybe": False, "count": 0, "tried[a|b]": "", "condition": None},
+        {"maybe": 0, "count": False, "tried[a|b]": "None", "condition": None},
+        {"maybe": "null", "count": "0", "tried[a|b]": "null", "condition": None},
     ],
 )
 def test_encoding_corner_cases(fact: Fact) -> None:
+    tested = {name for rule in RULES for name, _ in rule.tests}
+    fact = {**dict.fromkeys(tested, None), **fact}  # every field a rule tests has a value
     assert DurableMatcher(RULES).match(fact) == oracle(RULES, fact)
 
 

@@ -119,8 +119,8 @@ def rows(draw: st.DrawFn, kb: ir.KnowledgeBase) -> dict[str, Any]:
             del row[name]  # follows from the condition
         elif value == defaults.get(name) and draw(st.booleans()):
             del row[name]
-        elif name in kb.schema.set_fields and draw(st.booleans()):
-            row[name] = list(value)
+        elif name in kb.schema.set_fields and value is not None and draw(st.booleans()):
+            row[name] = list(value)  # (None: the set is not stated)
     if draw(st.integers(0, 3)) == 0:  # broken: a field or two replaced by junk
         for name in draw(st.lists(st.sampled_from(sorted(kb.schema.fields)), max_size=2)):
             row[name] = draw(JUNK)

@@ -71,7 +71,8 @@ def test_profiles_reach_every_corner_of_the_space(
 def test_profiles_pin_fields_by_value_list_or_strategy(profile: ir.ConditionProfile) -> None:
     assert profile.condition == "melanoma" and profile.disease_area == "oncology"
     assert profile.severity in ("moderate", "severe")
-    assert 1 <= profile.prior_lines_of_therapy <= 3
+    lines = profile.prior_lines_of_therapy
+    assert lines is not None and 1 <= lines <= 3  # int | None: the field may be not stated
     assert profile.pregnant is True
 
 

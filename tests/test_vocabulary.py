@@ -158,7 +158,9 @@ def _set_rules() -> list[dict[str, Any]]:
 def test_set_conditions_and_new_fields_evaluate(tmp_path: Path) -> None:
     kb = _kb(tmp_path, _set_rules())
     base = {"immune_activity": "overactive", "condition": "psoriasis"}
-    assert kb.evaluate(base).fired_rules == ("NEITHER",)
+    # ``tried`` has no default: omitted, it is not stated, and ``excludes`` does not match that
+    assert kb.evaluate(base).fired_rules == ()
+    assert kb.evaluate({**base, "tried": []}).fired_rules == ("NEITHER",)
     assert kb.evaluate({**base, "tried": ["jak_inhibitors"]}).fired_rules == ("AFTER-TNF-OR-JAK",)
     both = kb.evaluate({**base, "tried": ["tnf_inhibitors", "jak_inhibitors"], "egfr": 20})
     assert both.fired_rules == ("AFTER-TNF-OR-JAK", "BOTH-AND-KIDNEY")
@@ -167,7 +169,7 @@ def test_set_conditions_and_new_fields_evaluate(tmp_path: Path) -> None:
         "egfr": 20,
         "tried": ("jak_inhibitors", "tnf_inhibitors"),
     }
-    assert kb.evaluate({**base, "band": "high", "on_dialysis": True}).fired_rules == (
+    assert kb.evaluate({**base, "band": "high", "on_dialysis": True, "tried": []}).fired_rules == (
         "HIGH-BAND",
         "NEITHER",
     )
@@ -223,7 +225,13 @@ def test_example_engines_agree(example: ir.KnowledgeBase) -> None:
 
 
 def test_audit_is_exact_over_set_members(tmp_path: Path) -> None:
-    rules = _set_rules()
+    # ``tried`` may be not stated (no default): that is one more value the rules must cover
+    unstated = rule(
+        "TRIED-NOT-STATED",
+        {"suggest": [{"category": "immunosuppressants", "tier": "first_line"}]},
+        {"condition": "psoriasis", "tried": None},
+    )
+    rules = [*_set_rules(), unstated]
     clean = ir.audit(_kb(tmp_path, rules))
     assert clean.filter(kind="gap") == ()
     gappy = _kb(tmp_path, [r for r in rules if r["id"] != "NEITHER"])

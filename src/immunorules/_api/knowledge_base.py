@@ -397,6 +397,7 @@ def _fingerprint(loaded: LoadedRules) -> str:
                     "includes": sorted(test.includes),
                     "includes_any": [sorted(group) for group in test.includes_any],
                     "excludes": sorted(test.excludes),
+                    **({"or_not_stated": True} if test.or_not_stated else {}),
                 }
                 for name, test in sorted(rule.sets.items())
             }

@@ -31,6 +31,7 @@ from .._model.schema import Schema
 
 if TYPE_CHECKING:
     from .._engines.columnar import ColumnarMatcher
+    from .._model.space import FlatSpace
     from .protocol import KnowledgeBaseLike as KnowledgeBase
 
 __all__ = [
@@ -196,8 +197,8 @@ class _Field(NamedTuple):
 class _SetField(NamedTuple):
     name: str
     members: tuple[str, ...]
-    groups: tuple[tuple[str, tuple[str, ...], dict[str, int]], ...]  # flat key, members, codes
-    default: tuple[str, ...]
+    groups: tuple[tuple[str, tuple[str, ...], dict[Any, int]], ...]  # flat key, members, codes
+    default: tuple[str, ...] | None  # None: not stated
 
 
 class Columnar:
@@ -230,14 +231,13 @@ class Columnar:
                 ABSENT if definition.required else index[_key(default)],
                 int_range,
             )
-        by_field: dict[str, list[tuple[str, tuple[str, ...], dict[str, int]]]] = {}
+        by_field: dict[str, list[tuple[str, tuple[str, ...], dict[Any, int]]]] = {}
         for key, (name, members) in space.groups.items():
-            codes = {str(value): code for code, value in enumerate(space.domains[key])}
+            # a group's code for each value the set field may hold (None: not stated)
+            codes = {value: code for code, value in enumerate(space.domains[key])}
             by_field.setdefault(name, []).append((key, members, codes))
         self.sets: dict[str, _SetField] = {
-            name: _SetField(
-                name, members, tuple(by_field.get(name, ())), tuple(schema.defaults[name])
-            )
+            name: _SetField(name, members, tuple(by_field.get(name, ())), schema.defaults[name])
             for name, members in schema.set_fields.items()
         }
         self.lock = threading.Lock()
@@ -293,10 +293,10 @@ def evaluate_columns(
         column = columns.get(name)
         if column is None:
             for key, _, group_codes in set_field.groups:
-                value = "+".join(m for m in _members(set_field, set_field.default))
+                value = kb.space.group_value(key, set_field.default)
                 codes[key] = np.full(rows, group_codes[value], dtype=np.int64)
             continue
-        _set_codes(column, set_field, codes, invalid)
+        _set_codes(column, set_field, codes, invalid, kb.space)
     if refused:
         invalid[list(refused)] = False  # checked below by their given messages
     errors = _check_refused(kb, state, columns, codes, invalid)
@@ -319,8 +319,8 @@ def _codes(column: Column, field: _Field) -> Any:
         values, missing = numeric
         kind = values.dtype.kind
         if kind == "b":
-            if field.type == "boolean":
-                found = values.astype(np.int64)  # the domain is (False, True)
+            if field.type == "boolean":  # the domain is (False, True), or (None, False, True)
+                found = np.where(values, field.codes[_key(True)], field.codes[_key(False)])
             else:
                 found = np.full(len(values), INVALID, dtype=np.int64)
         elif kind in "iuf" and field.int_range is not None:
@@ -381,9 +381,11 @@ def _pair(schema: Schema, state: Columnar, codes: dict[str, Any], invalid: Any) 
     invalid |= (area >= 0) & (implied != ABSENT) & (area != implied)
 
 
-def _set_codes(column: Column, field: _SetField, codes: dict[str, Any], invalid: Any) -> None:
+def _set_codes(
+    column: Column, field: _SetField, codes: dict[str, Any], invalid: Any, space: FlatSpace
+) -> None:
     """The codes of a set field's member groups; a cell that is not a list of members is
-    invalid."""
+    invalid, a missing cell takes the field's default (not stated, if it may be)."""
     import numpy as np
 
     inverse, uniques = column.factorize()
@@ -391,8 +393,10 @@ def _set_codes(column: Column, field: _SetField, codes: dict[str, Any], invalid:
     tables: list[list[int]] = [[] for _ in field.groups]
     bad = []
     for value in [*uniques, MISSING]:
+        stated = True
         if value is MISSING:
-            present: tuple[str, ...] | None = _members(field, field.default)
+            stated = field.default is not None
+            present: tuple[str, ...] | None = _members(field, field.default or ())
         elif isinstance(value, list | tuple | set | frozenset) and all(
             isinstance(m, str) and m in allowed for m in value
         ):
@@ -400,11 +404,11 @@ def _set_codes(column: Column, field: _SetField, codes: dict[str, Any], invalid:
         else:
             present = None
         bad.append(present is None)
-        for table, (_, members, group_codes) in zip(tables, field.groups, strict=True):
+        for table, (key, _, group_codes) in zip(tables, field.groups, strict=True):
             if present is None:
                 table.append(0)
             else:
-                table.append(group_codes["+".join(m for m in members if m in present)])
+                table.append(group_codes[space.group_value(key, present if stated else None)])
     invalid |= np.take(np.asarray(bad, dtype=bool), inverse)
     for table, (key, _, _) in zip(tables, field.groups, strict=True):
         codes[key] = np.take(np.asarray(table, dtype=np.int64), inverse)

@@ -27,6 +27,7 @@ from .._model.rules import (
     Rule,
     SetCondition,
     SuggestEffect,
+    show_value,
 )
 from .._model.schema import Schema, bundled_schema
 from .._model.space import FlatSpace
@@ -34,7 +35,7 @@ from .._model.vocabulary import bundled_vocabulary
 from .vocabulary import VocabularyMerger
 from .yaml import YamlDocument, child_path, parse_yaml
 
-__all__ = ["BUNDLED_RULES", "LoadedRules", "load_rule_files"]
+__all__ = ["BUNDLED_RULES", "LoadedRules", "load_rule_files", "unstated_warnings"]
 
 PathInput = str | PathLike[str]
 
@@ -49,6 +50,7 @@ _GOALS = ("suppress", "stimulate", "reconstitute", "cytotoxic")
 _CONFIDENCE = ("verified", "secondary", "unverified")
 _TOP_KEYS = ("rules", "evidence", "vocabulary", "scope")
 _SET_KEYS = ("includes", "includes_any", "excludes")
+_UNSTATED = "or_not_stated"
 
 
 def _bundled_rules() -> Path:
@@ -74,6 +76,18 @@ class LoadedRules:
     space: FlatSpace
     #: The regions the rule files claim to cover (``scope:``); empty: the whole space.
     scope: tuple[Rule, ...] = ()
+    #: Conditions that load but may not mean what their authors think (see
+    #: :func:`unstated_warnings`).
+    warnings: tuple[RuleFileProblem, ...] = ()
+
+
+def unstated_warnings(loaded: LoadedRules) -> tuple[str, ...]:
+    """One line per rule condition that tests a "stated: no" value (``false``, ``none``, ``0``,
+    or a set without some members, which the empty set satisfies) on a field that has no
+    default: such a field is not stated when a profile leaves it out, and the condition does
+    not match that (it did before not stated became a value). Each line reads
+    ``file:line [RULE-ID] $.path: message``."""
+    return tuple(str(warning) for warning in loaded.warnings)
 
 
 def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
@@ -133,6 +147,7 @@ def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
         schema,
         FlatSpace(schema, [*ordered, *scope]),
         scope,
+        tuple(warning for checker in checkers for warning in checker.warnings),
     )
 
 
@@ -175,6 +190,7 @@ class _FileChecker:
     current_rule: str | None = None
     schema: Schema = field(default_factory=bundled_schema)
     noted: int = 0  # problems noted so far, including those a YAML problem already explains
+    warnings: list[RuleFileProblem] = field(default_factory=list)
 
     def add(self, path: str, message: str, *, rule_id: str | None = None) -> None:
         """Note a problem at ``path`` (its line is looked up in the parsed document)."""
@@ -430,71 +446,147 @@ class _FileChecker:
                     ok = False
                 else:
                     sets[name] = test
+                    if test.holds(()) and not test.or_not_stated:
+                        self._warn_unstated(name, "the empty set", field_path)
                 continue
             allowed = self._condition(name, spec, field_path)
             if allowed is None:
                 ok = False
             else:
                 result[name] = allowed
+                stated_no = sorted(
+                    (show_value(v) for v in allowed if v is False or v == 0 or v == "none"),
+                    key=str,
+                )
+                if stated_no and None not in allowed:
+                    self._warn_unstated(name, " or ".join(stated_no), field_path)
         return (result, sets) if ok else None
+
+    def _warn_unstated(self, name: str, what: str, path: str) -> None:
+        """Warn that a condition matching ``what`` (a "stated: no" value) on a field without a
+        default does not match the field left out."""
+        field_def = self.schema.fields[name]
+        if self.current_rule is None or not field_def.nullable or field_def.default is not None:
+            return
+        message = (
+            f"matches {what}, but {name} has no default: a profile that leaves it out has it "
+            "not stated, which this condition does not match; add null (or or_not_stated: "
+            "true) to match it too, or give the field a default"
+        )
+        self.warnings.append(
+            RuleFileProblem(self.file, self.doc.line(path), self.current_rule, path, message)
+        )
 
     def _set_condition(self, name: str, spec: Any, path: str) -> SetCondition | None:
         members = self.schema.set_fields[name]
-        if not isinstance(spec, dict) or not spec or not set(spec) <= set(_SET_KEYS):
+        if spec is None:
+            # ``null``: the set is not stated (and nothing else matches)
+            if not self._may_be_unstated(name, path):
+                return None
+            return SetCondition(or_not_stated=True, includes_any=(frozenset(),))
+        if not isinstance(spec, dict) or not spec or not set(spec) <= {*_SET_KEYS, _UNSTATED}:
             self.add(
                 path,
                 f"{name} is a set field: its condition is a mapping of "
-                "includes, includes_any and/or excludes (each a list of members)",
+                "includes, includes_any and/or excludes (each a list of members), "
+                "with or_not_stated: true to match a set that is not stated, or null",
             )
             return None
+        unstated = self._or_not_stated(name, spec, path)
+        if unstated is None:
+            return None
+        if not set(spec) & set(_SET_KEYS):
+            self.add(path, "or_not_stated needs a condition beside it (or write null)")
+            return None
+        includes: set[str] = set()
+        any_of: list[frozenset[str]] = []
         parts: dict[str, frozenset[str]] = {}
         for key, items in spec.items():
+            if key == _UNSTATED:
+                continue
             listed = items if isinstance(items, list) else [items]
             found: set[str] = set()
             if not listed:
                 self.add(f"{path}.{key}", "an empty list: list at least one member")
             for index, item in enumerate(listed):
                 if isinstance(item, str) and item in members:
+                    # a coarser class means any of its finer ones
+                    finer = {d for d in self.schema.descendants(item) if d in members}
+                    if key == "includes":
+                        if finer:
+                            any_of.append(frozenset({item, *finer}))
+                        else:
+                            includes.add(item)
                     found.add(item)
-                    if key != "includes":  # a coarser class means any of its finer ones
-                        found.update(d for d in self.schema.descendants(item) if d in members)
+                    found.update(finer)
                 else:
                     where = f"{path}.{key}[{index}]" if isinstance(items, list) else f"{path}.{key}"
                     self.add(where, _unknown(item, members, f"member of {name}"))
             parts[key] = frozenset(found)
         if any(problem.path.startswith(path) for problem in self.problems):
             return None
+        if "includes_any" in parts:
+            any_of.append(parts["includes_any"])
         test = SetCondition(
-            includes=parts.get("includes", frozenset()),
-            includes_any=(parts["includes_any"],) if "includes_any" in parts else (),
+            includes=frozenset(includes),
+            includes_any=tuple(dict.fromkeys(any_of)),
             excludes=parts.get("excludes", frozenset()),
+            or_not_stated=unstated,
         )
-        if test.includes & test.excludes:
+        if parts.get("includes", frozenset()) & test.excludes:
             self.add(path, "a member is both included and excluded: the rule could never fire")
             return None
         return test
 
+    def _or_not_stated(self, name: str, spec: Mapping[str, Any], path: str) -> bool | None:
+        """The ``or_not_stated`` of a condition mapping (False when absent); None (reported)
+        when it is not a boolean or the field can never be not stated."""
+        value = spec.get(_UNSTATED, False)
+        if not isinstance(value, bool):
+            self.add(f"{path}.{_UNSTATED}", f"expected true or false, not {shown(value)}")
+            return None
+        if value and not self._may_be_unstated(name, f"{path}.{_UNSTATED}"):
+            return None
+        return value
+
+    def _may_be_unstated(self, name: str, path: str) -> bool:
+        if self.schema.fields[name].nullable:
+            return True
+        self.add(path, f"null is not allowed: {name} is never null (it cannot be not stated)")
+        return False
+
     def _condition(self, name: str, spec: Any, path: str) -> frozenset[Scalar] | None:
         domain = self.schema.domains[name]
         integer = self.schema.fields[name].type == "integer"
-        if isinstance(spec, dict):
-            if integer and spec and set(spec) <= {"min", "max"}:
-                return self._range(name, spec, path)
-            if set(spec) != {"not"}:
-                keys = "'min'/'max' or 'not'" if integer else "'not'"
-                self.add(
-                    path, f"a condition mapping takes only {keys}, got {sorted(map(str, spec))}"
-                )
-                return None
+        if not isinstance(spec, dict):
+            return self._values(name, spec, path)
+        keys = set(spec) - {_UNSTATED}
+        unstated = self._or_not_stated(name, spec, path)
+        if unstated is None:
+            return None
+        allowed: frozenset[Scalar] | None
+        if integer and keys and keys <= {"min", "max"}:
+            allowed = self._range(name, {k: spec[k] for k in keys}, path)
+        elif keys == {"not"}:
             excluded = self._values(name, spec["not"], f"{path}.not")
             if excluded is None:
                 return None
-            allowed = frozenset(v for v in domain if v not in excluded)
-            if not allowed:
+            # a negative condition never matches a field that is not stated (unless it opts in)
+            allowed = frozenset(v for v in domain if v not in excluded and v is not None)
+            if not allowed and not unstated:
                 self.add(f"{path}.not", "excludes every value: the rule could never fire")
                 return None
-            return allowed
-        return self._values(name, spec, path)
+        else:
+            options = "'min'/'max' or 'not'" if integer else "'not'"
+            self.add(
+                path,
+                f"a condition mapping takes only {options} (and or_not_stated), "
+                f"got {sorted(map(str, spec))}",
+            )
+            return None
+        if allowed is None:
+            return None
+        return allowed | {None} if unstated else allowed
 
     def _values(self, name: str, spec: Any, path: str) -> frozenset[Scalar] | None:
         items = spec if isinstance(spec, list) else [spec]
@@ -519,7 +611,7 @@ class _FileChecker:
         if value is None:
             if None in domain:
                 return None
-            return f"null is not allowed: {name} is never null"
+            return f"null is not allowed: {name} is never null (it cannot be not stated)"
         if field_def.type == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
                 return f"expected an integer, {{min: n}} or {{max: n}}, not {shown(value)}"

@@ -117,7 +117,8 @@ class VocabularyMerger:
             return
         known = self.entries[section].get(key)
         if known is not None:
-            if _comparable(section, known[0]) != _comparable(section, item):
+            bundled = known[1] == "the bundled vocabulary"
+            if _comparable(section, known[0], bundled) != _comparable(section, item, bundled):
                 what = section[:-1].replace("_", " ")
                 add(path, f"redefines {what} {shown(key)} differently from {known[1]}")
             return
@@ -277,10 +278,15 @@ def code_problems(item: BaseModel, domain: tuple[str, ...] = ()) -> list[tuple[s
     return found
 
 
-def _comparable(section: str, item: Any) -> Any:
+def _comparable(section: str, item: Any, bundled: bool = False) -> Any:
     """What must match when an id is defined twice: a field's description is documentation
     only, so a rule set that declared a field the bundled vocabulary later adopted (with its own
-    description) keeps loading; the first definition, with its description, is the one kept."""
-    if section == "fields" and getattr(item, "description", None) is not None:
-        return item.model_copy(update={"description": None})
-    return item
+    description) keeps loading; the first definition, with its description, is the one kept.
+    Redeclaring a bundled field, its default and whether it may be not stated are the bundled
+    vocabulary's too (they change between versions: not stated became the default)."""
+    if section != "fields":
+        return item
+    update: dict[str, Any] = {"description": None}
+    if bundled:
+        update.update(default=None, nullable=True)
+    return item.model_copy(update=update)

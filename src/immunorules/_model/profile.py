@@ -43,6 +43,28 @@ MalignancyType = Literal[
 ]
 
 
+#: The bundled fields that the vocabulary may make not stated (None).
+_MAY_BE_UNSTATED = (
+    "transplant_status",
+    "prior_lines_of_therapy",
+    "infection_status",
+    "latent_tuberculosis",
+    "hepatitis_b",
+    "pregnant",
+    "heart_failure",
+    "demyelinating_disease",
+    "autoimmune_disease_history",
+    "malignancy_history",
+    "cardiovascular_risk",
+    "targetable_driver_alteration",
+    "prior_therapy_classes",
+)
+_NOT_NULL = {
+    "boolean": "a boolean (true or false)",
+    "integer": "an integer",
+    "set": "a list",
+}
+
 #: Builds the bundled schema; set by the schema module when it is imported (it imports this
 #: module, so this one cannot import it).
 _BUNDLED: Callable[[], Schema] | None = None
@@ -66,20 +88,23 @@ class ConditionProfile(WithoutV1, BaseModel):
     immune_activity: ImmuneActivity
     disease_area: str
     condition: str | None = None
-    transplant_status: TransplantStatus = "none"
+    # Fields the vocabulary may make not stated (None) accept None here; whether they may, and
+    # their defaults, are the vocabulary's (checked by ``_stated_where_required`` and
+    # ``_vocabulary_defaults``), so making one not stated by default is a vocabulary change.
+    transplant_status: TransplantStatus | None = "none"
     severity: Severity | None = None
-    prior_lines_of_therapy: int = Field(default=0, ge=0, le=20)
-    infection_status: InfectionStatus = "none"
-    latent_tuberculosis: bool = False
-    hepatitis_b: bool = False
-    pregnant: bool = False
-    heart_failure: bool = False
-    demyelinating_disease: bool = False
-    autoimmune_disease_history: bool = False
-    malignancy_history: bool = False
-    cardiovascular_risk: bool = False
-    targetable_driver_alteration: bool = False
-    prior_therapy_classes: tuple[str, ...] = ()
+    prior_lines_of_therapy: int | None = Field(default=0, ge=0, le=20)
+    infection_status: InfectionStatus | None = "none"
+    latent_tuberculosis: bool | None = False
+    hepatitis_b: bool | None = False
+    pregnant: bool | None = False
+    heart_failure: bool | None = False
+    demyelinating_disease: bool | None = False
+    autoimmune_disease_history: bool | None = False
+    malignancy_history: bool | None = False
+    cardiovascular_risk: bool | None = False
+    targetable_driver_alteration: bool | None = False
+    prior_therapy_classes: tuple[str, ...] | None = ()
     hbv_serology: HbvSerology | None = None
     hsct_type: HsctType | None = None
     malignancy_type: MalignancyType | None = None
@@ -116,6 +141,28 @@ class ConditionProfile(WithoutV1, BaseModel):
     @classmethod
     def _known_classes(cls, value: Any, info: Any) -> Any:
         return _set_members(cls, value, info)
+
+    @field_validator(*_MAY_BE_UNSTATED)
+    @classmethod
+    def _stated_where_required(cls, value: Any, info: Any) -> Any:
+        """None (not stated) only where the vocabulary lets the field be not stated."""
+        field = cls.schema_of().fields[info.field_name]
+        if value is None and not field.nullable:
+            if field.type == "enum":
+                allowed = ", ".join(repr(v) for v in field.values)
+                raise _custom(f"None is not one of {allowed}")
+            raise _custom(f"expected {_NOT_NULL[field.type]}, got NoneType None")
+        return value
+
+    @model_validator(mode="after")
+    def _vocabulary_defaults(self) -> Self:
+        """A field left out takes the vocabulary's default (not stated, where it says so)."""
+        defaults = type(self).schema_of().defaults
+        values = self.__dict__
+        for name in _MAY_BE_UNSTATED:
+            if name not in self.model_fields_set and values[name] != defaults[name]:
+                values[name] = defaults[name]
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -196,7 +243,7 @@ def make_profile_model(schema: Schema) -> type[ConditionProfile]:
         else:
             annotation = tuple[str, ...]
             set_fields.append(name)
-        if field.nullable and field.type in ("enum", "integer"):
+        if field.nullable:  # may be not stated
             annotation = annotation | None
         fields[name] = (annotation, info)
     validators: dict[str, Any] = {}

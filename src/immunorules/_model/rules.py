@@ -87,13 +87,17 @@ class GoldenCase(_Frozen):
 
 class SetCondition(_Frozen):
     """A condition on a set field: every member of ``includes`` present, at least one of each
-    ``includes_any`` group present, no member of ``excludes`` present."""
+    ``includes_any`` group present, no member of ``excludes`` present. A set that is not
+    stated (``None``) matches only when ``or_not_stated`` is true."""
 
     includes: frozenset[str] = frozenset()
     includes_any: tuple[frozenset[str], ...] = ()
     excludes: frozenset[str] = frozenset()
+    or_not_stated: bool = False
 
-    def holds(self, value: tuple[str, ...]) -> bool:
+    def holds(self, value: tuple[str, ...] | None) -> bool:
+        if value is None:
+            return self.or_not_stated
         present = frozenset(value)
         return (
             self.includes <= present
@@ -107,14 +111,17 @@ class SetCondition(_Frozen):
         return self.includes.union(self.excludes, *self.includes_any)
 
     def describe(self, field: str) -> str:
+        if self.or_not_stated and not self.members:
+            return f"{field} = null"
         parts = []
         if self.includes:
             parts.append(f"{field} includes {', '.join(sorted(self.includes))}")
-        for group in self.includes_any:
+        for group in filter(None, self.includes_any):
             parts.append(f"{field} includes any of {', '.join(sorted(group))}")
         if self.excludes:
             parts.append(f"{field} excludes {', '.join(sorted(self.excludes))}")
-        return " and ".join(parts)
+        text = " and ".join(parts)
+        return f"{text} (or not stated)" if self.or_not_stated else text
 
 
 class Rule(_Frozen):

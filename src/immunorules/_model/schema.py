@@ -131,7 +131,8 @@ class Schema:
 
     @cached_property
     def defaults(self) -> dict[str, Any]:
-        """Each field's default (``None`` for required fields)."""
+        """Each field's default (``None`` for required fields, and for fields whose default
+        is not stated)."""
         return {
             name: None if field.required else _default(field) for name, field in self.fields.items()
         }
@@ -150,10 +151,14 @@ class Schema:
 
 
 def _default(field: FieldDef) -> Any:
+    """The field's default: its ``default``, else not stated (``None``), else (a field that
+    can never be not stated) false for a boolean and empty for a set."""
     if field.type == "set":
-        return tuple(field.default) if isinstance(field.default, tuple | list) else ()
-    if field.type == "boolean":
-        return False if field.default is None else field.default
+        if isinstance(field.default, tuple | list):
+            return tuple(field.default)
+        return None if field.nullable else ()
+    if field.type == "boolean" and field.default is None and not field.nullable:
+        return False
     return field.default
 
 

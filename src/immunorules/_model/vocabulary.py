@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 from .base import WithoutV1
 
@@ -103,6 +103,12 @@ class FieldDef(_Frozen):
 
     ``values`` holds the enum values or the set members (for ``of:`` fields, the ids of the
     conditions, disease areas or subcategories, filled in when the vocabulary is merged).
+
+    Every field may be *not stated* (``None``) unless it says ``nullable: false``, and not
+    stated is its default unless it gives a ``default``. A boolean or set field that gives a
+    ``default`` (and does not say ``nullable: true``) cannot be not stated, as in earlier
+    versions; for a set field ``None`` (not stated) and ``()`` (stated: none) are different
+    values.
     """
 
     id: str
@@ -118,15 +124,28 @@ class FieldDef(_Frozen):
     description: str | None = None
     codes: tuple[FieldCode, ...] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stated_default(cls, data: object) -> object:
+        """A boolean or set field with a default and no ``nullable`` is never not stated."""
+        if (
+            isinstance(data, dict)
+            and "nullable" not in data
+            and data.get("type") in ("boolean", "set")
+            and data.get("default") is not None
+        ):
+            return {**data, "nullable": False}
+        return data
+
     @property
     def domain(self) -> tuple[str | bool | int | None, ...]:
-        """Every value of a scalar field, ``None`` first when it may be null (set fields:
-        the members)."""
-        if self.type == "boolean":
-            return (False, True)
+        """Every value of a scalar field, ``None`` first when it may be not stated (set
+        fields: the members; whether the set may be not stated is :attr:`nullable`)."""
         if self.type == "set":
             return self.values
         none: tuple[None, ...] = (None,) if self.nullable else ()
+        if self.type == "boolean":
+            return (*none, False, True)
         if self.type == "integer":
             assert self.min is not None and self.max is not None
             return (*none, *range(self.min, self.max + 1))

@@ -46,20 +46,24 @@ _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 def _field_schema(field: FieldDef) -> dict[str, Any]:
     found: dict[str, Any]
     if field.type == "boolean":
-        found = {"type": "boolean"}
+        found = {"type": ["boolean", "null"] if field.nullable else "boolean"}
     elif field.type == "integer":
         found = {"type": ["integer", "null"] if field.nullable else "integer"}
         found |= {"minimum": field.min, "maximum": field.max}
     elif field.type == "set":
         found = {"type": "array", "items": {"enum": list(field.values)}, "uniqueItems": True}
+        if field.nullable:
+            found["type"] = ["array", "null"]
     else:
         found = {"enum": [*field.values, *([None] if field.nullable else [])]}
     if field.description:
         found["description"] = field.description
     if not field.required:
         default = field.default
-        if field.type == "boolean" and default is None:
+        if field.type == "boolean" and default is None and not field.nullable:
             default = False
+        if field.type == "set" and default is None and not field.nullable:
+            default = ()
         found["default"] = list(default) if isinstance(default, tuple) else default
     return found
 
@@ -119,15 +123,17 @@ def _one_of(choices: Sequence[Any]) -> dict[str, Any]:
 def _condition_schema(schema: Schema, name: str) -> dict[str, Any]:
     """What a rule's ``when`` accepts for a field."""
     field = schema.fields[name]
+    unstated = {"or_not_stated": {"type": "boolean"}} if field.nullable else {}
     if field.type == "set":
         member = _one_of(schema.set_fields[name])
         members = {"anyOf": [member, {"type": "array", "items": member, "minItems": 1}]}
-        return {
+        found_set: dict[str, Any] = {
             "type": "object",
-            "properties": dict.fromkeys(_SET_KEYS, members),
+            "properties": {**dict.fromkeys(_SET_KEYS, members), **unstated},
             "additionalProperties": False,
             "minProperties": 1,
         }
+        return {"anyOf": [found_set, {"type": "null"}]} if field.nullable else found_set
     domain = schema.domains[name]
     value: dict[str, Any]
     if field.type == "integer":
@@ -135,7 +141,7 @@ def _condition_schema(schema: Schema, name: str) -> dict[str, Any]:
         if field.nullable:
             value = {"anyOf": [value, {"type": "null"}]}
     elif field.type == "boolean":
-        value = {"type": "boolean"}
+        value = {"type": ["boolean", "null"] if field.nullable else "boolean"}
     else:
         value = {"enum": list(domain)}
     values = {"type": "array", "items": value, "minItems": 1}
@@ -147,7 +153,10 @@ def _condition_schema(schema: Schema, name: str) -> dict[str, Any]:
         values,
         {
             "type": "object",
-            "properties": {"not": {"anyOf": [value, excluded] if len(domain) > 1 else [excluded]}},
+            "properties": {
+                "not": {"anyOf": [value, excluded] if len(domain) > 1 else [excluded]},
+                **unstated,
+            },
             "required": ["not"],
             "additionalProperties": False,
         },
@@ -157,7 +166,7 @@ def _condition_schema(schema: Schema, name: str) -> dict[str, Any]:
         shapes.append(
             {
                 "type": "object",
-                "properties": {"min": bound, "max": bound},
+                "properties": {"min": bound, "max": bound, **unstated},
                 "additionalProperties": False,
                 "minProperties": 1,
             }

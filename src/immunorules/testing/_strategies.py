@@ -72,6 +72,10 @@ def _set_field(flat: FlatSpace, name: str, pinned: dict[str, Pin]) -> st.SearchS
         choices = [tuple(v) if isinstance(v, list | tuple) else v for v in _as_list(pin)]
         return st.sampled_from(choices)
     grouped = {m for key, (field, group) in flat.groups.items() if field == name for m in group}
+    # not stated: drawn when the set field may be not stated (and no pin excludes it)
+    unstated = flat.schema.fields[name].nullable and not any(
+        field == name for field, _ in flat.groups.values()
+    )
     parts: list[st.SearchStrategy[Any]] = [
         st.sets(st.sampled_from([m for m in members if m not in grouped]))
         if len(grouped) < len(members)
@@ -82,10 +86,16 @@ def _set_field(flat: FlatSpace, name: str, pinned: dict[str, Pin]) -> st.SearchS
             continue
         domain = flat.domains[key]
         values = _checked(key, pinned[key], domain) if key in pinned else list(domain)
+        if None in values:  # the set may be not stated
+            unstated = True
+        values = [v for v in values if v is not None]
+        if not values:  # pinned to not stated
+            return st.none()
         parts.append(st.sampled_from(values).map(lambda v: {m for m in str(v).split("+") if m}))
-    return st.tuples(*parts).map(
+    stated = st.tuples(*parts).map(
         lambda chosen: tuple(m for m in members if any(m in part for part in chosen))
     )
+    return st.one_of(st.none(), stated) if unstated else stated
 
 
 def _as_list(pin: Pin) -> list[Any]:

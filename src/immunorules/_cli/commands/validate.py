@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     """Validate; 0 when the files load, 1 listing their problems."""
-    from ..._load.loader import load_rule_files
+    from ..._load.loader import load_rule_files, unstated_warnings
 
     check_paths(args.paths)
     try:
@@ -45,4 +45,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         f"OK: {len(loaded.rules)} rules ({active} active), {len(loaded.evidence)} evidence "
         f"entries and {cases} golden cases in {len(loaded.files)} files.\n"
     )
+    for warning in unstated_warnings(loaded):
+        ctx.out.write(f"warning: {warning}\n")
     return 0
