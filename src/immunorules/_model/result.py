@@ -21,6 +21,7 @@ __all__ = [
     "Avoidance",
     "Citation",
     "Conflict",
+    "Dependency",
     "KnowledgeBaseInfo",
     "Reason",
     "Result",
@@ -160,8 +161,26 @@ class KnowledgeBaseInfo(_Frozen):
     engine: str
 
 
+class Dependency(_Frozen):
+    """A fact the answer depends on: a field the profile leaves not stated, and the stated
+    values that would change the answer (its suggestions, tiers, drug classes, avoidances,
+    flags or advisories)."""
+
+    field: str
+    values: tuple[Value, ...]
+    effect: str
+    affects: tuple[str, ...] = ()
+
+
 class Result(Rendered, _Frozen):
-    """What the knowledge base says about one profile."""
+    """What the knowledge base says about one profile.
+
+    ``unstated`` lists the fields the profile leaves not stated; ``depends_on`` says, for each
+    of them whose stated value would change the answer, which values would and what they
+    would change; ``warnings`` notes what was kept but looks wrong (e.g. a given immune
+    activity that contradicts the condition's); ``assumed`` holds the values an ``assume=``
+    policy filled in for this call.
+    """
 
     _render_kind: ClassVar[str] = "result"
 
@@ -174,6 +193,10 @@ class Result(Rendered, _Frozen):
     fired_rules: tuple[str, ...]
     knowledge_base: KnowledgeBaseInfo
     citations: tuple[Citation, ...] = ()
+    unstated: tuple[str, ...] = ()
+    depends_on: tuple[Dependency, ...] = ()
+    warnings: tuple[str, ...] = ()
+    assumed: Annotated[dict[str, Value], AfterValidator(ReadOnlyDict)] = ReadOnlyDict()
     notice: str = NOT_FOR_CLINICAL_USE
 
     def suggestion(self, category: str) -> Suggestion | None:

@@ -52,8 +52,12 @@ RANDOM_PROFILES = 3000
 
 
 def digest(result: ir.Result) -> str:
-    """A digest of everything in a result but the knowledge base's identity."""
-    data = result.model_dump(mode="json", exclude={"knowledge_base"})
+    """A digest of everything in a result but the knowledge base's identity (and, until the
+    snapshot is regenerated for the bundled rules' reading of not-stated facts, what the
+    answer says it assumed: ``unstated``, ``depends_on``, ``warnings`` and ``assumed``)."""
+    data = result.model_dump(
+        mode="json", exclude={"knowledge_base", "unstated", "depends_on", "warnings", "assumed"}
+    )
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
