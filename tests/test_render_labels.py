@@ -120,9 +120,6 @@ def test_labels_work_outside_any_rendering(own: ir.KnowledgeBase) -> None:
     # The bundled labels do not know the custom ids, and say so without raising.
     bundled = Labels.for_subject(None)
     assert bundled.subcategory("renal_sparing_class") == "renal_sparing_class"
-    # The helpers the service cards use work outside their decorator too.
-    assert text_render.category_name("no_such_category") == "no_such_category"
-    assert text_render.class_label("renal_sparing_class") == "renal_sparing_class (no ATC code)"
 
 
 def test_values_read_by_the_field_type(own: ir.KnowledgeBase) -> None:
@@ -151,6 +148,19 @@ def test_a_result_of_an_own_vocabulary_renders_in_every_format(own: ir.Knowledge
     checker = assert_self_contained(markup)
     assert "<b>bold</b>" not in markup and "Renal-sparing class" in " ".join(checker.text)
     assert text_render.result_json(result).startswith("{")
+
+
+def test_cards_of_an_own_vocabulary_use_its_names(own: ir.KnowledgeBase) -> None:
+    service = pytest.importorskip("immunorules.service")
+    suggested = own.evaluate({**PROFILE, "kidney_filtration": 40, "stage": "s3"})
+    info = next(
+        card for card in service.cards_from_result(suggested) if "Consider" in card["summary"]
+    )
+    assert info["summary"] == "Consider Immunosuppressants (first line): Renal-sparing class"
+    assert "Drug classes: Renal-sparing class \\(no ATC code\\)" in info["detail"]
+    avoided = own.evaluate({**PROFILE, "on_dialysis": True})
+    (critical,) = service.order_cards(avoided, {"renal_sparing_class": ["drug X"]})
+    assert critical["summary"] == "Selected order is in an avoided class: Renal-sparing class"
 
 
 def test_a_why_not_of_an_own_vocabulary_renders_in_every_format(own: ir.KnowledgeBase) -> None:

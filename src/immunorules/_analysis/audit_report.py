@@ -1,6 +1,7 @@
 """The audit's report: findings, filtering and rendering (text, JSON, Markdown, HTML).
 
-The analysis itself is in ``_audit``; this module only holds and shows its results.
+The analysis itself is in ``_audit``; this module only holds its results. Its text, Markdown
+and HTML come from the render layer (through ``Rendered``): it must never write a report itself.
 """
 
 from __future__ import annotations
@@ -204,47 +205,11 @@ class AuditReport(Rendered, _Frozen):
 
     # -- rendering ---------------------------------------------------------------------------
 
-    def _head(self) -> str:
-        info = self.knowledge_base
-        return (
-            f"immunorules audit of {info.name} {info.version}: {self.active_rules} active rules, "
-            f"{self.profiles:,} valid profiles analysed exactly"
-        )
-
     def to_text(self) -> str:
-        """A plain-text report: errors, then warnings, then info (unused vocabulary in brief)."""
-        lines = [self._head(), self.summary()]
-        lines += self._omitted()
-        for finding in self.findings:
-            if finding.kind != "unused_vocabulary":
-                lines += ["", finding.to_text()]
-        unused = self.filter(kind="unused_vocabulary")
-        if unused:
-            lines += ["", f"[info] unused_vocabulary: {len(unused)} names no live rule uses"]
-            groups: dict[str, list[str]] = {}
-            for finding in unused:
-                group, _, name = (finding.subject or "").partition(":")
-                groups.setdefault(group, []).append(name)
-            lines += [f"    {group}: {', '.join(names)}" for group, names in groups.items()]
-        lines += ["", self.notice]
-        return "\n".join(lines)
-
-    def _omitted(self) -> list[str]:
-        """A line per kind whose findings are not all listed."""
-        lines = []
-        for kind in KINDS:
-            shown, total = len(self.filter(kind=kind)), self.total(kind)
-            if total > shown:
-                lines.append(
-                    f"{kind}: {total:,} findings, {shown:,} listed (max_findings="
-                    f"{self.max_findings}; those about the most profiles first)."
-                )
-        return lines
+        """A plain-text report: errors, then warnings, then info (unused vocabulary in brief),
+        the notice last."""
+        return self._rendered("text")
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The report as JSON (``model_dump(mode="json")``, with ``ok``)."""
         return self.model_dump_json(indent=indent)
-
-    def explain(self) -> str:
-        """The plain-text report (the same as :meth:`to_text`)."""
-        return self.to_text()

@@ -10,6 +10,8 @@ with :func:`register_all`), never by importing it.
 - ``plain``, ``markdown``, ``html``: the writers of a document (``html`` also holds the CSS and
   the decision-table fragment).
 - ``text``: the text, Markdown and JSON entry points the models and the command line call.
+- ``fragments``: Markdown pieces (escaping, a reason line) for callers that compose their own
+  Markdown, i.e. the service's cards; each takes the ``Labels`` explicitly.
 - ``schemas``: the vocabulary and the JSON Schemas of profiles and rule files.
 """
 

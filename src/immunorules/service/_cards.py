@@ -15,19 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._model.result import Citation, Reason, Result
 from .._model.schema import Schema
-from .._render.text import (
-    TIER_LABEL,
-    category_name,
-    class_label,
-    code,
-    evidence_for,
-    in_schema,
-    md,
-    md_notice,
-    md_reason,
-    safe_url,
-    subcategory_name,
-)
+from .._render.fragments import Labels, code, evidence_for, md, notice, reason_line, safe_url
 
 if TYPE_CHECKING:
     from ..fhir import FhirProfile
@@ -50,6 +38,7 @@ def _clip(text: str, limit: int) -> str:
 
 def _card(
     result: Result,
+    labels: Labels,
     *,
     indicator: str,
     summary: str,
@@ -60,8 +49,8 @@ def _card(
 ) -> Card:
     evidence = evidence_for(result)
     cited = _cited(reasons, evidence)
-    detail = [md_notice(result.notice), "", heading, *extra, "", "**Why:**", ""]
-    detail += [f"- {md_reason(reason, evidence)}" for reason in reasons]
+    detail = [notice(result.notice), "", heading, *extra, "", "**Why:**", ""]
+    detail += [f"- {reason_line(labels, reason, evidence)}" for reason in reasons]
     detail += _record_lines(reasons, fhir)
     info = result.knowledge_base
     detail += [
@@ -142,22 +131,26 @@ def _ordered(cards: list[Card]) -> list[Card]:
 PARTS = ("avoided", "conflicts", "suggestions", "advisories")
 
 
-@in_schema
-def _cards(result: Result, fhir: FhirProfile | None, parts: Collection[str]) -> list[Card]:
+def _cards(
+    result: Result, labels: Labels, fhir: FhirProfile | None, parts: Collection[str]
+) -> list[Card]:
     cards: list[Card] = []
     for avoided in result.avoided if "avoided" in parts else ():
         if avoided.subcategory:
-            what = f"{subcategory_name(avoided.subcategory)} ({category_name(avoided.category)})"
+            what = (
+                f"{labels.subcategory(avoided.subcategory)} ({labels.category(avoided.category)})"
+            )
             heading = (
-                f"**Avoid: {md(class_label(avoided.subcategory))}**, within "
-                f"{md(category_name(avoided.category))}"
+                f"**Avoid: {md(labels.class_label(avoided.subcategory))}**, within "
+                f"{md(labels.category(avoided.category))}"
             )
         else:
-            what = category_name(avoided.category)
+            what = labels.category(avoided.category)
             heading = f"**Avoid: {md(what)}** (the whole category)"
         cards.append(
             _card(
                 result,
+                labels,
                 indicator="critical",
                 summary=f"Avoid {what}: {avoided.reasons[0].title}",
                 heading=heading,
@@ -176,6 +169,7 @@ def _cards(result: Result, fhir: FhirProfile | None, parts: Collection[str]) -> 
         cards.append(
             _card(
                 result,
+                labels,
                 indicator="warning",
                 summary=f"Conflict ({state}): {conflict.message}",
                 heading=f"**Conflict ({md(state)}):** {md(conflict.message)}",
@@ -184,14 +178,17 @@ def _cards(result: Result, fhir: FhirProfile | None, parts: Collection[str]) -> 
             )
         )
     for suggestion in result.suggestions if "suggestions" in parts else ():
-        name = category_name(suggestion.category)
-        classes = "; ".join(md(class_label(sub)) for sub in suggestion.subcategories) or "(any)"
+        name = labels.category(suggestion.category)
+        classes = (
+            "; ".join(md(labels.class_label(sub)) for sub in suggestion.subcategories) or "(any)"
+        )
         extra = [f"Drug classes: {classes}"]
         if suggestion.tier == "flagged":
             flagged = (*suggestion.flag_reasons, *suggestion.reasons)
             cards.append(
                 _card(
                     result,
+                    labels,
                     indicator="warning",
                     summary=f"{name} flagged for specialist review: {flagged[0].title}",
                     heading=f"**{md(name)}: FLAGGED - requires specialist review**",
@@ -201,11 +198,12 @@ def _cards(result: Result, fhir: FhirProfile | None, parts: Collection[str]) -> 
                 )
             )
             continue
-        short = ", ".join(subcategory_name(sub) for sub in suggestion.subcategories)
-        tier = TIER_LABEL[suggestion.tier]
+        short = ", ".join(labels.subcategory(sub) for sub in suggestion.subcategories)
+        tier = labels.tier(suggestion.tier)
         cards.append(
             _card(
                 result,
+                labels,
                 indicator="info",
                 summary=f"Consider {name} ({tier})" + (f": {short}" if short else ""),
                 heading=f"**Suggested: {md(name)}, {md(tier)}**",
@@ -219,6 +217,7 @@ def _cards(result: Result, fhir: FhirProfile | None, parts: Collection[str]) -> 
         cards.append(
             _card(
                 result,
+                labels,
                 indicator="info",
                 summary=f"{kind}: {advisory.message}",
                 heading=f"**{kind}:** {md(advisory.message)} ({code(advisory.key)})",
@@ -246,7 +245,7 @@ def cards_from_result(
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
-    return _cards(result, fhir, frozenset(parts))
+    return _cards(result, Labels.for_subject(result), fhir, frozenset(parts))
 
 
 def _overlap(schema: Schema, named: str, sub: str) -> str | None:
@@ -260,16 +259,18 @@ def _overlap(schema: Schema, named: str, sub: str) -> str | None:
     return None
 
 
-@in_schema
 def _order_cards(
-    result: Result, ordered: Mapping[str, Sequence[str]], fhir: FhirProfile | None
+    result: Result,
+    labels: Labels,
+    ordered: Mapping[str, Sequence[str]],
+    fhir: FhirProfile | None,
 ) -> list[Card]:
-    schema = type(result.profile).schema_of()
+    schema = labels.schema
     cards: list[Card] = []
     for sub, orders in ordered.items():
         category = schema.sub_category[sub]
-        name = subcategory_name(sub)
-        label = md(class_label(sub))
+        name = labels.subcategory(sub)
+        label = md(labels.class_label(sub))
         which = ", ".join(md(order) for order in orders)
         extra = [f"Selected order(s): {which}"]
         avoided = [
@@ -286,6 +287,7 @@ def _order_cards(
             cards.append(
                 _card(
                     result,
+                    labels,
                     indicator="critical",
                     summary=f"Selected order {verb} an avoided class: {name}",
                     heading=f"**Avoid** - the selected order ({label}) {verb} an avoided class",
@@ -298,10 +300,11 @@ def _order_cards(
             cards.append(
                 _card(
                     result,
+                    labels,
                     indicator="warning",
-                    summary=f"Selected order: {category_name(category)} are flagged for "
+                    summary=f"Selected order: {labels.category(category)} are flagged for "
                     "specialist review",
-                    heading=f"**{md(category_name(category))}: FLAGGED - requires specialist "
+                    heading=f"**{md(labels.category(category))}: FLAGGED - requires specialist "
                     f"review** ({label} selected)",
                     reasons=(*suggestion.flag_reasons, *suggestion.reasons),
                     fhir=fhir,
@@ -312,15 +315,16 @@ def _order_cards(
             found = {_overlap(schema, named, sub) for named in suggestion.subcategories}
             if not found - {None}:
                 continue
-            tier = TIER_LABEL[suggestion.tier]
+            tier = labels.tier(suggestion.tier)
             verb = "matches" if "within" in found else "includes"
-            suggested = ", ".join(subcategory_name(named) for named in suggestion.subcategories)
+            suggested = ", ".join(labels.subcategory(named) for named in suggestion.subcategories)
             cards.append(
                 _card(
                     result,
+                    labels,
                     indicator="info",
                     summary=f"Selected order ({name}) {verb} a {tier} suggestion: {suggested}",
-                    heading=f"**Suggested: {md(category_name(category))}, {md(tier)}** - the "
+                    heading=f"**Suggested: {md(labels.category(category))}, {md(tier)}** - the "
                     f"selected order ({label}) {verb} the suggested classes",
                     reasons=suggestion.reasons,
                     fhir=fhir,
@@ -337,4 +341,4 @@ def order_cards(
     the selected orders to the orders in it. An order in an avoided class (or of a coarser class
     that contains an avoided one) is ``critical``, in a flagged category ``warning``, in or
     around a suggested class ``info``; a class the result says nothing about gets no card."""
-    return _order_cards(result, ordered, fhir)
+    return _order_cards(result, Labels.for_subject(result), ordered, fhir)
