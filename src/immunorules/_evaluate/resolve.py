@@ -139,6 +139,20 @@ class _Part(NamedTuple):
     bits: tuple[int, ...]  # the rules it was made for, in id order
 
 
+class _Shape(NamedTuple):
+    """What the result for a set of fired rules is, but for the profile's values: the getter of
+    every value its reasons quote, each fired rule (bit, index, id, quote getter, fields), its
+    parts, and its fields that depend on nothing else."""
+
+    quote: Callable[[dict[str, Any]], Any]
+    rules: tuple[tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]], ...]
+    parts: tuple[tuple[int, _Part], ...]
+    fired_rules: tuple[str, ...]
+    covered: bool
+    conflicts: tuple[Any, ...]
+    citations: tuple[Citation, ...]
+
+
 _Built = tuple[tuple[BaseModel, ...], tuple[BaseModel, ...], tuple[BaseModel, ...]]
 
 
@@ -196,6 +210,10 @@ class Resolver:
         self._decisive = sum(1 << i for i, e in enumerate(self._effects) if e.decisive)
         self._parts = self._part_masks()
         self._plans: BoundedCache[int, Plan] = BoundedCache(max_plans)
+        self._shapes: BoundedCache[int, _Shape] = BoundedCache(max_plans)
+        # A result per fired rules and quoted values: another profile with the same gets a
+        # copy with its own profile.
+        self._results: BoundedCache[tuple[int, Any], Result] = BoundedCache(max_plans)
         self._known: BoundedCache[tuple[int, int], _Part] = BoundedCache(max_plans)
         # A part's built lines by its number and its rules' reason ids.
         self._built: BoundedCache[tuple[int, tuple[int, ...]], _Built] = BoundedCache(max_lines)
@@ -233,6 +251,8 @@ class Resolver:
     def clear(self) -> None:
         """Empty every cache."""
         self._plans.clear()
+        self._shapes.clear()
+        self._results.clear()
         self._known.clear()
         self._built.clear()
         self._reasons.clear()
@@ -245,56 +265,41 @@ class Resolver:
         bits = 0
         for rule_id in fired:
             bits |= bit[rule_id]
+        shape = self._shapes.get(bits)
+        if shape is None:
+            shape = self._shape(bits)
         values = profile.__dict__
-        # Each fired rule's reason and reason id, by bit; rules in id order.
+        # The fired rules and the values they quote pin the result down, but for its profile.
+        key = (bits, shape.quote(values))
+        known = self._results.get(key)
+        if known is not None:
+            return known.model_copy(update={"profile": profile})
+        result = self._result(profile, values, shape)
+        self._results.put(key, result)
+        return result
+
+    def _result(self, profile: ConditionProfile, values: dict[str, Any], shape: _Shape) -> Result:
+        # Each fired rule's reason and reason id, by bit.
         reasons: dict[int, tuple[Reason, int]] = {}
         reason_get = self._reasons.get
-        quotes, ids, cites = self._quotes, self._ids, self._cites
-        fired_ids: list[str] = []
-        cited: set[str] = set()
-        rest = bits
-        while rest:
-            low = rest & -rest
-            index = low.bit_length() - 1
-            rule_id, quote, fields = quotes[index]
+        for low, index, rule_id, quote, fields in shape.rules:
             key = (rule_id, quote(values))
             entry = reason_get(key)
             if entry is None:
                 entry = self._reason(key, fields, index)
             reasons[low] = entry
-            fired_ids.append(ids[index])
-            cited.update(cites[index])
-            rest ^= low
         suggestions: list[BaseModel] = []
         avoided: list[BaseModel] = []
         advisories: list[BaseModel] = []
-        opposed: set[str] = set()
-        known_get, built_get = self._known.get, self._built.get
-        for number, mask, kind, name in self._parts:
-            touched = bits & mask
-            if not touched:
-                continue
-            part = known_get((number, touched))
-            if part is None:
-                part = self._part(number, touched, kind, name)
+        built_get = self._built.get
+        for number, part in shape.parts:
             part_key = (number, tuple([reasons[bit][1] for bit in part.bits]))
             built = built_get(part_key)
             if built is None:
                 built = self._lines_of(part_key, part, reasons)
-            if built[0]:
-                suggestions.extend(built[0])
-                opposed |= part.opposed
-            if built[1]:
-                avoided.extend(built[1])
-            if built[2]:
-                advisories.extend(built[2])
-        conflicts: tuple[Any, ...] = ()
-        if len(opposed) == 2:  # lines point both ways: the policy decides on the whole set
-            whole = self._plans.get(bits)
-            if whole is None:
-                whole = self._plan(bits)
-            conflicts = whole.conflicts
-        citations = self._citations
+            suggestions.extend(built[0])
+            avoided.extend(built[1])
+            advisories.extend(built[2])
         return _made(
             Result,
             {
@@ -302,13 +307,59 @@ class Resolver:
                 "suggestions": tuple(suggestions),
                 "avoided": tuple(avoided),
                 "advisories": tuple(advisories),
-                "conflicts": conflicts,
-                "covered": bool(bits & self._decisive),
-                "fired_rules": tuple(fired_ids),
+                "conflicts": shape.conflicts,
+                "covered": shape.covered,
+                "fired_rules": shape.fired_rules,
                 "knowledge_base": self._info,
-                "citations": tuple([citations[key] for key in sorted(cited)]),
+                "citations": shape.citations,
             },
         )
+
+    def _shape(self, bits: int) -> _Shape:
+        """What a result for the rules of ``bits`` is, whatever the profile's values."""
+        rules = []
+        fields: set[str] = set()
+        cited: set[str] = set()
+        rest = bits
+        while rest:
+            low = rest & -rest
+            index = low.bit_length() - 1
+            rule_id, quote, quoted = self._quotes[index]
+            rules.append((low, index, rule_id, quote, quoted))
+            fields.update(quoted)
+            cited.update(self._cites[index])
+            rest ^= low
+        parts = []
+        opposed: set[str] = set()
+        known_get = self._known.get
+        for number, mask, kind, name in self._parts:
+            touched = bits & mask
+            if not touched:
+                continue
+            part = known_get((number, touched))
+            if part is None:
+                part = self._part(number, touched, kind, name)
+            parts.append((number, part))
+            if part.suggestions:
+                opposed |= part.opposed
+        conflicts: tuple[Any, ...] = ()
+        if len(opposed) == 2:  # lines point both ways: the policy decides on the whole set
+            whole = self._plans.get(bits)
+            if whole is None:
+                whole = self._plan(bits)
+            conflicts = whole.conflicts
+        citations = self._citations
+        shape = _Shape(
+            _getter(sorted(fields)),
+            tuple(rules),
+            tuple(parts),
+            tuple(rule[2] for rule in rules),
+            bool(bits & self._decisive),
+            conflicts,
+            tuple([citations[key] for key in sorted(cited)]),
+        )
+        self._shapes.put(bits, shape)
+        return shape
 
     def _lines_of(
         self,
