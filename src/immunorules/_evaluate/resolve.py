@@ -114,6 +114,7 @@ def _citation(entry: Evidence | Citation) -> Citation:
 MAX_PLANS: Final = 16384
 MAX_REASONS: Final = 8192
 MAX_LINES: Final = 8192
+MAX_RESULTS: Final = 16384
 
 
 _Quote = tuple[str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
@@ -137,6 +138,11 @@ class _Part(NamedTuple):
     advisories: tuple[_LineRef, ...]
     opposed: frozenset[str]  # the opposite directions its suggestion counts with
     bits: tuple[int, ...]  # the rules it was made for, in id order
+    number: int  # the part's number (the order of parts in a result)
+
+
+_Fired = tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
+"""A rule as a result quotes it: its bit, index, id, quote getter and quoted fields."""
 
 
 class _Shape(NamedTuple):
@@ -145,8 +151,8 @@ class _Shape(NamedTuple):
     parts, and its fields that depend on nothing else."""
 
     quote: Callable[[dict[str, Any]], Any]
-    rules: tuple[tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]], ...]
-    parts: tuple[tuple[int, _Part], ...]
+    rules: tuple[_Fired, ...]
+    parts: tuple[_Part, ...]
     fired_rules: tuple[str, ...]
     covered: bool
     conflicts: tuple[Any, ...]
@@ -200,6 +206,8 @@ class Resolver:
             (rule_id, _getter(rules[rule_id].fields), rules[rule_id].fields) for rule_id in ordered
         ]
         self._ids = tuple(ordered)
+        # Shared by every shape, so that cached shapes hold few objects of their own.
+        self._fired: list[_Fired] = [(1 << i, i, *quote) for i, quote in enumerate(self._quotes)]
         self._info = info
         # One Citation per key, shared by every result that cites it.
         self._citations = {key: _citation(entry) for key, entry in (evidence or {}).items()}
@@ -211,9 +219,12 @@ class Resolver:
         self._parts = self._part_masks()
         self._plans: BoundedCache[int, Plan] = BoundedCache(max_plans)
         self._shapes: BoundedCache[int, _Shape] = BoundedCache(max_plans)
-        # A result per fired rules and quoted values: another profile with the same gets a
-        # copy with its own profile.
-        self._results: BoundedCache[tuple[int, Any], Result] = BoundedCache(max_plans)
+        self._getters: BoundedCache[tuple[str, ...], Callable[[Any], Any]] = BoundedCache(max_plans)
+        # A result's lines per fired rules and the values they quote. Few entries, holding
+        # few objects: the garbage collector walks every cached object again and again.
+        self._results: BoundedCache[tuple[int, Any], _Built] = BoundedCache(
+            min(max_plans, MAX_RESULTS)
+        )
         self._known: BoundedCache[tuple[int, int], _Part] = BoundedCache(max_plans)
         # A part's built lines by its number and its rules' reason ids.
         self._built: BoundedCache[tuple[int, tuple[int, ...]], _Built] = BoundedCache(max_lines)
@@ -252,6 +263,7 @@ class Resolver:
         """Empty every cache."""
         self._plans.clear()
         self._shapes.clear()
+        self._getters.clear()
         self._results.clear()
         self._known.clear()
         self._built.clear()
@@ -271,14 +283,26 @@ class Resolver:
         values = profile.__dict__
         # The fired rules and the values they quote pin the result down, but for its profile.
         key = (bits, shape.quote(values))
-        known = self._results.get(key)
-        if known is not None:
-            return known.model_copy(update={"profile": profile})
-        result = self._result(profile, values, shape)
-        self._results.put(key, result)
-        return result
+        lines = self._results.get(key)
+        if lines is None:
+            lines = self._lines_for(values, shape)
+            self._results.put(key, lines)
+        return _made(
+            Result,
+            {
+                "profile": profile,
+                "suggestions": lines[0],
+                "avoided": lines[1],
+                "advisories": lines[2],
+                "conflicts": shape.conflicts,
+                "covered": shape.covered,
+                "fired_rules": shape.fired_rules,
+                "knowledge_base": self._info,
+                "citations": shape.citations,
+            },
+        )
 
-    def _result(self, profile: ConditionProfile, values: dict[str, Any], shape: _Shape) -> Result:
+    def _lines_for(self, values: dict[str, Any], shape: _Shape) -> _Built:
         # Each fired rule's reason and reason id, by bit.
         reasons: dict[int, tuple[Reason, int]] = {}
         reason_get = self._reasons.get
@@ -292,41 +316,29 @@ class Resolver:
         avoided: list[BaseModel] = []
         advisories: list[BaseModel] = []
         built_get = self._built.get
-        for number, part in shape.parts:
-            part_key = (number, tuple([reasons[bit][1] for bit in part.bits]))
+        for part in shape.parts:
+            part_key = (part.number, tuple([reasons[bit][1] for bit in part.bits]))
             built = built_get(part_key)
             if built is None:
                 built = self._lines_of(part_key, part, reasons)
             suggestions.extend(built[0])
             avoided.extend(built[1])
             advisories.extend(built[2])
-        return _made(
-            Result,
-            {
-                "profile": profile,
-                "suggestions": tuple(suggestions),
-                "avoided": tuple(avoided),
-                "advisories": tuple(advisories),
-                "conflicts": shape.conflicts,
-                "covered": shape.covered,
-                "fired_rules": shape.fired_rules,
-                "knowledge_base": self._info,
-                "citations": shape.citations,
-            },
-        )
+        return tuple(suggestions), tuple(avoided), tuple(advisories)
 
     def _shape(self, bits: int) -> _Shape:
         """What a result for the rules of ``bits`` is, whatever the profile's values."""
         rules = []
         fields: set[str] = set()
         cited: set[str] = set()
+        fired = self._fired
         rest = bits
         while rest:
             low = rest & -rest
             index = low.bit_length() - 1
-            rule_id, quote, quoted = self._quotes[index]
-            rules.append((low, index, rule_id, quote, quoted))
-            fields.update(quoted)
+            rule = fired[index]
+            rules.append(rule)
+            fields.update(rule[4])
             cited.update(self._cites[index])
             rest ^= low
         parts = []
@@ -339,7 +351,7 @@ class Resolver:
             part = known_get((number, touched))
             if part is None:
                 part = self._part(number, touched, kind, name)
-            parts.append((number, part))
+            parts.append(part)
             if part.suggestions:
                 opposed |= part.opposed
         conflicts: tuple[Any, ...] = ()
@@ -349,8 +361,13 @@ class Resolver:
                 whole = self._plan(bits)
             conflicts = whole.conflicts
         citations = self._citations
+        quoted = tuple(sorted(fields))
+        quote = self._getters.get(quoted)
+        if quote is None:
+            quote = _getter(quoted)
+            self._getters.put(quoted, quote)
         shape = _Shape(
-            _getter(sorted(fields)),
+            quote,
             tuple(rules),
             tuple(parts),
             tuple(rule[2] for rule in rules),
@@ -473,6 +490,7 @@ class Resolver:
                 (),
                 frozenset(d for _, directions in mine for d in directions if d in OPPOSITE),
                 tuple(found),
+                number,
             )
         else:
             part = _Part(
@@ -481,6 +499,7 @@ class Resolver:
                 refs(line for line in steps.advisories if about(line, "key")),
                 frozenset(),
                 tuple(found),
+                number,
             )
         self._known.put((number, touched), part)
         return part
