@@ -217,6 +217,12 @@ class Resolver:
         ]
         self._decisive = sum(1 << i for i, e in enumerate(self._effects) if e.decisive)
         self._parts = self._part_masks()
+        # The parts each rule touches, by number.
+        self._touches: list[set[int]] = [set() for _ in ordered]
+        for number, mask, _, _ in self._parts:
+            for i in range(len(ordered)):
+                if mask >> i & 1:
+                    self._touches[i].add(number)
         self._plans: BoundedCache[int, Plan] = BoundedCache(max_plans)
         self._shapes: BoundedCache[int, _Shape] = BoundedCache(max_plans)
         self._getters: BoundedCache[tuple[str, ...], Callable[[Any], Any]] = BoundedCache(max_plans)
@@ -332,6 +338,7 @@ class Resolver:
         fields: set[str] = set()
         cited: set[str] = set()
         fired = self._fired
+        numbers: set[int] = set()
         rest = bits
         while rest:
             low = rest & -rest
@@ -340,14 +347,14 @@ class Resolver:
             rules.append(rule)
             fields.update(rule[4])
             cited.update(self._cites[index])
+            numbers.update(self._touches[index])
             rest ^= low
         parts = []
         opposed: set[str] = set()
         known_get = self._known.get
-        for number, mask, kind, name in self._parts:
+        for number in sorted(numbers):
+            _, mask, kind, name = self._parts[number]
             touched = bits & mask
-            if not touched:
-                continue
             part = known_get((number, touched))
             if part is None:
                 part = self._part(number, touched, kind, name)
