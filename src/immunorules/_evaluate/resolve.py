@@ -180,6 +180,11 @@ class Resolver:
     fired rules of that part (far fewer combinations than whole sets of fired rules); a
     result's conflict, when its lines point both ways, comes from the policy on the whole set.
     Reasons are kept per rule and quoted profile values, lines per line template and reasons.
+    Per set of fired rules a shape (its parts, ids, citations, conflict, and the getter of the
+    values its reasons quote) is kept, and per set and quoted values the result's lines: a
+    profile whose fired rules and quoted values were seen costs two lookups and one
+    ``model_copy``. Cached entries are kept to few objects of their own, as the garbage
+    collector walks them all again and again while the caches fill.
     Every cache is a :class:`~immunorules._model.cache.BoundedCache` (bounded, the oldest
     entries go first, safe to share between threads), so memory stays flat over any number
     of profiles; results share their (frozen) reasons and lines.
