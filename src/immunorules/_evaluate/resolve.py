@@ -162,6 +162,20 @@ class _Shape(NamedTuple):
 _Built = tuple[tuple[BaseModel, ...], tuple[BaseModel, ...], tuple[BaseModel, ...]]
 
 
+def _only(effects: Effects, kind: str, name: str) -> Effects:
+    """``effects`` without those on other parts than the category or advisory ``name``."""
+    if kind == "category":
+        return effects._replace(
+            suggest=tuple(s for s in effects.suggest if s[0] == name),
+            flag=tuple(c for c in effects.flag if c == name),
+            avoid=tuple(a for a in effects.avoid if a[0] == name),
+            advise=(),
+        )
+    return effects._replace(
+        suggest=(), flag=(), avoid=(), advise=tuple(k for k in effects.advise if k == name)
+    )
+
+
 def _getter(keys: Sequence[Any]) -> Callable[[Any], Any]:
     """``itemgetter(*keys)``, which also takes no keys (always ``()``)."""
     return itemgetter(*keys) if keys else _nothing
@@ -468,7 +482,9 @@ class Resolver:
 
     def _part(self, number: int, touched: int, kind: str, name: str) -> _Part:
         effects, found = self._subset(touched)
-        steps = collect(effects, self._tables)
+        # Only the part's own effects: a category's lines depend on nothing else (a drug
+        # class belongs to one category), an advisory's on nothing else either.
+        steps = collect([_only(each, kind, name) for each in effects], self._tables)
         templates = self._templates
         if len(templates) >= self._max_templates:
             templates = self._templates = {}  # rare: templates are few
