@@ -7,7 +7,9 @@ validation alone (``kb.profile_model.model_validate(d)``, which is also what ``k
 a plain dict of valid values takes a fast path to the very profile validation gives; and, for
 reference, pydantic-core's validator of the same model without that fast path), ``evaluate``
 on the native engine and ``evaluate`` on the durable engine, and prints each throughput and its
-ratio to validation's.
+ratio to validation's, and, for reference, durable_rules' own calls for the same profiles
+(``assert_fact`` with the fact the durable engine builds, its actions, ``delete_state``): the
+floor of the durable engine, however little of its own it adds.
 Every profile is distinct and never seen by the knowledge base that evaluates it; each engine's
 knowledge base is fresh, its caches cold (``cold``), and then, in a second pass on other
 never-seen profiles, warm from that first pass (``warm``). All are measured in
@@ -65,6 +67,38 @@ def interleaved(
     return spent
 
 
+def durable_alone(
+    kb: ir.KnowledgeBase, profiles: Sequence[dict[str, Any]]
+) -> Callable[[dict[str, Any]], object]:
+    """A runner that makes only durable_rules' own calls for each profile (the facts the durable
+    matcher would assert are prepared beforehand, outside the measure)."""
+    from durable.engine import durable_rules_engine as engine
+
+    matcher: Any = kb._matcher
+    prepared: dict[int, list[tuple[int, str, str]]] = {}
+    for number, data in enumerate(profiles):
+        fact = kb.space.fact(kb.parse(data))
+        classes = [lookup.get(fact[name], none) for name, lookup, none in matcher._fields]
+        calls = []
+        for ruleset in matcher._rulesets:
+            body = "".join([texts[classes[position]] for position, texts in ruleset.fields])
+            if body or ruleset.always:
+                sid = f"alone{number}"
+                calls.append((ruleset.handle, sid, f'{{"sid":"{sid}","profile":1{body}}}'))
+        prepared[id(data)] = calls
+
+    def run(data: dict[str, Any]) -> None:
+        for handle, sid, text in prepared[id(data)]:
+            _, state = engine.assert_fact(handle, text)
+            started = engine.start_action_for_state(handle, state)
+            message = started[1] if started else None
+            while message:
+                message = engine.complete_and_start_action(handle, state)
+            engine.delete_state(handle, sid)
+
+    return run
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", type=int, default=20_000, help="profiles per pass")
@@ -94,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("| pass | measure | profiles/s | ratio to validation |")
     print("|---|---|---:|---:|")
     for label, part in (("cold", profiles[:count]), ("warm", profiles[count:])):
+        if "durable" in kbs:
+            runners["durable_rules alone (assert_fact, actions, delete_state)"] = durable_alone(
+                kbs["durable"], part
+            )
         spent = interleaved(runners, part)
         base = count / spent["pydantic validation"]
         for name, seconds in spent.items():

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from .._model.rules import Rule
 from .._model.schema import Schema
-from .._policy import effect_directions, is_decisive
+from .._policy import EffectKey, absorption, effect_directions, effects_of, is_decisive
 from .audit_report import KINDS, SEVERITY_OF, AuditReport, Finding, FindingKind
 from .audit_semantics import (
     OPPOSITE,
@@ -241,6 +241,13 @@ class _Effects:
         self.avoids: dict[tuple[str, str | None], int] = {}
         self.advises: dict[str, int] = {}
         self.touching: dict[Key, int] = {}
+        self._by_kind = {
+            "suggest": self.suggests,
+            "first_line": self.first_line,
+            "whole": self.whole,
+            "flag": self.flags,
+            "advise": self.advises,
+        }
         for i, compiled in enumerate(rules):
             bit = 1 << i
             then = compiled.rule.then
@@ -269,47 +276,37 @@ class _Effects:
     def absorbed(self, rule: Rule, key: Key) -> BitPrune:
         """``absorbed(held, pending)``: whether the rules that fire on all of a branch
         (``held``, never ``rule`` itself) leave ``rule`` no way to change ``key``'s part of the
-        result anywhere in it, whatever else fires there. Sound, not complete: the cells of a
-        branch it does not cut are judged one by one."""
-        kind, name = key
-        if kind == "advisory":
-            advisers = self.advises.get(name, 0)
-            return lambda held, _: held & advisers != 0
-        then = rule.then
-        mine = [s for s in then.suggest if s.category == name]
-        suggesters = self.suggests.get(name, 0)
-        flaggers = self.flags.get(name, 0)
-        first = self.first_line.get(name, 0) | flaggers  # a flag hides the tier
-        whole = self.whole.get(name, 0)
-        avoided = self.avoids.get((name, None), 0)
-        same_avoids = [
-            self.avoids[(a.category, a.subcategory)] for a in then.avoid if a.category == name
-        ]
-        same_classes = [self.names[(name, sub)] for s in mine for sub in s.subcategories]
-        flags = name in then.flag
-        goals = name in self.goal_categories
-        first_line = any(s.tier == "first_line" for s in mine)
-        all_named = all(s.subcategories for s in mine)
+        result anywhere in it, whatever else fires there (the policy's :func:`absorption`, over
+        bitsets). Sound, not complete: the cells of a branch it does not cut are judged one by
+        one."""
+        found = absorption(effects_of(rule, self.schema), key, goals=key[1] in self.goal_categories)
+        required = [self._mask(group) for group in found.required]
+        sufficient = self._mask(found.sufficient)
+        then = None if found.then is None else [self._mask(group) for group in found.then]
+        unless = None if found.unless_alive is None else self._mask((found.unless_alive,))
 
         def absorbed(held: int, pending: int) -> bool:
-            if not all(held & others for others in same_avoids):
-                return False  # its avoidances are its own somewhere
-            if held & avoided:
-                return True  # the category is avoided: no suggestion, no flag to show
-            if mine and goals:  # a goal changes the line's direction: judge cell by cell
+            if not all(held & mask for mask in required):
                 return False
-            if not mine:  # only a flag left: it matters only where the category is suggested
-                return not (held | pending) & suggesters or not flags or held & flaggers != 0
-            if flags and not held & flaggers:
-                return False
-            return (
-                held & suggesters != 0
-                and (not first_line or held & first != 0)
-                and all(held & others for others in same_classes)
-                and (all_named or held & whole != 0)
-            )
+            if held & sufficient:
+                return True
+            if then is not None and all(held & mask for mask in then):
+                return True
+            return unless is not None and not (held | pending) & unless
 
         return absorbed
+
+    def _mask(self, effects: Iterable[EffectKey]) -> int:
+        """The rules with any of these effects."""
+        mask = 0
+        for kind, name, sub in effects:
+            if kind == "name" and sub is not None:
+                mask |= self.names.get((name, sub), 0)
+            elif kind == "avoid":
+                mask |= self.avoids.get((name, sub), 0)
+            else:
+                mask |= self._by_kind[kind].get(name, 0)
+        return mask
 
     def hopeless(self, categories: Iterable[str]) -> BitPrune:
         """``hopeless(held, pending)``: whether no cell of a branch can have an unresolved

@@ -114,6 +114,7 @@ def _citation(entry: Evidence | Citation) -> Citation:
 MAX_PLANS: Final = 16384
 MAX_REASONS: Final = 8192
 MAX_LINES: Final = 8192
+MAX_RESULTS: Final = 16384
 
 
 _Quote = tuple[str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
@@ -137,9 +138,42 @@ class _Part(NamedTuple):
     advisories: tuple[_LineRef, ...]
     opposed: frozenset[str]  # the opposite directions its suggestion counts with
     bits: tuple[int, ...]  # the rules it was made for, in id order
+    number: int  # the part's number (the order of parts in a result)
+
+
+_Fired = tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
+"""A rule as a result quotes it: its bit, index, id, quote getter and quoted fields."""
+
+
+class _Shape(NamedTuple):
+    """What the result for a set of fired rules is, but for the profile's values: the getter of
+    every value its reasons quote, each fired rule (bit, index, id, quote getter, fields), its
+    parts, and its fields that depend on nothing else."""
+
+    quote: Callable[[dict[str, Any]], Any]
+    rules: tuple[_Fired, ...]
+    parts: tuple[_Part, ...]
+    fired_rules: tuple[str, ...]
+    covered: bool
+    conflicts: tuple[Any, ...]
+    citations: tuple[Citation, ...]
 
 
 _Built = tuple[tuple[BaseModel, ...], tuple[BaseModel, ...], tuple[BaseModel, ...]]
+
+
+def _only(effects: Effects, kind: str, name: str) -> Effects:
+    """``effects`` without those on other parts than the category or advisory ``name``."""
+    if kind == "category":
+        return effects._replace(
+            suggest=tuple(s for s in effects.suggest if s[0] == name),
+            flag=tuple(c for c in effects.flag if c == name),
+            avoid=tuple(a for a in effects.avoid if a[0] == name),
+            advise=(),
+        )
+    return effects._replace(
+        suggest=(), flag=(), avoid=(), advise=tuple(k for k in effects.advise if k == name)
+    )
 
 
 def _getter(keys: Sequence[Any]) -> Callable[[Any], Any]:
@@ -160,6 +194,11 @@ class Resolver:
     fired rules of that part (far fewer combinations than whole sets of fired rules); a
     result's conflict, when its lines point both ways, comes from the policy on the whole set.
     Reasons are kept per rule and quoted profile values, lines per line template and reasons.
+    Per set of fired rules a shape (its parts, ids, citations, conflict, and the getter of the
+    values its reasons quote) is kept, and per set and quoted values the result's lines: a
+    profile whose fired rules and quoted values were seen costs two lookups and one
+    ``model_copy``. Cached entries are kept to few objects of their own, as the garbage
+    collector walks them all again and again while the caches fill.
     Every cache is a :class:`~immunorules._model.cache.BoundedCache` (bounded, the oldest
     entries go first, safe to share between threads), so memory stays flat over any number
     of profiles; results share their (frozen) reasons and lines.
@@ -186,6 +225,8 @@ class Resolver:
             (rule_id, _getter(rules[rule_id].fields), rules[rule_id].fields) for rule_id in ordered
         ]
         self._ids = tuple(ordered)
+        # Shared by every shape, so that cached shapes hold few objects of their own.
+        self._fired: list[_Fired] = [(1 << i, i, *quote) for i, quote in enumerate(self._quotes)]
         self._info = info
         # One Citation per key, shared by every result that cites it.
         self._citations = {key: _citation(entry) for key, entry in (evidence or {}).items()}
@@ -195,7 +236,20 @@ class Resolver:
         ]
         self._decisive = sum(1 << i for i, e in enumerate(self._effects) if e.decisive)
         self._parts = self._part_masks()
+        # The parts each rule touches, by number.
+        self._touches: list[set[int]] = [set() for _ in ordered]
+        for number, mask, _, _ in self._parts:
+            for i in range(len(ordered)):
+                if mask >> i & 1:
+                    self._touches[i].add(number)
         self._plans: BoundedCache[int, Plan] = BoundedCache(max_plans)
+        self._shapes: BoundedCache[int, _Shape] = BoundedCache(max_plans)
+        self._getters: BoundedCache[tuple[str, ...], Callable[[Any], Any]] = BoundedCache(max_plans)
+        # A result's lines per fired rules and the values they quote. Few entries, holding
+        # few objects: the garbage collector walks every cached object again and again.
+        self._results: BoundedCache[tuple[int, Any], _Built] = BoundedCache(
+            min(max_plans, MAX_RESULTS)
+        )
         self._known: BoundedCache[tuple[int, int], _Part] = BoundedCache(max_plans)
         # A part's built lines by its number and its rules' reason ids.
         self._built: BoundedCache[tuple[int, tuple[int, ...]], _Built] = BoundedCache(max_lines)
@@ -233,6 +287,9 @@ class Resolver:
     def clear(self) -> None:
         """Empty every cache."""
         self._plans.clear()
+        self._shapes.clear()
+        self._getters.clear()
+        self._results.clear()
         self._known.clear()
         self._built.clear()
         self._reasons.clear()
@@ -245,49 +302,84 @@ class Resolver:
         bits = 0
         for rule_id in fired:
             bits |= bit[rule_id]
+        shape = self._shapes.get(bits)
+        if shape is None:
+            shape = self._shape(bits)
         values = profile.__dict__
-        # Each fired rule's reason and reason id, by bit; rules in id order.
+        # The fired rules and the values they quote pin the result down, but for its profile.
+        key = (bits, shape.quote(values))
+        lines = self._results.get(key)
+        if lines is None:
+            lines = self._lines_for(values, shape)
+            self._results.put(key, lines)
+        return _made(
+            Result,
+            {
+                "profile": profile,
+                "suggestions": lines[0],
+                "avoided": lines[1],
+                "advisories": lines[2],
+                "conflicts": shape.conflicts,
+                "covered": shape.covered,
+                "fired_rules": shape.fired_rules,
+                "knowledge_base": self._info,
+                "citations": shape.citations,
+            },
+        )
+
+    def _lines_for(self, values: dict[str, Any], shape: _Shape) -> _Built:
+        # Each fired rule's reason and reason id, by bit.
         reasons: dict[int, tuple[Reason, int]] = {}
         reason_get = self._reasons.get
-        quotes, ids, cites = self._quotes, self._ids, self._cites
-        fired_ids: list[str] = []
-        cited: set[str] = set()
-        rest = bits
-        while rest:
-            low = rest & -rest
-            index = low.bit_length() - 1
-            rule_id, quote, fields = quotes[index]
+        for low, index, rule_id, quote, fields in shape.rules:
             key = (rule_id, quote(values))
             entry = reason_get(key)
             if entry is None:
                 entry = self._reason(key, fields, index)
             reasons[low] = entry
-            fired_ids.append(ids[index])
-            cited.update(cites[index])
-            rest ^= low
         suggestions: list[BaseModel] = []
         avoided: list[BaseModel] = []
         advisories: list[BaseModel] = []
-        opposed: set[str] = set()
-        known_get, built_get = self._known.get, self._built.get
-        for number, mask, kind, name in self._parts:
-            touched = bits & mask
-            if not touched:
-                continue
-            part = known_get((number, touched))
-            if part is None:
-                part = self._part(number, touched, kind, name)
-            part_key = (number, tuple([reasons[bit][1] for bit in part.bits]))
+        built_get = self._built.get
+        for part in shape.parts:
+            part_key = (part.number, tuple([reasons[bit][1] for bit in part.bits]))
             built = built_get(part_key)
             if built is None:
                 built = self._lines_of(part_key, part, reasons)
-            if built[0]:
-                suggestions.extend(built[0])
+            suggestions.extend(built[0])
+            avoided.extend(built[1])
+            advisories.extend(built[2])
+        return tuple(suggestions), tuple(avoided), tuple(advisories)
+
+    def _shape(self, bits: int) -> _Shape:
+        """What a result for the rules of ``bits`` is, whatever the profile's values."""
+        rules = []
+        fields: set[str] = set()
+        cited: set[str] = set()
+        fired = self._fired
+        numbers: set[int] = set()
+        rest = bits
+        while rest:
+            low = rest & -rest
+            index = low.bit_length() - 1
+            rule = fired[index]
+            rules.append(rule)
+            fields.update(rule[4])
+            cited.update(self._cites[index])
+            numbers.update(self._touches[index])
+            rest ^= low
+        parts = []
+        opposed: set[str] = set()
+        known_get = self._known.get
+        for number in sorted(numbers):
+            _, mask, kind, name = self._parts[number]
+            touched = bits & mask
+            part = known_get((number, touched))
+            if part is None:
+                part = self._part(number, touched, kind, name)
+            parts.append(part)
+            if part.suggestions:
                 opposed |= part.opposed
-            if built[1]:
-                avoided.extend(built[1])
-            if built[2]:
-                advisories.extend(built[2])
         conflicts: tuple[Any, ...] = ()
         if len(opposed) == 2:  # lines point both ways: the policy decides on the whole set
             whole = self._plans.get(bits)
@@ -295,20 +387,22 @@ class Resolver:
                 whole = self._plan(bits)
             conflicts = whole.conflicts
         citations = self._citations
-        return _made(
-            Result,
-            {
-                "profile": profile,
-                "suggestions": tuple(suggestions),
-                "avoided": tuple(avoided),
-                "advisories": tuple(advisories),
-                "conflicts": conflicts,
-                "covered": bool(bits & self._decisive),
-                "fired_rules": tuple(fired_ids),
-                "knowledge_base": self._info,
-                "citations": tuple([citations[key] for key in sorted(cited)]),
-            },
+        quoted = tuple(sorted(fields))
+        quote = self._getters.get(quoted)
+        if quote is None:
+            quote = _getter(quoted)
+            self._getters.put(quoted, quote)
+        shape = _Shape(
+            quote,
+            tuple(rules),
+            tuple(parts),
+            tuple(rule[2] for rule in rules),
+            bool(bits & self._decisive),
+            conflicts,
+            tuple([citations[key] for key in sorted(cited)]),
         )
+        self._shapes.put(bits, shape)
+        return shape
 
     def _lines_of(
         self,
@@ -388,7 +482,9 @@ class Resolver:
 
     def _part(self, number: int, touched: int, kind: str, name: str) -> _Part:
         effects, found = self._subset(touched)
-        steps = collect(effects, self._tables)
+        # Only the part's own effects: a category's lines depend on nothing else (a drug
+        # class belongs to one category), an advisory's on nothing else either.
+        steps = collect([_only(each, kind, name) for each in effects], self._tables)
         templates = self._templates
         if len(templates) >= self._max_templates:
             templates = self._templates = {}  # rare: templates are few
@@ -422,6 +518,7 @@ class Resolver:
                 (),
                 frozenset(d for _, directions in mine for d in directions if d in OPPOSITE),
                 tuple(found),
+                number,
             )
         else:
             part = _Part(
@@ -430,6 +527,7 @@ class Resolver:
                 refs(line for line in steps.advisories if about(line, "key")),
                 frozenset(),
                 tuple(found),
+                number,
             )
         self._known.put((number, touched), part)
         return part

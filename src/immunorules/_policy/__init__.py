@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from .collect import (
     OPPOSITE,
+    Absorption,
+    EffectKey,
     Effects,
     Entry,
     Line,
@@ -19,6 +21,7 @@ from .collect import (
     Side,
     SuggestionLine,
     Tables,
+    absorption,
     category_tier,
     collect,
     direction_of,
@@ -36,6 +39,8 @@ from .collect import (
 
 __all__ = [
     "OPPOSITE",
+    "Absorption",
+    "EffectKey",
     "Effects",
     "Entry",
     "Line",
@@ -44,6 +49,7 @@ __all__ = [
     "Side",
     "SuggestionLine",
     "Tables",
+    "absorption",
     "category_tier",
     "collect",
     "direction_of",

@@ -24,6 +24,8 @@ from .._model.schema import Schema, bundled_schema
 
 __all__ = [
     "OPPOSITE",
+    "Absorption",
+    "EffectKey",
     "Effects",
     "Entry",
     "Line",
@@ -32,6 +34,7 @@ __all__ = [
     "Side",
     "SuggestionLine",
     "Tables",
+    "absorption",
     "category_tier",
     "collect",
     "direction_of",
@@ -454,3 +457,56 @@ def category_tier(fired: Sequence[Effects], category: str, tables: Tables) -> st
         if fields["category"] == category:
             return str(fields["tier"])
     return "avoided"
+
+
+# -- absorption: when a rule cannot change a part of the result ---------------------------------
+
+EffectKey = tuple[str, str, str | None]
+"""An effect some rule may have, as :func:`absorption` names it: ``("suggest", category, None)``,
+``("first_line", category, None)`` (a first-line suggestion), ``("whole", category, None)`` (a
+suggestion naming no drug class), ``("name", category, class)``, ``("flag", category, None)``,
+``("avoid", category, class or None)``, ``("advise", key, None)``."""
+
+
+class Absorption(NamedTuple):
+    """When the rules that surely fire (``held``) leave a rule no way to change one part of the
+    result, whatever else fires: ``held`` has an effect of every group of ``required``, and
+    either one of ``sufficient``, or one of every group of ``then`` (``then`` None: never), or
+    no rule that may fire has ``unless_alive`` (when it is not None)."""
+
+    required: tuple[frozenset[EffectKey], ...]
+    sufficient: frozenset[EffectKey]
+    then: tuple[frozenset[EffectKey], ...] | None
+    unless_alive: EffectKey | None
+
+
+def absorption(effects: Effects, part: tuple[str, str], *, goals: bool) -> Absorption:
+    """What absorbs ``effects``' contribution to ``part`` (``("category", id)`` or
+    ``("advisory", key)``) under the collect policy. ``goals``: whether some suggestion of the
+    category, by any rule, states a goal (the line's direction then depends on which
+    suggestions merge, so a suggestion there is never absorbed). Sound, not complete."""
+    kind, name = part
+    if kind == "advisory":  # advisories are a union
+        return Absorption((), frozenset({("advise", name, None)}), None, None)
+    mine = [s for s in effects.suggest if s[0] == name]
+    required: tuple[frozenset[EffectKey], ...] = tuple(
+        frozenset({("avoid", category, sub)}) for category, sub in effects.avoid if category == name
+    )
+    avoided: frozenset[EffectKey] = frozenset(
+        {("avoid", name, None)}
+    )  # avoid beats flag beats suggest
+    flags = name in effects.flag
+    if not mine:  # only a flag left: it matters only where the category is suggested
+        then = (frozenset({("flag", name, None)}),) if flags else ()
+        return Absorption(required, avoided, then, ("suggest", name, None) if flags else None)
+    if goals:
+        return Absorption(required, avoided, None, None)
+    groups: list[frozenset[EffectKey]] = [frozenset({("suggest", name, None)})]
+    if flags:
+        groups.append(frozenset({("flag", name, None)}))
+    if any(tier == "first_line" for _, tier, _, _ in mine):  # the best tier; a flag hides it
+        groups.append(frozenset({("first_line", name, None), ("flag", name, None)}))
+    groups.extend(frozenset({("name", name, sub)}) for _, _, named, _ in mine for sub in named)
+    if not all(named for _, _, named, _ in mine):  # the category stays when all named are avoided
+        groups.append(frozenset({("whole", name, None)}))
+    return Absorption(required, avoided, tuple(groups), None)
