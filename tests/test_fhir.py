@@ -37,7 +37,57 @@ def kb() -> ir.KnowledgeBase:
     return ir.load_rules(engine="native")
 
 
-def check(result: FhirProfile, expected: dict[str, Any], kb: ir.KnowledgeBase) -> None:
+#: The fields the bundled vocabulary leaves not stated by default (issue 19).
+NOT_STATED_BY_DEFAULT = [
+    "pregnant",
+    "heart_failure",
+    "latent_tuberculosis",
+    "hepatitis_b",
+    "demyelinating_disease",
+    "autoimmune_disease_history",
+    "malignancy_history",
+    "cardiovascular_risk",
+    "targetable_driver_alteration",
+    "infection_status",
+    "transplant_status",
+    "prior_therapy_classes",
+    "prior_lines_of_therapy",
+]
+
+
+class _SchemaOnly:
+    """A knowledge base as far as the FHIR reader needs one: its schema (and parse)."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self.parse = schema.parse
+        self.fields = schema.fields
+
+
+@pytest.fixture(scope="module")
+def unstated() -> Any:
+    """The bundled schema with every field of issue 19 nullable and not stated by default,
+    whether or not the bundled vocabulary says so yet (flipping it again changes nothing)."""
+    from immunorules._model.schema import Schema
+    from immunorules._model.vocabulary import bundled_vocabulary
+
+    vocabulary = bundled_vocabulary()
+    fields = tuple(
+        f.model_copy(update={"default": None, "nullable": True})
+        if f.id in NOT_STATED_BY_DEFAULT
+        else f
+        for f in vocabulary.fields
+    )
+    return _SchemaOnly(Schema(vocabulary.model_copy(update={"fields": fields})))
+
+
+@pytest.fixture(params=["bundled", "not_stated"])
+def either(request: pytest.FixtureRequest, kb: ir.KnowledgeBase, unstated: Any) -> Any:
+    """The bundled knowledge base as it is, and with the issue 19 fields not stated by default."""
+    return kb if request.param == "bundled" else unstated
+
+
+def check(result: FhirProfile, expected: dict[str, Any], kb: Any) -> None:
     wanted = expected.get("profile")
     if wanted is None:
         assert result.profile is None, result.profile
@@ -45,9 +95,25 @@ def check(result: FhirProfile, expected: dict[str, Any], kb: ir.KnowledgeBase) -
         assert result.profile is not None, result.warnings
         assert result.profile == kb.parse(wanted)
         assert set(result.provenance) >= set(wanted), "every value set has evidence"
+        for name in result.unknown:  # no evidence: not stated, or a default that cannot be
+            definition = kb.schema.fields[name]
+            value = getattr(result.profile, name)
+            assert value == (None if definition.nullable else definition.default), name
     for field, resources in (expected.get("provenance") or {}).items():
         found = {e.resource or "derived" for e in result.provenance[field]}
         assert set(resources) <= found, (field, found)
+    for field, resources in (expected.get("absent") or {}).items():
+        evidence = result.provenance[field]
+        assert all(e.detail.startswith("absent: ") for e in evidence), evidence
+        assert set(resources) <= {e.resource for e in evidence}, (field, evidence)
+        if result.profile is not None:
+            assert getattr(result.profile, field) in (False, "none")
+    absent = {
+        name
+        for name, evidence in result.provenance.items()
+        if all(e.detail.startswith("absent: ") for e in evidence)
+    }
+    assert absent == set(expected.get("absent") or ()), absent
     for name, resources in (expected.get("classes") or {}).items():
         found = {e.resource or "derived" for e in result.therapy_classes[name]}
         assert set(resources) <= found
@@ -56,6 +122,7 @@ def check(result: FhirProfile, expected: dict[str, Any], kb: ir.KnowledgeBase) -
         assert any(text in w for w in result.warnings), (text, result.warnings)
     assert not set(result.unknown) & set(result.provenance)
     assert set(result.unknown) | set(result.provenance) == set(kb.fields)
+    assert set(result.not_stated) == set(result.unknown)
 
 
 @needs_shared
@@ -69,21 +136,21 @@ def test_every_shared_file_has_an_expectation() -> None:
 
 @needs_shared
 @pytest.mark.parametrize("name", sorted(EXPECTED["bundles"]))
-def test_bundle_becomes_the_expected_profile(name: str, kb: ir.KnowledgeBase) -> None:
+def test_bundle_becomes_the_expected_profile(name: str, either: Any) -> None:
     expected = EXPECTED["bundles"][name]
-    check(profile_from_fhir(SHARED / name, kb=kb, as_of=expected["as_of"]), expected, kb)
+    check(profile_from_fhir(SHARED / name, kb=either, as_of=expected["as_of"]), expected, either)
 
 
 @needs_shared
-def test_bulk_export_becomes_the_expected_profiles(kb: ir.KnowledgeBase) -> None:
+def test_bulk_export_becomes_the_expected_profiles(either: Any) -> None:
     bulk = EXPECTED["bulk"]
     seen = []
     for patient_id, result in profiles_from_bulk(
-        SHARED / bulk["folder"], kb=kb, as_of=bulk["as_of"]
+        SHARED / bulk["folder"], kb=either, as_of=bulk["as_of"]
     ):
         seen.append(patient_id)
         assert result.patient_id == patient_id
-        check(result, bulk["patients"][patient_id], kb)
+        check(result, bulk["patients"][patient_id], either)
     assert sorted(seen) == sorted(bulk["patients"])
 
 
@@ -114,10 +181,15 @@ def test_as_of_reads_the_record_on_an_earlier_date(kb: ir.KnowledgeBase) -> None
     early = profile_from_fhir(willy, kb=kb, as_of="2008-01-01")
     assert early.profile is None and "autoimmune_disease_history" in early.unknown
     folder = SHARED / EXPECTED["bulk"]["folder"]
-    # The 2022-08-17 pregnancy abated 2023-03-22: pregnant on 2023-01-01, not on 2023-06-01.
+    # The 2022-08-17 pregnancy abated 2023-03-22: pregnant on 2023-01-01; on 2023-06-01 the
+    # abated pregnancy is evidence that she is not pregnant (a stated no, with its evidence).
     for day, pregnant in (("2023-01-01", True), ("2023-06-01", False)):
         found = dict(profiles_from_bulk(folder, kb=kb, as_of=day))
-        assert ("pregnant" in found["ca15b832-01e4-41dd-6a52-97bd3e5510cb"].provenance) is pregnant
+        (evidence, *_) = found["ca15b832-01e4-41dd-6a52-97bd3e5510cb"].provenance["pregnant"]
+        assert evidence.detail.startswith("absent: ") is not pregnant
+    # Before her first pregnancy (2017-12-27) the record says nothing about it: not stated.
+    found = dict(profiles_from_bulk(folder, kb=kb, as_of="2017-01-01"))
+    assert "pregnant" in found["ca15b832-01e4-41dd-6a52-97bd3e5510cb"].unknown
 
 
 def test_condition_argument_chooses_the_treated_condition(kb: ir.KnowledgeBase) -> None:
@@ -234,8 +306,12 @@ def test_abated_before_as_of_is_history_and_onset_after_is_ignored(kb: ir.Knowle
             "autoimmune_disease_history": True,  # ulcerative colitis, history
         }
     )
+    # More than a year after it ended, the sepsis is evidence of no serious infection (a stated
+    # none, with its evidence), not a silent default.
     later = profile_from_fhir(record, kb=kb, as_of="2025-01-01")
     assert later.profile is not None and later.profile.infection_status == "none"
+    (evidence,) = later.provenance["infection_status"]
+    assert evidence.resource == "Condition/sepsis" and evidence.detail.startswith("absent: ")
 
 
 def test_several_treatable_conditions_warn_and_choose_the_most_recent(
