@@ -314,6 +314,230 @@ def test_abated_before_as_of_is_history_and_onset_after_is_ignored(kb: ir.Knowle
     assert evidence.resource == "Condition/sepsis" and evidence.detail.startswith("absent: ")
 
 
+LOINC = "http://loinc.org"
+NEGATIVE = {"coding": [{"system": SCT, "code": "260385009", "display": "Negative"}]}
+
+
+def observation(
+    oid: str, code: str, *, value: dict[str, Any] | None = None, on: str | None = "2023-12-28"
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+    }
+    if value is not None:
+        resource["valueCodeableConcept"] = value
+    if on is not None:
+        resource["effectiveDateTime"] = on
+    return resource
+
+
+def _read(kb: Any, *resources: dict[str, Any], as_of: str = "2024-01-01") -> FhirProfile:
+    record = bundle(patient(), condition("ra", "69896004"), *resources)
+    result = profile_from_fhir(record, kb=kb, as_of=as_of)
+    assert result.profile is not None and result.profile.condition == "rheumatoid_arthritis"
+    return result
+
+
+def _absent(result: FhirProfile, name: str) -> list[str | None]:
+    evidence = result.provenance[name]
+    assert all(e.detail.startswith("absent: ") for e in evidence), evidence
+    return [e.resource for e in evidence]
+
+
+def test_no_evidence_means_not_stated(unstated: Any, kb: ir.KnowledgeBase) -> None:
+    result = _read(unstated)
+    assert result.profile is not None
+    for name in NOT_STATED_BY_DEFAULT:
+        assert getattr(result.profile, name) is None, name
+        assert name in result.unknown and name not in result.provenance
+        assert result.not_stated[name] == "no evidence in the record"
+    text = result.explain()
+    assert "not stated (no evidence in the record): " in text and "pregnant" in text
+    assert result.to_dict()["not_stated"]["pregnant"] == "no evidence in the record"
+    # A knowledge base whose field cannot be not stated keeps its default, and says so.
+    bundled = _read(kb)
+    for name in NOT_STATED_BY_DEFAULT:
+        definition = kb.schema.fields[name]
+        value = getattr(bundled.profile, name)
+        assert value == (None if definition.nullable else definition.default), name
+        if not definition.nullable:
+            assert "its default" in bundled.not_stated[name]
+
+
+def test_negative_tests_are_evidence_of_absence(unstated: Any) -> None:
+    igra, hcg = "71773-6", "2106-3"
+    result = _read(
+        unstated,
+        observation("igra", igra, value=NEGATIVE, on="2023-06-01"),
+        observation("hcg", hcg, value=NEGATIVE, on="2023-12-28"),
+    )
+    assert result.profile is not None
+    assert result.profile.latent_tuberculosis is False
+    assert result.profile.pregnant is False
+    assert _absent(result, "latent_tuberculosis") == ["Observation/igra"]
+    assert _absent(result, "pregnant") == ["Observation/hcg"]
+    assert "latent_tuberculosis" not in result.unknown
+    # The interpretation alone (HL7 NEG) says it too.
+    interpreted = observation("hcg", hcg)
+    interpreted["interpretation"] = [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                    "code": "NEG",
+                }
+            ]
+        }
+    ]
+    assert _read(unstated, interpreted).profile.pregnant is False  # type: ignore[union-attr]
+
+
+def test_old_undated_or_positive_tests_are_not_evidence_of_absence(unstated: Any) -> None:
+    positive = {"coding": [{"system": SCT, "code": "10828004", "display": "Positive"}]}
+    result = _read(
+        unstated,
+        observation("old-hcg", "2106-3", value=NEGATIVE, on="2023-11-01"),  # 61 days before
+        observation("old-igra", "71773-6", value=NEGATIVE, on="2022-06-01"),  # over a year
+        observation("undated", "2106-3", value=NEGATIVE, on=None),
+        observation("igra-pos", "71773-6", value=positive, on="2023-12-01"),
+    )
+    assert result.profile is not None
+    assert result.profile.pregnant is None and result.profile.latent_tuberculosis is None
+    assert {"pregnant", "latent_tuberculosis"} <= set(result.unknown)
+    # Evidence of a fact wins over evidence of its absence.
+    status = observation(
+        "status", "82810-3", value={"coding": [{"system": SCT, "code": "77386006"}]}
+    )
+    both = _read(unstated, status, observation("hcg", "2106-3", value=NEGATIVE))
+    assert both.profile is not None and both.profile.pregnant is True
+    assert [e.resource for e in both.provenance["pregnant"]] == ["Observation/status"]
+
+
+def test_refuted_conditions_are_evidence_of_absence(unstated: Any) -> None:
+    result = _read(
+        unstated,
+        condition("ltbi", "Z22.7", system=ICD, verification="refuted"),
+        condition("sepsis", "91302008", onset="2023-12-01", verification="refuted"),
+        condition("hf", "84114007", verification="refuted"),
+        condition("ms", "24700007", verification="refuted"),
+    )
+    assert result.profile is not None
+    assert result.profile.latent_tuberculosis is False
+    assert result.profile.infection_status == "none"
+    assert result.profile.heart_failure is False
+    assert _absent(result, "latent_tuberculosis") == ["Condition/ltbi"]
+    assert "refuted" in result.provenance["infection_status"][0].detail
+    # A refuted multiple sclerosis says nothing about the rest of the history.
+    assert result.profile.demyelinating_disease is None
+    assert result.profile.autoimmune_disease_history is None
+    # A refuted condition is never the problem treated.
+    alone = bundle(patient(), condition("ra", "69896004", verification="refuted"))
+    assert profile_from_fhir(alone, kb=unstated, as_of="2024-01-01").profile is None
+
+
+def test_ended_conditions_say_no_for_current_facts_and_history_stays_true(
+    unstated: Any,
+) -> None:
+    result = _read(
+        unstated,
+        condition("sepsis", "91302008", onset="2020-01-01", abated="2020-02-01"),
+        condition("preg", "72892002", clinical="resolved", onset="2023-01-01", abated="2023-09-01"),
+        condition("hf", "84114007", clinical="resolved", onset="2019-01-01", abated="2019-06-01"),
+        condition("crc", "93761005", clinical="resolved", onset="2010-01-01", abated="2011-01-01"),
+        condition("uc", "64766004", clinical="inactive", onset="2005-01-01"),
+    )
+    profile = result.profile
+    assert profile is not None
+    assert profile.infection_status == "none" and _absent(result, "infection_status")
+    assert profile.pregnant is False and _absent(result, "pregnant") == ["Condition/preg"]
+    assert profile.heart_failure is False
+    assert profile.malignancy_history is True  # history facts stay true once recorded
+    assert profile.autoimmune_disease_history is True
+    # No longer awaiting a transplant does not say "no transplant" (the field records history).
+    awaited = _read(
+        unstated,
+        condition(
+            "wait", "698306007", clinical="resolved", onset="2019-01-01", abated="2020-01-01"
+        ),
+    )
+    assert awaited.profile is not None and awaited.profile.transplant_status is None
+    # Within a year of its end the sepsis is a recent serious infection (no warning about none).
+    recent = _read(
+        unstated, condition("sepsis", "91302008", onset="2023-05-01", abated="2023-06-01")
+    )
+    assert recent.profile is not None and recent.profile.infection_status == "recent_serious"
+    assert not any("infection_status" in w for w in recent.warnings)
+    # A current condition wins over an ended one of the same fact.
+    again = _read(
+        unstated,
+        condition("old", "72892002", clinical="resolved", onset="2021-01-01", abated="2021-09-01"),
+        condition("now", "72892002", onset="2023-11-01"),
+    )
+    assert again.profile is not None and again.profile.pregnant is True
+
+
+def test_medication_records_state_prior_classes_and_no_medication_data_says_nothing(
+    unstated: Any,
+) -> None:
+    none = _read(unstated)
+    assert none.profile is not None
+    assert none.profile.prior_therapy_classes is None
+    assert none.profile.prior_lines_of_therapy is None
+    methotrexate = {
+        "resourceType": "MedicationRequest",
+        "id": "mtx",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "105586"}]
+        },
+        "authoredOn": "2023-01-01",
+    }
+    some = _read(unstated, methotrexate)
+    assert some.profile is not None
+    assert some.profile.prior_therapy_classes == ("conventional_dmards",)
+    assert some.profile.prior_lines_of_therapy is None  # lines that failed are not in a record
+    assert "prior_lines_of_therapy" in some.unknown
+
+
+@needs_shared
+def test_a_real_resolved_pregnancy_is_a_stated_no_in_the_profile(unstated: Any) -> None:
+    fannie = (
+        SHARED
+        / "smart-generated-sample-data-R4/Fannie_Kutch_fa67e140-9713-495b-b144-a9c087a48b38.json"
+    )
+    result = profile_from_fhir(
+        fannie, kb=unstated, as_of="2024-01-01", condition="rheumatoid_arthritis"
+    )
+    assert result.profile is not None and result.profile.pregnant is False
+    assert _absent(result, "pregnant") == ["Condition/2e717c64-6f03-4c29-b336-1afe97e79881"]
+    assert result.profile.latent_tuberculosis is None and result.profile.hepatitis_b is None
+
+
+def test_bulk_reads_evidence_of_absence_as_a_bundle_does(tmp_path: Path, unstated: Any) -> None:
+    resources = [
+        condition("ra", "69896004"),
+        condition("ltbi", "Z22.7", system=ICD, verification="refuted"),
+        observation("hcg", "2106-3", value=NEGATIVE),
+    ]
+    (tmp_path / "Patient.000.ndjson").write_text(json.dumps(patient()) + "\n")
+    (tmp_path / "Condition.000.ndjson").write_text(
+        "".join(json.dumps(r) + "\n" for r in resources[:2])
+    )
+    (tmp_path / "Observation.000.ndjson").write_text(json.dumps(resources[2]) + "\n")
+    ((pid, bulk),) = list(profiles_from_bulk(tmp_path, kb=unstated, as_of="2024-01-01"))
+    single = profile_from_fhir(bundle(patient(), *resources), kb=unstated, as_of="2024-01-01")
+    assert pid == "p1" and bulk == single
+    assert bulk.profile is not None
+    assert bulk.profile.latent_tuberculosis is False and bulk.profile.pregnant is False
+    assert bulk.profile.heart_failure is None
+
+
 def test_several_treatable_conditions_warn_and_choose_the_most_recent(
     kb: ir.KnowledgeBase,
 ) -> None:

@@ -124,6 +124,15 @@ def _coded_support(hits: Iterable[FieldHit], schema: Schema, treated_refs: set[s
             continue
         if counts(entry, hit.timing, hit.finding):
             value, evidence = entry.value, hit.evidence()
+            if stated_no(value):  # a negative result: evidence of absence
+                shown = ", ".join(sorted(hit.finding.answers & set(entry.answers)))
+                evidence = Evidence(
+                    evidence.resource,
+                    evidence.system,
+                    evidence.code,
+                    evidence.display,
+                    f"absent: negative result ({shown}), {evidence.detail}",
+                )
         else:
             why = absent(entry, hit.timing, hit.finding)
             value = _no_value(schema, name) if why is not None else None
@@ -138,8 +147,12 @@ def _coded_support(hits: Iterable[FieldHit], schema: Schema, treated_refs: set[s
 
 
 def _no_value(schema: Schema, name: str) -> Any:
-    """The value that says "stated: no" for a field (None: it has none)."""
+    """The value that says "stated: no" for a field about the current state (None: it has
+    none, or a code of the field records history, e.g. a transplant done: an ended "awaiting a
+    transplant" then does not say "none")."""
     definition = schema.fields[name]
+    if any(c.when == "ever" and not stated_no(c.value) for c in definition.codes):
+        return None
     if definition.type == "boolean":
         return False
     if definition.type == "enum" and "none" in definition.values:
