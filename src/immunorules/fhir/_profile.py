@@ -118,6 +118,7 @@ def _coded_support(hits: Iterable[FieldHit], schema: Schema, treated_refs: set[s
     supported: _Support = {}
     for hit in hits:
         name, entry = hit.name, hit.match.entry
+        value: Any
         if name not in schema.fields or name in _PROBLEM_FIELDS:
             continue
         if entry.besides_treated and hit.finding.ref in treated_refs:
@@ -146,7 +147,7 @@ def _coded_support(hits: Iterable[FieldHit], schema: Schema, treated_refs: set[s
     return supported
 
 
-def _no_value(schema: Schema, name: str) -> Any:
+def _no_value(schema: Schema, name: str) -> bool | str | None:
     """The value that says "stated: no" for a field about the current state (None: it has
     none, or a code of the field records history, e.g. a transplant done: an ended "awaiting a
     transplant" then does not say "none")."""
