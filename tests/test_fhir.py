@@ -449,6 +449,7 @@ def test_ended_conditions_say_no_for_current_facts_and_history_stays_true(
         condition("hf", "84114007", clinical="resolved", onset="2019-01-01", abated="2019-06-01"),
         condition("crc", "93761005", clinical="resolved", onset="2010-01-01", abated="2011-01-01"),
         condition("uc", "64766004", clinical="inactive", onset="2005-01-01"),
+        condition("hbv", "B18.1", system=ICD, clinical="resolved", onset="2001-01-01"),
     )
     profile = result.profile
     assert profile is not None
@@ -457,6 +458,8 @@ def test_ended_conditions_say_no_for_current_facts_and_history_stays_true(
     assert profile.heart_failure is False
     assert profile.malignancy_history is True  # history facts stay true once recorded
     assert profile.autoimmune_disease_history is True
+    assert profile.hepatitis_b is True  # a resolved hepatitis B is not "no hepatitis B"
+    assert profile.hbv_serology is None  # nor a negative serology
     # No longer awaiting a transplant does not say "no transplant" (the field records history).
     awaited = _read(
         unstated,
