@@ -112,15 +112,19 @@ class FhirProfile:
             out.append(f"{bullet}drug classes in medication records:")
             for name, found in self.therapy_classes.items():
                 out.append(f"{sub}{name}: " + "; ".join(str(e) for e in found))
-        plain = [
-            name for name in self.unknown if self.not_stated.get(name, NO_EVIDENCE) == NO_EVIDENCE
-        ]
+        plain = [n for n in self.unknown if self.not_stated.get(n, NO_EVIDENCE) == NO_EVIDENCE]
         if plain:
             out.append(f"{bullet}not stated ({NO_EVIDENCE}): {', '.join(plain)}")
-        for name in self.unknown:
-            why = self.not_stated.get(name, NO_EVIDENCE)
-            if why != NO_EVIDENCE:
-                out.append(f"{bullet}{name}: {why}")
+        kept = [n for n in self.unknown if n not in plain]
+        if kept:
+            shown = ", ".join(
+                n if self.profile is None else f"{n} = {_shown(getattr(self.profile, n, None))}"
+                for n in kept
+            )
+            out.append(
+                f"{bullet}{NO_EVIDENCE}, but the knowledge base cannot leave these not stated, "
+                f"so their defaults were used: {shown}"
+            )
         for warning in self.warnings:
             out.append(f"{bullet}warning: {warning}")
         return "\n".join(out)
