@@ -37,7 +37,57 @@ def kb() -> ir.KnowledgeBase:
     return ir.load_rules(engine="native")
 
 
-def check(result: FhirProfile, expected: dict[str, Any], kb: ir.KnowledgeBase) -> None:
+#: The fields the bundled vocabulary leaves not stated by default (issue 19).
+NOT_STATED_BY_DEFAULT = [
+    "pregnant",
+    "heart_failure",
+    "latent_tuberculosis",
+    "hepatitis_b",
+    "demyelinating_disease",
+    "autoimmune_disease_history",
+    "malignancy_history",
+    "cardiovascular_risk",
+    "targetable_driver_alteration",
+    "infection_status",
+    "transplant_status",
+    "prior_therapy_classes",
+    "prior_lines_of_therapy",
+]
+
+
+class _SchemaOnly:
+    """A knowledge base as far as the FHIR reader needs one: its schema (and parse)."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self.parse = schema.parse
+        self.fields = schema.fields
+
+
+@pytest.fixture(scope="module")
+def unstated() -> Any:
+    """The bundled schema with every field of issue 19 nullable and not stated by default,
+    whether or not the bundled vocabulary says so yet (flipping it again changes nothing)."""
+    from immunorules._model.schema import Schema
+    from immunorules._model.vocabulary import bundled_vocabulary
+
+    vocabulary = bundled_vocabulary()
+    fields = tuple(
+        f.model_copy(update={"default": None, "nullable": True})
+        if f.id in NOT_STATED_BY_DEFAULT
+        else f
+        for f in vocabulary.fields
+    )
+    return _SchemaOnly(Schema(vocabulary.model_copy(update={"fields": fields})))
+
+
+@pytest.fixture(params=["bundled", "not_stated"])
+def either(request: pytest.FixtureRequest, kb: ir.KnowledgeBase, unstated: Any) -> Any:
+    """The bundled knowledge base as it is, and with the issue 19 fields not stated by default."""
+    return kb if request.param == "bundled" else unstated
+
+
+def check(result: FhirProfile, expected: dict[str, Any], kb: Any) -> None:
     wanted = expected.get("profile")
     if wanted is None:
         assert result.profile is None, result.profile
@@ -45,9 +95,25 @@ def check(result: FhirProfile, expected: dict[str, Any], kb: ir.KnowledgeBase) -
         assert result.profile is not None, result.warnings
         assert result.profile == kb.parse(wanted)
         assert set(result.provenance) >= set(wanted), "every value set has evidence"
+        for name in result.unknown:  # no evidence: not stated, or a default that cannot be
+            definition = kb.schema.fields[name]
+            value = getattr(result.profile, name)
+            assert value == (None if definition.nullable else definition.default), name
     for field, resources in (expected.get("provenance") or {}).items():
         found = {e.resource or "derived" for e in result.provenance[field]}
         assert set(resources) <= found, (field, found)
+    for field, resources in (expected.get("absent") or {}).items():
+        evidence = result.provenance[field]
+        assert all(e.detail.startswith("absent: ") for e in evidence), evidence
+        assert set(resources) <= {e.resource for e in evidence}, (field, evidence)
+        if result.profile is not None:
+            assert getattr(result.profile, field) in (False, "none")
+    absent = {
+        name
+        for name, evidence in result.provenance.items()
+        if all(e.detail.startswith("absent: ") for e in evidence)
+    }
+    assert absent == set(expected.get("absent") or ()), absent
     for name, resources in (expected.get("classes") or {}).items():
         found = {e.resource or "derived" for e in result.therapy_classes[name]}
         assert set(resources) <= found
@@ -56,6 +122,7 @@ def check(result: FhirProfile, expected: dict[str, Any], kb: ir.KnowledgeBase) -
         assert any(text in w for w in result.warnings), (text, result.warnings)
     assert not set(result.unknown) & set(result.provenance)
     assert set(result.unknown) | set(result.provenance) == set(kb.fields)
+    assert set(result.not_stated) == set(result.unknown)
 
 
 @needs_shared
@@ -69,21 +136,21 @@ def test_every_shared_file_has_an_expectation() -> None:
 
 @needs_shared
 @pytest.mark.parametrize("name", sorted(EXPECTED["bundles"]))
-def test_bundle_becomes_the_expected_profile(name: str, kb: ir.KnowledgeBase) -> None:
+def test_bundle_becomes_the_expected_profile(name: str, either: Any) -> None:
     expected = EXPECTED["bundles"][name]
-    check(profile_from_fhir(SHARED / name, kb=kb, as_of=expected["as_of"]), expected, kb)
+    check(profile_from_fhir(SHARED / name, kb=either, as_of=expected["as_of"]), expected, either)
 
 
 @needs_shared
-def test_bulk_export_becomes_the_expected_profiles(kb: ir.KnowledgeBase) -> None:
+def test_bulk_export_becomes_the_expected_profiles(either: Any) -> None:
     bulk = EXPECTED["bulk"]
     seen = []
     for patient_id, result in profiles_from_bulk(
-        SHARED / bulk["folder"], kb=kb, as_of=bulk["as_of"]
+        SHARED / bulk["folder"], kb=either, as_of=bulk["as_of"]
     ):
         seen.append(patient_id)
         assert result.patient_id == patient_id
-        check(result, bulk["patients"][patient_id], kb)
+        check(result, bulk["patients"][patient_id], either)
     assert sorted(seen) == sorted(bulk["patients"])
 
 
@@ -114,10 +181,15 @@ def test_as_of_reads_the_record_on_an_earlier_date(kb: ir.KnowledgeBase) -> None
     early = profile_from_fhir(willy, kb=kb, as_of="2008-01-01")
     assert early.profile is None and "autoimmune_disease_history" in early.unknown
     folder = SHARED / EXPECTED["bulk"]["folder"]
-    # The 2022-08-17 pregnancy abated 2023-03-22: pregnant on 2023-01-01, not on 2023-06-01.
+    # The 2022-08-17 pregnancy abated 2023-03-22: pregnant on 2023-01-01; on 2023-06-01 the
+    # abated pregnancy is evidence that she is not pregnant (a stated no, with its evidence).
     for day, pregnant in (("2023-01-01", True), ("2023-06-01", False)):
         found = dict(profiles_from_bulk(folder, kb=kb, as_of=day))
-        assert ("pregnant" in found["ca15b832-01e4-41dd-6a52-97bd3e5510cb"].provenance) is pregnant
+        (evidence, *_) = found["ca15b832-01e4-41dd-6a52-97bd3e5510cb"].provenance["pregnant"]
+        assert evidence.detail.startswith("absent: ") is not pregnant
+    # Before her first pregnancy (2017-12-27) the record says nothing about it: not stated.
+    found = dict(profiles_from_bulk(folder, kb=kb, as_of="2017-01-01"))
+    assert "pregnant" in found["ca15b832-01e4-41dd-6a52-97bd3e5510cb"].unknown
 
 
 def test_condition_argument_chooses_the_treated_condition(kb: ir.KnowledgeBase) -> None:
@@ -234,8 +306,239 @@ def test_abated_before_as_of_is_history_and_onset_after_is_ignored(kb: ir.Knowle
             "autoimmune_disease_history": True,  # ulcerative colitis, history
         }
     )
+    # More than a year after it ended, the sepsis is evidence of no serious infection (a stated
+    # none, with its evidence), not a silent default.
     later = profile_from_fhir(record, kb=kb, as_of="2025-01-01")
     assert later.profile is not None and later.profile.infection_status == "none"
+    (evidence,) = later.provenance["infection_status"]
+    assert evidence.resource == "Condition/sepsis" and evidence.detail.startswith("absent: ")
+
+
+LOINC = "http://loinc.org"
+NEGATIVE = {"coding": [{"system": SCT, "code": "260385009", "display": "Negative"}]}
+
+
+def observation(
+    oid: str, code: str, *, value: dict[str, Any] | None = None, on: str | None = "2023-12-28"
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+    }
+    if value is not None:
+        resource["valueCodeableConcept"] = value
+    if on is not None:
+        resource["effectiveDateTime"] = on
+    return resource
+
+
+def _read(kb: Any, *resources: dict[str, Any], as_of: str = "2024-01-01") -> FhirProfile:
+    record = bundle(patient(), condition("ra", "69896004"), *resources)
+    result = profile_from_fhir(record, kb=kb, as_of=as_of)
+    assert result.profile is not None and result.profile.condition == "rheumatoid_arthritis"
+    return result
+
+
+def _absent(result: FhirProfile, name: str) -> list[str | None]:
+    evidence = result.provenance[name]
+    assert all(e.detail.startswith("absent: ") for e in evidence), evidence
+    return [e.resource for e in evidence]
+
+
+def test_no_evidence_means_not_stated(unstated: Any, kb: ir.KnowledgeBase) -> None:
+    result = _read(unstated)
+    assert result.profile is not None
+    for name in NOT_STATED_BY_DEFAULT:
+        assert getattr(result.profile, name) is None, name
+        assert name in result.unknown and name not in result.provenance
+        assert result.not_stated[name] == "no evidence in the record"
+    text = result.explain()
+    assert "not stated (no evidence in the record): " in text and "pregnant" in text
+    assert result.to_dict()["not_stated"]["pregnant"] == "no evidence in the record"
+    # A knowledge base whose field cannot be not stated keeps its default, and says so.
+    bundled = _read(kb)
+    for name in NOT_STATED_BY_DEFAULT:
+        definition = kb.schema.fields[name]
+        value = getattr(bundled.profile, name)
+        assert value == (None if definition.nullable else definition.default), name
+        if not definition.nullable:
+            assert "its default" in bundled.not_stated[name]
+
+
+def test_negative_tests_are_evidence_of_absence(unstated: Any) -> None:
+    igra, hcg = "71773-6", "2106-3"
+    result = _read(
+        unstated,
+        observation("igra", igra, value=NEGATIVE, on="2023-06-01"),
+        observation("hcg", hcg, value=NEGATIVE, on="2023-12-28"),
+    )
+    assert result.profile is not None
+    assert result.profile.latent_tuberculosis is False
+    assert result.profile.pregnant is False
+    assert _absent(result, "latent_tuberculosis") == ["Observation/igra"]
+    assert _absent(result, "pregnant") == ["Observation/hcg"]
+    assert "latent_tuberculosis" not in result.unknown
+    # The interpretation alone (HL7 NEG) says it too.
+    interpreted = observation("hcg", hcg)
+    interpreted["interpretation"] = [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                    "code": "NEG",
+                }
+            ]
+        }
+    ]
+    assert _read(unstated, interpreted).profile.pregnant is False  # type: ignore[union-attr]
+
+
+def test_old_undated_or_positive_tests_are_not_evidence_of_absence(unstated: Any) -> None:
+    positive = {"coding": [{"system": SCT, "code": "10828004", "display": "Positive"}]}
+    result = _read(
+        unstated,
+        observation("old-hcg", "2106-3", value=NEGATIVE, on="2023-11-01"),  # 61 days before
+        observation("old-igra", "71773-6", value=NEGATIVE, on="2022-06-01"),  # over a year
+        observation("undated", "2106-3", value=NEGATIVE, on=None),
+        observation("igra-pos", "71773-6", value=positive, on="2023-12-01"),
+    )
+    assert result.profile is not None
+    assert result.profile.pregnant is None and result.profile.latent_tuberculosis is None
+    assert {"pregnant", "latent_tuberculosis"} <= set(result.unknown)
+    # Evidence of a fact wins over evidence of its absence.
+    status = observation(
+        "status", "82810-3", value={"coding": [{"system": SCT, "code": "77386006"}]}
+    )
+    both = _read(unstated, status, observation("hcg", "2106-3", value=NEGATIVE))
+    assert both.profile is not None and both.profile.pregnant is True
+    assert [e.resource for e in both.provenance["pregnant"]] == ["Observation/status"]
+
+
+def test_refuted_conditions_are_evidence_of_absence(unstated: Any) -> None:
+    result = _read(
+        unstated,
+        condition("ltbi", "Z22.7", system=ICD, verification="refuted"),
+        condition("sepsis", "91302008", onset="2023-12-01", verification="refuted"),
+        condition("hf", "84114007", verification="refuted"),
+        condition("ms", "24700007", verification="refuted"),
+    )
+    assert result.profile is not None
+    assert result.profile.latent_tuberculosis is False
+    assert result.profile.infection_status == "none"
+    assert result.profile.heart_failure is False
+    assert _absent(result, "latent_tuberculosis") == ["Condition/ltbi"]
+    assert "refuted" in result.provenance["infection_status"][0].detail
+    # A refuted multiple sclerosis says nothing about the rest of the history.
+    assert result.profile.demyelinating_disease is None
+    assert result.profile.autoimmune_disease_history is None
+    # A refuted condition is never the problem treated.
+    alone = bundle(patient(), condition("ra", "69896004", verification="refuted"))
+    assert profile_from_fhir(alone, kb=unstated, as_of="2024-01-01").profile is None
+
+
+def test_ended_conditions_say_no_for_current_facts_and_history_stays_true(
+    unstated: Any,
+) -> None:
+    result = _read(
+        unstated,
+        condition("sepsis", "91302008", onset="2020-01-01", abated="2020-02-01"),
+        condition("preg", "72892002", clinical="resolved", onset="2023-01-01", abated="2023-09-01"),
+        condition("hf", "84114007", clinical="resolved", onset="2019-01-01", abated="2019-06-01"),
+        condition("crc", "93761005", clinical="resolved", onset="2010-01-01", abated="2011-01-01"),
+        condition("uc", "64766004", clinical="inactive", onset="2005-01-01"),
+        condition("hbv", "B18.1", system=ICD, clinical="resolved", onset="2001-01-01"),
+    )
+    profile = result.profile
+    assert profile is not None
+    assert profile.infection_status == "none" and _absent(result, "infection_status")
+    assert profile.pregnant is False and _absent(result, "pregnant") == ["Condition/preg"]
+    assert profile.heart_failure is False
+    assert profile.malignancy_history is True  # history facts stay true once recorded
+    assert profile.autoimmune_disease_history is True
+    assert profile.hepatitis_b is True  # a resolved hepatitis B is not "no hepatitis B"
+    assert profile.hbv_serology is None  # nor a negative serology
+    # No longer awaiting a transplant does not say "no transplant" (the field records history).
+    awaited = _read(
+        unstated,
+        condition(
+            "wait", "698306007", clinical="resolved", onset="2019-01-01", abated="2020-01-01"
+        ),
+    )
+    assert awaited.profile is not None and awaited.profile.transplant_status is None
+    # Within a year of its end the sepsis is a recent serious infection (no warning about none).
+    recent = _read(
+        unstated, condition("sepsis", "91302008", onset="2023-05-01", abated="2023-06-01")
+    )
+    assert recent.profile is not None and recent.profile.infection_status == "recent_serious"
+    assert not any("infection_status" in w for w in recent.warnings)
+    # A current condition wins over an ended one of the same fact.
+    again = _read(
+        unstated,
+        condition("old", "72892002", clinical="resolved", onset="2021-01-01", abated="2021-09-01"),
+        condition("now", "72892002", onset="2023-11-01"),
+    )
+    assert again.profile is not None and again.profile.pregnant is True
+
+
+def test_medication_records_state_prior_classes_and_no_medication_data_says_nothing(
+    unstated: Any,
+) -> None:
+    none = _read(unstated)
+    assert none.profile is not None
+    assert none.profile.prior_therapy_classes is None
+    assert none.profile.prior_lines_of_therapy is None
+    methotrexate = {
+        "resourceType": "MedicationRequest",
+        "id": "mtx",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "105586"}]
+        },
+        "authoredOn": "2023-01-01",
+    }
+    some = _read(unstated, methotrexate)
+    assert some.profile is not None
+    assert some.profile.prior_therapy_classes == ("conventional_dmards",)
+    assert some.profile.prior_lines_of_therapy is None  # lines that failed are not in a record
+    assert "prior_lines_of_therapy" in some.unknown
+
+
+@needs_shared
+def test_a_real_resolved_pregnancy_is_a_stated_no_in_the_profile(unstated: Any) -> None:
+    fannie = (
+        SHARED
+        / "smart-generated-sample-data-R4/Fannie_Kutch_fa67e140-9713-495b-b144-a9c087a48b38.json"
+    )
+    result = profile_from_fhir(
+        fannie, kb=unstated, as_of="2024-01-01", condition="rheumatoid_arthritis"
+    )
+    assert result.profile is not None and result.profile.pregnant is False
+    assert _absent(result, "pregnant") == ["Condition/2e717c64-6f03-4c29-b336-1afe97e79881"]
+    assert result.profile.latent_tuberculosis is None and result.profile.hepatitis_b is None
+
+
+def test_bulk_reads_evidence_of_absence_as_a_bundle_does(tmp_path: Path, unstated: Any) -> None:
+    resources = [
+        condition("ra", "69896004"),
+        condition("ltbi", "Z22.7", system=ICD, verification="refuted"),
+        observation("hcg", "2106-3", value=NEGATIVE),
+    ]
+    (tmp_path / "Patient.000.ndjson").write_text(json.dumps(patient()) + "\n")
+    (tmp_path / "Condition.000.ndjson").write_text(
+        "".join(json.dumps(r) + "\n" for r in resources[:2])
+    )
+    (tmp_path / "Observation.000.ndjson").write_text(json.dumps(resources[2]) + "\n")
+    ((pid, bulk),) = list(profiles_from_bulk(tmp_path, kb=unstated, as_of="2024-01-01"))
+    single = profile_from_fhir(bundle(patient(), *resources), kb=unstated, as_of="2024-01-01")
+    assert pid == "p1" and bulk == single
+    assert bulk.profile is not None
+    assert bulk.profile.latent_tuberculosis is False and bulk.profile.pregnant is False
+    assert bulk.profile.heart_failure is None
 
 
 def test_several_treatable_conditions_warn_and_choose_the_most_recent(

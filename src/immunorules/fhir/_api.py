@@ -156,6 +156,9 @@ def profile_from_fhir(
     of resources, all about one patient. ``as_of`` reads the record as on that date: conditions
     with a later onset are left out, and one that abated on or before it is history.
     ``condition`` names the condition being treated when the record has several (or none).
+    A field is set only from evidence in the record: with none it is not stated (None, listed in
+    ``unknown``); a negative test, or a refuted or ended Condition for a fact about the current
+    state, is evidence of absence and states "no".
     ``validate="all"`` (the default) checks every resource against ``fhir.resources``' R4B models;
     ``"used"`` checks only the Patient and the resources whose codes the vocabulary maps.
 

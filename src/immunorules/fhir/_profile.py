@@ -1,12 +1,13 @@
 """From findings to a profile: the treated problem, every field the record supports, where each
-value came from, what stayed unknown, and what the reader should know.
+value came from, what the record does not state, and what the reader should know.
 
-:func:`assemble` reads the findings (``_reading``: the rules of time), chooses the problem
-treated (``_choice``), then fills one family of fields at a time: the problem's own fields
-(condition, disease area, immune activity, severity), the fields coded findings support
-(conditions, observations, procedures), those the patient's age supports, and the drug classes of
-medication records. The meaning of every code comes from the knowledge base's vocabulary (see
-``_codes``); this module must never hold a code of its own.
+:func:`assemble` reads the findings (``_reading``: the rules of time and evidence), chooses the
+problem treated (``_choice``), then fills one family of fields at a time: the problem's own
+fields (condition, disease area, immune activity, severity), the fields coded findings support
+(conditions, observations, procedures; evidence of a fact, or of its absence), those the
+patient's age supports, and the drug classes of medication records. A field with no evidence is
+*not stated* (None), never a silent "no". The meaning of every code comes from the knowledge
+base's vocabulary (see ``_codes``); this module must never hold a code of its own.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from .._model.schema import Schema
 from ._choice import Choice, choose, severity
 from ._codes import CodeIndex, code_index
 from ._errors import FhirError, FhirProblem
-from ._provenance import Evidence, FhirProfile
-from ._reading import FieldHit, Reading, counts, read
+from ._provenance import NO_EVIDENCE, Evidence, FhirProfile
+from ._reading import FieldHit, Reading, absent, counts, read, stated_no
 from ._record import Finding, PatientInfo
 
 __all__ = ["Evidence", "FhirProfile", "assemble"]
@@ -111,18 +112,53 @@ def _problem_fields(
 
 def _coded_support(hits: Iterable[FieldHit], schema: Schema, treated_refs: set[str]) -> _Support:
     """The field values coded findings support, as they stand on the record's date (a code
-    marked ``besides_treated`` does not count on the treated problem's own findings)."""
+    marked ``besides_treated`` does not count on the treated problem's own findings): the value
+    of a code the finding counts for, or the field's stated no when the finding is evidence that
+    the code's fact is absent (a refuted Condition; an ended one, for a current fact)."""
     supported: _Support = {}
     for hit in hits:
         name, entry = hit.name, hit.match.entry
+        value: Any
         if name not in schema.fields or name in _PROBLEM_FIELDS:
             continue
         if entry.besides_treated and hit.finding.ref in treated_refs:
             continue
-        if not counts(entry, hit.timing, hit.finding):
-            continue
-        supported.setdefault(name, {}).setdefault(entry.value, []).append(hit.evidence())
+        if counts(entry, hit.timing, hit.finding):
+            value, evidence = entry.value, hit.evidence()
+            if stated_no(value):  # a negative result: evidence of absence
+                shown = ", ".join(sorted(hit.finding.answers & set(entry.answers)))
+                evidence = Evidence(
+                    evidence.resource,
+                    evidence.system,
+                    evidence.code,
+                    evidence.display,
+                    f"absent: negative result ({shown}), {evidence.detail}",
+                )
+        else:
+            why = absent(entry, hit.timing, hit.finding)
+            value = _no_value(schema, name) if why is not None else None
+            if why is None or value is None:
+                continue
+            found = hit.evidence()
+            evidence = Evidence(
+                found.resource, found.system, found.code, found.display, f"absent: {why}"
+            )
+        supported.setdefault(name, {}).setdefault(value, []).append(evidence)
     return supported
+
+
+def _no_value(schema: Schema, name: str) -> bool | str | None:
+    """The value that says "stated: no" for a field about the current state (None: it has
+    none, or a code of the field records history, e.g. a transplant done: an ended "awaiting a
+    transplant" then does not say "none")."""
+    definition = schema.fields[name]
+    if any(c.when == "ever" and not stated_no(c.value) for c in definition.codes):
+        return None
+    if definition.type == "boolean":
+        return False
+    if definition.type == "enum" and "none" in definition.values:
+        return "none"
+    return None
 
 
 def _age_support(
@@ -143,7 +179,8 @@ def _age_support(
 
 def _supported_fields(supported: _Support, schema: Schema, draft: _Draft) -> None:
     """One value per supported field: every member for a set, the furthest in the field's order
-    for an enum (with a warning when the record supports several), true over false."""
+    for an enum (with a warning when the record supports several besides a stated no), true over
+    false (evidence of a fact wins over evidence of its absence)."""
     for name, by_value in supported.items():
         definition = schema.fields[name]
         if definition.type == "set":
@@ -153,8 +190,9 @@ def _supported_fields(supported: _Support, schema: Schema, draft: _Draft) -> Non
         if definition.type == "enum":
             order = definition.values
             keep = max(by_value, key=lambda v: order.index(v) if v in order else -1)
-            if len(by_value) > 1:
-                others = ", ".join(str(v) for v in by_value if v != keep)
+            rivals = [v for v in by_value if v != keep and not stated_no(v)]
+            if rivals:
+                others = ", ".join(str(v) for v in rivals)
                 draft.warnings.append(
                     f"{name}: the record supports {keep} and also {others}; kept {keep}, the "
                     "furthest in the field's order"
@@ -192,18 +230,33 @@ def _finish(
     draft: _Draft,
     therapy: dict[str, tuple[Evidence, ...]],
 ) -> FhirProfile:
-    """The profile (None unless a problem is treated), provenance in field order, the fields
-    left unknown."""
+    """The profile (None unless a problem is treated), provenance in field order, and the fields
+    the record does not state: None in the profile (given explicitly, whatever the field's
+    default), or the default of a field the knowledge base says cannot be not stated."""
+    unknown = tuple(name for name in schema.fields if name not in draft.provenance)
+    reasons: dict[str, str] = {}
+    values = dict(draft.values)
+    for name in unknown:
+        definition = schema.fields[name]
+        if definition.nullable:
+            values[name] = None
+        if definition.nullable or not treats:
+            reasons[name] = NO_EVIDENCE
+        else:
+            default = _shown(definition.default)
+            reasons[name] = (
+                f"{NO_EVIDENCE}; the knowledge base cannot leave {name} not stated, so its "
+                f"default ({default}) was used"
+            )
     profile: ConditionProfile | None = None
     if treats:
         try:
-            profile = schema.parse(draft.values)
+            profile = schema.parse(values)
         except ProfileError as exc:  # pragma: no cover - the vocabulary checks the values
             raise FhirError(
                 FhirProblem(f"Patient/{patient.id}", p.path, p.message) for p in exc.problems
             ) from None
     provenance = draft.provenance
-    unknown = tuple(name for name in schema.fields if name not in provenance)
     ordered = {name: tuple(provenance[name]) for name in schema.fields if name in provenance}
     return FhirProfile(
         patient_id=patient.id,
@@ -212,7 +265,18 @@ def _finish(
         unknown=unknown,
         warnings=tuple(draft.warnings),
         therapy_classes=MappingProxyType(therapy),
+        not_stated=MappingProxyType(reasons),
     )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "not stated"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def _age(patient: PatientInfo, on: date) -> int | None:

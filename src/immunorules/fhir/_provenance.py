@@ -1,5 +1,6 @@
 """What reading a FHIR record gives: a :class:`FhirProfile` (the profile, or None) with the
-:class:`Evidence` for every value it holds, the fields left unknown and the warnings.
+:class:`Evidence` for every value it holds, the fields the record does not state and the
+warnings.
 
 Plain frozen data with its text and JSON forms; this module must never read a record or decide
 what a code means.
@@ -14,7 +15,10 @@ from typing import Any
 
 from .._model.profile import ConditionProfile
 
-__all__ = ["Evidence", "FhirProfile"]
+__all__ = ["NO_EVIDENCE", "Evidence", "FhirProfile"]
+
+#: Why a field is not stated: nothing in the record says anything about it.
+NO_EVIDENCE = "no evidence in the record"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +55,15 @@ class FhirProfile:
     ``profile`` is an instance of the knowledge base's profile model, or None when the record
     holds no problem the knowledge base can treat (no condition it names and no disease area it
     codes) and none was given with ``condition=``; ``warnings`` then says why.
-    ``provenance`` maps each field the record determined to the evidence for it, ``unknown``
-    lists the fields it could not determine (left at their defaults), ``therapy_classes`` maps
-    each drug class found in medication records to its evidence, and ``warnings`` holds what a
-    reader should know (several treatable problems and the one chosen, a history-only
-    condition, classes the profile has no field for).
+    ``provenance`` maps each field the record states to the evidence for it: evidence of a fact,
+    or evidence of its absence (a negative test, a refuted Condition, one that ended, for a fact
+    about the current state), which states "no". ``unknown`` lists the fields the record does not
+    state: they are *not stated* (None) in the profile, never a silent "no", and ``not_stated``
+    says why for each (no evidence in the record; a field the knowledge base cannot leave not
+    stated keeps its default, and says so). ``therapy_classes`` maps each drug class found in
+    medication records to its evidence, and ``warnings`` holds what a reader should know
+    (several treatable problems and the one chosen, a history-only condition, classes the
+    profile has no field for).
     """
 
     patient_id: str
@@ -64,9 +72,11 @@ class FhirProfile:
     unknown: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     therapy_classes: Mapping[str, tuple[Evidence, ...]] = field(default_factory=dict)
+    not_stated: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (JSON-ready): the profile's fields, provenance, unknown and warnings."""
+        """Plain data (JSON-ready): the profile's fields, provenance, the fields not stated (and
+        why), warnings and drug classes."""
         return {
             "patient_id": self.patient_id,
             "profile": None if self.profile is None else self.profile.model_dump(mode="json"),
@@ -74,6 +84,7 @@ class FhirProfile:
                 name: [e.as_dict() for e in found] for name, found in self.provenance.items()
             },
             "unknown": list(self.unknown),
+            "not_stated": {name: self.not_stated.get(name, NO_EVIDENCE) for name in self.unknown},
             "warnings": list(self.warnings),
             "therapy_classes": {
                 name: [e.as_dict() for e in found] for name, found in self.therapy_classes.items()
@@ -84,8 +95,8 @@ class FhirProfile:
         return json.dumps(self.to_dict(), indent=indent)
 
     def explain(self, *, markdown: bool = False) -> str:
-        """The provenance as text (or Markdown): each field with its evidence, then what stayed
-        unknown and the warnings."""
+        """The provenance as text (or Markdown): each field the record states with its evidence,
+        then the fields it does not state and the warnings."""
         bullet = "- " if markdown else "  "
         sub = "  - " if markdown else "      "
         head = "### " if markdown else ""
@@ -101,8 +112,19 @@ class FhirProfile:
             out.append(f"{bullet}drug classes in medication records:")
             for name, found in self.therapy_classes.items():
                 out.append(f"{sub}{name}: " + "; ".join(str(e) for e in found))
-        if self.unknown:
-            out.append(f"{bullet}unknown (left at defaults): {', '.join(self.unknown)}")
+        plain = [n for n in self.unknown if self.not_stated.get(n, NO_EVIDENCE) == NO_EVIDENCE]
+        if plain:
+            out.append(f"{bullet}not stated ({NO_EVIDENCE}): {', '.join(plain)}")
+        kept = [n for n in self.unknown if n not in plain]
+        if kept:
+            shown = ", ".join(
+                n if self.profile is None else f"{n} = {_shown(getattr(self.profile, n, None))}"
+                for n in kept
+            )
+            out.append(
+                f"{bullet}{NO_EVIDENCE}, but the knowledge base cannot leave these not stated, "
+                f"so their defaults were used: {shown}"
+            )
         for warning in self.warnings:
             out.append(f"{bullet}warning: {warning}")
         return "\n".join(out)

@@ -3,8 +3,9 @@
 field values its codes support (:class:`FieldHit`) and which drug classes a medication belongs to.
 
 What a code means comes from the knowledge base's code index; this module holds the rules of
-time (current, history, the past year, ``as_of``) and of code specificity (the most specific
-match wins). It must never choose among problems or set a profile field.
+time (current, history, the past year, ``as_of``), of evidence (what counts for a value, what
+is evidence that a fact is absent) and of code specificity (the most specific match wins). It
+must never choose among problems or set a profile field.
 """
 
 from __future__ import annotations
@@ -19,11 +20,26 @@ from ._codes import CodeIndex, Hit, Problem
 from ._provenance import Evidence
 from ._record import Finding
 
-__all__ = ["Candidate", "FieldHit", "Match", "Reading", "Timing", "counts", "read", "timing"]
+__all__ = [
+    "Candidate",
+    "FieldHit",
+    "Match",
+    "Reading",
+    "Timing",
+    "absent",
+    "counts",
+    "read",
+    "stated_no",
+    "timing",
+]
 
 _CURRENT = {"active", "recurrence", "relapse", ""}
 _HISTORY = {"inactive", "remission", "resolved"}
 _YEAR = timedelta(days=365)
+#: How long a negative test says "no" about the current state (a code with ``when: current``,
+#: e.g. a negative pregnancy test); ``past_year`` codes (e.g. a negative latent TB screen) keep
+#: saying it for a year.
+FRESH_TEST = timedelta(days=14)
 
 
 @dataclass
@@ -34,6 +50,7 @@ class Timing:
     ever: bool
     past_year: bool
     detail: str
+    age: timedelta | None = None  # from the finding's date to the record's date
 
 
 def timing(finding: Finding, as_of: date | None, reference: date) -> Timing | None:
@@ -45,7 +62,9 @@ def timing(finding: Finding, as_of: date | None, reference: date) -> Timing | No
         return _condition_timing(finding, as_of, reference)
     recent = start is None or reference - start <= _YEAR
     if finding.kind == "observation":
-        return Timing(recent, True, recent, f"observed {start.isoformat() if start else ''}")
+        age = None if start is None else reference - start
+        observed = f"observed {start.isoformat() if start else ''}"
+        return Timing(recent, True, recent, observed, age)
     if finding.kind == "procedure":
         done = f"{finding.status} {start.isoformat()}" if start else finding.status
         return Timing(finding.status == "in-progress", True, recent, f"procedure {done}")
@@ -72,15 +91,55 @@ def _condition_timing(finding: Finding, as_of: date | None, reference: date) -> 
     return Timing(True, True, True, f"{status or 'active'}{since}")
 
 
+def stated_no(value: object) -> bool:
+    """Whether a field value means "stated: no" (``false``, ``none``, ``0``)."""
+    return value is False or value == "none" or (type(value) is int and value == 0)
+
+
 def counts(code: FieldCode, timing: Timing, finding: Finding) -> bool:
-    """Whether ``finding``, standing as ``timing`` says, sets the value of ``code``."""
+    """Whether ``finding``, standing as ``timing`` says, sets the value of ``code``.
+
+    A refuted Condition sets no value of its codes (see :func:`absent`). A code whose value is a
+    stated no (a negative test result, e.g. ``value: false`` with negative ``answers``) counts
+    only from a dated observation: taken within :data:`FRESH_TEST` of the record's date for
+    ``when: current``, within a year for ``past_year``.
+    """
+    if finding.refuted:
+        return False
     if code.answers and not (finding.answers & set(code.answers)):
         return False
+    if finding.kind == "observation" and stated_no(code.value):
+        if timing.age is None or timing.age < timedelta(0):
+            return False
+        if code.when == "current":
+            return timing.age <= FRESH_TEST
+        if code.when == "past_year":
+            return timing.age <= _YEAR
+        return True
     if code.when == "ever":
         return timing.ever
     if code.when == "past_year":
         return timing.past_year and not timing.current
     return timing.current
+
+
+def absent(code: FieldCode, timing: Timing, finding: Finding) -> str | None:
+    """Why ``finding`` is evidence that the fact ``code`` names is absent (None: it is not).
+
+    A refuted Condition, and a Condition that ended (resolved, inactive or abated on the
+    record's date) for a fact about the current state (``when: current`` or ``past_year``),
+    say "no"; a history fact (``when: ever``) stays true once recorded, and a refuted one says
+    nothing about the rest of the history.
+    """
+    if finding.kind != "condition" or code.answers or stated_no(code.value):
+        return None
+    if code.when == "ever":
+        return None
+    if finding.refuted:
+        return "refuted (verificationStatus)"
+    if not timing.current and code.when == "current":
+        return f"{timing.detail}: not current on the record's date"
+    return None
 
 
 class Match(NamedTuple):
@@ -188,7 +247,7 @@ def read(
         if finding.kind == "medication":
             reading.add_classes(finding, when, looked)
             continue
-        if finding.kind == "condition":
+        if finding.kind == "condition" and not finding.refuted:
             best = _best_problem(looked)
             if best is not None:
                 reading.add_problem(finding, when, *best)

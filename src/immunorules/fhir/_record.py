@@ -66,6 +66,7 @@ class Finding:
     end: date | None = None
     severity: tuple[Coding, ...] = ()
     answers: frozenset[str] = frozenset()
+    refuted: bool = False  # a Condition whose verificationStatus is refuted
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +197,14 @@ def read_finding(
     medications: Mapping[str, tuple[Coding, ...]] | None = None,
 ) -> Finding | None:
     """The finding of a clinical resource, or None when it says nothing about the patient
-    (refuted or entered in error, cancelled, not done, not a clinical type)."""
+    (entered in error, cancelled, not done, not a clinical type). A refuted Condition is a
+    finding marked ``refuted``: it says the patient does not have what it names."""
     kind = _KIND.get(str(resource.get("resourceType")))
     if kind is None:
         return None
     if kind == "condition":
         verification = _first_code(resource.get("verificationStatus"))
-        if verification in ("refuted", "entered-in-error"):
+        if verification == "entered-in-error":
             return None
         onset = resource.get("onsetPeriod")
         abatement = resource.get("abatementPeriod")
@@ -217,6 +219,7 @@ def read_finding(
             end=parse_date(resource.get("abatementDateTime"))
             or parse_date(abatement.get("end") if isinstance(abatement, dict) else None),
             severity=codings_of(resource.get("severity")),
+            refuted=verification == "refuted",
         )
     status = str(resource.get("status") or "")
     if status in _IGNORED_STATUS[kind]:
