@@ -920,3 +920,23 @@ def test_serve_command_answers_over_http(tmp_path: Path) -> None:
             _, err = proc.communicate(timeout=20)
     assert b"UNAUTHENTICATED DEVELOPMENT MODE" in err
     assert b"GET discovery -> 200" in err
+
+
+# -- fixes from use, round 2 (issue 23) -----------------------------------------------------------
+
+
+def test_the_replay_cache_size_is_honoured(kb: ir.KnowledgeBase) -> None:
+    """A small replay cache is full after that many tokens (503), not silently the default."""
+    signer = Signer(EHR)
+    sock = free_socket()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = create_app(kb, issuers={EHR: signer.jwks()}, audience=base, replay_cache_size=2)
+    with serving(app, sock) as url, httpx.Client(timeout=30) as client:
+        statuses = [
+            client.get(
+                url + "/cds-services",
+                headers={"Authorization": f"Bearer {signer.token(base + '/cds-services')}"},
+            ).status_code
+            for _ in range(3)
+        ]
+    assert statuses == [200, 200, 503]

@@ -215,7 +215,7 @@ class TokenVerifier:
         self.audience = audience.rstrip("/")
         self.leeway = leeway
         self.max_lifetime = max_lifetime
-        self.replay = replay or ReplayCache()
+        self.replay = replay if replay is not None else ReplayCache()
 
     async def verify(
         self, authorization: str | None, path: str, client: httpx.AsyncClient
