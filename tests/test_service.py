@@ -940,3 +940,21 @@ def test_the_replay_cache_size_is_honoured(kb: ir.KnowledgeBase) -> None:
             for _ in range(3)
         ]
     assert statuses == [200, 200, 503]
+
+
+def test_duplicate_json_keys_are_refused_naming_the_key(running: Running) -> None:
+    good = running.hook(HERSHEL, prefetch=running.records.prefetch(HERSHEL), fhir_server=None)
+    text = json.dumps(good)
+    doubled = text.replace('"hook": ', '"hook": "order-sign", "hook": ', 1).encode()
+    response = running.post(PATIENT_VIEW, doubled)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "bad_json"
+    assert "'hook' appears twice" in response.json()["message"]
+    nested = text.replace('"resourceType": "Patient"', '"id": "x", "resourceType": "Patient"', 1)
+    response = running.post(PATIENT_VIEW, nested.encode())
+    assert response.status_code == 400 and "'id' appears twice" in response.json()["message"]
+    feedback = b'{"feedback": [], "feedback": [{"card": "c"}]}'
+    response = running.post(PATIENT_VIEW + "/feedback", feedback)
+    assert response.status_code == 400 and response.json()["error"] == "bad_json"
+    response = running.post(PATIENT_VIEW, text.replace('"context"', '"n": NaN, "context"').encode())
+    assert response.status_code == 400 and response.json()["error"] == "bad_json"

@@ -9,7 +9,6 @@ message and traceback, which may quote patient data, only at DEBUG level).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import threading
@@ -31,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._model import jsonstrict
 from ..fhir import FhirError, FhirProfile, profile_from_fhir
 from ._auth import AuthError, TokenVerifier, issuer_keys
 from ._cards import Card, cards_from_result, order_cards
@@ -177,8 +177,12 @@ class _Service:
             if len(data) > limit:
                 raise RequestProblem(413, "too_large", f"the request is over {limit} bytes")
         try:
-            return json.loads(data)
-        except (ValueError, RecursionError):
+            return jsonstrict.loads(data)
+        except jsonstrict.StrictJSONError as exc:
+            raise RequestProblem(
+                400, "bad_json", f"the request body is not valid JSON: {exc}"
+            ) from None
+        except ValueError:
             raise RequestProblem(400, "bad_json", "the request body is not valid JSON") from None
 
     # -- answering a hook --------------------------------------------------------------------

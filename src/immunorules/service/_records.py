@@ -9,13 +9,13 @@ sends more than the size bounds is :class:`FhirUnavailable`; the caller bounds t
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
+from .._model import jsonstrict
 from ._hooks import PREFETCH, HookCall, RequestProblem
 
 __all__ = ["FhirUnavailable", "Record", "patient_record"]
@@ -73,8 +73,8 @@ async def _get(
     except httpx.HTTPError as exc:
         raise FhirUnavailable(f"the FHIR server is unreachable ({type(exc).__name__})") from None
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
+        data = jsonstrict.loads(body)
+    except ValueError:
         raise FhirUnavailable("the FHIR server sent something that is not JSON") from None
     if not isinstance(data, dict):
         raise FhirUnavailable("the FHIR server sent JSON that is not a resource")
