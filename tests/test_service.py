@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -958,3 +959,120 @@ def test_duplicate_json_keys_are_refused_naming_the_key(running: Running) -> Non
     assert response.status_code == 400 and response.json()["error"] == "bad_json"
     response = running.post(PATIENT_VIEW, text.replace('"context"', '"n": NaN, "context"').encode())
     assert response.status_code == 400 and response.json()["error"] == "bad_json"
+
+
+def test_hostile_requests_get_json_4xx_never_500(running: Running) -> None:
+    prefetch = running.records.prefetch(HERSHEL)
+    good = running.hook(HERSHEL, prefetch=prefetch, fhir_server=None)
+    condition = prefetch["conditions"]["entry"][0]["resource"]
+    without_conditions = {k: v for k, v in prefetch.items() if k != "conditions"}
+    bodies: list[tuple[str, dict[str, Any]]] = [
+        (
+            "bad_prefetch",
+            {
+                **good,
+                "prefetch": {**prefetch, "conditions": {"resourceType": "Bundle", "entry": 5}},
+            },
+        ),
+        (
+            "bad_prefetch",
+            {
+                **good,
+                "prefetch": {
+                    **prefetch,
+                    "conditions": {"resourceType": "Bundle", "entry": {"resource": condition}},
+                },
+            },
+        ),
+        (
+            "bad_prefetch",
+            {
+                **good,
+                "prefetch": {
+                    **prefetch,
+                    "conditions": {"resourceType": "Bundle", "entry": [], "link": 5},
+                },
+            },
+        ),
+        (
+            "bad_prefetch",
+            {
+                **good,
+                "prefetch": {
+                    **prefetch,
+                    "conditions": {
+                        "resourceType": "Bundle",
+                        "entry": [{"resource": {**condition, "contained": 5}}],
+                    },
+                },
+            },
+        ),
+        (
+            "bad_prefetch",
+            {**good, "prefetch": {**prefetch, "conditions": {**condition, "contained": {"a": 1}}}},
+        ),
+    ]
+    for server in (
+        "http://[",
+        "http://[::1",
+        "http://a.example:99999",
+        "http://a.example:x",
+        "http://a\x00b.example",
+        "http://xn--.example",
+        "http://a b.example",
+        "http://\u2603\u2603..example",
+        "http://a.example\r\nX: y",
+        7,
+    ):
+        bodies.append(
+            ("bad_request", {**good, "prefetch": without_conditions, "fhirServer": server})
+        )
+    for token in ("\u00e9t\u00e9", "a\r\nX-Injected: 1", "", 5):
+        bodies.append(
+            (
+                "bad_request",
+                {
+                    **good,
+                    "prefetch": without_conditions,
+                    "fhirServer": running.fhir.url + "/fhir",
+                    "fhirAuthorization": {"access_token": token},
+                },
+            )
+        )
+    for error, body in bodies:
+        response = running.post(PATIENT_VIEW, body)
+        assert response.status_code == 400, (error, response.text, body.get("fhirServer"))
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["error"] == error, response.text
+    huge = running.signer.token(running.base + "/cds-services", exp=10**400)
+    refused(
+        running.client.get(
+            running.base + "/cds-services", headers={"Authorization": f"Bearer {huge}"}
+        )
+    )
+    surrogate = (
+        b'{"feedback": [{"card": "\\ud800", "outcome": "accepted", "outcomeTimestamp": "t"}]}'
+    )
+    response = running.post(PATIENT_VIEW + "/feedback", surrogate)
+    assert response.status_code == 400 and response.json()["error"] == "bad_json", response.text
+    assert "surrogate" in response.json()["message"]
+
+
+def test_a_client_leaving_mid_body_is_no_error(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="immunorules.service")
+    host, port = running.base.removeprefix("http://").split(":")
+    token = running.token(PATIENT_VIEW)
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            f"POST {PATIENT_VIEW} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            'Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"hook": '.encode()
+        )
+        time.sleep(0.3)
+    deadline = time.monotonic() + 5
+    while "disconnected" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "the client disconnected" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "internal error" not in caplog.text

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -88,6 +88,9 @@ class _Observe:
 
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:  # nobody is left to answer: not the service's failure
+            status = status or 499
+            log.debug("request %s: the client disconnected before the answer", request_id)
         except Exception as exc:
             log.error("request %s: internal error (%s)", request_id, type(exc).__name__)
             log.debug("request %s: traceback", request_id, exc_info=True)
@@ -177,7 +180,7 @@ class _Service:
             if len(data) > limit:
                 raise RequestProblem(413, "too_large", f"the request is over {limit} bytes")
         try:
-            return jsonstrict.loads(data)
+            return jsonstrict.loads(data, lone_surrogates=False)
         except jsonstrict.StrictJSONError as exc:
             raise RequestProblem(
                 400, "bad_json", f"the request body is not valid JSON: {exc}"

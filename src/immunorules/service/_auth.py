@@ -269,7 +269,10 @@ class TokenVerifier:
         except (TypeError, ValueError):  # a key that does not fit the algorithm
             raise AuthError("the key does not fit the algorithm") from None
         now = time.time()
-        exp = float(claims["exp"])
+        try:
+            exp = float(claims["exp"])
+        except (OverflowError, TypeError, ValueError):  # e.g. 10**400: no time at all
+            raise AuthError("exp is not a usable time") from None
         if exp - now > self.max_lifetime + self.leeway:
             raise AuthError(f"token lives longer than {self.max_lifetime:.0f} s")
         jti = claims["jti"]

@@ -9,7 +9,7 @@ sends more than the size bounds is :class:`FhirUnavailable`; the caller bounds t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -24,6 +24,9 @@ __all__ = ["FhirUnavailable", "Record", "patient_record"]
 MAX_FHIR_BYTES = 32 * 1024 * 1024
 #: The most pages of one search followed.
 MAX_PAGES = 100
+
+
+_Problem = Callable[[str], Exception]
 
 
 class FhirUnavailable(Exception):
@@ -70,7 +73,7 @@ async def _get(
                 body += chunk
     except httpx.TimeoutException:
         raise FhirUnavailable("the FHIR server timed out") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: bad IDNA
         raise FhirUnavailable(f"the FHIR server is unreachable ({type(exc).__name__})") from None
     try:
         data = jsonstrict.loads(body)
@@ -81,18 +84,45 @@ async def _get(
     return data
 
 
-def _entries(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The resources of a searchset Bundle, without the OperationOutcomes a server may add."""
-    found = []
-    for entry in bundle.get("entry") or ():
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
-            found.append(resource)
+def _prefetch_problem(message: str) -> Exception:
+    return RequestProblem(400, "bad_prefetch", f"prefetch: {message}")
+
+
+def _server_problem(message: str) -> Exception:
+    return FhirUnavailable(f"the FHIR server's answer is not FHIR: {message}")
+
+
+def _array(value: Mapping[str, Any], key: str, where: str, problem: _Problem) -> list[Any]:
+    """``value[key]``, which FHIR makes an array (left out or null: empty)."""
+    found = value.get(key)
+    if found is None:
+        return []
+    if not isinstance(found, list):
+        raise problem(f"{where}.{key} is not an array")
     return found
 
 
-def _next(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
+def _checked(resource: dict[str, Any], problem: _Problem) -> dict[str, Any]:
+    """``resource``, when the parts the service reads are of the right JSON type."""
+    kind = resource.get("resourceType")
+    for contained in _array(resource, "contained", str(kind), problem):
+        if not isinstance(contained, dict):
+            raise problem(f"{kind}.contained holds something that is not a resource")
+    return resource
+
+
+def _entries(bundle: Mapping[str, Any], problem: _Problem) -> list[dict[str, Any]]:
+    """The resources of a searchset Bundle, without the OperationOutcomes a server may add."""
+    found = []
+    for entry in _array(bundle, "entry", "Bundle", problem):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
+            found.append(_checked(resource, problem))
+    return found
+
+
+def _next(bundle: Mapping[str, Any], problem: _Problem) -> str | None:
+    for link in _array(bundle, "link", "Bundle", problem):
         if isinstance(link, dict) and link.get("relation") == "next":
             url = link.get("url")
             return url if isinstance(url, str) else None
@@ -107,8 +137,12 @@ async def _pages(
     found: list[dict[str, Any]] = []
     pages = 0
     while url is not None:
-        url = urljoin(call.fhir_server + "/", url)
-        if _origin(url) != _origin(call.fhir_server):
+        try:
+            url = urljoin(call.fhir_server + "/", url)
+            away = _origin(url) != _origin(call.fhir_server)
+        except ValueError:
+            raise FhirUnavailable("a paging link is not a URL") from None
+        if away:
             raise FhirUnavailable("a paging link leads away from the FHIR server")
         pages += 1
         if pages > MAX_PAGES:
@@ -116,8 +150,8 @@ async def _pages(
         bundle = await _get(client, url, call.access_token, budget)
         if bundle.get("resourceType") != "Bundle":
             raise FhirUnavailable("a FHIR search did not answer with a Bundle")
-        found += _entries(bundle)
-        url = _next(bundle)
+        found += _entries(bundle, _server_problem)
+        url = _next(bundle, _server_problem)
     return found
 
 
@@ -130,14 +164,14 @@ def _prefetched(key: str, value: Any, call: HookCall) -> tuple[list[dict[str, An
             400, "bad_prefetch", f"prefetch {key!r} must be a FHIR resource, a Bundle or null"
         )
     if value["resourceType"] == "Bundle":
-        return _entries(value), _next(value)
+        return _entries(value, _prefetch_problem), _next(value, _prefetch_problem)
     if key == "patient" and (
         value["resourceType"] != "Patient" or value.get("id") != call.patient_id
     ):
         raise RequestProblem(
             400, "bad_prefetch", "prefetch 'patient' is not the Patient of context.patientId"
         )
-    return [value], None
+    return [_checked(value, _prefetch_problem)], None
 
 
 async def patient_record(client: httpx.AsyncClient, call: HookCall) -> Record:
@@ -189,4 +223,4 @@ async def _fetch(
     patient = await _get(client, f"{call.fhir_server}/{query}", call.access_token, budget)
     if patient.get("resourceType") != "Patient" or patient.get("id") != call.patient_id:
         raise FhirUnavailable("the FHIR server did not answer with the Patient asked for")
-    return [patient]
+    return [_checked(patient, _server_problem)]
