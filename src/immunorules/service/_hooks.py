@@ -131,10 +131,10 @@ def _server_url(server: Any) -> str:
     try:
         parts = urlsplit(server)
         port = parts.port  # ValueError when it is not a number from 0 to 65535
-        httpx.URL(server).host  # host names that are not valid IDNA, among others
+        host = httpx.URL(server).host  # ValueError: a host name that is not valid IDNA
     except (ValueError, httpx.InvalidURL):
         raise problem from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+    if parts.scheme not in ("http", "https") or not parts.hostname or not host or port == 0:
         raise problem
     return server.rstrip("/")
 
