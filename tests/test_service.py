@@ -633,7 +633,14 @@ def test_bad_requests_get_json_4xx(running: Running) -> None:
             ),
         ),
         (404, "not_found", running.client.get(running.base + "/nowhere")),
-        (405, "method_not_allowed", running.client.get(running.base + PATIENT_VIEW)),
+        (
+            405,
+            "method_not_allowed",
+            running.client.get(
+                running.base + PATIENT_VIEW,
+                headers={"Authorization": f"Bearer {running.token(PATIENT_VIEW)}"},
+            ),
+        ),
     ]
     for status, error, response in cases:
         assert response.status_code == status, (error, response.text)
@@ -1076,3 +1083,39 @@ def test_a_client_leaving_mid_body_is_no_error(
     assert "the client disconnected" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert "internal error" not in caplog.text
+
+
+def test_cors_preflight_answers_are_not_text(running: Running) -> None:
+    asked = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    response = running.client.options(
+        running.base + PATIENT_VIEW, headers={"Origin": SANDBOX_ORIGIN, **asked}
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == SANDBOX_ORIGIN
+    assert response.content == b"" and "content-type" not in response.headers
+    response = running.client.options(
+        running.base + PATIENT_VIEW, headers={"Origin": "https://evil.example.org", **asked}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"] == "cors_refused"
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_the_token_is_checked_before_the_service_id(running: Running) -> None:
+    for path in (
+        "/cds-services/no-such-service",
+        "/cds-services/no-such-service/feedback",
+        "/cds-services/a/b/c",
+        "/cds-services/",
+    ):
+        refused(running.post(path, {}, token=None))
+        refused(running.client.get(running.base + path))
+    refused(running.client.get(running.base + PATIENT_VIEW))
+    unknown = running.post("/cds-services/no-such-service", {})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_service"
+    deeper = running.post("/cds-services/a/b/c", {})
+    assert deeper.status_code == 404 and deeper.json()["error"] == "not_found"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -112,6 +113,61 @@ class _Observe:
                 took,
                 extra,
             )
+
+
+class _Cors(CORSMiddleware):
+    """Starlette's CORS, with preflight answers that are not text: an accepted preflight is an
+    empty 200 with the CORS headers, a refused one a JSON 400."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        answer = super().preflight_response(request_headers)
+        headers = {
+            key: value
+            for key, value in answer.headers.items()
+            if key not in ("content-type", "content-length")
+        }
+        if answer.status_code == 200:
+            return Response(status_code=200, headers=headers)
+        return _problem(
+            answer.status_code,
+            "cors_refused",
+            "this origin, method or header is not allowed (CORS)",
+            headers,
+        )
+
+
+class _Authorize:
+    """Pure ASGI middleware: every request to ``/cds-services`` or a path under it needs a valid
+    token before anything else is looked at (which service ids exist, which methods a path
+    takes); others go on to the routes."""
+
+    def __init__(self, app: ASGIApp, *, service: _Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == "/cds-services" or path.startswith("/cds-services/"):
+            request = Request(scope, receive)
+            try:
+                await self.service.authorize(request)
+            except RequestProblem as exc:
+                state = scope.setdefault("state", {})
+                state.setdefault("route", _route_of(path))
+                headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+                await _problem(exc.status, exc.error, exc.message, headers)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _route_of(path: str) -> str:
+    """How the request log names the route of a refused request (never an unknown id)."""
+    parts = path.removeprefix("/cds-services").strip("/").split("/")
+    if parts == [""]:
+        return "discovery"
+    if len(parts) <= 2 and parts[0] in SERVICES and parts[1:] in ([], ["feedback"]):
+        return f"{'feedback' if parts[1:] else 'service'} {parts[0]}"
+    return "(unknown path)"
 
 
 class _Service:
@@ -359,7 +415,6 @@ def create_app(
 
     async def discover(request: Request) -> Response:
         request.state.route = "discovery"
-        await service.authorize(request)
         return JSONResponse(listing)
 
     def known(request: Request, route: str) -> str:
@@ -372,7 +427,6 @@ def create_app(
 
     async def call(request: Request) -> Response:
         service_id = known(request, "service")
-        await service.authorize(request)
         body = await service.body(request)
         hook = hook_call(SERVICES[service_id], body)
         request.state.hook = hook.service.hook
@@ -382,7 +436,6 @@ def create_app(
 
     async def feedback(request: Request) -> Response:
         service_id = known(request, "feedback")
-        await service.authorize(request)
         body = await service.body(request)
         lines = feedback_lines(service_id, body, getattr(request.state, "issuer", None))
         if service.feedback is not None:
@@ -415,7 +468,7 @@ def create_app(
         ],
         middleware=[
             Middleware(
-                CORSMiddleware,
+                _Cors,
                 allow_origins=list(allow_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type", "Accept"],
@@ -423,6 +476,7 @@ def create_app(
                 max_age=600,
             ),
             Middleware(_Observe),
+            Middleware(_Authorize, service=service),
         ],
         exception_handlers={RequestProblem: problem, HTTPException: http_problem},
         lifespan=lifespan,
