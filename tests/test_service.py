@@ -1119,3 +1119,41 @@ def test_the_token_is_checked_before_the_service_id(running: Running) -> None:
     assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_service"
     deeper = running.post("/cds-services/a/b/c", {})
     assert deeper.status_code == 404 and deeper.json()["error"] == "not_found"
+
+
+def test_feedback_lines_survive_splitlines(running: Running) -> None:
+    card = "card\u2028two\u2029three\x85four"
+    body = {"feedback": [{"card": card, "outcome": "accepted", "outcomeTimestamp": "t\u2028"}]}
+    before = running.feedback.read_text(encoding="utf-8") if running.feedback.exists() else ""
+    assert running.post(PATIENT_VIEW + "/feedback", body).status_code == 200
+    added = running.feedback.read_text(encoding="utf-8")[len(before) :]
+    assert len(added.splitlines()) == 1
+    assert json.loads(added)["card"] == card
+
+
+def test_a_failed_feedback_write_leaves_no_partial_line(tmp_path: Path) -> None:
+    """A write that fails part-way (the file size limit stands in for a full disk) leaves the
+    log as it was: whole lines only."""
+    import resource
+    import signal
+
+    from immunorules.service._feedback import FeedbackLog
+
+    log = FeedbackLog(tmp_path / "feedback.jsonl")
+    log.append([{"card": "first"}])
+    size = log.path.stat().st_size
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 40, hard))
+    try:
+        with pytest.raises(OSError):
+            log.append([{"card": "second " + "x" * 200}])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert log.path.read_text().splitlines() == ['{"card": "first"}']
+    log.append([{"card": "third"}])
+    assert [json.loads(line)["card"] for line in log.path.read_text().splitlines()] == [
+        "first",
+        "third",
+    ]

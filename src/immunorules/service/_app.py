@@ -9,6 +9,7 @@ message and traceback, which may quote patient data, only at DEBUG level).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import threading
@@ -439,7 +440,17 @@ def create_app(
         body = await service.body(request)
         lines = feedback_lines(service_id, body, getattr(request.state, "issuer", None))
         if service.feedback is not None:
-            await run_in_threadpool(service.feedback.append, lines)
+            try:
+                await run_in_threadpool(service.feedback.append, lines)
+            except OSError as exc:  # e.g. a full disk: the log holds no partial line
+                log.error(
+                    "request %s: feedback not stored: %s",
+                    request.state.request_id,
+                    errno.errorcode.get(exc.errno or 0, type(exc).__name__),
+                )
+                raise RequestProblem(
+                    503, "unavailable", "the feedback could not be stored; try again later"
+                ) from None
         return JSONResponse({"recorded": len(lines)})
 
     async def problem(request: Request, exc: Exception) -> Response:
