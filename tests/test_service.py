@@ -1157,3 +1157,43 @@ def test_a_failed_feedback_write_leaves_no_partial_line(tmp_path: Path) -> None:
         "first",
         "third",
     ]
+
+
+def test_an_unknown_resource_type_in_prefetch_is_400(running: Running) -> None:
+    prefetch = running.records.prefetch(HERSHEL)
+    good = running.hook(HERSHEL, prefetch=prefetch, fhir_server=None)
+    for value in (
+        {"resourceType": "Foo"},
+        {"resourceType": "Element"},
+        {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Conditoin"}}]},
+    ):
+        response = running.post(
+            PATIENT_VIEW, {**good, "prefetch": {**prefetch, "conditions": value}}
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "bad_prefetch"
+
+
+def test_a_prefetched_patient_bundle_about_someone_else_is_not_used(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="immunorules.service")
+    prefetch = running.records.prefetch(HERSHEL)
+    other = {**prefetch["patient"], "id": "someone-else", "birthDate": "1901-02-03"}
+    prefetch["patient"] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": other}],
+    }
+    response = running.post(
+        PATIENT_VIEW, running.hook(HERSHEL, prefetch=prefetch, fhir_server=None)
+    )
+    assert response.status_code == 412, response.text
+    before = running.fhir.hits[f"/fhir/Patient/{HERSHEL}"]
+    response = running.post(PATIENT_VIEW, running.hook(HERSHEL, prefetch=prefetch))
+    assert response.status_code == 200
+    assert running.fhir.hits[f"/fhir/Patient/{HERSHEL}"] == before + 1
+    expected = expected_cards(running.kb, record_of(running.records, HERSHEL))
+    assert comparable(response.json()["cards"]) == comparable(expected)
+    assert "another patient" in caplog.text
+    assert "someone-else" not in caplog.text and "1901-02-03" not in caplog.text

@@ -9,6 +9,8 @@ sends more than the size bounds is :class:`FhirUnavailable`; the caller bounds t
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -19,6 +21,8 @@ from .._model import jsonstrict
 from ._hooks import PREFETCH, HookCall, RequestProblem
 
 __all__ = ["FhirUnavailable", "Record", "patient_record"]
+
+log = logging.getLogger("immunorules.service")
 
 #: The most bytes read from the FHIR server for one request, over all its responses.
 MAX_FHIR_BYTES = 32 * 1024 * 1024
@@ -155,6 +159,34 @@ async def _pages(
     return found
 
 
+@functools.lru_cache(maxsize=256)
+def _resource_type(name: str) -> bool:
+    """Whether ``name`` is a FHIR R4 resource type (not a data type, not an abstract base)."""
+    if not name.isalpha() or len(name) > 64 or name in ("Resource", "DomainResource"):
+        return False
+    from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B.resource import Resource
+
+    try:
+        model = get_fhir_model_class(name)
+    except (ValueError, KeyError, AttributeError, ImportError):
+        return False
+    return isinstance(model, type) and issubclass(model, Resource)
+
+
+def _known(resources: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    for resource in resources:
+        kind = resource.get("resourceType")
+        if not isinstance(kind, str) or not _resource_type(kind):
+            raise RequestProblem(
+                400,
+                "bad_prefetch",
+                f"prefetch {key!r} holds a resource of an unknown type "
+                f"({str(kind)[:64]!r} is not a FHIR R4 resource type)",
+            )
+    return resources
+
+
 def _prefetched(key: str, value: Any, call: HookCall) -> tuple[list[dict[str, Any]], str | None]:
     """The resources a prefetch value gives, and the link to its next page (if paginated)."""
     if value is None:  # the client has no data for this template
@@ -164,7 +196,23 @@ def _prefetched(key: str, value: Any, call: HookCall) -> tuple[list[dict[str, An
             400, "bad_prefetch", f"prefetch {key!r} must be a FHIR resource, a Bundle or null"
         )
     if value["resourceType"] == "Bundle":
-        return _entries(value, _prefetch_problem), _next(value, _prefetch_problem)
+        resources = _known(_entries(value, _prefetch_problem), key)
+        link = _next(value, _prefetch_problem)
+        if key != "patient":
+            return resources, link
+        # Only the Patient of context.patientId: a record about someone else is never read.
+        kept = [
+            r
+            for r in resources
+            if r["resourceType"] == "Patient" and r.get("id") == call.patient_id
+        ]
+        if len(kept) < len(resources):
+            log.warning(
+                "prefetch 'patient': %d resource(s) about another patient or not a Patient dropped",
+                len(resources) - len(kept),
+            )
+        return kept[:1], None
+    _known([value], key)
     if key == "patient" and (
         value["resourceType"] != "Patient" or value.get("id") != call.patient_id
     ):
@@ -189,6 +237,9 @@ async def patient_record(client: httpx.AsyncClient, call: HookCall) -> Record:
             missing.append(template.replace("{{context.patientId}}", quote(call.patient_id)))
             continue
         resources, more = _prefetched(key, value, call)
+        if key == "patient" and not resources and value is not None:  # none left to use
+            missing.append(template.replace("{{context.patientId}}", quote(call.patient_id)))
+            continue
         record.resources += resources
         if more is not None:
             follow.append(more)
