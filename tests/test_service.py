@@ -1197,3 +1197,75 @@ def test_a_prefetched_patient_bundle_about_someone_else_is_not_used(
     assert comparable(response.json()["cards"]) == comparable(expected)
     assert "another patient" in caplog.text
     assert "someone-else" not in caplog.text and "1901-02-03" not in caplog.text
+
+
+def test_a_jwks_file_is_read_only_up_to_its_size_limit(tmp_path: Path) -> None:
+    """``--issuer a=/dev/zero`` must not read forever: a pipe that never ends stands in for it."""
+    import threading
+
+    from immunorules.service._auth import MAX_JWKS_BYTES, issuer_keys
+
+    fifo = tmp_path / "endless"
+    os.mkfifo(fifo)
+    written = 0
+
+    def endless() -> None:
+        nonlocal written
+        chunk = b" " * 65536
+        try:
+            with open(fifo, "wb") as pipe:
+                while written < 64 * MAX_JWKS_BYTES:
+                    pipe.write(chunk)
+                    written += len(chunk)
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=endless, daemon=True)
+    writer.start()
+    with pytest.raises(ValueError, match="larger than"):
+        issuer_keys(fifo, ttl=60)
+    writer.join(timeout=10)
+    assert written < 8 * MAX_JWKS_BYTES
+
+
+def test_a_trickling_jwks_url_has_an_overall_deadline() -> None:
+    """A JWK Set URL that sends a byte at a time keeps the token check waiting no longer than the
+    deadline: the token is refused (no key), and the service stays up."""
+    import asyncio
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from immunorules.service._auth import issuer_keys
+
+    class Trickle(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                for _ in range(60):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    keys = issuer_keys(f"http://127.0.0.1:{httpd.server_address[1]}/jwks", ttl=60, deadline=0.5)
+
+    async def fetch() -> Any:
+        async with httpx.AsyncClient(timeout=5) as client:
+            return await keys.key("some-kid", client)
+
+    started = time.monotonic()
+    try:
+        assert asyncio.run(fetch()) is None
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert time.monotonic() - started < 2.5

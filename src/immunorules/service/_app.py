@@ -352,6 +352,7 @@ def create_app(
     fhir_timeout: float = 5.0,
     max_request_bytes: int = 1024 * 1024,
     jwks_ttl: float = 3600.0,
+    jwks_timeout: float = 5.0,
     max_token_lifetime: float = 3600.0,
     replay_cache_size: int = 100_000,
 ) -> Starlette:
@@ -367,7 +368,8 @@ def create_app(
       Lines; not stored when None).
 
     ``issuers`` maps each trusted CDS client's ``iss`` to its JWK Set: an ``https://`` URL
-    (fetched when needed, kept ``jwks_ttl`` seconds), a file, or the JWK Set itself. Every
+    (fetched when needed, within ``jwks_timeout`` seconds, kept ``jwks_ttl`` seconds), a file,
+    or the JWK Set itself. Every
     request must carry a JWT signed by one of them whose ``aud`` is ``audience`` (this
     service's public base URL) followed by the path called; ``allow_unauthenticated=True``
     checks no token, for local development only. Requests over ``max_request_bytes`` get 413;
@@ -391,7 +393,10 @@ def create_app(
         from ._auth import ReplayCache
 
         verifier = TokenVerifier(
-            {iss: issuer_keys(source, ttl=jwks_ttl) for iss, source in issuers.items()},
+            {
+                iss: issuer_keys(source, ttl=jwks_ttl, deadline=jwks_timeout)
+                for iss, source in issuers.items()
+            },
             audience,
             max_lifetime=max_token_lifetime,
             replay=ReplayCache(replay_cache_size),
