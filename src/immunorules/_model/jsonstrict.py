@@ -32,11 +32,13 @@ class NestedTooDeeply(StrictJSONError):
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            raise StrictJSONError(f"the key {shown(key)} appears twice")
-        data[key] = value
+    data = dict(pairs)
+    if len(data) < len(pairs):  # rare: only then look for the key, in Python
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise StrictJSONError(f"the key {shown(key)} appears twice")
+            seen.add(key)
     return data
 
 
