@@ -1146,7 +1146,7 @@ def test_a_failed_feedback_write_leaves_no_partial_line(tmp_path: Path) -> None:
     previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (size + 40, hard))
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match=r"written|too large"):
             log.append([{"card": "second " + "x" * 200}])
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
@@ -1269,3 +1269,134 @@ def test_a_trickling_jwks_url_has_an_overall_deadline() -> None:
         httpd.shutdown()
         httpd.server_close()
     assert time.monotonic() - started < 2.5
+
+
+def _connect(base: str) -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    return sock
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """What the server sends until it closes the connection (b"" if it only closed it)."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def test_request_heads_over_the_size_limit_are_refused(running: Running) -> None:
+    with _connect(running.base) as sock:  # just over the limit: a 431 with a JSON body
+        sock.sendall(
+            b"GET /cds-services HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + b"a" * (70 * 1024)
+        )
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "too_large"
+    sent = 0
+    with _connect(running.base) as sock:  # a huge header: the server stops reading it early
+        sock.sendall(b"GET /cds-services HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ")
+        try:
+            while sent < 8 * 1024 * 1024:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+                time.sleep(0.005)
+        except OSError:  # reset or broken pipe: the server closed the connection
+            pass
+    assert sent < 2 * 1024 * 1024
+    token = "a" * (32 * 1024)  # large but under the limit: an ordinary refused token
+    refused(
+        running.client.get(
+            running.base + "/cds-services", headers={"Authorization": f"Bearer {token}"}
+        )
+    )
+
+
+def test_slow_clients_are_cut_off(kb: ir.KnowledgeBase) -> None:
+    """A request head or body that trickles in is cut off (408) after its deadline, and a
+    connection that sends nothing is closed: slow clients cannot hold connections open."""
+    app = create_app(kb, allow_unauthenticated=True, read_timeout=0.5)
+    with serving(app, free_socket(), header_timeout=0.5) as base:
+        started = time.monotonic()
+        with _connect(base) as sock:
+            sock.sendall(b"GET /cds-services HTTP/1.1\r\nHost: x\r\n")
+            try:
+                for _ in range(40):
+                    sock.sendall(b"X-Slow: 1\r\n")
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            answer = _answer(sock)
+        assert time.monotonic() - started < 3
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+        started = time.monotonic()
+        with _connect(base) as sock:  # connects and says nothing
+            assert _answer(sock).startswith(b"HTTP/1.1 408 ")
+        assert time.monotonic() - started < 3
+        started = time.monotonic()
+        with _connect(base) as sock:
+            sock.sendall(
+                f"POST {PATIENT_VIEW} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Content-Length: 1000\r\n\r\n{".encode()
+            )
+            try:
+                for _ in range(40):
+                    sock.sendall(b" ")
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            answer = _answer(sock)
+        assert time.monotonic() - started < 3
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "timeout"
+        assert httpx.get(base + "/cds-services", timeout=10).status_code == 200
+
+
+def test_a_heavy_prefetch_is_read_off_the_event_loop_within_its_deadline(
+    kb: ir.KnowledgeBase, records: Records
+) -> None:
+    """A prefetch with 108,000 codings takes seconds to read: other calls are answered in the
+    meantime, and the call itself ends at its deadline (no cards, logged)."""
+    import threading
+
+    prefetch = records.prefetch(HERSHEL)
+    condition = prefetch["conditions"]["entry"][0]["resource"]
+    for number in range(6):
+        coding = [{"system": SNOMED, "code": str(100000 + i)} for i in range(18000)]
+        heavy = {**condition, "id": f"heavy-{number}", "code": {"coding": coding}}
+        prefetch["conditions"]["entry"].append({"resource": heavy})
+    body = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/1", "patientId": HERSHEL},
+        "prefetch": prefetch,
+    }
+    content = json.dumps(body).encode()
+    app = create_app(
+        kb, allow_unauthenticated=True, max_request_bytes=16 * 1024 * 1024, answer_timeout=0.1
+    )
+    with serving(app, free_socket()) as base, httpx.Client(timeout=30) as client:
+        assert client.get(base + "/cds-services").status_code == 200
+        done: list[tuple[float, httpx.Response]] = []
+
+        def heavy_call() -> None:
+            started = time.monotonic()
+            response = client.post(base + PATIENT_VIEW, content=content)
+            done.append((time.monotonic() - started, response))
+
+        caller = threading.Thread(target=heavy_call)
+        caller.start()
+        slowest = 0.0
+        while caller.is_alive():
+            started = time.monotonic()
+            assert client.get(base + "/cds-services").status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+            time.sleep(0.02)
+        caller.join()
+    took, response = done[0]
+    assert response.status_code == 200 and response.json() == {"cards": []}
+    assert took < 6, took
+    assert slowest < 0.75, slowest

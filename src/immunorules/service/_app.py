@@ -38,7 +38,7 @@ from ._auth import AuthError, TokenVerifier, issuer_keys
 from ._cards import Card, cards_from_result, order_cards
 from ._feedback import FeedbackLog, feedback_lines
 from ._hooks import SERVICES, HookCall, RequestProblem, discovery, hook_call
-from ._records import FhirUnavailable, Record, patient_record
+from ._records import INLINE_BYTES, FhirUnavailable, Record, offload, patient_record
 
 if TYPE_CHECKING:
     from .._api.knowledge_base import KnowledgeBase
@@ -49,10 +49,12 @@ __all__ = ["create_app"]
 log = logging.getLogger("immunorules.service")
 
 IssuerSource = str | os.PathLike[str] | Mapping[str, Any]
-#: Records of at most this many resources are read on the event loop (a few milliseconds);
-#: larger ones in a worker thread, so a big record never stalls other requests. Handing work
-#: to a thread costs about 3.5 ms per request on the benchmark machine, nearly as much as
-#: reading a 60-resource record (about 2.5 ms): benchmarks/service_bench.py.
+#: Records of at most this many resources, from at most ``INLINE_BYTES`` of JSON, are read on
+#: the event loop (a few milliseconds); larger ones in a worker thread, so a big record never
+#: stalls other requests. Handing work to a thread costs about 3.5 ms per request on the
+#: benchmark machine, nearly as much as reading a 60-resource record (about 2.5 ms):
+#: benchmarks/service_bench.py. The same bound decides where a request body or a FHIR server's
+#: answer is parsed.
 INLINE_RESOURCES = 200
 
 
@@ -182,12 +184,16 @@ class _Service:
         feedback: FeedbackLog | None,
         fhir_timeout: float,
         max_request_bytes: int,
+        read_timeout: float,
+        answer_timeout: float,
     ) -> None:
         self.kb = kb
         self.verifier = verifier
         self.feedback = feedback
         self.fhir_timeout = fhir_timeout
         self.max_request_bytes = max_request_bytes
+        self.read_timeout = read_timeout
+        self.answer_timeout = answer_timeout
         self._client: httpx.AsyncClient | None = None
         # Resolution caches are shared: one evaluation at a time (each takes microseconds).
         self._evaluating = threading.Lock()
@@ -232,12 +238,18 @@ class _Service:
             if int(length) > limit:
                 raise RequestProblem(413, "too_large", f"the request is over {limit} bytes")
         data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > limit:
-                raise RequestProblem(413, "too_large", f"the request is over {limit} bytes")
         try:
-            return jsonstrict.loads(data, lone_surrogates=False)
+            async with asyncio.timeout(self.read_timeout):  # the whole body, not each read
+                async for chunk in request.stream():
+                    data += chunk
+                    if len(data) > limit:
+                        raise RequestProblem(413, "too_large", f"the request is over {limit} bytes")
+        except TimeoutError:
+            raise _TooSlow(self.read_timeout) from None
+        request.state.body_bytes = len(data)
+        strict = partial(jsonstrict.loads, bytes(data), lone_surrogates=False)
+        try:
+            return strict() if len(data) <= INLINE_BYTES else await offload(strict)
         except jsonstrict.StrictJSONError as exc:
             raise RequestProblem(
                 400, "bad_json", f"the request body is not valid JSON: {exc}"
@@ -248,16 +260,28 @@ class _Service:
     # -- answering a hook --------------------------------------------------------------------
 
     async def cards(self, request: Request, call: HookCall) -> list[Card]:
+        """The cards for a call: what prefetch lacks is fetched (and parsed) within
+        ``fhir_timeout`` seconds, and the record is read and evaluated within
+        ``answer_timeout`` seconds, or there are none (and the log says why)."""
         try:
             async with asyncio.timeout(self.fhir_timeout):
                 record = await patient_record(self.client, call)
-            if len(record.resources) <= INLINE_RESOURCES:
-                return self._answer(call, record)
-            return await run_in_threadpool(partial(self._answer, call, record))
         except TimeoutError:
-            reason = f"the FHIR server took over {self.fhir_timeout:.1f} s"
+            return self._none(request, f"the FHIR server took over {self.fhir_timeout:g} s")
         except FhirUnavailable as exc:
-            reason = str(exc)
+            return self._none(request, str(exc))
+        size = getattr(request.state, "body_bytes", 0) + record.fetched_bytes
+        try:
+            if len(record.resources) <= INLINE_RESOURCES and size <= INLINE_BYTES:
+                return self._answer(call, record)
+            async with asyncio.timeout(self.answer_timeout):
+                return await offload(partial(self._answer, call, record))
+        except TimeoutError:
+            return self._none(request, f"reading the record took over {self.answer_timeout:g} s")
+        except FhirUnavailable as exc:
+            return self._none(request, str(exc))
+
+    def _none(self, request: Request, reason: str) -> list[Card]:
         log.error("request %s: no cards: %s", request.state.request_id, reason)
         return []
 
@@ -334,6 +358,11 @@ class _Service:
             log.debug("warm-up failed", exc_info=True)
 
 
+class _TooSlow(RequestProblem):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, "timeout", f"the request body did not arrive within {seconds:g} s")
+
+
 class _Unauthorized(RequestProblem):
     def __init__(self) -> None:
         super().__init__(
@@ -351,6 +380,8 @@ def create_app(
     allow_origins: Sequence[str] = ("*",),
     fhir_timeout: float = 5.0,
     max_request_bytes: int = 1024 * 1024,
+    read_timeout: float = 10.0,
+    answer_timeout: float = 10.0,
     jwks_ttl: float = 3600.0,
     jwks_timeout: float = 5.0,
     max_token_lifetime: float = 3600.0,
@@ -363,7 +394,8 @@ def create_app(
     - ``POST /cds-services/{id}``: cards for the patient; the record comes from prefetch, and
       what prefetch lacks from the request's ``fhirServer`` (with its ``fhirAuthorization``
       token), within ``fhir_timeout`` seconds: a FHIR server that fails or is slower answers
-      ``{"cards": []}`` and logs why.
+      ``{"cards": []}`` and logs why; so does a record that takes over ``answer_timeout``
+      seconds to read and evaluate (a large one is read in a worker thread).
     - ``POST /cds-services/{id}/feedback``: appends each feedback item to ``feedback_log`` (JSON
       Lines; not stored when None).
 
@@ -372,7 +404,8 @@ def create_app(
     or the JWK Set itself. Every
     request must carry a JWT signed by one of them whose ``aud`` is ``audience`` (this
     service's public base URL) followed by the path called; ``allow_unauthenticated=True``
-    checks no token, for local development only. Requests over ``max_request_bytes`` get 413;
+    checks no token, for local development only. Requests over ``max_request_bytes`` get 413,
+    and a body not received within ``read_timeout`` seconds 408;
     browsers from ``allow_origins`` may call the service (CORS).
     """
     if kb is None:
@@ -416,6 +449,8 @@ def create_app(
         feedback=FeedbackLog(feedback_log) if feedback_log is not None else None,
         fhir_timeout=fhir_timeout,
         max_request_bytes=max_request_bytes,
+        read_timeout=read_timeout,
+        answer_timeout=answer_timeout,
     )
     listing = discovery(unauthenticated=allow_unauthenticated)
 
@@ -461,6 +496,8 @@ def create_app(
     async def problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestProblem)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 408:  # the rest of the body may never come: end the connection
+            headers = {"Connection": "close"}
         return _problem(exc.status, exc.error, exc.message, headers)
 
     async def http_problem(request: Request, exc: Exception) -> Response:

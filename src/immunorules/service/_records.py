@@ -12,17 +12,30 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
+import anyio.to_thread
 import httpx
 
 from .._model import jsonstrict
 from ._hooks import PREFETCH, HookCall, RequestProblem
 
-__all__ = ["FhirUnavailable", "Record", "patient_record"]
+__all__ = ["INLINE_BYTES", "FhirUnavailable", "Record", "offload", "patient_record"]
 
 log = logging.getLogger("immunorules.service")
+
+T = TypeVar("T")
+#: Answers of at most this many bytes are parsed on the event loop, larger ones in a thread.
+INLINE_BYTES = 128 * 1024
+
+
+async def offload(work: Callable[[], T]) -> T:
+    """``work()`` in a worker thread; a deadline around the call is not held up by it (the
+    thread is left to finish on its own)."""
+    return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+
 
 #: The most bytes read from the FHIR server for one request, over all its responses.
 MAX_FHIR_BYTES = 32 * 1024 * 1024
@@ -44,10 +57,12 @@ class Record:
     def __init__(self) -> None:
         self.resources: list[dict[str, Any]] = []
         self.fetched = False
+        self.fetched_bytes = 0
 
 
 class _Budget:
     def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.left = limit
 
     def take(self, size: int) -> None:
@@ -79,8 +94,11 @@ async def _get(
         raise FhirUnavailable("the FHIR server timed out") from None
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: bad IDNA
         raise FhirUnavailable(f"the FHIR server is unreachable ({type(exc).__name__})") from None
+    parse = partial(jsonstrict.loads, bytes(body))
     try:
-        data = jsonstrict.loads(body)
+        # A large answer is parsed in a worker thread: the event loop (and the caller's
+        # deadline) is not held up by it.
+        data = parse() if len(body) <= INLINE_BYTES else await offload(parse)
     except ValueError:
         raise FhirUnavailable("the FHIR server sent something that is not JSON") from None
     if not isinstance(data, dict):
@@ -262,6 +280,7 @@ async def patient_record(client: httpx.AsyncClient, call: HookCall) -> Record:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        record.fetched_bytes = budget.limit - budget.left
     return record
 
 
