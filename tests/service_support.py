@@ -230,9 +230,12 @@ class FhirServer:
 
 
 @contextmanager
-def serving(app: Any, sock: socket.socket) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on ``sock`` in a background thread; yields the base URL."""
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+def serving(app: Any, sock: socket.socket, **limits: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on ``sock`` in a background thread, with the options
+    ``immunorules serve`` uses (``limits`` changes them); yields the base URL."""
+    from immunorules.service import uvicorn_options
+
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **uvicorn_options(**limits))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -632,7 +633,14 @@ def test_bad_requests_get_json_4xx(running: Running) -> None:
             ),
         ),
         (404, "not_found", running.client.get(running.base + "/nowhere")),
-        (405, "method_not_allowed", running.client.get(running.base + PATIENT_VIEW)),
+        (
+            405,
+            "method_not_allowed",
+            running.client.get(
+                running.base + PATIENT_VIEW,
+                headers={"Authorization": f"Bearer {running.token(PATIENT_VIEW)}"},
+            ),
+        ),
     ]
     for status, error, response in cases:
         assert response.status_code == status, (error, response.text)
@@ -920,3 +928,475 @@ def test_serve_command_answers_over_http(tmp_path: Path) -> None:
             _, err = proc.communicate(timeout=20)
     assert b"UNAUTHENTICATED DEVELOPMENT MODE" in err
     assert b"GET discovery -> 200" in err
+
+
+# -- fixes from use, round 2 (issue 23) -----------------------------------------------------------
+
+
+def test_the_replay_cache_size_is_honoured(kb: ir.KnowledgeBase) -> None:
+    """A small replay cache is full after that many tokens (503), not silently the default."""
+    signer = Signer(EHR)
+    sock = free_socket()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = create_app(kb, issuers={EHR: signer.jwks()}, audience=base, replay_cache_size=2)
+    with serving(app, sock) as url, httpx.Client(timeout=30) as client:
+        statuses = [
+            client.get(
+                url + "/cds-services",
+                headers={"Authorization": f"Bearer {signer.token(base + '/cds-services')}"},
+            ).status_code
+            for _ in range(3)
+        ]
+    assert statuses == [200, 200, 503]
+
+
+def test_duplicate_json_keys_are_refused_naming_the_key(running: Running) -> None:
+    good = running.hook(HERSHEL, prefetch=running.records.prefetch(HERSHEL), fhir_server=None)
+    text = json.dumps(good)
+    doubled = text.replace('"hook": ', '"hook": "order-sign", "hook": ', 1).encode()
+    response = running.post(PATIENT_VIEW, doubled)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "bad_json"
+    assert "'hook' appears twice" in response.json()["message"]
+    nested = text.replace('"resourceType": "Patient"', '"id": "x", "resourceType": "Patient"', 1)
+    response = running.post(PATIENT_VIEW, nested.encode())
+    assert response.status_code == 400 and "'id' appears twice" in response.json()["message"]
+    feedback = b'{"feedback": [], "feedback": [{"card": "c"}]}'
+    response = running.post(PATIENT_VIEW + "/feedback", feedback)
+    assert response.status_code == 400 and response.json()["error"] == "bad_json"
+    response = running.post(PATIENT_VIEW, text.replace('"context"', '"n": NaN, "context"').encode())
+    assert response.status_code == 400 and response.json()["error"] == "bad_json"
+
+
+def test_hostile_requests_get_json_4xx_never_500(running: Running) -> None:
+    prefetch = running.records.prefetch(HERSHEL)
+    good = running.hook(HERSHEL, prefetch=prefetch, fhir_server=None)
+    condition = prefetch["conditions"]["entry"][0]["resource"]
+    without_conditions = {k: v for k, v in prefetch.items() if k != "conditions"}
+    bodies: list[tuple[str, dict[str, Any]]] = [
+        (
+            "bad_prefetch",
+            {
+                **good,
+                "prefetch": {**prefetch, "conditions": {"resourceType": "Bundle", "entry": 5}},
+            },
+        ),
+        (
+            "bad_prefetch",
+            {
+                **good,
+                "prefetch": {
+                    **prefetch,
+                    "conditions": {"resourceType": "Bundle", "entry": {"resource": condition}},
+                },
+            },
+        ),
+        (
+            "bad_prefetch",
+            {
+                **good,
+                "prefetch": {
+                    **prefetch,
+                    "conditions": {"resourceType": "Bundle", "entry": [], "link": 5},
+                },
+            },
+        ),
+        (
+            "bad_prefetch",
+            {
+                **good,
+                "prefetch": {
+                    **prefetch,
+                    "conditions": {
+                        "resourceType": "Bundle",
+                        "entry": [{"resource": {**condition, "contained": 5}}],
+                    },
+                },
+            },
+        ),
+        (
+            "bad_prefetch",
+            {**good, "prefetch": {**prefetch, "conditions": {**condition, "contained": {"a": 1}}}},
+        ),
+    ]
+    for server in (
+        "http://[",
+        "http://[::1",
+        "http://a.example:99999",
+        "http://a.example:x",
+        "http://a\x00b.example",
+        "http://xn--.example",
+        "http://a b.example",
+        "http://\u2603\u2603..example",
+        "http://a.example\r\nX: y",
+        7,
+    ):
+        bodies.append(
+            ("bad_request", {**good, "prefetch": without_conditions, "fhirServer": server})
+        )
+    for token in ("\u00e9t\u00e9", "a\r\nX-Injected: 1", "", 5):
+        bodies.append(
+            (
+                "bad_request",
+                {
+                    **good,
+                    "prefetch": without_conditions,
+                    "fhirServer": running.fhir.url + "/fhir",
+                    "fhirAuthorization": {"access_token": token},
+                },
+            )
+        )
+    for error, body in bodies:
+        response = running.post(PATIENT_VIEW, body)
+        assert response.status_code == 400, (error, response.text, body.get("fhirServer"))
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["error"] == error, response.text
+    huge = running.signer.token(running.base + "/cds-services", exp=10**400)
+    refused(
+        running.client.get(
+            running.base + "/cds-services", headers={"Authorization": f"Bearer {huge}"}
+        )
+    )
+    surrogate = (
+        b'{"feedback": [{"card": "\\ud800", "outcome": "accepted", "outcomeTimestamp": "t"}]}'
+    )
+    response = running.post(PATIENT_VIEW + "/feedback", surrogate)
+    assert response.status_code == 400 and response.json()["error"] == "bad_json", response.text
+    assert "surrogate" in response.json()["message"]
+
+
+def test_a_client_leaving_mid_body_is_no_error(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="immunorules.service")
+    host, port = running.base.removeprefix("http://").split(":")
+    token = running.token(PATIENT_VIEW)
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            f"POST {PATIENT_VIEW} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            'Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"hook": '.encode()
+        )
+        time.sleep(0.3)
+    deadline = time.monotonic() + 5
+    while "disconnected" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "the client disconnected" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "internal error" not in caplog.text
+
+
+def test_cors_preflight_answers_are_not_text(running: Running) -> None:
+    asked = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    response = running.client.options(
+        running.base + PATIENT_VIEW, headers={"Origin": SANDBOX_ORIGIN, **asked}
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == SANDBOX_ORIGIN
+    assert response.content == b"" and "content-type" not in response.headers
+    response = running.client.options(
+        running.base + PATIENT_VIEW, headers={"Origin": "https://evil.example.org", **asked}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"] == "cors_refused"
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_the_token_is_checked_before_the_service_id(running: Running) -> None:
+    for path in (
+        "/cds-services/no-such-service",
+        "/cds-services/no-such-service/feedback",
+        "/cds-services/a/b/c",
+        "/cds-services/",
+    ):
+        refused(running.post(path, {}, token=None))
+        refused(running.client.get(running.base + path))
+    refused(running.client.get(running.base + PATIENT_VIEW))
+    unknown = running.post("/cds-services/no-such-service", {})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_service"
+    deeper = running.post("/cds-services/a/b/c", {})
+    assert deeper.status_code == 404 and deeper.json()["error"] == "not_found"
+
+
+def test_feedback_lines_survive_splitlines(running: Running) -> None:
+    card = "card\u2028two\u2029three\x85four"
+    body = {"feedback": [{"card": card, "outcome": "accepted", "outcomeTimestamp": "t\u2028"}]}
+    before = running.feedback.read_text(encoding="utf-8") if running.feedback.exists() else ""
+    assert running.post(PATIENT_VIEW + "/feedback", body).status_code == 200
+    added = running.feedback.read_text(encoding="utf-8")[len(before) :]
+    assert len(added.splitlines()) == 1
+    assert json.loads(added)["card"] == card
+
+
+def test_a_failed_feedback_write_leaves_no_partial_line(tmp_path: Path) -> None:
+    """A write that fails part-way (the file size limit stands in for a full disk) leaves the
+    log as it was: whole lines only."""
+    import resource
+    import signal
+
+    from immunorules.service._feedback import FeedbackLog
+
+    log = FeedbackLog(tmp_path / "feedback.jsonl")
+    log.append([{"card": "first"}])
+    size = log.path.stat().st_size
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 40, hard))
+    try:
+        with pytest.raises(OSError, match=r"written|too large"):
+            log.append([{"card": "second " + "x" * 200}])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert log.path.read_text().splitlines() == ['{"card": "first"}']
+    log.append([{"card": "third"}])
+    assert [json.loads(line)["card"] for line in log.path.read_text().splitlines()] == [
+        "first",
+        "third",
+    ]
+
+
+def test_an_unknown_resource_type_in_prefetch_is_400(running: Running) -> None:
+    prefetch = running.records.prefetch(HERSHEL)
+    good = running.hook(HERSHEL, prefetch=prefetch, fhir_server=None)
+    for value in (
+        {"resourceType": "Foo"},
+        {"resourceType": "Element"},
+        {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Conditoin"}}]},
+    ):
+        response = running.post(
+            PATIENT_VIEW, {**good, "prefetch": {**prefetch, "conditions": value}}
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "bad_prefetch"
+
+
+def test_a_prefetched_patient_bundle_about_someone_else_is_not_used(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="immunorules.service")
+    prefetch = running.records.prefetch(HERSHEL)
+    other = {**prefetch["patient"], "id": "someone-else", "birthDate": "1901-02-03"}
+    prefetch["patient"] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": other}],
+    }
+    response = running.post(
+        PATIENT_VIEW, running.hook(HERSHEL, prefetch=prefetch, fhir_server=None)
+    )
+    assert response.status_code == 412, response.text
+    before = running.fhir.hits[f"/fhir/Patient/{HERSHEL}"]
+    response = running.post(PATIENT_VIEW, running.hook(HERSHEL, prefetch=prefetch))
+    assert response.status_code == 200
+    assert running.fhir.hits[f"/fhir/Patient/{HERSHEL}"] == before + 1
+    expected = expected_cards(running.kb, record_of(running.records, HERSHEL))
+    assert comparable(response.json()["cards"]) == comparable(expected)
+    assert "another patient" in caplog.text
+    assert "someone-else" not in caplog.text and "1901-02-03" not in caplog.text
+
+
+def test_a_jwks_file_is_read_only_up_to_its_size_limit(tmp_path: Path) -> None:
+    """``--issuer a=/dev/zero`` must not read forever: a pipe that never ends stands in for it."""
+    import threading
+
+    from immunorules.service._auth import MAX_JWKS_BYTES, issuer_keys
+
+    fifo = tmp_path / "endless"
+    os.mkfifo(fifo)
+    written = 0
+
+    def endless() -> None:
+        nonlocal written
+        chunk = b" " * 65536
+        try:
+            with open(fifo, "wb") as pipe:
+                while written < 64 * MAX_JWKS_BYTES:
+                    pipe.write(chunk)
+                    written += len(chunk)
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=endless, daemon=True)
+    writer.start()
+    with pytest.raises(ValueError, match="larger than"):
+        issuer_keys(fifo, ttl=60)
+    writer.join(timeout=10)
+    assert written < 8 * MAX_JWKS_BYTES
+
+
+def test_a_trickling_jwks_url_has_an_overall_deadline() -> None:
+    """A JWK Set URL that sends a byte at a time keeps the token check waiting no longer than the
+    deadline: the token is refused (no key), and the service stays up."""
+    import asyncio
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from immunorules.service._auth import issuer_keys
+
+    class Trickle(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                for _ in range(60):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    keys = issuer_keys(f"http://127.0.0.1:{httpd.server_address[1]}/jwks", ttl=60, deadline=0.5)
+
+    async def fetch() -> Any:
+        async with httpx.AsyncClient(timeout=5) as client:
+            return await keys.key("some-kid", client)
+
+    started = time.monotonic()
+    try:
+        assert asyncio.run(fetch()) is None
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert time.monotonic() - started < 2.5
+
+
+def _connect(base: str) -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    return sock
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """What the server sends until it closes the connection (b"" if it only closed it)."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def test_request_heads_over_the_size_limit_are_refused(running: Running) -> None:
+    with _connect(running.base) as sock:  # just over the limit: a 431 with a JSON body
+        sock.sendall(
+            b"GET /cds-services HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + b"a" * (70 * 1024)
+        )
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "too_large"
+    sent = 0
+    with _connect(running.base) as sock:  # a huge header: the server stops reading it early
+        sock.sendall(b"GET /cds-services HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ")
+        try:
+            while sent < 8 * 1024 * 1024:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+                time.sleep(0.005)
+        except OSError:  # reset or broken pipe: the server closed the connection
+            pass
+    assert sent < 2 * 1024 * 1024
+    token = "a" * (32 * 1024)  # large but under the limit: an ordinary refused token
+    refused(
+        running.client.get(
+            running.base + "/cds-services", headers={"Authorization": f"Bearer {token}"}
+        )
+    )
+
+
+def test_slow_clients_are_cut_off(kb: ir.KnowledgeBase) -> None:
+    """A request head or body that trickles in is cut off (408) after its deadline, and a
+    connection that sends nothing is closed: slow clients cannot hold connections open."""
+    app = create_app(kb, allow_unauthenticated=True, read_timeout=0.5)
+    with serving(app, free_socket(), header_timeout=0.5) as base:
+        started = time.monotonic()
+        with _connect(base) as sock:
+            sock.sendall(b"GET /cds-services HTTP/1.1\r\nHost: x\r\n")
+            try:
+                for _ in range(40):
+                    sock.sendall(b"X-Slow: 1\r\n")
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            answer = _answer(sock)
+        assert time.monotonic() - started < 3
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+        started = time.monotonic()
+        with _connect(base) as sock:  # connects and says nothing
+            assert _answer(sock).startswith(b"HTTP/1.1 408 ")
+        assert time.monotonic() - started < 3
+        started = time.monotonic()
+        with _connect(base) as sock:
+            sock.sendall(
+                f"POST {PATIENT_VIEW} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Content-Length: 1000\r\n\r\n{".encode()
+            )
+            try:
+                for _ in range(40):
+                    sock.sendall(b" ")
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            answer = _answer(sock)
+        assert time.monotonic() - started < 3
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "timeout"
+        assert httpx.get(base + "/cds-services", timeout=10).status_code == 200
+
+
+def test_a_heavy_prefetch_is_read_off_the_event_loop_within_its_deadline(
+    kb: ir.KnowledgeBase, records: Records
+) -> None:
+    """A prefetch with 108,000 codings takes seconds to read: other calls are answered in the
+    meantime, and the call itself ends at its deadline (no cards, logged)."""
+    import threading
+
+    prefetch = records.prefetch(HERSHEL)
+    condition = prefetch["conditions"]["entry"][0]["resource"]
+    for number in range(6):
+        coding = [{"system": SNOMED, "code": str(100000 + i)} for i in range(18000)]
+        heavy = {**condition, "id": f"heavy-{number}", "code": {"coding": coding}}
+        prefetch["conditions"]["entry"].append({"resource": heavy})
+    body = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/1", "patientId": HERSHEL},
+        "prefetch": prefetch,
+    }
+    content = json.dumps(body).encode()
+    app = create_app(
+        kb, allow_unauthenticated=True, max_request_bytes=16 * 1024 * 1024, answer_timeout=0.1
+    )
+    with serving(app, free_socket()) as base, httpx.Client(timeout=30) as client:
+        assert client.get(base + "/cds-services").status_code == 200
+        done: list[tuple[float, httpx.Response]] = []
+
+        def heavy_call() -> None:
+            started = time.monotonic()
+            response = client.post(base + PATIENT_VIEW, content=content)
+            done.append((time.monotonic() - started, response))
+
+        caller = threading.Thread(target=heavy_call)
+        caller.start()
+        slowest = 0.0
+        while caller.is_alive():
+            started = time.monotonic()
+            assert client.get(base + "/cds-services").status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+            time.sleep(0.02)
+        caller.join()
+    took, response = done[0]
+    assert response.status_code == 200 and response.json() == {"cards": []}
+    assert took < 6, took
+    assert slowest < 0.75, slowest

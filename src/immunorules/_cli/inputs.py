@@ -46,24 +46,14 @@ Item = tuple[str, Any]
 # -- strict JSON -----------------------------------------------------------------------------
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            raise ValueError(f"the key {shown(key)} appears twice")
-        data[key] = value
-    return data
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
 def loads(text: str) -> Any:
-    """``text`` as strict JSON; ``json.JSONDecodeError`` or ``ValueError`` when it is not."""
+    """``text`` as strict JSON (:func:`immunorules._model.jsonstrict.loads`);
+    ``json.JSONDecodeError`` or ``ValueError`` when it is not."""
+    from .._model import jsonstrict  # not at import: the model layer loads pydantic
+
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except RecursionError:
+        return jsonstrict.loads(text)
+    except jsonstrict.NestedTooDeeply:
         raise ValueError(
             "it is nested too deeply (a profile is one flat JSON object of field values)"
         ) from None

@@ -15,9 +15,18 @@ try:
     from ._app import create_app
     from ._cards import MAX_SUMMARY, cards_from_result, order_cards
     from ._hooks import PREFETCH, SERVICES
+    from ._server import uvicorn_options
 except ImportError as exc:  # pragma: no cover - depends on what is installed
     raise ImportError(
         f"immunorules.service needs the service extra: pip install 'immunorules[service]' ({exc})"
     ) from exc
 
-__all__ = ["MAX_SUMMARY", "PREFETCH", "SERVICES", "cards_from_result", "create_app", "order_cards"]
+__all__ = [
+    "MAX_SUMMARY",
+    "PREFETCH",
+    "SERVICES",
+    "cards_from_result",
+    "create_app",
+    "order_cards",
+    "uvicorn_options",
+]

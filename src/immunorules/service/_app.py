@@ -9,7 +9,7 @@ message and traceback, which may quote patient data, only at DEBUG level).
 from __future__ import annotations
 
 import asyncio
-import json
+import errno
 import logging
 import os
 import threading
@@ -23,20 +23,22 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._model import jsonstrict
 from ..fhir import FhirError, FhirProfile, profile_from_fhir
 from ._auth import AuthError, TokenVerifier, issuer_keys
 from ._cards import Card, cards_from_result, order_cards
 from ._feedback import FeedbackLog, feedback_lines
 from ._hooks import SERVICES, HookCall, RequestProblem, discovery, hook_call
-from ._records import FhirUnavailable, Record, patient_record
+from ._records import INLINE_BYTES, FhirUnavailable, Record, offload, patient_record
 
 if TYPE_CHECKING:
     from .._api.knowledge_base import KnowledgeBase
@@ -47,10 +49,12 @@ __all__ = ["create_app"]
 log = logging.getLogger("immunorules.service")
 
 IssuerSource = str | os.PathLike[str] | Mapping[str, Any]
-#: Records of at most this many resources are read on the event loop (a few milliseconds);
-#: larger ones in a worker thread, so a big record never stalls other requests. Handing work
-#: to a thread costs about 3.5 ms per request on the benchmark machine, nearly as much as
-#: reading a 60-resource record (about 2.5 ms): benchmarks/service_bench.py.
+#: Records of at most this many resources, from at most ``INLINE_BYTES`` of JSON, are read on
+#: the event loop (a few milliseconds); larger ones in a worker thread, so a big record never
+#: stalls other requests. Handing work to a thread costs about 3.5 ms per request on the
+#: benchmark machine, nearly as much as reading a 60-resource record (about 2.5 ms):
+#: benchmarks/service_bench.py. The same bound decides where a request body or a FHIR server's
+#: answer is parsed.
 INLINE_RESOURCES = 200
 
 
@@ -88,6 +92,9 @@ class _Observe:
 
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:  # nobody is left to answer: not the service's failure
+            status = status or 499
+            log.debug("request %s: the client disconnected before the answer", request_id)
         except Exception as exc:
             log.error("request %s: internal error (%s)", request_id, type(exc).__name__)
             log.debug("request %s: traceback", request_id, exc_info=True)
@@ -111,6 +118,61 @@ class _Observe:
             )
 
 
+class _Cors(CORSMiddleware):
+    """Starlette's CORS, with preflight answers that are not text: an accepted preflight is an
+    empty 200 with the CORS headers, a refused one a JSON 400."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        answer = super().preflight_response(request_headers)
+        headers = {
+            key: value
+            for key, value in answer.headers.items()
+            if key not in ("content-type", "content-length")
+        }
+        if answer.status_code == 200:
+            return Response(status_code=200, headers=headers)
+        return _problem(
+            answer.status_code,
+            "cors_refused",
+            "this origin, method or header is not allowed (CORS)",
+            headers,
+        )
+
+
+class _Authorize:
+    """Pure ASGI middleware: every request to ``/cds-services`` or a path under it needs a valid
+    token before anything else is looked at (which service ids exist, which methods a path
+    takes); others go on to the routes."""
+
+    def __init__(self, app: ASGIApp, *, service: _Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == "/cds-services" or path.startswith("/cds-services/"):
+            request = Request(scope, receive)
+            try:
+                await self.service.authorize(request)
+            except RequestProblem as exc:
+                state = scope.setdefault("state", {})
+                state.setdefault("route", _route_of(path))
+                headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+                await _problem(exc.status, exc.error, exc.message, headers)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _route_of(path: str) -> str:
+    """How the request log names the route of a refused request (never an unknown id)."""
+    parts = path.removeprefix("/cds-services").strip("/").split("/")
+    if parts == [""]:
+        return "discovery"
+    if len(parts) <= 2 and parts[0] in SERVICES and parts[1:] in ([], ["feedback"]):
+        return f"{'feedback' if parts[1:] else 'service'} {parts[0]}"
+    return "(unknown path)"
+
+
 class _Service:
     """What the endpoints share: the knowledge base, the token checks, the HTTP client."""
 
@@ -122,12 +184,16 @@ class _Service:
         feedback: FeedbackLog | None,
         fhir_timeout: float,
         max_request_bytes: int,
+        read_timeout: float,
+        answer_timeout: float,
     ) -> None:
         self.kb = kb
         self.verifier = verifier
         self.feedback = feedback
         self.fhir_timeout = fhir_timeout
         self.max_request_bytes = max_request_bytes
+        self.read_timeout = read_timeout
+        self.answer_timeout = answer_timeout
         self._client: httpx.AsyncClient | None = None
         # Resolution caches are shared: one evaluation at a time (each takes microseconds).
         self._evaluating = threading.Lock()
@@ -172,28 +238,50 @@ class _Service:
             if int(length) > limit:
                 raise RequestProblem(413, "too_large", f"the request is over {limit} bytes")
         data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > limit:
-                raise RequestProblem(413, "too_large", f"the request is over {limit} bytes")
         try:
-            return json.loads(data)
-        except (ValueError, RecursionError):
+            async with asyncio.timeout(self.read_timeout):  # the whole body, not each read
+                async for chunk in request.stream():
+                    data += chunk
+                    if len(data) > limit:
+                        raise RequestProblem(413, "too_large", f"the request is over {limit} bytes")
+        except TimeoutError:
+            raise _TooSlow(self.read_timeout) from None
+        request.state.body_bytes = len(data)
+        strict = partial(jsonstrict.loads, bytes(data), lone_surrogates=False)
+        try:
+            return strict() if len(data) <= INLINE_BYTES else await offload(strict)
+        except jsonstrict.StrictJSONError as exc:
+            raise RequestProblem(
+                400, "bad_json", f"the request body is not valid JSON: {exc}"
+            ) from None
+        except ValueError:
             raise RequestProblem(400, "bad_json", "the request body is not valid JSON") from None
 
     # -- answering a hook --------------------------------------------------------------------
 
     async def cards(self, request: Request, call: HookCall) -> list[Card]:
+        """The cards for a call: what prefetch lacks is fetched (and parsed) within
+        ``fhir_timeout`` seconds, and the record is read and evaluated within
+        ``answer_timeout`` seconds, or there are none (and the log says why)."""
         try:
             async with asyncio.timeout(self.fhir_timeout):
                 record = await patient_record(self.client, call)
-            if len(record.resources) <= INLINE_RESOURCES:
-                return self._answer(call, record)
-            return await run_in_threadpool(partial(self._answer, call, record))
         except TimeoutError:
-            reason = f"the FHIR server took over {self.fhir_timeout:.1f} s"
+            return self._none(request, f"the FHIR server took over {self.fhir_timeout:g} s")
         except FhirUnavailable as exc:
-            reason = str(exc)
+            return self._none(request, str(exc))
+        size = getattr(request.state, "body_bytes", 0) + record.fetched_bytes
+        try:
+            if len(record.resources) <= INLINE_RESOURCES and size <= INLINE_BYTES:
+                return self._answer(call, record)
+            async with asyncio.timeout(self.answer_timeout):
+                return await offload(partial(self._answer, call, record))
+        except TimeoutError:
+            return self._none(request, f"reading the record took over {self.answer_timeout:g} s")
+        except FhirUnavailable as exc:
+            return self._none(request, str(exc))
+
+    def _none(self, request: Request, reason: str) -> list[Card]:
         log.error("request %s: no cards: %s", request.state.request_id, reason)
         return []
 
@@ -270,6 +358,11 @@ class _Service:
             log.debug("warm-up failed", exc_info=True)
 
 
+class _TooSlow(RequestProblem):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, "timeout", f"the request body did not arrive within {seconds:g} s")
+
+
 class _Unauthorized(RequestProblem):
     def __init__(self) -> None:
         super().__init__(
@@ -287,7 +380,10 @@ def create_app(
     allow_origins: Sequence[str] = ("*",),
     fhir_timeout: float = 5.0,
     max_request_bytes: int = 1024 * 1024,
+    read_timeout: float = 10.0,
+    answer_timeout: float = 10.0,
     jwks_ttl: float = 3600.0,
+    jwks_timeout: float = 5.0,
     max_token_lifetime: float = 3600.0,
     replay_cache_size: int = 100_000,
 ) -> Starlette:
@@ -298,15 +394,18 @@ def create_app(
     - ``POST /cds-services/{id}``: cards for the patient; the record comes from prefetch, and
       what prefetch lacks from the request's ``fhirServer`` (with its ``fhirAuthorization``
       token), within ``fhir_timeout`` seconds: a FHIR server that fails or is slower answers
-      ``{"cards": []}`` and logs why.
+      ``{"cards": []}`` and logs why; so does a record that takes over ``answer_timeout``
+      seconds to read and evaluate (a large one is read in a worker thread).
     - ``POST /cds-services/{id}/feedback``: appends each feedback item to ``feedback_log`` (JSON
       Lines; not stored when None).
 
     ``issuers`` maps each trusted CDS client's ``iss`` to its JWK Set: an ``https://`` URL
-    (fetched when needed, kept ``jwks_ttl`` seconds), a file, or the JWK Set itself. Every
+    (fetched when needed, within ``jwks_timeout`` seconds, kept ``jwks_ttl`` seconds), a file,
+    or the JWK Set itself. Every
     request must carry a JWT signed by one of them whose ``aud`` is ``audience`` (this
     service's public base URL) followed by the path called; ``allow_unauthenticated=True``
-    checks no token, for local development only. Requests over ``max_request_bytes`` get 413;
+    checks no token, for local development only. Requests over ``max_request_bytes`` get 413,
+    and a body not received within ``read_timeout`` seconds 408;
     browsers from ``allow_origins`` may call the service (CORS).
     """
     if kb is None:
@@ -327,7 +426,10 @@ def create_app(
         from ._auth import ReplayCache
 
         verifier = TokenVerifier(
-            {iss: issuer_keys(source, ttl=jwks_ttl) for iss, source in issuers.items()},
+            {
+                iss: issuer_keys(source, ttl=jwks_ttl, deadline=jwks_timeout)
+                for iss, source in issuers.items()
+            },
             audience,
             max_lifetime=max_token_lifetime,
             replay=ReplayCache(replay_cache_size),
@@ -347,12 +449,13 @@ def create_app(
         feedback=FeedbackLog(feedback_log) if feedback_log is not None else None,
         fhir_timeout=fhir_timeout,
         max_request_bytes=max_request_bytes,
+        read_timeout=read_timeout,
+        answer_timeout=answer_timeout,
     )
     listing = discovery(unauthenticated=allow_unauthenticated)
 
     async def discover(request: Request) -> Response:
         request.state.route = "discovery"
-        await service.authorize(request)
         return JSONResponse(listing)
 
     def known(request: Request, route: str) -> str:
@@ -365,7 +468,6 @@ def create_app(
 
     async def call(request: Request) -> Response:
         service_id = known(request, "service")
-        await service.authorize(request)
         body = await service.body(request)
         hook = hook_call(SERVICES[service_id], body)
         request.state.hook = hook.service.hook
@@ -375,16 +477,27 @@ def create_app(
 
     async def feedback(request: Request) -> Response:
         service_id = known(request, "feedback")
-        await service.authorize(request)
         body = await service.body(request)
         lines = feedback_lines(service_id, body, getattr(request.state, "issuer", None))
         if service.feedback is not None:
-            await run_in_threadpool(service.feedback.append, lines)
+            try:
+                await run_in_threadpool(service.feedback.append, lines)
+            except OSError as exc:  # e.g. a full disk: the log holds no partial line
+                log.error(
+                    "request %s: feedback not stored: %s",
+                    request.state.request_id,
+                    errno.errorcode.get(exc.errno or 0, type(exc).__name__),
+                )
+                raise RequestProblem(
+                    503, "unavailable", "the feedback could not be stored; try again later"
+                ) from None
         return JSONResponse({"recorded": len(lines)})
 
     async def problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestProblem)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 408:  # the rest of the body may never come: end the connection
+            headers = {"Connection": "close"}
         return _problem(exc.status, exc.error, exc.message, headers)
 
     async def http_problem(request: Request, exc: Exception) -> Response:
@@ -408,7 +521,7 @@ def create_app(
         ],
         middleware=[
             Middleware(
-                CORSMiddleware,
+                _Cors,
                 allow_origins=list(allow_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type", "Accept"],
@@ -416,6 +529,7 @@ def create_app(
                 max_age=600,
             ),
             Middleware(_Observe),
+            Middleware(_Authorize, service=service),
         ],
         exception_handlers={RequestProblem: problem, HTTPException: http_problem},
         lifespan=lifespan,

@@ -98,6 +98,7 @@ class IssuerKeys:
     url: str | None
     keys: dict[str, tuple[PyJWK, str | None]] = field(default_factory=dict)
     ttl: float = 3600.0
+    deadline: float = 5.0
     fetched: float = float("-inf")
     tried: float = float("-inf")
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -121,37 +122,49 @@ class IssuerKeys:
     async def _fetch(self, client: httpx.AsyncClient) -> None:
         assert self.url is not None
         try:
-            async with client.stream("GET", self.url, headers={"Accept": "application/json"}) as r:
-                if r.status_code != 200:
-                    raise ValueError(f"HTTP {r.status_code}")
-                body = bytearray()
-                async for chunk in r.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_JWKS_BYTES:
-                        raise ValueError(f"more than {MAX_JWKS_BYTES} bytes")
+            # The whole fetch, not each read: a set sent a byte at a time cannot hold calls up.
+            async with asyncio.timeout(self.deadline):
+                body = await self._download(client)
             self.keys = _keyset(json.loads(body), "the JWK Set")
             self.fetched = time.monotonic()
-        except (httpx.HTTPError, ValueError) as exc:
+        except TimeoutError:
+            log.error("JWK Set fetch failed: not received within %.1f s", self.deadline)
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             # Keys fetched before stay in use until a fetch succeeds.
             log.error("JWK Set fetch failed: %s: %s", type(exc).__name__, _short(exc))
+
+    async def _download(self, client: httpx.AsyncClient) -> bytes:
+        assert self.url is not None
+        async with client.stream("GET", self.url, headers={"Accept": "application/json"}) as r:
+            if r.status_code != 200:
+                raise ValueError(f"HTTP {r.status_code}")
+            body = bytearray()
+            async for chunk in r.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise ValueError(f"more than {MAX_JWKS_BYTES} bytes")
+        return bytes(body)
 
 
 def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
 
-def issuer_keys(source: str | os.PathLike[str] | Mapping[str, Any], *, ttl: float) -> IssuerKeys:
+def issuer_keys(
+    source: str | os.PathLike[str] | Mapping[str, Any], *, ttl: float, deadline: float = 5.0
+) -> IssuerKeys:
     """The keys of one issuer from a JWK Set URL (``http://`` or ``https://``: fetched when first
-    needed), a JWK Set file, or a JWK Set given as a mapping. ``ValueError`` when a file or
-    mapping holds no usable key."""
+    needed, each fetch given ``deadline`` seconds in all), a JWK Set file (at most
+    ``MAX_JWKS_BYTES`` of it read), or a JWK Set given as a mapping. ``ValueError`` when a file
+    or mapping holds no usable key."""
     if isinstance(source, Mapping):
         return IssuerKeys(url=None, keys=_keyset(source, "the JWK Set given"), ttl=ttl)
     text = os.fspath(source)
     if text.startswith(("https://", "http://")):
-        return IssuerKeys(url=text, ttl=ttl)
-    path = Path(text)
+        return IssuerKeys(url=text, ttl=ttl, deadline=deadline)
     try:
-        raw = path.read_bytes()
+        with Path(text).open("rb") as handle:  # a device or a pipe may never end
+            raw = handle.read(MAX_JWKS_BYTES + 1)
     except OSError as exc:
         raise ValueError(f"cannot read the JWK Set file {text}: {exc.strerror or exc}") from None
     if len(raw) > MAX_JWKS_BYTES:
@@ -215,7 +228,7 @@ class TokenVerifier:
         self.audience = audience.rstrip("/")
         self.leeway = leeway
         self.max_lifetime = max_lifetime
-        self.replay = replay or ReplayCache()
+        self.replay = replay if replay is not None else ReplayCache()
 
     async def verify(
         self, authorization: str | None, path: str, client: httpx.AsyncClient
@@ -269,7 +282,10 @@ class TokenVerifier:
         except (TypeError, ValueError):  # a key that does not fit the algorithm
             raise AuthError("the key does not fit the algorithm") from None
         now = time.time()
-        exp = float(claims["exp"])
+        try:
+            exp = float(claims["exp"])
+        except (OverflowError, TypeError, ValueError):  # e.g. 10**400: no time at all
+            raise AuthError("exp is not a usable time") from None
         if exp - now > self.max_lifetime + self.leeway:
             raise AuthError(f"token lives longer than {self.max_lifetime:.0f} s")
         jti = claims["jti"]

@@ -9,6 +9,8 @@ so it is never written: the line says only whether there was one.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import threading
@@ -86,18 +88,42 @@ def feedback_lines(service: str, body: Any, issuer: str | None) -> list[dict[str
     return lines
 
 
+#: Characters ``str.splitlines`` (and many log tools) take for line ends that JSON leaves raw.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_ESCAPES = str.maketrans(_LINE_BREAKS)
+
+
+def _line(record: dict[str, Any]) -> str:
+    """``record`` as one JSON line: every line break inside a string escaped."""
+    return json.dumps(record, ensure_ascii=False).translate(_ESCAPES) + "\n"
+
+
 class FeedbackLog:
-    """An append-only JSON Lines file (created with its folder when first written)."""
+    """An append-only JSON Lines file (created with its folder when first written).
+
+    The records of one request are written with one ``os.write``; when that fails or writes
+    only part (a full disk), the file is cut back to where it was, so it never holds a partial
+    line, and the ``OSError`` is raised."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
 
     def append(self, lines: list[dict[str, Any]]) -> None:
-        text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        data = "".join(_line(line) for line in lines).encode("utf-8")
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                start = os.fstat(fd).st_size
+                try:
+                    written = os.write(fd, data)
+                    if written != len(data):
+                        raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes written")
+                    os.fsync(fd)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, start)
+                    raise
+            finally:
+                os.close(fd)

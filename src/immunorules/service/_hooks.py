@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from .._model.result import NOT_FOR_CLINICAL_USE
 
 __all__ = [
@@ -34,6 +36,11 @@ PREFETCH: dict[str, str] = {
 }
 #: A FHIR resource id (the only text put into a FHIR server URL).
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}\Z")
+#: What may go into an ``Authorization: Bearer`` header sent to the FHIR server: visible ASCII.
+_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}\Z")
+#: Characters no URL the service calls may hold: controls and spaces (raw, not %-encoded).
+_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f]")
+_MAX_URL = 2048
 
 
 class RequestProblem(Exception):
@@ -116,6 +123,22 @@ def _bad(message: str, error: str = "bad_request") -> RequestProblem:
     return RequestProblem(400, error, message)
 
 
+def _server_url(server: Any) -> str:
+    """``fhirServer`` without a trailing slash, when it is a URL the service can call."""
+    problem = _bad("'fhirServer' must be an http(s) URL")
+    if not isinstance(server, str) or len(server) > _MAX_URL or _UNSAFE.search(server):
+        raise problem
+    try:
+        parts = urlsplit(server)
+        port = parts.port  # ValueError when it is not a number from 0 to 65535
+        host = httpx.URL(server).host  # ValueError: a host name that is not valid IDNA
+    except (ValueError, httpx.InvalidURL):
+        raise problem from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not host or port == 0:
+        raise problem
+    return server.rstrip("/")
+
+
 def hook_call(service: Service, body: Any) -> HookCall:
     """The checked request for ``service``; :class:`RequestProblem` (400) when the hook is not
     the service's, or a required field is missing or of the wrong type."""
@@ -151,10 +174,7 @@ def hook_call(service: Service, body: Any) -> HookCall:
         raise _bad("'prefetch' must be an object")
     server = body.get("fhirServer")
     if server is not None:
-        parts = urlsplit(server) if isinstance(server, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise _bad("'fhirServer' must be an http(s) URL")
-        server = server.rstrip("/")
+        server = _server_url(server)
     authorization = body.get("fhirAuthorization")
     token = None
     if authorization is not None:
@@ -165,4 +185,9 @@ def hook_call(service: Service, body: Any) -> HookCall:
         ):
             raise _bad("'fhirAuthorization.access_token' is required (a string)")
         token = authorization["access_token"]
+        if not _TOKEN.match(token):
+            raise _bad(
+                "'fhirAuthorization.access_token' must be printable ASCII without spaces "
+                "(an OAuth 2.0 bearer token)"
+            )
     return HookCall(service, instance, patient_id, server, token, prefetch, context)

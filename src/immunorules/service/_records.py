@@ -9,21 +9,41 @@ sends more than the size bounds is :class:`FhirUnavailable`; the caller bounds t
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Mapping
-from typing import Any
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
+import anyio.to_thread
 import httpx
 
+from .._model import jsonstrict
 from ._hooks import PREFETCH, HookCall, RequestProblem
 
-__all__ = ["FhirUnavailable", "Record", "patient_record"]
+__all__ = ["INLINE_BYTES", "FhirUnavailable", "Record", "offload", "patient_record"]
+
+log = logging.getLogger("immunorules.service")
+
+T = TypeVar("T")
+#: Answers of at most this many bytes are parsed on the event loop, larger ones in a thread.
+INLINE_BYTES = 128 * 1024
+
+
+async def offload(work: Callable[[], T]) -> T:
+    """``work()`` in a worker thread; a deadline around the call is not held up by it (the
+    thread is left to finish on its own)."""
+    return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+
 
 #: The most bytes read from the FHIR server for one request, over all its responses.
 MAX_FHIR_BYTES = 32 * 1024 * 1024
 #: The most pages of one search followed.
 MAX_PAGES = 100
+
+
+_Problem = Callable[[str], Exception]
 
 
 class FhirUnavailable(Exception):
@@ -37,10 +57,12 @@ class Record:
     def __init__(self) -> None:
         self.resources: list[dict[str, Any]] = []
         self.fetched = False
+        self.fetched_bytes = 0
 
 
 class _Budget:
     def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.left = limit
 
     def take(self, size: int) -> None:
@@ -70,29 +92,59 @@ async def _get(
                 body += chunk
     except httpx.TimeoutException:
         raise FhirUnavailable("the FHIR server timed out") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # ValueError: bad IDNA
         raise FhirUnavailable(f"the FHIR server is unreachable ({type(exc).__name__})") from None
+    parse = partial(jsonstrict.loads, bytes(body))
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
+        # A large answer is parsed in a worker thread: the event loop (and the caller's
+        # deadline) is not held up by it.
+        data = parse() if len(body) <= INLINE_BYTES else await offload(parse)
+    except ValueError:
         raise FhirUnavailable("the FHIR server sent something that is not JSON") from None
     if not isinstance(data, dict):
         raise FhirUnavailable("the FHIR server sent JSON that is not a resource")
     return data
 
 
-def _entries(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The resources of a searchset Bundle, without the OperationOutcomes a server may add."""
-    found = []
-    for entry in bundle.get("entry") or ():
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
-            found.append(resource)
+def _prefetch_problem(message: str) -> Exception:
+    return RequestProblem(400, "bad_prefetch", f"prefetch: {message}")
+
+
+def _server_problem(message: str) -> Exception:
+    return FhirUnavailable(f"the FHIR server's answer is not FHIR: {message}")
+
+
+def _array(value: Mapping[str, Any], key: str, where: str, problem: _Problem) -> list[Any]:
+    """``value[key]``, which FHIR makes an array (left out or null: empty)."""
+    found = value.get(key)
+    if found is None:
+        return []
+    if not isinstance(found, list):
+        raise problem(f"{where}.{key} is not an array")
     return found
 
 
-def _next(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
+def _checked(resource: dict[str, Any], problem: _Problem) -> dict[str, Any]:
+    """``resource``, when the parts the service reads are of the right JSON type."""
+    kind = resource.get("resourceType")
+    for contained in _array(resource, "contained", str(kind), problem):
+        if not isinstance(contained, dict):
+            raise problem(f"{kind}.contained holds something that is not a resource")
+    return resource
+
+
+def _entries(bundle: Mapping[str, Any], problem: _Problem) -> list[dict[str, Any]]:
+    """The resources of a searchset Bundle, without the OperationOutcomes a server may add."""
+    found = []
+    for entry in _array(bundle, "entry", "Bundle", problem):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
+            found.append(_checked(resource, problem))
+    return found
+
+
+def _next(bundle: Mapping[str, Any], problem: _Problem) -> str | None:
+    for link in _array(bundle, "link", "Bundle", problem):
         if isinstance(link, dict) and link.get("relation") == "next":
             url = link.get("url")
             return url if isinstance(url, str) else None
@@ -107,8 +159,12 @@ async def _pages(
     found: list[dict[str, Any]] = []
     pages = 0
     while url is not None:
-        url = urljoin(call.fhir_server + "/", url)
-        if _origin(url) != _origin(call.fhir_server):
+        try:
+            url = urljoin(call.fhir_server + "/", url)
+            away = _origin(url) != _origin(call.fhir_server)
+        except ValueError:
+            raise FhirUnavailable("a paging link is not a URL") from None
+        if away:
             raise FhirUnavailable("a paging link leads away from the FHIR server")
         pages += 1
         if pages > MAX_PAGES:
@@ -116,9 +172,37 @@ async def _pages(
         bundle = await _get(client, url, call.access_token, budget)
         if bundle.get("resourceType") != "Bundle":
             raise FhirUnavailable("a FHIR search did not answer with a Bundle")
-        found += _entries(bundle)
-        url = _next(bundle)
+        found += _entries(bundle, _server_problem)
+        url = _next(bundle, _server_problem)
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _resource_type(name: str) -> bool:
+    """Whether ``name`` is a FHIR R4 resource type (not a data type, not an abstract base)."""
+    if not name.isalpha() or len(name) > 64 or name in ("Resource", "DomainResource"):
+        return False
+    from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B.resource import Resource
+
+    try:
+        model = get_fhir_model_class(name)
+    except (ValueError, KeyError, AttributeError, ImportError):
+        return False
+    return isinstance(model, type) and issubclass(model, Resource)
+
+
+def _known(resources: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    for resource in resources:
+        kind = resource.get("resourceType")
+        if not isinstance(kind, str) or not _resource_type(kind):
+            raise RequestProblem(
+                400,
+                "bad_prefetch",
+                f"prefetch {key!r} holds a resource of an unknown type "
+                f"({str(kind)[:64]!r} is not a FHIR R4 resource type)",
+            )
+    return resources
 
 
 def _prefetched(key: str, value: Any, call: HookCall) -> tuple[list[dict[str, Any]], str | None]:
@@ -130,14 +214,30 @@ def _prefetched(key: str, value: Any, call: HookCall) -> tuple[list[dict[str, An
             400, "bad_prefetch", f"prefetch {key!r} must be a FHIR resource, a Bundle or null"
         )
     if value["resourceType"] == "Bundle":
-        return _entries(value), _next(value)
+        resources = _known(_entries(value, _prefetch_problem), key)
+        link = _next(value, _prefetch_problem)
+        if key != "patient":
+            return resources, link
+        # Only the Patient of context.patientId: a record about someone else is never read.
+        kept = [
+            r
+            for r in resources
+            if r["resourceType"] == "Patient" and r.get("id") == call.patient_id
+        ]
+        if len(kept) < len(resources):
+            log.warning(
+                "prefetch 'patient': %d resource(s) about another patient or not a Patient dropped",
+                len(resources) - len(kept),
+            )
+        return kept[:1], None
+    _known([value], key)
     if key == "patient" and (
         value["resourceType"] != "Patient" or value.get("id") != call.patient_id
     ):
         raise RequestProblem(
             400, "bad_prefetch", "prefetch 'patient' is not the Patient of context.patientId"
         )
-    return [value], None
+    return [_checked(value, _prefetch_problem)], None
 
 
 async def patient_record(client: httpx.AsyncClient, call: HookCall) -> Record:
@@ -155,6 +255,9 @@ async def patient_record(client: httpx.AsyncClient, call: HookCall) -> Record:
             missing.append(template.replace("{{context.patientId}}", quote(call.patient_id)))
             continue
         resources, more = _prefetched(key, value, call)
+        if key == "patient" and not resources and value is not None:  # none left to use
+            missing.append(template.replace("{{context.patientId}}", quote(call.patient_id)))
+            continue
         record.resources += resources
         if more is not None:
             follow.append(more)
@@ -177,6 +280,7 @@ async def patient_record(client: httpx.AsyncClient, call: HookCall) -> Record:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        record.fetched_bytes = budget.limit - budget.left
     return record
 
 
@@ -189,4 +293,4 @@ async def _fetch(
     patient = await _get(client, f"{call.fhir_server}/{query}", call.access_token, budget)
     if patient.get("resourceType") != "Patient" or patient.get("id") != call.patient_id:
         raise FhirUnavailable("the FHIR server did not answer with the Patient asked for")
-    return [patient]
+    return [_checked(patient, _server_problem)]

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     try:
         import uvicorn
 
-        from ...service import create_app
+        from ...service import create_app, uvicorn_options
     except ImportError:
         raise CliError(
             "serve needs the service extra: pip install 'immunorules[service]' (starlette, "
@@ -172,12 +172,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         f"(audience {audience}); research prototype, NOT FOR CLINICAL USE.\n"
     )
     ctx.out.flush()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
-        server_header=False,
-    )
+    # uvicorn_options: the bounds on request heads, slow clients and connections.
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_options())
     return 0
