@@ -55,7 +55,9 @@ PATIENT_VIEW = "/cds-services/immunorules-patient-view"
 ORDER_SELECT = "/cds-services/immunorules-order-select"
 EHR = "https://ehr.example.org"
 OTHER_EHR = "https://other-ehr.example.org"
-FHIR_TIMEOUT = 1.5
+# Long enough for a 2 MB record to be fetched and read on a loaded 2-core machine (1.5 s was
+# not), short enough for the tests that wait for it to run out.
+FHIR_TIMEOUT = 4.0
 SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
 HERSHEL = "4e122e91-c63f-4112-a778-6ccf5abfd6f2"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
