@@ -55,7 +55,12 @@ def test_a_contradicting_immune_activity_is_kept_and_reported() -> None:
     (warning,) = profile_warnings(given)
     assert "balanced" in warning and "rheumatoid_arthritis" in warning
     assert profile_warnings(parse_profile({"condition": "rheumatoid_arthritis"})) == ()
-    assert profile_warnings(parse_profile({"immune_activity": "balanced", "disease_area": "autoimmune"})) == ()
+    assert (
+        profile_warnings(
+            parse_profile({"immune_activity": "balanced", "disease_area": "autoimmune"})
+        )
+        == ()
+    )
 
 
 @pytest.mark.parametrize("data", [{}, {"immune_activity": "overactive"}, {"pregnant": True}])
@@ -230,6 +235,3 @@ def test_a_boolean_field_may_be_not_stated() -> None:
         data = {"immune_activity": "overactive", "disease_area": "autoimmune", name: None}
         assert getattr(kb.parse(data), name) is None
         assert kb.parse(data) == kb.parse({"disease_area": "autoimmune"})
-
-
-

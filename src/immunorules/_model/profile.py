@@ -178,17 +178,17 @@ class ConditionProfile(WithoutV1, BaseModel):
         if not isinstance(data, dict):
             return data
         schema = cls.schema_of()
-        condition = data.get("condition")
-        known = isinstance(condition, str) and condition in schema.condition_area
+        given = data.get("condition")
+        condition = given if isinstance(given, str) and given in schema.condition_area else None
         if data.get("disease_area") is None:
-            if known:
+            if condition is not None:
                 data = {**data, "disease_area": schema.condition_area[condition]}
             elif "disease_area" in data:
                 data = {key: value for key, value in data.items() if key != "disease_area"}
         if data.get("immune_activity") is None:
             area = data.get("disease_area")
-            if known or (isinstance(area, str) and area in schema.disease_areas):
-                typical = schema.typical_activity(area, condition if known else None)
+            if condition is not None or (isinstance(area, str) and area in schema.disease_areas):
+                typical = schema.typical_activity(str(area), condition)
                 data = {**data, "immune_activity": typical}
             elif "immune_activity" in data:
                 data = {key: value for key, value in data.items() if key != "immune_activity"}
@@ -452,7 +452,9 @@ def _problem(model: type[ConditionProfile], error: ErrorDetails) -> ProfileProbl
     if kind == "extra_forbidden":
         message = f"unknown field{did_you_mean(field, list(model.model_fields))}"
     elif kind == "missing" and field == "disease_area":
-        message = "required when no condition is given (a profile needs a condition or a disease area)"
+        message = (
+            "required when no condition is given (a profile needs a condition or a disease area)"
+        )
     elif kind == "missing":
         message = "required"
     elif kind in {"literal_error", "enum"}:
