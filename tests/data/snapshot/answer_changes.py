@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> None:
     sys.path.insert(0, str(_ROOT / "src"))
     from immunorules._model.schema import bundled_schema
 
-    typical = {c.id: c.immune_activity for c in bundled_schema().vocabulary.conditions}
+    typical: dict[str, str] = {
+        c.id: str(c.immune_activity) for c in bundled_schema().vocabulary.conditions
+    }
     with tempfile.TemporaryDirectory() as tmp:
         old_src = _old_tree(args.old, Path(tmp))
         for sparse in (False, True):
