@@ -3,8 +3,8 @@ agrees with brute-force enumeration of the reduced profile space (gaps, unresolv
 dead, redundant and masked rules), and every example it gives shows what it claims.
 
 The random rules test only ``disease_area``/``condition``, ``severity``,
-``prior_lines_of_therapy`` and ``pregnant``, so every other field is irrelevant: each profile
-of the reduced space stands for ``FACTOR`` profiles of the full space.
+``prior_lines_of_therapy`` and ``pregnant`` (each possibly not stated), so every other field is
+irrelevant: each profile of the reduced space stands for ``FACTOR`` profiles of the full space.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ REDUCED = [
         pregnant=pregnant,
     )
     for (area, condition), severity, lines, pregnant in itertools.product(
-        PAIRS, SEVERITIES, range(21), (False, True)
+        PAIRS, SEVERITIES, (None, *range(21)), (None, False, True)
     )
 ]
 FACTOR = size(FULL) // len(REDUCED)
@@ -120,9 +120,10 @@ def whens(draw: st.DrawFn) -> dict[str, frozenset[Scalar]]:
     if draw(st.booleans()):
         low = draw(st.integers(0, 3))
         high = draw(st.sampled_from([low, low + 1, 3, 20]))
-        when["prior_lines_of_therapy"] = frozenset(range(low, max(low, high) + 1))
+        unstated: set[Scalar] = {None} if draw(st.booleans()) else set()  # or_not_stated
+        when["prior_lines_of_therapy"] = frozenset({*range(low, max(low, high) + 1), *unstated})
     if draw(st.booleans()):
-        when["pregnant"] = frozenset({draw(st.booleans())})
+        when["pregnant"] = frozenset({draw(st.sampled_from([True, False, None]))})
     return when
 
 

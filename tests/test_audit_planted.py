@@ -44,9 +44,16 @@ AROUND_THE_GAP = [
         REFER,
         {"condition": {"not": ["severe_asthma"], "or_not_stated": True}},
     ),
-    rule("PLANTED-COVER-LINES", REFER, {"prior_lines_of_therapy": {"max": 6}}),
-    rule("PLANTED-COVER-INFECTION", REFER, {"infection_status": {"not": ["recent_serious"]}}),
-    rule("PLANTED-COVER-PREGNANT", REFER, {"pregnant": False}),
+    # (v3: these fields may be not stated, which the corner leaves out too)
+    rule(
+        "PLANTED-COVER-LINES", REFER, {"prior_lines_of_therapy": {"max": 6, "or_not_stated": True}}
+    ),
+    rule(
+        "PLANTED-COVER-INFECTION",
+        REFER,
+        {"infection_status": {"not": ["recent_serious"], "or_not_stated": True}},
+    ),
+    rule("PLANTED-COVER-PREGNANT", REFER, {"pregnant": [False, None]}),
 ]
 ONE = {"condition": PLANTED_CONDITION}
 PLANTS = [
@@ -160,7 +167,8 @@ def test_the_gap_in_one_corner_is_the_only_gap(
 ) -> None:
     (gap,) = report.filter(kind="gap")
     assert gap.region == GAP_REGION
-    assert gap.region_size == SPACE // len(JOINT_VALUES) * 14 // 21 // 3 // 2
+    # 14 of 22 line counts (0..20 or not stated), 1 of 4 infection and 1 of 3 pregnancy values
+    assert gap.region_size == SPACE // len(JOINT_VALUES) * 14 // 22 // 4 // 3
     assert "not in []" not in gap.message
     assert_example_shows(planted, gap)
 
@@ -175,7 +183,7 @@ def test_the_unflagged_conflict_is_found_with_its_region(
         "severity": ["severe"],
         "prior_lines_of_therapy": list(range(2, 21)),
     }
-    assert conflict.region_size == SPACE // len(JOINT_VALUES) // 4 * 19 // 21
+    assert conflict.region_size == SPACE // len(JOINT_VALUES) // 4 * 19 // 22  # of 22 values
     assert "immunosuppressants (from PLANTED-STEROIDS)" in conflict.message
     assert_example_shows(planted, conflict)
 

@@ -81,7 +81,7 @@ def test_evaluate_many_keeps_input_order_and_shares_duplicates(kb: ir.KnowledgeB
     results = kb.evaluate_many(
         [RA, other, RA, ir.ConditionProfile(**RA), dict(reversed(RA.items()))]
     )
-    assert [r.profile.prior_lines_of_therapy for r in results] == [0, 1, 0, 0, 0]
+    assert [r.profile.prior_lines_of_therapy for r in results] == [None, 1, None, None, None]
     assert results[0] is results[2] is results[3] is results[4]
     assert results[1] == kb.evaluate(other)
 

@@ -157,7 +157,7 @@ def test_invalid_rows_get_their_error_and_never_stop_the_others(kb: ir.Knowledge
             assert plain(out.iloc[position].to_dict()) == want
     assert out["error"].notna().tolist() == [False, True, True, True, True, False]
     assert "did you mean 'severe'" in out["error"].iloc[1]
-    assert "immune_activity: required" in out["error"].iloc[3]
+    assert "belongs to disease area 'oncology'" in out["error"].iloc[3]  # activity derived (v3)
 
 
 def test_id_columns_by_default_and_by_name(kb: ir.KnowledgeBase) -> None:

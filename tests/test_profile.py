@@ -21,15 +21,54 @@ def test_disease_area_is_derived_from_condition() -> None:
 
 
 def test_defaults_match_the_spec() -> None:
+    """Knowledge base v3: the safety flags, infection and transplant status and the therapy
+    history default to not stated (None); false/none/0/() mean "stated: no"."""
     profile = ConditionProfile(immune_activity="balanced", disease_area="allergic")
     assert profile.condition is None
-    assert profile.transplant_status == "none"
+    assert profile.transplant_status is None
     assert profile.severity is None
-    assert profile.prior_lines_of_therapy == 0
-    assert profile.infection_status == "none"
-    assert not any(
-        getattr(profile, name) for name, domain in FIELD_DOMAINS.items() if domain == (False, True)
+    assert profile.prior_lines_of_therapy is None
+    assert profile.infection_status is None
+    assert profile.prior_therapy_classes is None
+    booleans = [name for name, domain in FIELD_DOMAINS.items() if set(domain) >= {False, True}]
+    assert booleans
+    assert all(getattr(profile, name) is None for name in booleans)
+    stated = parse_profile(
+        {"disease_area": "allergic", "pregnant": False, "prior_lines_of_therapy": 0}
     )
+    assert stated.pregnant is False and stated.prior_lines_of_therapy == 0
+
+
+def test_immune_activity_is_derived_when_omitted() -> None:
+    assert parse_profile({"condition": "rheumatoid_arthritis"}).immune_activity == "overactive"
+    assert parse_profile({"condition": "melanoma"}).immune_activity == "underactive"
+    area_only = parse_profile({"disease_area": "transplant", "immune_activity": None})
+    assert area_only.immune_activity == "overactive"  # the area's default
+    assert ConditionProfile(condition="multiple_myeloma").immune_activity == "underactive"
+
+
+def test_a_contradicting_immune_activity_is_kept_and_reported() -> None:
+    from immunorules._model.profile import profile_warnings
+
+    given = parse_profile({"immune_activity": "balanced", "condition": "rheumatoid_arthritis"})
+    assert given.immune_activity == "balanced"
+    (warning,) = profile_warnings(given)
+    assert "balanced" in warning and "rheumatoid_arthritis" in warning
+    assert profile_warnings(parse_profile({"condition": "rheumatoid_arthritis"})) == ()
+    assert (
+        profile_warnings(
+            parse_profile({"immune_activity": "balanced", "disease_area": "autoimmune"})
+        )
+        == ()
+    )
+
+
+@pytest.mark.parametrize("data", [{}, {"immune_activity": "overactive"}, {"pregnant": True}])
+def test_a_profile_needs_a_problem(data: dict[str, object]) -> None:
+    with pytest.raises(ProfileError) as info:
+        parse_profile(data)
+    assert [p.path for p in info.value.problems] == ["disease_area"]
+    assert "condition or a disease area" in info.value.problems[0].message
 
 
 def test_profile_is_frozen_and_hashable() -> None:
@@ -119,7 +158,7 @@ def test_invalid_profiles_name_each_problem(data: Any, paths: list[str], fragmen
 def test_every_problem_is_listed_at_once() -> None:
     with pytest.raises(ProfileError) as info:
         parse_profile(
-            {"immune_activity": 3, "disease_area": "oncology", "severity": "x", "pregnant": None}
+            {"immune_activity": 3, "disease_area": "oncology", "severity": "x", "pregnant": "yes"}
         )
     assert {p.path for p in info.value.problems} == {"immune_activity", "severity", "pregnant"}
 
@@ -186,12 +225,13 @@ def test_hostile_values_are_profile_errors(data: dict[object, object]) -> None:
         kb.why_not(data, "immunosuppressants")  # type: ignore[arg-type]
 
 
-def test_a_boolean_field_is_never_null() -> None:
-    """A plain dict takes a fast path past validation; null must still fail for a boolean
-    (the engines have no value to match it with)."""
+def test_a_boolean_field_may_be_not_stated() -> None:
+    """A plain dict takes a fast path past validation; null on a boolean field is "not stated"
+    (knowledge base v3), the same as leaving the field out."""
     kb = ir.load_rules(engine="native")
     booleans = [name for name, field in kb.fields.items() if field.type == "boolean"]
     assert booleans
     for name in booleans:
-        with pytest.raises(ProfileError, match=name):
-            kb.parse({"immune_activity": "overactive", "disease_area": "autoimmune", name: None})
+        data = {"immune_activity": "overactive", "disease_area": "autoimmune", name: None}
+        assert getattr(kb.parse(data), name) is None
+        assert kb.parse(data) == kb.parse({"disease_area": "autoimmune"})

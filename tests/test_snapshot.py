@@ -1,9 +1,10 @@
 """The bundled knowledge base gives exactly the results of its frozen snapshot (every golden
 case's profile and 3,000 seeded random profiles, on both engines, written by
 ``data/snapshot/make_snapshot.py``) which holds a digest of every result. First frozen before the
-vocabulary became data of the knowledge base; regenerated once, on purpose, for knowledge base
-v2 (issue 12), whose clinical changes changed results. Regenerate it only for a change that is
-meant to change results, and say so in the commit."""
+vocabulary became data of the knowledge base; regenerated on purpose for knowledge base v2
+(issue 12), whose clinical changes changed results, and for knowledge base v3 (issue 19, facts
+not stated; ``data/snapshot/answer_changes.py`` counted the change first). Regenerate it only
+for a change that is meant to change results, and say so in the commit."""
 
 from __future__ import annotations
 

@@ -30,7 +30,13 @@ from .base import WithoutV1
 if TYPE_CHECKING:
     from .schema import Schema
 
-__all__ = ["ConditionProfile", "did_you_mean", "make_profile_model", "parse_with"]
+__all__ = [
+    "ConditionProfile",
+    "did_you_mean",
+    "make_profile_model",
+    "parse_with",
+    "profile_warnings",
+]
 
 ImmuneActivity = Literal["overactive", "underactive", "balanced"]
 TransplantStatus = Literal["none", "candidate", "solid_organ_recipient", "hsct_recipient"]
@@ -91,20 +97,20 @@ class ConditionProfile(WithoutV1, BaseModel):
     # Fields the vocabulary may make not stated (None) accept None here; whether they may, and
     # their defaults, are the vocabulary's (checked by ``_stated_where_required`` and
     # ``_vocabulary_defaults``), so making one not stated by default is a vocabulary change.
-    transplant_status: TransplantStatus | None = "none"
+    transplant_status: TransplantStatus | None = None
     severity: Severity | None = None
-    prior_lines_of_therapy: int | None = Field(default=0, ge=0, le=20)
-    infection_status: InfectionStatus | None = "none"
-    latent_tuberculosis: bool | None = False
-    hepatitis_b: bool | None = False
-    pregnant: bool | None = False
-    heart_failure: bool | None = False
-    demyelinating_disease: bool | None = False
-    autoimmune_disease_history: bool | None = False
-    malignancy_history: bool | None = False
-    cardiovascular_risk: bool | None = False
-    targetable_driver_alteration: bool | None = False
-    prior_therapy_classes: tuple[str, ...] | None = ()
+    prior_lines_of_therapy: int | None = Field(default=None, ge=0, le=20)
+    infection_status: InfectionStatus | None = None
+    latent_tuberculosis: bool | None = None
+    hepatitis_b: bool | None = None
+    pregnant: bool | None = None
+    heart_failure: bool | None = None
+    demyelinating_disease: bool | None = None
+    autoimmune_disease_history: bool | None = None
+    malignancy_history: bool | None = None
+    cardiovascular_risk: bool | None = None
+    targetable_driver_alteration: bool | None = None
+    prior_therapy_classes: tuple[str, ...] | None = None
     hbv_serology: HbvSerology | None = None
     hsct_type: HsctType | None = None
     malignancy_type: MalignancyType | None = None
@@ -167,13 +173,25 @@ class ConditionProfile(WithoutV1, BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _derive_disease_area(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("disease_area") is None:
-            condition = data.get("condition")
-            areas = cls.schema_of().condition_area
-            if isinstance(condition, str) and condition in areas:
-                return {**data, "disease_area": areas[condition]}
-            if "disease_area" in data:
-                return {key: value for key, value in data.items() if key != "disease_area"}
+        """Fill in ``disease_area`` from the condition, and ``immune_activity`` from the
+        condition's typical activity (else the area's default), when they are omitted."""
+        if not isinstance(data, dict):
+            return data
+        schema = cls.schema_of()
+        given = data.get("condition")
+        condition = given if isinstance(given, str) and given in schema.condition_area else None
+        if data.get("disease_area") is None:
+            if condition is not None:
+                data = {**data, "disease_area": schema.condition_area[condition]}
+            elif "disease_area" in data:
+                data = {key: value for key, value in data.items() if key != "disease_area"}
+        if data.get("immune_activity") is None:
+            area = data.get("disease_area")
+            if condition is not None or (isinstance(area, str) and area in schema.disease_areas):
+                typical = schema.typical_activity(str(area), condition)
+                data = {**data, "immune_activity": typical}
+            elif "immune_activity" in data:
+                data = {key: value for key, value in data.items() if key != "immune_activity"}
         return data
 
     @field_validator("disease_area")
@@ -323,7 +341,8 @@ def _fast_table(model: type[ConditionProfile]) -> _FastTable:
             kind: type = {"boolean": bool, "integer": int}.get(field.type, str)
             values = frozenset(value for value in domain if value is not None)
             # None is valid where the domain holds it (never for a boolean field)
-            domains[name] = (kind, values, None in domain or name == "disease_area")
+            derived = name in ("disease_area", "immune_activity")  # None: derive it
+            domains[name] = (kind, values, None in domain or derived)
         required = tuple(name for name, f in model.model_fields.items() if f.is_required())
         # Every profile of the fast path is a copy of this one (all defaults, no field set)
         # updated with its values: pydantic's public model_copy, at a third of the cost of
@@ -355,10 +374,29 @@ def _fast_path(model: type[ConditionProfile], data: dict[Any, Any]) -> Condition
         values["disease_area"] = given["disease_area"] = areas[condition]
     elif condition is not None and areas[condition] != values["disease_area"]:
         return None
+    if values["immune_activity"] is None:
+        typical = model.schema_of().typical_activity(values["disease_area"], condition)
+        values["immune_activity"] = given["immune_activity"] = typical
     if any(values[name] is None for name in required):
         return None
     profile: ConditionProfile = blank.model_copy(update=given)
     return profile
+
+
+def profile_warnings(profile: ConditionProfile) -> tuple[str, ...]:
+    """What in a valid profile deserves a warning beside its answer: a given
+    ``immune_activity`` that contradicts the condition's typical one (kept as given; the
+    bundled rules about a condition do not depend on it)."""
+    condition = profile.condition
+    if condition is None:
+        return ()
+    typical = type(profile).schema_of().typical_activity(profile.disease_area, condition)
+    if profile.immune_activity == typical:
+        return ()
+    return (
+        f"immune_activity {profile.immune_activity!r} contradicts the usual activity of "
+        f"{condition} ({typical!r}); it is kept as given, and the answer follows the condition",
+    )
 
 
 def did_you_mean(value: object, choices: tuple[str, ...] | list[str]) -> str:
@@ -384,6 +422,11 @@ def _profile_error(model: type[ConditionProfile], exc: ValidationError) -> Profi
     if any(problem.path == "condition" for problem in problems):
         # An unknown condition is why the area could not be derived: report only that.
         problems = [p for p in problems if p.path != "disease_area"]
+    if any(problem.path in ("condition", "disease_area") for problem in problems):
+        # Without a known problem (condition or area) immune activity cannot be derived.
+        problems = [
+            p for p in problems if not (p.path == "immune_activity" and p.message == "required")
+        ]
     return ProfileError(problems)
 
 
@@ -409,7 +452,9 @@ def _problem(model: type[ConditionProfile], error: ErrorDetails) -> ProfileProbl
     if kind == "extra_forbidden":
         message = f"unknown field{did_you_mean(field, list(model.model_fields))}"
     elif kind == "missing" and field == "disease_area":
-        message = "required when no condition is given"
+        message = (
+            "required when no condition is given (a profile needs a condition or a disease area)"
+        )
     elif kind == "missing":
         message = "required"
     elif kind in {"literal_error", "enum"}:

@@ -69,7 +69,8 @@ def _field_schema(field: FieldDef) -> dict[str, Any]:
 
 
 def profile_json_schema(schema: Schema) -> dict[str, Any]:
-    """The JSON Schema of a profile (``disease_area`` may be left out when a condition is given)."""
+    """The JSON Schema of a profile (``disease_area`` may be left out when a condition is given;
+    ``immune_activity`` may be left out: it is derived from the condition, else the area)."""
     properties = {name: _field_schema(field) for name, field in schema.fields.items()}
     areas: dict[str, list[str]] = {}
     for condition, area in schema.condition_area.items():
@@ -83,7 +84,11 @@ def profile_json_schema(schema: Schema) -> dict[str, Any]:
         "description": NOT_FOR_CLINICAL_USE,
         "type": "object",
         "properties": properties,
-        "required": [n for n, f in schema.fields.items() if f.required and n != "disease_area"],
+        "required": [
+            n
+            for n, f in schema.fields.items()
+            if f.required and n not in ("disease_area", "immune_activity")
+        ],
         "additionalProperties": False,
         # the area is derived from the condition, so a given one must be the condition's
         "allOf": [

@@ -1,9 +1,12 @@
 """Write the frozen snapshot of the bundled knowledge base's results (run once, before a change
 that must not change them; ``tests/test_snapshot.py`` compares against it).
 
-Regenerated for knowledge base v2 (issue 12), whose clinical changes changed results on purpose.
-The fields v2 added (``V2_FIELDS``) stay at their defaults in the random profiles and draw nothing
-from the random generator, so the random profiles are the same ones as before.
+Regenerated for knowledge base v2 (issue 12), whose clinical changes changed results on purpose,
+and for knowledge base v3 (issue 19, "unknown is not no"): every field but the condition and the
+area may now be drawn as not stated (``None``; for ``immune_activity``: derived from the
+condition), the v2 fields and condition are drawn like the others, and the digest covers what the
+answer says it assumed (``unstated``, ``depends_on``, ``warnings``, ``assumed``).
+``answer_changes.py`` beside this file counts how the answers changed before a regeneration.
 
 Usage (from the repository root, piped through gzip -9 -n):
     python tests/data/snapshot/make_snapshot.py > tests/data/snapshot/bundled_results.jsonl
@@ -17,61 +20,65 @@ import random
 
 import immunorules as ir
 
+__all__ = ["digest", "main", "profiles"]
+
+_BOOLEANS = (
+    "latent_tuberculosis",
+    "hepatitis_b",
+    "pregnant",
+    "heart_failure",
+    "demyelinating_disease",
+    "autoimmune_disease_history",
+    "malignancy_history",
+    "cardiovascular_risk",
+    "targetable_driver_alteration",
+)
 FIELDS: dict[str, list[object]] = {
-    "immune_activity": ["overactive", "underactive", "balanced"],
-    "transplant_status": ["none", "candidate", "solid_organ_recipient", "hsct_recipient"],
+    "immune_activity": [None, "overactive", "underactive", "balanced"],
+    "transplant_status": [None, "none", "candidate", "solid_organ_recipient", "hsct_recipient"],
     "severity": [None, "mild", "moderate", "severe"],
-    "prior_lines_of_therapy": list(range(21)),
-    "infection_status": ["none", "recent_serious", "active_serious"],
-    **{
-        name: [False, True]
-        for name in (
-            "latent_tuberculosis",
-            "hepatitis_b",
-            "pregnant",
-            "heart_failure",
-            "demyelinating_disease",
-            "autoimmune_disease_history",
-            "malignancy_history",
-            "cardiovascular_risk",
-            "targetable_driver_alteration",
-        )
-    },
+    "prior_lines_of_therapy": [None, *range(21)],
+    "infection_status": [None, "none", "recent_serious", "active_serious"],
+    **{name: [None, False, True] for name in _BOOLEANS},
+    "prior_therapy_classes": [
+        None,
+        [],
+        ["tnf_inhibitors"],
+        ["anti_tnf_antibodies", "antifolate_dmards"],
+        ["immunomodulatory_imide_drugs"],
+        ["immunomodulatory_imide_drugs", "anti_cd38_antibodies"],
+    ],
+    "hbv_serology": [None, "negative", "resolved", "hbsag_positive"],
+    "hsct_type": [None, "allogeneic", "autologous"],
+    "malignancy_type": [
+        None,
+        "lymphoproliferative",
+        "non_melanoma_skin_cancer",
+        "melanoma",
+        "solid_tumour",
+        "other",
+    ],
 }
-#: Bundled fields added by knowledge base v2, kept at their defaults ("not stated").
-V2_FIELDS: dict[str, object] = {
-    "prior_therapy_classes": [],
-    "hbv_serology": None,
-    "hsct_type": None,
-    "malignancy_type": None,
-}
-#: Conditions added by knowledge base v2: left out of the random draw (their golden cases are in),
-#: so the random profiles stay the ones of the v1 snapshot.
-V2_CONDITIONS = frozenset({"small_cell_lung_cancer"})
 RANDOM_PROFILES = 3000
 
 
 def digest(result: ir.Result) -> str:
-    """A digest of everything in a result but the knowledge base's identity (and, until the
-    snapshot is regenerated for the bundled rules' reading of not-stated facts, what the
-    answer says it assumed: ``unstated``, ``depends_on``, ``warnings`` and ``assumed``)."""
-    data = result.model_dump(
-        mode="json", exclude={"knowledge_base", "unstated", "depends_on", "warnings", "assumed"}
-    )
+    """A digest of everything in a result but the knowledge base's identity."""
+    data = result.model_dump(mode="json", exclude={"knowledge_base"})
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def profiles(kb: ir.KnowledgeBase) -> list[dict[str, object]]:
     """Every golden case's profile, then seeded random valid profiles (mostly with a
-    condition, some with an area only)."""
+    condition, some with an area only); a field drawn as not stated is left out."""
     found = [case.profile.model_dump(mode="json") for rule in kb.rules for case in rule.tests]
-    rng = random.Random(20261130)
-    conditions = [c.id for c in kb.conditions if c.id not in V2_CONDITIONS]
+    rng = random.Random(20261207)
+    conditions = [c.id for c in kb.conditions]
     areas = sorted({c.disease_area for c in kb.conditions})
     for _ in range(RANDOM_PROFILES):
         data: dict[str, object] = {name: rng.choice(values) for name, values in FIELDS.items()}
-        data.update(V2_FIELDS)
+        data = {name: value for name, value in data.items() if value is not None}
         if rng.random() < 0.9:
             data["condition"] = rng.choice(conditions)
         else:

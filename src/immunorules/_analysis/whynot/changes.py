@@ -111,9 +111,9 @@ def _set_change(
     name = space.field_of(first.slot)
     fact = space.flat.fact(profile)
 
-    def as_set(value: Any) -> tuple[str, ...]:
+    def as_set(value: Any) -> tuple[str, ...] | None:
         changed = space.flat.unflatten({**fact, first.slot: value})
-        return tuple(changed[name])
+        return None if changed[name] is None else tuple(changed[name])  # None: not stated
 
     return ProfileChange(
         field=name,
