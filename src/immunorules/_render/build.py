@@ -16,6 +16,7 @@ from .._model.result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
 from .document import (
     Advisories,
     AdvisoryItem,
+    Assumptions,
     AuditHead,
     AvoidItem,
     Avoids,
@@ -28,6 +29,7 @@ from .document import (
     Conflict,
     DecisionRow,
     DecisionTable,
+    DependencyItem,
     Document,
     DrugClass,
     EvidenceLink,
@@ -59,6 +61,7 @@ __all__ = [
     "EFFECTS",
     "SHOWN_CHANGE_SETS",
     "all_reasons",
+    "assumptions",
     "audit_document",
     "change_items",
     "conflict_state",
@@ -197,6 +200,9 @@ def result_document(result: Result, labels: Labels) -> Document:
         if chosen:
             items = tuple(AdvisoryItem(a.key, a.message, reasons(a.reasons)) for a in chosen)
             blocks.append(Advisories(kind, title, items))
+    assumed = assumptions(result, labels)
+    if assumed is not None:
+        blocks.append(assumed)
     found = all_reasons(result)
     if found:
         blocks.append(Reasons(reasons(found)))
@@ -205,6 +211,30 @@ def result_document(result: Result, labels: Labels) -> Document:
         Foot(info.name, info.version, info.engine, info.fingerprint[:12], tuple(result.fired_rules))
     )
     return Document("result", result.notice, tuple(blocks))
+
+
+def assumptions(result: Result, labels: Labels) -> Assumptions | None:
+    """What a result assumes (None when it states every field, assumes nothing and warns of
+    nothing): each fact it depends on, the other unstated fields, assumed values, warnings."""
+    if not (result.unstated or result.depends_on or result.warnings or result.assumed):
+        return None
+    depends = tuple(
+        DependencyItem(
+            field=labels.field(d.field),
+            description=labels.field_description(d.field),
+            values=labels.values_text(d.values, d.field),
+            effect=d.effect,
+            affects=tuple(labels.target(target) for target in d.affects),
+        )
+        for d in result.depends_on
+    )
+    named = {d.field for d in result.depends_on}
+    return Assumptions(
+        depends_on=depends,
+        unstated=tuple(labels.field(f) for f in result.unstated if f not in named),
+        assumed=tuple(f"{labels.field(k)}={labels.value(k, v)}" for k, v in result.assumed.items()),
+        warnings=tuple(result.warnings),
+    )
 
 
 # -- why-not answers --------------------------------------------------------------------------

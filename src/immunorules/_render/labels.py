@@ -124,6 +124,17 @@ class Labels:
         except KeyError:
             return key
 
+    def target(self, target_id: str) -> str:
+        """A category's or a drug class's name (what a dependency ``affects``)."""
+        if target_id in self.schema.categories:
+            return self.category(target_id)
+        return self.subcategory(target_id)
+
+    def field_description(self, field_id: str) -> str | None:
+        """What a profile field means, as its vocabulary describes it (None: no description)."""
+        definition = self.schema.fields.get(field_id)
+        return definition.description if definition is not None else None
+
     def tier(self, tier: str) -> str:
         return TIER_LABEL.get(tier, tier)
 
