@@ -131,7 +131,8 @@ def _own_kb(folder: Path) -> ir.KnowledgeBase:
         ]
     }
     rules = [
-        {"id": f"OWN-{name.upper()}", "title": name, "when": when, "because": "Test.", "evidence": ["E1"],
+        {"id": f"OWN-{name.upper()}", "title": name, "when": when, "because": "Test.",
+         "evidence": ["E1"],
          "then": {"advise": ["hbv_screen"] if name == "smoker" else ["multidisciplinary_review"]
                   if name == "stage" else ["live_vaccines_contraindicated"]}}
         for name, when in (("smoker", {"smoker": None}), ("stage", {"stage": None}),
