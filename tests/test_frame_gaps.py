@@ -165,6 +165,15 @@ def test_an_empty_cell_is_not_stated_even_where_the_field_has_a_default(tmp_path
     assert not {"OWN-SMOKER", "OWN-STAGE", "OWN-TRIED"} & set(fired[1])
     # a column the table does not have takes the default, as an omitted field does
     assert _fired(kb.evaluate_frame(pd.DataFrame([base]))) == [list(omitted.fired_rules)]
+    # JSON Lines: null is not stated, a key left out takes the default (as in evaluate)
+    from immunorules._evaluate.frame import evaluate_records
+
+    records = [{**base, "smoker": None, "stage": None, "tried": None}, base, {**base, "tried": []}]
+    batch = evaluate_records(kb, records, [])
+    assert batch.column("fired_rules").to_pylist() == [
+        list(kb.evaluate(record).fired_rules) for record in records
+    ]
+    assert {"OWN-SMOKER", "OWN-STAGE", "OWN-TRIED"} <= set(batch.column("fired_rules")[0].as_py())
     # the same in a row that validation has to look at (an invalid row is reported exactly)
     bad = pd.DataFrame({**{k: [v] for k, v in base.items()}, "smoker": [None], "stage": ["x"]})
     message = _errors(kb.evaluate_frame(bad))[0]

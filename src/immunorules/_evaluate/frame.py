@@ -347,7 +347,8 @@ def evaluate_records(
 ) -> Any:
     """A pyarrow RecordBatch like :func:`evaluate_frame`'s for parsed JSON values, one profile
     each: the ``id_columns`` keys are passed through (as Arrow infers them, or as JSON text
-    when their values mix types), null is not given, and a value that is not an object or has
+    when their values mix types), null is not stated (a key left out takes the field's
+    default, as in ``evaluate``), and a value that is not an object or has
     a key that is neither a field nor an id column makes its row invalid, with the message
     ``evaluate`` gives, unless the key is one of ``left_out``. ``refused`` maps rows known to
     be invalid (e.g. not JSON) to their messages."""
@@ -358,7 +359,9 @@ def evaluate_records(
     fields = kb.schema.fields
     ids = {*id_columns, *left_out}
     bad = dict(refused or {})
-    cells: dict[str, list[Any]] = {name: [None] * len(records) for name in fields}
+    # a key left out takes the field's default, as in evaluate; a null is not stated
+    omitted = {name: _omitted(kb.schema, name) for name in fields}
+    cells: dict[str, list[Any]] = {name: [omitted[name]] * len(records) for name in fields}
     for row, record in enumerate(records):
         if row in bad:
             continue
@@ -390,6 +393,16 @@ def evaluate_records(
             arrays.append(pa.array(texts, pa.string()))
     names = [*id_columns, *frame_columns(kb.schema)]
     return pa.RecordBatch.from_arrays(arrays + _arrow_answers(pa, answers), names=names)
+
+
+def _omitted(schema: Schema, name: str) -> Any:
+    """The cell of a key a record leaves out: the field's default where a null cell would mean
+    something else (not stated), else None."""
+    definition = schema.fields[name]
+    default = schema.defaults.get(name)
+    if default is not None and definition.nullable and not definition.required:
+        return list(default) if isinstance(default, tuple) else default
+    return None
 
 
 def _problem(kb: KnowledgeBase, data: Any) -> str:
