@@ -30,7 +30,7 @@ def kb() -> ir.KnowledgeBase:
     return ir.load_rules(engine="native")
 
 
-def _fired(out: Any) -> list[list[str]]:
+def _fired(out: Any) -> list[list[str] | None]:
     if isinstance(out, pd.DataFrame):
         return [list(v) if v is not None else None for v in out["fired_rules"].tolist()]
     if isinstance(out, pa.Table | pa.RecordBatch):
@@ -158,17 +158,21 @@ def test_an_empty_cell_is_not_stated_even_where_the_field_has_a_default(tmp_path
         }
     )
     fired = _fired(kb.evaluate_frame(frame))
-    assert {"OWN-SMOKER", "OWN-STAGE", "OWN-TRIED"} <= set(fired[0])
+    assert {"OWN-SMOKER", "OWN-STAGE", "OWN-TRIED"} <= set(fired[0] or ())
     assert fired[0] == list(
         kb.evaluate({**base, "smoker": None, "stage": None, "tried": None}).fired_rules
     )
-    assert not {"OWN-SMOKER", "OWN-STAGE", "OWN-TRIED"} & set(fired[1])
+    assert not {"OWN-SMOKER", "OWN-STAGE", "OWN-TRIED"} & set(fired[1] or ())
     # a column the table does not have takes the default, as an omitted field does
     assert _fired(kb.evaluate_frame(pd.DataFrame([base]))) == [list(omitted.fired_rules)]
     # JSON Lines: null is not stated, a key left out takes the default (as in evaluate)
     from immunorules._evaluate.frame import evaluate_records
 
-    records = [{**base, "smoker": None, "stage": None, "tried": None}, base, {**base, "tried": []}]
+    records: list[dict[str, Any]] = [
+        {**base, "smoker": None, "stage": None, "tried": None},
+        base,
+        {**base, "tried": []},
+    ]
     batch = evaluate_records(kb, records, [])
     assert batch.column("fired_rules").to_pylist() == [
         list(kb.evaluate(record).fired_rules) for record in records

@@ -231,7 +231,7 @@ def check_table(kb: ir.KnowledgeBase, drawn: list[dict[str, Any]]) -> None:
         got = {name: [_plain(v) for v in _cells(kind, out, name)] for name in _names(out)}
         assert got["patient_id"] == [f"p{i}" for i in range(len(drawn))], kind
         for index in range(len(drawn)):
-            data = {}
+            data: dict[str, Any] = {}
             for name in fields:
                 value = clean(columns[name][index])
                 if value is MISSING:
