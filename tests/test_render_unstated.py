@@ -138,3 +138,25 @@ def test_integer_values_read_as_a_range(kb: ir.KnowledgeBase) -> None:
         ),
     )
     assert "* prior_lines_of_therapy = 1-20: if any prior line" in result.explain()
+
+
+def test_a_change_that_states_a_fact_reads_not_stated() -> None:
+    from immunorules._analysis.whynot import ProfileChange
+    from immunorules._render.build import change_items
+    from immunorules._render.labels import Labels
+    from immunorules._render.plain import change_text
+
+    labels = Labels.for_subject(None)
+    change = ProfileChange(
+        field="severity", before=None, after="severe", alternatives=("severe", "moderate")
+    )
+    (item,) = change_items([change], labels)
+    assert change_text(item) == "severity: not stated -> severe (or moderate)"
+    back = ProfileChange(field="severity", before="mild", after=None, alternatives=(None, "severe"))
+    (item,) = change_items([back], labels)
+    assert change_text(item) == "severity: mild -> not stated (or severe)"
+    both = ProfileChange(
+        field="severity", before="mild", after="severe", alternatives=(None, "severe")
+    )
+    (item,) = change_items([both], labels)
+    assert change_text(item) == "severity: mild -> severe (or not stated)"

@@ -240,12 +240,17 @@ def assumptions(result: Result, labels: Labels) -> Assumptions | None:
 # -- why-not answers --------------------------------------------------------------------------
 
 
+def _changed(labels: Labels, field: str, value: object) -> str:
+    """A value before or after a change: ``not stated`` for None (stating a fact is a change)."""
+    return "not stated" if value is None else labels.value(field, value)
+
+
 def change_items(changes: Sequence[ProfileChange], labels: Labels) -> tuple[ChangeItem, ...]:
     """The changes of a change set; an area change that follows from the condition is shown
-    with it rather than as a change of its own."""
+    with it rather than as a change of its own; a field not stated reads ``not stated``."""
     items: list[ChangeItem] = []
     for change in changes:
-        after = labels.value(change.field, change.after)
+        after = _changed(labels, change.field, change.after)
         if change.implied and items:
             last = items[-1]
             implied = (labels.field(change.field), after)
@@ -254,7 +259,7 @@ def change_items(changes: Sequence[ProfileChange], labels: Labels) -> tuple[Chan
         items.append(
             ChangeItem(
                 field=labels.field(change.field),
-                before=labels.value(change.field, change.before),
+                before=_changed(labels, change.field, change.before),
                 after=after,
                 alternatives=labels.alternatives(change),
                 implied=None,

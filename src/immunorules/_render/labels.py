@@ -190,5 +190,12 @@ class Labels:
         if not others:
             return None
         if self.field_type(change.field) == "integer":
-            return "any of", self.values_text(change.alternatives, change.field)
-        return "or", self.values_text(others, change.field)
+            return "any of", self._stated_text(change.alternatives, change.field)
+        return "or", self._stated_text(others, change.field)
+
+    def _stated_text(self, values: Sequence[Any], field_id: str) -> str:
+        """:meth:`values_text` of the stated values, then ``not stated`` when None is one."""
+        text = self.values_text([v for v in values if v is not None], field_id)
+        if None in values:
+            return f"{text} or not stated" if text else "not stated"
+        return text
