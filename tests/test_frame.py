@@ -141,7 +141,7 @@ def test_invalid_rows_get_their_error_and_never_stop_the_others(kb: ir.Knowledge
         {**RA, "severity": "sever"},
         {**RA, "prior_lines_of_therapy": 1.5},
         {"condition": "melanoma", "disease_area": "autoimmune"},
-        {**RA, "pregnant": 1},
+        {**RA, "pregnant": 2},  # a float column with gaps: 0.0 and 1.0 are booleans, 2.0 is not
         RA,
     ]
     out = kb.evaluate_frame(pd.DataFrame(rows))

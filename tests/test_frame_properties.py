@@ -211,20 +211,38 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _float_column(kind: str, table: Any, name: str) -> bool:
+    """Whether a column holds floats (pandas reads a boolean column with gaps as floats)."""
+    if kind.startswith("pandas"):
+        return bool(table[name].dtype.kind == "f")
+    if kind == "polars":
+        return bool(table[name].dtype.is_float())
+    return bool(pa.types.is_floating(table.column(name).type))
+
+
 def check_table(kb: ir.KnowledgeBase, drawn: list[dict[str, Any]]) -> None:
+    fields_of = kb.schema.fields
     for kind, table in _frames(kb, drawn):
         out = kb.evaluate_frame(table)
         assert type(out) is type(table), kind
-        fields = [name for name in _names(table) if name in kb.schema.fields]
+        fields = [name for name in _names(table) if name in fields_of]
         columns = {name: _cells(kind, table, name) for name in fields}
+        floats = {name for name in fields if _float_column(kind, table, name)}
         got = {name: [_plain(v) for v in _cells(kind, out, name)] for name in _names(out)}
         assert got["patient_id"] == [f"p{i}" for i in range(len(drawn))], kind
         for index in range(len(drawn)):
-            data = {}
+            data: dict[str, Any] = {}
             for name in fields:
                 value = clean(columns[name][index])
-                if value is not MISSING:
-                    data[name] = value
+                if value is MISSING:
+                    # an empty cell is not stated (it differs from leaving the field out only
+                    # where the field has a default other than not stated)
+                    if fields_of[name].nullable and not fields_of[name].required:
+                        data[name] = None
+                    continue
+                if name in floats and fields_of[name].type == "boolean" and value in (0, 1):
+                    value = value == 1  # 0.0 and 1.0 in a float column are booleans
+                data[name] = value
             want = _expected(kb, data)
             have = {name: got[name][index] for name in want}
             assert have == want, (kind, index, data)

@@ -73,7 +73,7 @@ class DecisionRow(WithoutV1, BaseModel):
 
 
 def _verb(text: str) -> str:
-    if text.startswith(("not ", ">=", "<=")):
+    if text.startswith(("not ", ">=", "<=", "includes ", "excludes ", "stated")):
         return text
     return f"in {text}" if ".." in text or ", " in text else f"= {text}"
 
@@ -214,20 +214,52 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+#: How a condition that matches a field not stated reads, alone and beside stated values.
+NOT_STATED = "not stated"
+OR_NOT_STATED = " or not stated"
+
+
 def condition_cell(field: str, allowed: frozenset[Scalar], schema: Schema | None = None) -> str:
     """A condition in table form: ``melanoma``, ``none, candidate``, ``not solid_organ_recipient``,
-    ``>= 1``, ``1..3``, ``true``."""
+    ``>= 1``, ``1..3``, ``true``; ``not stated`` when it matches only a field not stated, and
+    ``... or not stated`` when it matches that too (``not mild`` matches stated values only;
+    ``stated`` any stated value)."""
     schema = schema or bundled_schema()
+    stated = frozenset(value for value in allowed if value is not None)
+    if not stated:
+        return NOT_STATED
+    domain = schema.domains[field]
+    if stated >= frozenset(value for value in domain if value is not None):
+        # every stated value: only whether it is stated counts
+        return "any value" if None in allowed else "stated"
+    if None in allowed:
+        domain = tuple(value for value in domain if value is not None)
+        return _stated_cell(field, stated, domain, schema) + OR_NOT_STATED
+    return _stated_cell(field, stated, domain, schema)
+
+
+def _stated_cell(
+    field: str, allowed: frozenset[Scalar], domain: tuple[Scalar, ...], schema: Schema
+) -> str:
     integer = schema.fields[field].type == "integer"
-    text = describe_condition(field, allowed, schema.domains[field], integer=integer)
+    text = describe_condition(field, allowed, domain, integer=integer)
     text = text.removeprefix(f"{field} ")
     if text.startswith("= "):
         return text[2:]
     if text.startswith("in ["):
         return text[4:-1]
-    if text.startswith("not in ["):
-        return "not " + text[8:-1]
+    if text.startswith("not in ["):  # not stated is never among them: it does not match
+        return "not " + ", ".join(v for v in text[8:-1].split(", ") if v != "null")
     return text.removeprefix("in ")
+
+
+def _set_cell(field: str, text: str) -> str:
+    """A set condition's reading in table form: ``includes a``, ``not stated``, ``includes a or
+    not stated``."""
+    text = text.replace(f"{field} ", "")
+    if text in ("= null", "null"):
+        return NOT_STATED
+    return text.replace(" (or not stated)", OR_NOT_STATED)
 
 
 def _area(rule: Rule, schema: Schema) -> str:
@@ -249,7 +281,7 @@ def rule_row(rule: Rule, schema: Schema | None = None) -> DecisionRow:
         if name in rule.when:
             conditions[name] = condition_cell(name, rule.when[name], schema)
         elif name in rule.sets:
-            conditions[name] = rule.sets[name].describe(name).replace(f"{name} ", "")
+            conditions[name] = _set_cell(name, rule.sets[name].describe(name))
     return DecisionRow(
         rule_id=rule.id,
         title=rule.title,

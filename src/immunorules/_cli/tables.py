@@ -23,6 +23,7 @@ __all__ = [
     "FORMATS",
     "Batches",
     "csv_batches",
+    "evaluation",
     "fhir_batches",
     "format_of",
     "jsonl_batches",
@@ -60,6 +61,19 @@ def non_null(column: Any) -> list[int]:
     return [int(i) for i in np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))]
 
 
+def evaluation(read_format: str) -> Callable[..., Any]:
+    """The function that evaluates batches read in ``read_format`` (whether it takes an
+    ``assume=`` policy decides whether ``--assume`` can be used)."""
+    from .._evaluate import frame
+
+    return frame.evaluate_arrow if read_format in ("parquet", "csv") else frame.evaluate_records
+
+
+def _assume(assume: Any) -> dict[str, Any]:
+    """The keyword that passes an ``assume=`` policy on (none without one)."""
+    return {} if assume is None else {"assume": assume}
+
+
 # -- readers ---------------------------------------------------------------------------------------
 
 
@@ -73,7 +87,9 @@ def parquet_rows(source: Path) -> int | None:
         return None
 
 
-def parquet_batches(kb: Any, source: Path, ids: list[str] | None, batch_size: int) -> Batches:
+def parquet_batches(
+    kb: Any, source: Path, ids: list[str] | None, batch_size: int, assume: Any = None
+) -> Batches:
     """The answers of a Parquet file, a batch of rows at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -86,7 +102,7 @@ def parquet_batches(kb: Any, source: Path, ids: list[str] | None, batch_size: in
         raise CliError(f"{str(source)!r} is not a readable Parquet file: {exc}.") from None
     start = 0
     for batch in reader.iter_batches(batch_size=batch_size):
-        yield evaluate_arrow(kb, batch, ids), _rows_from(start)
+        yield evaluate_arrow(kb, batch, ids, **_assume(assume)), _rows_from(start)
         start += batch.num_rows
 
 
@@ -94,8 +110,11 @@ def _rows_from(start: int) -> Callable[[int], str]:
     return lambda row: f"row {start + row + 1}"
 
 
-def csv_batches(kb: Any, source: Path, ids: list[str] | None, batch_size: int) -> Batches:
-    """The answers of a CSV file (every cell read as text; empty = not given)."""
+def csv_batches(
+    kb: Any, source: Path, ids: list[str] | None, batch_size: int, assume: Any = None
+) -> Batches:
+    """The answers of a CSV file (every cell read as text; an empty cell, or ``NaN``, ``NA``
+    or ``null`` in a profile field's column, is not stated)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -118,11 +137,11 @@ def csv_batches(kb: Any, source: Path, ids: list[str] | None, batch_size: int) -
     for block in reader:
         for offset in range(0, block.num_rows, batch_size):
             batch = block.slice(offset, batch_size)
-            yield evaluate_arrow(kb, batch, ids, text=True), _rows_from(start)
+            yield evaluate_arrow(kb, batch, ids, text=True, **_assume(assume)), _rows_from(start)
             start += batch.num_rows
     if start == 0:  # a header and no row
         empty = pa.RecordBatch.from_pylist([], schema=reader.schema)
-        yield evaluate_arrow(kb, empty, ids, text=True), _rows_from(start)
+        yield evaluate_arrow(kb, empty, ids, text=True, **_assume(assume)), _rows_from(start)
 
 
 def jsonl_batches(
@@ -130,6 +149,7 @@ def jsonl_batches(
     source: Path,
     ids: list[str] | None,
     batch_size: int,
+    assume: Any = None,
     *,
     warn: Callable[[str], None],
 ) -> Batches:
@@ -155,11 +175,13 @@ def jsonl_batches(
             lines.append(number)
             if len(records) >= batch_size:
                 ids, left_out = _batch_ids(records, lines, fields, ids, inferred, left_out, warn)
-                yield evaluate_records(kb, records, ids, refused, left_out), _lines(lines)
+                answers = evaluate_records(kb, records, ids, refused, left_out, **_assume(assume))
+                yield answers, _lines(lines)
                 records, lines, refused = [], [], {}
     if records or not lines:
         ids, left_out = _batch_ids(records, lines, fields, ids, inferred, left_out, warn)
-        yield evaluate_records(kb, records, ids, refused, left_out), _lines(lines)
+        answers = evaluate_records(kb, records, ids, refused, left_out, **_assume(assume))
+        yield answers, _lines(lines)
 
 
 def _batch_ids(
@@ -203,7 +225,9 @@ def _lines(numbers: list[int]) -> Callable[[int], str]:
     return lambda row: f"line {numbers[row]}"
 
 
-def fhir_batches(kb: Any, source: Path, batch_size: int, profiles_from_bulk: Any) -> Batches:
+def fhir_batches(
+    kb: Any, source: Path, batch_size: int, profiles_from_bulk: Any, assume: Any = None
+) -> Batches:
     """The answers of a FHIR Bulk Data export, one row per patient (``patient_id``,
     ``fhir_unknown`` and ``fhir_warnings`` passed through)."""
     from .._errors import ImmunorulesError
@@ -231,11 +255,12 @@ def fhir_batches(kb: Any, source: Path, batch_size: int, profiles_from_bulk: Any
                 )
             records.append(record)
             if len(records) >= batch_size:
-                yield evaluate_records(kb, records, ids, refused), _patients(records)
+                answers = evaluate_records(kb, records, ids, refused, **_assume(assume))
+                yield answers, _patients(records)
                 records, refused = [], {}
     except ImmunorulesError as exc:
         raise CliError(f"the FHIR export {str(source)!r} could not be read: {exc}") from None
-    yield evaluate_records(kb, records, ids, refused), _patients(records)
+    yield evaluate_records(kb, records, ids, refused, **_assume(assume)), _patients(records)
 
 
 def _patients(records: list[dict[str, Any]]) -> Callable[[int], str]:

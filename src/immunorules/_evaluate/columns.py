@@ -13,9 +13,12 @@ shows. Nothing here knows pandas, pyarrow or polars: the frame module adapts the
 the test suite compares every column with ``evaluate`` on random rows, valid or not.
 
 A cell is a profile value the way a table holds it: ``None``, NaN, ``pd.NA`` and ``NaT`` are
-fields not given (the profile's default applies); a float with an integral value is that integer
-(pandas stores an integer column with gaps as floats); numpy scalars are the Python values they
-hold; a set field's cell is a list (or tuple, set, array) of members.
+not stated (``None``, for a field that may be not stated; a field that may not takes its
+default, and a field absent from the table takes its default too); a float with an integral
+value is that integer (pandas stores an integer column with gaps as floats), and in a boolean
+column ``0.0`` and ``1.0`` are false and true (pandas stores a boolean column with gaps as
+floats); numpy scalars are the Python values they hold; a set field's cell is a list (or tuple,
+set, array) of members.
 """
 
 from __future__ import annotations
@@ -192,6 +195,7 @@ class _Field(NamedTuple):
     codes: dict[Any, int]  # _key(value) -> code
     default: int  # the code of the default, or ABSENT when the field is required
     int_range: tuple[int, int, int] | None  # min, max, code of min (integer fields)
+    null: int  # the code of an empty cell: not stated where the field may be, else the default
 
 
 class _SetField(NamedTuple):
@@ -199,6 +203,7 @@ class _SetField(NamedTuple):
     members: tuple[str, ...]
     groups: tuple[tuple[str, tuple[str, ...], dict[Any, int]], ...]  # flat key, members, codes
     default: tuple[str, ...] | None  # None: not stated
+    null: tuple[str, ...] | None  # an empty cell: None (not stated) where the field may be
 
 
 class Columnar:
@@ -223,21 +228,24 @@ class Columnar:
             if definition.type == "integer":
                 assert definition.min is not None and definition.max is not None
                 int_range = (definition.min, definition.max, index[_key(definition.min)])
-            self.fields[name] = _Field(
-                name,
-                definition.type,
-                domain,
-                index,
-                ABSENT if definition.required else index[_key(default)],
-                int_range,
-            )
+            code = ABSENT if definition.required else index[_key(default)]
+            null = code
+            if default is not None and None in domain:  # an empty cell is not stated
+                null = index[_key(None)]
+            self.fields[name] = _Field(name, definition.type, domain, index, code, int_range, null)
         by_field: dict[str, list[tuple[str, tuple[str, ...], dict[Any, int]]]] = {}
         for key, (name, members) in space.groups.items():
             # a group's code for each value the set field may hold (None: not stated)
             codes = {value: code for code, value in enumerate(space.domains[key])}
             by_field.setdefault(name, []).append((key, members, codes))
         self.sets: dict[str, _SetField] = {
-            name: _SetField(name, members, tuple(by_field.get(name, ())), schema.defaults[name])
+            name: _SetField(
+                name,
+                members,
+                tuple(by_field.get(name, ())),
+                schema.defaults[name],
+                None if schema.fields[name].nullable else schema.defaults[name],
+            )
             for name, members in schema.set_fields.items()
         }
         self.lock = threading.Lock()
@@ -285,10 +293,11 @@ def evaluate_columns(
     for name, field in state.fields.items():
         found = codes[name]
         missing = found == ABSENT
-        if field.default == ABSENT:
+        fill = field.default if columns.get(name) is None else field.null
+        if fill == ABSENT:
             invalid |= missing
         elif missing.any():
-            found[missing] = field.default
+            found[missing] = fill
     for name, set_field in state.sets.items():
         column = columns.get(name)
         if column is None:
@@ -323,6 +332,11 @@ def _codes(column: Column, field: _Field) -> Any:
                 found = np.where(values, field.codes[_key(True)], field.codes[_key(False)])
             else:
                 found = np.full(len(values), INVALID, dtype=np.int64)
+        elif kind == "f" and field.type == "boolean":  # 0.0 and 1.0: a boolean column with gaps
+            nan = np.isnan(values)
+            missing = nan if missing is None else (missing | nan)
+            found = np.where(values == 1.0, field.codes[_key(True)], field.codes[_key(False)])
+            found = np.where((values == 1.0) | (values == 0.0), found, INVALID)
         elif kind in "iuf" and field.int_range is not None:
             low, high, first = field.int_range
             if kind == "f":
@@ -395,8 +409,8 @@ def _set_codes(
     for value in [*uniques, MISSING]:
         stated = True
         if value is MISSING:
-            stated = field.default is not None
-            present: tuple[str, ...] | None = _members(field, field.default or ())
+            stated = field.null is not None
+            present: tuple[str, ...] | None = _members(field, field.null or ())
         elif isinstance(value, list | tuple | set | frozenset) and all(
             isinstance(m, str) and m in allowed for m in value
         ):
@@ -432,12 +446,15 @@ def _check_refused(
     if not invalid.any():
         return errors
     seen: dict[Any, str | dict[str, int]] = {}
+    nulls = _nulls(state)
     for row in np.flatnonzero(invalid).tolist():
         data = {}
         for name, column in columns.items():
-            value = column.value(row)
+            value = _cell(column, row, state.fields.get(name))
             if value is not MISSING:
                 data[name] = value
+            elif name in nulls:  # an empty cell is not stated, not the field's default
+                data[name] = None
         try:
             key: Any = _key(tuple(data.items()))
         except TypeError:
@@ -462,6 +479,24 @@ def _check_refused(
                 codes[name][row] = code
             invalid[row] = False
     return errors
+
+
+def _nulls(state: Columnar) -> frozenset[str]:
+    """The fields whose empty cells are not stated where an omitted field is not."""
+    scalars = (f.name for f in state.fields.values() if f.null != f.default)
+    sets = (f.name for f in state.sets.values() if f.null != f.default)
+    return frozenset((*scalars, *sets))
+
+
+def _cell(column: Column, row: int, field: _Field | None) -> Any:
+    """The cell of ``row`` as a profile value: ``0.0``/``1.0`` of a float column are booleans
+    in a boolean field."""
+    value = column.value(row)
+    if field is not None and field.type == "boolean" and value in (0, 1):
+        numeric = column.numeric()
+        if numeric is not None and numeric[0].dtype.kind == "f":
+            return value == 1
+    return value
 
 
 def _flat_code(kb: KnowledgeBase, state: Columnar, name: str, value: Any) -> int:

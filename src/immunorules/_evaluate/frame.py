@@ -228,7 +228,9 @@ class _Factorized:
 def evaluate_arrow(kb: KnowledgeBase, table: Any, id_columns: Any, *, text: bool = False) -> Any:
     """:func:`evaluate_frame` for a pyarrow Table or RecordBatch. With ``text`` (CSV input), a
     string cell of an integer, boolean or set field is read as one: ``"3"`` (or ``"3.0"``),
-    ``"true"`` / ``"false"``, members separated by ``|``."""
+    ``"true"`` / ``"false"`` (or ``1``/``0``, ``1.0``/``0.0``), members separated by ``|``;
+    and a profile field's ``NaN``, ``NA``, ``N/A``, ``<NA>`` or ``null`` cell is not stated,
+    like an empty one."""
     import pyarrow as pa
 
     profile, ids = _split(kb.schema, table.column_names, id_columns)
@@ -239,7 +241,7 @@ def evaluate_arrow(kb: KnowledgeBase, table: Any, id_columns: Any, *, text: bool
         columns = {}
         for name in profile:
             column = _arrow_column(pa, part.column(name))
-            if text and isinstance(column, _Factorized) and fields[name].type != "enum":
+            if text and isinstance(column, _Factorized):
                 column = _from_text(column, fields[name].type)
             columns[name] = column
         return columns
@@ -310,14 +312,19 @@ def _arrow_column(pa: Any, column: Any) -> Column:
 
 
 _INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+(\.0*)?")
-_BOOLEAN_TEXT: Final = {"true": True, "false": False}
+_BOOLEAN_TEXT: Final = {"true": True, "false": False, "1": True, "0": False, "1.0": True,
+                        "0.0": False}  # fmt: skip
+#: Text cells that mean not stated (beside an empty cell); never ``none``, a vocabulary value.
+_NULL_TEXT: Final = frozenset({"nan", "na", "n/a", "<na>", "null"})
 
 
 def _from_text(column: _Factorized, field_type: str) -> _Factorized:
     """A column of text cells (CSV) read as the field's type where the text says one."""
     uniques = []
     for value in column.uniques:
-        if isinstance(value, str):
+        if isinstance(value, str) and value.strip().lower() in _NULL_TEXT:
+            value = MISSING
+        elif isinstance(value, str):
             if field_type == "integer" and _INTEGER_TEXT.fullmatch(value.strip()):
                 value = int(value.strip().split(".")[0])
             elif field_type == "boolean" and value.strip().lower() in _BOOLEAN_TEXT:
@@ -340,7 +347,8 @@ def evaluate_records(
 ) -> Any:
     """A pyarrow RecordBatch like :func:`evaluate_frame`'s for parsed JSON values, one profile
     each: the ``id_columns`` keys are passed through (as Arrow infers them, or as JSON text
-    when their values mix types), null is not given, and a value that is not an object or has
+    when their values mix types), null is not stated (a key left out takes the field's
+    default, as in ``evaluate``), and a value that is not an object or has
     a key that is neither a field nor an id column makes its row invalid, with the message
     ``evaluate`` gives, unless the key is one of ``left_out``. ``refused`` maps rows known to
     be invalid (e.g. not JSON) to their messages."""
@@ -351,7 +359,9 @@ def evaluate_records(
     fields = kb.schema.fields
     ids = {*id_columns, *left_out}
     bad = dict(refused or {})
-    cells: dict[str, list[Any]] = {name: [None] * len(records) for name in fields}
+    # a key left out takes the field's default, as in evaluate; a null is not stated
+    omitted = {name: _omitted(kb.schema, name) for name in fields}
+    cells: dict[str, list[Any]] = {name: [omitted[name]] * len(records) for name in fields}
     for row, record in enumerate(records):
         if row in bad:
             continue
@@ -383,6 +393,16 @@ def evaluate_records(
             arrays.append(pa.array(texts, pa.string()))
     names = [*id_columns, *frame_columns(kb.schema)]
     return pa.RecordBatch.from_arrays(arrays + _arrow_answers(pa, answers), names=names)
+
+
+def _omitted(schema: Schema, name: str) -> Any:
+    """The cell of a key a record leaves out: the field's default where a null cell would mean
+    something else (not stated), else None."""
+    definition = schema.fields[name]
+    default = schema.defaults.get(name)
+    if default is not None and definition.nullable and not definition.required:
+        return list(default) if isinstance(default, tuple) else default
+    return None
 
 
 def _problem(kb: KnowledgeBase, data: Any) -> str:

@@ -16,6 +16,7 @@ from .._model.result import NOT_FOR_CLINICAL_USE, Citation, Reason, Result
 from .document import (
     Advisories,
     AdvisoryItem,
+    Assumptions,
     AuditHead,
     AvoidItem,
     Avoids,
@@ -28,6 +29,7 @@ from .document import (
     Conflict,
     DecisionRow,
     DecisionTable,
+    DependencyItem,
     Document,
     DrugClass,
     EvidenceLink,
@@ -59,6 +61,7 @@ __all__ = [
     "EFFECTS",
     "SHOWN_CHANGE_SETS",
     "all_reasons",
+    "assumptions",
     "audit_document",
     "change_items",
     "conflict_state",
@@ -197,6 +200,9 @@ def result_document(result: Result, labels: Labels) -> Document:
         if chosen:
             items = tuple(AdvisoryItem(a.key, a.message, reasons(a.reasons)) for a in chosen)
             blocks.append(Advisories(kind, title, items))
+    assumed = assumptions(result, labels)
+    if assumed is not None:
+        blocks.append(assumed)
     found = all_reasons(result)
     if found:
         blocks.append(Reasons(reasons(found)))
@@ -207,15 +213,44 @@ def result_document(result: Result, labels: Labels) -> Document:
     return Document("result", result.notice, tuple(blocks))
 
 
+def assumptions(result: Result, labels: Labels) -> Assumptions | None:
+    """What a result assumes (None when it states every field, assumes nothing and warns of
+    nothing): each fact it depends on, the other unstated fields, assumed values, warnings."""
+    if not (result.unstated or result.depends_on or result.warnings or result.assumed):
+        return None
+    depends = tuple(
+        DependencyItem(
+            field=labels.field(d.field),
+            description=labels.field_description(d.field),
+            values=labels.values_text(d.values, d.field),
+            effect=d.effect,
+            affects=tuple(labels.target(target) for target in d.affects),
+        )
+        for d in result.depends_on
+    )
+    named = {d.field for d in result.depends_on}
+    return Assumptions(
+        depends_on=depends,
+        unstated=tuple(labels.field(f) for f in result.unstated if f not in named),
+        assumed=tuple(f"{labels.field(k)}={labels.value(k, v)}" for k, v in result.assumed.items()),
+        warnings=tuple(result.warnings),
+    )
+
+
 # -- why-not answers --------------------------------------------------------------------------
+
+
+def _changed(labels: Labels, field: str, value: object) -> str:
+    """A value before or after a change: ``not stated`` for None (stating a fact is a change)."""
+    return "not stated" if value is None else labels.value(field, value)
 
 
 def change_items(changes: Sequence[ProfileChange], labels: Labels) -> tuple[ChangeItem, ...]:
     """The changes of a change set; an area change that follows from the condition is shown
-    with it rather than as a change of its own."""
+    with it rather than as a change of its own; a field not stated reads ``not stated``."""
     items: list[ChangeItem] = []
     for change in changes:
-        after = labels.value(change.field, change.after)
+        after = _changed(labels, change.field, change.after)
         if change.implied and items:
             last = items[-1]
             implied = (labels.field(change.field), after)
@@ -224,7 +259,7 @@ def change_items(changes: Sequence[ProfileChange], labels: Labels) -> tuple[Chan
         items.append(
             ChangeItem(
                 field=labels.field(change.field),
-                before=labels.value(change.field, change.before),
+                before=_changed(labels, change.field, change.before),
                 after=after,
                 alternatives=labels.alternatives(change),
                 implied=None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 __all__ = [
     "Advisories",
     "AdvisoryItem",
+    "Assumptions",
     "AuditHead",
     "AvoidItem",
     "Avoids",
@@ -27,6 +28,7 @@ __all__ = [
     "Conflict",
     "DecisionRow",
     "DecisionTable",
+    "DependencyItem",
     "Document",
     "DrugClass",
     "EvidenceLink",
@@ -141,6 +143,28 @@ class Advisories:
     kind: str  # referral or caution
     title: str
     items: tuple[AdvisoryItem, ...]
+
+
+@dataclass(frozen=True)
+class DependencyItem:
+    """A fact the answer depends on: stating ``field`` as one of ``values`` would change it."""
+
+    field: str
+    description: str | None  # what the field means, from the vocabulary
+    values: str  # the values that would change the answer, e.g. ``true`` or ``1-20``
+    effect: str
+    affects: tuple[str, ...]  # names of the categories and drug classes it would change
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """What the answer assumes: the facts it depends on, the other fields not stated, values an
+    ``assume=`` policy filled in, and warnings about the profile. Left out when all are empty."""
+
+    depends_on: tuple[DependencyItem, ...]
+    unstated: tuple[str, ...]  # fields not stated that would not change the answer
+    assumed: tuple[str, ...]  # ``field=value`` items
+    warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -309,6 +333,7 @@ Block = (
     | Suggestions
     | Avoids
     | Advisories
+    | Assumptions
     | Reasons
     | Foot
     | WhyNotHead

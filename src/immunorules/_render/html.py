@@ -19,6 +19,7 @@ from .._model.result import NOT_FOR_CLINICAL_USE, Result
 from .build import audit_document, kb_document, result_document, whynot_document
 from .document import (
     Advisories,
+    Assumptions,
     AuditHead,
     Avoids,
     Block,
@@ -116,6 +117,9 @@ background:rgba(229,83,75,.13);border-radius:6px;padding:8px 10px;margin:8px 0}
 .ir-conflict.ir-resolved{border-color:var(--ir-amber);background:rgba(212,167,44,.13)}
 .ir-gap{border:1px solid var(--ir-grey);border-left:6px solid var(--ir-grey);
 background:rgba(127,127,127,.10);border-radius:6px;padding:8px 10px;margin:8px 0}
+.ir-assumes{border:1px solid var(--ir-amber);border-left:6px solid var(--ir-amber);
+background:rgba(212,167,44,.08);border-radius:6px;padding:6px 10px;margin:8px 0}
+div.ir-root ul.ir-depends{margin:4px 0;padding-left:18px}
 .ir-classes{margin:4px 0}
 div.ir-root ul.ir-reasons{margin:4px 0 0;padding:0;list-style:none}
 .ir-reason{margin:5px 0;padding:0 0 0 8px;border-left:2px solid var(--ir-border)}
@@ -364,6 +368,42 @@ def _(block: Advisories, seen: set[str]) -> str:
             f"{_reasons(item.reasons)}</details></div>"
         )
     return "".join(body)
+
+
+@_block.register
+def _(block: Assumptions, seen: set[str]) -> str:
+    body = ['<h4>What this answer assumes</h4><div class="ir-assumes" role="note">']
+    body += [f"<p>{badge('warning', 'warning')}{esc(warning)}</p>" for warning in block.warnings]
+    if block.depends_on:
+        items = []
+        for item in block.depends_on:
+            title = f' title="{esc(item.description)}"' if item.description else ""
+            affects = (
+                f' <span class="ir-muted ir-small">(affects {esc(", ".join(item.affects))})</span>'
+                if item.affects
+                else ""
+            )
+            items.append(
+                f'<li><span class="ir-chip"{title}>{esc(item.field)} = {esc(item.values)}</span> '
+                f"{esc(item.effect)}{affects}</li>"
+            )
+        body.append(
+            '<div><span class="ir-label">depends on</span><span class="ir-muted ir-small">'
+            "not stated; stating it would change the answer</span></div>"
+            f'<ul class="ir-depends">{"".join(items)}</ul>'
+        )
+    if block.unstated:
+        body.append(
+            '<div class="ir-small"><span class="ir-label">also not stated</span>'
+            f"{''.join(chip(name) for name in block.unstated)}"
+            '<span class="ir-muted">would not change this answer</span></div>'
+        )
+    if block.assumed:
+        body.append(
+            '<div class="ir-small"><span class="ir-label">assumed</span>'
+            f"{''.join(chip(item) for item in block.assumed)}</div>"
+        )
+    return "".join(body) + "</div>"
 
 
 @_block.register

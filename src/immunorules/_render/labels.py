@@ -124,6 +124,17 @@ class Labels:
         except KeyError:
             return key
 
+    def target(self, target_id: str) -> str:
+        """A category's or a drug class's name (what a dependency ``affects``)."""
+        if target_id in self.schema.categories:
+            return self.category(target_id)
+        return self.subcategory(target_id)
+
+    def field_description(self, field_id: str) -> str | None:
+        """What a profile field means, as its vocabulary describes it (None: no description)."""
+        definition = self.schema.fields.get(field_id)
+        return definition.description if definition is not None else None
+
     def tier(self, tier: str) -> str:
         return TIER_LABEL.get(tier, tier)
 
@@ -179,5 +190,12 @@ class Labels:
         if not others:
             return None
         if self.field_type(change.field) == "integer":
-            return "any of", self.values_text(change.alternatives, change.field)
-        return "or", self.values_text(others, change.field)
+            return "any of", self._stated_text(change.alternatives, change.field)
+        return "or", self._stated_text(others, change.field)
+
+    def _stated_text(self, values: Sequence[Any], field_id: str) -> str:
+        """:meth:`values_text` of the stated values, then ``not stated`` when None is one."""
+        text = self.values_text([v for v in values if v is not None], field_id)
+        if None in values:
+            return f"{text} or not stated" if text else "not stated"
+        return text

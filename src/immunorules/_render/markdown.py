@@ -14,6 +14,7 @@ from functools import singledispatch
 from .._model.result import NOT_FOR_CLINICAL_USE
 from .document import (
     Advisories,
+    Assumptions,
     AuditHead,
     Avoids,
     Block,
@@ -154,6 +155,30 @@ def _(block: Advisories) -> list[str]:
     out = ["", f"#### {block.title}", ""]
     for item in block.items:
         out.append(f"- {md(item.message)} ({code(item.key)}; {_rules(item.reasons)})")
+    return out
+
+
+@_block.register
+def _(block: Assumptions) -> list[str]:
+    out = ["", "#### What this answer assumes", ""]
+    out += [f"> **Warning:** {md(warning)}" for warning in block.warnings]
+    if block.warnings:
+        out.append("")
+    if block.depends_on:
+        out += ["**Depends on** (not stated; stating it would change the answer):", ""]
+        for item in block.depends_on:
+            line = f"- {code(item.field)} = {code(item.values)}: {md(item.effect)}"
+            if item.affects:
+                line += f" (affects {', '.join(md(name) for name in item.affects)})"
+            out.append(line)
+        out.append("")
+    if block.unstated:
+        fields = ", ".join(code(name) for name in block.unstated)
+        out.append(f"Also not stated (would not change this answer): {fields}.  ")
+    if block.assumed:
+        out.append(f"Assumed for this answer: {', '.join(code(item) for item in block.assumed)}.")
+    while out[-1] == "":
+        out.pop()
     return out
 
 

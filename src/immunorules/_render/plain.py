@@ -11,6 +11,7 @@ from functools import singledispatch
 
 from .document import (
     Advisories,
+    Assumptions,
     AuditHead,
     Avoids,
     Block,
@@ -156,6 +157,25 @@ def _(block: Advisories) -> list[str]:
     lines = ["", f"{block.title}:"]
     for item in block.items:
         lines += wrap(f"{item.message} ({item.key}; {_ids(item.reasons)})", "  * ", then="    ")
+    return lines
+
+
+@_block.register
+def _(block: Assumptions) -> list[str]:
+    lines = ["", "What this answer assumes:"]
+    for warning in block.warnings:
+        lines += wrap(f"WARNING: {warning}", "  ! ", then="    ")
+    if block.depends_on:
+        lines.append("  Depends on (not stated; stating it would change the answer):")
+        for item in block.depends_on:
+            lines += wrap(f"{item.field} = {item.values}: {item.effect}", "  * ", then="      ")
+            if item.affects:
+                lines += wrap(f"affects: {', '.join(item.affects)}", "      ")
+    if block.unstated:
+        text = "Also not stated (would not change this answer): " + ", ".join(block.unstated)
+        lines += wrap(text, "  ", then="    ")
+    if block.assumed:
+        lines += wrap("Assumed for this answer: " + ", ".join(block.assumed), "  ", then="    ")
     return lines
 
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._model.result import Citation, Reason, Result
+from .._model.result import Citation, Dependency, Reason, Result
 from .._model.schema import Schema
 from .._render.fragments import Labels, code, evidence_for, md, notice, reason_line, safe_url
 
@@ -128,7 +128,76 @@ def _ordered(cards: list[Card]) -> list[Card]:
 
 
 #: The parts of a result that become cards, in the order they are built.
-PARTS = ("avoided", "conflicts", "suggestions", "advisories")
+PARTS = ("avoided", "conflicts", "suggestions", "advisories", "depends_on")
+
+
+def _check_card(
+    result: Result,
+    labels: Labels,
+    dependencies: Sequence[Dependency],
+    fhir: FhirProfile | None,
+    *,
+    ordered: str | None = None,
+) -> Card:
+    """A ``warning`` card: check these facts before ordering (``ordered``: the class being
+    ordered, when the card is about one order), each with the values that would change the
+    answer and what they would change; then the result's warnings and assumed values."""
+    fields = [labels.field(d.field) for d in dependencies]
+    what = f" {ordered}" if ordered else ""
+    if fields:
+        summary = f"Check before ordering{what}: " + _listed(fields, MAX_SUMMARY - 60 - len(what))
+        summary += " - not stated; would change this advice"
+    else:
+        summary = f"Check the profile: {result.warnings[0]}"
+    detail = [notice(result.notice), ""]
+    if dependencies:
+        detail += [
+            f"**Check before ordering{md(what)}:** the record does not state these facts, and "
+            "stating them would change this advice.",
+            "",
+        ]
+    for d in dependencies:
+        line = (
+            f"- **{md(labels.field(d.field))}** = {code(labels.values_text(d.values, d.field))}: "
+            f"{md(d.effect)}"
+        )
+        if d.affects:
+            line += f" (affects {', '.join(md(labels.target(t)) for t in d.affects)})"
+        if fhir is not None and d.field in fhir.unknown:
+            line += "; the patient's record does not determine it"
+        detail.append(line)
+    if result.warnings:
+        detail += ["", "**Warnings:**", "", *(f"- {md(w)}" for w in result.warnings)]
+    if result.assumed:
+        assumed = ", ".join(
+            code(f"{labels.field(k)}={labels.value(k, v)}") for k, v in result.assumed.items()
+        )
+        detail += ["", f"Assumed for this advice (not from the record): {assumed}."]
+    info = result.knowledge_base
+    detail += [
+        "",
+        f"*Knowledge base {md(info.name)} {md(info.version)}, fingerprint "
+        f"{code(info.fingerprint[:12])}.*",
+    ]
+    return {
+        "uuid": str(uuid.uuid4()),
+        "summary": _clip(summary, MAX_SUMMARY),
+        "indicator": "warning",
+        "detail": "\n".join(detail),
+        "source": _source((), info.name),
+    }
+
+
+def _listed(names: Sequence[str], limit: int) -> str:
+    """Names joined by commas, as many as fit in ``limit`` characters, then ``and N more``."""
+    shown: list[str] = []
+    for index, name in enumerate(names):
+        rest = len(names) - index - 1
+        tail = f" and {rest} more" if rest else ""
+        if shown and len(", ".join([*shown, name])) + len(tail) > limit:
+            return ", ".join(shown) + f" and {len(names) - len(shown)} more"
+        shown.append(name)
+    return ", ".join(shown)
 
 
 def _cards(
@@ -225,6 +294,8 @@ def _cards(
                 fhir=fhir,
             )
         )
+    if "depends_on" in parts and (result.depends_on or result.warnings):
+        cards.append(_check_card(result, labels, result.depends_on, fhir))
     return _ordered(cards)
 
 
@@ -232,15 +303,18 @@ def cards_from_result(
     result: Result, *, fhir: FhirProfile | None = None, parts: Collection[str] = PARTS
 ) -> list[Card]:
     """CDS Hooks cards for ``result``, most urgent first: ``critical`` for each avoided category
-    or drug class, ``warning`` for each conflict and flagged category, ``info`` for each
-    suggestion and advisory.
+    or drug class, ``warning`` for each conflict and flagged category and one "check before
+    ordering" card for the facts the answer depends on (``depends_on``: fields not stated whose
+    stated value would change it, with the values and what they would change) and its
+    warnings, ``info`` for each suggestion and advisory.
 
     Every card has a fresh ``uuid``, a ``summary`` of fewer than 140 characters, a Markdown
     ``detail`` (the not-for-clinical-use notice, then each reason: rule id, title, because-text,
     matched profile values and evidence; with ``fhir``, the record entries those values came
     from), a ``source`` (the first cited evidence, with its link) and ``links`` to every cited
     evidence that has one. ``parts`` chooses which lines become cards (default: all of
-    ``"avoided"``, ``"conflicts"``, ``"suggestions"`` and ``"advisories"``).
+    ``"avoided"``, ``"conflicts"``, ``"suggestions"``, ``"advisories"`` and
+    ``"depends_on"``).
     """
     unknown = set(parts) - set(PARTS)
     if unknown:
@@ -331,6 +405,16 @@ def _order_cards(
                     extra=extra,
                 )
             )
+        relevant = [
+            d
+            for d in result.depends_on
+            if any(
+                t == category or (t in schema.sub_category and _overlap(schema, t, sub))
+                for t in d.affects
+            )
+        ]
+        if relevant:
+            cards.append(_check_card(result, labels, relevant, fhir, ordered=name))
     return _ordered(cards)
 
 
@@ -340,5 +424,7 @@ def order_cards(
     """Cards about orders being selected: ``ordered`` maps each drug class (subcategory id) of
     the selected orders to the orders in it. An order in an avoided class (or of a coarser class
     that contains an avoided one) is ``critical``, in a flagged category ``warning``, in or
-    around a suggested class ``info``; a class the result says nothing about gets no card."""
+    around a suggested class ``info``; a class the result says nothing about gets no card.
+    A fact not stated that would change the answer about an ordered class (its category, or a
+    class in or around it) adds a ``warning`` card "check before ordering" for that class."""
     return _order_cards(result, Labels.for_subject(result), ordered, fhir)

@@ -26,7 +26,8 @@ def profiles(kb: KnowledgeBase | None = None, /, **pinned: Pin) -> st.SearchStra
     every field, every value (``None`` included), only valid ``disease_area``/``condition``
     pairs, and any subset of a set field's members.
 
-    Pin a field with a keyword: a value (``condition="melanoma"``), several values
+    Pin a field with a keyword: a value (``condition="melanoma"``, or ``pregnant=None`` for not
+    stated), several values
     (``severity=["moderate", "severe"]``, e.g. a finding's ``region``:
     ``profiles(kb, **finding.region)``) or a strategy (``prior_lines_of_therapy=st.integers(1,
     3)``). ``disease_area`` and ``condition`` are always drawn consistently. An unknown field, a
@@ -107,7 +108,8 @@ def _checked(name: str, pin: Pin, domain: tuple[Scalar, ...]) -> list[Scalar]:
     bad = [
         v
         for v in values
-        if v not in domain or (domain and isinstance(v, bool) != isinstance(domain[-1], bool))
+        if v not in domain
+        or (v is not None and domain and isinstance(v, bool) != isinstance(domain[-1], bool))
     ]
     if bad or not values:
         raise ValueError(f"{name} cannot be pinned to {values!r}: its values are {list(domain)}")

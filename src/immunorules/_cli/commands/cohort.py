@@ -19,6 +19,7 @@ from typing import Any
 
 from ..._errors import ProfileError
 from .. import knowledge, tables
+from ..assume import add_assume, policy
 from ..context import CliError, Context
 from ..options import FORMATTER, PROG, add_rules
 
@@ -41,7 +42,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "field's members are separated by '|' (lists are written that way too).",
         epilog=f"examples:\n  {PROG} cohort patients.parquet answers.parquet\n"
         f"  {PROG} cohort patients.csv answers.jsonl --id-column patient_id\n"
-        f"  {PROG} cohort --fhir bulk_export/ answers.parquet",
+        f"  {PROG} cohort --fhir bulk_export/ answers.parquet\n"
+        f"  {PROG} cohort patients.csv answers.csv --assume pregnant=false",
         formatter_class=FORMATTER,
     )
     cohort.add_argument("input", metavar="IN", help="the cohort: .parquet, .csv or .jsonl")
@@ -63,6 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cohort.add_argument(
         "--batch-size", type=int, default=65_536, metavar="N", help="rows per batch (65536)"
     )
+    add_assume(cohort)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -96,6 +99,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ) from None
     profiles_from_bulk = _fhir() if args.fhir else None
     kb = knowledge.load(args)
+    args.assume = policy(args.assume, kb, tables.evaluation(read_format))
     return _evaluate(kb, args, ctx, source, target, read_format, write_format, profiles_from_bulk)
 
 
@@ -120,14 +124,17 @@ def _batches(
 ) -> tuple[tables.Batches, int | None]:
     """The answer batches of the input, and its number of rows when known up front."""
     ids = list(args.id_column) if args.id_column else None
+    assume = args.assume
     if read_format == "fhir":
-        return tables.fhir_batches(kb, source, args.batch_size, profiles_from_bulk), None
+        batches = tables.fhir_batches(kb, source, args.batch_size, profiles_from_bulk, assume)
+        return batches, None
     if read_format == "parquet":
-        batches = tables.parquet_batches(kb, source, ids, args.batch_size)
+        batches = tables.parquet_batches(kb, source, ids, args.batch_size, assume)
         return batches, tables.parquet_rows(source)
     if read_format == "csv":
-        return tables.csv_batches(kb, source, ids, args.batch_size), None
-    return tables.jsonl_batches(kb, source, ids, args.batch_size, warn=ctx.note), None
+        return tables.csv_batches(kb, source, ids, args.batch_size, assume), None
+    batches = tables.jsonl_batches(kb, source, ids, args.batch_size, assume, warn=ctx.note)
+    return batches, None
 
 
 def _evaluate(

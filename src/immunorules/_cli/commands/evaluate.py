@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from .. import knowledge
 from ..answers import Renderers, answer_each
+from ..assume import Policy, add_assume, policy
 from ..context import CliError, Context
 from ..inputs import fhir_source
 from ..options import EXAMPLE_PROFILE, FORMATTER, PROG, add_format, add_rules
@@ -28,7 +30,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=f"""examples:
   {PROG} evaluate examples/profiles/rheumatoid_arthritis.json
   echo '{EXAMPLE_PROFILE}' | {PROG} evaluate -
-  {PROG} evaluate cohort.jsonl --format json    (one JSON result per line)""",
+  {PROG} evaluate cohort.jsonl --format json    (one JSON result per line)
+  {PROG} evaluate profile.json --assume pregnant=false --assume prior_lines_of_therapy=0""",
         formatter_class=FORMATTER,
     )
     evaluate.add_argument(
@@ -39,6 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_rules(evaluate)
     add_format(evaluate)
+    add_assume(evaluate)
     evaluate.add_argument(
         "--fhir",
         action="store_true",
@@ -62,16 +66,30 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     if args.fhir:
         return _run_fhir(args, ctx)
+    policies: dict[int, Policy] = {}
+
+    def answer(kb: Any, profile: Any) -> Any:
+        if id(kb) not in policies:  # read once, against the knowledge base's vocabulary
+            policies[id(kb)] = policy(args.assume, kb, kb.evaluate)
+        return _evaluate(kb, profile, policies[id(kb)])
+
     return answer_each(
         args,
         ctx,
-        lambda kb, profile: kb.evaluate(profile),
+        answer,
         Renderers(text=result_text, markdown=result_markdown, json=result_json),
     )
 
 
+def _evaluate(kb: Any, profile: Any, assume: Policy) -> Any:
+    if assume is None:
+        return kb.evaluate(profile)
+    return kb.evaluate(profile, assume=assume)
+
+
 def _run_fhir(args: argparse.Namespace, ctx: Context) -> int:
     kb = knowledge.load(args)
+    assume = policy(args.assume, kb, kb.evaluate)
     try:
         from ...fhir import FhirError, profile_from_fhir
     except ImportError:
@@ -95,7 +113,7 @@ def _run_fhir(args: argparse.Namespace, ctx: Context) -> int:
             f"the FHIR record of patient {found.patient_id} gives no profile: {reason}. Pass "
             "--condition to name the condition being treated."
         )
-    result = kb.evaluate(found.profile)
+    result = _evaluate(kb, found.profile, assume)
     if args.format == "json":
         data = json.loads(result_json(result, indent=None))
         ctx.out.write(json.dumps({**data, "fhir": found.to_dict()}, indent=2) + "\n")
