@@ -1,0 +1,469 @@
+"""What an answer depends on: the fields a profile leaves not stated whose stated value would
+change the answer, computed exactly from the rules and cheaply enough for every ``evaluate``.
+
+For every flat field (a scalar field, or a group of a set field's members) and every value of
+its domain, a bitmask has bit ``i`` set when rule ``i`` (the active rules in id order) accepts
+the value: the native engine's tables, built here from the same rules. The durable engine may
+be the one that matches; these tables give the very rules it fires (the oracle tests hold the
+two engines identical), so the dependencies are those of the rules, whichever engine runs.
+For a field ``f`` left not stated, the rules that fire when it is stated as ``v`` are the AND
+of the other fields' masks (as given) with ``f``'s mask for ``v``; values with the same fired
+rules are grouped, and each group's answer (the collect policy's plan of those rules) is
+compared with the answer as it stands. A group changes the answer when a suggestion (its tier,
+drug classes or direction), an avoidance or a flag differs, or an advisory appears; an advisory
+that only disappears existed because the field is not stated (a screening or confirmation
+advisory) and is no change. Everything is kept in bounded caches: per field and rules that hold
+on the other fields, and per set of fired rules. Nothing is sampled, and nothing here builds a
+result or decides a line itself (that is the collect policy's).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, NamedTuple
+
+from .._model.cache import BoundedCache
+from .._model.profile import ConditionProfile
+from .._model.result import Dependency, Value
+from .._model.rules import Rule
+from .._model.schema import Schema
+from .._model.space import FlatSpace
+from .._policy import plan
+
+__all__ = ["EFFECT_LENGTH", "Depends", "notes", "profile_warnings"]
+
+#: The longest ``effect`` text; a longer one is cut with an ellipsis.
+EFFECT_LENGTH: Final = 120
+#: The bound of each cache (per knowledge base).
+MAX_CACHED: Final = 16384
+
+_TIER_WORDS: Final = {"first_line": "first line", "escalation": "escalation", "flagged": "flagged"}
+
+
+def _find_warnings() -> Callable[[ConditionProfile], tuple[str, ...]]:
+    """The model's ``profile_warnings(profile)``, where the model defines one; else none."""
+    from .._model import profile as profile_module
+    from .._model import schema as schema_module
+
+    for module in (schema_module, profile_module):
+        found = getattr(module, "profile_warnings", None)
+        if callable(found):
+            return found  # type: ignore[no-any-return]
+    return _no_warnings
+
+
+def _no_warnings(profile: ConditionProfile) -> tuple[str, ...]:
+    return ()
+
+
+#: What is kept but looks wrong in a profile (e.g. an immune activity that contradicts the
+#: condition's), as the model says.
+profile_warnings: Final = _find_warnings()
+
+
+class _Summary(NamedTuple):
+    """A plan without reasons: each suggested category's (tier, classes, direction), the
+    avoided (category, class) pairs, the advisory keys."""
+
+    suggested: dict[str, tuple[str, tuple[str, ...], Any]]
+    avoided: frozenset[tuple[str, str | None]]
+    advisories: frozenset[str]
+
+
+class _Change(NamedTuple):
+    """What stating a field as one group of values would change."""
+
+    parts: tuple[str, ...]  # short phrases, e.g. "antifolate csDMARDs avoided"
+    affects: frozenset[str]  # category and class ids
+
+
+class _Flat(NamedTuple):
+    """A flat field the rules tell values apart on: its masks per value, and the profile field
+    it reads (itself, or the set field of its group)."""
+
+    name: str
+    field: str
+    group: bool
+    masks: dict[Any, int]
+    values: tuple[Any, ...]  # its stated values, in domain order
+
+
+class Depends:
+    """The dependencies of one knowledge base's answers (its active rules, its flat space).
+
+    The tables are built on first use (a few milliseconds); every call after is a handful of
+    integer ANDs and cache lookups per field not stated. Safe to share between threads.
+    """
+
+    def __init__(self, schema: Schema, space: FlatSpace, rules: Iterable[Rule]) -> None:
+        self.schema = schema
+        self.space = space
+        self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda rule: rule.id))
+        self._lock = threading.Lock()
+        self._flats: tuple[_Flat, ...] | None = None
+        self._position: dict[str, int] = {}
+        self._fields = tuple(schema.fields)
+        # (): no dependency, else the one dependency
+        self._dependencies: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
+            MAX_CACHED
+        )
+        self._summaries: BoundedCache[int, _Summary] = BoundedCache(MAX_CACHED)
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def flats(self) -> tuple[_Flat, ...]:
+        """The flat fields some rule tells values apart on, with their masks."""
+        flats = self._flats
+        if flats is None:
+            with self._lock:
+                flats = self._flats
+                if flats is None:
+                    flats = self._flats = self._build()
+        return flats
+
+    def _build(self) -> tuple[_Flat, ...]:
+        space = self.space
+        everything = (1 << len(self.rules)) - 1
+        tested: dict[str, list[tuple[int, frozenset[Any]]]] = {}
+        for bit, rule in enumerate(self.rules):
+            for name, allowed in space.matcher(rule).tests:
+                tested.setdefault(name, []).append((bit, allowed))
+        flats = []
+        for name, tests in tested.items():
+            domain = space.domains[name]
+            masks = dict.fromkeys(domain, everything)
+            for bit, allowed in tests:
+                for value in domain:
+                    if value not in allowed:
+                        masks[value] &= ~(1 << bit)
+            if all(mask == everything for mask in masks.values()):
+                continue
+            group = name in space.groups
+            field = space.groups[name][0] if group else name
+            values = tuple(value for value in domain if value is not None)
+            flats.append(_Flat(name, field, group, masks, values))
+        for index, flat in enumerate(flats):
+            if None in flat.masks:  # may be not stated: found by its profile field
+                self._position.setdefault(flat.field, index)
+        return tuple(flats)
+
+    # -- one profile -------------------------------------------------------------------------
+
+    def unstated(self, profile: ConditionProfile) -> tuple[str, ...]:
+        """The fields ``profile`` leaves not stated, in field order."""
+        values = profile.__dict__
+        return tuple([name for name in self._fields if values[name] is None])
+
+    def depends_on(
+        self, profile: ConditionProfile, unstated: Sequence[str]
+    ) -> tuple[Dependency, ...]:
+        """The dependencies of ``profile``'s answer on its ``unstated`` fields, in field order."""
+        flats = self.flats()
+        position = self._position
+        wanted = [position[name] for name in unstated if name in position]
+        if not wanted:
+            return ()
+        values = profile.__dict__
+        group_value = self.space.group_value
+        masks = [
+            flat.masks[
+                group_value(flat.name, values[flat.field]) if flat.group else values[flat.name]
+            ]
+            for flat in flats
+        ]
+        # others[i]: the AND of every mask but the i-th, from prefix and suffix ANDs
+        count = len(masks)
+        everything = (1 << len(self.rules)) - 1
+        suffix = [everything] * (count + 1)
+        for i in range(count - 1, -1, -1):
+            suffix[i] = suffix[i + 1] & masks[i]
+        found = []
+        get = self._dependencies.get
+        prefix = everything
+        wanted_set = set(wanted)
+        for i in range(count):
+            if i in wanted_set:
+                others = prefix & suffix[i + 1]
+                area = values["disease_area"] if flats[i].name == "condition" else None
+                key = (i, others, area)
+                known = get(key)
+                if known is None:
+                    made = self.dependency(i, others, area)
+                    known = () if made is None else (made,)
+                    self._dependencies.put(key, known)
+                found.extend(known)
+            prefix &= masks[i]
+        if len(found) > 1:
+            order = {name: n for n, name in enumerate(unstated)}
+            found.sort(key=lambda dependency: order[dependency.field])
+        return tuple(found)
+
+    def dependency(self, index: int, others: int, area: str | None = None) -> Dependency | None:
+        """The dependency on flat field ``index`` (not stated) when ``others`` are the rules
+        that hold on every other field; ``area`` restricts a condition to its disease area."""
+        flat = self.flats()[index]
+        masks = flat.masks
+        base = others & masks[None]
+        by_fired: dict[int, list[Any]] = {}
+        candidates = flat.values
+        if area is not None:
+            areas = self.schema.condition_area
+            candidates = tuple(value for value in candidates if areas.get(value) == area)
+        for value in candidates:
+            fired = others & masks[value]
+            if fired != base:
+                by_fired.setdefault(fired, []).append(value)
+        if not by_fired:
+            return None
+        before = self._summary(base)
+        changes: dict[tuple[str, ...], tuple[list[Any], frozenset[str]]] = {}
+        for fired, group in by_fired.items():
+            change = self._change(before, self._summary(fired))
+            if change is None:
+                continue
+            known = changes.get(change.parts)
+            if known is None:
+                changes[change.parts] = (list(group), change.affects)
+            else:
+                known[0].extend(group)
+        if not changes:
+            return None
+        if flat.group:  # a set field: the smallest member sets of each way it changes
+            for group, _ in changes.values():
+                group[:] = _smallest(group)
+        rank = {value: n for n, value in enumerate(flat.values)}
+        changing = sorted((v for group, _ in changes.values() for v in group), key=rank.__getitem__)
+        affects: set[str] = set()
+        for _, touched in changes.values():
+            affects |= touched
+        pieces = []
+        for parts, (group, _) in sorted(
+            changes.items(), key=lambda item: min(rank[v] for v in item[1][0])
+        ):
+            group.sort(key=rank.__getitem__)
+            pieces.append(f"{self._when(flat, group)}: {', '.join(parts)}")
+        return Dependency.model_construct(
+            field=flat.field,
+            values=tuple(_stated(flat, value) for value in changing),
+            effect=_joined(pieces),
+            affects=self._ordered(affects),
+        )
+
+    # -- answers -----------------------------------------------------------------------------
+
+    def _summary(self, fired: int) -> _Summary:
+        summary = self._summaries.get(fired)
+        if summary is None:
+            rules = []
+            rest = fired
+            while rest:
+                low = rest & -rest
+                rules.append(self.rules[low.bit_length() - 1])
+                rest ^= low
+            steps = plan(rules, self.schema)
+            suggested = {}
+            for line in steps.suggestions:
+                fields = dict(line.fields)
+                suggested[fields["category"]] = (
+                    fields["tier"],
+                    fields["subcategories"],
+                    fields["direction"],
+                )
+            summary = _Summary(
+                suggested,
+                frozenset(
+                    (dict(line.fields)["category"], dict(line.fields)["subcategory"])
+                    for line in steps.avoided
+                ),
+                frozenset(dict(line.fields)["key"] for line in steps.advisories),
+            )
+            self._summaries.put(fired, summary)
+        return summary
+
+    def _change(self, before: _Summary, after: _Summary) -> _Change | None:
+        """What changes from ``before`` to ``after``; None when nothing does (an advisory that
+        only disappears is no change)."""
+        added = after.advisories - before.advisories
+        if before.suggested == after.suggested and before.avoided == after.avoided and not added:
+            return None
+        vocabulary = self.schema.vocabulary
+        parts: list[str] = []
+        affects: set[str] = set()
+        now_avoided = after.avoided - before.avoided
+        shown_avoided: set[str] = set()
+        categories = self.schema.categories
+        for category in categories:
+            old, new = before.suggested.get(category), after.suggested.get(category)
+            if old == new:
+                continue
+            affects.add(category)
+            name = vocabulary.category(category).name
+            if new is None:
+                if (category, None) in after.avoided:
+                    parts.append(f"{name} avoided")
+                    shown_avoided.add(category)
+                else:
+                    parts.append(f"{name} not suggested")
+                continue
+            if old is None:
+                parts.append(f"{name} suggested ({_TIER_WORDS[new[0]]})")
+                continue
+            if old[0] != new[0]:
+                parts.append(f"{name} {_TIER_WORDS[new[0]]}")
+            gone = [sub for sub in old[1] if sub not in new[1]]
+            came = [sub for sub in new[1] if sub not in old[1]]
+            if gone:
+                avoided = [s for s in gone if (category, s) in now_avoided]
+                if avoided:
+                    parts.append(f"{self._names(avoided)} avoided")
+                    shown_avoided.update(avoided)
+                rest = [s for s in gone if s not in avoided]
+                if rest:
+                    parts.append(f"{self._names(rest)} dropped")
+            if came:
+                parts.append(f"{self._names(came)} added")
+        for category, sub in sorted(
+            after.avoided ^ before.avoided, key=lambda pair: self._rank(pair[1] or pair[0])
+        ):
+            target = sub or category
+            affects.add(target)
+            if target in shown_avoided:
+                continue
+            name = self._names([target])
+            parts.append(
+                f"{name} avoided" if (category, sub) in after.avoided else f"{name} not avoided"
+            )
+        for key in sorted(added):
+            parts.append(f"advisory {key}")
+        return _Change(tuple(parts), frozenset(affects))
+
+    def _rank(self, name: str) -> tuple[int, int]:
+        schema = self.schema
+        if name in schema.category_order:
+            return (0, schema.category_order[name])
+        return (1, schema.subcategory_order.get(name, 0))
+
+    def _ordered(self, ids: Iterable[str]) -> tuple[str, ...]:
+        return tuple(sorted(ids, key=self._rank))
+
+    def _names(self, ids: Sequence[str]) -> str:
+        vocabulary = self.schema.vocabulary
+        if len(ids) > 2:
+            return f"{len(ids)} classes"
+        names = [
+            vocabulary.category(i).name
+            if i in self.schema.category_order
+            else vocabulary.subcategory(i).name
+            for i in ids
+        ]
+        return " and ".join(names) if len(names) <= 2 else f"{', '.join(names[:-1])}, {names[-1]}"
+
+    def _when(self, flat: _Flat, values: Sequence[Any]) -> str:
+        """``if <field> is <values>``, shortly."""
+        label = flat.field.replace("_", " ")
+        schema = self.schema
+        definition = schema.fields[flat.field]
+        if flat.group:
+            sets = [[m for m in str(value).split("+") if m] for value in values]
+            named = [
+                " and ".join(self._member(flat.field, m) for m in members)
+                for members in sets
+                if members
+            ]
+            shown = [f"if {label} is none"] if [] in sets else []
+            if named:
+                others = f" or {len(named) - 1} others" if len(named) > 2 else ""
+                listed = named[0] + others if others else " or ".join(named)
+                shown.append(f"if {label} includes {listed}")
+            return " or ".join(shown)
+        if definition.type == "boolean":
+            if list(values) == [True]:
+                return f"if {label}"
+            if list(values) == [False]:
+                return f"if not {label}"
+            return f"if {label} is stated"
+        if definition.type == "integer":
+            return f"if {label} is {_ranges(values, definition.max)}"
+        if flat.field == "condition":
+            names = [schema.condition(str(value)).name for value in values]
+            return f"if {label} is {_few(names, ' or ')}"
+        return f"if {label} is {_few([str(value) for value in values], ' or ')}"
+
+    def _member(self, field: str, member: str) -> str:
+        if self.schema.fields[field].of == "subcategories":
+            return self.schema.vocabulary.subcategory(member).name
+        return member
+
+
+def _stated(flat: _Flat, value: Any) -> Value:
+    """A flat value as the profile field's stated value (a set field's: its member tuple)."""
+    if flat.group:
+        return tuple(member for member in str(value).split("+") if member)
+    return value  # type: ignore[no-any-return]
+
+
+def _smallest(values: Sequence[Any]) -> list[Any]:
+    """The group values (``"a+b"``) none of the others is a proper subset of."""
+    sets = [frozenset(m for m in str(value).split("+") if m) for value in values]
+    return [
+        value
+        for value, members in zip(values, sets, strict=True)
+        if not any(other < members for other in sets)
+    ]
+
+
+def _few(items: Sequence[str], joiner: str) -> str:
+    if len(items) <= 3:
+        return joiner.join(items)
+    return f"{joiner.join(items[:2])}{joiner}{len(items) - 2} more"
+
+
+def _ranges(values: Sequence[Any], top: int | None) -> str:
+    """Integers as runs: ``0``, ``2-4``, ``5 or more``."""
+    runs: list[list[int]] = []
+    for value in sorted(int(v) for v in values):
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    shown = []
+    for low, high in runs:
+        if high == top and high > low:
+            shown.append(f"{low} or more")
+        elif low == high:
+            shown.append(str(low))
+        else:
+            shown.append(f"{low}-{high}")
+    return _few(shown, " or ")
+
+
+def _joined(pieces: Sequence[str]) -> str:
+    """The pieces joined by ``; `` within :data:`EFFECT_LENGTH` (the rest counted)."""
+    text = pieces[0]
+    for n, piece in enumerate(pieces[1:], start=1):
+        more = f"; +{len(pieces) - n} more"
+        if len(text) + 2 + len(piece) + (len(more) if n < len(pieces) - 1 else 0) > EFFECT_LENGTH:
+            return _cut(text, len(more)) + more
+        text = f"{text}; {piece}"
+    return _cut(text)
+
+
+def _cut(text: str, room: int = 0) -> str:
+    limit = EFFECT_LENGTH - room
+    if len(text) <= limit:
+        return text
+    return text[: limit - 3].rstrip(" ,;:") + "..."
+
+
+def notes(
+    depends: Depends | None, profile: ConditionProfile, depends_on: bool = True
+) -> tuple[tuple[str, ...], tuple[Dependency, ...], tuple[str, ...]]:
+    """A result's ``unstated``, ``depends_on`` (empty without ``depends`` or when not asked
+    for) and ``warnings``."""
+    values = profile.__dict__
+    unstated = tuple([name for name, value in values.items() if value is None])
+    found: tuple[Dependency, ...] = ()
+    if unstated and depends_on and depends is not None:
+        found = depends.depends_on(profile, unstated)
+    return unstated, found, profile_warnings(profile)
