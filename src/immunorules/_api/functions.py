@@ -17,9 +17,9 @@ from .knowledge_base import KnowledgeBase, load_rules
 
 if TYPE_CHECKING:
     from .._analysis.audit import Progress
-    from .._evaluate.assume import Assume
     from .._analysis.audit_report import AuditReport
     from .._errors import ProfileError
+    from .._evaluate.assume import Assume
     from .._model.profile import ConditionProfile
     from .._model.result import Result
 

@@ -78,6 +78,15 @@ class _Change(NamedTuple):
     affects: frozenset[str]  # category and class ids
 
 
+class _Part(NamedTuple):
+    """A part of a result: a category (its suggestion line and avoids) or an advisory, and
+    the rules that touch it. A part's lines depend on its own rules only."""
+
+    kind: str  # "category" or "advisory"
+    name: str
+    mask: int
+
+
 class _Flat(NamedTuple):
     """A flat field the rules tell values apart on: its masks per value, and the profile field
     it reads (itself, or the set field of its group)."""
@@ -87,6 +96,8 @@ class _Flat(NamedTuple):
     group: bool
     masks: dict[Any, int]
     values: tuple[Any, ...]  # its stated values, in domain order
+    testing: int  # the rules that tell its values apart
+    parts: tuple[_Part, ...]  # the parts of a result a rule testing it touches
 
 
 class Depends:
@@ -103,12 +114,17 @@ class Depends:
         self._lock = threading.Lock()
         self._flats: tuple[_Flat, ...] | None = None
         self._position: dict[str, int] = {}
+        self._scalars: list[tuple[int, str, dict[Any, int]]] = []
+        self._groups: list[tuple[int, _Flat]] = []
         self._fields = tuple(schema.fields)
         # (): no dependency, else the one dependency
         self._dependencies: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
             MAX_CACHED
         )
-        self._summaries: BoundedCache[int, _Summary] = BoundedCache(MAX_CACHED)
+        # a set field's group mask by (flat field, the set)
+        self._group_masks: BoundedCache[tuple[int, Any], int] = BoundedCache(MAX_CACHED)
+        # a category's line and avoids by (category, the rules touching it that fire)
+        self._categories: BoundedCache[tuple[str, int], Any] = BoundedCache(MAX_CACHED)
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -129,6 +145,7 @@ class Depends:
         for bit, rule in enumerate(self.rules):
             for name, allowed in space.matcher(rule).tests:
                 tested.setdefault(name, []).append((bit, allowed))
+        parts = self._parts()
         flats = []
         for name, tests in tested.items():
             domain = space.domains[name]
@@ -142,11 +159,35 @@ class Depends:
             group = name in space.groups
             field = space.groups[name][0] if group else name
             values = tuple(value for value in domain if value is not None)
-            flats.append(_Flat(name, field, group, masks, values))
+            testing = everything
+            for mask in masks.values():
+                testing &= mask
+            testing ^= everything  # the rules that tell its values apart
+            touched = tuple(part for part in parts if part.mask & testing)
+            flats.append(_Flat(name, field, group, masks, values, testing, touched))
         for index, flat in enumerate(flats):
             if None in flat.masks:  # may be not stated: found by its profile field
                 self._position.setdefault(flat.field, index)
+            if flat.group:
+                self._groups.append((index, flat))
+            else:
+                self._scalars.append((index, flat.name, flat.masks))
         return tuple(flats)
+
+    def _parts(self) -> list[_Part]:
+        """The rules touching each part of a result: a category (its suggestion, flags and
+        avoids) or an advisory. A part's lines depend on its own rules only, so stating a
+        field changes only the parts its rules touch."""
+        touching: dict[tuple[str, str], int] = {}
+        for bit, rule in enumerate(self.rules):
+            then = rule.then
+            names = {("category", s.category) for s in then.suggest}
+            names |= {("category", c) for c in then.flag}
+            names |= {("category", a.category) for a in then.avoid}
+            names |= {("advisory", key) for key in then.advise}
+            for name in names:
+                touching[name] = touching.get(name, 0) | 1 << bit
+        return [_Part(kind, name, mask) for (kind, name), mask in touching.items()]
 
     # -- one profile -------------------------------------------------------------------------
 
@@ -166,42 +207,62 @@ class Depends:
             return ()
         values = profile.__dict__
         group_value = self.space.group_value
-        masks = [
-            flat.masks[
-                group_value(flat.name, values[flat.field]) if flat.group else values[flat.name]
-            ]
-            for flat in flats
-        ]
-        # others[i]: the AND of every mask but the i-th, from prefix and suffix ANDs
-        count = len(masks)
+        known_groups = self._group_masks
+        wanted_set = set(wanted)
         everything = (1 << len(self.rules)) - 1
-        suffix = [everything] * (count + 1)
-        for i in range(count - 1, -1, -1):
-            suffix[i] = suffix[i + 1] & masks[i]
+        rest = everything  # the AND of the masks of the stated flat fields
+        masks: dict[int, int] = {}  # those of the fields not stated
+        for index, name, table in self._scalars:
+            mask = table[values[name]]
+            if index in wanted_set:
+                masks[index] = mask
+            else:
+                rest &= mask
+        for index, flat in self._groups:
+            present = values[flat.field]
+            mask = known_groups.get((index, present))
+            if mask is None:
+                mask = flat.masks[group_value(flat.name, present)]
+                known_groups.put((index, present), mask)
+            if index in wanted_set:
+                masks[index] = mask
+            else:
+                rest &= mask
+        # others of the k-th wanted: rest, and the masks of the wanted before and after it
+        count = len(wanted)
+        after = [everything] * (count + 1)
+        for k in range(count - 1, 0, -1):
+            after[k] = after[k + 1] & masks[wanted[k]]
+        before = rest
         found = []
         get = self._dependencies.get
-        prefix = everything
-        wanted_set = set(wanted)
-        for i in range(count):
-            if i in wanted_set:
-                others = prefix & suffix[i + 1]
-                area = values["disease_area"] if flats[i].name == "condition" else None
-                key = (i, others, area)
-                known = get(key)
-                if known is None:
-                    made = self.dependency(i, others, area)
-                    known = () if made is None else (made,)
-                    self._dependencies.put(key, known)
-                found.extend(known)
-            prefix &= masks[i]
-        if len(found) > 1:
-            order = {name: n for n, name in enumerate(unstated)}
-            found.sort(key=lambda dependency: order[dependency.field])
-        return tuple(found)
+        for k, i in enumerate(wanted):
+            flat = flats[i]
+            others = before & after[k + 1]
+            before &= masks[i]
+            live = others & flat.testing
+            if not live:  # no rule testing it holds on every other field
+                continue
+            relevant = 0  # only the parts those rules touch can change
+            for part in flat.parts:
+                if part.mask & live:
+                    relevant |= part.mask
+            others &= relevant
+            area = values["disease_area"] if flat.name == "condition" else None
+            key = (i, others, area)
+            known = get(key)
+            if known is None:
+                made = self.dependency(i, others, area)
+                known = () if made is None else (made,)
+                self._dependencies.put(key, known)
+            found.extend(known)
+        return tuple(found)  # in the order of ``unstated``
 
     def dependency(self, index: int, others: int, area: str | None = None) -> Dependency | None:
         """The dependency on flat field ``index`` (not stated) when ``others`` are the rules
-        that hold on every other field; ``area`` restricts a condition to its disease area."""
+        that hold on every other field (of those that share a part of a result with a rule
+        testing it: no other part can change); ``area`` restricts a condition to its disease
+        area."""
         flat = self.flats()[index]
         masks = flat.masks
         base = others & masks[None]
@@ -216,10 +277,11 @@ class Depends:
                 by_fired.setdefault(fired, []).append(value)
         if not by_fired:
             return None
-        before = self._summary(base)
         changes: dict[tuple[str, ...], tuple[list[Any], frozenset[str]]] = {}
         for fired, group in by_fired.items():
-            change = self._change(before, self._summary(fired))
+            diff = fired ^ base
+            touched = [part for part in flat.parts if part.mask & diff]
+            change = self._change(self._partial(base, touched), self._partial(fired, touched))
             if change is None:
                 continue
             known = changes.get(change.parts)
@@ -252,34 +314,54 @@ class Depends:
 
     # -- answers -----------------------------------------------------------------------------
 
-    def _summary(self, fired: int) -> _Summary:
-        summary = self._summaries.get(fired)
-        if summary is None:
-            rules = []
-            rest = fired
-            while rest:
-                low = rest & -rest
-                rules.append(self.rules[low.bit_length() - 1])
-                rest ^= low
-            steps = plan(rules, self.schema)
-            suggested = {}
-            for line in steps.suggestions:
-                fields = dict(line.fields)
-                suggested[fields["category"]] = (
-                    fields["tier"],
-                    fields["subcategories"],
-                    fields["direction"],
-                )
-            summary = _Summary(
-                suggested,
-                frozenset(
-                    (dict(line.fields)["category"], dict(line.fields)["subcategory"])
-                    for line in steps.avoided
-                ),
-                frozenset(dict(line.fields)["key"] for line in steps.advisories),
-            )
-            self._summaries.put(fired, summary)
-        return summary
+    def _partial(self, fired: int, parts: Sequence[_Part]) -> _Summary:
+        """The answer's ``parts`` when ``fired`` fire."""
+        suggested: dict[str, tuple[str, tuple[str, ...], Any]] = {}
+        avoided: frozenset[tuple[str, str | None]] = frozenset()
+        advisories = set()
+        for part in parts:
+            bits = fired & part.mask
+            if part.kind == "advisory":
+                if bits:
+                    advisories.add(part.name)
+                continue
+            if not bits:
+                continue
+            key = (part.name, bits)
+            known = self._categories.get(key)
+            if known is None:
+                known = self._category(part.name, bits)
+                self._categories.put(key, known)
+            line, pairs = known
+            if line is not None:
+                suggested[part.name] = line
+            avoided |= pairs
+        return _Summary(suggested, avoided, frozenset(advisories))
+
+    def _category(
+        self, category: str, bits: int
+    ) -> tuple[tuple[str, tuple[str, ...], Any] | None, frozenset[tuple[str, str | None]]]:
+        """A category's suggestion line (tier, classes, direction; None when it has none) and
+        avoided (category, class) pairs, when the rules of ``bits`` (all those touching it
+        that fire) fire."""
+        rules = []
+        rest = bits
+        while rest:
+            low = rest & -rest
+            rules.append(self.rules[low.bit_length() - 1])
+            rest ^= low
+        steps = plan(rules, self.schema)
+        line = None
+        for found in steps.suggestions:
+            fields = dict(found.fields)
+            if fields["category"] == category:
+                line = (fields["tier"], fields["subcategories"], fields["direction"])
+        pairs = frozenset(
+            (fields["category"], fields["subcategory"])
+            for fields in (dict(found.fields) for found in steps.avoided)
+            if fields["category"] == category
+        )
+        return line, pairs
 
     def _change(self, before: _Summary, after: _Summary) -> _Change | None:
         """What changes from ``before`` to ``after``; None when nothing does (an advisory that
