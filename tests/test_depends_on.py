@@ -82,8 +82,14 @@ NULLABLE = ("on_dialysis", "tried", "egfr_band", "stage")
 
 def _write(folder: Path) -> Path:
     rules = [
-        {"id": rule_id, "title": rule_id, "when": when, "then": then, "because": "Test.",
-         "evidence": ["E1"]}  # fmt: skip
+        {
+            "id": rule_id,
+            "title": rule_id,
+            "when": when,
+            "then": then,
+            "because": "Test.",
+            "evidence": ["E1"],
+        }
         for rule_id, when, then in RULES
     ]
     data = {"vocabulary": VOCABULARY, "evidence": EVIDENCE, "rules": rules}
@@ -168,7 +174,9 @@ def test_the_bundled_condition_is_a_dependency_within_its_area() -> None:
 # -- properties ----------------------------------------------------------------------------------
 
 
-def _stated_values(kb: ir.KnowledgeBase, profile: Any, field: str, data: st.DataObject) -> list[Any]:
+def _stated_values(
+    kb: ir.KnowledgeBase, profile: Any, field: str, data: st.DataObject
+) -> list[Any]:
     schema = kb.schema
     if field in schema.set_fields:
         members = schema.set_fields[field]
@@ -231,22 +239,53 @@ def test_engines_agree_and_depends_on_false_leaves_only_that_out(data: st.DataOb
     assert plain == result.model_copy(update={"depends_on": ()})
 
 
+def _table(drawn: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in p.__dict__.items()} for p in drawn
+    ]
+
+
+def _check_columns(kb: ir.KnowledgeBase, drawn: list[Any], unstated: Any, depends: Any) -> None:
+    for profile, names, fields in zip(drawn, unstated, depends, strict=True):
+        result = kb.evaluate(profile)
+        assert tuple(names) == result.unstated
+        assert tuple(fields) == tuple(d.field for d in result.depends_on)
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(rows=st.lists(profiles(condition=["psoriasis", None]), max_size=0), data=st.data())
-def test_evaluate_frame_columns_agree_with_evaluate(rows: list[Any], data: st.DataObject) -> None:
+@given(data=st.data())
+def test_evaluate_frame_columns_agree_with_evaluate(data: st.DataObject) -> None:
     pd = pytest.importorskip("pandas")
     kb = KBS["native"]
-    drawn = data.draw(st.lists(profiles(kb, condition=["psoriasis", None]), min_size=1, max_size=12))
-    table = pd.DataFrame(
-        [{k: (list(v) if isinstance(v, tuple) else v) for k, v in p.__dict__.items()} for p in drawn]
+    drawn = data.draw(
+        st.lists(profiles(kb, condition=["psoriasis", None]), min_size=1, max_size=12)
     )
-    out = kb.evaluate_frame(table)
-    for profile, unstated, depends in zip(drawn, out["unstated"], out["depends_on"], strict=True):
-        result = kb.evaluate(profile)
-        assert tuple(unstated) == result.unstated
-        assert tuple(depends) == tuple(d.field for d in result.depends_on)
+    out = kb.evaluate_frame(pd.DataFrame(_table(drawn)))
+    _check_columns(kb, drawn, out["unstated"], out["depends_on"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(drawn=st.lists(profiles(), min_size=1, max_size=20))
+def test_bundled_frames_of_every_kind_agree_with_evaluate(drawn: list[Any]) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    kb = ir.load_rules(engine="native") if "bundled" not in KBS else KBS["bundled"]
+    KBS["bundled"] = kb
+    table = pa.Table.from_pylist(_table(drawn))
+    arrow = kb.evaluate_frame(table)
+    _check_columns(kb, drawn, arrow["unstated"].to_pylist(), arrow["depends_on"].to_pylist())
+    polars = kb.evaluate_frame(pl.from_arrow(table))
+    _check_columns(kb, drawn, polars["unstated"].to_list(), polars["depends_on"].to_list())
+
+
+def test_invalid_rows_have_null_lists() -> None:
+    pd = pytest.importorskip("pandas")
+    kb = KBS["native"]
+    out = kb.evaluate_frame(pd.DataFrame([BASE, {**BASE, "stage": "nope"}]))
+    assert out["unstated"][1] is None and out["depends_on"][1] is None
+    assert "on_dialysis" in out["depends_on"][0]
 
 
 # -- assume ----------------------------------------------------------------------------------------

@@ -325,7 +325,9 @@ class KnowledgeBase(Rendered):
         needs no option), then ``covered`` and ``conflict`` (booleans), one ``tier_<category>``
         column per category (``first_line``, ``escalation``, ``flagged``, or null when the
         category is not suggested), ``avoided`` (drug classes, or categories avoided whole),
-        ``advisories`` (keys) and ``fired_rules`` (rule ids), each a list per row (a tuple in
+        ``advisories`` (keys), ``fired_rules`` (rule ids), ``unstated`` (the fields the row leaves
+        not stated) and ``depends_on`` (those of them whose stated value would change its
+        answer, as ``Result.depends_on`` names them), each a list per row (a tuple in
         pandas; in Arrow and polars a list of dictionary-encoded strings, so no name is copied
         per row), and ``error``: null, or for an invalid row the message of the
         :class:`ProfileError` that ``evaluate`` would raise (its other cells are null). Invalid

@@ -31,7 +31,7 @@ from .._model.schema import Schema
 from .._model.space import FlatSpace
 from .._policy import plan
 
-__all__ = ["EFFECT_LENGTH", "Depends", "notes", "profile_warnings"]
+__all__ = ["EFFECT_LENGTH", "ColumnarDepends", "Depends", "notes", "profile_warnings"]
 
 #: The longest ``effect`` text; a longer one is cut with an ellipsis.
 EFFECT_LENGTH: Final = 120
@@ -249,14 +249,22 @@ class Depends:
                     relevant |= part.mask
             others &= relevant
             area = values["disease_area"] if flat.name == "condition" else None
-            key = (i, others, area)
-            known = get(key)
+            known = get((i, others, area))
             if known is None:
-                made = self.dependency(i, others, area)
-                known = () if made is None else (made,)
-                self._dependencies.put(key, known)
+                known = self.cached(i, others, area)
             found.extend(known)
         return tuple(found)  # in the order of ``unstated``
+
+    def cached(self, index: int, others: int, area: str | None) -> tuple[Dependency, ...]:
+        """:meth:`dependency` as a tuple (empty: none), kept in the cache by its arguments
+        (``others`` already narrowed to the parts the field's live rules touch)."""
+        key = (index, others, area)
+        known = self._dependencies.get(key)
+        if known is None:
+            made = self.dependency(index, others, area)
+            known = () if made is None else (made,)
+            self._dependencies.put(key, known)
+        return known
 
     def dependency(self, index: int, others: int, area: str | None = None) -> Dependency | None:
         """The dependency on flat field ``index`` (not stated) when ``others`` are the rules
@@ -549,3 +557,116 @@ def notes(
     if unstated and depends_on and depends is not None:
         found = depends.depends_on(profile, unstated)
     return unstated, found, profile_warnings(profile)
+
+
+# -- a whole batch at once ---------------------------------------------------------------------
+
+
+class ColumnarDepends:
+    """:class:`Depends` over a batch of rows coded for the columnar matcher (the same rules in
+    the same order): for each field that may be not stated, the rows whose answer depends on
+    it, with numpy over whole columns. The rules that hold on every field but one come from
+    the matcher's tables of fields looked up together, each also kept without that field; only
+    rows where a rule testing the field holds on all the others are looked at further, once
+    per distinct (field, rules held) through :meth:`Depends.cached`, so a batch costs a few
+    array operations per field plus one cached lookup per distinct case."""
+
+    def __init__(self, depends: Depends, matcher: Any) -> None:
+        import numpy as np
+
+        self.depends = depends
+        self.matcher = matcher
+        words = matcher.words
+        flats = depends.flats()
+
+        def as_words(bits: int) -> Any:
+            return np.array(
+                [(bits >> (64 * w)) & (2**64 - 1) for w in range(words)], dtype=np.uint64
+            )
+
+        self.as_words = as_words
+        group_of = {name: g for g, (names, _, _) in enumerate(matcher.groups) for name in names}
+        #: per flat field that may be not stated: (flat index, its name, the code of None in
+        #: its domain, its group, the group's table without it, testing words, part words)
+        self.fields: list[tuple[int, str, int, int, Any, Any, list[Any]]] = []
+        for name, index in depends._position.items():
+            flat = flats[index]
+            if flat.name not in group_of:  # pragma: no cover - the same rules tell them apart
+                continue
+            g = group_of[flat.name]
+            names, _, _ = matcher.groups[g]
+            table = None
+            for other in names:
+                part = matcher.tables[other]
+                if other == flat.name:
+                    part = np.tile(matcher.everything, (len(part), 1))
+                table = (
+                    part if table is None else (table[:, None, :] & part[None, :, :])
+                ).reshape(-1, words)
+            none = depends.space.domains[flat.name].index(None)
+            parts = [as_words(part.mask) for part in flat.parts]
+            self.fields.append((index, name, none, g, table, as_words(flat.testing), parts))
+
+    def rows(self, codes: Any, rows: int, valid: Any) -> dict[str, Any]:
+        """For each field that may be not stated, a bool per row: the row's answer depends on
+        it (never for an invalid row, whose ``valid`` is False)."""
+        import numpy as np
+
+        from .columns import distinct_rows
+
+        matcher = self.matcher
+        out: dict[str, Any] = {}
+        if not self.fields or not rows:
+            return out
+        looked: list[Any] = []
+        indexes: list[Any] = []
+        for names, sizes, table in matcher.groups:
+            index = np.asarray(codes[names[0]], dtype=np.int64)
+            for name, size in zip(names[1:], sizes[1:], strict=True):
+                index = index * size + codes[name]
+            index = np.where(valid, index, 0)
+            indexes.append(index)
+            looked.append(np.take(table, index, axis=0))
+        count = len(looked)
+        before = [np.tile(matcher.everything, (rows, 1))]
+        for g in range(count):
+            before.append(before[-1] & looked[g])
+        after = [np.tile(matcher.everything, (rows, 1))] * (count + 1)
+        for g in range(count - 1, -1, -1):
+            after[g] = after[g + 1] & looked[g]
+        depends = self.depends
+        areas = depends.space.domains["disease_area"]
+        for index, name, none, g, without, testing, parts in self.fields:
+            flat_codes = codes[depends.flats()[index].name]
+            unstated = valid & (flat_codes == none)
+            if not unstated.any():
+                continue
+            others = before[g] & after[g + 1] & np.take(without, indexes[g], axis=0)
+            live = others & testing
+            rows_live = np.flatnonzero(unstated & live.any(axis=1))
+            if not len(rows_live):
+                continue
+            live = live[rows_live]
+            others = others[rows_live]
+            relevant = np.zeros_like(others)
+            for words in parts:
+                hit = (live & words).any(axis=1)
+                relevant[hit] |= words
+            keys = others & relevant
+            area_codes = None
+            if depends.flats()[index].name == "condition":
+                area_codes = np.asarray(codes["disease_area"])[rows_live]
+                keys = np.concatenate([keys, area_codes.astype(np.uint64)[:, None]], axis=1)
+            distinct, inverse = distinct_rows(keys)
+            found = np.zeros(len(distinct), dtype=bool)
+            words = self.matcher.words
+            for d, row in enumerate(distinct.tolist()):
+                bits = 0
+                for w in range(words):
+                    bits |= int(row[w]) << (64 * w)
+                area = None if area_codes is None else str(areas[int(row[words])])
+                found[d] = bool(depends.cached(index, bits, area))
+            column = np.zeros(rows, dtype=bool)
+            column[rows_live] = found[inverse]
+            out[name] = column
+        return out
