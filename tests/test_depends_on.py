@@ -344,3 +344,19 @@ def test_the_options_reach_evaluate_many_and_iter_evaluate() -> None:
     assert any(r.depends_on for r in kb.evaluate_many(rows))
     with pytest.raises(ir.ProfileError):
         list(kb.iter_evaluate(rows, assume={"nope": 1}))
+
+
+# -- why-not -----------------------------------------------------------------------------------
+
+
+def test_why_not_proposes_stating_a_fact_and_never_unstating_one() -> None:
+    kb = KBS["native"]
+    answer = kb.why_not({**BASE, "frail": True}, "cellular_therapies", fields=["on_dialysis"])
+    ((change,),) = [change_set.changes for change_set in answer.changes]
+    assert (change.field, change.before, change.after) == ("on_dialysis", None, False)
+    assert change.states and change.description == "state on_dialysis as false"
+    stated = kb.why_not(
+        {**BASE, "frail": True, "on_dialysis": True}, "cellular_therapies", fields=["on_dialysis"]
+    )
+    assert all(c.after is not None for s in stated.changes for c in s.changes)
+    assert not stated.changes[0].changes[0].states
