@@ -588,7 +588,7 @@ class ColumnarDepends:
         group_of = {name: g for g, (names, _, _) in enumerate(matcher.groups) for name in names}
         #: per flat field that may be not stated: (flat index, its name, the code of None in
         #: its domain, its group, the group's table without it, testing words, part words)
-        self.fields: list[tuple[int, str, int, int, Any, Any, list[Any]]] = []
+        self.fields: list[tuple[int, str, int, int, Any, Any, list[tuple[_Part, Any]]]] = []
         for name, index in depends._position.items():
             flat = flats[index]
             if flat.name not in group_of:  # pragma: no cover - the same rules tell them apart
@@ -600,19 +600,18 @@ class ColumnarDepends:
                 part = matcher.tables[other]
                 if other == flat.name:
                     part = np.tile(matcher.everything, (len(part), 1))
-                table = (
-                    part if table is None else (table[:, None, :] & part[None, :, :])
-                ).reshape(-1, words)
+                table = (part if table is None else (table[:, None, :] & part[None, :, :])).reshape(
+                    -1, words
+                )
             none = depends.space.domains[flat.name].index(None)
-            parts = [as_words(part.mask) for part in flat.parts]
+            parts = [(part, as_words(part.mask)) for part in flat.parts]
             self.fields.append((index, name, none, g, table, as_words(flat.testing), parts))
+        self._line_ids: dict[Any, int] = {}  # a category's (line, avoids) -> a small int
 
     def rows(self, codes: Any, rows: int, valid: Any) -> dict[str, Any]:
         """For each field that may be not stated, a bool per row: the row's answer depends on
         it (never for an invalid row, whose ``valid`` is False)."""
         import numpy as np
-
-        from .columns import distinct_rows
 
         matcher = self.matcher
         out: dict[str, Any] = {}
@@ -635,38 +634,95 @@ class ColumnarDepends:
         for g in range(count - 1, -1, -1):
             after[g] = after[g + 1] & looked[g]
         depends = self.depends
-        areas = depends.space.domains["disease_area"]
         for index, name, none, g, without, testing, parts in self.fields:
             flat_codes = codes[depends.flats()[index].name]
             unstated = valid & (flat_codes == none)
             if not unstated.any():
                 continue
             others = before[g] & after[g + 1] & np.take(without, indexes[g], axis=0)
-            live = others & testing
-            rows_live = np.flatnonzero(unstated & live.any(axis=1))
+            rows_live = np.flatnonzero(unstated & _nonzero(others & testing))
             if not len(rows_live):
                 continue
-            live = live[rows_live]
-            others = others[rows_live]
-            relevant = np.zeros_like(others)
-            for words in parts:
-                hit = (live & words).any(axis=1)
-                relevant[hit] |= words
-            keys = others & relevant
-            area_codes = None
-            if depends.flats()[index].name == "condition":
-                area_codes = np.asarray(codes["disease_area"])[rows_live]
-                keys = np.concatenate([keys, area_codes.astype(np.uint64)[:, None]], axis=1)
-            distinct, inverse = distinct_rows(keys)
-            found = np.zeros(len(distinct), dtype=bool)
-            words = self.matcher.words
-            for d, row in enumerate(distinct.tolist()):
-                bits = 0
-                for w in range(words):
-                    bits |= int(row[w]) << (64 * w)
-                area = None if area_codes is None else str(areas[int(row[words])])
-                found[d] = bool(depends.cached(index, bits, area))
-            column = np.zeros(rows, dtype=bool)
-            column[rows_live] = found[inverse]
-            out[name] = column
+            out[name] = self._changing(index, others[rows_live], rows_live, rows, parts, codes)
         return out
+
+    def _changing(
+        self,
+        index: int,
+        others: Any,
+        rows_live: Any,
+        rows: int,
+        parts: list[tuple[_Part, Any]],
+        codes: Any,
+    ) -> Any:
+        """A bool per row: stating flat field ``index`` as some value changes the answer of
+        the row (``others``: the rules holding on every other field, for ``rows_live``)."""
+        import numpy as np
+
+        depends = self.depends
+        flat = depends.flats()[index]
+        base = others & self.as_words(flat.masks[None])
+        hit = np.zeros(len(rows_live), dtype=bool)
+        # the stated values, by their mask (and, for a condition, its disease area)
+        classes: dict[tuple[int, Any], None] = {}
+        areas = depends.schema.condition_area if flat.name == "condition" else None
+        for value in flat.values:
+            if flat.masks[value] != flat.masks[None]:
+                classes[(flat.masks[value], None if areas is None else areas[value])] = None
+        area_codes = None
+        if areas is not None:
+            area_domain = depends.space.domains["disease_area"]
+            area_codes = np.asarray(codes["disease_area"])[rows_live]
+        for mask, area in classes:
+            fired = others & self.as_words(mask)
+            if area_codes is not None:  # a condition of another area cannot be stated
+                elsewhere = area_codes != area_domain.index(area)
+                fired[elsewhere] = base[elsewhere]
+            diff = fired ^ base
+            differing = np.bitwise_or.reduce(diff, axis=0)  # the rules that differ in any row
+            for part, words in parts:
+                if not (differing & words).any():
+                    continue
+                touched = _nonzero(diff & words) & ~hit
+                if not touched.any():
+                    continue
+                before, after = base[touched] & words, fired[touched] & words
+                if part.kind == "advisory":  # only an advisory that appears is a change
+                    changed = _nonzero(after) & ~_nonzero(before)
+                else:
+                    changed = self._lines(part, before) != self._lines(part, after)
+                hit[np.flatnonzero(touched)[changed]] = True
+        column = np.zeros(rows, dtype=bool)
+        column[rows_live] = hit
+        return column
+
+    def _lines(self, part: _Part, bits: Any) -> Any:
+        """For each row of ``bits`` (the rules of a category that fire), a small int standing
+        for the category's line and avoids: equal ints, equal lines."""
+        import numpy as np
+
+        from .columns import distinct_rows
+
+        distinct, inverse = distinct_rows(bits)
+        depends = self.depends
+        ids = self._line_ids
+        found = []
+        for row in distinct.tolist():
+            value = 0
+            for w, word in enumerate(row):
+                value |= int(word) << (64 * w)
+            key = (part.name, value)
+            known = depends._categories.get(key)
+            if known is None:
+                known = depends._category(part.name, value) if value else (None, frozenset())
+                depends._categories.put(key, known)
+            found.append(ids.setdefault((part.name, known), len(ids)))
+        return np.asarray(found, dtype=np.int64)[inverse]
+
+
+def _nonzero(words: Any) -> Any:
+    """For each row of a (rows, words) uint64 array, whether any bit is set."""
+    found = words[:, 0].copy()
+    for w in range(1, words.shape[1]):
+        found |= words[:, w]
+    return found != 0
