@@ -236,9 +236,7 @@ def _assumes(
         found = columnar_depends.rows(evaluated.codes, rows, valid)
     empty = np.zeros(rows, dtype=bool)
     unstated = np.stack([nulls[name] & valid for name in names], axis=1) if names else None
-    depending = (
-        np.stack([found.get(name, empty) for name in names], axis=1) if names else None
-    )
+    depending = np.stack([found.get(name, empty) for name in names], axis=1) if names else None
     index = np.where(valid, np.arange(rows, dtype=np.int64), -1)
     return _flags(unstated, names, index, rows), _flags(depending, names, index, rows)
 

@@ -130,7 +130,7 @@ def fill(
     """``profile`` with the fields of ``checked`` it leaves not stated filled in, and those
     values (empty, and the very profile, when it states them all)."""
     values = profile.__dict__
-    filled = {
+    filled: dict[str, Value] = {
         name: value
         for name, value in checked.items()
         if name in values and values[name] is None and value is not None

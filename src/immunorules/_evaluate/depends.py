@@ -220,10 +220,11 @@ class Depends:
                 rest &= mask
         for index, flat in self._groups:
             present = values[flat.field]
-            mask = known_groups.get((index, present))
-            if mask is None:
-                mask = flat.masks[group_value(flat.name, present)]
-                known_groups.put((index, present), mask)
+            cached = known_groups.get((index, present))
+            if cached is None:
+                cached = flat.masks[group_value(flat.name, present)]
+                known_groups.put((index, present), cached)
+            mask = cached
             if index in wanted_set:
                 masks[index] = mask
             else:
@@ -234,7 +235,7 @@ class Depends:
         for k in range(count - 1, 0, -1):
             after[k] = after[k + 1] & masks[wanted[k]]
         before = rest
-        found = []
+        found: list[Dependency] = []
         get = self._dependencies.get
         for k, i in enumerate(wanted):
             flat = flats[i]
@@ -305,14 +306,14 @@ class Depends:
         rank = {value: n for n, value in enumerate(flat.values)}
         changing = sorted((v for group, _ in changes.values() for v in group), key=rank.__getitem__)
         affects: set[str] = set()
-        for _, touched in changes.values():
-            affects |= touched
+        for _, ids in changes.values():
+            affects |= ids
         pieces = []
-        for parts, (group, _) in sorted(
+        for phrases, (group, _) in sorted(
             changes.items(), key=lambda item: min(rank[v] for v in item[1][0])
         ):
             group.sort(key=rank.__getitem__)
-            pieces.append(f"{self._when(flat, group)}: {', '.join(parts)}")
+            pieces.append(f"{self._when(flat, group)}: {', '.join(phrases)}")
         return Dependency.model_construct(
             field=flat.field,
             values=tuple(_stated(flat, value) for value in changing),
@@ -620,12 +621,12 @@ class ColumnarDepends:
         looked: list[Any] = []
         indexes: list[Any] = []
         for names, sizes, table in matcher.groups:
-            index = np.asarray(codes[names[0]], dtype=np.int64)
+            position = np.asarray(codes[names[0]], dtype=np.int64)
             for name, size in zip(names[1:], sizes[1:], strict=True):
-                index = index * size + codes[name]
-            index = np.where(valid, index, 0)
-            indexes.append(index)
-            looked.append(np.take(table, index, axis=0))
+                position = position * size + codes[name]
+            position = np.where(valid, position, 0)
+            indexes.append(position)
+            looked.append(np.take(table, position, axis=0))
         count = len(looked)
         before = [np.tile(matcher.everything, (rows, 1))]
         for g in range(count):

@@ -2,10 +2,11 @@
 
 One output row per input row, in order: the id columns passed through unchanged, then
 ``covered``, ``conflict``, one ``tier_<category>`` column per category, ``avoided``,
-``advisories``, ``fired_rules``, ``unstated``, ``depends_on`` and ``error``. Columns are read here and evaluated by
-:mod:`.columns`, which never builds a profile or a result per row; this module only adapts each
-library's columns and builds the output columns from the distinct answers. pandas, pyarrow,
-polars and numpy are imported when a table of theirs arrives, never before.
+``advisories``, ``fired_rules``, ``unstated``, ``depends_on`` and ``error``. Columns are read
+here and evaluated by :mod:`.columns`, which never builds a profile or a result per row; this
+module only adapts each library's columns and builds the output columns from the distinct
+answers. pandas, pyarrow, polars and numpy are imported when a table of theirs arrives, never
+before.
 """
 
 from __future__ import annotations
