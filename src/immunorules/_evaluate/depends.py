@@ -6,15 +6,25 @@ its domain, a bitmask has bit ``i`` set when rule ``i`` (the active rules in id 
 the value: the native engine's tables, built here from the same rules. The durable engine may
 be the one that matches; these tables give the very rules it fires (the oracle tests hold the
 two engines identical), so the dependencies are those of the rules, whichever engine runs.
-For a field ``f`` left not stated, the rules that fire when it is stated as ``v`` are the AND
-of the other fields' masks (as given) with ``f``'s mask for ``v``; values with the same fired
-rules are grouped, and each group's answer (the collect policy's plan of those rules) is
-compared with the answer as it stands. A group changes the answer when a suggestion (its tier,
-drug classes or direction), an avoidance or a flag differs, or an advisory appears; an advisory
-that only disappears existed because the field is not stated (a screening or confirmation
-advisory) and is no change. Everything is kept in bounded caches: per field and rules that hold
-on the other fields, and per set of fired rules. Nothing is sampled, and nothing here builds a
-result or decides a line itself (that is the collect policy's).
+
+For a field ``f`` left not stated (one field at a time, every other field as given), the rules
+that fire when it is stated as ``v`` are the AND of the other fields' masks with ``f``'s mask
+for ``v``. Values with the same fired rules are grouped; a group changes the answer when, in a
+part of the result that a rule testing ``f`` touches (a category: its suggestion's tier, drug
+classes and direction, its flags and avoids; or an advisory), the collect policy's lines
+differ, or an advisory appears. An advisory that only disappears existed because ``f`` is not
+stated (a screening or confirmation advisory) and is no change. A field none of whose testing
+rules holds on the other fields is no dependency at once.
+
+A :class:`~immunorules.Dependency` lists the ``values`` that change the answer in domain order;
+for a set field, the smallest member sets (tuples) of each way it changes (``()``: stating
+"none" changes it), e.g. ``(("tnf_inhibitors",), ("anti_tnf_antibodies",))``. ``effect`` says
+what changes in words (vocabulary names, at most :data:`EFFECT_LENGTH` characters) and
+``affects`` the category and class ids whose tier, class list or avoidance would change.
+Everything is kept in bounded caches (per field and the rules holding on the others, per
+category and its rules that fire). :class:`ColumnarDepends` answers the same question for a
+whole batch of rows with numpy. Nothing is sampled, and nothing here builds a result or decides
+a line itself: that is the collect policy's.
 """
 
 from __future__ import annotations
@@ -115,8 +125,8 @@ class Depends:
         self._flats: tuple[_Flat, ...] | None = None
         self._position: dict[str, int] = {}
         self._scalars: list[tuple[int, str, dict[Any, int]]] = []
+        self._reaches: dict[tuple[int, str], int] = {}
         self._groups: list[tuple[int, _Flat]] = []
-        self._fields = tuple(schema.fields)
         # (): no dependency, else the one dependency
         self._dependencies: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
             MAX_CACHED
@@ -191,11 +201,6 @@ class Depends:
 
     # -- one profile -------------------------------------------------------------------------
 
-    def unstated(self, profile: ConditionProfile) -> tuple[str, ...]:
-        """The fields ``profile`` leaves not stated, in field order."""
-        values = profile.__dict__
-        return tuple([name for name in self._fields if values[name] is None])
-
     def depends_on(
         self, profile: ConditionProfile, unstated: Sequence[str]
     ) -> tuple[Dependency, ...]:
@@ -241,6 +246,9 @@ class Depends:
             flat = flats[i]
             others = before & after[k + 1]
             before &= masks[i]
+            area = values["disease_area"] if flat.name == "condition" else None
+            if area is not None:  # only the conditions of its area may be stated
+                others &= self._reach(i, area)
             live = others & flat.testing
             if not live:  # no rule testing it holds on every other field
                 continue
@@ -249,12 +257,26 @@ class Depends:
                 if part.mask & live:
                     relevant |= part.mask
             others &= relevant
-            area = values["disease_area"] if flat.name == "condition" else None
             known = get((i, others, area))
             if known is None:
                 known = self.cached(i, others, area)
             found.extend(known)
         return tuple(found)  # in the order of ``unstated``
+
+    def _reach(self, index: int, area: str) -> int:
+        """The rules that may fire for flat field ``index`` (the condition) not stated or
+        stated as a condition of ``area``: no other rule can make a difference there."""
+        key = (index, area)
+        found = self._reaches.get(key)
+        if found is None:
+            flat = self.flats()[index]
+            areas = self.schema.condition_area
+            found = flat.masks[None]
+            for value in flat.values:
+                if areas.get(value) == area:
+                    found |= flat.masks[value]
+            self._reaches[key] = found
+        return found
 
     def cached(self, index: int, others: int, area: str | None) -> tuple[Dependency, ...]:
         """:meth:`dependency` as a tuple (empty: none), kept in the cache by its arguments
