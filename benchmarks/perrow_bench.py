@@ -1,6 +1,6 @@
 """Per-row cost: one ``evaluate(dict)`` against validating the same dict with pydantic.
 
-    PYTHONPATH=src python benchmarks/perrow_bench.py [--profiles 20000] [--rules DIR]
+    PYTHONPATH=src python benchmarks/perrow_bench.py [--profiles 20000] [--rules DIR] [--leave-out P]
 
 Not part of the test suite. In one run and on the same profiles it measures pydantic
 validation alone (``kb.profile_model.model_validate(d)``, which is also what ``kb.parse(d)`` does:
@@ -38,13 +38,25 @@ import immunorules as ir  # noqa: E402
 SLICES = 20
 
 
-def distinct_profiles(kb: ir.KnowledgeBase, count: int, seed: int) -> list[dict[str, Any]]:
-    """``count`` random valid profiles (dicts), no two the same profile."""
+def distinct_profiles(
+    kb: ir.KnowledgeBase, count: int, seed: int, leave_out: float = 0.0
+) -> list[dict[str, Any]]:
+    """``count`` random valid profiles (dicts), no two the same profile; each field the
+    vocabulary leaves not stated by default is left out with probability ``leave_out``."""
     rng = random.Random(seed)
     seen: set[ir.ConditionProfile] = set()
     found: list[dict[str, Any]] = []
+    schema = kb.schema
+    optional = [
+        name
+        for name, field in schema.fields.items()
+        if field.nullable and not field.required and schema.defaults[name] is None
+    ]
     while len(found) < count:
         data = random_profile(rng)
+        for name in optional:
+            if name in data and name != "condition" and rng.random() < leave_out:
+                del data[name]
         profile = kb.parse(data)
         if profile not in seen:
             seen.add(profile)
@@ -72,6 +84,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", type=int, default=20_000, help="profiles per pass")
     parser.add_argument("--rules", help="rule files or folder (default: the bundled rules)")
+    parser.add_argument(
+        "--leave-out",
+        type=float,
+        default=0.0,
+        help="leave each field whose default is not stated out of a profile with this "
+        "probability (default 0: every field random_profile draws is stated)",
+    )
     args = parser.parse_args(argv)
     count: int = args.profiles
 
@@ -82,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ir.EngineError:
         print("durable_rules does not import here: the durable engine is left out")
     model = native.profile_model
-    profiles = distinct_profiles(native, 2 * count, seed=11)
+    profiles = distinct_profiles(native, 2 * count, seed=11, leave_out=args.leave_out)
     runners: dict[str, Callable[[dict[str, Any]], object]] = {
         "pydantic validation": model.model_validate,
         # pydantic-core alone, without the profile model's fast path for plain dicts

@@ -126,6 +126,13 @@ class Depends:
         self._position: dict[str, int] = {}
         self._scalars: list[tuple[int, str, dict[Any, int]]] = []
         self._reaches: dict[tuple[int, str], int] = {}
+        self._condition = -1  # the flat position of ``condition``, if it may be not stated
+        # whole answers by (the fields not stated, the rules the stated ones allow, the area)
+        self._wholes: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
+            MAX_CACHED
+        )
+        # the rules of the parts touched by a field's live rules, by (field, live rules)
+        self._relevant: BoundedCache[tuple[int, int], int] = BoundedCache(MAX_CACHED)
         self._groups: list[tuple[int, _Flat]] = []
         # (): no dependency, else the one dependency
         self._dependencies: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
@@ -178,6 +185,8 @@ class Depends:
         for index, flat in enumerate(flats):
             if None in flat.masks:  # may be not stated: found by its profile field
                 self._position.setdefault(flat.field, index)
+                if flat.name == "condition":
+                    self._condition = index
             if flat.group:
                 self._groups.append((index, flat))
             else:
@@ -205,7 +214,7 @@ class Depends:
         self, profile: ConditionProfile, unstated: Sequence[str]
     ) -> tuple[Dependency, ...]:
         """The dependencies of ``profile``'s answer on its ``unstated`` fields, in field order."""
-        flats = self.flats()
+        self.flats()  # the tables, built on first use
         position = self._position
         wanted = [position[name] for name in unstated if name in position]
         if not wanted:
@@ -234,6 +243,21 @@ class Depends:
                 masks[index] = mask
             else:
                 rest &= mask
+        # The fields not stated hold their masks for None: with ``rest``, they (and, for a
+        # condition, the disease area) decide every dependency, so profiles alike share them.
+        area = values["disease_area"] if self._condition in wanted_set else None
+        whole_key = (tuple(wanted), rest, area)
+        whole = self._wholes.get(whole_key)
+        if whole is None:
+            whole = self._depends_on(wanted, rest, masks, area)
+            self._wholes.put(whole_key, whole)
+        return whole
+
+    def _depends_on(
+        self, wanted: Sequence[int], rest: int, masks: dict[int, int], area: str | None
+    ) -> tuple[Dependency, ...]:
+        flats = self.flats()
+        everything = (1 << len(self.rules)) - 1
         # others of the k-th wanted: rest, and the masks of the wanted before and after it
         count = len(wanted)
         after = [everything] * (count + 1)
@@ -242,24 +266,28 @@ class Depends:
         before = rest
         found: list[Dependency] = []
         get = self._dependencies.get
+        relevant_get = self._relevant.get
         for k, i in enumerate(wanted):
             flat = flats[i]
             others = before & after[k + 1]
             before &= masks[i]
-            area = values["disease_area"] if flat.name == "condition" else None
-            if area is not None:  # only the conditions of its area may be stated
-                others &= self._reach(i, area)
+            field_area = area if i == self._condition else None
+            if field_area is not None:  # only the conditions of its area may be stated
+                others &= self._reach(i, field_area)
             live = others & flat.testing
             if not live:  # no rule testing it holds on every other field
                 continue
-            relevant = 0  # only the parts those rules touch can change
-            for part in flat.parts:
-                if part.mask & live:
-                    relevant |= part.mask
+            relevant = relevant_get((i, live))  # only the parts those rules touch can change
+            if relevant is None:
+                relevant = 0
+                for part in flat.parts:
+                    if part.mask & live:
+                        relevant |= part.mask
+                self._relevant.put((i, live), relevant)
             others &= relevant
-            known = get((i, others, area))
+            known = get((i, others, field_area))
             if known is None:
-                known = self.cached(i, others, area)
+                known = self.cached(i, others, field_area)
             found.extend(known)
         return tuple(found)  # in the order of ``unstated``
 
