@@ -156,9 +156,18 @@ def columnar_rates(rows: int, runs: int) -> dict[str, Any]:
     out = kb.evaluate_frame(table)
     found["distinct_fired"] = len({tuple(ids) for ids in out.column("fired_rules").to_pylist()})
     check = space.dicts(0, 2000)
-    expected = [kb.evaluate(row).fired_rules for row in check]
+    results = [kb.evaluate(row) for row in check]
+    expected = [result.fired_rules for result in results]
     got = [tuple(x) for x in out.column("fired_rules").to_pylist()[:2000]]
-    found["checked"] = expected == got
+    # what each answer depends on (the unstated and depends_on columns) agrees too
+    unstated = [tuple(x) for x in out.column("unstated").to_pylist()[:2000]]
+    depends = [tuple(x) for x in out.column("depends_on").to_pylist()[:2000]]
+    found["checked"] = (
+        expected == got
+        and unstated == [result.unstated for result in results]
+        and depends == [tuple(d.field for d in result.depends_on) for result in results]
+    )
+    found["depending_rows"] = sum(1 for x in out.column("depends_on").to_pylist() if x)
     return found
 
 
@@ -387,7 +396,8 @@ def main(argv: list[str] | None = None) -> None:
         wall, cpu = found[label]
         line(
             f"`evaluate_frame`, {rows:,} all-distinct rows, {text}, "
-            f"{found['distinct_fired']:,} distinct sets of fired rules",
+            f"{found['distinct_fired']:,} distinct sets of fired rules, "
+            f"{found['depending_rows']:,} rows with a depends_on",
             f"{rate(wall)} wall, {rate(cpu)} CPU",
             f"{wall / durable_wall:.0f}x / {cpu / durable_cpu:.0f}x durable; "
             f"{wall / native_wall:.0f}x / {cpu / native_cpu:.0f}x native (wall / CPU)",

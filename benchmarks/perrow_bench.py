@@ -1,15 +1,18 @@
 """Per-row cost: one ``evaluate(dict)`` against validating the same dict with pydantic.
 
     PYTHONPATH=src python benchmarks/perrow_bench.py [--profiles 20000] [--rules DIR]
+        [--leave-out P]
 
 Not part of the test suite. In one run and on the same profiles it measures pydantic
 validation alone (``kb.profile_model.model_validate(d)``, which is also what ``kb.parse(d)`` does:
 a plain dict of valid values takes a fast path to the very profile validation gives; and, for
 reference, pydantic-core's validator of the same model without that fast path), ``evaluate``
-on the native engine and ``evaluate`` on the durable engine, and prints each throughput and its
-ratio to validation's, and, for reference, durable_rules' own calls for the same profiles
-(``assert_fact`` with the fact the durable engine builds, its actions, ``delete_state``): the
-floor of the durable engine, however little of its own it adds.
+on the native engine and ``evaluate`` on the durable engine, each with and without
+``depends_on`` (the dependencies on fields not stated; ``depends_on=False`` skips them), and
+prints each throughput and its ratio to validation's (the ratio of ``evaluate`` to ``evaluate
+depends_on=False`` is the cost of ``Result.depends_on``), and, for reference, durable_rules' own
+calls for the same profiles (``assert_fact`` with the fact the durable engine builds, its
+actions, ``delete_state``): the floor of the durable engine, however little of its own it adds.
 Every profile is distinct and never seen by the knowledge base that evaluates it; each engine's
 knowledge base is fresh, its caches cold (``cold``), and then, in a second pass on other
 never-seen profiles, warm from that first pass (``warm``). All are measured in
@@ -24,6 +27,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +41,25 @@ import immunorules as ir  # noqa: E402
 SLICES = 20
 
 
-def distinct_profiles(kb: ir.KnowledgeBase, count: int, seed: int) -> list[dict[str, Any]]:
-    """``count`` random valid profiles (dicts), no two the same profile."""
+def distinct_profiles(
+    kb: ir.KnowledgeBase, count: int, seed: int, leave_out: float = 0.0
+) -> list[dict[str, Any]]:
+    """``count`` random valid profiles (dicts), no two the same profile; each field the
+    vocabulary leaves not stated by default is left out with probability ``leave_out``."""
     rng = random.Random(seed)
     seen: set[ir.ConditionProfile] = set()
     found: list[dict[str, Any]] = []
+    schema = kb.schema
+    optional = [
+        name
+        for name, field in schema.fields.items()
+        if field.nullable and not field.required and schema.defaults[name] is None
+    ]
     while len(found) < count:
         data = random_profile(rng)
+        for name in optional:
+            if name in data and name != "condition" and rng.random() < leave_out:
+                del data[name]
         profile = kb.parse(data)
         if profile not in seen:
             seen.add(profile)
@@ -103,6 +119,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", type=int, default=20_000, help="profiles per pass")
     parser.add_argument("--rules", help="rule files or folder (default: the bundled rules)")
+    parser.add_argument(
+        "--leave-out",
+        type=float,
+        default=0.0,
+        help="leave each field whose default is not stated out of a profile with this "
+        "probability (default 0: every field random_profile draws is stated)",
+    )
     args = parser.parse_args(argv)
     count: int = args.profiles
 
@@ -113,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ir.EngineError:
         print("durable_rules does not import here: the durable engine is left out")
     model = native.profile_model
-    profiles = distinct_profiles(native, 2 * count, seed=11)
+    profiles = distinct_profiles(native, 2 * count, seed=11, leave_out=args.leave_out)
     runners: dict[str, Callable[[dict[str, Any]], object]] = {
         "pydantic validation": model.model_validate,
         # pydantic-core alone, without the profile model's fast path for plain dicts
@@ -121,6 +144,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     for name, kb in kbs.items():
         runners[f"evaluate, {name} engine"] = kb.evaluate
+        # the same without the dependencies on fields not stated (Result.depends_on), on a
+        # knowledge base of its own: its caches are as cold as the other's
+        twin = ir.load_rules(args.rules, engine=kb.engine)  # type: ignore[arg-type]
+        runners[f"evaluate depends_on=False, {name} engine"] = partial(
+            twin.evaluate, depends_on=False
+        )
     print(
         f"# per-row cost, {len(native.active_rules)} active rules, {count:,} distinct never-seen "
         "profiles per pass\n"
@@ -137,6 +166,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name, seconds in spent.items():
             rate = count / seconds
             print(f"| {label} | {name} | {rate:,.0f} | {rate / base:.2f} |")
+        for name in kbs:
+            ratio = (
+                spent[f"evaluate, {name} engine"]
+                / spent[f"evaluate depends_on=False, {name} engine"]
+            )
+            print(f"| {label} | cost of depends_on, {name} engine | | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":

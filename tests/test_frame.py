@@ -45,6 +45,8 @@ def expected_row(result: ir.Result) -> dict[str, Any]:
         "avoided": tuple(a.subcategory or a.category for a in result.avoided),
         "advisories": tuple(a.key for a in result.advisories),
         "fired_rules": result.fired_rules,
+        "unstated": result.unstated,
+        "depends_on": tuple(d.field for d in result.depends_on),
         "error": None,
     }
 

@@ -188,7 +188,17 @@ def _expected(kb: ir.KnowledgeBase, data: dict[str, Any]) -> dict[str, Any]:
     try:
         result = kb.evaluate(data)
     except ir.ProfileError as exc:
-        empty = dict.fromkeys(("covered", "conflict", "avoided", "advisories", "fired_rules"))
+        empty = dict.fromkeys(
+            (
+                "covered",
+                "conflict",
+                "avoided",
+                "advisories",
+                "fired_rules",
+                "unstated",
+                "depends_on",
+            )
+        )
         return {**empty, **{f"tier_{c}": None for c in kb.schema.categories}, "error": str(exc)}
     return {
         "covered": result.covered,
@@ -197,6 +207,8 @@ def _expected(kb: ir.KnowledgeBase, data: dict[str, Any]) -> dict[str, Any]:
         "avoided": tuple(a.subcategory or a.category for a in result.avoided),
         "advisories": tuple(a.key for a in result.advisories),
         "fired_rules": result.fired_rules,
+        "unstated": result.unstated,
+        "depends_on": tuple(d.field for d in result.depends_on),
         "error": None,
     }
 

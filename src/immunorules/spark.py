@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["evaluate"]
 
-_LISTS = frozenset({"avoided", "advisories", "fired_rules"})
+_LISTS = frozenset({"avoided", "advisories", "fired_rules", "unstated", "depends_on"})
 
 
 def evaluate(
@@ -44,7 +44,10 @@ def evaluate(
     strings = ArrayType(StringType())
     fields += [StructField("covered", BooleanType()), StructField("conflict", BooleanType())]
     fields += [StructField(f"tier_{c}", StringType()) for c in kb.schema.categories]
-    fields += [StructField(name, strings) for name in ("avoided", "advisories", "fired_rules")]
+    fields += [
+        StructField(name, strings)
+        for name in ("avoided", "advisories", "fired_rules", "unstated", "depends_on")
+    ]
     fields.append(StructField("error", StringType()))
     knowledge_base = kb
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .._analysis.audit import Progress
     from .._analysis.audit_report import AuditReport
     from .._errors import ProfileError
+    from .._evaluate.assume import Assume
     from .._model.profile import ConditionProfile
     from .._model.result import Result
 
@@ -31,9 +32,15 @@ def bundled() -> KnowledgeBase:
     return load_rules()
 
 
-def evaluate(profile: ConditionProfile | Mapping[str, Any]) -> Result:
-    """Evaluate one profile with the bundled knowledge base (loaded once)."""
-    return bundled().evaluate(profile)
+def evaluate(
+    profile: ConditionProfile | Mapping[str, Any],
+    *,
+    depends_on: bool = True,
+    assume: Assume = None,
+) -> Result:
+    """Evaluate one profile with the bundled knowledge base (loaded once): see
+    :meth:`KnowledgeBase.evaluate`."""
+    return bundled().evaluate(profile, depends_on=depends_on, assume=assume)
 
 
 @overload
@@ -42,6 +49,8 @@ def evaluate_many(
     *,
     workers: int = 1,
     errors: Literal["raise"] = "raise",
+    depends_on: bool = True,
+    assume: Assume = None,
 ) -> list[Result]: ...
 
 
@@ -51,6 +60,8 @@ def evaluate_many(
     *,
     workers: int = 1,
     errors: Literal["collect"],
+    depends_on: bool = True,
+    assume: Assume = None,
 ) -> list[Result | ProfileError]: ...
 
 
@@ -59,10 +70,14 @@ def evaluate_many(
     *,
     workers: int = 1,
     errors: Literal["raise", "collect"] = "raise",
+    depends_on: bool = True,
+    assume: Assume = None,
 ) -> list[Result] | list[Result | ProfileError]:
     """Evaluate many profiles with the bundled knowledge base: see
     :meth:`KnowledgeBase.evaluate_many`."""
-    return bundled().evaluate_many(profiles, workers=workers, errors=errors)
+    return bundled().evaluate_many(
+        profiles, workers=workers, errors=errors, depends_on=depends_on, assume=assume
+    )
 
 
 def evaluate_frame(table: Any, kb: KnowledgeBase | None = None, *, id_columns: Any = None) -> Any:

@@ -20,7 +20,9 @@ from .._analysis.decision_table import DecisionTable
 from .._analysis.whynot import WhyNot
 from .._engines.native import NativeMatcher
 from .._errors import EngineError, ProfileError
+from .._evaluate.assume import Assume, assumptions, fill
 from .._evaluate.batch import ResultCache
+from .._evaluate.depends import Depends
 from .._evaluate.resolve import Resolver
 from .._load.loader import BUNDLED_RULES, LoadedRules, PathInput, load_rule_files
 from .._model.cache import BoundedCache
@@ -87,6 +89,7 @@ class KnowledgeBase(Rendered):
         self._resolver = Resolver(
             self._rules_by_id, self._info, evidence=loaded.evidence, schema=loaded.schema
         )
+        self._resolver.depends = Depends(loaded.schema, loaded.space, self._active)
         self._results = ResultCache()
 
     # -- contents ----------------------------------------------------------------------------
@@ -179,12 +182,40 @@ class KnowledgeBase(Rendered):
         ids = self._matcher.match(self.space.fact(checked))
         return tuple(self._rules_by_id[rule_id] for rule_id in sorted(ids))
 
-    def evaluate(self, profile: ProfileInput) -> Result:
-        """Evaluate one profile (a :class:`ConditionProfile` or a dict)."""
-        return self._evaluate_checked(self.schema.parse(profile))
+    def evaluate(
+        self, profile: ProfileInput, *, depends_on: bool = True, assume: Assume = None
+    ) -> Result:
+        """Evaluate one profile (a :class:`ConditionProfile` or a dict).
 
-    def _evaluate_checked(self, profile: ConditionProfile) -> Result:
-        return self._resolver.resolve(profile, self._matcher.match(self.space.fact(profile)))
+        The result lists the fields the profile leaves not stated (``unstated``) and, for each
+        of them whose stated value would change the answer, a :class:`Dependency`
+        (``depends_on``: the values that would, and what they would change), computed exactly
+        from the rules; ``depends_on=False`` leaves that out (a little faster).
+        ``assume={"pregnant": False, ...}`` fills the named fields when the profile leaves them
+        not stated, and ``assume="v2"`` every field whose default is not stated with earlier
+        versions' reading (false, ``"none"``, empty, 0); what was filled is in
+        ``result.assumed``. Raises :class:`ProfileError` for an invalid profile or policy.
+        """
+        checked = self.schema.parse(profile)
+        if assume is None:
+            return self._evaluate_checked(checked, depends_on=depends_on)
+        filled, assumed = fill(self.schema, checked, assumptions(self.schema, assume))
+        return self._evaluate_checked(filled, depends_on=depends_on, assumed=assumed)
+
+    def _evaluate_checked(
+        self,
+        profile: ConditionProfile,
+        /,
+        *,
+        depends_on: bool = True,
+        assumed: Mapping[str, Any] | None = None,
+    ) -> Result:
+        return self._resolver.resolve(
+            profile,
+            self._matcher.match(self.space.fact(profile)),
+            depends_on=depends_on,
+            assumed=assumed,
+        )
 
     @overload
     def evaluate_many(
@@ -193,6 +224,8 @@ class KnowledgeBase(Rendered):
         *,
         workers: int = 1,
         errors: Literal["raise"] = "raise",
+        depends_on: bool = True,
+        assume: Assume = None,
     ) -> list[Result]: ...
 
     @overload
@@ -202,6 +235,8 @@ class KnowledgeBase(Rendered):
         *,
         workers: int = 1,
         errors: Literal["collect"],
+        depends_on: bool = True,
+        assume: Assume = None,
     ) -> list[Result | ProfileError]: ...
 
     def evaluate_many(
@@ -210,6 +245,8 @@ class KnowledgeBase(Rendered):
         *,
         workers: int = 1,
         errors: Literal["raise", "collect"] = "raise",
+        depends_on: bool = True,
+        assume: Assume = None,
     ) -> list[Result] | list[Result | ProfileError]:
         """Evaluate many profiles: the same results as :meth:`evaluate`, in input order.
 
@@ -221,11 +258,13 @@ class KnowledgeBase(Rendered):
         that :meth:`evaluate` would raise in that position instead. ``workers=N`` (N > 1)
         matches the distinct profiles in N spawn-started processes that rebuild this knowledge
         base from its rules: worth it for large batches on the durable engine only, as starting
-        them takes about a second.
+        them takes about a second. ``depends_on`` and ``assume`` as for :meth:`evaluate`.
         """
         from .._evaluate.batch import evaluate_many
 
-        return evaluate_many(self, profiles, workers=workers, errors=errors)
+        return evaluate_many(
+            self, profiles, workers=workers, errors=errors, depends_on=depends_on, assume=assume
+        )
 
     @overload
     def iter_evaluate(
@@ -234,6 +273,8 @@ class KnowledgeBase(Rendered):
         *,
         batch_size: int = 10_000,
         errors: Literal["raise"] = "raise",
+        depends_on: bool = True,
+        assume: Assume = None,
     ) -> Iterator[Result]: ...
 
     @overload
@@ -243,6 +284,8 @@ class KnowledgeBase(Rendered):
         *,
         batch_size: int = 10_000,
         errors: Literal["collect"],
+        depends_on: bool = True,
+        assume: Assume = None,
     ) -> Iterator[Result | ProfileError]: ...
 
     def iter_evaluate(
@@ -251,16 +294,26 @@ class KnowledgeBase(Rendered):
         *,
         batch_size: int = 10_000,
         errors: Literal["raise", "collect"] = "raise",
+        depends_on: bool = True,
+        assume: Assume = None,
     ) -> Iterator[Result] | Iterator[Result | ProfileError]:
         """Evaluate profiles as they come, yielding results in input order with memory bounded
         by ``batch_size``: the input is read ``batch_size`` profiles at a time (a generator
         over a file of any length is fine) and each batch evaluated like
         :meth:`evaluate_many`. ``errors`` as there: ``"raise"`` raises at the first invalid
         profile (after yielding the results before it), ``"collect"`` yields its
-        :class:`ProfileError` in its place."""
+        :class:`ProfileError` in its place. ``depends_on`` and ``assume`` as for
+        :meth:`evaluate`."""
         from .._evaluate.stream import iter_evaluate
 
-        return iter_evaluate(self, profiles, batch_size=batch_size, errors=errors)
+        return iter_evaluate(
+            self,
+            profiles,
+            batch_size=batch_size,
+            errors=errors,
+            depends_on=depends_on,
+            assume=assume,
+        )
 
     def evaluate_frame(self, table: Any, *, id_columns: str | Sequence[str] | None = None) -> Any:
         """Evaluate every row of a table (one profile per row, columns named after profile fields)
@@ -272,7 +325,9 @@ class KnowledgeBase(Rendered):
         needs no option), then ``covered`` and ``conflict`` (booleans), one ``tier_<category>``
         column per category (``first_line``, ``escalation``, ``flagged``, or null when the
         category is not suggested), ``avoided`` (drug classes, or categories avoided whole),
-        ``advisories`` (keys) and ``fired_rules`` (rule ids), each a list per row (a tuple in
+        ``advisories`` (keys), ``fired_rules`` (rule ids), ``unstated`` (the fields the row leaves
+        not stated) and ``depends_on`` (those of them whose stated value would change its
+        answer, as ``Result.depends_on`` names them), each a list per row (a tuple in
         pandas; in Arrow and polars a list of dictionary-encoded strings, so no name is copied
         per row), and ``error``: null, or for an invalid row the message of the
         :class:`ProfileError` that ``evaluate`` would raise (its other cells are null). Invalid

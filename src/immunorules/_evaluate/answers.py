@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from .._model.cache import BoundedCache
 from .._policy import is_decisive, plan
 from .columns import Columnar, Evaluated, columnar, distinct_rows
+from .depends import ColumnarDepends
 
 if TYPE_CHECKING:
     from .protocol import KnowledgeBaseLike as KnowledgeBase
@@ -81,6 +82,8 @@ class Answers(NamedTuple):
     advisories: ListColumn
     fired_rules: ListColumn
     errors: dict[int, str]
+    unstated: ListColumn | None = None  # the fields not stated
+    depends_on: ListColumn | None = None  # those of them the answer depends on
 
 
 class _Parts:
@@ -197,7 +200,62 @@ def answer(kb: KnowledgeBase, evaluated: Evaluated) -> Answers:
         octets.reshape(len(distinct), 8 * distinct.shape[1]), axis=1, bitorder="little"
     )
     fired = _lists(bits[:, : len(parts.ids)], parts.ids, group)  # rules in id order
-    return Answers(valid, covered, conflict, tiers, avoided, advisories, fired, evaluated.errors)
+    unstated, depends_on = _assumes(kb, parts, evaluated, valid)
+    return Answers(
+        valid,
+        covered,
+        conflict,
+        tiers,
+        avoided,
+        advisories,
+        fired,
+        evaluated.errors,
+        unstated,
+        depends_on,
+    )
+
+
+def _assumes(
+    kb: KnowledgeBase, parts: _Parts, evaluated: Evaluated, valid: Any
+) -> tuple[ListColumn, ListColumn]:
+    """The ``unstated`` and ``depends_on`` columns: which fields each row leaves not stated,
+    and which of them its answer depends on (see :mod:`.depends`)."""
+    import numpy as np
+
+    rows = len(valid)
+    nulls = dict(evaluated.unstated or {})
+    names = tuple(nulls)
+    found: dict[str, Any] = {}
+    depends = getattr(kb._resolver, "depends", None)
+    if depends is not None and evaluated.codes is not None:
+        columnar_depends = parts.state.__dict__.get("depends")
+        if columnar_depends is None:
+            columnar_depends = parts.state.__dict__["depends"] = ColumnarDepends(
+                depends, parts.state.matcher
+            )
+        found = columnar_depends.rows(evaluated.codes, rows, valid)
+    empty = np.zeros(rows, dtype=bool)
+    unstated = np.stack([nulls[name] & valid for name in names], axis=1) if names else None
+    depending = np.stack([found.get(name, empty) for name in names], axis=1) if names else None
+    index = np.where(valid, np.arange(rows, dtype=np.int64), -1)
+    return _flags(unstated, names, index, rows), _flags(depending, names, index, rows)
+
+
+def _flags(present: Any, names: tuple[str, ...], index: Any, rows: int) -> ListColumn:
+    """A list column from a (rows, names) bool matrix, each distinct row's list made once;
+    rows whose ``index`` is -1 are null."""
+    import numpy as np
+
+    if present is None:
+        return _lists(np.zeros((1, 0), dtype=bool), names, np.where(index >= 0, 0, -1))
+    words = -(-len(names) // 64)
+    packed = np.zeros((rows, words), dtype=np.uint64)
+    for n in range(len(names)):
+        packed[:, n // 64] |= present[:, n].astype(np.uint64) << np.uint64(n % 64)
+    keys, key_of = distinct_rows(packed)
+    shifts = np.arange(len(names), dtype=np.uint64) % np.uint64(64)
+    unpacked = ((keys[:, np.arange(len(names)) // 64] >> shifts) & np.uint64(1)).astype(bool)
+    return _lists(unpacked, names, np.where(index >= 0, key_of, -1))
 
 
 def _per_row(values: Any, index: Any, filler: Any) -> Any:

@@ -26,6 +26,7 @@ from .._errors import EngineError, ProfileError, ProfileProblem
 from .._model.cache import BoundedCache
 from .._model.profile import ConditionProfile
 from .._model.result import Result
+from .assume import Assume, assumptions, fill
 
 if TYPE_CHECKING:
     from .protocol import KnowledgeBaseLike as KnowledgeBase
@@ -52,6 +53,17 @@ class ResultCache:
     def __init__(self, maxsize: int = 8192) -> None:
         self.raw: BoundedCache[RawKey, Outcome] = BoundedCache(maxsize)
         self.profiles: BoundedCache[ConditionProfile, Result] = BoundedCache(maxsize)
+        # The caches of other evaluation options (``depends_on=False``, an ``assume=``
+        # policy), by option: the last few option sets used.
+        self._options: BoundedCache[Any, ResultCache] = BoundedCache(8)
+
+    def options(self, key: Any) -> ResultCache:
+        """The cache of results evaluated with other options than the defaults (``key``)."""
+        found = self._options.get(key)
+        if found is None:
+            found = ResultCache(self.maxsize)
+            self._options.put(key, found)
+        return found
 
     @property
     def maxsize(self) -> int:
@@ -68,6 +80,7 @@ class ResultCache:
     def clear(self) -> None:
         self.raw.clear()
         self.profiles.clear()
+        self._options.clear()
 
     def put_raw(self, key: RawKey, outcome: Outcome) -> None:
         if not (_SIMPLE.issuperset(key[2]) and all(type(name) is str for name in key[0])):
@@ -84,6 +97,8 @@ def evaluate_many(
     *,
     workers: int = 1,
     errors: Literal["raise", "collect"] = "raise",
+    depends_on: bool = True,
+    assume: Assume = None,
 ) -> list[Any]:
     """See :meth:`KnowledgeBase.evaluate_many`."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -92,10 +107,20 @@ def evaluate_many(
         raise ValueError(f"errors must be 'raise' or 'collect', not {errors!r}")
     if isinstance(profiles, Mapping | ConditionProfile):
         raise TypeError("evaluate_many takes an iterable of profiles; use evaluate for one")
+    checked_assume = assumptions(kb.schema, assume)
     cache = kb._results
+    if not depends_on or checked_assume:
+        key_of_options = (depends_on, tuple(sorted(checked_assume.items())))
+        cache = cache.options(key_of_options)
     raw_cache = cache.raw
     profile_cache = cache.profiles
-    evaluate = kb._evaluate_checked
+
+    def evaluate(profile: ConditionProfile) -> Result:
+        if checked_assume:
+            filled, assumed = fill(kb.schema, profile, checked_assume)
+            return kb._evaluate_checked(filled, depends_on=depends_on, assumed=assumed)
+        return kb._evaluate_checked(profile, depends_on=depends_on)
+
     out: list[Any] = []
     append = out.append
     raw_get = raw_cache.get
@@ -155,8 +180,10 @@ def evaluate_many(
         out.append(result)
     if pending:
         distinct = list(pending)
-        for profile, fired in zip(distinct, _match_in_workers(kb, distinct, workers), strict=True):
-            result = kb._resolver.resolve(profile, fired)
+        filled = [fill(kb.schema, profile, checked_assume) for profile in distinct]
+        matched = _match_in_workers(kb, [made for made, _ in filled], workers)
+        for profile, (made, assumed), fired in zip(distinct, filled, matched, strict=True):
+            result = kb._resolver.resolve(made, fired, depends_on=depends_on, assumed=assumed)
             cache.put_profile(profile, result)
             for key in pending_keys.get(profile, ()):
                 cache.put_raw(key, result)

@@ -176,11 +176,15 @@ class NumericColumn:
 class Evaluated(NamedTuple):
     """A batch matched: row ``i`` fired the rules set in ``distinct[group[i]]`` (bit ``j`` for
     the ``j``-th rule of the matcher, in id order), or was invalid (``group[i] == -1``) with
-    the message ``errors[i]``."""
+    the message ``errors[i]``; ``codes`` and ``unstated`` are what the row's values were."""
 
     group: Any  # numpy int64, one per row
     distinct: Any  # numpy uint64, (distinct sets of fired rules, words)
     errors: dict[int, str]
+    #: each flat field's codes, one per row (an invalid row's are meaningless)
+    codes: Mapping[str, Any] | None = None
+    #: for each field that may be not stated, a bool per row: not stated in that row
+    unstated: Mapping[str, Any] | None = None
 
 
 # -- the knowledge base's columnar state -----------------------------------------------------------
@@ -298,21 +302,28 @@ def evaluate_columns(
             invalid |= missing
         elif missing.any():
             found[missing] = fill
+    unstated: dict[str, Any] = {}
     for name, set_field in state.sets.items():
         column = columns.get(name)
         if column is None:
             for key, _, group_codes in set_field.groups:
                 value = kb.space.group_value(key, set_field.default)
                 codes[key] = np.full(rows, group_codes[value], dtype=np.int64)
+            unstated[name] = np.full(rows, set_field.default is None, dtype=bool)
             continue
-        _set_codes(column, set_field, codes, invalid, kb.space)
+        unstated[name] = _set_codes(column, set_field, codes, invalid, kb.space)
     if refused:
         invalid[list(refused)] = False  # checked below by their given messages
     errors = _check_refused(kb, state, columns, codes, invalid)
     if refused:
         invalid[list(refused)] = True
         errors.update(refused)
-    return _match(state, codes, invalid, errors, rows)
+    for name, field in state.fields.items():
+        if None in field.domain:
+            unstated[name] = codes[name] == field.codes[_key(None)]
+    order = {name: n for n, name in enumerate(kb.schema.profile_model.model_fields)}
+    unstated = dict(sorted(unstated.items(), key=lambda item: order[item[0]]))
+    return _match(state, codes, invalid, errors, rows)._replace(codes=codes, unstated=unstated)
 
 
 def _members(field: _SetField, present: Collection[Any]) -> tuple[str, ...]:
@@ -397,15 +408,17 @@ def _pair(schema: Schema, state: Columnar, codes: dict[str, Any], invalid: Any) 
 
 def _set_codes(
     column: Column, field: _SetField, codes: dict[str, Any], invalid: Any, space: FlatSpace
-) -> None:
+) -> Any:
     """The codes of a set field's member groups; a cell that is not a list of members is
-    invalid, a missing cell takes the field's default (not stated, if it may be)."""
+    invalid, a missing cell takes the field's default (not stated, if it may be). Returns
+    a bool per row: the set is not stated."""
     import numpy as np
 
     inverse, uniques = column.factorize()
     allowed = frozenset(field.members)
     tables: list[list[int]] = [[] for _ in field.groups]
     bad = []
+    nulls = []
     for value in [*uniques, MISSING]:
         stated = True
         if value is MISSING:
@@ -418,6 +431,7 @@ def _set_codes(
         else:
             present = None
         bad.append(present is None)
+        nulls.append(not stated)
         for table, (key, _, group_codes) in zip(tables, field.groups, strict=True):
             if present is None:
                 table.append(0)
@@ -426,6 +440,7 @@ def _set_codes(
     invalid |= np.take(np.asarray(bad, dtype=bool), inverse)
     for table, (key, _, _) in zip(tables, field.groups, strict=True):
         codes[key] = np.take(np.asarray(table, dtype=np.int64), inverse)
+    return np.take(np.asarray(nulls, dtype=bool), inverse)
 
 
 def _check_refused(

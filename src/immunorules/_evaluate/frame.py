@@ -2,10 +2,11 @@
 
 One output row per input row, in order: the id columns passed through unchanged, then
 ``covered``, ``conflict``, one ``tier_<category>`` column per category, ``avoided``,
-``advisories``, ``fired_rules`` and ``error``. Columns are read here and evaluated by
-:mod:`.columns`, which never builds a profile or a result per row; this module only adapts each
-library's columns and builds the output columns from the distinct answers. pandas, pyarrow,
-polars and numpy are imported when a table of theirs arrives, never before.
+``advisories``, ``fired_rules``, ``unstated``, ``depends_on`` and ``error``. Columns are read
+here and evaluated by :mod:`.columns`, which never builds a profile or a result per row; this
+module only adapts each library's columns and builds the output columns from the distinct
+answers. pandas, pyarrow, polars and numpy are imported when a table of theirs arrives, never
+before.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TIERS", "evaluate_arrow", "evaluate_frame", "evaluate_records", "frame_columns"]
 
+#: The list columns, in order.
+_LISTS: Final = ("avoided", "advisories", "fired_rules", "unstated", "depends_on")
 #: Rows evaluated together: bounds the memory of the intermediate arrays, not the output.
 CHUNK: Final = 1 << 20
 
@@ -39,6 +42,8 @@ def frame_columns(schema: Schema) -> tuple[str, ...]:
         "avoided",
         "advisories",
         "fired_rules",
+        "unstated",
+        "depends_on",
         "error",
     )
 
@@ -154,7 +159,7 @@ def _pandas_frame(kb: KnowledgeBase, frame: Any, id_columns: Any) -> Any:
     for i, category in enumerate(kb.schema.categories):
         codes = joined(lambda chunk, i=i: chunk.tiers[i])
         data[f"tier_{category}"] = pd.Categorical.from_codes(codes, categories=TIERS)
-    for name in ("avoided", "advisories", "fired_rules"):
+    for name in _LISTS:
         data[name] = joined(lambda chunk, name=name: getattr(chunk, name).tuples())
     data["error"] = pd.array(joined(lambda chunk: _errors(chunk, len(chunk.valid))), "string")
     return pd.DataFrame(data, index=frame.index, columns=[*ids, *frame_columns(kb.schema)])
@@ -268,7 +273,8 @@ def _arrow_answers(pa: Any, answers: Answers) -> list[Any]:
             for codes in answers.tiers
         ),
     ]
-    for lists in (answers.avoided, answers.advisories, answers.fired_rules):
+    for name in _LISTS:
+        lists = getattr(answers, name)
         # Each list holds codes into the dictionary of names (list<dictionary<int32, string>>):
         # no name is copied per row, and Parquet stores them dictionary-encoded anyway.
         offsets, codes = lists.per_row()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .._model.rules import Evidence, Rule
     from .._model.schema import Schema
     from .._model.space import FlatSpace
+    from .assume import Assume
     from .batch import ResultCache
     from .resolve import Resolver
 
@@ -59,11 +60,25 @@ class KnowledgeBaseLike(Protocol):
     def _resolver(self) -> Resolver: ...
     @property
     def _results(self) -> ResultCache: ...
-    def _evaluate_checked(self, profile: ConditionProfile, /) -> Result: ...
+    def _evaluate_checked(
+        self,
+        profile: ConditionProfile,
+        /,
+        *,
+        depends_on: bool = True,
+        assumed: Mapping[str, Any] | None = None,
+    ) -> Result: ...
 
     def rule(self, rule_id: str, /) -> Rule: ...
     def parse(self, profile: object, /) -> ConditionProfile: ...
-    def evaluate(self, profile: ConditionProfile | Mapping[str, Any], /) -> Result: ...
+    def evaluate(
+        self,
+        profile: ConditionProfile | Mapping[str, Any],
+        /,
+        *,
+        depends_on: bool = True,
+        assume: Assume = None,
+    ) -> Result: ...
     @overload
     def evaluate_many(
         self,
@@ -71,6 +86,8 @@ class KnowledgeBaseLike(Protocol):
         *,
         workers: int = 1,
         errors: Literal["raise"] = "raise",
+        depends_on: bool = True,
+        assume: Assume = None,
     ) -> list[Result]: ...
     @overload
     def evaluate_many(
@@ -79,4 +96,6 @@ class KnowledgeBaseLike(Protocol):
         *,
         workers: int = 1,
         errors: Literal["collect"],
+        depends_on: bool = True,
+        assume: Assume = None,
     ) -> list[Result | ProfileError]: ...

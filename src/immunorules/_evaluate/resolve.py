@@ -38,6 +38,7 @@ from .._policy import (
     suggestion_directions,
     tables,
 )
+from .depends import Depends, notes  # what the answer assumes (issue 19)
 
 __all__ = [
     "Entry",
@@ -76,6 +77,7 @@ def resolve(
     return resolver.resolve(profile, frozenset(rules))
 
 
+_NOTHING_ASSUMED: Final = ReadOnlyDict()  # issue 19: shared by results without assumptions
 _Model = TypeVar("_Model", bound=BaseModel)
 _PROTOTYPES: dict[type[BaseModel], BaseModel] = {}
 
@@ -260,6 +262,7 @@ class Resolver:
         self._templates: dict[tuple[Any, ...], int] = {}
         self._counter = itertools.count()
         self._max_templates = max_lines
+        self.depends: Depends | None = None  # set by the knowledge base (issue 19)
 
     def _part_masks(self) -> tuple[tuple[int, int, str, str], ...]:
         """Per category (in order), then per advisory key (in order): a part id, the bits of
@@ -296,8 +299,17 @@ class Resolver:
         self._lines.clear()
         self._templates = {}
 
-    def resolve(self, profile: ConditionProfile, fired: frozenset[str]) -> Result:
-        """The result for ``profile`` given the ids of the rules that fired for it."""
+    def resolve(
+        self,
+        profile: ConditionProfile,
+        fired: frozenset[str],
+        *,
+        depends_on: bool = True,
+        assumed: Mapping[str, Any] | None = None,
+    ) -> Result:
+        """The result for ``profile`` given the ids of the rules that fired for it; with
+        ``depends_on``, what it depends on among the fields not stated; ``assumed``: the values
+        an ``assume=`` policy filled in."""
         bit = self._bit
         bits = 0
         for rule_id in fired:
@@ -312,6 +324,7 @@ class Resolver:
         if lines is None:
             lines = self._lines_for(values, shape)
             self._results.put(key, lines)
+        unstated, depending, warned = notes(self.depends, profile, depends_on)  # issue 19
         return _made(
             Result,
             {
@@ -324,6 +337,11 @@ class Resolver:
                 "fired_rules": shape.fired_rules,
                 "knowledge_base": self._info,
                 "citations": shape.citations,
+                # issue 19: what the answer assumes
+                "unstated": unstated,
+                "depends_on": depending,
+                "warnings": warned,
+                "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
             },
         )
 

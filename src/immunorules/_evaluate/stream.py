@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._errors import ProfileError, ProfileProblem
 from .._model.profile import ConditionProfile
+from .assume import Assume, assumptions
 
 if TYPE_CHECKING:
     from .._model.result import Result
@@ -28,6 +29,8 @@ def iter_evaluate(
     *,
     batch_size: int = 10_000,
     errors: Literal["raise", "collect"] = "raise",
+    depends_on: bool = True,
+    assume: Assume = None,
 ) -> Iterator[Result | ProfileError]:
     """See :meth:`KnowledgeBase.iter_evaluate`."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -36,18 +39,24 @@ def iter_evaluate(
         raise ValueError(f"errors must be 'raise' or 'collect', not {errors!r}")
     if isinstance(profiles, Mapping | ConditionProfile):
         raise TypeError("iter_evaluate takes an iterable of profiles; use evaluate for one")
-    return _stream(kb, iter(profiles), batch_size, errors == "raise")
+    assumptions(kb.schema, assume)  # a bad policy fails now, not at the first batch
+    options = {"depends_on": depends_on, "assume": assume}
+    return _stream(kb, iter(profiles), batch_size, errors == "raise", options)
 
 
 def _stream(
-    kb: KnowledgeBase, items: Iterator[Any], batch_size: int, stop: bool
+    kb: KnowledgeBase,
+    items: Iterator[Any],
+    batch_size: int,
+    stop: bool,
+    options: dict[str, Any],
 ) -> Iterator[Result | ProfileError]:
     start = 0
     while True:
         batch = list(islice(items, batch_size))
         if not batch:
             return
-        outcomes = kb.evaluate_many(batch, errors="collect")
+        outcomes = kb.evaluate_many(batch, errors="collect", **options)
         del batch
         for offset, outcome in enumerate(outcomes):
             if stop and isinstance(outcome, ProfileError):

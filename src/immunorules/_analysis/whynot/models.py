@@ -96,6 +96,19 @@ class ProfileChange(_Frozen):
     alternatives: tuple[Value, ...]
     implied: bool = False  # disease_area changed because the condition changed
 
+    @property
+    def states(self) -> bool:
+        """Whether the change states a fact the profile left not stated (``before`` is None)."""
+        return self.before is None and self.after is not None
+
+    @property
+    def description(self) -> str:
+        """The change in words: ``state pregnant as true`` for a fact not stated, else
+        ``prior_lines_of_therapy: 0 -> 1``."""
+        if self.states:
+            return f"state {self.field} as {_shown(self.after)}"
+        return f"{self.field}: {_shown(self.before)} -> {_shown(self.after)}"
+
 
 class ChangeSet(_Frozen):
     """A minimal set of profile changes that makes the category a suggestion (verified)."""
@@ -147,3 +160,13 @@ class WhyNot(Rendered, _Frozen):
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent)
+
+
+def _shown(value: Value) -> str:
+    if value is None:
+        return "not stated"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "none" if not value else "{" + ", ".join(value) + "}"
+    return str(value)

@@ -1,7 +1,9 @@
 """The search for the smallest profile changes that make a category a suggestion.
 
 The search is exact, not a sample. The values of each slot fall into classes that the relevant
-rules cannot tell apart (:func:`options`); one value per class is tried. Change sets are tried by
+rules cannot tell apart (:func:`options`); one value per class is tried. A field not stated is
+one more value: stating it (from not stated to a value) is a change like any other, while
+making a stated field not stated is never proposed. Change sets are tried by
 size (one slot, then two, ...) up to ``max_changes`` slots, and only minimal ones are kept (no
 proper subset of a kept set works). Each try asks the :class:`~.index.Index` for the tier, never
 the knowledge base: what the search proposes must be verified by evaluation afterwards. When no
@@ -52,6 +54,12 @@ def options(slot: str, index: Index, current: Any) -> list[Option]:
     for signature, members in classes.items():
         if signature == accepts[current]:
             continue
+        if slot != "condition" and None in members:
+            # a fact is stated, never un-stated: not stated is no change to propose (a field
+            # not stated may be stated, as any other value of its own class)
+            members = [member for member in members if member is not None]
+            if not members:
+                continue
         if integer and isinstance(current, int):  # the smallest change: the nearest number
             value = min(members, key=lambda n: (abs(n - current), n) if n is not None else (0, 0))
         else:
