@@ -29,7 +29,7 @@ def test_one_row_per_active_rule_with_conditions_per_field(kb: ir.KnowledgeBase)
     row = table.row("RA-ESCALATE-BIOLOGIC")
     assert row.conditions == {
         "condition": "rheumatoid_arthritis",
-        "transplant_status": "not solid_organ_recipient",
+        "transplant_status": "not solid_organ_recipient or not stated",
         "prior_lines_of_therapy": ">= 1",
         "infection_status": "none",
         "heart_failure": "false",
@@ -64,7 +64,7 @@ def test_markdown_has_a_column_per_tested_field_and_escapes_pipes(kb: ir.Knowled
     assert rule == "|" + "---|" * 12
     first = rows[0]
     assert "Add a biologic \\| when" in first
-    assert "| not solid_organ_recipient | >= 1 | none | false |" in first
+    assert "| not solid_organ_recipient or not stated | >= 1 | none | false |" in first
     assert "jak_inhibitors<br>immunostimulants (all)" in first
     assert "| rheumatoid_arthritis | - | 0 | - | - |" in rows[1]
 
@@ -84,7 +84,7 @@ def test_flat_records_for_renderers(kb: ir.KnowledgeBase) -> None:
     record = kb.decision_table().to_records()[0]
     assert record["rule"] == "RA-ESCALATE-BIOLOGIC"
     assert record["when"] == (
-        "condition = rheumatoid_arthritis; transplant_status not solid_organ_recipient; "
+        "condition = rheumatoid_arthritis; transplant_status not solid_organ_recipient or not stated; "
         "prior_lines_of_therapy >= 1; infection_status = none; heart_failure = false"
     )
     assert kb.decision_table()[0]["suggest"] == record["suggest"]
