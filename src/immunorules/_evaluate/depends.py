@@ -594,7 +594,10 @@ def _cut(text: str, room: int = 0) -> str:
     limit = EFFECT_LENGTH - room
     if len(text) <= limit:
         return text
-    return text[: limit - 3].rstrip(" ,;:") + "..."
+    head = text[: limit - 5]
+    if ", " in head:  # end at a whole item, never inside a name
+        head = head.rsplit(", ", 1)[0]
+    return head.rstrip(" ,;:") + ", ..."
 
 
 def notes(
