@@ -84,7 +84,8 @@ def test_flat_records_for_renderers(kb: ir.KnowledgeBase) -> None:
     record = kb.decision_table().to_records()[0]
     assert record["rule"] == "RA-ESCALATE-BIOLOGIC"
     assert record["when"] == (
-        "condition = rheumatoid_arthritis; transplant_status not solid_organ_recipient or not stated; "
+        "condition = rheumatoid_arthritis; "
+        "transplant_status not solid_organ_recipient or not stated; "
         "prior_lines_of_therapy >= 1; infection_status = none; heart_failure = false"
     )
     assert kb.decision_table()[0]["suggest"] == record["suggest"]
