@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,13 +20,12 @@ from ._record import (
     CLINICAL_TYPES,
     Finding,
     PatientInfo,
-    codings_of,
     patient_info,
     read_finding,
-    subject_id,
     validate_resource,
     where_of,
 )
+from ._references import Locator
 
 __all__ = ["profile_from_fhir", "profiles_from_bulk"]
 
@@ -79,9 +79,9 @@ def _load_json(text: str | bytes, where: str) -> Any:
         raise FhirError([FhirProblem(where, "$", f"not valid JSON: {exc}")]) from None
 
 
-def _resources(source: Any) -> tuple[list[tuple[str, Any]], dict[str, tuple[Any, ...]]]:
-    """The resources of a source as (where, resource), and the Medication codes it holds by
-    every name a reference may use."""
+def _resources(source: Any) -> tuple[list[tuple[str, Any, str | None]], Locator]:
+    """The resources of a source as (where, resource, fullUrl), and a locator holding the
+    Medications it has, for references to find."""
     data = source
     if isinstance(source, os.PathLike) or (
         isinstance(source, str) and not source.lstrip().startswith(("{", "["))
@@ -100,8 +100,7 @@ def _resources(source: Any) -> tuple[list[tuple[str, Any]], dict[str, tuple[Any,
         data = _load_json(raw, where)
     elif isinstance(source, str | bytes):
         data = _load_json(source, "$")
-    items: list[tuple[str, Any]] = []
-    medications: dict[str, tuple[Any, ...]] = {}
+    items: list[tuple[str, Any, str | None]] = []
     if isinstance(data, Mapping) and data.get("resourceType") == "Bundle":
         problems = validate_resource({**data, "entry": []}, "Bundle")
         if problems:
@@ -114,31 +113,22 @@ def _resources(source: Any) -> tuple[list[tuple[str, Any]], dict[str, tuple[Any,
             where = f"entry[{number}]"
             if resource is None:
                 raise FhirError([FhirProblem(where, "resource", "the entry has no resource")])
-            items.append((where, resource))
-            if isinstance(resource, Mapping) and resource.get("resourceType") == "Medication":
-                codings = codings_of(resource.get("code"))
-                full_url = entry.get("fullUrl")
-                if isinstance(full_url, str):
-                    medications[full_url] = codings
-                medications[f"Medication/{resource.get('id')}"] = codings
-                medications[str(resource.get("id"))] = codings
+            full_url = entry.get("fullUrl")
+            items.append((where, resource, full_url if isinstance(full_url, str) else None))
     elif isinstance(data, Mapping):
-        items.append(("$", data))
+        items.append(("$", data, None))
     elif isinstance(data, Sequence) and not isinstance(data, str | bytes):
-        items = [(f"[{number}]", resource) for number, resource in enumerate(data)]
-        for _, resource in items:
-            if isinstance(resource, Mapping) and resource.get("resourceType") == "Medication":
-                medications[str(resource.get("id"))] = codings_of(resource.get("code"))
+        items = [(f"[{number}]", resource, None) for number, resource in enumerate(data)]
     else:
         raise FhirError(
             [FhirProblem("$", "$", "expected a Bundle, a resource or a list of resources")]
         )
-    for _, resource in items:
-        if isinstance(resource, Mapping):
-            for contained in resource.get("contained") or ():
-                if isinstance(contained, Mapping) and contained.get("resourceType") == "Medication":
-                    medications[f"#{contained.get('id')}"] = codings_of(contained.get("code"))
-    return items, medications
+    # Without fullUrls (a list of resources), a urn:uuid: names the resource of that id.
+    locator = Locator(loose_urn=not any(url for _, _, url in items))
+    for _, resource, full_url in items:
+        if isinstance(resource, Mapping) and resource.get("resourceType") == "Medication":
+            locator.add_medication(resource, full_url)
+    return items, locator
 
 
 def profile_from_fhir(
@@ -168,11 +158,11 @@ def profile_from_fhir(
     day = _as_of(as_of)
     chosen = _condition(kb, condition)
     index = code_index(kb.schema)
-    items, medications = _resources(source)
+    items, locator = _resources(source)
     problems: list[FhirProblem] = []
-    patients: list[tuple[str, Mapping[str, Any]]] = []
-    findings: list[Finding] = []
-    for where, resource in items:
+    patients: list[tuple[str, Mapping[str, Any], str | None]] = []
+    clinical: list[tuple[str, Mapping[str, Any], str | None]] = []
+    for where, resource, full_url in items:
         named = where_of(resource, where) if isinstance(resource, Mapping) else where
         if validate == "all" or not isinstance(resource, Mapping):
             found = validate_resource(resource, named)
@@ -187,13 +177,11 @@ def profile_from_fhir(
                 if found:
                     problems.extend(found)
                     continue
-            patients.append((named, resource))
+            patients.append((named, resource, full_url))
         elif resource_type in CLINICAL_TYPES:
-            finding = _finding(resource, named, medications, index, validate, problems)
-            if finding is not None:
-                findings.append(finding)
+            clinical.append((named, resource, full_url))
     if len(patients) > 1:
-        names = ", ".join(where for where, _ in patients)
+        names = ", ".join(where for where, _, _ in patients)
         problems.append(
             FhirProblem(
                 "$",
@@ -206,20 +194,45 @@ def profile_from_fhir(
         problems.append(FhirProblem("$", "$", "the record holds no Patient resource"))
     if problems:
         raise FhirError(problems)
-    patient = patient_info(patients[0][1])
-    return assemble(patient, findings, kb.schema, as_of=day, condition=chosen, today=_today())
+    _, resource, full_url = patients[0]
+    patient = patient_info(resource)
+    locator.add_patient(resource, full_url)
+    findings: list[Finding] = []
+    others: dict[str, int] = {}
+    for named, resource, full_url in clinical:
+        if locator.about(resource, full_url, patient.id) == "other":
+            kind = str(resource.get("resourceType"))
+            others[kind] = others.get(kind, 0) + 1
+            continue
+        medication = partial(locator.medication, full_url=full_url)
+        finding = _finding(resource, named, medication, index, validate, problems)
+        if finding is not None:
+            findings.append(finding)
+    if problems:
+        raise FhirError(problems)
+    profile = assemble(patient, findings, kb.schema, as_of=day, condition=chosen, today=_today())
+    if others:
+        count = sum(others.values())
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(others.items()))
+        profile = _with_warning(
+            profile,
+            f"left out {count} resource{'s' if count > 1 else ''} ({kinds}) whose subject is "
+            "not this patient (another patient, a group, or a reference that names no "
+            "resource of the record)",
+        )
+    return profile
 
 
 def _finding(
     resource: Mapping[str, Any],
     named: str,
-    medications: Mapping[str, tuple[Any, ...]],
+    medication: Callable[[Mapping[str, Any]], Any],
     index: Any,
     validate: Validate,
     problems: list[FhirProblem],
 ) -> Finding | None:
     try:
-        finding = read_finding(resource, named, medications)
+        finding = read_finding(resource, named, medication)
     except (TypeError, AttributeError, ValueError) as exc:  # pragma: no cover - validated input
         problems.append(FhirProblem(named, "$", f"cannot be read: {exc}"))
         return None
@@ -290,6 +303,7 @@ def profiles_from_bulk(
     problems: list[FhirProblem] = []
     skipped: dict[str, list[str]] = {}
     patients: dict[str, PatientInfo] = {}
+    locator = Locator(loose_urn=True)
     for path in files["Patient"]:
         for where, resource in _lines(path):
             found = validate_resource(resource, where)
@@ -298,13 +312,11 @@ def profiles_from_bulk(
                 continue
             info = patient_info(resource)
             patients[info.id] = info
-    medications: dict[str, tuple[Any, ...]] = {}
+            locator.add_patient(resource)
     for path in files.get("Medication", ()):
         for _, resource in _lines(path):
             if isinstance(resource, Mapping):
-                codings = codings_of(resource.get("code"))
-                medications[f"Medication/{resource.get('id')}"] = codings
-                medications[str(resource.get("id"))] = codings
+                locator.add_medication(resource)
     findings: dict[str, list[Finding]] = {pid: [] for pid in patients}
     for kind in CLINICAL_TYPES:
         for path in files.get(kind, ()):
@@ -312,17 +324,18 @@ def profiles_from_bulk(
                 if validate == "all" or not isinstance(resource, Mapping):
                     found = validate_resource(resource, where)
                     if found:
-                        _bad(found, resource, problems, skipped)
+                        pid = locator.subject(resource) if isinstance(resource, Mapping) else None
+                        _bad(found, pid, problems, skipped)
                         continue
                 assert isinstance(resource, Mapping)
-                pid = subject_id(resource)
-                if pid not in findings:
+                pid = locator.subject(resource)
+                if pid is None:  # about no Patient of the export
                     continue
                 named = where_of(resource, where)
                 local: list[FhirProblem] = []
-                finding = _finding(resource, named, medications, index, validate, local)
+                finding = _finding(resource, named, locator.medication, index, validate, local)
                 if local:
-                    _bad(local, resource, problems, skipped)
+                    _bad(local, pid, problems, skipped)
                 elif finding is not None:
                     findings[pid].append(finding)
     if problems and errors == "raise":
@@ -343,12 +356,11 @@ def profiles_from_bulk(
 
 def _bad(
     found: list[FhirProblem],
-    resource: Any,
+    pid: str | None,
     problems: list[FhirProblem],
     skipped: dict[str, list[str]],
 ) -> None:
     problems.extend(found)
-    pid = subject_id(resource) if isinstance(resource, Mapping) else None
     if pid is not None:
         skipped.setdefault(pid, []).extend(str(p) for p in found)
 

@@ -8,7 +8,7 @@ It validates and reads; it never decides what a code means (that is the vocabula
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -24,7 +24,6 @@ __all__ = [
     "medication_codings",
     "patient_info",
     "read_finding",
-    "subject_id",
     "validate_resource",
 ]
 
@@ -165,19 +164,6 @@ def _first_code(concept: Any) -> str:
     return ""
 
 
-def subject_id(resource: Mapping[str, Any]) -> str | None:
-    """The id of the patient a resource is about (``Patient/x``, ``urn:uuid:x`` or ``x``)."""
-    for key in ("subject", "patient"):
-        ref = resource.get(key)
-        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
-            return reference_id(ref["reference"])
-    return None
-
-
-def reference_id(reference: str) -> str:
-    return re.split(r"[/:]", reference.rstrip("/"))[-1]
-
-
 def patient_info(resource: Mapping[str, Any]) -> PatientInfo:
     death = parse_date(resource.get("deceasedDateTime"))
     return PatientInfo(
@@ -194,11 +180,12 @@ def medication_codings(resource: Mapping[str, Any]) -> tuple[Coding, ...]:
 def read_finding(
     resource: Mapping[str, Any],
     ref: str,
-    medications: Mapping[str, tuple[Coding, ...]] | None = None,
+    medication: Callable[[Mapping[str, Any]], Any] | None = None,
 ) -> Finding | None:
     """The finding of a clinical resource, or None when it says nothing about the patient
     (entered in error, cancelled, not done, not a clinical type). A refuted Condition is a
-    finding marked ``refuted``: it says the patient does not have what it names."""
+    finding marked ``refuted``: it says the patient does not have what it names.
+    ``medication`` gives the ``code`` of the Medication a ``medicationReference`` names."""
     kind = _KIND.get(str(resource.get("resourceType")))
     if kind is None:
         return None
@@ -232,11 +219,8 @@ def read_finding(
         return Finding(ref, kind, codings_of(resource.get("code")), status, start)
     if kind == "medication":
         codings = codings_of(resource.get("medicationCodeableConcept"))
-        reference = resource.get("medicationReference")
-        if not codings and isinstance(reference, dict) and medications is not None:
-            target = reference.get("reference")
-            if isinstance(target, str):
-                codings = medications.get(target) or medications.get(reference_id(target), ())
+        if not codings and medication is not None:
+            codings = codings_of(medication(resource))
         period = resource.get("effectivePeriod")
         start = (
             parse_date(resource.get("authoredOn"))
