@@ -790,3 +790,30 @@ def test_a_path_with_a_nul_is_a_fhir_error_naming_it(path: str) -> None:
     with pytest.raises(FhirError, match="NUL") as caught:
         profile_from_fhir(path)
     assert caught.value.problems[0].resource == repr(path)
+
+
+# -- issue 23: fixes from use, round 2 -----------------------------------------------------
+
+
+def _problems_are_located(error: FhirError) -> None:
+    assert error.problems
+    for problem in error.problems:
+        assert all(isinstance(part, str) for part in (problem.resource, problem.path))
+        assert problem.message and len(str(problem)) < 1_000
+
+
+def test_duplicate_keys_are_a_fhir_problem(tmp_path: Path, kb: ir.KnowledgeBase) -> None:
+    """Item 21: ``json`` silently kept the last of two ``subject`` keys."""
+    text = json.dumps(bundle(patient(), condition("ra", "69896004")))
+    doubled = text.replace('"subject": {', '"subject": {"reference": "Patient/zz"}, "subject": {')
+    assert doubled != text
+    for source in (doubled, doubled.encode()):
+        with pytest.raises(FhirError, match="appears twice") as caught:
+            profile_from_fhir(source, kb=kb)
+        _problems_are_located(caught.value)
+    (tmp_path / "Patient.000.ndjson").write_text(json.dumps(patient()) + "\n")
+    line = json.dumps(condition("ra", "69896004")).replace('"id": "ra"', '"id": "ra", "id": "x"')
+    (tmp_path / "Condition.000.ndjson").write_text(line + "\n")
+    with pytest.raises(FhirError, match="appears twice") as caught:
+        list(profiles_from_bulk(tmp_path, kb=kb))
+    assert caught.value.problems[0].resource == "Condition.000.ndjson:1"

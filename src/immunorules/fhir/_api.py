@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._errors import ImmunorulesError
+from .._model import jsonstrict
 from .._model.profile import did_you_mean
 from ._codes import code_index
 from ._errors import FhirError, FhirProblem
@@ -73,10 +74,27 @@ def _today() -> date:
 
 
 def _load_json(text: str | bytes, where: str) -> Any:
+    """Strict JSON (a key twice in one object, ``NaN``, a number too long to read: refused)."""
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise FhirError([FhirProblem(where, "$", f"not valid JSON: {exc}")]) from None
+        return jsonstrict.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise FhirError([FhirProblem(where, "$", _json_problem(exc))]) from None
+
+
+def _json_problem(exc: BaseException) -> str:
+    """What is wrong with text that is not strict JSON, in words that quote none of it."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not valid JSON: not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"
+    if "digits" in str(exc) and not isinstance(exc, jsonstrict.StrictJSONError):
+        return "not valid JSON: a number has more digits than can be read (4,300 at most)"
+    return "not valid JSON: " + _clip(str(exc))
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    """``text`` cut to about ``limit`` characters: a message never echoes much input."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _resources(source: Any) -> tuple[list[tuple[str, Any, str | None]], Locator]:
