@@ -817,3 +817,172 @@ def test_duplicate_keys_are_a_fhir_problem(tmp_path: Path, kb: ir.KnowledgeBase)
     with pytest.raises(FhirError, match="appears twice") as caught:
         list(profiles_from_bulk(tmp_path, kb=kb))
     assert caught.value.problems[0].resource == "Condition.000.ndjson:1"
+
+
+def _medication_order(**extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "o1",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "authoredOn": "2021-01-01",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("validate", ["all", "used"])
+def test_wrong_json_types_are_fhir_problems(validate: Any, kb: ir.KnowledgeBase) -> None:
+    """Item 13: ``contained: 5``, ``coding: 7`` and a 5,000-digit number raised TypeError or
+    ValueError."""
+    medication = {"resourceType": "Medication", "id": "m1", "code": {"coding": 7}}
+    records = [
+        bundle(patient(), _medication_order(medicationReference={"reference": "#m"}, contained=5)),
+        bundle(patient(), _medication_order(medicationReference={"reference": "Medication/m1"}),
+               medication),
+        bundle(patient(), dict(condition("ra", "69896004"), code={"coding": 7})),
+        bundle(patient(), dict(observation("o", "2106-3"), interpretation=5)),
+        bundle(patient(), dict(condition("ra", "69896004"), contained=[5])),
+    ]  # fmt: skip
+    for record in records:
+        for source in (record, json.dumps(record), record["entry"] and [
+            e["resource"] for e in record["entry"]
+        ]):  # fmt: skip
+            try:
+                profile_from_fhir(source, kb=kb, validate=validate)
+            except FhirError as error:
+                _problems_are_located(error)
+    huge = json.dumps(bundle(patient())).replace('"1980-01-01"', "1" * 5_000)
+    with pytest.raises(FhirError) as caught:
+        profile_from_fhir(huge, kb=kb, validate=validate)
+    _problems_are_located(caught.value)
+    assert "1" * 200 not in str(caught.value)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for number, item in enumerate(value):
+            found += _paths(item, (*prefix, number))
+    return found
+
+
+def _rich_record() -> dict[str, Any]:
+    """A record that makes the reader read every element it reads."""
+    ra = condition("ra", "69896004", severity="6736007", abated="2030-01-01")
+    ra["onsetPeriod"] = {"start": "2019-01-01"}
+    ra["abatementPeriod"] = {"end": "2030-01-01"}
+    contained = _medication_order(
+        medicationReference={"reference": "#m"},
+        contained=[{"resourceType": "Medication", "id": "m", "code": {
+            "coding": [{"system": RXNORM, "code": "6851"}]
+        }}],
+    )  # fmt: skip
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "s1",
+        "status": "active",
+        "subject": {"reference": "Patient/p1"},
+        "medicationReference": {"reference": "Medication/m2"},
+        "effectivePeriod": {"start": "2021-01-01"},
+    }
+    medication = {
+        "resourceType": "Medication",
+        "id": "m2",
+        "code": {"coding": [{"system": RXNORM, "code": "5492"}]},
+    }
+    test = observation("hcg", "2106-3", value=NEGATIVE)
+    test["interpretation"] = [{"coding": [{"system": "x", "code": "NEG"}]}]
+    test["effectivePeriod"] = {"start": "2023-12-28"}
+    procedure = {
+        "resourceType": "Procedure",
+        "id": "tx",
+        "status": "completed",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": SCT, "code": "70536003"}]},
+        "performedPeriod": {"start": "2015-01-01"},
+    }
+    person = patient(deceasedDateTime="2030-01-01")
+    return bundle(person, ra, contained, statement, medication, test, procedure)
+
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+RICH = _rich_record()
+RICH_PATHS = _paths(RICH)
+_WRONG = _JSON | st.sampled_from([10**5000, -(10**400), 1e308, "", "\x00", "#m", "urn:uuid:p1"])
+
+
+def _set(record: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    record = copy.deepcopy(record)
+    target: Any = record
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return record
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=st.sampled_from(RICH_PATHS), junk=_WRONG, validate=st.sampled_from(["all", "used"]))
+def test_any_wrong_json_anywhere_is_a_fhir_error_or_a_profile(
+    path: tuple[Any, ...], junk: Any, validate: Any
+) -> None:
+    """Item 13: every element the reader reads, given any JSON value (hypothesis), gives a
+    profile or a FhirError with located problems, read as a Bundle, a list of resources, JSON
+    text and a Bulk Data export; never another exception."""
+    import tempfile
+
+    kb = _cached_kb()
+    mangled = _set(RICH, path, junk)
+    entries = mangled.get("entry")
+    resources = (
+        [e.get("resource") if isinstance(e, dict) else e for e in entries]
+        if isinstance(entries, list)
+        else []
+    )
+    sources: list[Any] = [mangled, resources]
+    with contextlib.suppress(ValueError):  # an integer too long for json.dumps
+        sources.append(json.dumps(mangled))
+    for source in sources:
+        try:
+            profile_from_fhir(source, kb=kb, validate=validate, as_of="2024-01-01")
+        except FhirError as error:
+            _problems_are_located(error)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        by_type: dict[str, list[str]] = {}
+        for resource in resources:
+            kind = resource.get("resourceType") if isinstance(resource, dict) else None
+            kind = kind if isinstance(kind, str) and kind.isalpha() else "Condition"
+            try:
+                by_type.setdefault(kind, []).append(json.dumps(resource))
+            except ValueError:
+                by_type.setdefault(kind, []).append("1" * 5_000)
+        for kind, lines in by_type.items():
+            (root / f"{kind}.000.ndjson").write_text("\n".join(lines) + "\n")
+        for errors in ("raise", "warn"):
+            try:
+                with warnings_ignored():
+                    list(profiles_from_bulk(root, kb=kb, validate=validate, errors=errors))
+            except FhirError as error:
+                _problems_are_located(error)
+
+
+@contextlib.contextmanager
+def warnings_ignored() -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+_KB_CACHE: list[ir.KnowledgeBase] = []
+
+
+def _cached_kb() -> ir.KnowledgeBase:
+    if not _KB_CACHE:
+        _KB_CACHE.append(ir.load_rules(engine="native"))
+    return _KB_CACHE[0]

@@ -251,8 +251,9 @@ def _finding(
 ) -> Finding | None:
     try:
         finding = read_finding(resource, named, medication)
-    except (TypeError, AttributeError, ValueError) as exc:  # pragma: no cover - validated input
-        problems.append(FhirProblem(named, "$", f"cannot be read: {exc}"))
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:  # a wrong JSON type
+        found = validate_resource(dict(resource), named)
+        problems.extend(found or [FhirProblem(named, "$", f"cannot be read: {type(exc).__name__}")])
         return None
     if finding is None or not _used(finding, index):
         return None

@@ -149,7 +149,7 @@ def codings_of(concept: Any) -> tuple[Coding, ...]:
     if not isinstance(concept, dict):
         return ()
     found = []
-    for coding in concept.get("coding") or ():
+    for coding in _list(concept.get("coding")):
         if isinstance(coding, dict):
             system, code = coding.get("system"), coding.get("code")
             if isinstance(system, str) and isinstance(code, str):
@@ -158,10 +158,16 @@ def codings_of(concept: Any) -> tuple[Coding, ...]:
 
 
 def _first_code(concept: Any) -> str:
-    for coding in (concept or {}).get("coding") or () if isinstance(concept, dict) else ():
+    for coding in _list(concept.get("coding")) if isinstance(concept, dict) else ():
         if isinstance(coding, dict) and isinstance(coding.get("code"), str):
             return str(coding["code"])
     return ""
+
+
+def _list(value: Any) -> list[Any]:
+    """An element FHIR makes an array, when it is one (anything else: read as empty; the
+    validation reports it)."""
+    return value if isinstance(value, list) else []
 
 
 def patient_info(resource: Mapping[str, Any]) -> PatientInfo:
@@ -231,7 +237,7 @@ def read_finding(
         return Finding(ref, kind, codings, status, start)
     period = resource.get("effectivePeriod")
     answers = {code for _, code in codings_of(resource.get("valueCodeableConcept"))}
-    for concept in resource.get("interpretation") or ():
+    for concept in _list(resource.get("interpretation")):
         answers |= {code for _, code in codings_of(concept)}
     start = (
         parse_date(resource.get("effectiveDateTime"))
