@@ -986,3 +986,31 @@ def _cached_kb() -> ir.KnowledgeBase:
     if not _KB_CACHE:
         _KB_CACHE.append(ir.load_rules(engine="native"))
     return _KB_CACHE[0]
+
+
+def test_a_byte_order_mark_is_accepted_and_errors_echo_no_record(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kb: ir.KnowledgeBase
+) -> None:
+    """Item 6: JSON text with a UTF-8 BOM was taken for a path, and the error echoed the whole
+    record to stderr."""
+    import io
+
+    from immunorules._cli.main import main
+
+    text = LOCAL.read_text()
+    expected = profile_from_fhir(text, kb=kb, as_of="2024-01-01")
+    for source in ("\ufeff" + text, b"\xef\xbb\xbf" + text.encode()):
+        assert profile_from_fhir(source, kb=kb, as_of="2024-01-01") == expected
+    monkeypatch.setattr("sys.stdin", io.StringIO("\ufeff" + text))
+    assert main(["evaluate", "--fhir", "-", "--engine", "native", "--as-of", "2024-01-01"]) == 0
+    assert "From the FHIR record" in capsys.readouterr().out
+    # Text that is neither JSON nor a path: the error quotes at most ~100 characters of it.
+    secret = "Hershel Marvin " * 30_000
+    for junk in (secret, "\ufeff" + secret, "\ufeff{" + secret, "  " + secret + "\n"):
+        with pytest.raises(FhirError) as caught:
+            profile_from_fhir(junk, kb=kb)
+        assert len(str(caught.value)) < 400, str(caught.value)[:500]
+        monkeypatch.setattr("sys.stdin", io.StringIO(junk))
+        assert main(["evaluate", "--fhir", "-", "--engine", "native"]) == 2
+        err = capsys.readouterr().err
+        assert len(err) < 600 and err.count("Hershel") <= 8, err[:700]

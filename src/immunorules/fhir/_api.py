@@ -21,6 +21,7 @@ from ._record import (
     CLINICAL_TYPES,
     Finding,
     PatientInfo,
+    clip,
     patient_info,
     read_finding,
     validate_resource,
@@ -89,23 +90,18 @@ def _json_problem(exc: BaseException) -> str:
         return f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"
     if "digits" in str(exc) and not isinstance(exc, jsonstrict.StrictJSONError):
         return "not valid JSON: a number has more digits than can be read (4,300 at most)"
-    return "not valid JSON: " + _clip(str(exc))
-
-
-def _clip(text: str, limit: int = 100) -> str:
-    """``text`` cut to about ``limit`` characters: a message never echoes much input."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+    return "not valid JSON: " + clip(str(exc))
 
 
 def _resources(source: Any) -> tuple[list[tuple[str, Any, str | None]], Locator]:
     """The resources of a source as (where, resource, fullUrl), and a locator holding the
     Medications it has, for references to find."""
     data = source
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and not source.lstrip().startswith(("{", "["))
-    ):
+    if isinstance(source, str):
+        source = source.removeprefix("\ufeff")  # a byte order mark, as some editors write
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and _path_like(source)):
         path = Path(source)
-        where = repr(str(path)[:200]) if "\x00" in str(path) else str(path)
+        where = clip(repr(str(path)) if "\x00" in str(path) else str(path))
         try:
             raw = path.read_bytes()
         except OSError as exc:
@@ -147,6 +143,14 @@ def _resources(source: Any) -> tuple[list[tuple[str, Any, str | None]], Locator]
         if isinstance(resource, Mapping) and resource.get("resourceType") == "Medication":
             locator.add_medication(resource, full_url)
     return items, locator
+
+
+def _path_like(text: str) -> bool:
+    """Whether ``text`` is a path rather than JSON text: it does not start like a JSON object
+    or array, and is one short line (JSON text of any other shape is read as JSON, and its
+    error quotes none of it)."""
+    head = text.lstrip()
+    return not head.startswith(("{", "[")) and "\n" not in head.rstrip() and len(text) <= 4096
 
 
 def profile_from_fhir(

@@ -20,6 +20,7 @@ __all__ = [
     "CLINICAL_TYPES",
     "Finding",
     "PatientInfo",
+    "clip",
     "codings_of",
     "medication_codings",
     "patient_info",
@@ -94,7 +95,9 @@ def validate_resource(resource: Any, where: str) -> list[FhirProblem]:
         model = _model(resource_type)
     except (ValueError, KeyError, AttributeError, ImportError):
         return [
-            FhirProblem(where, "resourceType", f"{resource_type!r} is not a FHIR R4 resource type")
+            FhirProblem(
+                where, "resourceType", f"{clip(repr(resource_type))} is not a FHIR R4 resource type"
+            )
         ]
     from pydantic import ValidationError
 
@@ -105,11 +108,16 @@ def validate_resource(resource: Any, where: str) -> list[FhirProblem]:
         for error in exc.errors(include_url=False):
             path = ".".join(str(part) for part in error["loc"]) or "$"
             message = " ".join(str(error["msg"]).split())
-            problems.append(FhirProblem(where, path, message))
+            problems.append(FhirProblem(where, clip(path), clip(message, 200)))
         return problems or [FhirProblem(where, "$", "not a valid FHIR R4 resource")]
     except (ValueError, TypeError, RecursionError) as exc:
-        return [FhirProblem(where, "$", f"not a valid FHIR R4 resource: {exc}")]
+        return [FhirProblem(where, "$", f"not a valid FHIR R4 resource: {clip(str(exc), 200)}")]
     return []
+
+
+def clip(text: str, limit: int = 100) -> str:
+    """``text`` cut to about ``limit`` characters: a problem never echoes much of the input."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _kind(value: object) -> str:
@@ -126,7 +134,7 @@ def where_of(resource: Mapping[str, Any], fallback: str) -> str:
     rid = resource.get("id")
     rtype = resource.get("resourceType")
     if isinstance(rid, str) and isinstance(rtype, str):
-        return f"{rtype}/{rid}"
+        return clip(f"{rtype}/{rid}")
     return fallback
 
 
