@@ -1014,3 +1014,67 @@ def test_a_byte_order_mark_is_accepted_and_errors_echo_no_record(
         assert main(["evaluate", "--fhir", "-", "--engine", "native"]) == 2
         err = capsys.readouterr().err
         assert len(err) < 600 and err.count("Hershel") <= 8, err[:700]
+
+
+def _bad_export(root: Path) -> Path:
+    invalid = patient("c", birthDate="soon")
+    (root / "Patient.000.ndjson").write_bytes(
+        b"\n".join(
+            [
+                json.dumps(patient("a")).encode(),
+                b"{not json",
+                json.dumps(invalid).encode(),
+                json.dumps(patient("b")).encode(),
+                b'{"resourceType": "Patient", "id": "\xff\xfe"}',
+            ]
+        )
+        + b"\n"
+    )
+    (root / "Condition.000.ndjson").write_text(
+        "[1,\n"
+        + json.dumps(condition("ra", "69896004", pid="a"))
+        + "\n"
+        + json.dumps(condition("pso", "9014002", pid="b"))
+        + "\n"
+    )
+    return root
+
+
+def test_bulk_bad_lines_are_each_reported_and_the_rest_is_read(
+    tmp_path: Path, kb: ir.KnowledgeBase
+) -> None:
+    """Item 4: one non-JSON line failed the whole export (only the first was reported) and an
+    invalid Patient disappeared without a warning."""
+    from immunorules.fhir import FhirWarning
+
+    root = _bad_export(tmp_path)
+    with pytest.warns(FhirWarning) as caught:
+        found = dict(profiles_from_bulk(root, kb=kb, errors="warn"))
+    assert list(found) == ["a", "b"]
+    assert found["a"].profile is not None and found["b"].profile is not None
+    messages = [str(w.message) for w in caught]
+    for where in ("Patient.000.ndjson:2", "Patient.000.ndjson:3", "Patient.000.ndjson:5",
+                  "Condition.000.ndjson:1"):  # fmt: skip
+        assert any(m.startswith(where) for m in messages), (where, messages)
+    assert any("Patient.000.ndjson:3" in m and "birthDate" in m for m in messages)
+    with pytest.raises(FhirError) as raised:
+        list(profiles_from_bulk(root, kb=kb))
+    assert {p.resource for p in raised.value.problems} >= {
+        "Patient.000.ndjson:2",
+        "Patient.000.ndjson:5",
+        "Condition.000.ndjson:1",
+    }
+
+
+def test_bulk_reports_at_most_twenty_bad_lines_and_counts_the_rest(
+    tmp_path: Path, kb: ir.KnowledgeBase
+) -> None:
+    from immunorules.fhir import FhirWarning
+
+    lines = [json.dumps(patient("a"))] + [f"{{bad {n}" for n in range(30)]
+    (tmp_path / "Patient.000.ndjson").write_text("\n".join(lines) + "\n")
+    with pytest.warns(FhirWarning) as caught:
+        found = dict(profiles_from_bulk(tmp_path, kb=kb, errors="warn"))
+    assert list(found) == ["a"]
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 21 and "10 more" in messages[-1] and "30" in messages[-1]

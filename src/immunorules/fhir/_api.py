@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
@@ -15,7 +16,7 @@ from .._errors import ImmunorulesError
 from .._model import jsonstrict
 from .._model.profile import did_you_mean
 from ._codes import code_index
-from ._errors import FhirError, FhirProblem
+from ._errors import FhirError, FhirProblem, FhirWarning
 from ._profile import FhirProfile, assemble
 from ._record import (
     CLINICAL_TYPES,
@@ -281,14 +282,59 @@ def _bulk_type(path: Path) -> str | None:
     return None
 
 
+#: The most problems a Bulk Data export reports one by one; the rest are counted.
+_REPORTED = 20
+#: The most problems kept for a FhirError; the rest are counted.
+_KEPT = 1000
+
+
 def _lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """``(file:line, resource)`` for each non-blank line; a line that cannot be read (not
+    UTF-8, not strict JSON) gives a :class:`FhirProblem` in place of the resource."""
     try:
         with path.open("rb") as handle:
             for number, line in enumerate(handle, 1):
+                where = f"{path.name}:{number}"
                 if line.strip():
-                    yield f"{path.name}:{number}", _load_json(line, f"{path.name}:{number}")
+                    try:
+                        yield where, _load_json(line, where)
+                    except FhirError as exc:
+                        yield where, exc.problems[0]
     except OSError as exc:
-        raise FhirError([FhirProblem(str(path), "$", f"cannot read: {exc}")]) from None
+        message = exc.strerror or type(exc).__name__
+        raise FhirError([FhirProblem(clip(str(path)), "$", f"cannot read: {message}")]) from None
+
+
+class _Report:
+    """The problems of an export: the first ones kept, all counted."""
+
+    def __init__(self) -> None:
+        self.kept: list[FhirProblem] = []
+        self.count = 0
+
+    def add(self, problems: Iterable[FhirProblem]) -> None:
+        for problem in problems:
+            self.count += 1
+            if len(self.kept) < _KEPT:
+                self.kept.append(problem)
+
+    def error(self) -> FhirError:
+        more = self.count - len(self.kept)
+        extra = [FhirProblem("$", "$", f"and {more:,} more problems")] if more else []
+        return FhirError([*self.kept, *extra])
+
+    def warn(self) -> None:
+        for problem in self.kept[:_REPORTED]:
+            warnings.warn(FhirWarning(f"{problem} (left out)"), stacklevel=3)
+        if self.count > _REPORTED:
+            more = self.count - _REPORTED
+            warnings.warn(
+                FhirWarning(
+                    f"and {more:,} more problems in the Bulk Data export ({self.count:,} in "
+                    "all), each left out; errors='raise' lists them"
+                ),
+                stacklevel=3,
+            )
 
 
 def profiles_from_bulk(
@@ -306,49 +352,62 @@ def profiles_from_bulk(
     One pass over each file keeps, per patient, only the facts of the resources whose codes the
     vocabulary maps, so memory grows with what the export says about the profile fields, not
     with its size. ``validate="used"`` (the default) checks the Patients and those resources
-    against ``fhir.resources``' R4B models; ``"all"`` checks every line. An invalid resource raises
-    :class:`FhirError` before anything is yielded (``errors="raise"``), or is left out with a
-    warning on its patient's profile (``errors="warn"``).
+    against ``fhir.resources``' R4B models; ``"all"`` checks every line. A resource is about the
+    Patient its ``subject`` names (see the docs on references); one about no Patient of the
+    export is left out.
+
+    A bad line (not UTF-8, not JSON), an invalid Patient and an
+    invalid resource raise :class:`FhirError` listing every problem before anything is yielded
+    (``errors="raise"``), or are left out (``errors="warn"``): each is reported as a
+    :class:`FhirWarning` (the first 20, then a count of the rest), and an invalid resource is
+    also noted in its patient's ``warnings``.
     """
     kb = _kb(kb)
     day = _as_of(as_of)
     root = Path(folder)
     if not root.is_dir():
-        raise FhirError([FhirProblem(str(root), "$", "not a folder with a Bulk Data export")])
+        raise FhirError([FhirProblem(clip(str(root)), "$", "not a folder with a Bulk Data export")])
     files: dict[str, list[Path]] = {}
     for path in sorted(root.glob("*.ndjson")):
         kind = _bulk_type(path)
         if kind is not None:
             files.setdefault(kind, []).append(path)
     if not files.get("Patient"):
-        raise FhirError([FhirProblem(str(root), "$", "the export has no Patient.*.ndjson file")])
+        raise FhirError(
+            [FhirProblem(clip(str(root)), "$", "the export has no Patient.*.ndjson file")]
+        )
     index = code_index(kb.schema)
-    problems: list[FhirProblem] = []
+    report = _Report()
     skipped: dict[str, list[str]] = {}
     patients: dict[str, PatientInfo] = {}
     locator = Locator(loose_urn=True)
     for path in files["Patient"]:
         for where, resource in _lines(path):
-            found = validate_resource(resource, where)
+            found = _unreadable(resource) or validate_resource(resource, where)
             if found:
-                problems.extend(found)
+                report.add(found)
                 continue
             info = patient_info(resource)
             patients[info.id] = info
             locator.add_patient(resource)
     for path in files.get("Medication", ()):
         for _, resource in _lines(path):
-            if isinstance(resource, Mapping):
+            if isinstance(resource, FhirProblem):
+                report.add([resource])
+            elif isinstance(resource, Mapping):
                 locator.add_medication(resource)
     findings: dict[str, list[Finding]] = {pid: [] for pid in patients}
     for kind in CLINICAL_TYPES:
         for path in files.get(kind, ()):
             for where, resource in _lines(path):
+                if isinstance(resource, FhirProblem):
+                    report.add([resource])
+                    continue
                 if validate == "all" or not isinstance(resource, Mapping):
                     found = validate_resource(resource, where)
                     if found:
                         pid = locator.subject(resource) if isinstance(resource, Mapping) else None
-                        _bad(found, pid, problems, skipped)
+                        _bad(found, pid, report, skipped)
                         continue
                 assert isinstance(resource, Mapping)
                 pid = locator.subject(resource)
@@ -358,11 +417,12 @@ def profiles_from_bulk(
                 local: list[FhirProblem] = []
                 finding = _finding(resource, named, locator.medication, index, validate, local)
                 if local:
-                    _bad(local, pid, problems, skipped)
+                    _bad(local, pid, report, skipped)
                 elif finding is not None:
                     findings[pid].append(finding)
-    if problems and errors == "raise":
-        raise FhirError(problems)
+    if report.count and errors == "raise":
+        raise report.error()
+    report.warn()
     today = _today()
     for pid, info in patients.items():
         try:
@@ -377,13 +437,17 @@ def profiles_from_bulk(
         yield pid, profile
 
 
+def _unreadable(line: Any) -> list[FhirProblem]:
+    return [line] if isinstance(line, FhirProblem) else []
+
+
 def _bad(
     found: list[FhirProblem],
     pid: str | None,
-    problems: list[FhirProblem],
+    report: _Report,
     skipped: dict[str, list[str]],
 ) -> None:
-    problems.extend(found)
+    report.add(found)
     if pid is not None:
         skipped.setdefault(pid, []).extend(str(p) for p in found)
 
