@@ -1078,3 +1078,26 @@ def test_bulk_reports_at_most_twenty_bad_lines_and_counts_the_rest(
     assert list(found) == ["a"]
     messages = [str(w.message) for w in caught]
     assert len(messages) == 21 and "10 more" in messages[-1] and "30" in messages[-1]
+
+
+def test_bulk_line_length_is_capped(tmp_path: Path, kb: ir.KnowledgeBase) -> None:
+    """Item 9: an endless line grew without bound; a line over ``max_line_bytes`` is a bad
+    line, skipped in bounded memory, and the next line is read."""
+    from immunorules.fhir import FhirWarning
+
+    with (tmp_path / "Patient.000.ndjson").open("w") as handle:
+        handle.write(json.dumps(patient("a")) + "\n")
+        handle.write(
+            '{"resourceType": "Patient", "id": "big", "name": [{"text": "' + "y" * 8_000_000
+        )
+        handle.write('"}]}\n' + json.dumps(patient("b")) + "\n")
+    tracemalloc.start()
+    with pytest.warns(FhirWarning, match=r"Patient.000.ndjson:2.*longer than 1,000,000 bytes"):
+        found = dict(profiles_from_bulk(tmp_path, kb=kb, errors="warn", max_line_bytes=1_000_000))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert list(found) == ["a", "b"]
+    assert peak < 6_000_000, peak  # the 8 MB line is never held
+    with pytest.raises(FhirError, match="longer than"):
+        list(profiles_from_bulk(tmp_path, kb=kb, max_line_bytes=1_000_000))
+    assert len(dict(profiles_from_bulk(tmp_path, kb=kb, errors="warn"))) == 3  # default: 64 MB

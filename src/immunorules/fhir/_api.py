@@ -282,20 +282,32 @@ def _bulk_type(path: Path) -> str | None:
     return None
 
 
+#: The longest line of a Bulk Data file that is read, by default (64 MB); a longer line is a bad
+#: line, skipped in bounded memory.
+MAX_LINE_BYTES = 64 * 1024 * 1024
 #: The most problems a Bulk Data export reports one by one; the rest are counted.
 _REPORTED = 20
 #: The most problems kept for a FhirError; the rest are counted.
 _KEPT = 1000
+_SKIP = 1 << 20
 
 
-def _lines(path: Path) -> Iterator[tuple[str, Any]]:
+def _lines(path: Path, limit: int) -> Iterator[tuple[str, Any]]:
     """``(file:line, resource)`` for each non-blank line; a line that cannot be read (not
-    UTF-8, not strict JSON) gives a :class:`FhirProblem` in place of the resource."""
+    UTF-8, not strict JSON, longer than ``limit`` bytes) gives a :class:`FhirProblem` in place
+    of the resource."""
     try:
         with path.open("rb") as handle:
-            for number, line in enumerate(handle, 1):
+            number = 0
+            while line := handle.readline(limit + 1):
+                number += 1
                 where = f"{path.name}:{number}"
-                if line.strip():
+                if len(line) > limit and not line.endswith(b"\n"):
+                    while (rest := handle.readline(_SKIP)) and not rest.endswith(b"\n"):
+                        pass  # the rest of the line is skipped, a chunk at a time
+                    message = f"the line is longer than {limit:,} bytes (max_line_bytes)"
+                    yield where, FhirProblem(where, "$", message)
+                elif line.strip():
                     try:
                         yield where, _load_json(line, where)
                     except FhirError as exc:
@@ -344,6 +356,7 @@ def profiles_from_bulk(
     as_of: date | datetime | str | None = None,
     validate: Validate = "used",
     errors: Literal["raise", "warn"] = "raise",
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[tuple[str, FhirProfile]]:
     """Stream the profiles of a FHIR Bulk Data export: ``(patient id, FhirProfile)`` for every
     Patient of ``Patient.*.ndjson``, in file order, read from ``Condition``, ``Procedure``,
@@ -356,7 +369,7 @@ def profiles_from_bulk(
     Patient its ``subject`` names (see the docs on references); one about no Patient of the
     export is left out.
 
-    A bad line (not UTF-8, not JSON), an invalid Patient and an
+    A bad line (not UTF-8, not JSON, longer than ``max_line_bytes``), an invalid Patient and an
     invalid resource raise :class:`FhirError` listing every problem before anything is yielded
     (``errors="raise"``), or are left out (``errors="warn"``): each is reported as a
     :class:`FhirWarning` (the first 20, then a count of the rest), and an invalid resource is
@@ -364,6 +377,12 @@ def profiles_from_bulk(
     """
     kb = _kb(kb)
     day = _as_of(as_of)
+    if (
+        isinstance(max_line_bytes, bool)
+        or not isinstance(max_line_bytes, int)
+        or max_line_bytes < 1
+    ):
+        raise FhirError([FhirProblem("$", "max_line_bytes", "must be a positive number of bytes")])
     root = Path(folder)
     if not root.is_dir():
         raise FhirError([FhirProblem(clip(str(root)), "$", "not a folder with a Bulk Data export")])
@@ -382,7 +401,7 @@ def profiles_from_bulk(
     patients: dict[str, PatientInfo] = {}
     locator = Locator(loose_urn=True)
     for path in files["Patient"]:
-        for where, resource in _lines(path):
+        for where, resource in _lines(path, max_line_bytes):
             found = _unreadable(resource) or validate_resource(resource, where)
             if found:
                 report.add(found)
@@ -391,7 +410,7 @@ def profiles_from_bulk(
             patients[info.id] = info
             locator.add_patient(resource)
     for path in files.get("Medication", ()):
-        for _, resource in _lines(path):
+        for _, resource in _lines(path, max_line_bytes):
             if isinstance(resource, FhirProblem):
                 report.add([resource])
             elif isinstance(resource, Mapping):
@@ -399,7 +418,7 @@ def profiles_from_bulk(
     findings: dict[str, list[Finding]] = {pid: [] for pid in patients}
     for kind in CLINICAL_TYPES:
         for path in files.get(kind, ()):
-            for where, resource in _lines(path):
+            for where, resource in _lines(path, max_line_bytes):
                 if isinstance(resource, FhirProblem):
                     report.add([resource])
                     continue
