@@ -322,3 +322,8 @@ def test_a_patient_without_an_id_is_named_by_its_full_url(kb: ir.KnowledgeBase) 
     record = bundle((url, anonymous), ("urn:uuid:c", condition("ra", RA, url)))
     found = profile_from_fhir(record, kb=kb, as_of="2024-01-01")
     assert found.profile is not None and found.profile.condition == "rheumatoid_arthritis"
+
+
+def test_an_oid_never_names_a_patient_by_its_id(kb: ir.KnowledgeBase) -> None:
+    record = [patient("1.2.3"), condition("ra", RA, "urn:oid:1.2.3")]
+    assert profile_from_fhir(record, kb=kb, as_of="2024-01-01").profile is None

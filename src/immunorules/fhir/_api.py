@@ -166,7 +166,10 @@ def profile_from_fhir(
     knowledge base), with the provenance of every value.
 
     ``source`` is a Bundle (a dict, JSON text, or a path to a JSON file), one resource, or a list
-    of resources, all about one patient. ``as_of`` reads the record as on that date: conditions
+    of resources, all about one patient. A resource whose ``subject`` names someone else (another
+    patient, a group, a reference that names no resource of the record) is left out, with a
+    warning that counts them; versioned, absolute, ``urn:uuid:`` and contained references are
+    resolved as FHIR says. ``as_of`` reads the record as on that date: conditions
     with a later onset are left out, and one that abated on or before it is history.
     ``condition`` names the condition being treated when the record has several (or none).
     A field is set only from evidence in the record: with none it is not stated (None, listed in

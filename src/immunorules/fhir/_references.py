@@ -10,7 +10,7 @@ names nothing. This module only resolves references; it never reads codes or val
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -100,7 +100,7 @@ class Target:
         if reference.kind == "urn":
             if self.full_url is not None:
                 return reference.base == self.full_url
-            return loose_urn and reference.base is not None and reference.base[9:] == self.id
+            return loose_urn and _uuid(reference) == self.id
         if reference.kind == "contained":
             return False
         if reference.type != self.type or reference.id != self.id:
@@ -122,11 +122,14 @@ class Locator:
     patients: dict[str, Target] = field(default_factory=dict)
     _medications: dict[str, list[tuple[Target, Any]]] = field(default_factory=dict)
     _urls: dict[str, Any] = field(default_factory=dict)
+    _patient_urls: dict[str, Target] = field(default_factory=dict)
 
     def add_patient(self, resource: Mapping[str, Any], full_url: object = None) -> None:
         target = Target.of(resource, full_url)
         if target is not None:
             self.patients[target.id] = target
+            if target.full_url is not None:
+                self._patient_urls[target.full_url] = target
 
     def add_medication(self, resource: Mapping[str, Any], full_url: object = None) -> None:
         target = Target.of(resource, full_url)
@@ -149,16 +152,12 @@ class Locator:
                 return None
             referrer = full_url if isinstance(full_url, str) else None
             if reference.kind == "urn":
-                tail = (reference.base or "")[9:]
-                candidates: Iterable[Target] = (
-                    [self.patients[tail]] if tail in self.patients else self.patients.values()
-                )
+                by_url = self._patient_urls.get(reference.base or "")
+                found = by_url or self.patients.get(_uuid(reference) or "")
             else:
                 found = self.patients.get(reference.id or "")
-                candidates = [] if found is None else [found]
-            for target in candidates:
-                if target.named_by(reference, referrer, loose_urn=self.loose_urn):
-                    return target.id
+            if found is not None and found.named_by(reference, referrer, loose_urn=self.loose_urn):
+                return found.id
             return None
         return None
 
@@ -187,12 +186,18 @@ class Locator:
             return None
         if reference.kind == "urn" and reference.base in self._urls:
             return self._urls[reference.base]
-        key = (reference.base or "")[9:] if reference.kind == "urn" else reference.id or ""
+        key = (_uuid(reference) if reference.kind == "urn" else reference.id) or ""
         referrer = full_url if isinstance(full_url, str) else None
         for target, code in self._medications.get(key, ()):
             if target.named_by(reference, referrer, loose_urn=self.loose_urn):
                 return code
         return None
+
+
+def _uuid(reference: Reference) -> str | None:
+    """The uuid of a ``urn:uuid:`` reference (None for any other)."""
+    text = reference.base or ""
+    return text[9:] if reference.kind == "urn" and text[:9].lower() == "urn:uuid:" else None
 
 
 def _reference(value: object) -> Reference | None:
