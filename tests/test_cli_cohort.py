@@ -314,3 +314,17 @@ def test_a_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     os.close(leader)
     shown = b"".join(chunks).decode(errors="replace")
     assert "0/200 [" in shown and " rows/s]" in shown  # tqdm's bar: "0/200 [00:00<?, ? rows/s]"
+
+
+def test_a_json_line_that_is_not_utf8_is_an_invalid_row(run: Run, tmp_path: Path) -> None:
+    """Issue 23 item 4: one line of invalid UTF-8 failed the whole file (exit 2, no output)."""
+    good = [json.dumps(ROWS[0]).encode(), json.dumps(ROWS[2]).encode()]
+    (tmp_path / "in.jsonl").write_bytes(
+        good[0] + b'\n{"patient_id": "\xff\xfe"}\n' + good[1] + b"\n"
+    )
+    code, _, err = run("in.jsonl", "out.jsonl")
+    assert code == 1, err
+    assert "line 2: not valid" in err and "UTF-8" in err
+    found = read(tmp_path / "out.jsonl")
+    assert [row["patient_id"] for row in found] == ["p1", None, "p3"]
+    assert found[0]["error"] is None and found[2]["error"] is None

@@ -790,3 +790,314 @@ def test_a_path_with_a_nul_is_a_fhir_error_naming_it(path: str) -> None:
     with pytest.raises(FhirError, match="NUL") as caught:
         profile_from_fhir(path)
     assert caught.value.problems[0].resource == repr(path)
+
+
+# -- issue 23: fixes from use, round 2 -----------------------------------------------------
+
+
+def _problems_are_located(error: FhirError) -> None:
+    assert error.problems
+    for problem in error.problems:
+        assert all(isinstance(part, str) for part in (problem.resource, problem.path))
+        assert problem.message and len(str(problem)) < 1_000
+
+
+def test_duplicate_keys_are_a_fhir_problem(tmp_path: Path, kb: ir.KnowledgeBase) -> None:
+    """Item 21: ``json`` silently kept the last of two ``subject`` keys."""
+    text = json.dumps(bundle(patient(), condition("ra", "69896004")))
+    doubled = text.replace('"subject": {', '"subject": {"reference": "Patient/zz"}, "subject": {')
+    assert doubled != text
+    for source in (doubled, doubled.encode()):
+        with pytest.raises(FhirError, match="appears twice") as caught:
+            profile_from_fhir(source, kb=kb)
+        _problems_are_located(caught.value)
+    (tmp_path / "Patient.000.ndjson").write_text(json.dumps(patient()) + "\n")
+    line = json.dumps(condition("ra", "69896004")).replace('"id": "ra"', '"id": "ra", "id": "x"')
+    (tmp_path / "Condition.000.ndjson").write_text(line + "\n")
+    with pytest.raises(FhirError, match="appears twice") as caught:
+        list(profiles_from_bulk(tmp_path, kb=kb))
+    assert caught.value.problems[0].resource == "Condition.000.ndjson:1"
+
+
+def _medication_order(**extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "o1",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "authoredOn": "2021-01-01",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("validate", ["all", "used"])
+def test_wrong_json_types_are_fhir_problems(validate: Any, kb: ir.KnowledgeBase) -> None:
+    """Item 13: ``contained: 5``, ``coding: 7`` and a 5,000-digit number raised TypeError or
+    ValueError."""
+    medication = {"resourceType": "Medication", "id": "m1", "code": {"coding": 7}}
+    records = [
+        bundle(patient(), _medication_order(medicationReference={"reference": "#m"}, contained=5)),
+        bundle(patient(), _medication_order(medicationReference={"reference": "Medication/m1"}),
+               medication),
+        bundle(patient(), dict(condition("ra", "69896004"), code={"coding": 7})),
+        bundle(patient(), dict(observation("o", "2106-3"), interpretation=5)),
+        bundle(patient(), dict(condition("ra", "69896004"), contained=[5])),
+    ]  # fmt: skip
+    for record in records:
+        for source in (record, json.dumps(record), record["entry"] and [
+            e["resource"] for e in record["entry"]
+        ]):  # fmt: skip
+            try:
+                profile_from_fhir(source, kb=kb, validate=validate)
+            except FhirError as error:
+                _problems_are_located(error)
+    huge = json.dumps(bundle(patient())).replace('"1980-01-01"', "1" * 5_000)
+    with pytest.raises(FhirError) as caught:
+        profile_from_fhir(huge, kb=kb, validate=validate)
+    _problems_are_located(caught.value)
+    assert "1" * 200 not in str(caught.value)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for number, item in enumerate(value):
+            found += _paths(item, (*prefix, number))
+    return found
+
+
+def _rich_record() -> dict[str, Any]:
+    """A record that makes the reader read every element it reads."""
+    ra = condition("ra", "69896004", severity="6736007", abated="2030-01-01")
+    ra["onsetPeriod"] = {"start": "2019-01-01"}
+    ra["abatementPeriod"] = {"end": "2030-01-01"}
+    contained = _medication_order(
+        medicationReference={"reference": "#m"},
+        contained=[{"resourceType": "Medication", "id": "m", "code": {
+            "coding": [{"system": RXNORM, "code": "6851"}]
+        }}],
+    )  # fmt: skip
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "s1",
+        "status": "active",
+        "subject": {"reference": "Patient/p1"},
+        "medicationReference": {"reference": "Medication/m2"},
+        "effectivePeriod": {"start": "2021-01-01"},
+    }
+    medication = {
+        "resourceType": "Medication",
+        "id": "m2",
+        "code": {"coding": [{"system": RXNORM, "code": "5492"}]},
+    }
+    test = observation("hcg", "2106-3", value=NEGATIVE)
+    test["interpretation"] = [{"coding": [{"system": "x", "code": "NEG"}]}]
+    test["effectivePeriod"] = {"start": "2023-12-28"}
+    procedure = {
+        "resourceType": "Procedure",
+        "id": "tx",
+        "status": "completed",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": SCT, "code": "70536003"}]},
+        "performedPeriod": {"start": "2015-01-01"},
+    }
+    person = patient(deceasedDateTime="2030-01-01")
+    return bundle(person, ra, contained, statement, medication, test, procedure)
+
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+RICH = _rich_record()
+RICH_PATHS = _paths(RICH)
+_WRONG = _JSON | st.sampled_from([10**5000, -(10**400), 1e308, "", "\x00", "#m", "urn:uuid:p1"])
+
+
+def _set(record: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    record = copy.deepcopy(record)
+    target: Any = record
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return record
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=st.sampled_from(RICH_PATHS), junk=_WRONG, validate=st.sampled_from(["all", "used"]))
+def test_any_wrong_json_anywhere_is_a_fhir_error_or_a_profile(
+    path: tuple[Any, ...], junk: Any, validate: Any
+) -> None:
+    """Item 13: every element the reader reads, given any JSON value (hypothesis), gives a
+    profile or a FhirError with located problems, read as a Bundle, a list of resources, JSON
+    text and a Bulk Data export; never another exception."""
+    import tempfile
+
+    kb = _cached_kb()
+    mangled = _set(RICH, path, junk)
+    entries = mangled.get("entry")
+    resources = (
+        [e.get("resource") if isinstance(e, dict) else e for e in entries]
+        if isinstance(entries, list)
+        else []
+    )
+    sources: list[Any] = [mangled, resources]
+    with contextlib.suppress(ValueError):  # an integer too long for json.dumps
+        sources.append(json.dumps(mangled))
+    for source in sources:
+        try:
+            profile_from_fhir(source, kb=kb, validate=validate, as_of="2024-01-01")
+        except FhirError as error:
+            _problems_are_located(error)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        by_type: dict[str, list[str]] = {}
+        for resource in resources:
+            kind = resource.get("resourceType") if isinstance(resource, dict) else None
+            kind = kind if isinstance(kind, str) and kind.isalpha() else "Condition"
+            try:
+                by_type.setdefault(kind, []).append(json.dumps(resource))
+            except ValueError:
+                by_type.setdefault(kind, []).append("1" * 5_000)
+        for kind, lines in by_type.items():
+            (root / f"{kind}.000.ndjson").write_text("\n".join(lines) + "\n")
+        for errors in ("raise", "warn"):
+            try:
+                with warnings_ignored():
+                    list(profiles_from_bulk(root, kb=kb, validate=validate, errors=errors))
+            except FhirError as error:
+                _problems_are_located(error)
+
+
+@contextlib.contextmanager
+def warnings_ignored() -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+_KB_CACHE: list[ir.KnowledgeBase] = []
+
+
+def _cached_kb() -> ir.KnowledgeBase:
+    if not _KB_CACHE:
+        _KB_CACHE.append(ir.load_rules(engine="native"))
+    return _KB_CACHE[0]
+
+
+def test_a_byte_order_mark_is_accepted_and_errors_echo_no_record(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kb: ir.KnowledgeBase
+) -> None:
+    """Item 6: JSON text with a UTF-8 BOM was taken for a path, and the error echoed the whole
+    record to stderr."""
+    import io
+
+    from immunorules._cli.main import main
+
+    text = LOCAL.read_text()
+    expected = profile_from_fhir(text, kb=kb, as_of="2024-01-01")
+    for source in ("\ufeff" + text, b"\xef\xbb\xbf" + text.encode()):
+        assert profile_from_fhir(source, kb=kb, as_of="2024-01-01") == expected
+    monkeypatch.setattr("sys.stdin", io.StringIO("\ufeff" + text))
+    assert main(["evaluate", "--fhir", "-", "--engine", "native", "--as-of", "2024-01-01"]) == 0
+    assert "From the FHIR record" in capsys.readouterr().out
+    # Text that is neither JSON nor a path: the error quotes at most ~100 characters of it.
+    secret = "Hershel Marvin " * 30_000
+    for junk in (secret, "\ufeff" + secret, "\ufeff{" + secret, "  " + secret + "\n"):
+        with pytest.raises(FhirError) as caught:
+            profile_from_fhir(junk, kb=kb)
+        assert len(str(caught.value)) < 400, str(caught.value)[:500]
+        monkeypatch.setattr("sys.stdin", io.StringIO(junk))
+        assert main(["evaluate", "--fhir", "-", "--engine", "native"]) == 2
+        err = capsys.readouterr().err
+        assert len(err) < 600 and err.count("Hershel") <= 8, err[:700]
+
+
+def _bad_export(root: Path) -> Path:
+    invalid = patient("c", birthDate="soon")
+    (root / "Patient.000.ndjson").write_bytes(
+        b"\n".join(
+            [
+                json.dumps(patient("a")).encode(),
+                b"{not json",
+                json.dumps(invalid).encode(),
+                json.dumps(patient("b")).encode(),
+                b'{"resourceType": "Patient", "id": "\xff\xfe"}',
+            ]
+        )
+        + b"\n"
+    )
+    (root / "Condition.000.ndjson").write_text(
+        "[1,\n"
+        + json.dumps(condition("ra", "69896004", pid="a"))
+        + "\n"
+        + json.dumps(condition("pso", "9014002", pid="b"))
+        + "\n"
+    )
+    return root
+
+
+def test_bulk_bad_lines_are_each_reported_and_the_rest_is_read(
+    tmp_path: Path, kb: ir.KnowledgeBase
+) -> None:
+    """Item 4: one non-JSON line failed the whole export (only the first was reported) and an
+    invalid Patient disappeared without a warning."""
+    from immunorules.fhir import FhirWarning
+
+    root = _bad_export(tmp_path)
+    with pytest.warns(FhirWarning) as caught:
+        found = dict(profiles_from_bulk(root, kb=kb, errors="warn"))
+    assert list(found) == ["a", "b"]
+    assert found["a"].profile is not None and found["b"].profile is not None
+    messages = [str(w.message) for w in caught]
+    for where in ("Patient.000.ndjson:2", "Patient.000.ndjson:3", "Patient.000.ndjson:5",
+                  "Condition.000.ndjson:1"):  # fmt: skip
+        assert any(m.startswith(where) for m in messages), (where, messages)
+    assert any("Patient.000.ndjson:3" in m and "birthDate" in m for m in messages)
+    with pytest.raises(FhirError) as raised:
+        list(profiles_from_bulk(root, kb=kb))
+    assert {p.resource for p in raised.value.problems} >= {
+        "Patient.000.ndjson:2",
+        "Patient.000.ndjson:5",
+        "Condition.000.ndjson:1",
+    }
+
+
+def test_bulk_reports_at_most_twenty_bad_lines_and_counts_the_rest(
+    tmp_path: Path, kb: ir.KnowledgeBase
+) -> None:
+    from immunorules.fhir import FhirWarning
+
+    lines = [json.dumps(patient("a"))] + [f"{{bad {n}" for n in range(30)]
+    (tmp_path / "Patient.000.ndjson").write_text("\n".join(lines) + "\n")
+    with pytest.warns(FhirWarning) as caught:
+        found = dict(profiles_from_bulk(tmp_path, kb=kb, errors="warn"))
+    assert list(found) == ["a"]
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 21 and "10 more" in messages[-1] and "30" in messages[-1]
+
+
+def test_bulk_line_length_is_capped(tmp_path: Path, kb: ir.KnowledgeBase) -> None:
+    """Item 9: an endless line grew without bound; a line over ``max_line_bytes`` is a bad
+    line, skipped in bounded memory, and the next line is read."""
+    from immunorules.fhir import FhirWarning
+
+    with (tmp_path / "Patient.000.ndjson").open("w") as handle:
+        handle.write(json.dumps(patient("a")) + "\n")
+        handle.write(
+            '{"resourceType": "Patient", "id": "big", "name": [{"text": "' + "y" * 8_000_000
+        )
+        handle.write('"}]}\n' + json.dumps(patient("b")) + "\n")
+    tracemalloc.start()
+    with pytest.warns(FhirWarning, match=r"Patient.000.ndjson:2.*longer than 1,000,000 bytes"):
+        found = dict(profiles_from_bulk(tmp_path, kb=kb, errors="warn", max_line_bytes=1_000_000))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert list(found) == ["a", "b"]
+    assert peak < 6_000_000, peak  # the 8 MB line is never held
+    with pytest.raises(FhirError, match="longer than"):
+        list(profiles_from_bulk(tmp_path, kb=kb, max_line_bytes=1_000_000))
+    assert len(dict(profiles_from_bulk(tmp_path, kb=kb, errors="warn"))) == 3  # default: 64 MB

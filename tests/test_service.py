@@ -1201,6 +1201,38 @@ def test_a_prefetched_patient_bundle_about_someone_else_is_not_used(
     assert "someone-else" not in caplog.text and "1901-02-03" not in caplog.text
 
 
+def test_prefetched_resources_about_someone_else_are_not_used(running: Running) -> None:
+    """A Condition about another patient (or a group) in a prefetch Bundle is left out by the
+    FHIR reader, as it is from a FHIR server's answer: the cards are those of the patient's own
+    record (before: another patient's heart failure gave an "Avoid TNF inhibitors" card)."""
+    prefetch = running.records.prefetch(HERSHEL)
+    for subject in ("Patient/someone-else", f"Patient/someone-else/_history/{HERSHEL}", "Group/1"):
+        prefetch["conditions"]["entry"].append(
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": f"hf-{len(prefetch['conditions']['entry'])}",
+                    "subject": {"reference": subject},
+                    "clinicalStatus": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                "code": "active",
+                            }
+                        ]
+                    },
+                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "84114007"}]},
+                }
+            }
+        )
+    response = running.post(
+        PATIENT_VIEW, running.hook(HERSHEL, prefetch=prefetch, fhir_server=None)
+    )
+    assert response.status_code == 200, response.text
+    expected = expected_cards(running.kb, record_of(running.records, HERSHEL))
+    assert comparable(response.json()["cards"]) == comparable(expected)
+
+
 def test_a_jwks_file_is_read_only_up_to_its_size_limit(tmp_path: Path) -> None:
     """``--issuer a=/dev/zero`` must not read forever: a pipe that never ends stands in for it."""
     import threading

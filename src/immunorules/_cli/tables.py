@@ -163,12 +163,16 @@ def jsonl_batches(
     records: list[Any] = []
     lines: list[int] = []
     refused: dict[int, str] = {}
-    with source.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
+    with source.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.strip():
                 continue
-            try:
-                records.append(loads(line))
+            try:  # a line that is not UTF-8 is an invalid row, like one that is not JSON
+                text = raw.decode()
+                records.append(loads(text.removeprefix("\ufeff") if number == 1 else text))
+            except UnicodeDecodeError as exc:
+                refused[len(records)] = f"not valid UTF-8 text (byte {exc.start + 1})"
+                records.append(None)
             except ValueError as exc:  # JSONDecodeError included
                 refused[len(records)] = f"not valid JSON: {exc}"
                 records.append(None)

@@ -12,7 +12,7 @@ the core never imports it.
 from __future__ import annotations
 
 from ._api import profile_from_fhir, profiles_from_bulk
-from ._errors import FhirError, FhirProblem
+from ._errors import FhirError, FhirProblem, FhirWarning
 from ._profile import Evidence, FhirProfile
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "FhirError",
     "FhirProblem",
     "FhirProfile",
+    "FhirWarning",
     "profile_from_fhir",
     "profiles_from_bulk",
 ]

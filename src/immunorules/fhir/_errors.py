@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .._errors import ImmunorulesError
 
-__all__ = ["FhirError", "FhirProblem"]
+__all__ = ["FhirError", "FhirProblem", "FhirWarning"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +41,10 @@ class FhirError(ImmunorulesError, ValueError):
         more = f"; and {count - 10} more" if count > 10 else ""
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"invalid FHIR input ({count} {noun}): {shown}{more}")
+
+
+class FhirWarning(UserWarning):
+    """Something a Bulk Data export read with ``errors="warn"`` left out, and why: a line that is
+    not JSON (or not UTF-8, or longer than the limit), a Patient or a resource that is not valid
+    FHIR R4. Issued with :func:`warnings.warn`, at most 20 per export and then one with the count
+    of the rest; the message names the file and line, never a value of the record."""

@@ -8,7 +8,7 @@ It validates and reads; it never decides what a code means (that is the vocabula
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -20,11 +20,11 @@ __all__ = [
     "CLINICAL_TYPES",
     "Finding",
     "PatientInfo",
+    "clip",
     "codings_of",
     "medication_codings",
     "patient_info",
     "read_finding",
-    "subject_id",
     "validate_resource",
 ]
 
@@ -95,7 +95,9 @@ def validate_resource(resource: Any, where: str) -> list[FhirProblem]:
         model = _model(resource_type)
     except (ValueError, KeyError, AttributeError, ImportError):
         return [
-            FhirProblem(where, "resourceType", f"{resource_type!r} is not a FHIR R4 resource type")
+            FhirProblem(
+                where, "resourceType", f"{clip(repr(resource_type))} is not a FHIR R4 resource type"
+            )
         ]
     from pydantic import ValidationError
 
@@ -106,11 +108,16 @@ def validate_resource(resource: Any, where: str) -> list[FhirProblem]:
         for error in exc.errors(include_url=False):
             path = ".".join(str(part) for part in error["loc"]) or "$"
             message = " ".join(str(error["msg"]).split())
-            problems.append(FhirProblem(where, path, message))
+            problems.append(FhirProblem(where, clip(path), clip(message, 200)))
         return problems or [FhirProblem(where, "$", "not a valid FHIR R4 resource")]
     except (ValueError, TypeError, RecursionError) as exc:
-        return [FhirProblem(where, "$", f"not a valid FHIR R4 resource: {exc}")]
+        return [FhirProblem(where, "$", f"not a valid FHIR R4 resource: {clip(str(exc), 200)}")]
     return []
+
+
+def clip(text: str, limit: int = 100) -> str:
+    """``text`` cut to about ``limit`` characters: a problem never echoes much of the input."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _kind(value: object) -> str:
@@ -127,7 +134,7 @@ def where_of(resource: Mapping[str, Any], fallback: str) -> str:
     rid = resource.get("id")
     rtype = resource.get("resourceType")
     if isinstance(rid, str) and isinstance(rtype, str):
-        return f"{rtype}/{rid}"
+        return clip(f"{rtype}/{rid}")
     return fallback
 
 
@@ -150,7 +157,7 @@ def codings_of(concept: Any) -> tuple[Coding, ...]:
     if not isinstance(concept, dict):
         return ()
     found = []
-    for coding in concept.get("coding") or ():
+    for coding in _list(concept.get("coding")):
         if isinstance(coding, dict):
             system, code = coding.get("system"), coding.get("code")
             if isinstance(system, str) and isinstance(code, str):
@@ -159,23 +166,16 @@ def codings_of(concept: Any) -> tuple[Coding, ...]:
 
 
 def _first_code(concept: Any) -> str:
-    for coding in (concept or {}).get("coding") or () if isinstance(concept, dict) else ():
+    for coding in _list(concept.get("coding")) if isinstance(concept, dict) else ():
         if isinstance(coding, dict) and isinstance(coding.get("code"), str):
             return str(coding["code"])
     return ""
 
 
-def subject_id(resource: Mapping[str, Any]) -> str | None:
-    """The id of the patient a resource is about (``Patient/x``, ``urn:uuid:x`` or ``x``)."""
-    for key in ("subject", "patient"):
-        ref = resource.get(key)
-        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
-            return reference_id(ref["reference"])
-    return None
-
-
-def reference_id(reference: str) -> str:
-    return re.split(r"[/:]", reference.rstrip("/"))[-1]
+def _list(value: Any) -> list[Any]:
+    """An element FHIR makes an array, when it is one (anything else: read as empty; the
+    validation reports it)."""
+    return value if isinstance(value, list) else []
 
 
 def patient_info(resource: Mapping[str, Any]) -> PatientInfo:
@@ -194,11 +194,12 @@ def medication_codings(resource: Mapping[str, Any]) -> tuple[Coding, ...]:
 def read_finding(
     resource: Mapping[str, Any],
     ref: str,
-    medications: Mapping[str, tuple[Coding, ...]] | None = None,
+    medication: Callable[[Mapping[str, Any]], Any] | None = None,
 ) -> Finding | None:
     """The finding of a clinical resource, or None when it says nothing about the patient
     (entered in error, cancelled, not done, not a clinical type). A refuted Condition is a
-    finding marked ``refuted``: it says the patient does not have what it names."""
+    finding marked ``refuted``: it says the patient does not have what it names.
+    ``medication`` gives the ``code`` of the Medication a ``medicationReference`` names."""
     kind = _KIND.get(str(resource.get("resourceType")))
     if kind is None:
         return None
@@ -232,11 +233,8 @@ def read_finding(
         return Finding(ref, kind, codings_of(resource.get("code")), status, start)
     if kind == "medication":
         codings = codings_of(resource.get("medicationCodeableConcept"))
-        reference = resource.get("medicationReference")
-        if not codings and isinstance(reference, dict) and medications is not None:
-            target = reference.get("reference")
-            if isinstance(target, str):
-                codings = medications.get(target) or medications.get(reference_id(target), ())
+        if not codings and medication is not None:
+            codings = codings_of(medication(resource))
         period = resource.get("effectivePeriod")
         start = (
             parse_date(resource.get("authoredOn"))
@@ -247,7 +245,7 @@ def read_finding(
         return Finding(ref, kind, codings, status, start)
     period = resource.get("effectivePeriod")
     answers = {code for _, code in codings_of(resource.get("valueCodeableConcept"))}
-    for concept in resource.get("interpretation") or ():
+    for concept in _list(resource.get("interpretation")):
         answers |= {code for _, code in codings_of(concept)}
     start = (
         parse_date(resource.get("effectiveDateTime"))
