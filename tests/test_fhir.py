@@ -21,7 +21,13 @@ pytest.importorskip(
     "fhir.resources", reason="needs the fhir extra: pip install 'immunorules[fhir]'"
 )
 
-from immunorules.fhir import FhirError, FhirProfile, profile_from_fhir, profiles_from_bulk
+from immunorules.fhir import (
+    FhirError,
+    FhirProfile,
+    FhirWarning,
+    profile_from_fhir,
+    profiles_from_bulk,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "fhir"
@@ -707,7 +713,8 @@ def test_bulk_problems(tmp_path: Path, kb: ir.KnowledgeBase) -> None:
     (tmp_path / "Condition.000.ndjson").write_text("\n".join(json.dumps(r) for r in lines))
     with pytest.raises(FhirError, match="onsetDateTime"):
         list(profiles_from_bulk(tmp_path, kb=kb))
-    found = dict(profiles_from_bulk(tmp_path, kb=kb, errors="warn"))
+    with pytest.warns(FhirWarning, match="onsetDateTime"):
+        found = dict(profiles_from_bulk(tmp_path, kb=kb, errors="warn"))
     assert list(found) == ["a", "b"]
     assert found["a"].profile is None and "left out invalid resources" in found["a"].warnings[-1]
     assert found["b"].profile is not None and found["b"].profile.condition == "psoriasis"
