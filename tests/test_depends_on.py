@@ -130,7 +130,10 @@ def test_a_fully_stated_profile_depends_on_nothing() -> None:
     stated = {**BASE, "on_dialysis": False, "tried": [], "egfr_band": 0, "stage": "none"}
     for name in kb.schema.fields:  # every other field not stated by default: state it
         if kb.parse(stated).__dict__[name] is None:
-            stated[name] = next(v for v in kb.schema.domains[name] if v is not None)
+            if kb.schema.fields[name].type == "set":
+                stated[name] = []
+            else:
+                stated[name] = next(v for v in kb.schema.domains[name] if v is not None)
     result = kb.evaluate(stated)
     assert result.unstated == () and result.depends_on == ()
 
@@ -305,12 +308,15 @@ def test_assume_fills_only_what_is_not_stated_and_says_so() -> None:
 def test_assume_v2_reads_every_not_stated_default_as_before() -> None:
     kb = KBS["native"]
     result = kb.evaluate(BASE, assume="v2")
-    assert dict(result.assumed) == {
-        "on_dialysis": False,
-        "tried": (),
-        "egfr_band": 0,
-        "stage": "none",
-    }
+    own = {"on_dialysis": False, "tried": (), "egfr_band": 0, "stage": "none"}
+    assert {name: result.assumed[name] for name in own} == own
+    # the bundled fields this vocabulary extends are read as version 2 read them too
+    assert result.assumed["pregnant"] is False and result.assumed["prior_lines_of_therapy"] == 0
+    assert result.unstated == tuple(
+        name
+        for name in ("severity", "hbv_serology", "hsct_type", "malignancy_type")
+        if name in kb.schema.fields
+    )
     bundled = ir.load_rules(engine="native")
     reading = ir.evaluate(
         {"immune_activity": "overactive", "condition": "psoriasis"}, assume="v2"

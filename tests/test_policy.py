@@ -139,6 +139,7 @@ def test_a_resolver_with_tiny_caches_shared_by_threads_gives_the_same_results() 
         max_reasons=3,
         max_lines=2,
     )
+    tiny.depends = KB._resolver.depends  # what the answers depend on, as the knowledge base's
     errors: list[BaseException] = []
     start = threading.Barrier(4)
 

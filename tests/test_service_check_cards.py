@@ -85,7 +85,9 @@ def test_the_summary_stays_short_with_many_facts(kb: ir.KnowledgeBase) -> None:
 
 
 def test_warnings_alone_make_a_card(kb: ir.KnowledgeBase) -> None:
-    result = kb.evaluate(RA).model_copy(update={"warnings": ("immune activity contradicts",)})
+    result = kb.evaluate(RA, depends_on=False).model_copy(
+        update={"warnings": ("immune activity contradicts",)}
+    )
     (card,) = _checks(cards_from_result(result))
     assert card["summary"] == "Check the profile: immune activity contradicts"
     assert "**Warnings:**" in str(card["detail"])

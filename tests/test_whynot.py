@@ -185,7 +185,8 @@ def _brute_force(
         (name, value)
         for name in fields
         for value in FIELD_DOMAINS[name]
-        if value != getattr(profile, name)
+        # why-not never proposes forgetting a stated fact (a stated value -> not stated)
+        if value != getattr(profile, name) and (value is not None or getattr(profile, name) is None)
     ]
     found = {frozenset([change]) for change in singles if works((change,))}
     for a, b in itertools.combinations(singles, 2):

@@ -140,12 +140,24 @@ def _pandas_frame(kb: KnowledgeBase, frame: Any, id_columns: Any) -> Any:
 
     profile, ids = _split(kb.schema, list(frame.columns), id_columns)
     series = [frame[name] for name in profile]
+    fields = kb.schema.fields
+    # A column of pandas' string dtype holds text: Dask (and pandas' future string inference)
+    # turns an object column of booleans with gaps into "True" / "False" / <NA>. Such a column
+    # of a boolean or integer field is read like CSV text.
+    texts = {
+        name
+        for name, column in zip(profile, series, strict=True)
+        if isinstance(column.dtype, pd.StringDtype) and fields[name].type in ("boolean", "integer")
+    }
 
     def read(start: int, stop: int) -> dict[str, Column]:
-        return {
-            name: _pandas_column(pd, np, column.iloc[start:stop])
-            for name, column in zip(profile, series, strict=True)
-        }
+        columns = {}
+        for name, column in zip(profile, series, strict=True):
+            found = _pandas_column(pd, np, column.iloc[start:stop])
+            if name in texts and isinstance(found, _Factorized):
+                found = _from_text(found, fields[name].type)
+            columns[name] = found
+        return columns
 
     chunks = _evaluate_chunks(kb, len(frame), read)
 
