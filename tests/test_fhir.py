@@ -17,11 +17,16 @@ from hypothesis import strategies as st
 
 import immunorules as ir
 
-pytest.importorskip(
-    "fhir.resources", reason="needs the fhir extra: pip install 'immunorules[fhir]'"
-)
+from .conftest import require
 
-from immunorules.fhir import FhirError, FhirProfile, profile_from_fhir, profiles_from_bulk
+require("fhir.resources", reason="needs the fhir extra: pip install 'immunorules[fhir]'")
+
+from immunorules.fhir import (  # noqa: E402 - after the skip
+    FhirError,
+    FhirProfile,
+    profile_from_fhir,
+    profiles_from_bulk,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "fhir"

@@ -13,12 +13,13 @@ import pytest
 import immunorules as ir
 
 from .cohort_rows import cohort
+from .conftest import require
 
 # PySpark's own pandas check, which mapInArrow runs even though no pandas is involved here.
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
 
-pytest.importorskip("pyspark")
-pa = pytest.importorskip("pyarrow")
+require("pyspark")
+pa = require("pyarrow")
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Spark needs Java, and no java is on this machine", allow_module_level=True)
 

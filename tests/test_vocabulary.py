@@ -18,7 +18,7 @@ import immunorules as ir
 from immunorules._load.yaml import parse_yaml
 from immunorules.testing import profiles
 
-from .conftest import EVIDENCE, rule
+from .conftest import EVIDENCE, require, rule
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "own_vocabulary" / "rules"
@@ -326,7 +326,7 @@ def test_a_parent_class_means_its_finer_classes(tmp_path: Path) -> None:
 
 
 def test_frames_and_renderers_follow_the_vocabulary(example: ir.KnowledgeBase) -> None:
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     frame = pd.DataFrame(
         {
             "immune_activity": ["overactive", "overactive"],
@@ -392,7 +392,7 @@ def test_the_bundled_vocabulary_describes_the_bundled_profile_model() -> None:
 
 
 def test_vocabulary_and_schema_commands(capsys: pytest.CaptureFixture[str]) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require("jsonschema")
     from immunorules._cli.main import main
 
     assert main(["vocabulary", "--rules", str(EXAMPLE), "--engine", "native"]) == 0
