@@ -20,8 +20,9 @@ the reader of the output goes away (``| head``): the rest of the output is dropp
 Text and Markdown output never carries terminal control characters from rule files or profiles:
 they are shown escaped (``\\x1b``); JSON output carries them as JSON escapes.
 
-Only the standard library is imported until :func:`main` runs, so that an interrupt (Ctrl-C)
-while the rest loads is reported in one line. This module holds no command of its own.
+The console script starts in :mod:`._start`, which handles an interrupt (Ctrl-C) before this
+module and the rest load; this module imports only the standard library until :func:`main` runs,
+and :func:`main` reports an interrupt in one line. This module holds no command of its own.
 """
 
 from __future__ import annotations
