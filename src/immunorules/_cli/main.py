@@ -13,7 +13,8 @@
 Exit codes: 0 success; 1 the audit found errors, validate found problems in the rule files, or
 some lines of a JSON Lines input (rows of a cohort) were not valid profiles (each is reported on
 stderr; every other one is answered); 2 bad input (a missing or unreadable file, invalid JSON, an
-invalid profile, rules that do not load, an unknown category) or a usage error; 130 interrupted.
+invalid profile, rules that do not load, an unknown category), output that cannot be written (a
+full disk) or a usage error; 130 interrupted.
 Bad input is reported in one paragraph on stderr, never with a traceback. The exit code holds when
 the reader of the output goes away (``| head``): the rest of the output is dropped quietly.
 
@@ -133,5 +134,9 @@ def _main(argv: Sequence[str] | None) -> int:
             "to see the traceback, and please report it.\n"
         )
         code = 2
-    ctx.out.flush()
+    try:
+        ctx.out.flush()
+    except CliError as exc:  # the output cannot be written: a full disk, a file size limit
+        ctx.report(str(exc))
+        code = exc.code
     return code
