@@ -390,3 +390,59 @@ def test_an_uncapped_report_lists_every_finding() -> None:
     for kind, total in uncapped.totals.items():
         assert len([f for f in uncapped.findings if f.kind == kind]) == total
     assert capped.truncated and len(uncapped.findings) > len(capped.findings)
+
+
+# -- unused_effect: an avoid or a flag that never meets a suggestion ------------------------------
+
+RA_WHEN = {"condition": "rheumatoid_arthritis"}
+TNF = {"category": "biologic_therapies", "subcategories": ["tnf_inhibitors"], "tier": "first_line"}
+
+
+def test_unused_effect_positive(make_kb: MakeKB) -> None:
+    kb = make_kb(
+        [
+            rule("SUGGEST", {"suggest": [TNF]}, RA_WHEN),
+            rule("NEVER", {"avoid": [{"subcategory": "jak_inhibitors"}],
+                           "flag": ["immunostimulants"]}, RA_WHEN),
+            rule("NEVER-TOO", {"avoid": [{"subcategory": "jak_inhibitors"}],
+                               "advise": ["hbv_screen"]}, {"condition": "psoriasis"}),
+        ]
+    )  # fmt: skip
+    found = ir.audit(kb).filter(kind="unused_effect")
+    assert sorted((f.subject, f.rule_ids) for f in found) == [
+        ("avoid:jak_inhibitors", ("NEVER", "NEVER-TOO")),
+        ("flag:immunostimulants", ("NEVER",)),
+    ]
+    assert all(f.severity == "info" for f in found)
+    avoid = next(f for f in found if f.subject == "avoid:jak_inhibitors")
+    assert "jak_inhibitors" in avoid.message and "no live rule suggests" in avoid.message
+
+
+def test_unused_effect_negative(make_kb: MakeKB) -> None:
+    kb = make_kb(
+        [
+            rule("SUGGEST", {"suggest": [TNF, {"category": "immunosuppressants",
+                                               "tier": "first_line"}]}, RA_WHEN),
+            # a finer class of a suggested class, a class of a category suggested as a whole, a
+            # flag on a suggested category, a category-level avoid (decisive by itself)
+            rule("MEETS", {"avoid": [{"subcategory": "tnf_receptor_fusion_proteins"},
+                                     {"subcategory": "jak_inhibitors"},
+                                     {"category": "immunostimulants"}],
+                           "flag": ["biologic_therapies"]}, RA_WHEN),
+        ]
+    )  # fmt: skip
+    assert ir.audit(kb).filter(kind="unused_effect") == ()
+
+
+def test_the_bundled_safety_avoids_are_not_unused_effects() -> None:
+    report = ir.audit(ir.load_rules())
+    assert report.filter(kind="unused_effect") == ()
+    assert report.totals["unused_effect"] == 0
+
+
+def test_every_finding_kind_is_in_the_docs_table() -> None:
+    from immunorules._analysis.audit_report import KINDS, SEVERITY_OF
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "audit.md").read_text()
+    for kind in KINDS:
+        assert f"| `{kind}` | {SEVERITY_OF[kind]} |" in page, kind

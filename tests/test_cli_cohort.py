@@ -18,9 +18,11 @@ import pytest
 import immunorules as ir
 from immunorules._cli.main import main
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
-pacsv = pytest.importorskip("pyarrow.csv")
+from .conftest import require
+
+pa = require("pyarrow")
+pq = require("pyarrow.parquet")
+pacsv = require("pyarrow.csv")
 
 ROOT = Path(__file__).resolve().parents[1]
 GCA_RULES = ROOT / "examples" / "own_vocabulary" / "rules"

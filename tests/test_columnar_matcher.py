@@ -10,7 +10,9 @@ from immunorules._engines.columnar import GROUP, ColumnarMatcher
 from immunorules._engines.native import NativeMatcher
 from immunorules._model.matching import RuleMatcher, Scalar
 
-np = pytest.importorskip("numpy")
+from .conftest import require
+
+np = require("numpy")
 
 
 @pytest.mark.parametrize(("rules", "seed"), [(0, 1), (1, 2), (63, 3), (64, 4), (150, 5)])

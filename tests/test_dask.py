@@ -10,10 +10,11 @@ import pytest
 import immunorules as ir
 
 from .cohort_rows import cohort
+from .conftest import require
 
-pd = pytest.importorskip("pandas")
-dd = pytest.importorskip("dask.dataframe")
-distributed = pytest.importorskip("distributed")
+pd = require("pandas")
+dd = require("dask.dataframe")
+distributed = require("distributed")
 
 from immunorules.dask import evaluate  # noqa: E402 - after the skips
 

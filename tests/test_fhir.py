@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 import immunorules as ir
 
-pytest.importorskip(
-    "fhir.resources", reason="needs the fhir extra: pip install 'immunorules[fhir]'"
-)
+from .conftest import require
 
-from immunorules.fhir import (
+require("fhir.resources", reason="needs the fhir extra: pip install 'immunorules[fhir]'")
+
+from immunorules.fhir import (  # noqa: E402 - after the skip
     FhirError,
     FhirProfile,
     FhirWarning,

@@ -12,10 +12,10 @@ from immunorules._evaluate import frame as frame_module
 from immunorules._evaluate.frame import frame_columns
 
 from .bundled import CATEGORIES, SCHEMA
-from .conftest import MakeKB, rule
+from .conftest import MakeKB, require, rule
 
-pd = pytest.importorskip("pandas")
-pa = pytest.importorskip("pyarrow")
+pd = require("pandas")
+pa = require("pyarrow")
 
 RA = {"immune_activity": "overactive", "condition": "rheumatoid_arthritis"}
 ROWS: list[dict[str, Any]] = [
@@ -223,7 +223,7 @@ def test_arrow_tables_and_record_batches(kb: ir.KnowledgeBase) -> None:
 
 
 def test_polars_frames() -> None:
-    pl = pytest.importorskip("polars")
+    pl = require("polars")
     kb = ir.load_rules(engine="native")
     frame = pl.DataFrame(ROWS).with_columns(pl.Series("pid", [1, 2, 3, 4, 5], dtype=pl.UInt16))
     out = kb.evaluate_frame(frame)

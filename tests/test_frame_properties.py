@@ -23,10 +23,10 @@ import immunorules as ir
 from immunorules._evaluate.columns import MISSING, clean
 from immunorules.testing import profiles
 
-from .conftest import EVIDENCE
+from .conftest import EVIDENCE, require
 
-pd = pytest.importorskip("pandas")
-pa = pytest.importorskip("pyarrow")
+pd = require("pandas")
+pa = require("pyarrow")
 
 ROOT = Path(__file__).resolve().parents[1]
 

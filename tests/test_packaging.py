@@ -49,3 +49,27 @@ def test_wheel_ships_rules_vocabulary_and_marker(tmp_path: Path) -> None:
     assert {f"immunorules/_bundled_rules/{name}" for name in rules} <= names
     assert {"immunorules/vocabulary.yaml", "immunorules/py.typed"} <= names
     assert not any(name.startswith(("tests/", "rules/")) for name in names)
+
+
+def test_dask_and_distributed_are_pinned_together() -> None:
+    """``distributed`` pins ``dask`` to its own release, so an extra leaving the two free of each
+    other sends pip backtracking through dozens of ``distributed`` releases: every extra naming
+    dask asks for dask's own ``distributed`` extra (the matching release) with one lower bound."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    checked = []
+    for extra, lines in extras.items():
+        found = {r.name: r for r in map(Requirement, lines) if r.name in {"dask", "distributed"}}
+        if not found:
+            continue
+        checked.append(extra)
+        assert set(found) == {"dask", "distributed"}, extra
+        assert {"dataframe", "distributed"} <= found["dask"].extras, extra
+        assert str(found["dask"].specifier) == str(found["distributed"].specifier), extra
+        assert str(found["dask"].specifier).startswith(">=2025"), extra
+    assert sorted(checked) == ["bench", "dask"]

@@ -235,3 +235,48 @@ def test_a_boolean_field_may_be_not_stated() -> None:
         data = {"immune_activity": "overactive", "disease_area": "autoimmune", name: None}
         assert getattr(kb.parse(data), name) is None
         assert kb.parse(data) == kb.parse({"disease_area": "autoimmune"})
+
+
+# -- did you mean: case, separators and abbreviations ---------------------------------------------
+
+CONDITIONS = [c.id for c in ir.load_rules(engine="native").conditions]
+
+
+@pytest.mark.parametrize(
+    ("value", "choices", "meant"),
+    [
+        ("AChR", ["achr", "musk", "lrp4"], "achr"),
+        ("AChR", ["achr_positive", "musk_positive"], "achr_positive"),
+        ("MuSK", ["achr", "musk", "lrp4"], "musk"),
+        ("SLE", CONDITIONS, "systemic_lupus_erythematosus"),
+        ("CRS", CONDITIONS, "cytokine_release_syndrome"),
+        ("Rheumatoid Arthritis", CONDITIONS, "rheumatoid_arthritis"),
+        ("crohns-disease", CONDITIONS, "crohns_disease"),
+        ("HIV", CONDITIONS, "hiv_infection"),
+    ],
+)
+def test_did_you_mean_ignores_case_and_knows_abbreviations(
+    value: str, choices: list[str], meant: str
+) -> None:
+    from immunorules._model.profile import did_you_mean
+
+    assert did_you_mean(value, choices) == f"; did you mean {meant!r}?"
+
+
+@pytest.mark.parametrize(
+    ("value", "choices"),
+    [
+        ("giant_cell_arteritis", CONDITIONS),  # not a guess
+        ("MM", ["multiple_myeloma", "mixed_malady"]),  # two abbreviations fit: no guess
+        ("xyz", CONDITIONS),
+    ],
+)
+def test_did_you_mean_does_not_guess(value: str, choices: list[str]) -> None:
+    from immunorules._model.profile import did_you_mean
+
+    assert did_you_mean(value, choices) == ""
+
+
+def test_an_abbreviated_condition_gets_a_hint() -> None:
+    with pytest.raises(ProfileError, match="did you mean 'systemic_lupus_erythematosus'"):
+        ConditionProfile(immune_activity="overactive", condition="SLE")

@@ -16,7 +16,7 @@ from immunorules._render import text as text_render
 from immunorules._render.build import audit_document, result_document, whynot_document
 from immunorules._render.labels import Labels
 
-from .conftest import EVIDENCE, rule
+from .conftest import EVIDENCE, require, rule
 from .test_render import assert_self_contained
 
 HOSTILE = "<b>bold</b> & *star* | [x](javascript:y)"
@@ -151,7 +151,7 @@ def test_a_result_of_an_own_vocabulary_renders_in_every_format(own: ir.Knowledge
 
 
 def test_cards_of_an_own_vocabulary_use_its_names(own: ir.KnowledgeBase) -> None:
-    service = pytest.importorskip("immunorules.service")
+    service = require("immunorules.service")
     suggested = own.evaluate({**PROFILE, "kidney_filtration": 40, "stage": "s3"})
     info = next(
         card for card in service.cards_from_result(suggested) if "Consider" in card["summary"]

@@ -24,20 +24,24 @@ from typing import Any
 import pytest
 
 import immunorules as ir
+from tests.conftest import MakeKB, require, rule
 
-pytest.importorskip(
-    "starlette", reason="needs the service extra: pip install 'immunorules[service]'"
+require("starlette", reason="needs the service extra: pip install 'immunorules[service]'")
+require("fhir.resources", reason="needs the fhir extra")
+
+import httpx  # noqa: E402
+import jwt  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+
+from immunorules.fhir import profile_from_fhir  # noqa: E402
+from immunorules.service import (  # noqa: E402
+    MAX_SUMMARY,
+    PREFETCH,
+    SERVICES,
+    cards_from_result,
+    create_app,
 )
-pytest.importorskip("fhir.resources", reason="needs the fhir extra")
-
-import httpx
-import jwt
-from cryptography.hazmat.primitives import serialization
-
-from immunorules.fhir import profile_from_fhir
-from immunorules.service import MAX_SUMMARY, PREFETCH, SERVICES, cards_from_result, create_app
-from tests.conftest import MakeKB, rule
-from tests.service_support import (
+from tests.service_support import (  # noqa: E402 - after the skips
     FHIR_TOKEN,
     LOCAL_BUNDLE,
     ROOT,

@@ -27,7 +27,7 @@ from immunorules._load.loader import load_rule_files, unstated_warnings
 from immunorules._model.vocabulary import FieldDef
 from immunorules.testing import profiles
 
-from .conftest import EVIDENCE
+from .conftest import EVIDENCE, require
 
 VOCABULARY = {
     "fields": [
@@ -236,7 +236,7 @@ def test_the_strategies_draw_not_stated() -> None:
 
 
 def test_evaluate_frame_reads_gaps_as_not_stated() -> None:
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     kb = KBS["native"]
     rows: list[dict[str, Any]] = [
         {**BASE, "on_dialysis": None, "tried": None, "egfr_band": None, "stage": None},

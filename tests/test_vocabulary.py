@@ -18,7 +18,7 @@ import immunorules as ir
 from immunorules._load.yaml import parse_yaml
 from immunorules.testing import profiles
 
-from .conftest import EVIDENCE, rule
+from .conftest import EVIDENCE, require, rule
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "own_vocabulary" / "rules"
@@ -323,7 +323,7 @@ def test_a_parent_class_means_its_finer_classes(tmp_path: Path) -> None:
 
 
 def test_frames_and_renderers_follow_the_vocabulary(example: ir.KnowledgeBase) -> None:
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     frame = pd.DataFrame(
         {
             "immune_activity": ["overactive", "overactive"],
@@ -389,7 +389,7 @@ def test_the_bundled_vocabulary_describes_the_bundled_profile_model() -> None:
 
 
 def test_vocabulary_and_schema_commands(capsys: pytest.CaptureFixture[str]) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require("jsonschema")
     from immunorules._cli.main import main
 
     assert main(["vocabulary", "--rules", str(EXAMPLE), "--engine", "native"]) == 0
@@ -444,3 +444,41 @@ def test_bundled_record_codes_are_well_formed_and_cite_known_sources() -> None:
     cited = {c.source for e in entries for c in e.codes if c.source is not None}
     assert cited <= set(vocab.sources), cited - set(vocab.sources)
     assert sum(len(e.codes) for e in entries) > 200
+
+
+# -- a broken definition is reported once, not at each of its uses -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("      disease_area: autoimmune\n", "", "disease_area: Field required"),
+        ("disease_area: autoimmune", "disease_area: vasculitis", "not a known disease area"),
+        ("{id: age, type: integer, min: 18, max: 110,", "{id: age, type: integer, min: 18,"
+         " max: 110, step: 2,", "unknown key"),
+    ],
+)  # fmt: skip
+def test_a_broken_definition_is_one_problem(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    text = (EXAMPLE / "giant_cell_arteritis.yaml").read_text()
+    assert old in text
+    (tmp_path / "gca.yaml").write_text(text.replace(old, new, 1))
+    with pytest.raises(ir.RuleFileError) as caught:
+        ir.load_rules(tmp_path)
+    problems = caught.value.problems
+    assert len(problems) == 1, "\n".join(p.message for p in problems)
+    (problem,) = problems
+    assert problem.path.startswith("$.vocabulary.")
+    assert expected in f"{problem.path}: {problem.message}"
+    assert "not checked until" in problem.message
+
+
+def test_a_use_of_a_name_never_defined_is_still_reported(tmp_path: Path) -> None:
+    text = (EXAMPLE / "giant_cell_arteritis.yaml").read_text()
+    (tmp_path / "gca.yaml").write_text(
+        text.replace("condition: giant_cell_arteritis\n", "condition: giant_cell_arteritiss\n", 1)
+    )
+    with pytest.raises(ir.RuleFileError) as caught:
+        ir.load_rules(tmp_path)
+    assert any("giant_cell_arteritiss" in p.message for p in caught.value.problems)

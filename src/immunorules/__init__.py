@@ -9,11 +9,14 @@ This module only re-exports, lazily, the public names of the layers below it (th
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
 from . import _registry
 
+# Not typing.TYPE_CHECKING: importing typing would cost the command line's start (see _cli._start).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._analysis.audit_report import AuditReport, Finding
     from ._analysis.decision_table import DecisionRow, DecisionTable
     from ._analysis.whynot import WhyNot

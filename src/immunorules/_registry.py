@@ -9,7 +9,9 @@ it must never import any other part of immunorules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # imported by the package root: nothing at run time (see _cli._start)
+    from collections.abc import Callable
 
 __all__ = ["RendererMissingError", "register_renderer", "renderer", "set_loader"]
 

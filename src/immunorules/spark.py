@@ -5,11 +5,21 @@ An integration module: it imports the core, and nothing in the core imports it (
 Each Arrow batch Spark hands a Python worker is evaluated column by column, as
 ``evaluate_frame`` evaluates a pyarrow table. The knowledge base travels to the executors by
 pickle, which carries its rules and is rebuilt once per Python worker.
+
+In local mode (``local``, ``local[n]``) with neither ``PYSPARK_PYTHON`` nor
+``spark.pyspark.python`` set, the Python workers run the calling interpreter
+(``sys.executable``), so a virtual environment works without being activated; PySpark alone
+would start whatever ``python3`` comes first on the PATH. On a cluster nothing is changed: the
+driver's interpreter path means nothing on the executors, so set ``PYSPARK_PYTHON`` there. This
+module never changes the environment or another function's interpreter.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.types import ArrayType, BooleanType, StringType, StructField, StructType
@@ -23,6 +33,31 @@ if TYPE_CHECKING:
 __all__ = ["evaluate"]
 
 _LISTS = frozenset({"avoided", "advisories", "fired_rules", "unstated", "depends_on"})
+_PYSPARK_DEFAULT = "python3"  # the worker PySpark starts when nothing says otherwise
+
+
+@contextmanager
+def _calling_interpreter(sdf: DataFrame) -> Iterator[None]:
+    """While the Python function is built, point a local session's workers at ``sys.executable``
+    when nothing chose their interpreter (the function keeps the interpreter it was built with)."""
+    try:
+        context = sdf.sparkSession.sparkContext
+        chosen = bool(os.environ.get("PYSPARK_PYTHON")) or context.getConf().contains(
+            "spark.pyspark.python"
+        )
+        local = str(context.master).startswith("local")
+    except Exception:  # Spark Connect: no SparkContext here, the server decides
+        yield
+        return
+    previous = context.pythonExec
+    if chosen or not local or previous != _PYSPARK_DEFAULT or not sys.executable:
+        yield
+        return
+    context.pythonExec = sys.executable
+    try:
+        yield
+    finally:
+        context.pythonExec = previous
 
 
 def evaluate(
@@ -34,7 +69,10 @@ def evaluate(
     """Evaluate every row of ``sdf`` (one profile per row) with ``kb`` (the bundled knowledge
     base by default), lazily: a Spark DataFrame with the columns of
     :func:`immunorules.evaluate_frame` (lists as arrays of strings, tiers as strings), one row
-    per input row."""
+    per input row.
+
+    In local mode with no ``PYSPARK_PYTHON`` (nor ``spark.pyspark.python``) the Python workers
+    run this interpreter; on a cluster, set ``PYSPARK_PYTHON`` to the executors' interpreter."""
     if kb is None:
         from ._api.functions import bundled
 
@@ -63,4 +101,5 @@ def evaluate(
             ]
             yield pa.RecordBatch.from_arrays(columns, names=answers.schema.names)
 
-    return sdf.mapInArrow(evaluate_batches, StructType(fields))
+    with _calling_interpreter(sdf):
+        return sdf.mapInArrow(evaluate_batches, StructType(fields))

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from .._model.rules import Rule
+from .._model.rules import Rule, SuggestEffect
 from .._model.schema import Schema
 from .._policy import EffectKey, absorption, effect_directions, effects_of, is_decisive
 from .audit_report import KINDS, SEVERITY_OF, AuditReport, Finding, FindingKind
@@ -158,6 +158,7 @@ def audit(
     redundant, redundant_ids = analysis.redundant_rules()
     found += redundant
     found += analysis.masked_rules(skip=redundant_ids)
+    found += analysis.unused_effects()
     found += analysis.unused_vocabulary()
     by_kind: dict[str, list[_Lazy]] = {}
     for lazy in found:
@@ -216,6 +217,12 @@ def _now(kind: FindingKind, message: str, profiles: int = 0, **extra: object) ->
         return _finding(kind, message, **fields)
 
     return _Lazy(kind, profiles, build)
+
+
+def _plural(rule_ids: Sequence[str]) -> str:
+    """``R1`` / ``R1 and R2`` / ``R1, R2 and R3``, for a message's subject."""
+    names = sorted(set(rule_ids))
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _located(rule: Rule) -> str:
@@ -685,6 +692,60 @@ class _Analysis:
             region=region,
             region_text=self.space.describe_region(region),
             region_size=size(piece),
+        )
+
+    def unused_effects(self) -> list[_Lazy]:
+        """Avoids of a drug class and flags of a category that no live rule's suggestion can
+        meet: they never change a suggestion (the avoid is still listed in results)."""
+        suggestions = [s for compiled in self.live for s in compiled.rule.then.suggest]
+        flagged = {s.category for s in suggestions}
+        avoids: dict[str, list[str]] = {}
+        flags: dict[str, list[str]] = {}
+        for compiled in self.live:
+            then = compiled.rule.then
+            for avoid in then.avoid:
+                if avoid.subcategory is not None and not self._suggested(
+                    avoid.subcategory, suggestions
+                ):
+                    avoids.setdefault(avoid.subcategory, []).append(compiled.id)
+            for category in then.flag:
+                if category not in flagged:
+                    flags.setdefault(category, []).append(compiled.id)
+        found = [
+            _now(
+                "unused_effect",
+                f"{_plural(rules)} avoid the drug class {name!r}, which no live rule suggests "
+                "(neither it, a class it belongs to or a finer one, nor its whole category "
+                f"{self.schema.sub_category[name]!r}): the avoid never removes a suggestion.",
+                rule_ids=tuple(sorted(set(rules))),
+                subject=f"avoid:{name}",
+            )
+            for name, rules in avoids.items()
+        ]
+        found += [
+            _now(
+                "unused_effect",
+                f"{_plural(rules)} flag the category {name!r}, which no live rule suggests: the "
+                "flag never meets a suggestion.",
+                rule_ids=tuple(sorted(set(rules))),
+                subject=f"flag:{name}",
+            )
+            for name, rules in flags.items()
+        ]
+        return found
+
+    def _suggested(self, subcategory: str, suggestions: Sequence[SuggestEffect]) -> bool:
+        """Whether some suggestion can meet an avoid of ``subcategory``: its category as a
+        whole, or the class itself, a class it belongs to or a finer one."""
+        category = self.schema.sub_category[subcategory]
+        covers = self.schema.covers
+        return any(
+            s.category == category
+            and (
+                not s.subcategories
+                or any(covers(n, subcategory) or covers(subcategory, n) for n in s.subcategories)
+            )
+            for s in suggestions
         )
 
     def unused_vocabulary(self) -> list[_Lazy]:

@@ -35,6 +35,7 @@ FindingKind = Literal[
     "missing_evidence",
     "redundant_rule",
     "masked_rule",
+    "unused_effect",
     "unused_vocabulary",
 ]
 Severity = Literal["error", "warning", "info"]
@@ -49,6 +50,7 @@ SEVERITY_OF: Final[dict[str, Severity]] = {
     "missing_evidence": "error",
     "redundant_rule": "warning",
     "masked_rule": "warning",
+    "unused_effect": "info",
     "unused_vocabulary": "info",
 }
 
@@ -73,7 +75,8 @@ class Finding(_Frozen):
     region_size: int | None = None
     """How many valid profiles ``region`` holds."""
     subject: str | None = None
-    """What an ``unused_vocabulary`` finding is about, e.g. ``advisory:pml_risk``."""
+    """What an ``unused_vocabulary`` finding is about, e.g. ``advisory:pml_risk``, or an
+    ``unused_effect`` one, e.g. ``avoid:jak_inhibitors`` or ``flag:immunostimulants``."""
 
     def to_text(self) -> str:
         lines = [f"[{self.severity}] {self.kind}: {self.message}"]

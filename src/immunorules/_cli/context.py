@@ -4,7 +4,8 @@ standard error is a terminal, standard input), :class:`Output` (the one way a co
 
 Output never carries terminal control characters from rule files or profiles: text shows them
 escaped (``\\x1b``), JSON as JSON escapes (``\\u001b``). A reader that goes away (``| head``) ends
-the output quietly, so that the exit code still tells what the command found.
+the output quietly, so that the exit code still tells what the command found; output that cannot
+be written (a full disk) ends the command with ``cannot write output: ...`` and exit code 2.
 
 This module imports only the standard library, and never loads a knowledge base or reads input.
 """
@@ -86,31 +87,53 @@ class Output:
     closed pipe, ``| head``) ends the output quietly instead of the command, so that the exit
     code still tells what the command found."""
 
-    def __init__(self, stream: TextIO, *, json_format: bool = False) -> None:
+    def __init__(
+        self, stream: TextIO, *, json_format: bool = False, diagnostics: bool = False
+    ) -> None:
         self.stream = stream
         self.clean = json_terminal_safe if json_format else terminal_safe
         self.gone = False
+        # Standard error: when it cannot be written there is nowhere to say so, and the exit
+        # code still tells what happened.
+        self.diagnostics = diagnostics
 
     def write(self, text: str) -> None:
-        """Write ``text`` (made terminal-safe); nothing once the reader has gone."""
+        """Write ``text`` (made terminal-safe); nothing once the reader has gone.
+
+        Raises :class:`CliError` (``cannot write output: ...``) when the output cannot be
+        written: a full disk, a file size limit, an I/O error."""
         if self.gone:
             return
         try:
             self.stream.write(self.clean(text))
         except BrokenPipeError:
             self.reader_gone()
+        except OSError as exc:
+            self._cannot_write(exc)
 
     def flush(self) -> None:
-        """Flush the stream; nothing once the reader has gone."""
+        """Flush the stream; nothing once the reader has gone (raises :class:`CliError` as
+        :meth:`write` does)."""
         if self.gone:
             return
         try:
             self.stream.flush()
         except BrokenPipeError:
             self.reader_gone()
+        except OSError as exc:
+            self._cannot_write(exc)
+
+    def _cannot_write(self, exc: OSError) -> None:
+        """The output cannot be written: drop the rest of it, and (but on standard error)
+        end the command saying why."""
+        self.reader_gone()
+        if self.diagnostics:
+            return
+        reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+        raise CliError(f"cannot write output: {reason}.") from None
 
     def reader_gone(self) -> None:
-        """Drop the rest of the output: the reader went away."""
+        """Drop the rest of the output: the reader went away (or it cannot be written)."""
         # As the Python docs advise: point the stream at devnull, so that the data still
         # buffered in it is dropped rather than raising again at exit.
         self.gone = True
@@ -143,7 +166,7 @@ class Context:
             interactive = False
         return cls(
             out=Output(sys.stdout, json_format=json_format),
-            err=Output(sys.stderr),
+            err=Output(sys.stderr, diagnostics=True),
             stdin=sys.stdin,
             interactive=interactive,
         )

@@ -13,15 +13,17 @@
 Exit codes: 0 success; 1 the audit found errors, validate found problems in the rule files, or
 some lines of a JSON Lines input (rows of a cohort) were not valid profiles (each is reported on
 stderr; every other one is answered); 2 bad input (a missing or unreadable file, invalid JSON, an
-invalid profile, rules that do not load, an unknown category) or a usage error; 130 interrupted.
+invalid profile, rules that do not load, an unknown category), output that cannot be written (a
+full disk) or a usage error; 130 interrupted.
 Bad input is reported in one paragraph on stderr, never with a traceback. The exit code holds when
 the reader of the output goes away (``| head``): the rest of the output is dropped quietly.
 
 Text and Markdown output never carries terminal control characters from rule files or profiles:
 they are shown escaped (``\\x1b``); JSON output carries them as JSON escapes.
 
-Only the standard library is imported until :func:`main` runs, so that an interrupt (Ctrl-C)
-while the rest loads is reported in one line. This module holds no command of its own.
+The console script starts in :mod:`._start`, which handles an interrupt (Ctrl-C) before this
+module and the rest load; this module imports only the standard library until :func:`main` runs,
+and :func:`main` reports an interrupt in one line. This module holds no command of its own.
 """
 
 from __future__ import annotations
@@ -132,5 +134,9 @@ def _main(argv: Sequence[str] | None) -> int:
             "to see the traceback, and please report it.\n"
         )
         code = 2
-    ctx.out.flush()
+    try:
+        ctx.out.flush()
+    except CliError as exc:  # the output cannot be written: a full disk, a file size limit
+        ctx.report(str(exc))
+        code = exc.code
     return code

@@ -10,12 +10,12 @@ This module never decides exit codes or prints messages itself, but for the ``wa
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import csv_blocks
 from .context import CliError
 from .inputs import loads
 
@@ -115,32 +115,19 @@ def csv_batches(
 ) -> Batches:
     """The answers of a CSV file (every cell read as text; an empty cell, or ``NaN``, ``NA``
     or ``null`` in a profile field's column, is not stated)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     from .._evaluate.frame import evaluate_arrow
 
-    with source.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), None)
+    header = csv_blocks.header(source)  # any cell size: see csv_blocks
     if not header:
         raise CliError(f"{str(source)!r} is empty; a cohort CSV starts with a header row.")
-    reader = pacsv.open_csv(
-        source,
-        read_options=pacsv.ReadOptions(block_size=1 << 22),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()),
-            null_values=[""],
-            strings_can_be_null=True,
-        ),
-    )
     start = 0
-    for block in reader:
+    for block in csv_blocks.blocks(source, header):
         for offset in range(0, block.num_rows, batch_size):
             batch = block.slice(offset, batch_size)
             yield evaluate_arrow(kb, batch, ids, text=True, **_assume(assume)), _rows_from(start)
             start += batch.num_rows
     if start == 0:  # a header and no row
-        empty = pa.RecordBatch.from_pylist([], schema=reader.schema)
+        empty = csv_blocks.empty(header)
         yield evaluate_arrow(kb, empty, ids, text=True, **_assume(assume)), _rows_from(start)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from os import PathLike
 from pathlib import Path
@@ -137,7 +137,7 @@ def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
         checker.check_evidence_keys(evidence)
         problems.extend(sorted(checker.problems, key=lambda p: p.line or 0))
     if problems:
-        raise RuleFileError(problems)
+        raise RuleFileError(_without_cascades(problems, merger.broken()))
     ordered = tuple(sorted(rules.values(), key=lambda rule: rule.id))
     scope = tuple(region for checker in checkers for region in checker.scope)
     return LoadedRules(
@@ -789,6 +789,53 @@ class _FileChecker:
                 value.get("advise"), f"{path}.advise", self.schema.advisories, "advisory key"
             ),
         )
+
+
+def _follows_from(problem: RuleFileProblem, name: str, section: str) -> bool:
+    """Whether ``problem`` is only an unknown use of ``name``, a name whose definition (in
+    ``section``) has a problem of its own."""
+    if f"{shown(name)} is not a known" in problem.message:
+        return True
+    return (
+        section == "fields"
+        and problem.message.startswith(("unknown field", "invalid golden-case profile: unknown"))
+        and (problem.path.endswith(f".{name}") or problem.path.endswith(f"[{name!r}]"))
+    )
+
+
+def _without_cascades(
+    problems: list[RuleFileProblem], broken: Mapping[str, tuple[str, str, str]]
+) -> list[RuleFileProblem]:
+    """``problems`` with each broken definition reported once: the unknown-name problems of its
+    uses are left out, and the definition's first problem says how many there were."""
+    if not broken:
+        return problems
+    kept: list[RuleFileProblem] = []
+    uses = dict.fromkeys(broken, 0)
+    for problem in problems:
+        name = next(
+            (n for n, (sec, _, _) in broken.items() if _follows_from(problem, n, sec)), None
+        )
+        if name is None:
+            kept.append(problem)
+        else:
+            uses[name] += 1
+    for name, count in uses.items():
+        _, file, path = broken[name]
+        for index, problem in enumerate(kept):
+            if count and problem.file == file and _under(problem.path, path):
+                note = "use" if count == 1 else "uses"
+                kept[index] = replace(
+                    problem,
+                    message=f"{problem.message} (so {shown(name)} is not defined: its {count} "
+                    f"{note} are not checked until this is fixed)",
+                )
+                break
+    return kept
+
+
+def _under(path: str, entry: str) -> bool:
+    return path == entry or path.startswith((f"{entry}.", f"{entry}["))
 
 
 def _unknown(value: Any, choices: Iterable[str], what: str) -> str:

@@ -54,6 +54,9 @@ class VocabularyMerger:
             for item in getattr(base, section):
                 self.entries[section][_key(item)] = (item, "the bundled vocabulary")
         self.added = False
+        #: Entries whose definition has a problem: (section, id, where(path), path). Their uses
+        #: would fail as unknown names; the loader reports the definition alone.
+        self.rejected: list[tuple[str, str, str, str]] = []
 
     def add_section(self, data: Any, path: str, where: Callable[[str], str], add: Add) -> None:
         """Check one file's ``vocabulary:`` mapping; ``where(path)`` says file:line."""
@@ -81,6 +84,9 @@ class VocabularyMerger:
         try:
             item = _MODELS[section].model_validate(raw)
         except ValidationError as exc:
+            name = raw.get("key" if section == "advisories" else "id")
+            if isinstance(name, str):
+                self.rejected.append((section, name, where(path), path))
             for error in exc.errors(include_url=False):
                 loc = [str(part) for part in error["loc"]]
                 sub = path
@@ -114,6 +120,7 @@ class VocabularyMerger:
             else:
                 add(child_path(path, sub), message)
         if problems:
+            self.rejected.append((section, key, where(path), path))
             return
         known = self.entries[section].get(key)
         if known is not None:
@@ -151,6 +158,15 @@ class VocabularyMerger:
                     found.append(("parent", f"{shown(item.parent)} is not a known subcategory"))
                 elif getattr(parent[0], "category", None) != item.category:
                     found.append(("parent", f"{shown(item.parent)} belongs to another category"))
+        return found
+
+    def broken(self) -> dict[str, tuple[str, str, str]]:
+        """The names defined only by entries with problems: name -> (section, file, path of the
+        first such entry)."""
+        found: dict[str, tuple[str, str, str]] = {}
+        for section, name, where, path in self.rejected:
+            if name not in self.entries[section] and name not in found:
+                found[name] = (section, where.rsplit(":", 1)[0], path)
         return found
 
     def vocabulary(self) -> Vocabulary:

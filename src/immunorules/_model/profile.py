@@ -10,6 +10,7 @@ vocabulary adds fields, conditions or disease areas gets a subclass of it built 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
@@ -400,14 +401,31 @@ def profile_warnings(profile: ConditionProfile) -> tuple[str, ...]:
 
 
 def did_you_mean(value: object, choices: tuple[str, ...] | list[str]) -> str:
-    """A ``; did you mean 'x'?`` hint for a misspelt name, or an empty string."""
+    """A ``; did you mean 'x'?`` hint for a misspelt name, or an empty string.
+
+    Names are compared without regard to case, spaces or hyphens (``Rheumatoid Arthritis``,
+    ``AChR``); a unique name starting with the value, or whose words' initials spell it
+    (``SLE``), is suggested too. Where two names fit equally, none is."""
     if not isinstance(value, str) or len(value) > 200:
         return ""
     close = difflib.get_close_matches(value, choices, n=1, cutoff=0.75)
-    if not close and len(value) >= 4:
-        close = [choice for choice in choices if choice.startswith(value)][:2]
-        close = close if len(close) == 1 else []
+    plain = _SEPARATORS.sub("_", value.strip().lower())
+    if not close and plain != value:
+        close = [choice for choice in choices if choice == plain]
+        close = close or difflib.get_close_matches(plain, choices, n=1, cutoff=0.75)
+    if not close and len(plain) >= 3:
+        close = _unique([choice for choice in choices if choice.startswith(plain)])
+    if not close and len(plain) >= 2 and plain.isalnum():
+        close = _unique([c for c in choices if "".join(w[:1] for w in c.split("_")) == plain])
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def _unique(found: list[str]) -> list[str]:
+    """``found`` when it holds one name, else nothing: two candidates are no suggestion."""
+    return found if len(found) == 1 else []
 
 
 def _custom(message: str) -> PydanticCustomError:

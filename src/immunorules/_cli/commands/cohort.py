@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._errors import ProfileError
-from .. import knowledge, tables
+from .. import knowledge, paths, tables
 from ..assume import add_assume, policy
 from ..context import CliError, Context
 from ..options import FORMATTER, PROG, add_rules
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             "a FHIR Bulk Data export)."
         )
     read_format = "fhir" if args.fhir else tables.format_of(source, "IN")
+    paths.refuse_output_over_input(source, target)
     if not target.parent.is_dir():
         raise CliError(f"the folder of OUT, {str(target.parent)!r}, does not exist.")
     try:
