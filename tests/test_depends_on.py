@@ -22,7 +22,7 @@ import immunorules as ir
 from immunorules._engines.durable import durable_available
 from immunorules.testing import profiles
 
-from .conftest import EVIDENCE
+from .conftest import EVIDENCE, require
 from .test_unstated import FORMS, VOCABULARY
 
 SUGGEST = {"suggest": [{"category": "immunosuppressants", "tier": "first_line"}]}
@@ -260,7 +260,7 @@ def _check_columns(kb: ir.KnowledgeBase, drawn: list[Any], unstated: Any, depend
 )
 @given(data=st.data())
 def test_evaluate_frame_columns_agree_with_evaluate(data: st.DataObject) -> None:
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     kb = KBS["native"]
     drawn = data.draw(
         st.lists(profiles(kb, condition=["psoriasis", None]), min_size=1, max_size=12)
@@ -272,8 +272,8 @@ def test_evaluate_frame_columns_agree_with_evaluate(data: st.DataObject) -> None
 @settings(max_examples=25, deadline=None)
 @given(drawn=st.lists(profiles(), min_size=1, max_size=20))
 def test_bundled_frames_of_every_kind_agree_with_evaluate(drawn: list[Any]) -> None:
-    pa = pytest.importorskip("pyarrow")
-    pl = pytest.importorskip("polars")
+    pa = require("pyarrow")
+    pl = require("polars")
     kb = ir.load_rules(engine="native") if "bundled" not in KBS else KBS["bundled"]
     KBS["bundled"] = kb
     table = pa.Table.from_pylist(_table(drawn))
@@ -284,7 +284,7 @@ def test_bundled_frames_of_every_kind_agree_with_evaluate(drawn: list[Any]) -> N
 
 
 def test_invalid_rows_have_null_lists() -> None:
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     kb = KBS["native"]
     out = kb.evaluate_frame(pd.DataFrame([BASE, {**BASE, "stage": "nope"}]))
     assert out["unstated"][1] is None and out["depends_on"][1] is None

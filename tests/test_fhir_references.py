@@ -12,11 +12,11 @@ import pytest
 
 import immunorules as ir
 
-pytest.importorskip(
-    "fhir.resources", reason="needs the fhir extra: pip install 'immunorules[fhir]'"
-)
+from .conftest import require
 
-from immunorules.fhir import profile_from_fhir, profiles_from_bulk
+require("fhir.resources", reason="needs the fhir extra: pip install 'immunorules[fhir]'")
+
+from immunorules.fhir import profile_from_fhir, profiles_from_bulk  # noqa: E402 - after the skip
 
 SCT = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"

@@ -15,10 +15,10 @@ import yaml
 import immunorules as ir
 from immunorules._cli.main import main
 
-from .conftest import EVIDENCE
+from .conftest import EVIDENCE, require
 
-pd = pytest.importorskip("pandas")
-pa = pytest.importorskip("pyarrow")
+pd = require("pandas")
+pa = require("pyarrow")
 
 ROOT = Path(__file__).resolve().parents[1]
 COHORT = ROOT / "examples" / "profiles" / "cohort.jsonl"
@@ -117,7 +117,7 @@ def test_nullable_dtypes_of_every_library(kb: ir.KnowledgeBase) -> None:
     assert _fired(kb.evaluate_frame(table.to_pandas())) == want
     frame = table.to_pandas(types_mapper=pd.ArrowDtype)
     assert _fired(kb.evaluate_frame(frame)) == want
-    pl = pytest.importorskip("polars")
+    pl = require("polars")
     assert _fired(kb.evaluate_frame(pl.from_arrow(table))) == want
 
 

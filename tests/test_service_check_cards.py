@@ -7,9 +7,11 @@ import pytest
 
 import immunorules as ir
 
-pytest.importorskip("starlette")
+from .conftest import require
 
-from immunorules.service import MAX_SUMMARY, cards_from_result, order_cards
+require("starlette", reason="needs the service extra: pip install 'immunorules[service]'")
+
+from immunorules.service import MAX_SUMMARY, cards_from_result, order_cards  # noqa: E402
 
 RA = {"immune_activity": "overactive", "condition": "rheumatoid_arthritis"}
 
