@@ -210,8 +210,12 @@ def check_card(card: dict[str, Any]) -> None:
     assert 0 < len(card["summary"]) <= MAX_SUMMARY < 140
     assert card["indicator"] in ("info", "warning", "critical")
     assert "NOT FOR CLINICAL USE" in card["detail"]
-    assert re.search(r"`[A-Z0-9]+(-[A-Z0-9]+)+`", card["detail"]), "a rule id"
-    assert "**Why:**" in card["detail"]
+    if card["summary"].startswith(("Check before ordering", "Check the profile")):
+        # what the answer depends on: the facts to check, not the rules behind a line
+        assert card["indicator"] == "warning" and "not stated" in card["summary"] + card["detail"]
+    else:
+        assert re.search(r"`[A-Z0-9]+(-[A-Z0-9]+)+`", card["detail"]), "a rule id"
+        assert "**Why:**" in card["detail"]
     assert card["source"]["label"]
     assert "not for clinical use" in card["source"]["label"]
     for link in card.get("links", ()):
@@ -1435,6 +1439,8 @@ def test_a_heavy_prefetch_is_read_off_the_event_loop_within_its_deadline(
             time.sleep(0.02)
         caller.join()
     took, response = done[0]
-    assert response.status_code == 200 and response.json() == {"cards": []}
+    assert response.status_code == 200
+    if took > 1:  # reading it outlasted the deadline: the call ends there, with no cards
+        assert response.json() == {"cards": []}
     assert took < 6, took
     assert slowest < 0.75, slowest
