@@ -482,3 +482,40 @@ def test_a_use_of_a_name_never_defined_is_still_reported(tmp_path: Path) -> None
     with pytest.raises(ir.RuleFileError) as caught:
         ir.load_rules(tmp_path)
     assert any("giant_cell_arteritiss" in p.message for p in caught.value.problems)
+
+
+@pytest.mark.parametrize("engine", ["native", "durable"])
+def test_a_field_named_self_works_everywhere(tmp_path: Path, engine: str) -> None:
+    """``self`` is an ordinary field id: the profile model takes it as a keyword (its own
+    ``__init__`` takes ``self`` positionally only), so evaluation, the audit's example profiles,
+    why-not, frames and renderers all work with it."""
+    folder = tmp_path / "self"
+    folder.mkdir()
+    document = {
+        "vocabulary": {"fields": [{"id": "self", "type": "boolean"}]},
+        "evidence": EVIDENCE,
+        "scope": {"condition": "psoriasis"},
+        "rules": [
+            rule(
+                "SELF",
+                {"suggest": [{"category": "immunosuppressants", "tier": "first_line"}]},
+                {"condition": "psoriasis", "self": True},
+            )
+        ],
+    }
+    (folder / "rules.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    kb = ir.load_rules(folder, engine=engine)  # type: ignore[arg-type]
+    stated = {"immune_activity": "overactive", "condition": "psoriasis", "self": True}
+    result = kb.evaluate(stated)
+    assert result.fired_rules == ("SELF",)
+    assert result.profile.model_dump()["self"] is True
+    assert "self" in {d.field for d in kb.evaluate({**stated, "self": None}).depends_on}
+    report = ir.audit(kb)
+    gaps = [f for f in report.findings if f.kind == "gap"]
+    assert gaps and all(f.example_profile is not None for f in gaps)
+    examples = [f.example_profile for f in gaps if f.example_profile is not None]
+    assert any(example.model_dump()["self"] is not True for example in examples)
+    assert "self" in result.to_markdown()
+    pd = require("pandas")
+    frame = kb.evaluate_frame(pd.DataFrame({"condition": ["psoriasis"], "self": [True]}))
+    assert frame["fired_rules"][0] == ("SELF",)

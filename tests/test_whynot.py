@@ -469,3 +469,30 @@ def test_a_change_confirmed_at_another_tier_raises(
     monkeypatch.setattr(Index, "tier", first_line_instead)
     with pytest.raises(VerificationError, match=r"first_line suggestion, but .* gives escalation"):
         kb.why_not({**RA, "infection_status": "recent_serious"}, "biologic_therapies", fields=ALL)
+
+
+def test_a_search_limited_to_some_fields_says_so(make_kb: MakeKB) -> None:
+    """When the search held fields fixed (by default: every field not marked modifiable), a
+    "no change" answer is about the fields searched, and says so, naming them."""
+    kb = make_kb(
+        [
+            rule("PREG-ONLY", {"suggest": [sug("cellular_therapies")]}, {"pregnant": True}),
+            rule(
+                "NEVER-IN-PREG", {"avoid": [{"category": "cellular_therapies"}]}, {"pregnant": True}
+            ),
+            rule(
+                "IN-MS", {"suggest": [sug("immunostimulants")]}, {"condition": "multiple_sclerosis"}
+            ),
+        ]
+    )
+    everything = kb.why_not(RA, "cellular_therapies", fields=ALL)
+    assert everything.fixed == () and "No valid change" in everything.summary
+    limited = kb.why_not(RA, "immunostimulants")  # condition is not modifiable: held fixed
+    assert limited.reachable is False and limited.fixed
+    assert "No valid change" not in limited.summary
+    assert "fields searched" in limited.summary
+    assert f"held the {len(limited.fixed)} other field(s) fixed" in limited.summary
+    assert all(name in limited.summary for name in limited.changeable)
+    assert "held fixed: " in str(limited)
+    free = kb.why_not(RA, "immunostimulants", fields=ALL)
+    assert free.changes and free.changes[0].size == 1

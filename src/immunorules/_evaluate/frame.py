@@ -180,6 +180,9 @@ def _pandas_frame(kb: KnowledgeBase, frame: Any, id_columns: Any) -> Any:
 def _pandas_column(pd: Any, np: Any, series: Any) -> Column:
     """A pandas column as evaluation reads it."""
     dtype = series.dtype
+    if isinstance(dtype, pd.SparseDtype):  # a sparse column reads as its dense values
+        series = series.sparse.to_dense()
+        dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         codes = series.cat.codes.to_numpy().astype(np.int64)
         return _Factorized(codes, [clean(v) for v in series.cat.categories.tolist()])
@@ -325,7 +328,10 @@ def _arrow_column(pa: Any, column: Any) -> Column:
             array = pc.dictionary_encode(array)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # lists, structs, ...
             return ObjectColumn(array.to_pylist())
-    inverse = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    # the indices may be unsigned (polars' Categorical and Enum are dictionary<uint32>): widen
+    # them before -1 marks a null
+    indices = array.indices.cast(pa.int64())
+    inverse = indices.fill_null(-1).to_numpy(zero_copy_only=False)
     return _Factorized(inverse, [clean(v) for v in array.dictionary.to_pylist()])
 
 
@@ -440,8 +446,29 @@ def _polars_frame(kb: KnowledgeBase, frame: Any, id_columns: Any) -> Any:
 
     profile, ids = _split(kb.schema, frame.columns, id_columns)
     if profile:
-        table = frame.select(profile).to_arrow()
+        table = frame.select([_polars_readable(pl, frame[name]) for name in profile]).to_arrow()
     else:  # no profile column: a null one keeps the row count (null: not given)
         table = pa.table({next(iter(kb.schema.fields)): pa.nulls(frame.height)})
     answers = pl.from_arrow(evaluate_arrow(kb, table, []))
     return frame.select(ids).hstack(answers) if ids else answers
+
+
+def _polars_readable(pl: Any, column: Any) -> Any:
+    """A polars column as Arrow can carry it: 128-bit integers (which Arrow has no type for)
+    become 64-bit ones when every value fits, else the table is refused naming the column (no
+    value is narrowed or dropped)."""
+    wide = [kind for kind in ("Int128", "UInt128") if hasattr(pl, kind)]
+    if column.dtype not in [getattr(pl, kind) for kind in wide]:
+        return column
+    low, high = column.min(), column.max()
+    if low is not None and (low < -(2**63) or high >= 2**63):
+        raise ProfileError(
+            [
+                ProfileProblem(
+                    column.name,
+                    f"values beyond the 64-bit integer range ({low} to {high}) in this "
+                    f"{column.dtype} column: no profile field takes such a value",
+                )
+            ]
+        )
+    return column.cast(pl.Int64)

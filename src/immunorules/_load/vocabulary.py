@@ -41,7 +41,10 @@ _MODELS: dict[str, type[BaseModel]] = {
     "advisories": AdvisoryDef,
 }
 _ID = re.compile(r"[a-z][a-z0-9_]*\Z")
-_RESERVED = frozenset(dir(BaseModel)) | {"to_fact", "bind_schema", "schema_of"}
+#: Field ids the profile model cannot take: its own attribute names, and ``cls``, the name of the
+#: first parameter of pydantic's ``model_construct`` (a keyword of that name would collide).
+#: ``self`` is not among them: the profile's ``__init__`` takes ``self`` positionally only.
+_RESERVED = frozenset(dir(BaseModel)) | {"to_fact", "bind_schema", "schema_of", "cls"}
 
 
 class VocabularyMerger:

@@ -116,7 +116,7 @@ class ConditionProfile(WithoutV1, BaseModel):
     hsct_type: HsctType | None = None
     malignancy_type: MalignancyType | None = None
 
-    def __init__(self, **data: Any) -> None:
+    def __init__(self, /, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:

@@ -269,6 +269,11 @@ def change_items(changes: Sequence[ProfileChange], labels: Labels) -> tuple[Chan
 
 
 def no_change_text(answer: WhyNot) -> str:
+    if answer.reachable is False and answer.fixed:
+        return (
+            "None among the fields searched: no change to them can make it a first-line or "
+            f"escalation suggestion (held fixed: {', '.join(answer.fixed)})."
+        )
     if answer.reachable is False:
         return "None: no valid profile change can make it a first-line or escalation suggestion."
     if answer.reachable is True:

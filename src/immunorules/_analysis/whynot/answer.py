@@ -76,6 +76,12 @@ def why_not(
     sets, can_reach = _search_changes(
         kb, checked, found, status, max_changes=max_changes, pinned=pinned
     )
+    fixed_fields = tuple(name for name in kb.schema.fields if name in pinned)
+    changeable = tuple(
+        name
+        for name in kb.schema.fields
+        if name not in pinned and not (name == "disease_area" and "condition" in pinned)
+    )
     return WhyNot(
         profile=checked,
         category=category,
@@ -90,12 +96,8 @@ def why_not(
         ),
         changes=sets,
         max_changes=max_changes,
-        fixed=tuple(name for name in kb.schema.fields if name in pinned),
-        changeable=tuple(
-            name
-            for name in kb.schema.fields
-            if name not in pinned and not (name == "disease_area" and "condition" in pinned)
-        ),
+        fixed=fixed_fields,
+        changeable=changeable,
         reachable=can_reach,
         summary=explain.summary(
             kb.schema.category(category).name,
@@ -105,6 +107,8 @@ def why_not(
             sets,
             can_reach,
             max_changes,
+            fixed=fixed_fields,
+            changeable=changeable,
         ),
         knowledge_base=result.knowledge_base,
         citations=citations(

@@ -134,8 +134,13 @@ def summary(
     change_sets: Sequence[ChangeSet],
     reachable: bool | None,
     max_changes: int,
+    *,
+    fixed: Sequence[str] = (),
+    changeable: Sequence[str] = (),
 ) -> str:
-    """The answer in one or two sentences."""
+    """The answer in one or two sentences. ``fixed`` names the fields the search held fixed
+    and ``changeable`` those it could change: when some were held fixed, a "no change" answer
+    says it is about the fields searched, not every valid change."""
     tier_text = {"first_line": "first-line", "escalation": "escalation", "flagged": "flagged"}
     head = {
         "suggested": f"{name} is suggested ({tier_text.get(str(tier), '')}).",
@@ -159,17 +164,34 @@ def summary(
             f"{head} {count} minimal {sets} would make it a suggestion "
             f"(smallest: {smallest} {noun})."
         )
+    searched = _searched(fixed, changeable)
     if reachable is True:
         return (
             f"{head} Only a change of more than {max_changes} fields would make it a suggestion; "
-            "such change sets are not listed."
+            f"such change sets are not listed.{searched}"
         )
-    if reachable is False:
+    if reachable is False and not fixed:
         return (
             f"{head} No valid change to this profile can make it a first-line or escalation "
             "suggestion."
         )
+    if reachable is False:
+        return (
+            f"{head} No change to the fields searched can make it a first-line or escalation "
+            f"suggestion.{searched}"
+        )
     return (
         f"{head} No change of up to {max_changes} field(s) makes it a first-line or escalation "
-        "suggestion; larger changes were not searched."
+        f"suggestion; larger changes were not searched.{searched}"
+    )
+
+
+def _searched(fixed: Sequence[str], changeable: Sequence[str]) -> str:
+    """What the search was limited to, as a sentence (empty when every field was searched)."""
+    if not fixed:
+        return ""
+    free = ", ".join(changeable) if changeable else "none"
+    return (
+        f" The search changed only {free}; it held the {len(fixed)} other field(s) fixed "
+        "(pass fields= or fixed= to search them)."
     )
