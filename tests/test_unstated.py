@@ -351,3 +351,40 @@ def test_a_set_condition_over_200_members_loads_without_listing_subsets(
     assert "SOME" in kb.evaluate(BASE).fired_rules  # codes not stated
     report = ir.audit(kb)
     assert report.profiles > 0
+
+
+@given(
+    domain=st.sampled_from(
+        [(None, True, False), (None, "none", "resolved", "active_serious"), (None, 0, 1, 2, 3)]
+    ),
+    data=st.data(),
+)
+def test_a_condition_that_holds_when_not_stated_reads_so(
+    domain: tuple[object, ...], data: st.DataObject
+) -> None:
+    """A condition's reading says "(or not stated)" exactly when a not-stated field meets it
+    and so does some stated value; a reading without it never covers a not-stated field."""
+    from immunorules._model.rules import describe_condition
+
+    allowed = frozenset(data.draw(st.sets(st.sampled_from(domain), min_size=1)))
+    integer = isinstance(domain[1], int) and not isinstance(domain[1], bool)
+    text = describe_condition("f", allowed, domain, integer=integer)  # type: ignore[arg-type]
+    assert text.endswith("(or not stated)") == (None in allowed and len(allowed) > 1)
+    if None not in allowed:
+        assert "not stated" not in text
+        assert not text.startswith("f not in [") or "null" in text
+
+
+def test_the_result_json_schema_builds_without_warnings() -> None:
+    """``Result.assumed`` defaults to an empty read-only mapping without making the JSON Schema
+    warn (a shared default that pydantic cannot serialise did)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        schema = ir.Result.model_json_schema()
+    assert schema["properties"]["assumed"]["type"] == "object"
+    result = ir.load_rules(engine="native").evaluate({"condition": "psoriasis"})
+    assert result.assumed == {}
+    with pytest.raises(TypeError):
+        result.assumed["pregnant"] = False  # type: ignore[index]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal, NoReturn
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, SerializeAsAny
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SerializeAsAny
 
 from .._registry import register_renderer as register_renderer
 from .._registry import renderer as _renderer
@@ -196,7 +196,9 @@ class Result(Rendered, _Frozen):
     unstated: tuple[str, ...] = ()
     depends_on: tuple[Dependency, ...] = ()
     warnings: tuple[str, ...] = ()
-    assumed: Annotated[dict[str, Value], AfterValidator(ReadOnlyDict)] = ReadOnlyDict()
+    assumed: Annotated[dict[str, Value], AfterValidator(ReadOnlyDict)] = Field(
+        default_factory=ReadOnlyDict
+    )
     notice: str = NOT_FOR_CLINICAL_USE
 
     def suggestion(self, category: str) -> Suggestion | None:

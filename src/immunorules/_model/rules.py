@@ -166,7 +166,18 @@ class Rule(_Frozen):
 def describe_condition(
     field: str, allowed: frozenset[Scalar], domain: tuple[Scalar, ...], *, integer: bool = False
 ) -> str:
-    """A short human reading of one condition, e.g. ``prior_lines_of_therapy >= 1``."""
+    """A short human reading of one condition, e.g. ``prior_lines_of_therapy >= 1``; a
+    condition that also holds when the field is not stated ends with ``(or not stated)``, so
+    ``pregnant not in [true]`` (stated: no) and ``pregnant = false (or not stated)`` read
+    apart."""
+    if None in allowed and len(allowed) > 1:
+        stated = describe_condition(
+            field,
+            allowed - {None},
+            tuple(value for value in domain if value is not None),
+            integer=integer,
+        )
+        return f"{stated} (or not stated)"
     ordered = [value for value in domain if value in allowed]
     if integer and not any(v is None for v in ordered):
         numbers = [value for value in ordered if isinstance(value, int)]
