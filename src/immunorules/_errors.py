@@ -136,13 +136,18 @@ class ProfileError(ImmunorulesError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RuleFileProblem:
-    """One thing wrong in a rule file, located by file, line, rule id and JSON path."""
+    """One thing wrong in a rule file, located by file, line, rule id and JSON path; in a
+    workbook (``.xlsx``), by ``sheet``, ``row`` (1-based, as the spreadsheet shows it) and
+    ``column`` (its header and cell, e.g. ``'pregnant (H7)'``) instead of a line."""
 
     file: str
     line: int | None
     rule_id: str | None
     path: str
     message: str
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
 
     @property
     def json_path(self) -> str:
@@ -151,6 +156,8 @@ class RuleFileProblem:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.sheet is not None:
+            where = f"{self.file} [sheet {self.sheet!r}, row {self.row}, column {self.column}]"
         rule = f" [{self.rule_id}]" if self.rule_id else ""
         return f"{where}{rule} {self.path}: {_clipped(self.message)}"
 

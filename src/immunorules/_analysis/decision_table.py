@@ -12,16 +12,17 @@ import csv
 import html
 import io
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from os import PathLike
 from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import BaseModel, ConfigDict
 
 from .._model.base import WithoutV1
 from .._model.matching import Scalar
-from .._model.rules import Rule, SuggestEffect, describe_condition
+from .._model.rules import Evidence, Rule, SuggestEffect, describe_condition
 from .._model.schema import Schema, bundled_schema
 from .._registry import renderer
 
@@ -84,6 +85,8 @@ class DecisionTable(Sequence[DecisionRow]):
 
     rows: tuple[DecisionRow, ...]
     field_order: tuple[str, ...] = ()
+    #: What a workbook needs beyond the rows (the rules themselves, evidence, scope, schema).
+    source: _Source | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def fields(self) -> tuple[str, ...]:
@@ -117,7 +120,11 @@ class DecisionTable(Sequence[DecisionRow]):
         groups: dict[str, list[DecisionRow]] = {}
         for row in sorted(self.rows, key=lambda r: (r.file, r.line or 0)):
             groups.setdefault(row.file, []).append(row)
-        return {file: DecisionTable(tuple(rows), self.field_order) for file, rows in groups.items()}
+        part = None if self.source is None else replace(self.source, whole=False)
+        return {
+            file: DecisionTable(tuple(rows), self.field_order, part)
+            for file, rows in groups.items()
+        }
 
     def to_records(self) -> list[dict[str, str]]:
         """Every row as flat text (see :meth:`DecisionRow.record`)."""
@@ -182,6 +189,38 @@ class DecisionTable(Sequence[DecisionRow]):
         frame = pd.DataFrame(records, columns=[*head, "file", "line"])
         frame["line"] = frame["line"].astype("Int64")
         return frame
+
+    def to_excel(self, path: str | PathLike[str]) -> None:
+        """Write the rules of this table as an Excel workbook a clinician can edit and
+        :func:`immunorules.load_rules` reads back (``ir.load_rules("table.xlsx")``): a
+        ``rules`` sheet with one row per rule (id, title, status, one column per profile field
+        with the rule's condition, one per effect, ``because`` and ``evidence``), and
+        ``evidence``, ``golden cases``, ``vocabulary`` (entries beyond the bundled vocabulary)
+        and ``scope`` sheets. Conditions and effects are written as in rule files (YAML flow
+        style: ``[none, null]``, ``{min: 1}``). The round trip is lossless: the same rules, the
+        same fingerprint. The workbook of a whole knowledge base's table holds its draft and
+        retired rules too (their ``status`` says so), whether or not the table shows them: it
+        is the knowledge base's source, not a view; a table of one file (:meth:`by_file`) writes
+        that file's rules. Needs openpyxl (``pip install 'immunorules[excel]'``)."""
+        from .._load.workbook import write_workbook
+        from .._model.vocabulary import bundled_vocabulary
+
+        if self.source is None:
+            raise ValueError("this table was not made from a knowledge base: nothing to write")
+        source = self.source
+        ids = list(source.rules) if source.whole else [row.rule_id for row in self.rows]
+        if not source.whole:
+            files = {row.file for row in self.rows}
+            shown = set(ids)
+            ids += [i for i, r in source.rules.items() if r.file in files and i not in shown]
+        write_workbook(
+            path,
+            rules=[source.rules[rule_id] for rule_id in ids],
+            evidence=source.evidence,
+            scope=source.scope,
+            schema=source.schema,
+            bundled=bundled_vocabulary(),
+        )
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -309,4 +348,15 @@ def decision_table(kb: KnowledgeBase, *, include_inactive: bool = False) -> Deci
     rules = kb.rules if include_inactive else kb.active_rules
     schema = kb.schema
     rows = tuple(rule_row(rule, schema) for rule in rules)
-    return DecisionTable(rows, tuple(schema.fields))
+    source = _Source({rule.id: rule for rule in kb.rules}, kb.evidence, kb.scope, schema)
+    return DecisionTable(rows, tuple(schema.fields), source)
+
+
+@dataclass(frozen=True)
+class _Source:
+    rules: Mapping[str, Rule]
+    evidence: Mapping[str, Evidence]
+    scope: tuple[Rule, ...]
+    schema: Schema
+    #: The table of the whole knowledge base (not of one file).
+    whole: bool = True

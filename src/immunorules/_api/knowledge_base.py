@@ -469,6 +469,9 @@ def _fingerprint(loaded: LoadedRules) -> str:
     if not loaded.schema.bundled:
         content["vocabulary"] = loaded.schema.vocabulary.model_dump(mode="json")
     if loaded.scope:
-        content["scope"] = [canonical(region) for region in loaded.scope]
+        # a region's title names the file it came from: where the rules live is not content
+        content["scope"] = [
+            {k: v for k, v in canonical(region).items() if k != "title"} for region in loaded.scope
+        ]
     encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()

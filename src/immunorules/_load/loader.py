@@ -33,6 +33,7 @@ from .._model.schema import Schema, bundled_schema
 from .._model.space import FlatSpace
 from .._model.vocabulary import bundled_vocabulary
 from .vocabulary import VocabularyMerger
+from .workbook import WorkbookDocument, read_workbook
 from .yaml import YamlDocument, child_path, parse_yaml
 
 __all__ = ["BUNDLED_RULES", "LoadedRules", "load_rule_files", "unstated_warnings"]
@@ -171,8 +172,11 @@ def _rule_files(path: Path) -> tuple[list[Path], RuleFileProblem | None]:
             return [], RuleFileProblem(shown, None, None, "$", "no rule files (*.yaml, *.yml) here")
         return found, None
     if path.is_file():
-        if path.suffix not in {".yaml", ".yml"}:
-            return [], RuleFileProblem(shown, None, None, "$", "not a rule file (*.yaml, *.yml)")
+        # a workbook is read only when named: a folder's rule files are its YAML files
+        if path.suffix not in {".yaml", ".yml", ".xlsx"}:
+            return [], RuleFileProblem(
+                shown, None, None, "$", "not a rule file (*.yaml, *.yml) or workbook (*.xlsx)"
+            )
         return [path], None
     return [], RuleFileProblem(shown, None, None, "$", "no such file or directory")
 
@@ -198,20 +202,32 @@ class _FileChecker:
         if any(problem.path == path for problem in self.doc.problems):
             return  # the YAML problem at this node (e.g. a refused tag) already explains it
         rule = rule_id if rule_id is not None else self.current_rule
-        self.problems.append(RuleFileProblem(self.file, self.doc.line(path), rule, path, message))
+        self.problems.append(self._problem(path, message, rule, self.doc.line(path)))
+
+    def _problem(
+        self, path: str, message: str, rule: str | None, line: int | None
+    ) -> RuleFileProblem:
+        """A problem at ``path``, located by line in a rule file or by cell in a workbook."""
+        if isinstance(self.doc, WorkbookDocument):
+            cell = self.doc.cell(path)
+            if cell is not None:
+                sheet, row, column = cell
+                return RuleFileProblem(self.file, None, rule, path, message, sheet, row, column)
+        return RuleFileProblem(self.file, line, rule, path, message)
 
     def read(self, path: Path, merger: VocabularyMerger) -> None:
         """Parse the file, check its shape, and add its ``vocabulary:`` to ``merger``."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.add("$", f"cannot read file: {exc}")
-            return
-        self.doc = parse_yaml(text)
+        if path.suffix == ".xlsx":
+            self.doc = read_workbook(path)
+        else:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                self.add("$", f"cannot read file: {exc}")
+                return
+            self.doc = parse_yaml(text)
         for problem in self.doc.problems:
-            self.problems.append(
-                RuleFileProblem(self.file, problem.line, None, problem.path, problem.message)
-            )
+            self.problems.append(self._problem(problem.path, problem.message, None, problem.line))
         data = self.doc.data
         if self.doc.problems and data is None:
             return
