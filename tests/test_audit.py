@@ -254,7 +254,7 @@ def test_report_filters_counts_and_ok() -> None:
 def test_report_renders_as_text_json_and_markdown() -> None:
     report = ir.audit(load_fixture("gap_positive"))
     text = report.to_text()
-    assert text.startswith("immunorules audit of custom")
+    assert text.startswith("immunorules audit of gap_positive unversioned (fingerprint ")
     assert "FAILED: 1 error, 0 warnings" in text
     assert "[error] gap:" in text and "example: immune_activity=overactive" in text
     assert ir.NOT_FOR_CLINICAL_USE in text

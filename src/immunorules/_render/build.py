@@ -439,6 +439,7 @@ def audit_document(report: AuditReport, labels: Labels) -> Document:
     head = AuditHead(
         name=info.name,
         version=info.version,
+        fingerprint=info.fingerprint[:12],
         active_rules=report.active_rules,
         profiles=report.profiles,
         ok=report.ok,
