@@ -4,10 +4,11 @@
     immunorules evaluate PROFILE.json [--rules DIR] [--format text|json|markdown]
     immunorules explain PROFILE.json --category CATEGORY [--rules DIR] [--format ...]
     immunorules audit [--rules DIR] [--format text|json|markdown]
+    immunorules coverage [--rules DIR] [--format text|json|markdown|html]
     immunorules validate DIR [DIR ...]
     immunorules vocabulary [--rules DIR] [--format text|json|markdown]
     immunorules schema [--rules DIR] [--rule-files]
-    immunorules serve [--rules DIR] [--host H] [--port N] [--issuer ISS=JWKS] [--audience URL] ...
+    immunorules serve [--rules DIR] [--reload] [--host H] [--port N] [--issuer ISS=JWKS] ...
     immunorules cohort IN OUT [--rules DIR] [--id-column COL] [--fhir]
 
 Exit codes: 0 success; 1 the audit found errors, validate found problems in the rule files, or
