@@ -73,7 +73,8 @@ def test_the_bundled_golden_cases_fire_every_rule(bundled: ir.KnowledgeBase) -> 
     assert report.untested_effects == 0
     assert report.observed_effects + len(report.unobserved_effects) == report.effects
     assert all(item.effect.startswith("advise:") for item in report.unobserved_effects)
-    assert ir.coverage() == report.model_copy(update={"knowledge_base": ir.coverage().knowledge_base})
+    default = ir.coverage()  # the bundled knowledge base (its engine may differ)
+    assert default.unobserved_effects == report.unobserved_effects
 
 
 def test_untested_rules_and_unobserved_effects(mine: ir.KnowledgeBase) -> None:

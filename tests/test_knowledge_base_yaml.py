@@ -208,3 +208,21 @@ def test_what_is_declared_is_what_info_says(
         tuple(authors),
         effective,
     )
+
+
+def test_why_not_answers_and_the_summary_carry_them_too() -> None:
+    kb = ir.load_rules(GCA, engine="native")
+    relapse = {"immune_activity": "overactive", "condition": "giant_cell_arteritis", "age": 80}
+    answer = kb.why_not(relapse, "biologic_therapies")
+    assert f"Knowledge base: gca 1.0.0 (engine native, fingerprint {kb.fingerprint[:12]})" in (
+        answer.explain()
+    )
+    import json
+
+    summary = json.loads(kb.to_json())
+    assert (summary["name"], summary["version"], summary["effective"]) == (
+        "gca",
+        "1.0.0",
+        "2026-12-07",
+    )
+    assert summary["authors"] == ["immunorules developers"] and summary["description"]

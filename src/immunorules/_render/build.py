@@ -351,7 +351,7 @@ def whynot_document(answer: WhyNot, labels: Labels) -> Document:
     if answer.inactive_rule_ids:
         blocks.append(Inactive(tuple(answer.inactive_rule_ids)))
     info = answer.knowledge_base
-    blocks.append(Foot(info.name, info.version, info.engine, None, None))
+    blocks.append(Foot(info.name, info.version, info.engine, info.fingerprint[:12], None))
     return Document("whynot", answer.notice, tuple(blocks))
 
 
