@@ -1,8 +1,9 @@
 """The loader: the only code that touches rule files.
 
-It reads every ``*.yaml``/``*.yml`` file under the given paths, checks each against the rule-file
-format and the knowledge base's vocabulary, and collects every problem in every file into one
-:class:`RuleFileError`. Nothing in a rule file is ever executed.
+It reads every ``*.yaml``/``*.yml`` file under the given paths (but a folder's
+``knowledge-base.yaml``, which :mod:`.about` reads as the folder's name and version), checks each
+against the rule-file format and the knowledge base's vocabulary, and collects every problem in
+every file into one :class:`RuleFileError`. Nothing in a rule file is ever executed.
 """
 
 from __future__ import annotations
