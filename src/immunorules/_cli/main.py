@@ -51,6 +51,7 @@ examples:
   {PROG} evaluate examples/profiles/cohort.jsonl --format json     (JSON Lines: one per line)
   {PROG} explain examples/profiles/transplant_recipient_melanoma.json --category immunostimulants
   {PROG} audit --rules my_rules/
+  {PROG} coverage --rules my_rules/
   {PROG} validate my_rules/
 
 A profile is a JSON object with the fields of immunorules.ConditionProfile, e.g.
