@@ -25,7 +25,13 @@ def in_region(profile: ir.ConditionProfile, region: Mapping[str, Sequence[object
 def assert_example_shows(kb: ir.KnowledgeBase, finding: ir.Finding) -> None:
     """Re-evaluate the finding's example with ``kb.evaluate``; it must show the finding."""
     example = finding.example_profile
-    if finding.kind in ("dead_rule", "missing_evidence", "unused_effect", "unused_vocabulary"):
+    if finding.kind in (
+        "dead_rule",
+        "missing_evidence",
+        "untested_rule",
+        "unused_effect",
+        "unused_vocabulary",
+    ):
         assert example is None
         return
     assert example is not None, finding

@@ -281,6 +281,10 @@ def test_audit_agrees_with_brute_force(kb: KnowledgeBase) -> None:
         found_redundant.update(finding.rule_ids if identical else finding.rule_ids[:1])
     assert found_redundant == brute.redundant()
     assert {f.rule_ids[0] for f in report.filter(kind="masked_rule")} == brute.masked()
+    cases = [case.profile for rule in kb.active_rules for case in rule.tests]
+    fired = {rule_id for profile in cases for rule_id in kb.evaluate(profile).fired_rules}
+    untested = {rule.id for rule in kb.active_rules} - fired
+    assert {f.rule_ids[0] for f in report.filter(kind="untested_rule")} == untested
 
     for finding in report.findings:
         assert_example_shows(kb, finding)

@@ -123,7 +123,7 @@ def test_good_rule_files_pass_the_schema_of_their_knowledge_base(name: str) -> N
     rule_schema = rule_file_json_schema(schema)
     jsonschema.Draft202012Validator.check_schema(rule_schema)
     validator = jsonschema.Draft202012Validator(rule_schema)
-    files = sorted(folder.glob("*.yaml"))
+    files = sorted(p for p in folder.glob("*.yaml") if p.name != "knowledge-base.yaml")
     assert files
     for path in files:
         document = parse_yaml(path.read_text(encoding="utf-8")).data  # as the loader reads it

@@ -417,7 +417,8 @@ def test_vocabulary_and_schema_commands(capsys: pytest.CaptureFixture[str]) -> N
     rules_schema = json.loads(capsys.readouterr().out)
     jsonschema.Draft202012Validator.check_schema(rules_schema)
     checker = jsonschema.Draft202012Validator(rules_schema)
-    for path in [*sorted((ROOT / "rules").glob("*.yaml")), *sorted(EXAMPLE.glob("*.yaml"))]:
+    rule_files = [*sorted((ROOT / "rules").glob("*.yaml")), *sorted(EXAMPLE.glob("*.yaml"))]
+    for path in (p for p in rule_files if p.name != "knowledge-base.yaml"):  # not a rule file
         document = parse_yaml(path.read_text(encoding="utf-8")).data  # as the loader reads it
         errors = [e.message for e in checker.iter_errors(document)]
         assert errors == [], (path.name, errors[:3])

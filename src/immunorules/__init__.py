@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._analysis.audit_report import AuditReport, Finding
+    from ._analysis.coverage import Coverage, UnobservedEffect
     from ._analysis.decision_table import DecisionRow, DecisionTable
     from ._analysis.whynot import WhyNot
-    from ._api.functions import audit, evaluate, evaluate_frame, evaluate_many
+    from ._api.functions import audit, coverage, evaluate, evaluate_frame, evaluate_many
     from ._api.knowledge_base import KnowledgeBase, __version__, load_rules
     from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
     from ._load.loader import BUNDLED_RULES
@@ -47,6 +48,7 @@ __all__ = [
     "Citation",
     "ConditionProfile",
     "Conflict",
+    "Coverage",
     "DecisionRow",
     "DecisionTable",
     "Dependency",
@@ -60,9 +62,11 @@ __all__ = [
     "Result",
     "RuleFileError",
     "Suggestion",
+    "UnobservedEffect",
     "WhyNot",
     "__version__",
     "audit",
+    "coverage",
     "evaluate",
     "evaluate_frame",
     "evaluate_many",
@@ -74,8 +78,12 @@ __all__ = [
 #: immunorules`` loads nothing heavy: the command line starts by importing this package, and an
 #: interrupt (Ctrl-C) while the rest loads must reach its handler, not print a traceback.
 _LAZY: dict[str, str] = {
-    **dict.fromkeys(("audit", "evaluate", "evaluate_frame", "evaluate_many"), "._api.functions"),
+    **dict.fromkeys(
+        ("audit", "coverage", "evaluate", "evaluate_frame", "evaluate_many"), "._api.functions"
+    ),
     "AuditReport": "._analysis.audit_report",
+    "Coverage": "._analysis.coverage",
+    "UnobservedEffect": "._analysis.coverage",
     "Finding": "._analysis.audit_report",
     "DecisionRow": "._analysis.decision_table",
     "DecisionTable": "._analysis.decision_table",

@@ -160,6 +160,7 @@ def audit(
     found += analysis.masked_rules(skip=redundant_ids)
     found += analysis.unused_effects()
     found += analysis.unused_vocabulary()
+    found += _untested_rules(kb)
     by_kind: dict[str, list[_Lazy]] = {}
     for lazy in found:
         by_kind.setdefault(lazy.kind, []).append(lazy)
@@ -181,6 +182,22 @@ def audit(
         totals=totals,
         max_findings=max_findings,
     )
+
+
+def _untested_rules(kb: KnowledgeBase) -> list[_Lazy]:
+    """An ``untested_rule`` warning for each active rule that no golden case fires."""
+    from .coverage import coverage
+
+    untested = coverage(kb).untested_rules
+    return [
+        _now(
+            "untested_rule",
+            f"no golden case fires {rule_id} ({_located(kb.rule(rule_id))}): add a case in its "
+            "'tests' whose profile it matches, with what the result must say.",
+            rule_ids=(rule_id,),
+        )
+        for rule_id in untested
+    ]
 
 
 def _scope_rules(

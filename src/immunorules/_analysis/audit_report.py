@@ -35,6 +35,7 @@ FindingKind = Literal[
     "missing_evidence",
     "redundant_rule",
     "masked_rule",
+    "untested_rule",
     "unused_effect",
     "unused_vocabulary",
 ]
@@ -50,6 +51,7 @@ SEVERITY_OF: Final[dict[str, Severity]] = {
     "missing_evidence": "error",
     "redundant_rule": "warning",
     "masked_rule": "warning",
+    "untested_rule": "warning",
     "unused_effect": "info",
     "unused_vocabulary": "info",
 }

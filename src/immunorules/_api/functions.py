@@ -18,12 +18,13 @@ from .knowledge_base import KnowledgeBase, load_rules
 if TYPE_CHECKING:
     from .._analysis.audit import Progress
     from .._analysis.audit_report import AuditReport
+    from .._analysis.coverage import Coverage
     from .._errors import ProfileError
     from .._evaluate.assume import Assume
     from .._model.profile import ConditionProfile
     from .._model.result import Result
 
-__all__ = ["audit", "bundled", "evaluate", "evaluate_frame", "evaluate_many"]
+__all__ = ["audit", "bundled", "coverage", "evaluate", "evaluate_frame", "evaluate_many"]
 
 
 @cache
@@ -118,3 +119,19 @@ def audit(
     return audit_knowledge_base(
         bundled() if kb is None else kb, max_findings=max_findings, progress=progress, scope=scope
     )
+
+
+def coverage(kb: KnowledgeBase | None = None) -> Coverage:
+    """How much of a knowledge base (the bundled one by default) its golden cases exercise.
+
+    Every golden case of the active rules is run: ``untested_rules`` are the active rules no
+    golden case fires; ``unobserved_effects`` the effects of fired rules (a suggestion, flag or
+    avoid of a category or drug class, an advisory) that no golden case firing the rule checks
+    (its expectation names the category or the advisory); ``rule_share`` and ``effect_share``
+    the tested over all. Renders as text, Markdown, HTML (``explain()``, ``to_markdown()``,
+    ``to_html()``) and JSON (``to_json()``). The audit reports each untested rule as an
+    ``untested_rule`` warning.
+    """
+    from .._analysis.coverage import coverage as coverage_of
+
+    return coverage_of(bundled() if kb is None else kb)

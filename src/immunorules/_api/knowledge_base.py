@@ -24,6 +24,7 @@ from .._evaluate.assume import Assume, assumptions, fill
 from .._evaluate.batch import ResultCache
 from .._evaluate.depends import Depends
 from .._evaluate.resolve import Resolver
+from .._load.about import About
 from .._load.loader import BUNDLED_RULES, LoadedRules, PathInput, load_rule_files
 from .._model.cache import BoundedCache
 from .._model.matching import Matcher
@@ -74,17 +75,16 @@ class KnowledgeBase(Rendered):
         self._rules_by_id = {rule.id: rule for rule in loaded.rules}
         self._active = tuple(rule for rule in loaded.rules if rule.active)
         self.fingerprint: str = _fingerprint(loaded)
-        self.name: str = "immunorules-bundled" if bundled else "custom"
-        self.version: str = __version__ if bundled else f"custom-{self.fingerprint[:12]}"
+        about = _about(loaded, bundled=bundled)
+        self.name: str = about["name"]
+        self.version: str = about["version"]
         self.schema: Schema = loaded.schema
         self.space: FlatSpace = loaded.space
         self._matcher: Matcher = _make_matcher(
             engine, [loaded.space.matcher(rule) for rule in self._active], loaded.space.domains
         )
         self.engine: str = self._matcher.name
-        self._info = KnowledgeBaseInfo(
-            name=self.name, version=self.version, fingerprint=self.fingerprint, engine=self.engine
-        )
+        self._info = KnowledgeBaseInfo(fingerprint=self.fingerprint, engine=self.engine, **about)
         self._bundled = bundled
         self._resolver = Resolver(
             self._rules_by_id, self._info, evidence=loaded.evidence, schema=loaded.schema
@@ -152,6 +152,9 @@ class KnowledgeBase(Rendered):
 
     @property
     def info(self) -> KnowledgeBaseInfo:
+        """Its name, version, fingerprint and engine, and the description, effective date and
+        authors its ``knowledge-base.yaml`` gives: what every result and audit report carries
+        as ``knowledge_base``."""
         return self._info
 
     def rule(self, rule_id: str) -> Rule:
@@ -172,7 +175,8 @@ class KnowledgeBase(Rendered):
         rules = self.__dict__.get("_pickled_rules")
         if rules is None:
             rules = self.__dict__["_pickled_rules"] = pickle.dumps(self._loaded, protocol=5)
-        return (_rebuild, (self.fingerprint, self.engine, self._bundled, rules))
+        identity = f"{self.name} {self.version}"  # the same rules may be named otherwise
+        return (_rebuild, (self.fingerprint, self.engine, self._bundled, rules, identity))
 
     # -- evaluation --------------------------------------------------------------------------
 
@@ -402,16 +406,18 @@ class KnowledgeBase(Rendered):
         return self._rendered("json", indent=indent)
 
 
-#: Knowledge bases rebuilt from pickles in this process, by (fingerprint, engine, bundled): a
-#: worker that receives the same knowledge base with every task builds it once.
-_REBUILT: BoundedCache[tuple[str, str, bool], KnowledgeBase] = BoundedCache(8)
+#: Knowledge bases rebuilt from pickles in this process, by (fingerprint, engine, bundled, name and
+#: version): a worker that receives the same knowledge base with every task builds it once.
+_REBUILT: BoundedCache[tuple[str, str, bool, str], KnowledgeBase] = BoundedCache(8)
 _REBUILT_LOCK = threading.Lock()  # one build per key
 
 
-def _rebuild(fingerprint: str, engine: str, bundled: bool, rules: bytes) -> KnowledgeBase:
+def _rebuild(
+    fingerprint: str, engine: str, bundled: bool, rules: bytes, identity: str = ""
+) -> KnowledgeBase:
     """The knowledge base of a pickle (see :meth:`KnowledgeBase.__reduce__`): the rules are
     unpickled only when this process has not rebuilt it yet."""
-    key = (fingerprint, engine, bundled)
+    key = (fingerprint, engine, bundled, identity)
     with _REBUILT_LOCK:
         kb = _REBUILT.get(key)
         if kb is None:
@@ -421,6 +427,32 @@ def _rebuild(fingerprint: str, engine: str, bundled: bool, rules: bytes) -> Know
                 raise EngineError("an unpickled knowledge base has other rules than its pickle")
             _REBUILT.put(key, kb)
         return kb
+
+
+#: The version of a rule folder whose ``knowledge-base.yaml`` gives none.
+UNVERSIONED = "unversioned"
+
+
+def _about(loaded: LoadedRules, *, bundled: bool) -> dict[str, Any]:
+    """Name, version, description, effective date and authors of the rules loaded: each path's
+    own (the bundled folder's version is the library's), several joined (``bundled+gca``)."""
+    parts = loaded.about
+    if not parts:  # rules pickled before paths described themselves
+        parts = (About(name="immunorules-bundled" if bundled else "custom", bundled=bundled),)
+    versions = [part.version or (__version__ if part.bundled else UNVERSIONED) for part in parts]
+    described = [part for part in parts if part.description]
+    if len(described) == 1:
+        description = described[0].description
+    else:
+        description = "; ".join(f"{part.name}: {part.description}" for part in described) or None
+    dates = [part.effective for part in parts if part.effective is not None]
+    return {
+        "name": "+".join(part.name for part in parts),
+        "version": "+".join(versions),
+        "description": description,
+        "effective": max(dates) if dates else None,
+        "authors": tuple(dict.fromkeys(a for part in parts for a in part.authors)),
+    }
 
 
 def _make_matcher(

@@ -20,7 +20,7 @@ from .context import CliError, clip
 if TYPE_CHECKING:
     from .._api.knowledge_base import KnowledgeBase as KnowledgeBase
 
-__all__ = ["check_paths", "exists", "load", "rule_problems", "version"]
+__all__ = ["check_paths", "exists", "load", "reload", "rule_problems", "version"]
 
 _ENGINE_ARGUMENT = re.compile(r"\bengine=(['\"])(\w+)\1")
 
@@ -62,6 +62,14 @@ def load(args: argparse.Namespace) -> KnowledgeBase:
         # The library's wording names its argument (engine='native'); here it is an option.
         message = _ENGINE_ARGUMENT.sub(r"--engine \2", str(exc))
         raise CliError(f"{message}.") from None
+
+
+def reload(args: argparse.Namespace) -> KnowledgeBase:
+    """The knowledge base of ``args`` loaded again, raising the library's own errors
+    (:class:`RuleFileError` listing every problem) for the caller to log."""
+    from .._api.knowledge_base import load_rules
+
+    return load_rules(args.rules if args.rules else None, engine=args.engine)
 
 
 def rule_problems(exc: RuleFileError, head: str) -> str:

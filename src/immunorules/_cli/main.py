@@ -4,10 +4,11 @@
     immunorules evaluate PROFILE.json [--rules DIR] [--format text|json|markdown]
     immunorules explain PROFILE.json --category CATEGORY [--rules DIR] [--format ...]
     immunorules audit [--rules DIR] [--format text|json|markdown]
+    immunorules coverage [--rules DIR] [--format text|json|markdown|html]
     immunorules validate DIR [DIR ...]
     immunorules vocabulary [--rules DIR] [--format text|json|markdown]
     immunorules schema [--rules DIR] [--rule-files]
-    immunorules serve [--rules DIR] [--host H] [--port N] [--issuer ISS=JWKS] [--audience URL] ...
+    immunorules serve [--rules DIR] [--reload] [--host H] [--port N] [--issuer ISS=JWKS] ...
     immunorules cohort IN OUT [--rules DIR] [--id-column COL] [--fhir]
 
 Exit codes: 0 success; 1 the audit found errors, validate found problems in the rule files, or
@@ -50,6 +51,7 @@ examples:
   {PROG} evaluate examples/profiles/cohort.jsonl --format json     (JSON Lines: one per line)
   {PROG} explain examples/profiles/transplant_recipient_melanoma.json --category immunostimulants
   {PROG} audit --rules my_rules/
+  {PROG} coverage --rules my_rules/
   {PROG} validate my_rules/
 
 A profile is a JSON object with the fields of immunorules.ConditionProfile, e.g.

@@ -1,8 +1,9 @@
 """The loader: the only code that touches rule files.
 
-It reads every ``*.yaml``/``*.yml`` file under the given paths, checks each against the rule-file
-format and the knowledge base's vocabulary, and collects every problem in every file into one
-:class:`RuleFileError`. Nothing in a rule file is ever executed.
+It reads every ``*.yaml``/``*.yml`` file under the given paths (but a folder's
+``knowledge-base.yaml``, which :mod:`.about` reads as the folder's name and version), checks each
+against the rule-file format and the knowledge base's vocabulary, and collects every problem in
+every file into one :class:`RuleFileError`. Nothing in a rule file is ever executed.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .._model.rules import (
 from .._model.schema import Schema, bundled_schema
 from .._model.space import FlatSpace
 from .._model.vocabulary import bundled_vocabulary
+from .about import About, is_about_file, read_about
 from .vocabulary import VocabularyMerger
 from .workbook import WorkbookDocument, read_workbook
 from .yaml import YamlDocument, child_path, parse_yaml
@@ -80,6 +82,8 @@ class LoadedRules:
     #: Conditions that load but may not mean what their authors think (see
     #: :func:`unstated_warnings`).
     warnings: tuple[RuleFileProblem, ...] = ()
+    #: What each path given says about itself (its ``knowledge-base.yaml``, or its own name).
+    about: tuple[About, ...] = ()
 
 
 def unstated_warnings(loaded: LoadedRules) -> tuple[str, ...]:
@@ -96,11 +100,16 @@ def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
     items = [paths] if isinstance(paths, str | PathLike) else list(paths)
     files: list[Path] = []
     problems: list[RuleFileProblem] = []
+    about: list[About] = []
     for item in items:
         found, problem = _rule_files(Path(item))
         files.extend(found)
         if problem is not None:
             problems.append(problem)
+        elif found:
+            described, about_problems = read_about(Path(item), bundled=_is_bundled(Path(item)))
+            about.append(described)
+            problems.extend(about_problems)
     if not items:
         problems.append(RuleFileProblem("<none>", None, None, "$", "no rule paths were given"))
     checkers: list[_FileChecker] = []
@@ -149,6 +158,7 @@ def load_rule_files(paths: PathInput | Sequence[PathInput]) -> LoadedRules:
         FlatSpace(schema, [*ordered, *scope]),
         scope,
         tuple(warning for checker in checkers for warning in checker.warnings),
+        tuple(about),
     )
 
 
@@ -164,14 +174,42 @@ def parse_scope(
     return tuple(checker.scope)
 
 
+def _is_bundled(path: Path) -> bool:
+    try:
+        return path.resolve() == BUNDLED_RULES.resolve()
+    except OSError:  # pragma: no cover - a path the file system cannot resolve
+        return False
+
+
 def _rule_files(path: Path) -> tuple[list[Path], RuleFileProblem | None]:
+    """The rule files of ``path`` (a folder: every ``*.yaml``/``*.yml`` under it but its
+    ``knowledge-base.yaml``), or the one problem that there are none."""
     shown = display_path(path)
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+        nested = [p for p in found if is_about_file(p) and p.parent != path]
+        if nested:
+            return [], RuleFileProblem(
+                display_path(nested[0]),
+                None,
+                None,
+                "$",
+                "a knowledge-base.yaml is read only at the top of a rule folder given to the "
+                "loader: give its folder as a path of its own, or move it",
+            )
+        found = [p for p in found if not is_about_file(p)]
         if not found:
             return [], RuleFileProblem(shown, None, None, "$", "no rule files (*.yaml, *.yml) here")
         return found, None
     if path.is_file():
+        if is_about_file(path):
+            return [], RuleFileProblem(
+                shown,
+                None,
+                None,
+                "$",
+                "knowledge-base.yaml describes a rule folder: give the folder, not this file",
+            )
         # a workbook is read only when named: a folder's rule files are its YAML files
         if path.suffix not in {".yaml", ".yml", ".xlsx"}:
             return [], RuleFileProblem(

@@ -6,6 +6,7 @@ Rendering lives in ``_render``; these classes only delegate to it.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, ClassVar, Literal, NoReturn
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SerializeAsAny
@@ -153,12 +154,18 @@ class Conflict(_Frozen):
 
 
 class KnowledgeBaseInfo(_Frozen):
-    """Which knowledge base produced a result."""
+    """Which knowledge base produced a result: its name and version (from the rule folder's
+    ``knowledge-base.yaml``, else the folder's name; several folders join theirs with ``+``),
+    the fingerprint of its content (sha256), the engine, and what ``knowledge-base.yaml``
+    says of it (``description``, ``effective`` date, ``authors``; None or empty when not)."""
 
     name: str
     version: str
     fingerprint: str
     engine: str
+    description: str | None = None
+    effective: date | None = None
+    authors: tuple[str, ...] = ()
 
 
 class Dependency(_Frozen):

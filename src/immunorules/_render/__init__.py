@@ -18,7 +18,7 @@ with :func:`register_all`), never by importing it.
 from __future__ import annotations
 
 from .._model.result import register_renderer
-from . import html, text
+from . import coverage, html, text
 
 __all__ = ["register_all"]
 
@@ -34,3 +34,6 @@ def register_all() -> None:
     register_renderer("audit", "markdown", text.audit_markdown)
     register_renderer("audit", "html", html.audit_html)
     register_renderer("decision_table", "html", html.decision_table_html)
+    register_renderer("coverage", "text", coverage.coverage_text)
+    register_renderer("coverage", "markdown", coverage.coverage_markdown)
+    register_renderer("coverage", "html", coverage.coverage_html)

@@ -356,7 +356,7 @@ def whynot_document(answer: WhyNot, labels: Labels) -> Document:
     if answer.inactive_rule_ids:
         blocks.append(Inactive(tuple(answer.inactive_rule_ids)))
     info = answer.knowledge_base
-    blocks.append(Foot(info.name, info.version, info.engine, None, None))
+    blocks.append(Foot(info.name, info.version, info.engine, info.fingerprint[:12], None))
     return Document("whynot", answer.notice, tuple(blocks))
 
 
@@ -444,6 +444,7 @@ def audit_document(report: AuditReport, labels: Labels) -> Document:
     head = AuditHead(
         name=info.name,
         version=info.version,
+        fingerprint=info.fingerprint[:12],
         active_rules=report.active_rules,
         profiles=report.profiles,
         ok=report.ok,

@@ -301,6 +301,7 @@ class DecisionTable:
 class AuditHead:
     name: str
     version: str
+    fingerprint: str  # the first 12 hex digits
     active_rules: int
     profiles: int
     ok: bool

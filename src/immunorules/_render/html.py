@@ -61,6 +61,7 @@ __all__ = [
     "esc",
     "kb_html",
     "result_html",
+    "root",
     "whynot_html",
     "write",
 ]
@@ -167,6 +168,11 @@ def _root(kind: str, notice: str, body: Iterable[str]) -> str:
         + "".join(body)
         + "</div>"
     )
+
+
+def root(kind: str, notice: str, body: Iterable[str]) -> str:
+    """A self-contained fragment of ``kind`` (its CSS inline): the notice, then ``body``."""
+    return _root(kind, notice, body)
 
 
 def _notice(text: str) -> str:
@@ -557,6 +563,9 @@ def _(block: AuditHead, seen: set[str]) -> str:
     verdict = badge("ok", "ok") if block.ok else badge("errors found", "error")
     return (
         f'<div class="ir-head"><span class="ir-title">Audit</span>{verdict}</div>'
+        f'<p class="ir-muted">Knowledge base {esc(block.name)} {esc(block.version)}, '
+        f"fingerprint <code>{esc(block.fingerprint)}</code>: {block.active_rules} active rules, "
+        f"{block.profiles:,} valid profiles analysed exactly.</p>"
         "<p>" + " ".join(badge(f"{n} {sev}", sev) for sev, n in block.counts) + "</p>"
     )
 

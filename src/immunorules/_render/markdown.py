@@ -277,7 +277,12 @@ def _(block: DecisionTable) -> list[str]:
 def _(block: AuditHead) -> list[str]:
     verdict = "OK" if block.ok else "errors found"
     counts = ", ".join(f"{n} {severity}(s)" for severity, n in block.counts)
-    return ["", f"### Audit: {verdict}", "", counts]
+    about = (
+        f"Knowledge base {md(block.name)} {md(block.version)}, fingerprint "
+        f"`{block.fingerprint}`: {block.active_rules} active rules, {block.profiles:,} valid "
+        "profiles analysed exactly."
+    )
+    return ["", f"### Audit: {verdict}", "", about, "", counts]
 
 
 @_block.register

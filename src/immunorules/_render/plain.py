@@ -295,8 +295,8 @@ def _(block: DecisionTable) -> list[str]:
 @_block.register
 def _(block: AuditHead) -> list[str]:
     head = (
-        f"immunorules audit of {block.name} {block.version}: {block.active_rules} active rules, "
-        f"{block.profiles:,} valid profiles analysed exactly"
+        f"immunorules audit of {block.name} {block.version} (fingerprint {block.fingerprint}): "
+        f"{block.active_rules} active rules, {block.profiles:,} valid profiles analysed exactly"
     )
     return [head, block.summary, *block.omitted]
 

@@ -341,6 +341,10 @@ class _Service:
             for sub, evidence in found.therapy_classes.items()
         }
 
+    def use(self, kb: KnowledgeBase) -> None:
+        """Answer with ``kb`` from now on (a reload of the rules: one assignment)."""
+        self.kb = kb
+
     def warm_up(self) -> None:
         """Load the FHIR models and the code index before the first request needs them."""
         patient = {"resourceType": "Patient", "id": "warm-up"}
@@ -513,7 +517,7 @@ def create_app(
         finally:
             await service.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/cds-services", discover, methods=["GET"]),
             Route("/cds-services/{service_id}", call, methods=["POST"]),
@@ -534,3 +538,6 @@ def create_app(
         exception_handlers={RequestProblem: problem, HTTPException: http_problem},
         lifespan=lifespan,
     )
+    # ``immunorules serve --reload`` swaps in a knowledge base it has loaded whole
+    app.state.use_knowledge_base = service.use
+    return app

@@ -9,7 +9,9 @@ or in the ini file: ``immunorules_rules = my_rules`` (paths relative to it). The
 together as one knowledge base. Items are named ``<rule file>::<RULE-ID>[<n>]`` (the n-th case
 of the rule); ``--immunorules-audit`` adds an item ``immunorules-audit`` that fails on error
 findings. A rule set that does not load gives one failing item, ``immunorules-rules``, listing
-every problem; so does any other exception while loading (never a pytest INTERNALERROR).
+every problem; so does any other exception while loading (never a pytest INTERNALERROR). When the
+golden cases ran, the summary at the end shows their coverage: the share of active rules they
+fire and of effects they check, and the rules none fires.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 
 from .._analysis.golden import GoldenCaseRef, golden_cases
-from .._api.functions import audit
+from .._api.functions import audit, coverage
 from .._api.knowledge_base import KnowledgeBase, load_rules
 from .._errors import EngineError, ImmunorulesError
 from .._load.loader import BUNDLED_RULES
@@ -30,6 +32,8 @@ from .._load.loader import BUNDLED_RULES
 __all__ = ["AuditItem", "GoldenCaseItem", "RuleFile"]
 
 _KB = pytest.StashKey[KnowledgeBase | Exception]()
+_COVERAGE = pytest.StashKey[bool]()  # whether the golden cases were added (so the summary shows)
+_MAX_LISTED = 20  # untested rules named in the summary
 _ENGINE_ARGUMENT = re.compile(r"\bengine=(['\"])(\w+)\1")
 _MAX_MESSAGE = 2000
 
@@ -150,11 +154,42 @@ def pytest_collection_modifyitems(
                 report=pytest.CollectReport(node.nodeid, "passed", None, list[Any](found))
             )
             added.extend(found)
+        config.stash[_COVERAGE] = True
         if config.option.immunorules_audit:
             added.append(
                 AuditItem.from_parent(session, name="immunorules-audit", nodeid="immunorules-audit")
             )
     items.extend(added)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The golden cases' coverage, after the run that added them."""
+    loaded = config.stash.get(_KB, None)
+    if not config.stash.get(_COVERAGE, False) or not isinstance(loaded, KnowledgeBase):
+        return
+    try:
+        report = coverage(loaded)
+    except Exception as exc:  # the summary never turns a run into an INTERNALERROR
+        terminalreporter.write_line(f"immunorules coverage failed: {type(exc).__name__}: {exc}")
+        return
+    info = report.knowledge_base
+    terminalreporter.write_sep("-", "immunorules coverage")
+    terminalreporter.write_line(
+        f"{info.name} {info.version} (fingerprint {info.fingerprint[:12]}): "
+        f"{report.rules - len(report.untested_rules):,} of {report.rules:,} active rules fired "
+        f"by a golden case ({report.rule_share:.0%}), {report.observed_effects:,} of "
+        f"{report.effects:,} effects checked ({report.effect_share:.0%})"
+    )
+    untested = report.untested_rules
+    if untested:
+        more = len(untested) - _MAX_LISTED
+        listed = ", ".join(untested[:_MAX_LISTED]) + (f" and {more:,} more" if more > 0 else "")
+        terminalreporter.write_line(f"untested rules ({len(untested):,}): {listed}")
+    if report.unobserved_effects:
+        terminalreporter.write_line(
+            f"unobserved effects: {len(report.unobserved_effects):,} (immunorules coverage "
+            "lists them)"
+        )
 
 
 class RuleFile(pytest.File):

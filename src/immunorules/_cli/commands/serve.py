@@ -2,7 +2,9 @@
 
 Without ``--allow-unauthenticated`` at least one ``--issuer`` is required; with it, the service
 binds only to a loopback address and says on stderr and in its log that no token is checked.
-It never starts serving with options that would expose an unchecked service.
+It never starts serving with options that would expose an unchecked service. With ``--reload``
+the rules are re-read when their files change or on SIGHUP (:mod:`..reloading`); rules that do
+not load leave the old ones serving.
 """
 
 from __future__ import annotations
@@ -10,10 +12,17 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .. import knowledge
 from ..context import CliError, Context
 from ..options import FORMATTER, PROG, add_rules
+
+if TYPE_CHECKING:
+    from ..knowledge import KnowledgeBase
+    from ..reloading import RuleReloader
 
 __all__ = ["register", "run"]
 
@@ -32,7 +41,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
   {PROG} serve --issuer https://ehr.example.org=https://ehr.example.org/jwks.json \\
       --audience https://cds.example.org
   {PROG} serve --issuer https://sandbox.cds-hooks.org=sandbox-jwks.json
-  {PROG} serve --allow-unauthenticated        (local development only: checks no token)""",
+  {PROG} serve --allow-unauthenticated        (local development only: checks no token)
+  {PROG} serve --rules my_rules/ --reload --issuer ...   (re-read my_rules/ when it changes)""",
         formatter_class=FORMATTER,
     )
     add_rules(serve)
@@ -85,6 +95,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="larger requests get 413 (default: 1048576)",
     )
     serve.add_argument(
+        "--reload",
+        action="store_true",
+        help="re-read the rules when their files change or on SIGHUP; rules that do not load "
+        "leave the old ones serving, and their problems are logged",
+    )
+    serve.add_argument(
+        "--reload-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how often --reload looks at the rule files (default: 1)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
@@ -127,6 +150,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ) from None
     if not 0 < args.port < 65536:
         raise CliError(f"--port must be between 1 and 65535, not {args.port}.")
+    if not 0 < args.reload_interval <= 3600:
+        raise CliError(
+            "--reload-interval must be above 0 and at most 3600 seconds, not "
+            f"{args.reload_interval}."
+        )
     issuers = _issuers(args.issuer)
     unauthenticated = args.allow_unauthenticated
     if unauthenticated and not _loopback(args.host):
@@ -169,9 +197,42 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(f"{exc}.") from None
     ctx.out.write(
         f"immunorules CDS Hooks service: discovery at http://{host}:{args.port}/cds-services "
-        f"(audience {audience}); research prototype, NOT FOR CLINICAL USE.\n"
+        f"(audience {audience}); knowledge base {kb.name} {kb.version}, fingerprint "
+        f"{kb.fingerprint[:12]}; research prototype, NOT FOR CLINICAL USE.\n"
     )
+    reloader = _reloader(args, kb, app, logger) if args.reload else None
+    if reloader is not None:
+        shown = ", ".join(str(path) for path in reloader.paths)
+        ctx.out.write(f"Reloading the rules from {shown} when they change or on SIGHUP.\n")
     ctx.out.flush()
-    # uvicorn_options: the bounds on request heads, slow clients and connections.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_options())
+    try:
+        # uvicorn_options: the bounds on request heads, slow clients and connections.
+        uvicorn.run(
+            app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_options()
+        )
+    finally:
+        if reloader is not None:
+            reloader.stop()
     return 0
+
+
+def _reloader(
+    args: argparse.Namespace, kb: KnowledgeBase, app: Any, logger: logging.Logger
+) -> RuleReloader:
+    """Start re-reading the rules of ``args`` into ``app`` when they change or on SIGHUP."""
+    from ..._load.loader import BUNDLED_RULES
+    from ..reloading import RuleReloader
+
+    paths = [Path(item) for item in args.rules] if args.rules else [BUNDLED_RULES]
+    reloader = RuleReloader(
+        paths,
+        kb=kb,
+        load=lambda: knowledge.reload(args),
+        use=app.state.use_knowledge_base,
+        log=logger,
+        interval=args.reload_interval,
+    )
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+        signal.signal(signal.SIGHUP, lambda signum, frame: reloader.request())
+    reloader.start()
+    return reloader
