@@ -387,4 +387,4 @@ def test_the_result_json_schema_builds_without_warnings() -> None:
     result = ir.load_rules(engine="native").evaluate({"condition": "psoriasis"})
     assert result.assumed == {}
     with pytest.raises(TypeError):
-        result.assumed["pregnant"] = False  # type: ignore[index]
+        result.assumed["pregnant"] = False
