@@ -324,16 +324,23 @@ def _change(
     if before == after:
         return None
     old_lines, new_lines = dict(before[0]), dict(after[0])
+    order = {name: i for i, name in enumerate(dict.fromkeys([*new_schema.categories, *old_schema.categories]))}
     lines = tuple(
-        name
-        for name in dict.fromkeys([*old_lines, *new_lines])
-        if old_lines.get(name) != new_lines.get(name)
+        sorted(
+            (name for name in {*old_lines, *new_lines} if old_lines.get(name) != new_lines.get(name)),
+            key=order.__getitem__,
+        )
     )
     old_avoided, new_avoided = dict(before[1]), dict(after[1])
     avoided = tuple(
-        name
-        for name in dict.fromkeys([*old_avoided, *new_avoided])
-        if old_avoided.get(name, ()) != new_avoided.get(name, ())
+        sorted(
+            (
+                name
+                for name in {*old_avoided, *new_avoided}
+                if old_avoided.get(name, ()) != new_avoided.get(name, ())
+            ),
+            key=order.__getitem__,
+        )
     )
     advisories = tuple(sorted(before[2] ^ after[2]))
     conflict = before[3] != after[3]
