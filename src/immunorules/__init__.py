@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
     from ._analysis.audit_report import AuditReport, Finding
     from ._analysis.decision_table import DecisionRow, DecisionTable
+    from ._analysis.diff import DiffRegion, RuleSetDiff
     from ._analysis.whynot import WhyNot
-    from ._api.functions import audit, evaluate, evaluate_frame, evaluate_many
+    from ._api.functions import audit, diff, evaluate, evaluate_frame, evaluate_many
     from ._api.knowledge_base import KnowledgeBase, __version__, load_rules
     from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
     from ._load.loader import BUNDLED_RULES
@@ -50,6 +51,7 @@ __all__ = [
     "DecisionRow",
     "DecisionTable",
     "Dependency",
+    "DiffRegion",
     "EngineError",
     "Finding",
     "ImmunorulesError",
@@ -59,10 +61,12 @@ __all__ = [
     "Reason",
     "Result",
     "RuleFileError",
+    "RuleSetDiff",
     "Suggestion",
     "WhyNot",
     "__version__",
     "audit",
+    "diff",
     "evaluate",
     "evaluate_frame",
     "evaluate_many",
@@ -74,11 +78,15 @@ __all__ = [
 #: immunorules`` loads nothing heavy: the command line starts by importing this package, and an
 #: interrupt (Ctrl-C) while the rest loads must reach its handler, not print a traceback.
 _LAZY: dict[str, str] = {
-    **dict.fromkeys(("audit", "evaluate", "evaluate_frame", "evaluate_many"), "._api.functions"),
+    **dict.fromkeys(
+        ("audit", "diff", "evaluate", "evaluate_frame", "evaluate_many"), "._api.functions"
+    ),
     "AuditReport": "._analysis.audit_report",
     "Finding": "._analysis.audit_report",
     "DecisionRow": "._analysis.decision_table",
     "DecisionTable": "._analysis.decision_table",
+    "DiffRegion": "._analysis.diff",
+    "RuleSetDiff": "._analysis.diff",
     "WhyNot": "._analysis.whynot",
     "EngineError": "._errors",
     "ImmunorulesError": "._errors",

@@ -1,7 +1,7 @@
 """The module-level functions of ``immunorules``, and the bundled knowledge base behind them.
 
 ``evaluate``, ``evaluate_many``, ``evaluate_frame`` and ``audit`` use the bundled knowledge base
-unless given another; it is loaded once per process, here and nowhere else. The layers below
+unless given another (``diff`` compares two); it is loaded once per process, here and nowhere else. The layers below
 never load it: they are handed a knowledge base by these functions.
 """
 
@@ -18,12 +18,14 @@ from .knowledge_base import KnowledgeBase, load_rules
 if TYPE_CHECKING:
     from .._analysis.audit import Progress
     from .._analysis.audit_report import AuditReport
+    from .._analysis.diff import RuleSetDiff
     from .._errors import ProfileError
     from .._evaluate.assume import Assume
+    from .._load.loader import PathInput
     from .._model.profile import ConditionProfile
     from .._model.result import Result
 
-__all__ = ["audit", "bundled", "evaluate", "evaluate_frame", "evaluate_many"]
+__all__ = ["audit", "bundled", "diff", "evaluate", "evaluate_frame", "evaluate_many"]
 
 
 @cache
@@ -118,3 +120,35 @@ def audit(
     return audit_knowledge_base(
         bundled() if kb is None else kb, max_findings=max_findings, progress=progress, scope=scope
     )
+
+
+def diff(
+    old: KnowledgeBase | PathInput | Sequence[PathInput],
+    new: KnowledgeBase | PathInput | Sequence[PathInput],
+) -> RuleSetDiff:
+    """The exact semantic diff of two rule sets: where, over every profile both can answer,
+    the new rule set's answer differs from the old one's.
+
+    ``old`` and ``new`` are knowledge bases, or rule folders or files (loaded with
+    :func:`load_rules`). The report's ``regions`` are the maximal regions where any part of the
+    answer differs (tiers and flags, drug classes, directions, avoidances, advisories, the
+    conflict state, coverage), each with its ``region_text``, ``region_size``, an
+    ``example_profile``, ``before`` and ``after`` (only what changed) and the ``rule_ids``
+    behind it on each side; ``changed_profiles`` counts them exactly (nothing is sampled);
+    ``vocabulary`` lists fields, values, conditions, categories, drug classes and advisories
+    added or removed. Reasons (titles, explanations, evidence) are not compared: a rule edited
+    only there is listed in ``rules_edited`` and changes no region. What an answer depends on
+    (``Result.depends_on``) is not compared either: it is read from the answers of the same
+    profile with a field stated, which are compared themselves.
+
+    Both sides are loaded with the running code. When their vocabularies define different
+    profiles, only the profiles both can answer are compared (``shared_space`` says which).
+    """
+    from .._analysis.diff import diff as diff_rule_sets
+
+    return diff_rule_sets(_knowledge_base(old), _knowledge_base(new))
+
+
+def _knowledge_base(given: KnowledgeBase | PathInput | Sequence[PathInput]) -> KnowledgeBase:
+    return given if isinstance(given, KnowledgeBase) else load_rules(given)
+

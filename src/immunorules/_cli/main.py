@@ -4,13 +4,14 @@
     immunorules evaluate PROFILE.json [--rules DIR] [--format text|json|markdown]
     immunorules explain PROFILE.json --category CATEGORY [--rules DIR] [--format ...]
     immunorules audit [--rules DIR] [--format text|json|markdown]
+    immunorules diff OLD NEW [--format text|markdown|html|json]
     immunorules validate DIR [DIR ...]
     immunorules vocabulary [--rules DIR] [--format text|json|markdown]
     immunorules schema [--rules DIR] [--rule-files]
     immunorules serve [--rules DIR] [--host H] [--port N] [--issuer ISS=JWKS] [--audience URL] ...
     immunorules cohort IN OUT [--rules DIR] [--id-column COL] [--fhir]
 
-Exit codes: 0 success; 1 the audit found errors, validate found problems in the rule files, or
+Exit codes: 0 success; 1 the audit found errors, the diff found a change, validate found problems in the rule files, or
 some lines of a JSON Lines input (rows of a cohort) were not valid profiles (each is reported on
 stderr; every other one is answered); 2 bad input (a missing or unreadable file, invalid JSON, an
 invalid profile, rules that do not load, an unknown category), output that cannot be written (a
@@ -55,7 +56,7 @@ examples:
 A profile is a JSON object with the fields of immunorules.ConditionProfile, e.g.
   {EXAMPLE_PROFILE}
 
-exit codes: 0 ok; 1 audit errors, invalid rule files (validate) or invalid JSON Lines (each
+exit codes: 0 ok; 1 audit errors, a diff that changes something, invalid rule files (validate) or invalid JSON Lines (each
 reported; the other lines are answered); 2 bad input or usage; 130 interrupted."""
 
 

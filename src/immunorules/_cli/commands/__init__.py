@@ -12,7 +12,7 @@ import argparse
 from typing import Protocol
 
 from ..context import Context
-from . import audit, cohort, evaluate, explain, schema, serve, validate, vocabulary
+from . import audit, cohort, diff, evaluate, explain, schema, serve, validate, vocabulary
 
 __all__ = ["COMMANDS", "Command"]
 
@@ -30,6 +30,7 @@ COMMANDS: tuple[Command, ...] = (
     evaluate,
     explain,
     audit,
+    diff,
     validate,
     vocabulary,
     schema,
