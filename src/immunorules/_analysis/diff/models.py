@@ -50,15 +50,15 @@ class DiffAnswer(_Frozen):
     """One side of a change: only the parts of the answer that differ from the other side.
 
     ``suggestions`` maps each category whose suggestion (tier, drug classes or direction)
-    differs to this side's suggestion (None: not suggested); ``avoided`` maps each category
-    whose avoidances differ to what this side avoids of it (the category's own id when it is
-    avoided as a whole, else drug classes; empty: nothing); ``advisories`` maps each advisory
+    differs to this side's suggestion (None: not suggested); ``avoided`` maps each drug class
+    (or category, avoided as a whole) avoided on one side only to whether this side avoids
+    it; ``advisories`` maps each advisory
     given on one side only to whether this side gives it; ``conflict`` is this side's conflict
     state when it differs (``"none"``, ``"resolved"``, ``"unresolved"``; None: alike);
     ``covered`` whether a decisive rule fires on this side, when that differs (None: alike)."""
 
     suggestions: dict[str, SuggestionAnswer | None] = {}
-    avoided: dict[str, tuple[str, ...]] = {}
+    avoided: dict[str, bool] = {}
     advisories: dict[str, bool] = {}
     conflict: ConflictState | None = None
     covered: bool | None = None
@@ -70,10 +70,12 @@ class DiffAnswer(_Frozen):
             f"{name}: {'not suggested' if line is None else line.describe()}"
             for name, line in self.suggestions.items()
         ]
-        parts += [
-            f"{name} avoids: {', '.join(avoided) or 'nothing'}"
-            for name, avoided in self.avoided.items()
-        ]
+        avoids = [name for name, avoided in self.avoided.items() if avoided]
+        if avoids:
+            parts.append(f"avoids {', '.join(avoids)}")
+        kept = [name for name, avoided in self.avoided.items() if not avoided]
+        if kept:
+            parts.append(f"does not avoid {', '.join(kept)}")
         parts += [
             f"advisory {key}: {'given' if given else 'not given'}"
             for key, given in self.advisories.items()

@@ -43,7 +43,7 @@ __all__ = ["Answer", "answer_of", "diff", "rule_changes"]
 _Line = tuple[str, tuple[str, ...], str | None]  # tier, drug classes, direction
 Answer = tuple[
     tuple[tuple[str, _Line], ...],  # category -> its suggestion
-    tuple[tuple[str, tuple[str, ...]], ...],  # category -> what of it is avoided
+    frozenset[str],  # what is avoided: drug classes, and categories avoided as a whole
     frozenset[str],  # advisories given
     str,  # conflict state
     bool,  # covered
@@ -63,17 +63,15 @@ def _answer(steps: Plan) -> Answer:
         suggestions.append(
             (fields["category"], (fields["tier"], tuple(fields["subcategories"]), fields["direction"]))
         )
-    avoided: dict[str, tuple[str, ...]] = {}
-    for line in steps.avoided:
-        fields = dict(line.fields)
-        category = fields["category"]
-        avoided[category] = (*avoided.get(category, ()), fields["subcategory"] or category)
+    avoided = frozenset(
+        dict(line.fields)["subcategory"] or dict(line.fields)["category"] for line in steps.avoided
+    )
     conflict = "none"
     if steps.conflicts:
         conflict = "resolved" if steps.conflicts[0].resolved else "unresolved"
     return (
         tuple(suggestions),
-        tuple(avoided.items()),
+        avoided,
         frozenset(dict(line.fields)["key"] for line in steps.advisories),
         conflict,
         steps.covered,
@@ -331,15 +329,11 @@ def _change(
             key=order.__getitem__,
         )
     )
-    old_avoided, new_avoided = dict(before[1]), dict(after[1])
+    category_of = {**old_schema.sub_category, **new_schema.sub_category}
     avoided = tuple(
         sorted(
-            (
-                name
-                for name in {*old_avoided, *new_avoided}
-                if old_avoided.get(name, ()) != new_avoided.get(name, ())
-            ),
-            key=order.__getitem__,
+            before[1] ^ after[1],
+            key=lambda name: (order[category_of.get(name, name)], name in category_of, name),
         )
     )
     advisories = tuple(sorted(before[2] ^ after[2]))
@@ -363,7 +357,7 @@ def _change(
         return bool(
             (named | whole) & set(lines)
             or {a.subcategory for a in then.avoid} & classes
-            or {a.category for a in then.avoid} & set(avoided)
+            or {a.subcategory or a.category for a in then.avoid} & set(avoided)
             or set(then.advise) & set(advisories)
             or (conflict and named & directional)
             or (covered and is_decisive(rule, schema))
@@ -373,10 +367,10 @@ def _change(
         return tuple(sorted(r.id for r in fired if r is not None and matters(r, schema)))
 
     def side(answer: Answer) -> tuple[Any, ...]:
-        own_lines, own_avoided = dict(answer[0]), dict(answer[1])
+        own_lines = dict(answer[0])
         return (
             tuple((name, own_lines.get(name)) for name in lines),
-            tuple((name, own_avoided.get(name, ())) for name in avoided),
+            tuple((name, name in answer[1]) for name in avoided),
             tuple((key, key in answer[2]) for key in advisories),
             answer[3] if conflict else None,
             answer[4] if covered else None,
