@@ -80,7 +80,9 @@ def test_an_edited_copy_of_the_bundled_rules_in_seconds(
         assert region.before.advisories == {"multidisciplinary_review": False}
         assert region.rule_ids.after == (rule_id,)
         example = region.example_profile.model_dump()
-        assert "multidisciplinary_review" not in {a.key for a in bundled.evaluate(example).advisories}
+        assert "multidisciplinary_review" not in {
+            a.key for a in bundled.evaluate(example).advisories
+        }
         assert "multidisciplinary_review" in {a.key for a in new.evaluate(example).advisories}
     back = ir.diff(new, bundled)
     assert back.changed_profiles == found.changed_profiles
@@ -112,7 +114,11 @@ def test_a_vocabulary_change_is_listed_and_only_shared_profiles_compared(
 def test_renderings(tmp_path: Path) -> None:
     old = ir.load_rules(SMALL, engine="native")
     new = ir.load_rules(
-        _edited(tmp_path, "tier: first_line, subcategories: [checkpoint_inhibitors]", "tier: escalation, subcategories: [checkpoint_inhibitors]"),
+        _edited(
+            tmp_path,
+            "tier: first_line, subcategories: [checkpoint_inhibitors]",
+            "tier: escalation, subcategories: [checkpoint_inhibitors]",
+        ),
         engine="native",
     )
     found = ir.diff(old, new)
@@ -159,9 +165,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
-def test_cli_exit_codes_and_formats(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_cli_exit_codes_and_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     folder = _edited(tmp_path, "advise: [irae_risk]", "advise: [irae_risk, pml_risk]")
     code, out, _ = _run(capsys, "diff", str(SMALL), str(SMALL))
     assert code == 0 and "UNCHANGED" in out
@@ -196,7 +200,9 @@ def test_cli_reads_git_revisions(
     _git(repo, "add", "rules")
     _git(repo, "commit", "-q", "-m", "rules")
     path = repo / "rules" / "oncology.yaml"
-    path.write_text(path.read_text().replace("advise: [irae_risk]", "advise: [irae_risk, pml_risk]", 1))
+    path.write_text(
+        path.read_text().replace("advise: [irae_risk]", "advise: [irae_risk, pml_risk]", 1)
+    )
     _git(repo, "commit", "-q", "-am", "edit")
     monkeypatch.chdir(repo)
     code, out, _ = _run(capsys, "diff", "HEAD~1:rules", "rules")

@@ -99,8 +99,8 @@ def _shows(result: ir.Result, side: DiffAnswer) -> None:
     own = {sub or cat for cat, sub in avoided}
     for name, avoids in side.avoided.items():
         assert (name in own) == avoids
-    for key, given in side.advisories.items():
-        assert (key in advisories) == given
+    for key, gives in side.advisories.items():
+        assert (key in advisories) == gives
     if side.conflict is not None:
         assert conflict == side.conflict
     if side.covered is not None:

@@ -1,8 +1,9 @@
 """The module-level functions of ``immunorules``, and the bundled knowledge base behind them.
 
 ``evaluate``, ``evaluate_many``, ``evaluate_frame`` and ``audit`` use the bundled knowledge base
-unless given another (``diff`` compares two); it is loaded once per process, here and nowhere else. The layers below
-never load it: they are handed a knowledge base by these functions.
+unless given another (``diff`` compares two it is given); the bundled one is loaded once per
+process, here and nowhere else. The layers below never load it: they are handed a knowledge
+base by these functions.
 """
 
 from __future__ import annotations
@@ -151,4 +152,3 @@ def diff(
 
 def _knowledge_base(given: KnowledgeBase | PathInput | Sequence[PathInput]) -> KnowledgeBase:
     return given if isinstance(given, KnowledgeBase) else load_rules(given)
-

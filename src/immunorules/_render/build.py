@@ -504,4 +504,3 @@ def diff_document(found: RuleSetDiff) -> Document:
     )
     blocks: tuple[Block, ...] = (head, DiffRegions(items, len(found.regions) - len(shown)))
     return Document("diff", found.notice, blocks, notice_last=True)
-

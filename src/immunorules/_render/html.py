@@ -56,18 +56,18 @@ from .labels import Labels
 
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
-    from .._analysis.diff import RuleSetDiff
     from .._analysis.decision_table import DecisionTable as DecisionTableModel
+    from .._analysis.diff import RuleSetDiff
     from .._analysis.protocol import KnowledgeBaseWithTable as KnowledgeBase
     from .._analysis.whynot import WhyNot
 
 __all__ = [
     "CSS",
     "audit_html",
-    "diff_html",
     "badge",
     "chip",
     "decision_table_html",
+    "diff_html",
     "esc",
     "kb_html",
     "result_html",

@@ -300,8 +300,10 @@ def _(block: Findings) -> list[str]:
 
 @_block.register
 def _(block: DiffHead) -> list[str]:
-    verdict = "changes answers" if block.changed_profiles else (
-        "changes the vocabulary only" if block.changed else "no change"
+    verdict = (
+        "changes answers"
+        if block.changed_profiles
+        else ("changes the vocabulary only" if block.changed else "no change")
     )
     out = ["", f"### Rule-set diff: {verdict}", "", f"{code(block.old)} → {code(block.new)}  "]
     summary = md(block.summary)
@@ -323,11 +325,15 @@ def _(block: DiffRegions) -> list[str]:
         return []
     out = ["", "| # | Profiles | Region | Before | After | Rules |", "|---|---|---|---|---|---|"]
     for item in block.items:
-        rules = f"before: {_codes(item.before_rules) or '-'}; after: {_codes(item.after_rules) or '-'}"
+        rules = (
+            f"before: {_codes(item.before_rules) or '-'}; after: {_codes(item.after_rules) or '-'}"
+        )
         region = f"{md(item.region)} (example: {md(item.example)})"
         cells = [str(item.number), f"{item.size:,}", region, md(item.before), md(item.after), rules]
         out.append(_row(cells))
     if block.hidden:
-        out += ["", f"{block.hidden:,} more regions, smaller, are not shown (the JSON lists them all)."]
+        out += [
+            "",
+            f"{block.hidden:,} more regions, smaller, are not shown (the JSON lists them all).",
+        ]
     return out
-

@@ -336,8 +336,14 @@ def _(block: DiffHead) -> list[str]:
     lines += wrap(f"{state}: {summary}", "", then="    ")
     if block.shared_space:
         lines += wrap(block.shared_space, "", then="    ")
-    lines += [line for what, ids in block.rules for line in wrap(f"rules {what}: {', '.join(ids)}", "", then="    ")]
-    lines += [line for item in block.vocabulary for line in wrap(f"vocabulary: {item}", "", then="    ")]
+    lines += [
+        line
+        for what, ids in block.rules
+        for line in wrap(f"rules {what}: {', '.join(ids)}", "", then="    ")
+    ]
+    lines += [
+        line for item in block.vocabulary for line in wrap(f"vocabulary: {item}", "", then="    ")
+    ]
     return lines
 
 
@@ -361,4 +367,3 @@ def _(block: DiffRegions) -> list[str]:
     if block.hidden:
         lines += ["", f"({block.hidden:,} more regions, smaller; the JSON output lists them all)"]
     return lines
-

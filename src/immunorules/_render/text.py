@@ -138,4 +138,3 @@ def diff_markdown(found: RuleSetDiff) -> str:
 
 def diff_json(found: RuleSetDiff, *, indent: int | None = 2) -> str:
     return found.model_dump_json(indent=indent)
-

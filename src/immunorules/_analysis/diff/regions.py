@@ -61,7 +61,10 @@ def _answer(steps: Plan) -> Answer:
     for line in steps.suggestions:
         fields = dict(line.fields)
         suggestions.append(
-            (fields["category"], (fields["tier"], tuple(fields["subcategories"]), fields["direction"]))
+            (
+                fields["category"],
+                (fields["tier"], tuple(fields["subcategories"]), fields["direction"]),
+            )
         )
     avoided = frozenset(
         dict(line.fields)["subcategory"] or dict(line.fields)["category"] for line in steps.avoided
@@ -328,20 +331,27 @@ def _change(
     if before == after:
         return None
     old_lines, new_lines = dict(before[0]), dict(after[0])
-    order = {name: i for i, name in enumerate(dict.fromkeys([*new_schema.categories, *old_schema.categories]))}
+    order = {
+        name: i
+        for i, name in enumerate(dict.fromkeys([*new_schema.categories, *old_schema.categories]))
+    }
     lines = tuple(
         sorted(
-            (name for name in {*old_lines, *new_lines} if old_lines.get(name) != new_lines.get(name)),
+            (
+                name
+                for name in {*old_lines, *new_lines}
+                if old_lines.get(name) != new_lines.get(name)
+            ),
             key=order.__getitem__,
         )
     )
-    category_of = {**old_schema.sub_category, **new_schema.sub_category}
-    avoided = tuple(
-        sorted(
-            before[1] ^ after[1],
-            key=lambda name: (order[category_of.get(name, name)], name in category_of, name),
-        )
-    )
+    category_of: dict[str, str] = {**old_schema.sub_category, **new_schema.sub_category}
+
+    def place(name: str) -> tuple[int, bool, str]:
+        """Categories in vocabulary order, each before its drug classes."""
+        return order[category_of.get(name, name)], name in category_of, name
+
+    avoided = tuple(sorted(before[1] ^ after[1], key=place))
     advisories = tuple(sorted(before[2] ^ after[2]))
     conflict = before[3] != after[3]
     covered = before[4] != after[4]

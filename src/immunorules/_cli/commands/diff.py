@@ -9,25 +9,17 @@ It only loads the two sides, runs the diff and prints it; it never judges a chan
 from __future__ import annotations
 
 import argparse
-import io
-import subprocess
-import tarfile
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .. import knowledge
-from ..context import CliError, Context
+from ..context import Context
 from ..options import FORMATTER, PROG
+from ..revisions import checkout
 
-__all__ = ["GitRevisionError", "register", "run"]
+__all__ = ["register", "run"]
 
 _FORMATS = ("text", "markdown", "html", "json")
-
-
-class GitRevisionError(CliError):
-    """A side named as a git revision (``REV:PATH``) that cannot be read: git is not
-    installed, the folder is not in a git repository, or the revision or path does not exist
-    (exit code 2)."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,8 +40,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
         formatter_class=FORMATTER,
     )
-    parser.add_argument("old", metavar="OLD", help="the rule set before: a folder, a file or REV:PATH")
-    parser.add_argument("new", metavar="NEW", help="the rule set after: a folder, a file or REV:PATH")
+    parser.add_argument(
+        "old", metavar="OLD", help="the rule set before: a folder, a file or REV:PATH"
+    )
+    parser.add_argument(
+        "new", metavar="NEW", help="the rule set after: a folder, a file or REV:PATH"
+    )
     parser.add_argument("--format", choices=_FORMATS, default="text", help="default: text")
 
 
@@ -84,45 +80,3 @@ def _load(side: str, scratch: Path) -> knowledge.KnowledgeBase:
 def _drive(side: str) -> bool:
     """Whether ``side`` starts like a Windows path (``C:\\rules``) rather than ``REV:PATH``."""
     return len(side) > 2 and side[1] == ":" and side[0].isalpha() and side[2] in "\\/"
-
-
-def checkout(spec: str, scratch: Path) -> Path:
-    """A copy of ``REV:PATH`` (a folder or a file, as git has it in that revision) under
-    ``scratch``, named as in the repository; :class:`GitRevisionError` when it cannot be read."""
-    revision, _, inside = spec.partition(":")
-    if not revision:
-        raise GitRevisionError(f"{spec!r} names no git revision (expected REV:PATH, e.g. HEAD~1:rules).")
-    kind = _git(["cat-file", "-t", spec], spec).decode().strip()
-    name = PurePosixPath(inside.rstrip("/")).name or "rules"
-    scratch.mkdir(parents=True, exist_ok=True)
-    target = scratch / name
-    if kind == "blob":
-        target.write_bytes(_git(["show", spec], spec))
-        return target
-    if kind != "tree":
-        raise GitRevisionError(f"{spec!r} is a git {kind}, not a folder or a file of rules.")
-    archive = _git(["archive", "--format=tar", spec], spec)
-    target.mkdir()
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(target, filter="data")
-    return target
-
-
-def _git(arguments: list[str], spec: str) -> bytes:
-    try:
-        done = subprocess.run(["git", *arguments], capture_output=True, check=False, timeout=120)
-    except FileNotFoundError:
-        raise GitRevisionError(
-            f"{spec!r} is not a rule folder or file here, and git is not installed to read it "
-            "as a revision (REV:PATH)."
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise GitRevisionError(f"git took too long to read {spec!r}.") from None
-    if done.returncode != 0:
-        said = done.stderr.decode(errors="replace").strip().splitlines()
-        detail = f" (git: {said[-1]})" if said else ""
-        raise GitRevisionError(
-            f"{spec!r} is not a rule folder or file here, nor a git revision and path that "
-            f"exist in this repository{detail}."
-        )
-    return done.stdout
