@@ -24,6 +24,7 @@ from immunorules._evaluate.resolve import resolve
 from immunorules._load.loader import LoadedRules
 from immunorules._model.rules import Rule
 from immunorules._model.space import FlatSpace
+from immunorules.testing import assert_changes_within
 
 from .audit_support import in_region
 from .bundled import SCHEMA
@@ -170,3 +171,45 @@ def test_diff_of_a_rule_set_with_itself_is_empty(pair: tuple[KnowledgeBase, Know
     assert found.changed_profiles == 0
     assert found.regions == ()
     assert not (found.rules_added or found.rules_removed or found.rules_edited)
+
+
+REGIONS: list[tuple[Any, Any]] = [
+    ({"condition": "melanoma"}, lambda p: p.condition == "melanoma"),
+    ({"severity": ["mild", "moderate"]}, lambda p: p.severity in ("mild", "moderate")),
+    (
+        {"disease_area": "autoimmune", "pregnant": True},
+        lambda p: p.disease_area == "autoimmune" and p.pregnant is True,
+    ),
+    (
+        [{"condition": "melanoma"}, {"prior_lines_of_therapy": {"min": 2}}],
+        lambda p: p.condition == "melanoma" or (p.prior_lines_of_therapy or 0) >= 2,
+    ),
+]
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(rule_sets(), st.sampled_from(range(len(REGIONS))))
+def test_changes_within_a_region_agree_with_brute_force(
+    pair: tuple[KnowledgeBase, KnowledgeBase], which: int
+) -> None:
+    old, new = pair
+    region, inside = REGIONS[which]
+    before, after = _Brute(old), _Brute(new)
+    outside = [p for p in REDUCED if not inside(p) and before.answer(p) != after.answer(p)]
+    found = diff(old, new, within=region)
+    assert found.changed_profiles == len(outside) * FACTOR
+    for profile in outside:
+        assert sum(in_region(profile, r.region) for r in found.regions) == 1
+    if outside:
+        try:
+            assert_changes_within(old, new, region)
+        except AssertionError as failure:
+            assert "outside the allowed region" in str(failure)
+        else:  # pragma: no cover - the assertion must fail
+            raise AssertionError("assert_changes_within passed with changes outside the region")
+    else:
+        assert assert_changes_within(old, new, region) == diff(old, new)
