@@ -52,4 +52,4 @@ def assert_changes_within(
 
 
 def _knowledge_base(given: KnowledgeBase | PathInput) -> KnowledgeBase:
-    return given if isinstance(given, KnowledgeBase) else load_rules(given)
+    return given if isinstance(given, KnowledgeBase) else load_rules(given, engine="native")
