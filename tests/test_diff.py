@@ -103,9 +103,18 @@ def test_a_vocabulary_change_is_listed_and_only_shared_profiles_compared(
     assert "il6_pathway_inhibitors" in vocabulary.classes_added
     assert found.shared_space is not None and "age" in found.shared_space
     assert set(found.rules_added) == {r.id for r in both.rules} - {r.id for r in bundled.rules}
-    # the rules for the new condition fire on no profile both can answer
+    # the rules for the new condition fire on no profile both can answer; each example is a
+    # profile of both, and both knowledge bases answer it as the region says
     for region in found.regions:
-        assert region.example_profile.condition != "giant_cell_arteritis"
+        example = region.example_profile.model_dump(exclude_defaults=True)
+        assert example.get("condition") != "giant_cell_arteritis"
+        before, after = bundled.evaluate(example), both.evaluate(example)
+        for name, avoids in region.before.avoided.items():
+            assert any((a.subcategory or a.category) == name for a in before.avoided) == avoids
+        for name, avoids in region.after.avoided.items():
+            assert any((a.subcategory or a.category) == name for a in after.avoided) == avoids
+        for key, gives in region.after.advisories.items():
+            assert any(a.key == key for a in after.advisories) == gives
     back = ir.diff(both, bundled)
     assert back.vocabulary.conditions_removed == vocabulary.conditions_added
     assert back.changed_profiles == found.changed_profiles
