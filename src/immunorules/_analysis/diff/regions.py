@@ -331,10 +331,16 @@ def _change(
     if before == after:
         return None
     old_lines, new_lines = dict(before[0]), dict(after[0])
-    order = {
-        name: i
-        for i, name in enumerate(dict.fromkeys([*new_schema.categories, *old_schema.categories]))
-    }
+
+    def rank(category: str) -> tuple[int, str]:
+        """A category's place in the vocabularies (the same whichever side is old)."""
+        places = [
+            s.category_order[category]
+            for s in (old_schema, new_schema)
+            if category in s.category_order
+        ]
+        return min(places, default=len(old_schema.categories)), category
+
     lines = tuple(
         sorted(
             (
@@ -342,14 +348,14 @@ def _change(
                 for name in {*old_lines, *new_lines}
                 if old_lines.get(name) != new_lines.get(name)
             ),
-            key=order.__getitem__,
+            key=rank,
         )
     )
     category_of: dict[str, str] = {**old_schema.sub_category, **new_schema.sub_category}
 
-    def place(name: str) -> tuple[int, bool, str]:
+    def place(name: str) -> tuple[tuple[int, str], bool, str]:
         """Categories in vocabulary order, each before its drug classes."""
-        return order[category_of.get(name, name)], name in category_of, name
+        return rank(category_of.get(name, name)), name in category_of, name
 
     avoided = tuple(sorted(before[1] ^ after[1], key=place))
     advisories = tuple(sorted(before[2] ^ after[2]))
