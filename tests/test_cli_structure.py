@@ -62,8 +62,8 @@ def test_every_subcommand_comes_from_a_command_module() -> None:
         assert owner in commands.COMMANDS
         assert name in _registered(owner)
     assert set(owners) == {
-        "evaluate", "explain", "audit", "coverage", "validate", "vocabulary", "schema", "serve",
-        "cohort",
+        "evaluate", "explain", "audit", "coverage", "diff", "validate", "vocabulary", "schema",
+        "serve", "cohort",
     }  # fmt: skip
     assert set(owners.values()) == set(commands.COMMANDS)
 

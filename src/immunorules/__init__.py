@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from ._analysis.audit_report import AuditReport, Finding
     from ._analysis.coverage import Coverage, UnobservedEffect
     from ._analysis.decision_table import DecisionRow, DecisionTable
+    from ._analysis.diff import DiffRegion, RuleSetDiff
     from ._analysis.whynot import WhyNot
-    from ._api.functions import audit, coverage, evaluate, evaluate_frame, evaluate_many
+    from ._api.functions import audit, coverage, diff, evaluate, evaluate_frame, evaluate_many
     from ._api.knowledge_base import KnowledgeBase, __version__, load_rules
     from ._errors import EngineError, ImmunorulesError, ProfileError, RuleFileError
     from ._load.loader import BUNDLED_RULES
@@ -52,6 +53,7 @@ __all__ = [
     "DecisionRow",
     "DecisionTable",
     "Dependency",
+    "DiffRegion",
     "EngineError",
     "Finding",
     "ImmunorulesError",
@@ -61,12 +63,14 @@ __all__ = [
     "Reason",
     "Result",
     "RuleFileError",
+    "RuleSetDiff",
     "Suggestion",
     "UnobservedEffect",
     "WhyNot",
     "__version__",
     "audit",
     "coverage",
+    "diff",
     "evaluate",
     "evaluate_frame",
     "evaluate_many",
@@ -79,7 +83,8 @@ __all__ = [
 #: interrupt (Ctrl-C) while the rest loads must reach its handler, not print a traceback.
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
-        ("audit", "coverage", "evaluate", "evaluate_frame", "evaluate_many"), "._api.functions"
+        ("audit", "coverage", "diff", "evaluate", "evaluate_frame", "evaluate_many"),
+        "._api.functions",
     ),
     "AuditReport": "._analysis.audit_report",
     "Coverage": "._analysis.coverage",
@@ -87,6 +92,8 @@ _LAZY: dict[str, str] = {
     "Finding": "._analysis.audit_report",
     "DecisionRow": "._analysis.decision_table",
     "DecisionTable": "._analysis.decision_table",
+    "DiffRegion": "._analysis.diff",
+    "RuleSetDiff": "._analysis.diff",
     "WhyNot": "._analysis.whynot",
     "EngineError": "._errors",
     "ImmunorulesError": "._errors",

@@ -1,8 +1,9 @@
 """The module-level functions of ``immunorules``, and the bundled knowledge base behind them.
 
 ``evaluate``, ``evaluate_many``, ``evaluate_frame`` and ``audit`` use the bundled knowledge base
-unless given another; it is loaded once per process, here and nowhere else. The layers below
-never load it: they are handed a knowledge base by these functions.
+unless given another (``diff`` compares two it is given); the bundled one is loaded once per
+process, here and nowhere else. The layers below never load it: they are handed a knowledge
+base by these functions.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ if TYPE_CHECKING:
     from .._analysis.audit import Progress
     from .._analysis.audit_report import AuditReport
     from .._analysis.coverage import Coverage
+    from .._analysis.diff import RuleSetDiff
     from .._errors import ProfileError
     from .._evaluate.assume import Assume
+    from .._load.loader import PathInput
     from .._model.profile import ConditionProfile
     from .._model.result import Result
 
-__all__ = ["audit", "bundled", "coverage", "evaluate", "evaluate_frame", "evaluate_many"]
+__all__ = ["audit", "bundled", "coverage", "diff", "evaluate", "evaluate_frame", "evaluate_many"]
 
 
 @cache
@@ -135,3 +138,36 @@ def coverage(kb: KnowledgeBase | None = None) -> Coverage:
     from .._analysis.coverage import coverage as coverage_of
 
     return coverage_of(bundled() if kb is None else kb)
+
+
+def diff(
+    old: KnowledgeBase | PathInput | Sequence[PathInput],
+    new: KnowledgeBase | PathInput | Sequence[PathInput],
+) -> RuleSetDiff:
+    """The exact semantic diff of two rule sets: where, over every profile both can answer,
+    the new rule set's answer differs from the old one's.
+
+    ``old`` and ``new`` are knowledge bases, or rule folders or files (loaded with
+    :func:`load_rules`). The report's ``regions`` are the maximal regions where any part of the
+    answer differs (tiers and flags, drug classes, directions, avoidances, advisories, the
+    conflict state, coverage), each with its ``region_text``, ``region_size``, an
+    ``example_profile``, ``before`` and ``after`` (only what changed) and the ``rule_ids``
+    behind it on each side; ``changed_profiles`` counts them exactly (nothing is sampled);
+    ``vocabulary`` lists fields, values, conditions, categories, drug classes and advisories
+    added or removed. Reasons (titles, explanations, evidence) are not compared: a rule edited
+    only there is listed in ``rules_edited`` and changes no region. What an answer depends on
+    (``Result.depends_on``) is not compared either: it is read from the answers of the same
+    profile with a field stated, which are compared themselves.
+
+    Both sides are loaded with the running code. When their vocabularies define different
+    profiles, only the profiles both can answer are compared (``shared_space`` says which).
+    """
+    from .._analysis.diff import diff as diff_rule_sets
+
+    return diff_rule_sets(_knowledge_base(old), _knowledge_base(new))
+
+
+def _knowledge_base(given: KnowledgeBase | PathInput | Sequence[PathInput]) -> KnowledgeBase:
+    """A knowledge base as given, or loaded from rule paths (the native engine: a diff never
+    matches profiles, and it loads fastest)."""
+    return given if isinstance(given, KnowledgeBase) else load_rules(given, engine="native")

@@ -5,17 +5,19 @@
     immunorules explain PROFILE.json --category CATEGORY [--rules DIR] [--format ...]
     immunorules audit [--rules DIR] [--format text|json|markdown]
     immunorules coverage [--rules DIR] [--format text|json|markdown|html]
+    immunorules diff OLD NEW [--format text|markdown|html|json]
     immunorules validate DIR [DIR ...]
     immunorules vocabulary [--rules DIR] [--format text|json|markdown]
     immunorules schema [--rules DIR] [--rule-files]
     immunorules serve [--rules DIR] [--reload] [--host H] [--port N] [--issuer ISS=JWKS] ...
     immunorules cohort IN OUT [--rules DIR] [--id-column COL] [--fhir]
 
-Exit codes: 0 success; 1 the audit found errors, validate found problems in the rule files, or
-some lines of a JSON Lines input (rows of a cohort) were not valid profiles (each is reported on
-stderr; every other one is answered); 2 bad input (a missing or unreadable file, invalid JSON, an
-invalid profile, rules that do not load, an unknown category), output that cannot be written (a
-full disk) or a usage error; 130 interrupted.
+Exit codes: 0 success; 1 the audit found errors, the diff found a change, validate found problems
+in the rule files, or some lines of a JSON Lines input (rows of a cohort) were not valid profiles
+(each is reported on stderr; every other one is answered); 2 bad input (a missing or unreadable
+file, invalid JSON, an invalid profile, rules that do not load, an unknown category, a git revision
+that cannot be read), output that cannot be written (a full disk) or a usage error; 130
+interrupted.
 Bad input is reported in one paragraph on stderr, never with a traceback. The exit code holds when
 the reader of the output goes away (``| head``): the rest of the output is dropped quietly.
 
@@ -57,8 +59,9 @@ examples:
 A profile is a JSON object with the fields of immunorules.ConditionProfile, e.g.
   {EXAMPLE_PROFILE}
 
-exit codes: 0 ok; 1 audit errors, invalid rule files (validate) or invalid JSON Lines (each
-reported; the other lines are answered); 2 bad input or usage; 130 interrupted."""
+exit codes: 0 ok; 1 audit errors, a diff that changes something, invalid rule files (validate)
+or invalid JSON Lines (each reported; the other lines are answered); 2 bad input or usage; 130
+interrupted."""
 
 
 def _description() -> str:

@@ -1,8 +1,8 @@
 """The render layer.
 
-Text, Markdown, JSON and HTML for results, why-not answers, audits and knowledge bases. Models
-call into it through the renderer table of ``_registry`` (filled by the front door, ``_api``,
-with :func:`register_all`), never by importing it.
+Text, Markdown, JSON and HTML for results, why-not answers, audits, rule-set diffs and
+knowledge bases. Models call into it through the renderer table of ``_registry`` (filled by the
+front door, ``_api``, with :func:`register_all`), never by importing it.
 
 - ``labels``: display names from one schema (``Labels.of(schema)``), passed to every helper;
   unknown ids read as themselves.
@@ -33,6 +33,9 @@ def register_all() -> None:
     register_renderer("audit", "text", text.audit_text)
     register_renderer("audit", "markdown", text.audit_markdown)
     register_renderer("audit", "html", html.audit_html)
+    register_renderer("diff", "text", text.diff_text)
+    register_renderer("diff", "markdown", text.diff_markdown)
+    register_renderer("diff", "html", html.diff_html)
     register_renderer("decision_table", "html", html.decision_table_html)
     register_renderer("coverage", "text", coverage.coverage_text)
     register_renderer("coverage", "markdown", coverage.coverage_markdown)

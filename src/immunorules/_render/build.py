@@ -30,6 +30,9 @@ from .document import (
     DecisionRow,
     DecisionTable,
     DependencyItem,
+    DiffHead,
+    DiffRegionItem,
+    DiffRegions,
     Document,
     DrugClass,
     EvidenceLink,
@@ -53,6 +56,7 @@ from .labels import Labels
 
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
+    from .._analysis.diff import RuleSetDiff
     from .._analysis.protocol import KnowledgeBaseWithTable as KnowledgeBase
     from .._analysis.whynot import ProfileChange, WhyNot
     from .._model.profile import ConditionProfile
@@ -60,12 +64,14 @@ if TYPE_CHECKING:
 __all__ = [
     "EFFECTS",
     "SHOWN_CHANGE_SETS",
+    "SHOWN_DIFF_REGIONS",
     "all_reasons",
     "assumptions",
     "audit_document",
     "change_items",
     "conflict_state",
     "decision_rows",
+    "diff_document",
     "evidence_for",
     "kb_counts",
     "kb_document",
@@ -453,3 +459,54 @@ def audit_document(report: AuditReport, labels: Labels) -> Document:
         omitted=tuple(omitted),
     )
     return Document("audit", report.notice, (head, Findings(findings)), notice_last=True)
+
+
+# -- rule-set diffs ---------------------------------------------------------------------------
+
+#: How many regions of a diff the text, Markdown and HTML renderings list (JSON has them all).
+SHOWN_DIFF_REGIONS = 50
+
+
+def diff_document(found: RuleSetDiff) -> Document:
+    """A diff: the verdict, the vocabulary and rule-id changes, then each region (the largest
+    first, at most :data:`SHOWN_DIFF_REGIONS`)."""
+    from .._analysis.audit_report import compact_profile
+
+    share = found.changed_profiles / found.profiles if found.profiles else 0.0
+    rules = tuple(
+        (what, ids)
+        for what, ids in (
+            ("added", found.rules_added),
+            ("removed", found.rules_removed),
+            ("edited", found.rules_edited),
+        )
+        if ids
+    )
+    head = DiffHead(
+        old=f"{found.old.name} {found.old.version}",
+        new=f"{found.new.name} {found.new.version}",
+        changed=found.changed,
+        summary=found.summary(),
+        profiles=found.profiles,
+        changed_profiles=found.changed_profiles,
+        share=f"{share:.2%}" if share >= 0.0001 or not share else "<0.01%",
+        shared_space=found.shared_space,
+        rules=rules,
+        vocabulary=tuple(found.vocabulary.lines()),
+    )
+    shown = found.regions[:SHOWN_DIFF_REGIONS]
+    items = tuple(
+        DiffRegionItem(
+            number=number,
+            size=region.region_size,
+            region=region.region_text,
+            example=compact_profile(region.example_profile),
+            before=region.before.describe(),
+            after=region.after.describe(),
+            before_rules=region.rule_ids.before,
+            after_rules=region.rule_ids.after,
+        )
+        for number, region in enumerate(shown, start=1)
+    )
+    blocks: tuple[Block, ...] = (head, DiffRegions(items, len(found.regions) - len(shown)))
+    return Document("diff", found.notice, blocks, notice_last=True)

@@ -29,6 +29,9 @@ __all__ = [
     "DecisionRow",
     "DecisionTable",
     "DependencyItem",
+    "DiffHead",
+    "DiffRegionItem",
+    "DiffRegions",
     "Document",
     "DrugClass",
     "EvidenceLink",
@@ -327,6 +330,44 @@ class Findings:
     items: tuple[FindingItem, ...]  # in the report's order
 
 
+# -- rule-set diffs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiffHead:
+    """A diff's verdict: the two knowledge bases, how many profiles change, and what the
+    vocabulary and the rule ids add, remove or edit."""
+
+    old: str  # ``name version``
+    new: str
+    changed: bool
+    summary: str  # e.g. ``12 of 100 profiles change, in 2 regions``
+    profiles: int
+    changed_profiles: int
+    share: str  # the changed profiles' share of all, e.g. ``0.25%``
+    shared_space: str | None  # which profiles were compared when the vocabularies differ
+    rules: tuple[tuple[str, tuple[str, ...]], ...]  # (added|removed|edited, ids), non-empty
+    vocabulary: tuple[str, ...]  # one line per kind of vocabulary change
+
+
+@dataclass(frozen=True)
+class DiffRegionItem:
+    number: int
+    size: int
+    region: str
+    example: str  # the example profile's values that differ from the defaults
+    before: str  # the changed parts only
+    after: str
+    before_rules: tuple[str, ...]
+    after_rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DiffRegions:
+    items: tuple[DiffRegionItem, ...]  # those shown, the largest first
+    hidden: int  # regions not shown (JSON has them all)
+
+
 Block = (
     ProfileHead
     | Conflict
@@ -346,6 +387,8 @@ Block = (
     | DecisionTable
     | AuditHead
     | Findings
+    | DiffHead
+    | DiffRegions
 )
 
 

@@ -16,7 +16,13 @@ from functools import singledispatch
 from typing import TYPE_CHECKING
 
 from .._model.result import NOT_FOR_CLINICAL_USE, Result
-from .build import audit_document, kb_document, result_document, whynot_document
+from .build import (
+    audit_document,
+    diff_document,
+    kb_document,
+    result_document,
+    whynot_document,
+)
 from .document import (
     Advisories,
     Assumptions,
@@ -28,6 +34,8 @@ from .document import (
     Conflict,
     DecisionRow,
     DecisionTable,
+    DiffHead,
+    DiffRegions,
     Document,
     DrugClass,
     EvidenceLink,
@@ -49,6 +57,7 @@ from .labels import Labels
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
     from .._analysis.decision_table import DecisionTable as DecisionTableModel
+    from .._analysis.diff import RuleSetDiff
     from .._analysis.protocol import KnowledgeBaseWithTable as KnowledgeBase
     from .._analysis.whynot import WhyNot
 
@@ -58,6 +67,7 @@ __all__ = [
     "badge",
     "chip",
     "decision_table_html",
+    "diff_html",
     "esc",
     "kb_html",
     "result_html",
@@ -139,6 +149,8 @@ overflow-wrap:anywhere;max-width:none}
 .ir-audit table.ir-table th:nth-child(1){width:96px}
 .ir-audit table.ir-table th:nth-child(2){width:22%}
 .ir-audit table.ir-table th:nth-child(3){width:22%}
+.ir-diff table.ir-table th:nth-child(1){width:36px}
+.ir-diff table.ir-table th:nth-child(2){width:12%}
 .ir-whynot table.ir-table th:nth-child(1){width:80px}
 .ir-whynot table.ir-table th:nth-child(2){width:55%}
 .ir-root table.ir-table tr.ir-group td{background:rgba(127,127,127,.07);font-weight:700}
@@ -201,6 +213,11 @@ def kb_html(kb: KnowledgeBase) -> str:
 def audit_html(report: AuditReport) -> str:
     """An audit report: verdict, counts and one row per finding."""
     return write(audit_document(report, Labels.for_subject(report)))
+
+
+def diff_html(found: RuleSetDiff) -> str:
+    """A rule-set diff: the verdict, the vocabulary and rule changes, one row per region."""
+    return write(diff_document(found))
 
 
 def write(document: Document) -> str:
@@ -590,6 +607,60 @@ def _(block: Findings, seen: set[str]) -> str:
     return (
         '<div class="ir-scroll"><table class="ir-table"><tr><th>severity</th><th>kind</th>'
         "<th>rules</th><th>finding</th></tr>" + "".join(rows) + "</table></div>"
+    )
+
+
+@_block.register
+def _(block: DiffHead, seen: set[str]) -> str:
+    if block.changed_profiles:
+        verdict = badge("answers change", "warning")
+    elif block.changed:
+        verdict = badge("vocabulary changes", "info")
+    else:
+        verdict = badge("no change", "ok")
+    summary = esc(block.summary)
+    if block.changed_profiles:
+        summary += f" ({esc(block.share)} of the profiles, counted exactly)"
+    items = [f"<li>rules {esc(what)}: {esc(', '.join(ids))}</li>" for what, ids in block.rules]
+    items += [f"<li>vocabulary: {esc(item)}</li>" for item in block.vocabulary]
+    shared = f'<p class="ir-muted">{esc(block.shared_space)}</p>' if block.shared_space else ""
+    return (
+        f'<div class="ir-head"><span class="ir-title">Rule-set diff</span>{verdict}</div>'
+        f'<p><span class="ir-code">{esc(block.old)}</span> &#8594; '
+        f'<span class="ir-code">{esc(block.new)}</span><br>{summary}</p>{shared}'
+        + (f"<ul>{''.join(items)}</ul>" if items else "")
+    )
+
+
+@_block.register
+def _(block: DiffRegions, seen: set[str]) -> str:
+    if not block.items:
+        return ""
+    rows = []
+    for item in block.items:
+        rules = (
+            f"before: {esc(', '.join(item.before_rules) or '-')}<br>"
+            f"after: {esc(', '.join(item.after_rules) or '-')}"
+        )
+        rows.append(
+            f"<tr><td>{item.number}</td><td>{item.size:,}</td>"
+            f"<td>{esc(item.region)}"
+            f'<div class="ir-small ir-muted">example: {esc(item.example)}</div></td>'
+            f"<td>{esc(item.before)}</td><td>{esc(item.after)}</td>"
+            f'<td class="ir-code ir-small">{rules}</td></tr>'
+        )
+    hidden = (
+        f'<p class="ir-muted">{block.hidden:,} more regions, smaller, are not shown (the JSON '
+        "lists them all).</p>"
+        if block.hidden
+        else ""
+    )
+    return (
+        '<div class="ir-scroll"><table class="ir-table"><tr><th>#</th><th>profiles</th>'
+        "<th>region</th><th>before</th><th>after</th><th>rules</th></tr>"
+        + "".join(rows)
+        + "</table></div>"
+        + hidden
     )
 
 

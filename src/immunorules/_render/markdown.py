@@ -21,6 +21,8 @@ from .document import (
     Changes,
     Conflict,
     DecisionTable,
+    DiffHead,
+    DiffRegions,
     Document,
     EvidenceLink,
     Findings,
@@ -298,4 +300,45 @@ def _(block: Findings) -> list[str]:
             message += f" Example: {md(finding.example)}."
         cells = [f"**{finding.severity}**", code(finding.kind), _codes(finding.rule_ids), message]
         out.append(_row(cells))
+    return out
+
+
+@_block.register
+def _(block: DiffHead) -> list[str]:
+    verdict = (
+        "changes answers"
+        if block.changed_profiles
+        else ("changes the vocabulary only" if block.changed else "no change")
+    )
+    out = ["", f"### Rule-set diff: {verdict}", "", f"{code(block.old)} → {code(block.new)}  "]
+    summary = md(block.summary)
+    if block.changed_profiles:
+        summary += f" ({md(block.share)} of the profiles, counted exactly)"
+    out.append(summary)
+    if block.shared_space:
+        out += ["", f"*{md(block.shared_space)}*"]
+    if block.rules or block.vocabulary:
+        out.append("")
+        out += [f"- rules {md(what)}: {_codes(ids)}" for what, ids in block.rules]
+        out += [f"- vocabulary: {md(item)}" for item in block.vocabulary]
+    return out
+
+
+@_block.register
+def _(block: DiffRegions) -> list[str]:
+    if not block.items:
+        return []
+    out = ["", "| # | Profiles | Region | Before | After | Rules |", "|---|---|---|---|---|---|"]
+    for item in block.items:
+        rules = (
+            f"before: {_codes(item.before_rules) or '-'}; after: {_codes(item.after_rules) or '-'}"
+        )
+        region = f"{md(item.region)} (example: {md(item.example)})"
+        cells = [str(item.number), f"{item.size:,}", region, md(item.before), md(item.after), rules]
+        out.append(_row(cells))
+    if block.hidden:
+        out += [
+            "",
+            f"{block.hidden:,} more regions, smaller, are not shown (the JSON lists them all).",
+        ]
     return out

@@ -19,6 +19,8 @@ from .document import (
     Changes,
     Conflict,
     DecisionTable,
+    DiffHead,
+    DiffRegions,
     Document,
     Findings,
     Foot,
@@ -321,4 +323,47 @@ def _(block: Findings) -> list[str]:
         count = sum(len(names) for names in unused.values())
         lines += ["", f"[info] unused_vocabulary: {count} names no live rule uses"]
         lines += [f"    {group}: {', '.join(names)}" for group, names in unused.items()]
+    return lines
+
+
+@_block.register
+def _(block: DiffHead) -> list[str]:
+    state = "CHANGED" if block.changed else "UNCHANGED"
+    lines = [f"immunorules diff: {block.old} -> {block.new}"]
+    summary = block.summary
+    if block.changed_profiles:
+        summary += f" ({block.share} of the profiles)"
+    lines += wrap(f"{state}: {summary}", "", then="    ")
+    if block.shared_space:
+        lines += wrap(block.shared_space, "", then="    ")
+    lines += [
+        line
+        for what, ids in block.rules
+        for line in wrap(f"rules {what}: {', '.join(ids)}", "", then="    ")
+    ]
+    lines += [
+        line for item in block.vocabulary for line in wrap(f"vocabulary: {item}", "", then="    ")
+    ]
+    return lines
+
+
+@_block.register
+def _(block: DiffRegions) -> list[str]:
+    lines: list[str] = []
+    total = len(block.items) + block.hidden
+    for item in block.items:
+        noun = "profile" if item.size == 1 else "profiles"
+        lines += [""]
+        lines += wrap(
+            f"region {item.number} of {total}: {item.size:,} {noun}: {item.region}", "", then="    "
+        )
+        lines += wrap(f"before: {item.before}", "    ", then="            ")
+        lines += wrap(f"after:  {item.after}", "    ", then="            ")
+        lines.append(
+            f"    rules:  before {', '.join(item.before_rules) or '-'}; "
+            f"after {', '.join(item.after_rules) or '-'}"
+        )
+        lines += wrap(f"example: {item.example}", "    ", then="            ")
+    if block.hidden:
+        lines += ["", f"({block.hidden:,} more regions, smaller; the JSON output lists them all)"]
     return lines

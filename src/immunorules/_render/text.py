@@ -17,6 +17,7 @@ from .build import (
     SHOWN_CHANGE_SETS,
     audit_document,
     decision_rows,
+    diff_document,
     kb_counts,
     kb_document,
     result_document,
@@ -26,6 +27,7 @@ from .labels import Labels, schema_of
 
 if TYPE_CHECKING:
     from .._analysis.audit_report import AuditReport
+    from .._analysis.diff import RuleSetDiff
     from .._analysis.protocol import KnowledgeBaseWithTable as KnowledgeBase
     from .._analysis.whynot import WhyNot
 
@@ -34,6 +36,9 @@ __all__ = [
     "audit_markdown",
     "audit_text",
     "decision_rows",
+    "diff_json",
+    "diff_markdown",
+    "diff_text",
     "kb_json",
     "kb_markdown",
     "kb_text",
@@ -118,3 +123,21 @@ def audit_text(report: AuditReport) -> str:
 
 def audit_markdown(report: AuditReport) -> str:
     return markdown.write(audit_document(report, Labels.for_subject(report)))
+
+
+# -- rule-set diffs ---------------------------------------------------------------------------
+
+
+def diff_text(found: RuleSetDiff) -> str:
+    """A diff as plain text: the verdict, the vocabulary and rule changes, each region (its
+    before, after, rules and an example), the notice last."""
+    return plain.write(diff_document(found))
+
+
+def diff_markdown(found: RuleSetDiff) -> str:
+    """A diff as Markdown, for a pull-request comment: the verdict, then a table of regions."""
+    return markdown.write(diff_document(found))
+
+
+def diff_json(found: RuleSetDiff, *, indent: int | None = 2) -> str:
+    return found.model_dump_json(indent=indent)

@@ -20,6 +20,13 @@ A rule audit test file::
     @given(profiles(condition="rheumatoid_arthritis"))
     def test_every_ra_profile_is_covered(profile):
         assert KB.evaluate(profile).covered
+
+A rule change held to the profiles it claims to change (exact, over every profile)::
+
+    from immunorules.testing import assert_changes_within
+
+    def test_the_ra_change_stays_in_ra():
+        assert_changes_within("rules_before/", "my_rules/", {"condition": "rheumatoid_arthritis"})
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from ._assertions import (
     assert_not_suggested,
     assert_suggests,
 )
+from ._diff import assert_changes_within
 
 if TYPE_CHECKING:
     from ._strategies import profiles
@@ -43,6 +51,7 @@ __all__ = [
     "GoldenCaseRef",
     "assert_audit_clean",
     "assert_avoids",
+    "assert_changes_within",
     "assert_covered",
     "assert_golden_cases_pass",
     "assert_not_suggested",

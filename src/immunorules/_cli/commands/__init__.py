@@ -12,7 +12,7 @@ import argparse
 from typing import Protocol
 
 from ..context import Context
-from . import audit, cohort, coverage, evaluate, explain, schema, serve, validate, vocabulary
+from . import audit, cohort, coverage, diff, evaluate, explain, schema, serve, validate, vocabulary
 
 __all__ = ["COMMANDS", "Command"]
 
@@ -31,6 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     explain,
     audit,
     coverage,
+    diff,
     validate,
     vocabulary,
     schema,
