@@ -18,7 +18,16 @@ from .._model.schema import Schema
 from .._model.vocabulary import CODE_SYSTEMS, FieldCode
 from ._terminology import DrugCode, Ingredient, NameMatcher, bundled_terminology
 
-__all__ = ["AGE", "ICD10CM", "CodeIndex", "Hit", "Problem", "code_index"]
+__all__ = [
+    "AGE",
+    "ICD10CM",
+    "CodeIndex",
+    "DrugCodeRow",
+    "Hit",
+    "Problem",
+    "code_index",
+    "drug_codes",
+]
 
 ICD10CM = CODE_SYSTEMS["icd10cm"]
 AGE = CODE_SYSTEMS["patient_age"]
@@ -95,6 +104,74 @@ def _field_code(code: DrugCode) -> FieldCode:
     """A terminology code as the index holds it. Its display (a product's name) stays in the
     terminology: what the reading outputs names drug classes, never drugs."""
     return FieldCode(system=code.system_uri, code=code.code, status=code.status, source=code.source)
+
+
+@dataclass(frozen=True, slots=True)
+class DrugCodeRow:
+    """One code that names a drug class in the mapping of a knowledge base."""
+
+    system: str
+    code: str
+    tty: str | None
+    display: str | None
+    drug_class: str
+    status: str
+    source: str | None
+    source_url: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "system": self.system,
+            "code": self.code,
+            "tty": self.tty,
+            "display": self.display,
+            "class": self.drug_class,
+            "status": self.status,
+            "source": self.source,
+            "source_url": self.source_url,
+        }
+
+
+def drug_codes(schema: Schema) -> list[DrugCodeRow]:
+    """Every code the FHIR mapping of ``schema`` reads a drug class from: the bundled drug
+    terminology's codes of the classes the knowledge base has, then the ``codes`` its own
+    vocabulary gives drug classes, each with its verification status and source."""
+    class_ids = {sub.id for sub in schema.vocabulary.subcategories}
+    terminology = bundled_terminology()
+    rows: list[DrugCodeRow] = []
+    for ingredient, code in terminology.codes():
+        if ingredient.drug_class not in class_ids:
+            continue
+        source = terminology.sources.get(code.source) if code.source else None
+        rows.append(
+            DrugCodeRow(
+                system=code.system_uri,
+                code=code.code,
+                tty=code.tty,
+                display=code.display,
+                drug_class=ingredient.drug_class,
+                status=code.status,
+                source=None if source is None else source.title,
+                source_url=None if source is None else source.url,
+            )
+        )
+    sources = schema.vocabulary.sources
+    for sub in schema.vocabulary.subcategories:
+        for own in sub.codes:
+            cited = sources.get(own.source) if own.source else None
+            rows.append(
+                DrugCodeRow(
+                    system=own.system_uri,
+                    code=own.code,
+                    tty=None,
+                    display=own.display or own.note,
+                    drug_class=sub.id,
+                    status=own.status,
+                    source=cited.citation if cited is not None else own.source,
+                    source_url=None if cited is None else cited.url,
+                )
+            )
+    return rows
 
 
 _INDEXES: weakref.WeakKeyDictionary[Schema, CodeIndex] = weakref.WeakKeyDictionary()
