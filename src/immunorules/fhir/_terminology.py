@@ -89,11 +89,13 @@ class DrugCode(_Frozen):
     """One code of an ingredient. ``status``: ``verified`` (read in an authoritative source:
     NLM RxNav or DailyMed, the FDA's openFDA listing of RxNorm codes, the WHO ATC index),
     ``secondary`` (read only in a copy derived from one: the CDS Hooks sandbox's RxNorm list,
-    Synthea records) or ``unverified``; ``source`` names an entry of the file's ``sources``."""
+    Synthea records) or ``unverified``; ``source`` names an entry of the file's ``sources``.
+    ``tty`` is the RxNorm term type when it was read (None: a code read only in a product
+    listing, whose RxNorm name was not seen; its ``display`` then says so)."""
 
     system: str
     code: str
-    tty: TermType
+    tty: TermType | None = None
     display: str
     status: Status
     source: str | None = None
