@@ -34,3 +34,19 @@ def test_knowledge_base_page_counts_match_the_bundled_rules() -> None:
         rules = [rule for rule in kb.rules if Path(rule.file).name == file]
         cases = sum(len(rule.tests) for rule in rules)
         assert f"| `{file}` | {len(rules)} | {cases} |" in page, file
+
+
+def test_fhir_page_counts_match_the_drug_terminology() -> None:
+    """docs/fhir.md's table of drug-class codes by system and status matches the bundled drug
+    terminology (src/immunorules/fhir/drug_codes.yaml)."""
+    from collections import Counter
+
+    from immunorules.fhir._terminology import bundled_terminology
+
+    page = (DOCS / "fhir.md").read_text(encoding="utf-8")
+    counts = Counter((code.system, code.status) for _, code in bundled_terminology().codes())
+    assert {system for system, _ in counts} == {"rxnorm", "atc"}
+    for system, shown in (("rxnorm", "RxNorm"), ("atc", "WHO ATC")):
+        found = [counts[(system, s)] for s in ("verified", "secondary", "unverified")]
+        row = f"| {shown} | " + " | ".join(str(n) for n in [*found, sum(found)]) + " |"
+        assert row in page, f"docs/fhir.md should have the row {row!r}"

@@ -274,8 +274,12 @@ def _finding(
 
 
 def _used(finding: Finding, index: Any) -> bool:
+    """Whether the mapping can read anything from a finding: a code it knows or, for a
+    medication, an ingredient named in its text (the name fallback)."""
     codings = finding.codings + finding.severity
-    return any(index.lookup(system, code) for system, code in codings)
+    if any(index.lookup(system, code) for system, code in codings):
+        return True
+    return finding.kind == "medication" and any(index.classes_named(t) for t in finding.texts)
 
 
 def _bulk_type(path: Path) -> str | None:

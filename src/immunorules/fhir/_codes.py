@@ -1,8 +1,11 @@
 """The knowledge base's record codes as one lookup table: which problem (condition or disease
-area), which field values and which drug classes a coded record element means.
+area), which field values and which drug classes a coded record element means, and which drug
+classes the ingredient names in a medication's text mean (the name fallback).
 
 Built from the schema of a knowledge base (its bundled vocabulary plus every rule file's
-``vocabulary:``), once per schema; nothing here is a module-level mapping.
+``vocabulary:``) and the bundled drug terminology (``drug_codes.yaml``: RxNorm ingredient,
+clinical drug, branded drug and pack codes and WHO ATC codes, each mapped to its ingredient's
+class), once per schema; nothing here is a module-level mapping.
 """
 
 from __future__ import annotations
@@ -13,8 +16,18 @@ from dataclasses import dataclass, field
 
 from .._model.schema import Schema
 from .._model.vocabulary import CODE_SYSTEMS, FieldCode
+from ._terminology import DrugCode, Ingredient, NameMatcher, bundled_terminology
 
-__all__ = ["AGE", "ICD10CM", "CodeIndex", "Hit", "Problem", "code_index"]
+__all__ = [
+    "AGE",
+    "ICD10CM",
+    "CodeIndex",
+    "DrugCodeRow",
+    "Hit",
+    "Problem",
+    "code_index",
+    "drug_codes",
+]
 
 ICD10CM = CODE_SYSTEMS["icd10cm"]
 AGE = CODE_SYSTEMS["patient_age"]
@@ -50,6 +63,12 @@ class CodeIndex:
     ages: list[tuple[str, FieldCode]] = field(default_factory=list)
     severity: dict[tuple[str, str], list[tuple[str, FieldCode]]] = field(default_factory=dict)
     prior_classes_field: str | None = None
+    drug_names: NameMatcher = field(default_factory=lambda: NameMatcher(()))
+
+    def classes_named(self, text: str) -> list[tuple[str, Ingredient]]:
+        """The drug classes the ingredient names in ``text`` mean (the name fallback: whole
+        words, case-insensitive, longest name first, never in a local dose form's text)."""
+        return [(found.drug_class, found) for found in self.drug_names.find(text)]
 
     def lookup(self, system: str | None, code: str | None) -> list[tuple[Specificity, Hit]]:
         """Every entry a coding matches, with how specific each match is."""
@@ -79,6 +98,80 @@ def _width(low: str, high: str) -> int:
         return int(high[1:3]) - int(low[1:3]) + 1
     except ValueError:
         return 1000
+
+
+def _field_code(code: DrugCode) -> FieldCode:
+    """A terminology code as the index holds it. Its display (a product's name) stays in the
+    terminology: what the reading outputs names drug classes, never drugs."""
+    return FieldCode(system=code.system_uri, code=code.code, status=code.status, source=code.source)
+
+
+@dataclass(frozen=True, slots=True)
+class DrugCodeRow:
+    """One code that names a drug class in the mapping of a knowledge base."""
+
+    system: str
+    code: str
+    tty: str | None
+    display: str | None
+    drug_class: str
+    status: str
+    source: str | None
+    source_url: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "system": self.system,
+            "code": self.code,
+            "tty": self.tty,
+            "display": self.display,
+            "class": self.drug_class,
+            "status": self.status,
+            "source": self.source,
+            "source_url": self.source_url,
+        }
+
+
+def drug_codes(schema: Schema) -> list[DrugCodeRow]:
+    """Every code the FHIR mapping of ``schema`` reads a drug class from: the bundled drug
+    terminology's codes of the classes the knowledge base has, then the ``codes`` its own
+    vocabulary gives drug classes, each with its verification status and source."""
+    class_ids = {sub.id for sub in schema.vocabulary.subcategories}
+    terminology = bundled_terminology()
+    rows: list[DrugCodeRow] = []
+    for ingredient, code in terminology.codes():
+        if ingredient.drug_class not in class_ids:
+            continue
+        source = terminology.sources.get(code.source) if code.source else None
+        rows.append(
+            DrugCodeRow(
+                system=code.system_uri,
+                code=code.code,
+                tty=code.tty,
+                display=code.display,
+                drug_class=ingredient.drug_class,
+                status=code.status,
+                source=None if source is None else source.title,
+                source_url=None if source is None else source.url,
+            )
+        )
+    sources = schema.vocabulary.sources
+    for sub in schema.vocabulary.subcategories:
+        for own in sub.codes:
+            cited = sources.get(own.source) if own.source else None
+            rows.append(
+                DrugCodeRow(
+                    system=own.system_uri,
+                    code=own.code,
+                    tty=None,
+                    display=own.display or own.note,
+                    drug_class=sub.id,
+                    status=own.status,
+                    source=cited.citation if cited is not None else own.source,
+                    source_url=None if cited is None else cited.url,
+                )
+            )
+    return rows
 
 
 _INDEXES: weakref.WeakKeyDictionary[Schema, CodeIndex] = weakref.WeakKeyDictionary()
@@ -129,6 +222,14 @@ def _build(schema: Schema) -> CodeIndex:
     for sub in vocab.subcategories:
         for code in sub.codes:
             classes[key(code)].append((sub.id, code))
+    class_ids = {sub.id for sub in vocab.subcategories}
+    known = [i for i in bundled_terminology().ingredients if i.drug_class in class_ids]
+    for ingredient in known:
+        for drug_code in ingredient.codes:
+            mapped = classes[f"{drug_code.system_uri}|{drug_code.code}"]
+            if all(sub != ingredient.drug_class for sub, _ in mapped):
+                mapped.append((ingredient.drug_class, _field_code(drug_code)))
+    index.drug_names = NameMatcher(known)
     prior = schema.fields.get("prior_therapy_classes")
     if prior is not None and prior.type == "set" and prior.of == "subcategories":
         index.prior_classes_field = "prior_therapy_classes"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .._model.profile import ConditionProfile
 
@@ -24,19 +24,25 @@ NO_EVIDENCE = "no evidence in the record"
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Where a value came from: a resource and the code in it that set the value (``resource``
-    None: derived, e.g. the immune activity typical of the condition)."""
+    None: derived, e.g. the immune activity typical of the condition).
+
+    ``by`` says how the resource was read: ``"code"`` (a code the mapping knows) or ``"name"``
+    (no code it knows, but an ingredient's name in the medication's ``display`` or ``text``: the
+    name fallback); None for a derived value."""
 
     resource: str | None
     system: str | None
     code: str | None
     display: str | None
     detail: str
+    by: Literal["code", "name"] | None = None
 
     def __str__(self) -> str:
         coded = f" {self.system}|{self.code}" if self.code else ""
         shown = f" ({self.display})" if self.display else ""
+        named = " [by name]" if self.by == "name" else ""
         where = self.resource or "derived"
-        return f"{where}{coded}{shown}: {self.detail}"
+        return f"{where}{coded}{shown}{named}: {self.detail}"
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -45,6 +51,7 @@ class Evidence:
             "code": self.code,
             "display": self.display,
             "detail": self.detail,
+            "by": self.by,
         }
 
 

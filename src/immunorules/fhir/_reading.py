@@ -33,6 +33,11 @@ __all__ = [
     "timing",
 ]
 
+#: The detail of a drug class read by the name fallback.
+_BY_NAME = (
+    "read by name: no code the mapping knows, but the medication's text names an ingredient "
+    "of the class"
+)
 _CURRENT = {"active", "recurrence", "relapse", ""}
 _HISTORY = {"inactive", "remission", "resolved"}
 _YEAR = timedelta(days=365)
@@ -150,7 +155,9 @@ class Match(NamedTuple):
     entry: FieldCode
 
     def evidence(self, finding: Finding, timing: Timing) -> Evidence:
-        return Evidence(finding.ref, self.system, self.code, self.entry.display, timing.detail)
+        return Evidence(
+            finding.ref, self.system, self.code, self.entry.display, timing.detail, by="code"
+        )
 
 
 class FieldHit(NamedTuple):
@@ -223,10 +230,29 @@ class Reading:
         if when.current and start and (known.onset is None or start > known.onset):
             known.onset = start
 
-    def add_classes(self, finding: Finding, when: Timing, looked: Iterable[_Looked]) -> None:
+    def add_classes(
+        self, finding: Finding, when: Timing, looked: Iterable[_Looked], index: CodeIndex
+    ) -> None:
+        """The drug classes of a medication: those of its codes; when none of its codes is
+        known, those the ingredient names in its displays and text mean (the name fallback)."""
+        by_code = False
         for system, code, _, hit in looked:
             for sub, entry in hit.classes:
-                evidence = Evidence(finding.ref, system, code, entry.display, when.detail)
+                evidence = Evidence(
+                    finding.ref, system, code, entry.display, when.detail, by="code"
+                )
+                self.classes.setdefault(sub, []).append(evidence)
+                by_code = True
+        if by_code:
+            return
+        named: set[str] = set()
+        for text in finding.texts:
+            for sub, _ in index.classes_named(text):
+                if sub in named:
+                    continue
+                named.add(sub)
+                detail = f"{when.detail}; {_BY_NAME}"
+                evidence = Evidence(finding.ref, None, None, None, detail, by="name")
                 self.classes.setdefault(sub, []).append(evidence)
 
 
@@ -245,7 +271,7 @@ def read(
             for specificity, hit in index.lookup(system, code)
         ]
         if finding.kind == "medication":
-            reading.add_classes(finding, when, looked)
+            reading.add_classes(finding, when, looked, index)
             continue
         if finding.kind == "condition" and not finding.refuted:
             best = _best_problem(looked)

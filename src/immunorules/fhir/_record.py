@@ -25,6 +25,7 @@ __all__ = [
     "medication_codings",
     "patient_info",
     "read_finding",
+    "texts_of",
     "validate_resource",
 ]
 
@@ -67,6 +68,7 @@ class Finding:
     severity: tuple[Coding, ...] = ()
     answers: frozenset[str] = frozenset()
     refuted: bool = False  # a Condition whose verificationStatus is refuted
+    texts: tuple[str, ...] = ()  # a medication's coding displays and text (the name fallback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,17 @@ def codings_of(concept: Any) -> tuple[Coding, ...]:
     return tuple(found)
 
 
+def texts_of(concept: Any) -> tuple[str, ...]:
+    """The ``display`` of every coding of a CodeableConcept, then its ``text`` (each once)."""
+    if not isinstance(concept, dict):
+        return ()
+    found = [
+        coding.get("display") for coding in _list(concept.get("coding")) if isinstance(coding, dict)
+    ]
+    found.append(concept.get("text"))
+    return tuple(dict.fromkeys(t for t in found if isinstance(t, str) and t.strip()))
+
+
 def _first_code(concept: Any) -> str:
     for coding in _list(concept.get("coding")) if isinstance(concept, dict) else ():
         if isinstance(coding, dict) and isinstance(coding.get("code"), str):
@@ -232,9 +245,10 @@ def read_finding(
         )
         return Finding(ref, kind, codings_of(resource.get("code")), status, start)
     if kind == "medication":
-        codings = codings_of(resource.get("medicationCodeableConcept"))
-        if not codings and medication is not None:
-            codings = codings_of(medication(resource))
+        concept = resource.get("medicationCodeableConcept")
+        if not codings_of(concept) and not texts_of(concept) and medication is not None:
+            concept = medication(resource)
+        codings = codings_of(concept)
         period = resource.get("effectivePeriod")
         start = (
             parse_date(resource.get("authoredOn"))
@@ -242,7 +256,7 @@ def read_finding(
             or parse_date(period.get("start") if isinstance(period, dict) else None)
             or parse_date(resource.get("dateAsserted"))
         )
-        return Finding(ref, kind, codings, status, start)
+        return Finding(ref, kind, codings, status, start, texts=texts_of(concept))
     period = resource.get("effectivePeriod")
     answers = {code for _, code in codings_of(resource.get("valueCodeableConcept"))}
     for concept in _list(resource.get("interpretation")):
