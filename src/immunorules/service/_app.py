@@ -38,6 +38,7 @@ from ._auth import AuthError, TokenVerifier, issuer_keys
 from ._cards import Card, cards_from_result, order_cards
 from ._feedback import FeedbackLog, feedback_lines
 from ._hooks import SERVICES, HookCall, RequestProblem, discovery, hook_call
+from ._orders import read_draft_orders
 from ._records import INLINE_BYTES, FhirUnavailable, Record, offload, patient_record
 
 if TYPE_CHECKING:
@@ -304,38 +305,27 @@ class _Service:
             return []
         result = self._evaluate(found)
         if call.service.hook != "order-select":
-            return cards_from_result(result, fhir=found)
-        ordered = self._ordered_classes(call, record)
+            return cards_from_result(result, fhir=found, kb=self.kb)
+        ordered = self._ordered_classes(call)
         if not ordered:
             return []
-        return order_cards(result, ordered, fhir=found) + cards_from_result(
-            result, fhir=found, parts=("advisories",)
-        )
+        return order_cards(result, ordered, fhir=found, kb=self.kb)
 
-    def _ordered_classes(self, call: HookCall, record: Record) -> dict[str, list[str]]:
-        """The drug class of each selected medication order: the orders are read by the same
-        FHIR mapping as the record (as if active, since the mapping leaves drafts out)."""
-        selected = {s for s in call.context["selections"] if isinstance(s, str)}
-        orders: list[dict[str, Any]] = []
-        medications: list[dict[str, Any]] = []
-        for entry in call.context["draftOrders"].get("entry") or ():
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(resource, dict):
-                continue
-            kind = resource.get("resourceType")
-            if kind == "MedicationRequest" and f"{kind}/{resource.get('id')}" in selected:
-                orders.append({**resource, "status": "active"})
-            elif kind == "Medication":
-                medications.append(resource)
-        if not orders:
+    def _ordered_classes(self, call: HookCall) -> dict[str, list[str]]:
+        """The drug class of each selected medication order: only the elements the service reads
+        are taken from the orders (``medication[x]``, ``status``, ``subject``), and read by the
+        same FHIR mapping as the record (as if active, since the mapping leaves drafts out).
+        An order about another patient is left out (the log counts them, naming nobody)."""
+        orders = read_draft_orders(call.context, call.patient_id)
+        if not orders.selected:
             return {}
-        patients = [r for r in record.resources if r.get("resourceType") == "Patient"][:1]
         try:
-            found = profile_from_fhir(
-                [*patients, *orders, *medications], kb=self.kb, validate="used"
-            )
+            found = profile_from_fhir(orders.bundle, kb=self.kb, validate="used")
         except FhirError as exc:
             raise RequestProblem(400, "invalid_draft_orders", str(exc)) from None
+        for warning in found.warnings:
+            if "left out" in warning:
+                log.warning("draft orders: %s", warning)
         return {
             sub: list(dict.fromkeys(e.resource or "" for e in evidence))
             for sub, evidence in found.therapy_classes.items()
