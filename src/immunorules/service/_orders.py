@@ -79,11 +79,30 @@ def _note_unread(resource: Mapping[str, Any], where: str) -> None:
         )
 
 
+def _concept(value: Any, where: str) -> None:
+    """Check a CodeableConcept the service reads: an object, its ``coding`` an array of
+    objects whose ``system``, ``code`` and ``display`` are strings, its ``text`` a string."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise _bad(f"{where} is not a CodeableConcept (an object)")
+    coding = value.get("coding")
+    if coding is not None and (
+        not isinstance(coding, list)
+        or not all(
+            isinstance(c, dict)
+            and all(isinstance(c.get(k), str) for k in ("system", "code", "display") if k in c)
+            for c in coding
+        )
+    ):
+        raise _bad(f"{where}.coding is not an array of Codings")
+    if "text" in value and not isinstance(value["text"], str):
+        raise _bad(f"{where}.text is not a string")
+
+
 def _reduced_medication(resource: Mapping[str, Any]) -> dict[str, Any]:
     """A Medication with only the elements read."""
-    code = resource.get("code")
-    if code is not None and not isinstance(code, dict):
-        raise _bad("a Medication's code is not a CodeableConcept (an object)")
+    _concept(resource.get("code"), "a Medication's code")
     return {key: resource[key] for key in _MEDICATION_READ if key in resource}
 
 
@@ -95,9 +114,7 @@ def _reduced_order(resource: Mapping[str, Any], where: str) -> dict[str, Any] | 
         raise _bad(f"{where}.status is not a code (a string)")
     if status in _NOT_ORDERED:
         return None
-    concept = resource.get("medicationCodeableConcept")
-    if concept is not None and not isinstance(concept, dict):
-        raise _bad(f"{where}.medicationCodeableConcept is not an object")
+    _concept(resource.get("medicationCodeableConcept"), f"{where}.medicationCodeableConcept")
     reference = resource.get("medicationReference")
     if reference is not None and not isinstance(reference, dict):
         raise _bad(f"{where}.medicationReference is not an object")
