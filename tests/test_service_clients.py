@@ -25,6 +25,7 @@ require("fhir.resources", reason="needs the fhir extra")
 
 import httpx  # noqa: E402
 
+from immunorules.fhir import profile_from_fhir  # noqa: E402
 from immunorules.service import MAX_SOURCE_LABEL, cards_from_result, create_app  # noqa: E402
 from tests.service_support import (  # noqa: E402 - after the skips
     FHIR_TOKEN,
@@ -602,3 +603,142 @@ def test_the_spec_example_requests(client: Client, path: Path) -> None:
 
 def test_there_are_spec_fixtures() -> None:
     assert len(_fixtures("spec")) >= 3
+
+
+# -- requests captured from the CDS Hooks sandbox --------------------------------------------------
+
+SANDBOX_DATA = DATA / "sandbox"
+
+
+def _sandbox_fixtures() -> list[dict[str, Any]]:
+    found = []
+    for path in sorted(SANDBOX_DATA.glob("[0-9][0-9]-*.json")):
+        fixture = json.loads(path.read_text())
+        fixture["name"] = path.stem
+        body = fixture["body"]
+        if isinstance(body.get("prefetch"), str):  # stored once beside the fixtures
+            name = body["prefetch"].strip("{}")
+            body["prefetch"] = json.loads((SANDBOX_DATA / name).read_text())
+        found.append(fixture)
+    return found
+
+
+def _ordered_classes(kb: ir.KnowledgeBase, body: dict[str, Any]) -> dict[str, list[str]]:
+    """The drug classes of the selected orders, as this mapping reads them."""
+    from immunorules.service._orders import read_draft_orders
+
+    orders = read_draft_orders(body["context"], body["context"]["patientId"])
+    if not orders.selected:
+        return {}
+    found = profile_from_fhir(orders.bundle, kb=kb, validate="used")
+    return {
+        sub: [e.resource or "" for e in evidence] for sub, evidence in found.therapy_classes.items()
+    }
+
+
+def _expected_cards(kb: ir.KnowledgeBase, body: dict[str, Any]) -> list[tuple[str, str]]:
+    """The cards the library gives for a captured request (the service must give the same)."""
+    from immunorules.service import order_cards
+
+    prefetch = body["prefetch"]
+    resources = [prefetch["patient"]] + [
+        entry["resource"]
+        for key in ("conditions", "medications", "observations", "procedures")
+        for entry in (prefetch.get(key) or {}).get("entry", ())
+    ]
+    found = profile_from_fhir(resources, kb=kb, validate="used")
+    assert found.profile is not None
+    result = kb.evaluate(found.profile)
+    if body["hook"] == "patient-view":
+        cards = cards_from_result(result, fhir=found, kb=kb)
+    else:
+        ordered = _ordered_classes(kb, body)
+        cards = order_cards(result, ordered, fhir=found, kb=kb) if ordered else []
+    return [(c["indicator"], c["summary"]) for c in cards]
+
+
+def test_there_are_sandbox_fixtures() -> None:
+    fixtures = _sandbox_fixtures()
+    kinds = [f["path"].rsplit("/", 1)[-1] for f in fixtures]
+    assert "immunorules-patient-view" in kinds and "immunorules-order-select" in kinds
+    assert "feedback" in kinds
+    drugs = {
+        coding.get("display")
+        for f in fixtures
+        if f["body"].get("hook") == "order-select"
+        for entry in f["body"]["context"]["draftOrders"]["entry"]
+        for coding in entry["resource"].get("medicationCodeableConcept", {}).get("coding", ())
+    }
+    assert {"fingolimod 0.5 MG Oral Capsule", "tofacitinib 5 MG Oral Tablet"} <= drugs
+
+
+def test_the_sandbox_requests_replayed(client: Client) -> None:
+    """Every captured request, in the order the sandbox sent it, with a fresh token of the
+    sandbox's shape: the same status as captured, the cards the library gives for the same
+    request, and the feedback matched to the replayed cards it names (so it is checked against
+    what they offered, and recorded as known)."""
+    replayed: dict[str, dict[str, Any]] = {}  # captured card uuid -> the replayed card
+    before = client.feedback.read_text() if client.feedback.exists() else ""
+    known: list[bool] = []
+    for fixture in _sandbox_fixtures():
+        token = fixture["token"]
+        assert token["header"]["alg"] == "ES384" and token["header"]["jku"] == SANDBOX_JKU
+        assert token["payload"]["iss"] == SANDBOX
+        assert token["payload"]["aud"] == "{{service}}" + fixture["path"]
+        assert set(token["payload"]) == {"iss", "aud", "exp", "iat", "jti"}
+        body = json.loads(
+            json.dumps(fixture["body"]).replace("{{fhirServer}}", client.fhir.url + "/fhir")
+        )
+        if fixture["path"].endswith("/feedback"):
+            for item in body["feedback"]:
+                card = replayed.get(item["card"])
+                known.append(card is not None)
+                if card is None:  # this mapping answered other cards: sent as captured
+                    continue
+                item["card"] = card["uuid"]
+                for accepted in item.get("acceptedSuggestions", ()):
+                    accepted["id"] = card["suggestions"][0]["uuid"]
+            response = client.post(fixture["path"], body)
+            assert response.status_code == fixture["status"] == 200, response.text
+            continue
+        response = client.post(fixture["path"], body)
+        assert response.status_code == fixture["status"], (fixture["name"], response.text)
+        cards = _cards(response)
+        got = [(c["indicator"], c["summary"]) for c in cards]
+        assert got == _expected_cards(client.kb, body), fixture["name"]
+        captured = fixture["answer"]
+        if [(c["indicator"], c["summary"]) for c in captured] == got:
+            replayed.update((old["uuid"], new) for old, new in zip(captured, cards, strict=True))
+    lines = client.feedback.read_text()[len(before) :].splitlines()
+    assert [json.loads(line)["cardKnown"] for line in lines] == known
+    assert len(known) >= 3
+
+
+@pytest.mark.xfail(
+    reason="the bundled mapping does not know the sandbox's RxNorm SCD codes yet (the "
+    "terminology work adds them and a name fallback)",
+    strict=False,
+)
+def test_the_sandbox_orders_map_to_their_classes(client: Client) -> None:
+    """With the SCD codes mapped, the sandbox's orders give the cards of the original report's
+    scenario: fingolimod a critical card, tofacitinib none, never 'All clear'."""
+    classes = {}
+    answers = {}
+    for fixture in _sandbox_fixtures():
+        body = fixture["body"]
+        if body.get("hook") != "order-select":
+            continue
+        for entry in body["context"]["draftOrders"]["entry"]:
+            concept = entry["resource"].get("medicationCodeableConcept")
+            if concept:
+                drug = concept["text"].lower()
+                classes[drug] = set(_ordered_classes(client.kb, body))
+                replay = json.dumps(body).replace("{{fhirServer}}", client.fhir.url + "/fhir")
+                answers[drug] = _cards(client.post(fixture["path"], json.loads(replay)))
+    fingolimod = answers["fingolimod 0.5 mg oral capsule"]
+    assert fingolimod[0]["indicator"] == "critical" and "S1P" in fingolimod[0]["summary"]
+    tofacitinib = answers["tofacitinib 5 mg oral tablet"]
+    assert tofacitinib and not any(c["indicator"] == "critical" for c in tofacitinib)
+    assert classes["fingolimod 0.5 mg oral capsule"] == {"s1p_receptor_modulators"}
+    assert classes["tofacitinib 5 mg oral tablet"] == {"jak_inhibitors"}
+    assert classes["methotrexate 2.5 mg oral tablet"]
