@@ -742,3 +742,18 @@ def test_the_sandbox_orders_map_to_their_classes(client: Client) -> None:
     assert classes["fingolimod 0.5 mg oral capsule"] == {"s1p_receptor_modulators"}
     assert classes["tofacitinib 5 mg oral tablet"] == {"jak_inhibitors"}
     assert classes["methotrexate 2.5 mg oral tablet"]
+
+
+def test_an_order_in_a_flagged_category_is_a_warning_naming_class_and_reason() -> None:
+    from immunorules.service import order_cards
+
+    kb = ir.load_rules(engine="native")
+    result = kb.evaluate({"condition": "melanoma", "pregnant": True})
+    (flagged,) = [s for s in result.suggestions if s.tier == "flagged"]
+    cards = order_cards(result, {flagged.subcategories[0]: ["MedicationRequest/x"]}, kb=kb)
+    card = cards[0]
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith("Flagged for specialist review: Immune checkpoint inhibitors")
+    assert "Pregnancy" in card["summary"]
+    assert "`SAFETY-PREGNANCY-CANCER-IMMUNOTHERAPY`" in card["detail"]
+    assert card["overrideReasons"] and "suggestions" not in card

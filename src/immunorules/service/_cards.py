@@ -525,16 +525,17 @@ def _order_cards(
                 )
             )
         elif suggestion is not None and suggestion.tier == "flagged":
+            flagged = (*suggestion.flag_reasons, *suggestion.reasons)
             cards.append(
                 _card(
                     result,
                     labels,
                     indicator="warning",
-                    summary=f"Selected order: {labels.category(category)} are flagged for "
-                    "specialist review",
+                    summary=f"Flagged for specialist review: {name} (selected order; "
+                    f"{labels.category(category)}): {flagged[0].title}",
                     heading=f"**{md(labels.category(category))}: FLAGGED - requires specialist "
                     f"review** ({label} selected)",
-                    reasons=(*suggestion.flag_reasons, *suggestion.reasons),
+                    reasons=flagged,
                     fhir=fhir,
                     extra=extra,
                 )
