@@ -314,6 +314,13 @@ def test_a_draft_order_about_another_patient_is_not_read(
     assert "left out 1 resource" in caplog.text and "someone-else" not in caplog.text
 
 
+def test_a_draft_order_without_a_subject_is_for_the_patient_in_context(client: Client) -> None:
+    order = sandbox_order("fingo", FINGOLIMOD, "fingolimod 0.5 MG Oral Capsule")
+    del order["subject"]
+    cards = _cards(client.post(ORDER_SELECT, order_select(client, order)))
+    assert cards[0]["indicator"] == "critical"
+
+
 def test_unselected_and_cancelled_orders_are_not_read(client: Client) -> None:
     fingo = sandbox_order("fingo", FINGOLIMOD, "fingolimod 0.5 MG Oral Capsule")
     mtx = sandbox_order("mtx", METHOTREXATE, "methotrexate 2.5 MG Oral Tablet")

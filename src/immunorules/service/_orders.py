@@ -106,9 +106,12 @@ def _reduced_medication(resource: Mapping[str, Any]) -> dict[str, Any]:
     return {key: resource[key] for key in _MEDICATION_READ if key in resource}
 
 
-def _reduced_order(resource: Mapping[str, Any], where: str) -> dict[str, Any] | None:
+def _reduced_order(
+    resource: Mapping[str, Any], where: str, patient_id: str
+) -> dict[str, Any] | None:
     """The order with only the elements read (as an active order, since the record reader
-    leaves drafts out), or None when it orders nothing (cancelled, entered in error)."""
+    leaves drafts out; without a ``subject``, for the patient in context), or None when it
+    orders nothing (cancelled, entered in error)."""
     status = resource.get("status")
     if status is not None and not isinstance(status, str):
         raise _bad(f"{where}.status is not a code (a string)")
@@ -125,6 +128,7 @@ def _reduced_order(resource: Mapping[str, Any], where: str) -> dict[str, Any] | 
     reduced = {key: resource[key] for key in _READ if key in resource}
     reduced["status"] = "active"
     reduced["intent"] = "order"
+    reduced.setdefault("subject", {"reference": f"Patient/{patient_id}"})
     contained = resource.get("contained")
     if isinstance(reference, dict) and isinstance(contained, list):
         medications = [
@@ -160,7 +164,7 @@ def read_draft_orders(context: Mapping[str, Any], patient_id: str) -> DraftOrder
                 isinstance(full_url, str) and full_url in selected
             ):
                 continue
-            reduced = _reduced_order(resource, f"entry[{number}].resource")
+            reduced = _reduced_order(resource, f"entry[{number}].resource", patient_id)
             if reduced is None:
                 continue
             chosen.append(reference)
