@@ -1,10 +1,14 @@
-"""CDS Hooks cards from a :class:`~immunorules.Result`: one card per line of the result, each
-carrying the rules, because-texts, matched values and evidence behind it, and the
-not-for-clinical-use notice.
+"""CDS Hooks cards from a :class:`~immunorules.Result`: one card per line of the result (an
+avoided class and its avoided finer classes share one), each carrying the rules, because-texts,
+matched values and evidence behind it, the full citations, the knowledge base's name, version
+and fingerprint, and the not-for-clinical-use notice; for ``order-select``, one or more cards
+per ordered drug class. Given the knowledge base, the cards keep to the patient's problem (see
+``_focus``).
 
 It builds plain JSON data and never decides anything clinical: the indicator follows the kind of
-line (an avoid is ``critical``; a flagged category or a conflict is ``warning``; the rest
-``info``).
+line (an avoid is ``critical``; a flagged category, a conflict or the facts to check are
+``warning``; the rest ``info``), and the only suggestion a card makes is removing an order of an
+avoided class.
 """
 
 from __future__ import annotations
