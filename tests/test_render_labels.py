@@ -160,7 +160,9 @@ def test_cards_of_an_own_vocabulary_use_its_names(own: ir.KnowledgeBase) -> None
     assert "Drug classes: Renal-sparing class \\(no ATC code\\)" in info["detail"]
     avoided = own.evaluate({**PROFILE, "on_dialysis": True})
     (critical,) = service.order_cards(avoided, {"renal_sparing_class": ["drug X"]})
-    assert critical["summary"] == "Selected order is in an avoided class: Renal-sparing class"
+    assert critical["summary"] == (
+        "Avoid Renal-sparing class (selected order is in an avoided class): Rule NX-AVOID"
+    )
 
 
 def test_a_why_not_of_an_own_vocabulary_renders_in_every_format(own: ir.KnowledgeBase) -> None:

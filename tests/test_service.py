@@ -190,7 +190,7 @@ def expected_cards(kb: ir.KnowledgeBase, resources: list[dict[str, Any]]) -> lis
     found = profile_from_fhir(resources, kb=kb)
     if found.profile is None:
         return []
-    return cards_from_result(kb.evaluate(found.profile), fhir=found)
+    return cards_from_result(kb.evaluate(found.profile), fhir=found, kb=kb)
 
 
 def record_of(records: Records, patient_id: str) -> list[dict[str, Any]]:
@@ -205,7 +205,26 @@ def comparable(cards: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
 
 
 def check_card(card: dict[str, Any]) -> None:
-    assert set(card) <= {"uuid", "summary", "detail", "indicator", "source", "links"}
+    assert set(card) <= {
+        "uuid",
+        "summary",
+        "detail",
+        "indicator",
+        "source",
+        "links",
+        "overrideReasons",
+        "suggestions",
+        "selectionBehavior",
+    }
+    for reason in card.get("overrideReasons", ()):  # the spec: a display for each
+        assert reason["display"] and reason["code"] and reason["system"]
+    assert card["indicator"] != "info" or "overrideReasons" not in card
+    if "suggestions" in card:
+        assert card["selectionBehavior"] in ("any", "at-most-one")
+        for suggestion in card["suggestions"]:
+            uuid.UUID(suggestion["uuid"])
+            assert suggestion["label"] and suggestion["actions"]
+    assert "Knowledge base " in card["detail"] and "fingerprint" in card["detail"]
     uuid.UUID(card["uuid"])
     assert 0 < len(card["summary"]) <= MAX_SUMMARY < 140
     assert card["indicator"] in ("info", "warning", "critical")
@@ -216,8 +235,7 @@ def check_card(card: dict[str, Any]) -> None:
     else:
         assert re.search(r"`[A-Z0-9]+(-[A-Z0-9]+)+`", card["detail"]), "a rule id"
         assert "**Why:**" in card["detail"]
-    assert card["source"]["label"]
-    assert "not for clinical use" in card["source"]["label"]
+    assert 0 < len(card["source"]["label"]) <= 60
     for link in card.get("links", ()):
         assert link["type"] == "absolute" and link["url"].startswith(("https://", "http://"))
         assert link["label"]
@@ -278,9 +296,12 @@ def test_the_readme_example_request(running: Running) -> None:
     response = running.post(PATIENT_VIEW, body)
     assert response.status_code == 200, response.text
     cards = response.json()["cards"]
-    tnf = next(card for card in cards if card["summary"].startswith("Avoid TNF inhibitors"))
-    assert tnf["indicator"] == "critical" and cards[0]["indicator"] == "critical"
-    assert "Condition/hf-1" in tnf["detail"]
+    for card in cards:
+        check_card(card)
+    # DMARD-naive RA: no rule suggests a TNF inhibitor (or an S1P modulator) now, so their
+    # avoids for heart failure are not patient-view cards (order-select shows them)
+    assert not any(card["indicator"] == "critical" for card in cards)
+    assert not any("TNF" in card["summary"] or "S1P" in card["summary"] for card in cards)
     assert any(card["summary"].startswith("Consider Immunosuppressants") for card in cards)
 
 
@@ -614,9 +635,9 @@ def test_bad_requests_get_json_4xx(running: Running) -> None:
         (400, "bad_request", running.post(PATIENT_VIEW, {**good, "hookInstance": 7})),
         (400, "bad_request", running.post(PATIENT_VIEW, {**good, "fhirServer": "file:///etc"})),
         (400, "bad_prefetch", running.post(PATIENT_VIEW, {**good, "prefetch": {"patient": "x"}})),
-        (
-            400,
-            "bad_prefetch",
+        (  # another patient's record is dropped: without a FHIR server to ask, 412
+            412,
+            "precondition_failed",
             running.post(
                 PATIENT_VIEW,
                 {
@@ -1133,7 +1154,7 @@ def test_the_token_is_checked_before_the_service_id(running: Running) -> None:
 
 def test_feedback_lines_survive_splitlines(running: Running) -> None:
     card = "card\u2028two\u2029three\x85four"
-    body = {"feedback": [{"card": card, "outcome": "accepted", "outcomeTimestamp": "t\u2028"}]}
+    body = {"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": "t\u2028"}]}
     before = running.feedback.read_text(encoding="utf-8") if running.feedback.exists() else ""
     assert running.post(PATIENT_VIEW + "/feedback", body).status_code == 200
     added = running.feedback.read_text(encoding="utf-8")[len(before) :]
@@ -1444,3 +1465,101 @@ def test_a_heavy_prefetch_is_read_off_the_event_loop_within_its_deadline(
         assert response.json() == {"cards": []}
     assert took < 6, took
     assert slowest < 0.75, slowest
+
+
+def test_a_flood_of_idle_connections_meets_a_json_503_not_a_dead_server(
+    kb: ir.KnowledgeBase,
+) -> None:
+    """Connections over the limit are answered at once with a JSON 503 and closed, so a flood
+    of slow clients holds at most the limit's file descriptors; when they leave, calls are
+    served again."""
+    app = create_app(kb, allow_unauthenticated=True)
+    with serving(app, free_socket(), max_connections=8, header_timeout=30) as base:
+        idle = [_connect(base) for _ in range(8)]  # connect and say nothing
+        try:
+            time.sleep(0.3)
+            flood = [_connect(base) for _ in range(40)]
+            answers = [_answer(sock) for sock in flood]
+            for sock in flood:
+                sock.close()
+            assert all(a.startswith(b"HTTP/1.1 503 ") for a in answers), answers[0][:200]
+            head, body = answers[0].split(b"\r\n\r\n", 1)
+            assert b"content-type: application/json" in head.lower()
+            assert json.loads(body)["error"] == "unavailable"
+            response = httpx.get(base + "/cds-services", timeout=10)
+            assert response.status_code == 503
+            assert response.headers["content-type"] == "application/json"
+            assert response.json()["error"] == "unavailable"
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.3)
+        assert httpx.get(base + "/cds-services", timeout=10).status_code == 200
+
+
+def test_the_connection_limit_stays_below_the_open_file_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import resource
+
+    from immunorules.service import _server
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (256, 4096))
+    assert _server.connection_limit(200) == 256 - _server.FD_RESERVE
+    assert _server.uvicorn_options()["limit_concurrency"] == 256 - _server.FD_RESERVE
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (100_000, 100_000))
+    assert _server.connection_limit(200) == 200
+
+
+def test_a_flood_of_slow_clients_at_a_low_file_limit_leaves_the_service_answering(
+    tmp_path: Path,
+) -> None:
+    """The service in its own process with 256 open files at most (as in the report: 300 slow
+    clients at fd limit 256 refused every normal call): 300 connections that send nothing, then
+    a normal call gets an answer (a JSON 503 while they hold on, 200 once they are gone)."""
+    port = closed_port()
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))\n"
+        "sys.argv = ['immunorules', 'serve', '--allow-unauthenticated', '--port', sys.argv[1],"
+        " '--log-level', 'error', '--feedback-log', sys.argv[2]]\n"
+        "from immunorules._cli import main\n"
+        "sys.exit(main())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    server = subprocess.Popen(
+        [sys.executable, "-c", code, str(port), str(tmp_path / "feedback.jsonl")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/cds-services", timeout=5)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        flood = []
+        for _ in range(300):
+            try:
+                flood.append(_connect(base))
+            except OSError:
+                break
+        try:
+            response = httpx.get(base + "/cds-services", timeout=10)
+            assert response.status_code in (200, 503)
+            assert response.headers["content-type"] == "application/json"
+        finally:
+            for sock in flood:
+                sock.close()
+        time.sleep(0.5)
+        assert httpx.get(base + "/cds-services", timeout=10).status_code == 200
+        assert server.poll() is None
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 try:
     from ._app import create_app
-    from ._cards import MAX_SUMMARY, cards_from_result, order_cards
+    from ._cards import (
+        MAX_SOURCE_LABEL,
+        MAX_SUMMARY,
+        OVERRIDE_REASONS,
+        OVERRIDE_SYSTEM,
+        cards_from_result,
+        order_cards,
+    )
     from ._hooks import PREFETCH, SERVICES
     from ._server import uvicorn_options
 except ImportError as exc:  # pragma: no cover - depends on what is installed
@@ -22,7 +29,10 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
     ) from exc
 
 __all__ = [
+    "MAX_SOURCE_LABEL",
     "MAX_SUMMARY",
+    "OVERRIDE_REASONS",
+    "OVERRIDE_SYSTEM",
     "PREFETCH",
     "SERVICES",
     "cards_from_result",

@@ -38,6 +38,8 @@ from ._auth import AuthError, TokenVerifier, issuer_keys
 from ._cards import Card, cards_from_result, order_cards
 from ._feedback import FeedbackLog, feedback_lines
 from ._hooks import SERVICES, HookCall, RequestProblem, discovery, hook_call
+from ._issued import IssuedCards
+from ._orders import read_draft_orders
 from ._records import INLINE_BYTES, FhirUnavailable, Record, offload, patient_record
 
 if TYPE_CHECKING:
@@ -186,6 +188,7 @@ class _Service:
         max_request_bytes: int,
         read_timeout: float,
         answer_timeout: float,
+        issued_cards: int,
     ) -> None:
         self.kb = kb
         self.verifier = verifier
@@ -195,6 +198,9 @@ class _Service:
         self.read_timeout = read_timeout
         self.answer_timeout = answer_timeout
         self._client: httpx.AsyncClient | None = None
+        self.issued = IssuedCards(issued_cards)
+        info = kb.info
+        self.kb_info = {"name": info.name, "version": info.version, "fingerprint": info.fingerprint}
         # Resolution caches are shared: one evaluation at a time (each takes microseconds).
         self._evaluating = threading.Lock()
 
@@ -304,38 +310,27 @@ class _Service:
             return []
         result = self._evaluate(found)
         if call.service.hook != "order-select":
-            return cards_from_result(result, fhir=found)
-        ordered = self._ordered_classes(call, record)
+            return cards_from_result(result, fhir=found, kb=self.kb)
+        ordered = self._ordered_classes(call)
         if not ordered:
             return []
-        return order_cards(result, ordered, fhir=found) + cards_from_result(
-            result, fhir=found, parts=("advisories",)
-        )
+        return order_cards(result, ordered, fhir=found, kb=self.kb)
 
-    def _ordered_classes(self, call: HookCall, record: Record) -> dict[str, list[str]]:
-        """The drug class of each selected medication order: the orders are read by the same
-        FHIR mapping as the record (as if active, since the mapping leaves drafts out)."""
-        selected = {s for s in call.context["selections"] if isinstance(s, str)}
-        orders: list[dict[str, Any]] = []
-        medications: list[dict[str, Any]] = []
-        for entry in call.context["draftOrders"].get("entry") or ():
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(resource, dict):
-                continue
-            kind = resource.get("resourceType")
-            if kind == "MedicationRequest" and f"{kind}/{resource.get('id')}" in selected:
-                orders.append({**resource, "status": "active"})
-            elif kind == "Medication":
-                medications.append(resource)
-        if not orders:
+    def _ordered_classes(self, call: HookCall) -> dict[str, list[str]]:
+        """The drug class of each selected medication order: only the elements the service reads
+        are taken from the orders (``medication[x]``, ``status``, ``subject``), and read by the
+        same FHIR mapping as the record (as if active, since the mapping leaves drafts out).
+        An order about another patient is left out (the log counts them, naming nobody)."""
+        orders = read_draft_orders(call.context, call.patient_id)
+        if not orders.selected:
             return {}
-        patients = [r for r in record.resources if r.get("resourceType") == "Patient"][:1]
         try:
-            found = profile_from_fhir(
-                [*patients, *orders, *medications], kb=self.kb, validate="used"
-            )
+            found = profile_from_fhir(orders.bundle, kb=self.kb, validate="used")
         except FhirError as exc:
             raise RequestProblem(400, "invalid_draft_orders", str(exc)) from None
+        for warning in found.warnings:
+            if "left out" in warning:
+                log.warning("draft orders: %s", warning)
         return {
             sub: list(dict.fromkeys(e.resource or "" for e in evidence))
             for sub, evidence in found.therapy_classes.items()
@@ -390,6 +385,7 @@ def create_app(
     jwks_timeout: float = 5.0,
     max_token_lifetime: float = 3600.0,
     replay_cache_size: int = 100_000,
+    issued_cards: int = 100_000,
 ) -> Starlette:
     """A CDS Hooks 2.0 service for ``kb`` (default: the bundled knowledge base), as an ASGI
     application (serve it with uvicorn).
@@ -401,7 +397,11 @@ def create_app(
       ``{"cards": []}`` and logs why; so does a record that takes over ``answer_timeout``
       seconds to read and evaluate (a large one is read in a worker thread).
     - ``POST /cds-services/{id}/feedback``: appends each feedback item to ``feedback_log`` (JSON
-      Lines; not stored when None).
+      Lines; not stored when None), with the knowledge base behind the card. Feedback that
+      breaks the spec's rules gets 400: ``acceptedSuggestions`` without the outcome
+      ``accepted`` (or that outcome without them), ``overrideReason`` without ``overridden``,
+      and, for the last ``issued_cards`` cards this process answered with, a suggestion or an
+      override reason the card did not offer.
 
     ``issuers`` maps each trusted CDS client's ``iss`` to its JWK Set: an ``https://`` URL
     (fetched when needed, within ``jwks_timeout`` seconds, kept ``jwks_ttl`` seconds), a file,
@@ -455,6 +455,7 @@ def create_app(
         max_request_bytes=max_request_bytes,
         read_timeout=read_timeout,
         answer_timeout=answer_timeout,
+        issued_cards=issued_cards,
     )
     listing = discovery(unauthenticated=allow_unauthenticated)
 
@@ -476,13 +477,20 @@ def create_app(
         hook = hook_call(SERVICES[service_id], body)
         request.state.hook = hook.service.hook
         cards = await service.cards(request, hook)
+        service.issued.add(service_id, cards, service.kb_info)
         request.state.cards = len(cards)
         return JSONResponse({"cards": cards})
 
     async def feedback(request: Request) -> Response:
         service_id = known(request, "feedback")
         body = await service.body(request)
-        lines = feedback_lines(service_id, body, getattr(request.state, "issuer", None))
+        lines = feedback_lines(
+            service_id,
+            body,
+            getattr(request.state, "issuer", None),
+            issued=service.issued,
+            knowledge_base=service.kb_info,
+        )
         if service.feedback is not None:
             try:
                 await run_in_threadpool(service.feedback.append, lines)

@@ -205,8 +205,48 @@ def _known(resources: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return resources
 
 
+def _subject_id(resource: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The (type, id) a resource's ``subject`` (or ``patient``) reference names, when it is a
+    relative, versioned or absolute reference; None when there is none or it is resolved only
+    within a record (``urn:uuid:``, contained): the FHIR reader decides those."""
+    for key in ("subject", "patient"):
+        value = resource.get(key)
+        if not isinstance(value, dict):
+            continue
+        reference = value.get("reference")
+        if not isinstance(reference, str) or reference.startswith(("urn:", "#")):
+            return None
+        parts = reference.split("?")[0].split("/")
+        if len(parts) >= 4 and parts[-2] == "_history":
+            parts = parts[:-2]
+        if len(parts) >= 2 and parts[-2] and parts[-1]:
+            return parts[-2], parts[-1]
+        return None
+    return None
+
+
+def _about_patient(
+    resources: list[dict[str, Any]], key: str, call: HookCall
+) -> list[dict[str, Any]]:
+    """``resources`` without those whose subject names another patient (or a group): they are
+    dropped, and the log counts them without naming anyone."""
+    kept = []
+    for resource in resources:
+        named = _subject_id(resource)
+        if named is None or named == ("Patient", call.patient_id):
+            kept.append(resource)
+    if len(kept) < len(resources):
+        log.warning(
+            "prefetch %r: %d resource(s) about another patient or a group dropped",
+            key,
+            len(resources) - len(kept),
+        )
+    return kept
+
+
 def _prefetched(key: str, value: Any, call: HookCall) -> tuple[list[dict[str, Any]], str | None]:
-    """The resources a prefetch value gives, and the link to its next page (if paginated)."""
+    """The resources a prefetch value gives, and the link to its next page (if paginated).
+    Resources about another patient are dropped (and logged without patient data)."""
     if value is None:  # the client has no data for this template
         return [], None
     if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
@@ -217,27 +257,36 @@ def _prefetched(key: str, value: Any, call: HookCall) -> tuple[list[dict[str, An
         resources = _known(_entries(value, _prefetch_problem), key)
         link = _next(value, _prefetch_problem)
         if key != "patient":
-            return resources, link
-        # Only the Patient of context.patientId: a record about someone else is never read.
-        kept = [
-            r
-            for r in resources
-            if r["resourceType"] == "Patient" and r.get("id") == call.patient_id
-        ]
-        if len(kept) < len(resources):
-            log.warning(
-                "prefetch 'patient': %d resource(s) about another patient or not a Patient dropped",
-                len(resources) - len(kept),
-            )
-        return kept[:1], None
-    _known([value], key)
-    if key == "patient" and (
-        value["resourceType"] != "Patient" or value.get("id") != call.patient_id
-    ):
-        raise RequestProblem(
-            400, "bad_prefetch", "prefetch 'patient' is not the Patient of context.patientId"
+            return _about_patient(resources, key, call), link
+    else:
+        resources = [_checked(_known([value], key)[0], _prefetch_problem)]
+        if key != "patient":
+            return _about_patient(resources, key, call), None
+    # Only the Patient of context.patientId: a record about someone else is never read.
+    kept = [
+        r for r in resources if r["resourceType"] == "Patient" and r.get("id") == call.patient_id
+    ]
+    if len(kept) < len(resources):
+        log.warning(
+            "prefetch 'patient': %d resource(s) about another patient or not a Patient dropped",
+            len(resources) - len(kept),
         )
-    return [_checked(value, _prefetch_problem)], None
+    return kept[:1], None
+
+
+def _had_resources(value: Any) -> bool:
+    """Whether a prefetch value held a resource (other than an OperationOutcome) before those
+    about someone else were dropped."""
+    if not isinstance(value, dict):
+        return False
+    if value.get("resourceType") != "Bundle":
+        return True
+    return any(
+        isinstance(entry, dict)
+        and isinstance(entry.get("resource"), dict)
+        and entry["resource"].get("resourceType") != "OperationOutcome"
+        for entry in value.get("entry") or ()
+    )
 
 
 async def patient_record(client: httpx.AsyncClient, call: HookCall) -> Record:
@@ -255,7 +304,7 @@ async def patient_record(client: httpx.AsyncClient, call: HookCall) -> Record:
             missing.append(template.replace("{{context.patientId}}", quote(call.patient_id)))
             continue
         resources, more = _prefetched(key, value, call)
-        if key == "patient" and not resources and value is not None:  # none left to use
+        if not resources and _had_resources(value):  # all about someone else: none left to use
             missing.append(template.replace("{{context.patientId}}", quote(call.patient_id)))
             continue
         record.resources += resources

@@ -13,7 +13,15 @@ import asyncio
 import json
 from typing import Any
 
-__all__ = ["HEADER_TIMEOUT", "KEEP_ALIVE", "MAX_CONNECTIONS", "MAX_HEADER_BYTES", "uvicorn_options"]
+__all__ = [
+    "FD_RESERVE",
+    "HEADER_TIMEOUT",
+    "KEEP_ALIVE",
+    "MAX_CONNECTIONS",
+    "MAX_HEADER_BYTES",
+    "connection_limit",
+    "uvicorn_options",
+]
 
 #: The largest request head (request line and headers) read; a larger one gets 431 and the
 #: connection is closed. Tokens are a few kilobytes.
@@ -25,6 +33,43 @@ HEADER_TIMEOUT = 10.0
 KEEP_ALIVE = 5
 #: Connections (and requests in progress) beyond which a new request gets 503 at once.
 MAX_CONNECTIONS = 200
+#: File descriptors kept free for everything but client connections (the FHIR server and JWK
+#: Set connections, the feedback log, worker threads' files, the listening sockets): the
+#: connection limit is lowered below the process's open-file limit by this many.
+FD_RESERVE = 96
+_BUSY_MESSAGE = "the service is busy (too many connections); try again later"
+
+
+def connection_limit(max_connections: int = MAX_CONNECTIONS) -> int:
+    """``max_connections``, lowered when the process's open-file limit would run out first
+    (a flood of slow clients must meet a JSON 503, never a refused ``accept``)."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return max_connections
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return max_connections
+    return max(1, min(max_connections, soft - FD_RESERVE))
+
+
+async def _busy(scope: Any, receive: Any, send: Any) -> None:
+    """The answer beyond the connection limit: a JSON 503, and the connection closed."""
+    body = json.dumps({"error": "unavailable", "message": _BUSY_MESSAGE}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                (b"retry-after", b"1"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _refusal(status: int, reason: str, error: str, message: str) -> bytes:
@@ -36,9 +81,16 @@ def _refusal(status: int, reason: str, error: str, message: str) -> bytes:
     return head.encode("ascii") + body
 
 
-def _guarded_protocol(max_header_bytes: int, header_timeout: float) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with a bound on the request head's size and time."""
+def _guarded_protocol(
+    max_header_bytes: int, header_timeout: float, limit: int
+) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with a bound on the request head's size and time, and on
+    the connections held open: one over ``limit`` is answered a JSON 503 and closed at once
+    (before it can hold a file descriptor for its head's whole deadline), and a request beyond
+    ``limit`` requests in progress gets the same answer."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    busy = _refusal(503, "Service Unavailable", "unavailable", _BUSY_MESSAGE)
 
     too_large = _refusal(
         431,
@@ -58,8 +110,16 @@ def _guarded_protocol(max_header_bytes: int, header_timeout: float) -> type[asyn
         _in_head = True
         _head_timer: asyncio.TimerHandle | None = None
 
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.limit_concurrency = None  # checked here, with a JSON answer
+
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            if len(self.connections) > limit:
+                self._in_head = False
+                self._refuse(busy)
+                return
             self._start_head()
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -81,7 +141,15 @@ def _guarded_protocol(max_header_bytes: int, header_timeout: float) -> type[asyn
         def on_headers_complete(self) -> None:
             self._in_head = False
             self._stop_timer()
-            super().on_headers_complete()
+            if len(self.tasks) < limit:
+                super().on_headers_complete()
+                return
+            app = self.app
+            self.app = _busy
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = app
 
         def _start_head(self) -> None:
             self._in_head = True
@@ -117,16 +185,19 @@ def uvicorn_options(
     """Keyword options for ``uvicorn.run`` or ``uvicorn.Config`` that bound what one client can
     hold: the size of a request head and the time to send it (with httptools, which the
     ``service`` extra installs; with h11 only the size), idle keep-alive connections, and the
-    connections served at once (beyond: 503)."""
+    connections served at once (beyond: a JSON 503, and the connection closed at once). The
+    connection limit is lowered below the open-file limit (see :func:`connection_limit`), so a
+    flood of slow clients cannot use up the process's file descriptors."""
+    limit = connection_limit(max_connections)
     options: dict[str, Any] = {
         "timeout_keep_alive": keep_alive,
-        "limit_concurrency": max_connections,
+        "limit_concurrency": limit,
         "h11_max_incomplete_event_size": max_header_bytes,
         "access_log": False,
         "server_header": False,
     }
     try:
-        options["http"] = _guarded_protocol(max_header_bytes, header_timeout)
+        options["http"] = _guarded_protocol(max_header_bytes, header_timeout, limit)
     except ImportError:  # pragma: no cover - httptools is part of the service extra
         options["http"] = "h11"
     return options
