@@ -721,11 +721,6 @@ def test_the_sandbox_requests_replayed(client: Client) -> None:
     assert len(known) >= 3
 
 
-@pytest.mark.xfail(
-    reason="the bundled mapping does not know the sandbox's RxNorm SCD codes yet (the "
-    "terminology work adds them and a name fallback)",
-    strict=False,
-)
 def test_the_sandbox_orders_map_to_their_classes(client: Client) -> None:
     """With the SCD codes mapped, the sandbox's orders give the cards of the original report's
     scenario: fingolimod a critical card, tofacitinib none, never 'All clear'."""

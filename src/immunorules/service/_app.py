@@ -199,10 +199,14 @@ class _Service:
         self.answer_timeout = answer_timeout
         self._client: httpx.AsyncClient | None = None
         self.issued = IssuedCards(issued_cards)
-        info = kb.info
-        self.kb_info = {"name": info.name, "version": info.version, "fingerprint": info.fingerprint}
         # Resolution caches are shared: one evaluation at a time (each takes microseconds).
         self._evaluating = threading.Lock()
+
+    @property
+    def kb_info(self) -> dict[str, str]:
+        """The name, version and fingerprint of the knowledge base answering now."""
+        info = self.kb.info
+        return {"name": info.name, "version": info.version, "fingerprint": info.fingerprint}
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -291,15 +295,17 @@ class _Service:
         log.error("request %s: no cards: %s", request.state.request_id, reason)
         return []
 
-    def _evaluate(self, found: FhirProfile) -> Result:
+    def _evaluate(self, found: FhirProfile, kb: KnowledgeBase) -> Result:
         assert found.profile is not None
         with self._evaluating:
-            return self.kb.evaluate(found.profile)
+            return kb.evaluate(found.profile)
 
     def _answer(self, call: HookCall, record: Record) -> list[Card]:
-        """The cards for a record (in a worker thread for a large record)."""
+        """The cards for a record (in a worker thread for a large record). The knowledge base
+        is read once: a reload during the request never mixes two rule sets in one answer."""
+        kb = self.kb
         try:
-            found = profile_from_fhir(record.resources, kb=self.kb, validate="used")
+            found = profile_from_fhir(record.resources, kb=kb, validate="used")
         except FhirError as exc:
             if record.fetched:
                 raise FhirUnavailable(
@@ -308,15 +314,15 @@ class _Service:
             raise RequestProblem(400, "invalid_fhir", str(exc)) from None
         if found.profile is None:  # no problem the rules treat
             return []
-        result = self._evaluate(found)
+        result = self._evaluate(found, kb)
         if call.service.hook != "order-select":
-            return cards_from_result(result, fhir=found, kb=self.kb)
-        ordered = self._ordered_classes(call)
+            return cards_from_result(result, fhir=found, kb=kb)
+        ordered = self._ordered_classes(call, kb)
         if not ordered:
             return []
-        return order_cards(result, ordered, fhir=found, kb=self.kb)
+        return order_cards(result, ordered, fhir=found, kb=kb)
 
-    def _ordered_classes(self, call: HookCall) -> dict[str, list[str]]:
+    def _ordered_classes(self, call: HookCall, kb: KnowledgeBase) -> dict[str, list[str]]:
         """The drug class of each selected medication order: only the elements the service reads
         are taken from the orders (``medication[x]``, ``status``, ``subject``), and read by the
         same FHIR mapping as the record (as if active, since the mapping leaves drafts out).
@@ -325,7 +331,7 @@ class _Service:
         if not orders.selected:
             return {}
         try:
-            found = profile_from_fhir(orders.bundle, kb=self.kb, validate="used")
+            found = profile_from_fhir(orders.bundle, kb=kb, validate="used")
         except FhirError as exc:
             raise RequestProblem(400, "invalid_draft_orders", str(exc)) from None
         for warning in found.warnings:
@@ -352,7 +358,7 @@ class _Service:
         try:
             found = profile_from_fhir([patient, condition], kb=self.kb)
             if found.profile is not None:
-                self._evaluate(found)
+                self._evaluate(found, self.kb)
         except Exception:  # a warm-up is only an optimisation
             log.debug("warm-up failed", exc_info=True)
 
