@@ -1108,3 +1108,19 @@ def test_bulk_line_length_is_capped(tmp_path: Path, kb: ir.KnowledgeBase) -> Non
     with pytest.raises(FhirError, match="longer than"):
         list(profiles_from_bulk(tmp_path, kb=kb, max_line_bytes=1_000_000))
     assert len(dict(profiles_from_bulk(tmp_path, kb=kb, errors="warn"))) == 3  # default: 64 MB
+
+
+@pytest.mark.parametrize("kind", ["", "NoSuchResource", 5, None])
+def test_a_contained_resource_without_a_valid_type_is_a_fhir_error(kind: Any) -> None:
+    """Found by the property test above (seed 3): a contained resource whose resourceType is
+    empty made fhir.resources raise a KeyError; it is a located FhirError."""
+    record = copy.deepcopy(RICH)
+    for entry in record["entry"]:
+        if entry["resource"].get("contained"):
+            entry["resource"]["contained"][0]["resourceType"] = kind
+            break
+    else:  # pragma: no cover - RICH has a contained resource
+        raise AssertionError("RICH has no contained resource")
+    with pytest.raises(FhirError) as caught:
+        profile_from_fhir(record, kb=_cached_kb(), validate="all", as_of="2024-01-01")
+    _problems_are_located(caught.value)

@@ -114,6 +114,15 @@ def validate_resource(resource: Any, where: str) -> list[FhirProblem]:
         return problems or [FhirProblem(where, "$", "not a valid FHIR R4 resource")]
     except (ValueError, TypeError, RecursionError) as exc:
         return [FhirProblem(where, "$", f"not a valid FHIR R4 resource: {clip(str(exc), 200)}")]
+    except LookupError:  # fhir.resources looks a nested resource's type up in a table
+        return [
+            FhirProblem(
+                where,
+                "$",
+                "not a valid FHIR R4 resource: a nested (e.g. contained) resource names no "
+                "FHIR R4 resource type",
+            )
+        ]
     return []
 
 
