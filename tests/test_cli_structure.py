@@ -62,7 +62,8 @@ def test_every_subcommand_comes_from_a_command_module() -> None:
         assert owner in commands.COMMANDS
         assert name in _registered(owner)
     assert set(owners) == {
-        "evaluate", "explain", "audit", "validate", "vocabulary", "schema", "serve", "cohort"
+        "evaluate", "explain", "audit", "validate", "vocabulary", "schema", "serve", "cohort",
+        "export",
     }  # fmt: skip
     assert set(owners.values()) == set(commands.COMMANDS)
 

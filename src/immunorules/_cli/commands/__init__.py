@@ -12,7 +12,7 @@ import argparse
 from typing import Protocol
 
 from ..context import Context
-from . import audit, cohort, evaluate, explain, schema, serve, validate, vocabulary
+from . import audit, cohort, evaluate, explain, export, schema, serve, validate, vocabulary
 
 __all__ = ["COMMANDS", "Command"]
 
@@ -35,4 +35,5 @@ COMMANDS: tuple[Command, ...] = (
     schema,
     serve,
     cohort,
+    export,
 )
