@@ -55,7 +55,7 @@ CUSTOM_VOCABULARY: dict[str, Any] = {
 PSO = {"immune_activity": "overactive", "condition": "psoriasis"}
 CUSTOM_RULES = [
     rule(
-        "c01",
+        "C-01",
         {
             "suggest": [
                 {
@@ -69,33 +69,33 @@ CUSTOM_RULES = [
         {**PSO, "egfr": {"min": 3}},
     ),
     rule(  # removes c01's only class: the category is then avoided
-        "c02",
+        "C-02",
         {"avoid": [{"subcategory": "jak_inhibitors"}], "advise": ["serious_infection_risk"]},
         {"on_dialysis": True},
     ),
     rule(  # a suggestion naming no class: never removed by class avoids
-        "c03",
+        "C-03",
         {"suggest": [{"category": "immunosuppressants", "tier": "escalation"}]},
         {**PSO, "band": "high", "tried": {"includes_any": ["tnf_inhibitors", "jak_inhibitors"]}},
     ),
     rule(
-        "c04",
+        "C-04",
         {"flag": ["immunosuppressants"], "advise": ["multidisciplinary_review"]},
         {"egfr": {"max": 4, "or_not_stated": True}},
     ),
     rule(
-        "c05",
+        "C-05",
         {"avoid": [{"category": "immunostimulants"}]},
         {"tried": {"excludes": ["corticosteroids"]}},
     ),
     rule(
-        "c06",
+        "C-06",
         {"suggest": [{"category": "immunostimulants", "tier": "first_line"}]},
         {"immune_activity": "underactive", "on_dialysis": [False, None]},
     ),
-    rule("c07", {"advise": ["hbv_screen"]}, {"tried": None}),
+    rule("C-07", {"advise": ["hbv_screen"]}, {"tried": None}),
     rule(
-        "c08",
+        "C-08",
         {
             "suggest": [
                 {
@@ -183,7 +183,9 @@ def test_the_custom_rules_reach_every_tier(custom: ir.KnowledgeBase) -> None:
     assert tier(egfr=5) == "first_line"
     assert tier(egfr=5, on_dialysis=True) == "avoided"  # every class it named is avoided
     assert tier(egfr=3) == "flagged"
-    assert tier(egfr=5, band="high", tried=["jak_inhibitors"], on_dialysis=True) == "escalation"
+    # a suggestion naming no class keeps the category (with the best tier of its suggestions)
+    assert tier(egfr=5, band="high", tried=["jak_inhibitors"], on_dialysis=True) == "first_line"
+    assert tier(egfr=2, band="high", tried=["jak_inhibitors"]) == "flagged"
     assert expected(custom, {**PSO, "tried": ["tnf_inhibitors"]})["tiers"]["immunostimulants"] == (
         "avoided"
     )
@@ -295,7 +297,14 @@ def test_zen_engine_gives_immunorules_answer(
 
 def test_jdm_reads_fields_left_out_as_not_stated(bundled: ir.KnowledgeBase, tmp_path: Path) -> None:
     decision = zen.ZenEngine().create_decision(bundled.to_jdm(tmp_path / "kb.json").read_text())
-    given_only = {"immune_activity": "overactive", "condition": "rheumatoid_arthritis"}
+    # disease_area and immune_activity are always stated (immunorules derives them from the
+    # condition when a profile leaves them out; the exported tables read them as given)
+    given_only = {
+        "immune_activity": "overactive",
+        "disease_area": "autoimmune",
+        "condition": "rheumatoid_arthritis",
+        "latent_tuberculosis": True,
+    }
     full = as_json(bundled.parse(given_only))
     assert decision.evaluate(given_only)["result"] == decision.evaluate(full)["result"]
     assert decision.evaluate(full)["result"] == expected(bundled, given_only)
