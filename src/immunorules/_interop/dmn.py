@@ -122,7 +122,12 @@ def _decision(
     outputs: tuple[str, ...],
     type_ref: str,
 ) -> None:
+    rows = [(row.tests, json.dumps(row.output)) for part in parts for row in part.rows]
     used = sorted({i for table in parts for i in table.inputs})
+    if not rows and model.columns:
+        # a decision no rule gives: one row, any profile, null (an engine may refuse a table
+        # without rules or inputs)
+        rows, used = [((), "null")], [0]
     decision = ET.SubElement(root, "decision", {"id": name, "name": name})
     ET.SubElement(
         decision, "variable", {"id": f"{name}_variable", "name": name, "typeRef": type_ref}
@@ -153,13 +158,10 @@ def _decision(
         )
     # no row holds: null (written out, as some engines take a table no row matches for an error)
     _sub(output, "defaultOutputEntry", "null", id=f"{name}_default")
-    number = 0
-    for part in parts:
-        for row in part.rows:
-            number += 1
-            rule = ET.SubElement(table, "rule", {"id": f"{name}_row_{number}"})
-            tests = dict(row.tests)
-            for i in used:
-                cell = "-" if i not in tests else unary_tests(model.columns[i], tests[i])
-                _sub(rule, "inputEntry", cell, id=f"{name}_row_{number}_in_{i}")
-            _sub(rule, "outputEntry", json.dumps(row.output), id=f"{name}_row_{number}_out")
+    for number, (row_tests, output_text) in enumerate(rows, start=1):
+        rule = ET.SubElement(table, "rule", {"id": f"{name}_row_{number}"})
+        tests = dict(row_tests)
+        for i in used:
+            cell = "-" if i not in tests else unary_tests(model.columns[i], tests[i])
+            _sub(rule, "inputEntry", cell, id=f"{name}_row_{number}_in_{i}")
+        _sub(rule, "outputEntry", output_text, id=f"{name}_row_{number}_out")

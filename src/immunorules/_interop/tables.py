@@ -1,12 +1,15 @@
 """A knowledge base's answer as plain decision tables, ready to be written as DMN or JDM.
 
 The answer exported is, for each category, its tier (``avoided``, ``flagged``, ``first_line``,
-``escalation`` or none), the drug classes avoided and the advisories. Each table's rows are
-compiled from the collect policy itself: the profile space is split into cells on which the
-same rules fire (the audit's partition, over the exported inputs), the policy says what each
-cell answers, and cells with the same answer are merged into as few rows as possible. The rows
-of one table are therefore disjoint and one row holds for a profile at most, whatever the hit
-policy of the engine that reads them.
+``escalation`` or none), the drug classes avoided and the advisories, as the collect policy
+gives them. A category's table has rows in priority order: ``avoided`` where a rule avoids the
+whole category, or where the category is suggested only with drug classes that are all avoided
+(found by splitting the profile space into cells on which the same rules fire, the audit's
+partition, cut short wherever that cannot happen); ``flagged`` where a flag and a suggestion
+meet; ``first_line`` and ``escalation`` where a suggestion of that tier fires. The highest tier
+among the rows that hold is the policy's answer. An avoided class or an advisory has disjoint
+rows (from the same partition of the rules that give it), so that a collecting engine lists it
+once. Boxes that differ in one input only are merged into one row.
 
 The inputs are the profile's fields, by id; a set field becomes one boolean input per member
 some rule names (true: in the set; false: stated, not in it; null: the set is not stated).
