@@ -45,23 +45,16 @@ def _literal(value: Scalar) -> str:
 
 
 def unary_tests(column: Column, allowed: Sequence[Scalar]) -> str:
-    """A FEEL unary-test cell accepting exactly ``allowed`` of the column's values; runs of
-    integers become ranges (``[1..3]``), not stated is ``null``."""
-    parts: list[str] = ["null"] if None in allowed else []
+    """A FEEL unary-test cell accepting exactly ``allowed`` of the column's values: not stated is
+    ``null``; one run of integers is a range (``[1..3]``), else the integers are listed (a range
+    beside ``null`` or another range is valid FEEL, but pyDMNrules misreads it)."""
     stated = [value for value in allowed if value is not None]
-    if stated and _type(column) == "number":
+    if stated and None not in allowed and _type(column) == "number":
         numbers = sorted(value for value in stated if isinstance(value, int))
-        start = previous = numbers[0]
-        for value in [*numbers[1:], None]:
-            if value is not None and value == previous + 1:
-                previous = value
-                continue
-            parts.append(str(start) if start == previous else f"[{start}..{previous}]")
-            if value is not None:
-                start = previous = value
-    else:
-        parts.extend(_literal(value) for value in stated)
-    return ", ".join(parts)
+        low, high = numbers[0], numbers[-1]
+        if len(numbers) > 2 and numbers == list(range(low, high + 1)):
+            return f"[{low}..{high}]"
+    return ", ".join(_literal(value) for value in (None, *stated) if value in allowed)
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
@@ -126,8 +119,8 @@ def _decision(
     used = sorted({i for table in parts for i in table.inputs})
     if not rows and model.columns:
         # a decision no rule gives: one row, any profile, null (an engine may refuse a table
-        # without rules or inputs)
-        rows, used = [((), "null")], [0]
+        # without rules or inputs), and no output values to prioritise (null is none of them)
+        rows, used, outputs = [((), "null")], [0], ()
     decision = ET.SubElement(root, "decision", {"id": name, "name": name})
     ET.SubElement(
         decision, "variable", {"id": f"{name}_variable", "name": name, "typeRef": type_ref}
