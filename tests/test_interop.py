@@ -178,7 +178,8 @@ def test_the_custom_rules_reach_every_tier(custom: ir.KnowledgeBase) -> None:
     """The custom knowledge base exercises each case (so the engine tests below test them)."""
 
     def tier(**values: Any) -> str | None:
-        return expected(custom, {**PSO, **values})["tiers"]["immunosuppressants"]
+        tiers: dict[str, str | None] = expected(custom, {**PSO, **values})["tiers"]
+        return tiers["immunosuppressants"]
 
     assert tier(egfr=5) == "first_line"
     assert tier(egfr=5, on_dialysis=True) == "avoided"  # every class it named is avoided
@@ -229,7 +230,7 @@ def test_dmn_is_valid_dmn13(
     for name in ("avoided", "advisories"):
         table = decisions[name].find("dmn:decisionTable", NS)
         assert table is not None and table.get("hitPolicy") == "COLLECT"
-    inputs = {d.get("name") for d in root.findall("dmn:inputData", NS)}
+    inputs = {str(d.get("name")) for d in root.findall("dmn:inputData", NS)}
     scalar = {n for n in inputs if "." not in n}
     assert scalar <= set(kb.schema.fields)
     assert {n.split(".")[0] for n in inputs - scalar} <= set(kb.schema.set_fields)
