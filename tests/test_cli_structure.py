@@ -63,7 +63,7 @@ def test_every_subcommand_comes_from_a_command_module() -> None:
         assert name in _registered(owner)
     assert set(owners) == {
         "evaluate", "explain", "audit", "coverage", "diff", "validate", "vocabulary", "schema",
-        "serve", "cohort",
+        "serve", "cohort", "export",
     }  # fmt: skip
     assert set(owners.values()) == set(commands.COMMANDS)
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any, ClassVar, Literal, overload
 
 from .._analysis.audit_report import AuditReport
@@ -59,8 +61,6 @@ def load_rules(
 
 
 def _is_bundled(paths: PathInput | Sequence[PathInput]) -> bool:
-    from pathlib import Path
-
     items = [paths] if isinstance(paths, str) or not isinstance(paths, Sequence) else paths
     return [Path(p).resolve() for p in items] == [BUNDLED_RULES.resolve()]
 
@@ -376,6 +376,27 @@ class KnowledgeBase(Rendered):
         from .._analysis.decision_table import decision_table
 
         return decision_table(self, include_inactive=include_inactive)
+
+    def to_dmn(self, path: str | os.PathLike[str]) -> Path:
+        """Write what the active rules answer as a DMN 1.3 model at ``path`` (export only):
+        input data named by field id (a set field: one boolean input ``<field>.<member>`` per
+        member the rules name), a decision ``tier_<category>`` per category (hit policy
+        PRIORITY over ``avoided``, ``flagged``, ``first_line``, ``escalation``; null when none
+        applies) and the decisions ``avoided`` and ``advisories`` (hit policy COLLECT). A fact
+        not stated is null. Explanations, evidence, the audit and dependencies are not carried.
+        Returns the path written."""
+        from .._interop import write_dmn
+
+        return write_dmn(self, path)
+
+    def to_jdm(self, path: str | os.PathLike[str]) -> Path:
+        """Write what the active rules answer as a GoRules JSON Decision Model at ``path``
+        (decision tables only; export only). For the profile as JSON (field ids as keys, not
+        stated as null) it answers ``{"tiers": {category: tier or null}, "avoided": [drug
+        class ids], "advisories": [keys]}``. Returns the path written."""
+        from .._interop import write_jdm
+
+        return write_jdm(self, path)
 
     def audit(
         self,

@@ -12,7 +12,19 @@ import argparse
 from typing import Protocol
 
 from ..context import Context
-from . import audit, cohort, coverage, diff, evaluate, explain, schema, serve, validate, vocabulary
+from . import (
+    audit,
+    cohort,
+    coverage,
+    diff,
+    evaluate,
+    explain,
+    export,
+    schema,
+    serve,
+    validate,
+    vocabulary,
+)
 
 __all__ = ["COMMANDS", "Command"]
 
@@ -37,4 +49,5 @@ COMMANDS: tuple[Command, ...] = (
     schema,
     serve,
     cohort,
+    export,
 )
