@@ -242,3 +242,23 @@ def test_coverage_agrees_with_a_direct_count(kb: KnowledgeBase) -> None:
     assert report.effect_share == pytest.approx(
         (effects - len(unobserved) - report.untested_effects) / effects
     )
+
+
+def test_the_share_of_scope_regions_with_a_golden_case(tmp_path: Path) -> None:
+    """A rule set claiming two regions (``scope:``) with golden cases in one of them: half its
+    scope is touched, and the report names the region without a case."""
+    folder = tmp_path / "scoped"
+    folder.mkdir()
+    scope = "scope:\n  - {condition: psoriasis}\n  - {condition: rheumatoid_arthritis}\n"
+    (folder / "rules.yaml").write_text(RULES + scope)
+    report = ir.coverage(ir.load_rules(folder, engine="native"))
+    assert report.scope_regions == 2 and report.scope_share == 0.5
+    assert report.untouched_scope == ("condition = rheumatoid_arthritis",)
+    for text in (report.explain(), report.to_markdown(), report.to_html()):
+        assert "1 of 2 scope regions" in text and "rheumatoid" in text
+    assert json.loads(report.to_json())["scope_share"] == 0.5
+
+
+def test_without_a_scope_the_whole_space_is_one_region(bundled: ir.KnowledgeBase) -> None:
+    report = ir.coverage(bundled)
+    assert (report.scope_regions, report.untouched_scope, report.scope_share) == (1, (), 1.0)

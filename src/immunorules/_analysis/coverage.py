@@ -45,7 +45,9 @@ class Coverage(Rendered, _Frozen):
     ``untested_rules``: the active rules that no golden case fires; ``unobserved_effects``: the
     effects of fired rules that no golden case firing them checks; ``rule_share`` and
     ``effect_share``: the tested rules over all active rules, and the checked effects over
-    the effects of all active rules (1.0 when there are none)."""
+    the effects of all active rules (1.0 when there are none); ``scope_share``: the regions the
+    rule set claims to cover (``scope:``) that some golden case lies in, over all of them, with
+    ``untouched_scope`` naming the others."""
 
     _render_kind: ClassVar[str] = "coverage"
 
@@ -60,6 +62,11 @@ class Coverage(Rendered, _Frozen):
     """How many of them are effects of untested rules (so checked by no golden case)."""
     untested_rules: tuple[str, ...]
     unobserved_effects: tuple[UnobservedEffect, ...]
+    scope_regions: int = 1
+    """How many regions the rule set claims to cover (its ``scope:`` entries; 1, the whole
+    profile space, without any)."""
+    untouched_scope: tuple[str, ...] = ()
+    """The scope regions (as text) that no golden case's profile lies in."""
     notice: str = NOT_FOR_CLINICAL_USE
 
     @computed_field  # type: ignore[prop-decorator]
@@ -79,6 +86,13 @@ class Coverage(Rendered, _Frozen):
     def effect_share(self) -> float:
         """Checked effects over the effects of all active rules."""
         return 1.0 if not self.effects else self.observed_effects / self.effects
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def scope_share(self) -> float:
+        """The scope regions that some golden case's profile lies in, over all of them."""
+        touched = self.scope_regions - len(self.untouched_scope)
+        return 1.0 if not self.scope_regions else touched / self.scope_regions
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The coverage as JSON (with ``rule_share``, ``effect_share``, ``observed_effects``)."""
@@ -137,6 +151,14 @@ def coverage(kb: KnowledgeBase) -> Coverage:
             for name in names
             if name not in checked[rule.id]
         ]
+    regions = kb.scope
+    untouched = tuple(
+        _region_text(region, kb)
+        for region in regions
+        if not any(region.holds(ref.case.profile) for ref in cases)
+    )
+    if not regions and not cases:
+        untouched = ("the whole profile space",)
     return Coverage(
         knowledge_base=kb.info,
         golden_cases=len(cases),
@@ -145,4 +167,13 @@ def coverage(kb: KnowledgeBase) -> Coverage:
         untested_effects=untested_effects,
         untested_rules=tuple(untested),
         unobserved_effects=tuple(unobserved),
+        scope_regions=len(regions) or 1,
+        untouched_scope=untouched,
     )
+
+
+def _region_text(region: Rule, kb: KnowledgeBase) -> str:
+    """A scope region in words, e.g. ``condition = giant_cell_arteritis; age >= 50``."""
+    parts = [kb.space.describe(name, allowed) for name, allowed in region.when.items()]
+    parts += [test.describe(name) for name, test in region.sets.items()]
+    return "; ".join(parts) or "the whole profile space"

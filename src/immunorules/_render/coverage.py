@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 __all__ = ["coverage_html", "coverage_markdown", "coverage_text"]
 
 
+def _scope(report: Coverage) -> str:
+    touched = report.scope_regions - len(report.untouched_scope)
+    return (
+        f"{touched:,} of {report.scope_regions:,} scope regions hold a golden case "
+        f"({report.scope_share:.0%})"
+    )
+
+
 def _head(report: Coverage) -> tuple[str, str, str]:
     info = report.knowledge_base
     about = f"{info.name} {info.version} (fingerprint {info.fingerprint[:12]})"
@@ -43,10 +51,19 @@ def _by_rule(report: Coverage) -> dict[str, list[str]]:
 def coverage_text(report: Coverage) -> str:
     """Plain text: the shares, the untested rules, the unobserved effects by rule, the notice."""
     about, rules, effects = _head(report)
-    lines = [f"immunorules coverage of {about}:", f"  {rules}", f"  {effects}"]
+    lines = [
+        f"immunorules coverage of {about}:",
+        f"  {rules}",
+        f"  {effects}",
+        f"  {_scope(report)}",
+    ]
     if report.untested_rules:
         lines += ["", f"Untested rules ({len(report.untested_rules):,}):"]
         lines += wrap(", ".join(report.untested_rules), "  ")
+    if report.untouched_scope:
+        lines += ["", f"Scope regions without a golden case ({len(report.untouched_scope):,}):"]
+        for region in report.untouched_scope:
+            lines += wrap(region, "  ", then="    ")
     unobserved = _by_rule(report)
     if unobserved:
         lines += ["", f"Unobserved effects ({len(report.unobserved_effects):,}):"]
@@ -66,8 +83,12 @@ def coverage_markdown(report: Coverage) -> str:
         "",
         f"### Coverage of {md(info.name)} {md(info.version)}",
         "",
-        f"Fingerprint {markdown.code(info.fingerprint[:12])}: {md(rules)}; {md(effects)}.",
+        f"Fingerprint {markdown.code(info.fingerprint[:12])}: {md(rules)}; {md(effects)}; "
+        f"{md(_scope(report))}.",
     ]
+    if report.untouched_scope:
+        lines += ["", "**Scope regions without a golden case:**", ""]
+        lines += [f"- {md(region)}" for region in report.untouched_scope]
     if report.untested_rules:
         lines += ["", "**Untested rules:** " + ", ".join(map(markdown.code, report.untested_rules))]
     unobserved = _by_rule(report)
@@ -91,8 +112,11 @@ def coverage_html(report: Coverage) -> str:
         f"{esc(info.version)}</span>{html.badge(f'{report.rule_share:.0%} of rules', kind)}"
         f"{html.badge(f'{report.effect_share:.0%} of effects', 'info')}</div>",
         f'<p class="ir-muted">Fingerprint <code>{esc(info.fingerprint[:12])}</code>: '
-        f"{esc(rules)}; {esc(effects)}.</p>",
+        f"{esc(rules)}; {esc(effects)}; {esc(_scope(report))}.</p>",
     ]
+    if report.untouched_scope:
+        items = "".join(f"<li>{esc(region)}</li>" for region in report.untouched_scope)
+        body.append(f"<p><b>Scope regions without a golden case:</b></p><ul>{items}</ul>")
     if report.untested_rules:
         chips = "".join(html.chip(rule_id) for rule_id in report.untested_rules)
         body.append(f"<p><b>Untested rules:</b> {chips}</p>")
