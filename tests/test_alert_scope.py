@@ -27,6 +27,8 @@ def _advice(profile: dict[str, object]) -> set[str]:
             "il2_cardiopulmonary_function",
         ),
         ({"condition": "multiple_myeloma", "demyelinating_disease": True}, "tnfi_demyelination"),
+        ({"condition": "chronic_hepatitis_b", "pregnant": True}, "neuropsychiatric_effects"),
+        ({"condition": "chronic_hepatitis_b", "severity": "severe"}, "neuropsychiatric_effects"),
         ({"condition": "large_b_cell_lymphoma", "hbv_serology": "negative"}, "hbv_screen"),
         ({"condition": "large_b_cell_lymphoma", "hepatitis_b": True}, "hbv_screen"),
         (
