@@ -314,7 +314,17 @@ def test_assume_v2_reads_every_not_stated_default_as_before() -> None:
     assert result.assumed["pregnant"] is False and result.assumed["prior_lines_of_therapy"] == 0
     assert result.unstated == tuple(
         name
-        for name in ("severity", "hbv_serology", "hsct_type", "malignancy_type")
+        for name in (
+            "severity",
+            "hbv_serology",
+            "hsct_type",
+            "malignancy_type",
+            # knowledge base v3 enum fields (the v3 set and boolean fields are read as "no",
+            # like every set and boolean of version 2)
+            "philadelphia_chromosome",
+            "gvhd_type",
+            "treatment_phase",
+        )
         if name in kb.schema.fields
     )
     bundled = ir.load_rules(engine="native")

@@ -373,6 +373,7 @@ def test_by_default_only_modifiable_fields_change() -> None:
         "infection_status",
         "latent_tuberculosis",
         "prior_therapy_classes",
+        "prior_other_therapies",  # knowledge base v3: therapies outside the four categories
     }
     melanoma = {"immune_activity": "underactive", "condition": "melanoma"}
     answer = kb.why_not(melanoma, "immunosuppressants")

@@ -103,6 +103,8 @@ def _condition(draw: st.DrawFn, name: str) -> Any:
         used: set[str] = set()
         for key in sorted(keys):
             free = [m for m in members if m not in used]
+            if not free:  # a small set: every member is named already
+                break
             chosen = draw(st.lists(st.sampled_from(free), min_size=1, max_size=3, unique=True))
             used |= {d for m in chosen for d in (m, *SCHEMA.descendants(m))}
             used |= {a for m in chosen for a in members if m in SCHEMA.descendants(a)}

@@ -48,6 +48,9 @@ HsctType = Literal["allogeneic", "autologous"]
 MalignancyType = Literal[
     "lymphoproliferative", "non_melanoma_skin_cancer", "melanoma", "solid_tumour", "other"
 ]
+PhiladelphiaChromosome = Literal["positive", "negative"]
+GvhdType = Literal["acute", "chronic"]
+TreatmentPhase = Literal["induction", "maintenance"]
 
 
 #: The bundled fields that the vocabulary may make not stated (None).
@@ -115,6 +118,11 @@ class ConditionProfile(WithoutV1, BaseModel):
     hbv_serology: HbvSerology | None = None
     hsct_type: HsctType | None = None
     malignancy_type: MalignancyType | None = None
+    prior_other_therapies: tuple[str, ...] | None = None
+    philadelphia_chromosome: PhiladelphiaChromosome | None = None
+    gvhd_type: GvhdType | None = None
+    treatment_phase: TreatmentPhase | None = None
+    autologous_hsct_eligible: bool | None = None
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -144,7 +152,7 @@ class ConditionProfile(WithoutV1, BaseModel):
         checked: Self = parse_with(cls, obj)
         return checked
 
-    @field_validator("prior_therapy_classes", mode="before")
+    @field_validator("prior_therapy_classes", "prior_other_therapies", mode="before")
     @classmethod
     def _known_classes(cls, value: Any, info: Any) -> Any:
         return _set_members(cls, value, info)
