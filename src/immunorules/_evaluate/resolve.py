@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from operator import itemgetter
-from typing import Any, Final, NamedTuple, TypeVar
+from functools import reduce
+from operator import and_, getitem, is_, itemgetter
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
 from .._model.cache import BoundedCache
-from .._model.profile import ConditionProfile
-from .._model.result import Citation, KnowledgeBaseInfo, ReadOnlyDict, Reason, Result
+from .._model.profile import WARNING_FIELDS, ConditionProfile
+from .._model.result import (
+    NOT_FOR_CLINICAL_USE,
+    Citation,
+    Dependency,
+    KnowledgeBaseInfo,
+    ReadOnlyDict,
+    Reason,
+    Result,
+)
 from .._model.rules import Evidence, Rule
 from .._model.schema import Schema, bundled_schema
 from .._policy import (
@@ -38,7 +47,7 @@ from .._policy import (
     suggestion_directions,
     tables,
 )
-from .depends import Depends, notes  # what the answer assumes (issue 19)
+from .depends import Depends, Wanted, notes, profile_warnings  # what the answer assumes
 
 __all__ = [
     "Entry",
@@ -79,22 +88,101 @@ def resolve(
 
 _NOTHING_ASSUMED: Final = ReadOnlyDict()  # issue 19: shared by results without assumptions
 _Model = TypeVar("_Model", bound=BaseModel)
-_PROTOTYPES: dict[type[BaseModel], BaseModel] = {}
+_STATE: Final = frozenset(
+    {"__dict__", "__pydantic_extra__", "__pydantic_fields_set__", "__pydantic_private__"}
+)
+
+
+class _Maker(Generic[_Model]):
+    """Makes models of one class from values of their declared types, unvalidated.
+
+    The first is made with ``model_construct``; every later one through pydantic's own pickle
+    protocol (``__setstate__`` with the state ``__getstate__`` gives of the first, its values
+    and fields set replaced), at about a third of the cost of ``model_copy`` and a tenth of
+    ``model_construct``'s. That way is checked once against ``model_construct`` (equality,
+    values in field order, fields set, serialisation); where it does not hold (another
+    pydantic), every model is a ``model_copy`` of the first. Every model made here for one
+    class is given the same fields, so each has exactly those fields set.
+    """
+
+    __slots__ = ("cls", "defaults", "fast", "given", "order", "prototype")
+
+    def __init__(self, cls: type[_Model], values: dict[str, Any]) -> None:
+        prototype = cls.model_construct(**values)
+        self.cls = cls
+        self.prototype = prototype
+        self.order = tuple(prototype.__dict__)  # the fields, in field order
+        self.defaults = {k: v for k, v in prototype.__dict__.items() if k not in values}
+        self.given = frozenset(values)
+        state = prototype.__getstate__()
+        self.fast = (
+            set(state) == _STATE
+            and state["__pydantic_extra__"] is None
+            and not state["__pydantic_private__"]
+            and prototype.model_fields_set == self.given
+        )
+        if self.fast:
+            made = self.exact(self.full(values))
+            self.fast = (
+                made == prototype
+                and list(made.__dict__.items()) == list(prototype.__dict__.items())
+                and made.model_fields_set == prototype.model_fields_set
+                and made.model_dump() == prototype.model_dump()
+                and made.__getstate__() == state
+            )
+
+    def full(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` and the defaults of the other fields, in field order."""
+        defaults = self.defaults
+        return {name: values[name] if name in values else defaults[name] for name in self.order}
+
+    def exact(self, values: dict[str, Any]) -> _Model:
+        """A model holding ``values``: every field, in field order (as :meth:`full` gives),
+        those of :attr:`given` set. The dict becomes the model's own."""
+        if not self.fast:
+            return self.prototype.model_copy(update={k: values[k] for k in self.given})
+        made = self.cls.__new__(self.cls)
+        made.__setstate__(
+            {
+                "__dict__": values,
+                "__pydantic_extra__": None,
+                "__pydantic_fields_set__": set(self.given),
+                "__pydantic_private__": None,
+            }
+        )
+        return made
+
+
+_MAKERS: dict[type[BaseModel], _Maker[Any]] = {}
+
+
+def _maker(cls: type[_Model], values: dict[str, Any]) -> _Maker[_Model]:
+    maker = _MAKERS.get(cls)
+    if maker is None:
+        maker = _MAKERS[cls] = _Maker(cls, values)
+    return maker
 
 
 def _made(cls: type[_Model], values: dict[str, Any]) -> _Model:
-    """``cls`` holding ``values`` (of the declared types by construction), unvalidated.
+    """``cls`` holding ``values`` (of the declared types by construction), unvalidated; see
+    :class:`_Maker`. Every model made here for one class is given the same fields."""
+    maker = _maker(cls, values)
+    made: _Model = maker.exact(maker.full(values))
+    return made
 
-    The first model of a class is made with ``model_construct``, every later one as a
-    ``model_copy`` of it updated with the new values: both public pydantic, the copy at about
-    4 us where ``model_construct`` takes 9 (CPU time for a :class:`Result`). Every model made
-    here for one class is given the same fields, so each has exactly those fields set.
-    """
-    prototype = _PROTOTYPES.get(cls)
-    if prototype is None:
-        made = _PROTOTYPES[cls] = cls.model_construct(**values)
-        return made
-    return prototype.model_copy(update=values)  # type: ignore[return-value]
+
+def _result_maker(values: dict[str, Any]) -> _Maker[Result]:
+    """The maker of results, checked to take ``values`` (every field of a result, in field
+    order) as they are; a result's defaults (its notice) are not among the fields set."""
+    given = {name: value for name, value in values.items() if name in _RESULT_SET}
+    maker = _Maker(Result, given)
+    if maker.order != tuple(values) or maker.full(given) != values:
+        raise AssertionError("a result's values must follow its fields")  # pragma: no cover
+    return maker
+
+
+#: The fields of a result that are set (the rest keep their defaults).
+_RESULT_SET: Final = frozenset(Result.model_fields) - {"notice"}
 
 
 def citations(
@@ -160,6 +248,54 @@ class _Shape(NamedTuple):
     conflicts: tuple[Any, ...]
     citations: tuple[Citation, ...]
 
+
+class _Scan(NamedTuple):
+    """The tables :meth:`Resolver.evaluate` reads a profile with: the getter of every field's
+    value (in field order), per field the rules each value allows (a field not stated: every
+    rule), ``None`` per field, the fields, the getter of what the warnings read, the
+    dependencies and the flat fields of each field."""
+
+    read: Callable[[dict[str, Any]], tuple[Any, ...]]
+    tables: tuple[dict[Any, int], ...]
+    nones: tuple[None, ...]
+    fields: tuple[str, ...]
+    warned: Callable[[dict[str, Any]], Any]
+    depends: Depends
+    flats: dict[str, list[Any]]
+
+
+class _SetMasks(dict[Any, int]):
+    """A set field's masks by value (a tuple of members), each found when first met: the AND
+    of the masks of the field's groups (flat fields). At most :data:`MAX_SET_MASKS` kept."""
+
+    def __init__(self, depends: Depends, flats: list[Any], everything: int) -> None:
+        super().__init__()
+        self._space = depends.space
+        self._flats = flats
+        self._everything = everything
+
+    def __missing__(self, value: Any) -> int:
+        mask = self._everything
+        for flat in self._flats:
+            mask &= flat.masks[self._space.group_value(flat.name, value)]
+        if len(self) >= MAX_SET_MASKS:
+            self.clear()  # rare: a set field's distinct values are few
+            self[None] = self._everything
+        self[value] = mask
+        return mask
+
+
+class _Unstated(NamedTuple):
+    """Per set of fields not stated: their names, the AND of their masks for None, and what
+    their dependencies need."""
+
+    unstated: tuple[str, ...]
+    none_mask: int
+    wanted: Wanted
+
+
+#: The most values of one set field whose masks are kept.
+MAX_SET_MASKS: Final = 4096
 
 _Built = tuple[tuple[BaseModel, ...], tuple[BaseModel, ...], tuple[BaseModel, ...]]
 
@@ -263,6 +399,10 @@ class Resolver:
         self._counter = itertools.count()
         self._max_templates = max_lines
         self.depends: Depends | None = None  # set by the knowledge base (issue 19)
+        self._scan: _Scan | None = None  # built on the first evaluate, from ``depends``
+        self._result_maker: _Maker[Result] | None = None
+        self._unstated: BoundedCache[tuple[bool, ...], _Unstated] = BoundedCache(max_plans)
+        self._warnings: BoundedCache[tuple[Any, ...], tuple[str, ...]] = BoundedCache(max_plans)
 
     def _part_masks(self) -> tuple[tuple[int, int, str, str], ...]:
         """Per category (in order), then per advisory key (in order): a part id, the bits of
@@ -298,6 +438,9 @@ class Resolver:
         self._reasons.clear()
         self._lines.clear()
         self._templates = {}
+        self._unstated.clear()
+        self._warnings.clear()
+        self._scan = None
 
     def resolve(
         self,
@@ -344,6 +487,120 @@ class Resolver:
                 "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
             },
         )
+
+    def evaluate(
+        self,
+        profile: ConditionProfile,
+        fired: frozenset[str] | None = None,
+        *,
+        depends_on: bool = True,
+        assumed: Mapping[str, Any] | None = None,
+    ) -> Result:
+        """:meth:`resolve` in one pass over the profile: the native engine's tables (those of
+        :attr:`depends`) give the rules that fire, unless the engine's own ``fired`` are given,
+        and, from the same lookups, the fields not stated and the rules the stated ones allow,
+        which is all :attr:`depends` needs. The same result as :meth:`resolve`."""
+        scan = self._scan
+        if scan is None:
+            scan = self._scan = self._make_scan()
+        values = profile.__dict__
+        read = scan.read(values)  # every field's value, in field order
+        # the rules every stated field allows (a field not stated allows every rule here)
+        rest = reduce(and_, map(getitem, scan.tables, read))
+        state = self._unstated.get(nones := tuple(map(is_, read, scan.nones)))
+        if state is None:
+            state = self._unstated_state(nones)
+        if fired is None:
+            bits = rest & state.none_mask  # the native engine's match
+        else:
+            bits = 0
+            bit_of = self._bit
+            for rule_id in fired:
+                bits |= bit_of[rule_id]
+        shape = self._shapes.get(bits)
+        if shape is None:
+            shape = self._shape(bits)
+        key = (bits, shape.quote(values))
+        lines = self._results.get(key)
+        if lines is None:
+            lines = self._lines_for(values, shape)
+            self._results.put(key, lines)
+        depending: tuple[Dependency, ...] = ()
+        wanted = state.wanted
+        if depends_on and wanted.fields:
+            area = values["disease_area"] if wanted.condition else None
+            depending = scan.depends.answer(wanted, rest, area)
+        warned_key = scan.warned(values)
+        warned = self._warnings.get(warned_key)
+        if warned is None:
+            warned = profile_warnings(profile)
+            self._warnings.put(warned_key, warned)
+        made = {
+            "profile": profile,
+            "suggestions": lines[0],
+            "avoided": lines[1],
+            "advisories": lines[2],
+            "conflicts": shape.conflicts,
+            "covered": shape.covered,
+            "fired_rules": shape.fired_rules,
+            "knowledge_base": self._info,
+            "citations": shape.citations,
+            "unstated": state.unstated,
+            "depends_on": depending,
+            "warnings": warned,
+            "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
+            "notice": NOT_FOR_CLINICAL_USE,
+        }
+        maker = self._result_maker
+        if maker is None:
+            maker = self._result_maker = _result_maker(made)
+        return maker.exact(made)
+
+    def _make_scan(self) -> _Scan:
+        depends = self.depends
+        if depends is None or tuple(rule.id for rule in depends.rules) != self._ids:
+            raise ValueError("evaluate needs the dependencies of the same rules")
+        flats = depends.flats()
+        everything = (1 << len(self._ids)) - 1
+        by_field: dict[str, list[Any]] = {}
+        for flat in flats:
+            by_field.setdefault(flat.field, []).append(flat)
+        fields = tuple(self._schema.profile_model.model_fields)
+        tables: list[dict[Any, int]] = []
+        for name in fields:
+            found = by_field.get(name, [])
+            if self._schema.fields[name].type == "set":
+                table: dict[Any, int] = _SetMasks(depends, found, everything)
+            elif found:
+                (flat,) = found
+                table = dict(flat.masks)
+            else:  # no rule tells its values apart
+                table = dict.fromkeys(depends.space.domains[name], everything)
+            table[None] = everything  # not stated: the masks for None are the state's
+            tables.append(table)
+        return _Scan(
+            itemgetter(*fields),
+            tuple(tables),
+            (None,) * len(fields),
+            fields,
+            itemgetter(*WARNING_FIELDS),
+            depends,
+            by_field,
+        )
+
+    def _unstated_state(self, nones: tuple[bool, ...]) -> _Unstated:
+        """What the fields not stated (``True`` in ``nones``, in field order) make of an
+        answer."""
+        assert self._scan is not None
+        scan = self._scan
+        unstated = tuple(name for name, none in zip(scan.fields, nones, strict=True) if none)
+        none_mask = (1 << len(self._ids)) - 1
+        for name in unstated:
+            for flat in scan.flats.get(name, ()):
+                none_mask &= flat.masks[None]
+        state = _Unstated(unstated, none_mask, scan.depends.wanted(unstated))
+        self._unstated.put(nones, state)
+        return state
 
     def _lines_for(self, values: dict[str, Any], shape: _Shape) -> _Built:
         # Each fired rule's reason and reason id, by bit.
