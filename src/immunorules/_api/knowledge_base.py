@@ -206,8 +206,12 @@ class KnowledgeBase(Rendered):
         ``result.assumed``. Raises :class:`ProfileError` for an invalid profile or policy.
         """
         checked = self.schema.parse(profile)
-        if assume is None:
-            return self._evaluate_checked(checked, depends_on=depends_on)
+        if assume is None:  # _evaluate_checked, one call less
+            return self._resolver.evaluate(
+                checked,
+                None if self._fused else self._matcher.match(self.space.fact(checked)),
+                depends_on=depends_on,
+            )
         filled, assumed = fill(self.schema, checked, assumptions(self.schema, assume))
         return self._evaluate_checked(filled, depends_on=depends_on, assumed=assumed)
 

@@ -41,6 +41,7 @@ from .._model.rules import Rule
 from .._model.schema import Schema
 from .._model.space import FlatSpace
 from .._policy import plan
+from .making import made
 
 __all__ = [
     "EFFECT_LENGTH",
@@ -387,11 +388,14 @@ class Depends:
         ):
             group.sort(key=rank.__getitem__)
             pieces.append(f"{self._when(flat, group)}: {', '.join(phrases)}")
-        return Dependency.model_construct(
-            field=flat.field,
-            values=tuple(_stated(flat, value) for value in changing),
-            effect=_joined(pieces),
-            affects=self._ordered(affects),
+        return made(
+            Dependency,
+            {
+                "field": flat.field,
+                "values": tuple(_stated(flat, value) for value in changing),
+                "effect": _joined(pieces),
+                "affects": self._ordered(affects),
+            },
         )
 
     def _change_of(self, index: int, flat: _Flat, base: int, diff: int) -> _Change | None:

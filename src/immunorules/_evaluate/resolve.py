@@ -6,16 +6,16 @@ collect policy's, in :mod:`immunorules._policy`; this module only builds the res
 the citations. A knowledge base's :class:`Resolver` keeps plans, reasons and lines in bounded
 caches (many profiles share them); :func:`resolve` is the same builder without a knowledge
 base. It never decides a line itself, and never writes a model's internals: models are made
-with pydantic's public ``model_construct`` and ``model_copy`` from values of the declared types.
+from values of the declared types by :mod:`.making` (pydantic's own ``model_construct``, or its
+pickle protocol where that gives the very same model).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import reduce
-from operator import and_, getitem, is_, itemgetter
-from typing import Any, Final, Generic, NamedTuple, TypeVar
+from operator import itemgetter
+from typing import Any, Final, NamedTuple
 
 from pydantic import BaseModel
 
@@ -48,6 +48,7 @@ from .._policy import (
     tables,
 )
 from .depends import Depends, Wanted, notes, profile_warnings  # what the answer assumes
+from .making import Maker, made
 
 __all__ = [
     "Entry",
@@ -87,95 +88,13 @@ def resolve(
 
 
 _NOTHING_ASSUMED: Final = ReadOnlyDict()  # issue 19: shared by results without assumptions
-_Model = TypeVar("_Model", bound=BaseModel)
-_STATE: Final = frozenset(
-    {"__dict__", "__pydantic_extra__", "__pydantic_fields_set__", "__pydantic_private__"}
-)
 
 
-class _Maker(Generic[_Model]):
-    """Makes models of one class from values of their declared types, unvalidated.
-
-    The first is made with ``model_construct``; every later one through pydantic's own pickle
-    protocol (``__setstate__`` with the state ``__getstate__`` gives of the first, its values
-    and fields set replaced), at about a third of the cost of ``model_copy`` and a tenth of
-    ``model_construct``'s. That way is checked once against ``model_construct`` (equality,
-    values in field order, fields set, serialisation); where it does not hold (another
-    pydantic), every model is a ``model_copy`` of the first. Every model made here for one
-    class is given the same fields, so each has exactly those fields set.
-    """
-
-    __slots__ = ("cls", "defaults", "fast", "given", "order", "prototype")
-
-    def __init__(self, cls: type[_Model], values: dict[str, Any]) -> None:
-        prototype = cls.model_construct(**values)
-        self.cls = cls
-        self.prototype = prototype
-        self.order = tuple(prototype.__dict__)  # the fields, in field order
-        self.defaults = {k: v for k, v in prototype.__dict__.items() if k not in values}
-        self.given = frozenset(values)
-        state = prototype.__getstate__()
-        self.fast = (
-            set(state) == _STATE
-            and state["__pydantic_extra__"] is None
-            and not state["__pydantic_private__"]
-            and prototype.model_fields_set == self.given
-        )
-        if self.fast:
-            made = self.exact(self.full(values))
-            self.fast = (
-                made == prototype
-                and list(made.__dict__.items()) == list(prototype.__dict__.items())
-                and made.model_fields_set == prototype.model_fields_set
-                and made.model_dump() == prototype.model_dump()
-                and made.__getstate__() == state
-            )
-
-    def full(self, values: dict[str, Any]) -> dict[str, Any]:
-        """``values`` and the defaults of the other fields, in field order."""
-        defaults = self.defaults
-        return {name: values[name] if name in values else defaults[name] for name in self.order}
-
-    def exact(self, values: dict[str, Any]) -> _Model:
-        """A model holding ``values``: every field, in field order (as :meth:`full` gives),
-        those of :attr:`given` set. The dict becomes the model's own."""
-        if not self.fast:
-            return self.prototype.model_copy(update={k: values[k] for k in self.given})
-        made = self.cls.__new__(self.cls)
-        made.__setstate__(
-            {
-                "__dict__": values,
-                "__pydantic_extra__": None,
-                "__pydantic_fields_set__": set(self.given),
-                "__pydantic_private__": None,
-            }
-        )
-        return made
-
-
-_MAKERS: dict[type[BaseModel], _Maker[Any]] = {}
-
-
-def _maker(cls: type[_Model], values: dict[str, Any]) -> _Maker[_Model]:
-    maker = _MAKERS.get(cls)
-    if maker is None:
-        maker = _MAKERS[cls] = _Maker(cls, values)
-    return maker
-
-
-def _made(cls: type[_Model], values: dict[str, Any]) -> _Model:
-    """``cls`` holding ``values`` (of the declared types by construction), unvalidated; see
-    :class:`_Maker`. Every model made here for one class is given the same fields."""
-    maker = _maker(cls, values)
-    made: _Model = maker.exact(maker.full(values))
-    return made
-
-
-def _result_maker(values: dict[str, Any]) -> _Maker[Result]:
+def _result_maker(values: dict[str, Any]) -> Maker[Result]:
     """The maker of results, checked to take ``values`` (every field of a result, in field
     order) as they are; a result's defaults (its notice) are not among the fields set."""
     given = {name: value for name, value in values.items() if name in _RESULT_SET}
-    maker = _Maker(Result, given)
+    maker = Maker(Result, given)
     if maker.order != tuple(values) or maker.full(given) != values:
         raise AssertionError("a result's values must follow its fields")  # pragma: no cover
     return maker
@@ -197,7 +116,7 @@ def _citation(entry: Evidence | Citation) -> Citation:
     """The citation part of an evidence entry (which is a Citation plus where it is defined)."""
     if type(entry) is Citation:
         return entry
-    return _made(Citation, {name: getattr(entry, name) for name in Citation.model_fields})
+    return made(Citation, {name: getattr(entry, name) for name in Citation.model_fields})
 
 
 #: The default bounds of a resolver's caches (each drops its oldest entries when full).
@@ -229,6 +148,8 @@ class _Part(NamedTuple):
     opposed: frozenset[str]  # the opposite directions its suggestion counts with
     bits: tuple[int, ...]  # the rules it was made for, in id order
     number: int  # the part's number (the order of parts in a result)
+    touched: int  # the bits of its rules
+    quote: Callable[[dict[str, Any]], Any]  # the values its rules' reasons quote
 
 
 _Fired = tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
@@ -252,12 +173,16 @@ class _Shape(NamedTuple):
 class _Scan(NamedTuple):
     """The tables :meth:`Resolver.evaluate` reads a profile with: the getter of every field's
     value (in field order), per field the rules each value allows (a field not stated: every
-    rule), ``None`` per field, the fields, the getter of what the warnings read, the
-    dependencies and the flat fields of each field."""
+    rule), the chunks of fields looked up together (each with its masks by values met so far),
+    the bits, the fields, the getter of what the warnings read, the dependencies and the flat
+    fields of each field."""
 
     read: Callable[[dict[str, Any]], tuple[Any, ...]]
     tables: tuple[dict[Any, int], ...]
-    nones: tuple[None, ...]
+    chunks: tuple[tuple[dict[tuple[Any, ...], int], int, int], ...]
+    everything: int  # every rule, and above them every field
+    rules: int  # every rule
+    shift: int  # the bit of the first field
     fields: tuple[str, ...]
     warned: Callable[[dict[str, Any]], Any]
     depends: Depends
@@ -294,6 +219,10 @@ class _Unstated(NamedTuple):
     wanted: Wanted
 
 
+#: Fields read together (one lookup per chunk of this many fields, in field order).
+_CHUNK: Final = 4
+#: The most value combinations of one chunk whose masks are kept.
+MAX_CHUNK_VALUES: Final = 16384
 #: The most values of one set field whose masks are kept.
 MAX_SET_MASKS: Final = 4096
 
@@ -391,6 +320,8 @@ class Resolver:
         self._known: BoundedCache[tuple[int, int], _Part] = BoundedCache(max_plans)
         # A part's built lines by its number and its rules' reason ids.
         self._built: BoundedCache[tuple[int, tuple[int, ...]], _Built] = BoundedCache(max_lines)
+        # A part's built lines by its number, its rules and the values their reasons quote.
+        self._part_lines: BoundedCache[tuple[int, int, Any], _Built] = BoundedCache(max_lines)
         self._reasons: BoundedCache[tuple[str, Any], tuple[Reason, int]] = BoundedCache(max_reasons)
         self._lines: BoundedCache[tuple[int, Any], BaseModel] = BoundedCache(max_lines)
         # Line templates (a line's own fields and reason counts) by id. Ids are never reused,
@@ -400,8 +331,8 @@ class Resolver:
         self._max_templates = max_lines
         self.depends: Depends | None = None  # set by the knowledge base (issue 19)
         self._scan: _Scan | None = None  # built on the first evaluate, from ``depends``
-        self._result_maker: _Maker[Result] | None = None
-        self._unstated: BoundedCache[tuple[bool, ...], _Unstated] = BoundedCache(max_plans)
+        self._result_maker: Maker[Result] | None = None
+        self._unstated: BoundedCache[int, _Unstated] = BoundedCache(max_plans)
         self._warnings: BoundedCache[tuple[Any, ...], tuple[str, ...]] = BoundedCache(max_plans)
 
     def _part_masks(self) -> tuple[tuple[int, int, str, str], ...]:
@@ -435,6 +366,7 @@ class Resolver:
         self._results.clear()
         self._known.clear()
         self._built.clear()
+        self._part_lines.clear()
         self._reasons.clear()
         self._lines.clear()
         self._templates = {}
@@ -468,7 +400,7 @@ class Resolver:
             lines = self._lines_for(values, shape)
             self._results.put(key, lines)
         unstated, depending, warned = notes(self.depends, profile, depends_on)  # issue 19
-        return _made(
+        return made(
             Result,
             {
                 "profile": profile,
@@ -505,11 +437,20 @@ class Resolver:
             scan = self._scan = self._make_scan()
         values = profile.__dict__
         read = scan.read(values)  # every field's value, in field order
-        # the rules every stated field allows (a field not stated allows every rule here)
-        rest = reduce(and_, map(getitem, scan.tables, read))
-        state = self._unstated.get(nones := tuple(map(is_, read, scan.nones)))
+        # Per chunk of fields, the rules its stated fields allow, and above them a bit per
+        # field of the chunk that is stated (and every bit of the other fields'): their AND
+        # is the rules every stated field allows, and which fields are stated.
+        found = scan.everything
+        for chunk, start, stop in scan.chunks:
+            part = read[start:stop]
+            mask = chunk.get(part)
+            if mask is None:
+                mask = self._chunk(chunk, start, part)
+            found &= mask
+        rest = found & scan.rules
+        state = self._unstated.get(stated := found >> scan.shift)
         if state is None:
-            state = self._unstated_state(nones)
+            state = self._unstated_state(stated)
         if fired is None:
             bits = rest & state.none_mask  # the native engine's match
         else:
@@ -535,7 +476,7 @@ class Resolver:
         if warned is None:
             warned = profile_warnings(profile)
             self._warnings.put(warned_key, warned)
-        made = {
+        made_values = {
             "profile": profile,
             "suggestions": lines[0],
             "avoided": lines[1],
@@ -553,8 +494,8 @@ class Resolver:
         }
         maker = self._result_maker
         if maker is None:
-            maker = self._result_maker = _result_maker(made)
-        return maker.exact(made)
+            maker = self._result_maker = _result_maker(made_values)
+        return maker.exact(made_values)
 
     def _make_scan(self) -> _Scan:
         depends = self.depends
@@ -578,32 +519,82 @@ class Resolver:
                 table = dict.fromkeys(depends.space.domains[name], everything)
             table[None] = everything  # not stated: the masks for None are the state's
             tables.append(table)
+        shift = len(self._ids)
+        chunks = tuple(
+            (dict[tuple[Any, ...], int](), start, min(start + _CHUNK, len(fields)))
+            for start in range(0, len(fields), _CHUNK)
+        )
         return _Scan(
             itemgetter(*fields),
             tuple(tables),
-            (None,) * len(fields),
+            chunks,
+            everything | ((1 << len(fields)) - 1) << shift,
+            everything,
+            shift,
             fields,
             itemgetter(*WARNING_FIELDS),
             depends,
             by_field,
         )
 
-    def _unstated_state(self, nones: tuple[bool, ...]) -> _Unstated:
-        """What the fields not stated (``True`` in ``nones``, in field order) make of an
-        answer."""
+    def _chunk(self, chunk: dict[tuple[Any, ...], int], start: int, part: tuple[Any, ...]) -> int:
+        """The mask of one chunk of fields holding the values ``part`` (kept in ``chunk``)."""
         assert self._scan is not None
         scan = self._scan
-        unstated = tuple(name for name, none in zip(scan.fields, nones, strict=True) if none)
+        allowed = scan.rules
+        stated = scan.everything ^ scan.rules  # every field
+        for offset, value in enumerate(part):
+            if value is None:
+                stated ^= 1 << (scan.shift + start + offset)
+            else:
+                allowed &= scan.tables[start + offset][value]
+        mask = allowed | stated
+        if len(chunk) >= MAX_CHUNK_VALUES:
+            chunk.clear()  # rare: the values of a few fields together are not many
+        chunk[part] = mask
+        return mask
+
+    def _unstated_state(self, stated: int) -> _Unstated:
+        """What the fields not stated (those whose bit in ``stated`` is 0; bit ``i``: the
+        ``i``-th field) make of an answer."""
+        assert self._scan is not None
+        scan = self._scan
+        unstated = tuple(
+            name for position, name in enumerate(scan.fields) if not stated >> position & 1
+        )
         none_mask = (1 << len(self._ids)) - 1
         for name in unstated:
             for flat in scan.flats.get(name, ()):
                 none_mask &= flat.masks[None]
         state = _Unstated(unstated, none_mask, scan.depends.wanted(unstated))
-        self._unstated.put(nones, state)
+        self._unstated.put(stated, state)
         return state
 
     def _lines_for(self, values: dict[str, Any], shape: _Shape) -> _Built:
-        # Each fired rule's reason and reason id, by bit.
+        """The lines of a result: per part, by the part and the values its reasons quote."""
+        suggestions: list[BaseModel] = []
+        avoided: list[BaseModel] = []
+        advisories: list[BaseModel] = []
+        known_get = self._part_lines.get
+        reasons: dict[int, tuple[Reason, int]] | None = None
+        for part in shape.parts:
+            key = (part.number, part.touched, part.quote(values))
+            built = known_get(key)
+            if built is None:
+                if reasons is None:
+                    reasons = self._reasons_for(values, shape)
+                part_key = (part.number, tuple([reasons[bit][1] for bit in part.bits]))
+                built = self._built.get(part_key)
+                if built is None:
+                    built = self._lines_of(part_key, part, reasons)
+                self._part_lines.put(key, built)
+            suggestions.extend(built[0])
+            avoided.extend(built[1])
+            advisories.extend(built[2])
+        return tuple(suggestions), tuple(avoided), tuple(advisories)
+
+    def _reasons_for(self, values: dict[str, Any], shape: _Shape) -> dict[int, tuple[Reason, int]]:
+        """Each fired rule's reason and reason id, by bit."""
         reasons: dict[int, tuple[Reason, int]] = {}
         reason_get = self._reasons.get
         for low, index, rule_id, quote, fields in shape.rules:
@@ -612,19 +603,7 @@ class Resolver:
             if entry is None:
                 entry = self._reason(key, fields, index)
             reasons[low] = entry
-        suggestions: list[BaseModel] = []
-        avoided: list[BaseModel] = []
-        advisories: list[BaseModel] = []
-        built_get = self._built.get
-        for part in shape.parts:
-            part_key = (part.number, tuple([reasons[bit][1] for bit in part.bits]))
-            built = built_get(part_key)
-            if built is None:
-                built = self._lines_of(part_key, part, reasons)
-            suggestions.extend(built[0])
-            avoided.extend(built[1])
-            advisories.extend(built[2])
-        return tuple(suggestions), tuple(avoided), tuple(advisories)
+        return reasons
 
     def _shape(self, bits: int) -> _Shape:
         """What a result for the rules of ``bits`` is, whatever the profile's values."""
@@ -713,7 +692,7 @@ class Resolver:
         rule = self._effects[index].rule
         if len(fields) == 1:
             quoted = (quoted,)
-        reason = _made(
+        reason = made(
             Reason,
             {
                 "rule_id": rule_id,
@@ -736,7 +715,7 @@ class Resolver:
         values["reasons"] = tuple([reasons[bit][0] for bit in ref.bits[:split]])
         if line.flag_reasons is not None:
             values["flag_reasons"] = tuple([reasons[bit][0] for bit in ref.bits[split:]])
-        built: BaseModel = _made(line.model, values)
+        built: BaseModel = made(line.model, values)
         self._lines.put(key, built)
         return built
 
@@ -757,6 +736,13 @@ class Resolver:
 
     def _part(self, number: int, touched: int, kind: str, name: str) -> _Part:
         effects, found = self._subset(touched)
+        quoted = tuple(
+            sorted({field for low in found for field in self._quotes[low.bit_length() - 1][2]})
+        )
+        quote = self._getters.get(quoted)
+        if quote is None:
+            quote = _getter(quoted)
+            self._getters.put(quoted, quote)
         # Only the part's own effects: a category's lines depend on nothing else (a drug
         # class belongs to one category), an advisory's on nothing else either.
         steps = collect([_only(each, kind, name) for each in effects], self._tables)
@@ -794,6 +780,8 @@ class Resolver:
                 frozenset(d for _, directions in mine for d in directions if d in OPPOSITE),
                 tuple(found),
                 number,
+                touched,
+                quote,
             )
         else:
             part = _Part(
@@ -803,6 +791,8 @@ class Resolver:
                 frozenset(),
                 tuple(found),
                 number,
+                touched,
+                quote,
             )
         self._known.put((number, touched), part)
         return part
