@@ -124,7 +124,7 @@ class Wanted(NamedTuple):
     the AND of the masks for None of the others, and whether the condition is one of them."""
 
     fields: tuple[int, ...]
-    steps: tuple[tuple[int, _Flat, int], ...]
+    steps: tuple[tuple[int, _Flat, int, int], ...]  # (flat, it, others' masks, and testing)
     condition: bool
 
 
@@ -273,7 +273,8 @@ class Depends:
             before = self._everything
             steps = []
             for k, index in enumerate(fields):
-                steps.append((index, flats[index], before & after[k + 1]))
+                others = before & after[k + 1]
+                steps.append((index, flats[index], others, others & flats[index].testing))
                 before &= flats[index].masks[None]
             found = Wanted(fields, tuple(steps), self._condition in fields)
             self._wanted.put(unstated, found)
@@ -295,13 +296,16 @@ class Depends:
         found: list[Dependency] = []
         get = self._dependencies.get
         relevant_get = self._relevant.get
-        for i, flat, others_unstated in wanted.steps:
+        condition = self._condition
+        for i, flat, others_unstated, testing in wanted.steps:
+            if not rest & testing:  # no rule testing it holds on every other field
+                continue
             others = rest & others_unstated
-            field_area = area if i == self._condition else None
+            field_area = area if i == condition else None
             if field_area is not None:  # only the conditions of its area may be stated
                 others &= self._reach(i, field_area)
             live = others & flat.testing
-            if not live:  # no rule testing it holds on every other field
+            if not live:
                 continue
             relevant = relevant_get((i, live))  # only the parts those rules touch can change
             if relevant is None:
