@@ -172,14 +172,14 @@ class _Shape(NamedTuple):
 
 class _Scan(NamedTuple):
     """The tables :meth:`Resolver.evaluate` reads a profile with: the getter of every field's
-    value (in field order), per field the rules each value allows (a field not stated: every
-    rule), the chunks of fields looked up together (each with its masks by values met so far),
-    the bits, the fields, the getter of what the warnings read, the dependencies and the flat
-    fields of each field."""
+    value (in field order), per field the rules each stated value allows (None for a set field,
+    read through its groups), the chunks of fields looked up together (each with the masks of
+    the values it has met), the bits, the fields, the getter of what the warnings read, the
+    dependencies and the flat fields of each field."""
 
     read: Callable[[dict[str, Any]], tuple[Any, ...]]
-    tables: tuple[dict[Any, int], ...]
-    chunks: tuple[tuple[dict[tuple[Any, ...], int], int, int], ...]
+    tables: tuple[dict[Any, int] | None, ...]  # None: a set field
+    chunks: tuple[tuple[BoundedCache[tuple[Any, ...], int], int, int], ...]
     everything: int  # every rule, and above them every field
     rules: int  # every rule
     shift: int  # the bit of the first field
@@ -187,27 +187,6 @@ class _Scan(NamedTuple):
     warned: Callable[[dict[str, Any]], Any]
     depends: Depends
     flats: dict[str, list[Any]]
-
-
-class _SetMasks(dict[Any, int]):
-    """A set field's masks by value (a tuple of members), each found when first met: the AND
-    of the masks of the field's groups (flat fields). At most :data:`MAX_SET_MASKS` kept."""
-
-    def __init__(self, depends: Depends, flats: list[Any], everything: int) -> None:
-        super().__init__()
-        self._space = depends.space
-        self._flats = flats
-        self._everything = everything
-
-    def __missing__(self, value: Any) -> int:
-        mask = self._everything
-        for flat in self._flats:
-            mask &= flat.masks[self._space.group_value(flat.name, value)]
-        if len(self) >= MAX_SET_MASKS:
-            self.clear()  # rare: a set field's distinct values are few
-            self[None] = self._everything
-        self[value] = mask
-        return mask
 
 
 class _Unstated(NamedTuple):
@@ -223,8 +202,6 @@ class _Unstated(NamedTuple):
 _CHUNK: Final = 4
 #: The most value combinations of one chunk whose masks are kept.
 MAX_CHUNK_VALUES: Final = 16384
-#: The most values of one set field whose masks are kept.
-MAX_SET_MASKS: Final = 4096
 
 _Built = tuple[tuple[BaseModel, ...], tuple[BaseModel, ...], tuple[BaseModel, ...]]
 
@@ -507,21 +484,23 @@ class Resolver:
         for flat in flats:
             by_field.setdefault(flat.field, []).append(flat)
         fields = tuple(self._schema.profile_model.model_fields)
-        tables: list[dict[Any, int]] = []
+        tables: list[dict[Any, int] | None] = []
         for name in fields:
             found = by_field.get(name, [])
             if self._schema.fields[name].type == "set":
-                table: dict[Any, int] = _SetMasks(depends, found, everything)
+                tables.append(None)  # its groups' masks, by the value of each group
             elif found:
                 (flat,) = found
-                table = dict(flat.masks)
+                tables.append(flat.masks)
             else:  # no rule tells its values apart
-                table = dict.fromkeys(depends.space.domains[name], everything)
-            table[None] = everything  # not stated: the masks for None are the state's
-            tables.append(table)
+                tables.append(dict.fromkeys(depends.space.domains[name], everything))
         shift = len(self._ids)
         chunks = tuple(
-            (dict[tuple[Any, ...], int](), start, min(start + _CHUNK, len(fields)))
+            (
+                BoundedCache[tuple[Any, ...], int](MAX_CHUNK_VALUES),
+                start,
+                min(start + _CHUNK, len(fields)),
+            )
             for start in range(0, len(fields), _CHUNK)
         )
         return _Scan(
@@ -537,21 +516,27 @@ class Resolver:
             by_field,
         )
 
-    def _chunk(self, chunk: dict[tuple[Any, ...], int], start: int, part: tuple[Any, ...]) -> int:
+    def _chunk(
+        self, chunk: BoundedCache[tuple[Any, ...], int], start: int, part: tuple[Any, ...]
+    ) -> int:
         """The mask of one chunk of fields holding the values ``part`` (kept in ``chunk``)."""
         assert self._scan is not None
         scan = self._scan
+        space = scan.depends.space
         allowed = scan.rules
         stated = scan.everything ^ scan.rules  # every field
         for offset, value in enumerate(part):
+            position = start + offset
+            table = scan.tables[position]
             if value is None:
-                stated ^= 1 << (scan.shift + start + offset)
-            else:
-                allowed &= scan.tables[start + offset][value]
+                stated ^= 1 << (scan.shift + position)
+            elif table is not None:
+                allowed &= table[value]
+            else:  # a set field: the masks of its groups
+                for flat in scan.flats.get(scan.fields[position], ()):
+                    allowed &= flat.masks[space.group_value(flat.name, value)]
         mask = allowed | stated
-        if len(chunk) >= MAX_CHUNK_VALUES:
-            chunk.clear()  # rare: the values of a few fields together are not many
-        chunk[part] = mask
+        chunk.put(part, mask)
         return mask
 
     def _unstated_state(self, stated: int) -> _Unstated:
