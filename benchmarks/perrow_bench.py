@@ -141,8 +141,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     kbs = {"native": native}
     try:
         kbs["durable"] = ir.load_rules(args.rules, engine="durable")
-    except ir.EngineError:
-        print("durable_rules does not import here: the durable engine is left out")
+    except ir.EngineError as exc:
+        print(f"the durable engine is left out: {exc}")
     model = native.profile_model
     profiles = distinct_profiles(native, 2 * count, seed=11, leave_out=args.leave_out)
     runners: dict[str, Callable[[dict[str, Any]], object]] = {
