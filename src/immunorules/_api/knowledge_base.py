@@ -86,10 +86,19 @@ class KnowledgeBase(Rendered):
         self.engine: str = self._matcher.name
         self._info = KnowledgeBaseInfo(fingerprint=self.fingerprint, engine=self.engine, **about)
         self._bundled = bundled
+        # The resolver numbers the active rules as the native engine and the dependencies do.
         self._resolver = Resolver(
-            self._rules_by_id, self._info, evidence=loaded.evidence, schema=loaded.schema
+            {rule.id: rule for rule in self._active},
+            self._info,
+            evidence=loaded.evidence,
+            schema=loaded.schema,
         )
         self._resolver.depends = Depends(loaded.schema, loaded.space, self._active)
+        # The native engine's tables are the dependencies' own: one pass over a profile reads
+        # both (Resolver.evaluate); another engine is asked which rules fire.
+        self._fused = isinstance(self._matcher, NativeMatcher) and self._matcher.rule_ids == tuple(
+            rule.id for rule in self._resolver.depends.rules
+        )
         self._results = ResultCache()
 
     # -- contents ----------------------------------------------------------------------------
@@ -201,8 +210,12 @@ class KnowledgeBase(Rendered):
         ``result.assumed``. Raises :class:`ProfileError` for an invalid profile or policy.
         """
         checked = self.schema.parse(profile)
-        if assume is None:
-            return self._evaluate_checked(checked, depends_on=depends_on)
+        if assume is None:  # _evaluate_checked, one call less
+            return self._resolver.evaluate(
+                checked,
+                None if self._fused else self._matcher.match(self.space.fact(checked)),
+                depends_on=depends_on,
+            )
         filled, assumed = fill(self.schema, checked, assumptions(self.schema, assume))
         return self._evaluate_checked(filled, depends_on=depends_on, assumed=assumed)
 
@@ -214,9 +227,9 @@ class KnowledgeBase(Rendered):
         depends_on: bool = True,
         assumed: Mapping[str, Any] | None = None,
     ) -> Result:
-        return self._resolver.resolve(
+        return self._resolver.evaluate(
             profile,
-            self._matcher.match(self.space.fact(profile)),
+            None if self._fused else self._matcher.match(self.space.fact(profile)),
             depends_on=depends_on,
             assumed=assumed,
         )

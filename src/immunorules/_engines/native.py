@@ -12,7 +12,31 @@ from typing import Any
 
 from .._model.matching import Fact, RuleMatcher, Scalar
 
-__all__ = ["NativeMatcher"]
+__all__ = ["NativeMatcher", "value_masks"]
+
+
+def value_masks(
+    rules: Sequence[RuleMatcher], domains: Mapping[str, Sequence[Scalar]]
+) -> dict[str, dict[Scalar, int]]:
+    """Per field that some rule tells values apart on, per value of its domain, the bits of the
+    rules (bit ``i``: ``rules[i]``) that accept the value. The one table of the native engine,
+    shared with whatever needs to know which rules a value lets through."""
+    everything = (1 << len(rules)) - 1
+    masks: dict[str, dict[Scalar, int]] = {}
+    tested: dict[str, list[tuple[int, frozenset[Scalar]]]] = {}
+    for bit, rule in enumerate(rules):
+        for name, allowed in rule.tests:
+            tested.setdefault(name, []).append((bit, allowed))
+    for name, tests in tested.items():
+        domain = domains[name]
+        per_value = dict.fromkeys(domain, everything)
+        for bit, allowed in tests:
+            for value in domain:
+                if value not in allowed:
+                    per_value[value] &= ~(1 << bit)
+        if any(mask != everything for mask in per_value.values()):
+            masks[name] = per_value
+    return masks
 
 
 class NativeMatcher:
@@ -26,23 +50,13 @@ class NativeMatcher:
         self._rules = tuple(rules)
         self._domains = {name: tuple(values) for name, values in domains.items()}
         self._ids = tuple(rule.rule_id for rule in rules)
-        everything = (1 << len(rules)) - 1
-        masks: dict[str, dict[Scalar, int]] = {}
-        tested: dict[str, list[tuple[int, frozenset[Scalar]]]] = {}
-        for bit, rule in enumerate(rules):
-            for name, allowed in rule.tests:
-                tested.setdefault(name, []).append((bit, allowed))
-        for name, tests in tested.items():
-            domain = self._domains[name]
-            per_value = dict.fromkeys(domain, everything)
-            for bit, allowed in tests:
-                for value in domain:
-                    if value not in allowed:
-                        per_value[value] &= ~(1 << bit)
-            if any(mask != everything for mask in per_value.values()):
-                masks[name] = per_value
-        self._masks = tuple(masks.items())
-        self._everything = everything
+        self._masks = tuple(value_masks(self._rules, self._domains).items())
+        self._everything = (1 << len(rules)) - 1
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """The rules' ids, in the order of their bits (rule ``i`` is bit ``1 << i``)."""
+        return self._ids
 
     def __reduce__(self) -> tuple[type[NativeMatcher], tuple[Any, ...]]:
         return (NativeMatcher, (self._rules, self._domains))

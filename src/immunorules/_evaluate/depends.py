@@ -33,6 +33,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, NamedTuple
 
+from .._engines.native import value_masks
 from .._model.cache import BoundedCache
 from .._model.profile import ConditionProfile
 from .._model.result import Dependency, Value
@@ -40,8 +41,16 @@ from .._model.rules import Rule
 from .._model.schema import Schema
 from .._model.space import FlatSpace
 from .._policy import plan
+from .making import made
 
-__all__ = ["EFFECT_LENGTH", "ColumnarDepends", "Depends", "notes", "profile_warnings"]
+__all__ = [
+    "EFFECT_LENGTH",
+    "ColumnarDepends",
+    "Depends",
+    "Wanted",
+    "notes",
+    "profile_warnings",
+]
 
 #: The longest ``effect`` text; a longer one is cut with an ellipsis.
 EFFECT_LENGTH: Final = 120
@@ -110,6 +119,15 @@ class _Flat(NamedTuple):
     parts: tuple[_Part, ...]  # the parts of a result a rule testing it touches
 
 
+class Wanted(NamedTuple):
+    """The fields not stated that some rule tests (flat positions, in field order), each with
+    the AND of the masks for None of the others, and whether the condition is one of them."""
+
+    fields: tuple[int, ...]
+    steps: tuple[tuple[int, _Flat, int, int], ...]  # (flat, it, others' masks, and testing)
+    condition: bool
+
+
 class Depends:
     """The dependencies of one knowledge base's answers (its active rules, its flat space).
 
@@ -127,6 +145,9 @@ class Depends:
         self._scalars: list[tuple[int, str, dict[Any, int]]] = []
         self._reaches: dict[tuple[int, str], int] = {}
         self._condition = -1  # the flat position of ``condition``, if it may be not stated
+        self._everything = (1 << len(self.rules)) - 1
+        # per tuple of fields not stated: what their dependencies need
+        self._wanted: BoundedCache[tuple[str, ...], Wanted] = BoundedCache(MAX_CACHED)
         # whole answers by (the fields not stated, the rules the stated ones allow, the area)
         self._wholes: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
             MAX_CACHED
@@ -140,6 +161,15 @@ class Depends:
         )
         # a set field's group mask by (flat field, the set)
         self._group_masks: BoundedCache[tuple[int, Any], int] = BoundedCache(MAX_CACHED)
+        # the parts the rules of a difference touch, by (flat field, difference)
+        self._touched: BoundedCache[tuple[int, int], tuple[tuple[_Part, ...], int]] = BoundedCache(
+            MAX_CACHED
+        )
+        # what a difference changes, by (flat field, the rules of its parts that fire, it)
+        self._changes: BoundedCache[tuple[int, int, int], tuple[_Change | None]] = BoundedCache(
+            MAX_CACHED
+        )
+        self._labels: dict[str, str] = {}  # category and class names by id
         # a category's line and avoids by (category, the rules touching it that fire)
         self._categories: BoundedCache[tuple[str, int], Any] = BoundedCache(MAX_CACHED)
 
@@ -158,21 +188,12 @@ class Depends:
     def _build(self) -> tuple[_Flat, ...]:
         space = self.space
         everything = (1 << len(self.rules)) - 1
-        tested: dict[str, list[tuple[int, frozenset[Any]]]] = {}
-        for bit, rule in enumerate(self.rules):
-            for name, allowed in space.matcher(rule).tests:
-                tested.setdefault(name, []).append((bit, allowed))
+        # the native engine's own tables, for the same rules in the same order
+        tables = value_masks([space.matcher(rule) for rule in self.rules], space.domains)
         parts = self._parts()
         flats = []
-        for name, tests in tested.items():
+        for name, masks in tables.items():
             domain = space.domains[name]
-            masks = dict.fromkeys(domain, everything)
-            for bit, allowed in tests:
-                for value in domain:
-                    if value not in allowed:
-                        masks[value] &= ~(1 << bit)
-            if all(mask == everything for mask in masks.values()):
-                continue
             group = name in space.groups
             field = space.groups[name][0] if group else name
             values = tuple(value for value in domain if value is not None)
@@ -214,68 +235,77 @@ class Depends:
         self, profile: ConditionProfile, unstated: Sequence[str]
     ) -> tuple[Dependency, ...]:
         """The dependencies of ``profile``'s answer on its ``unstated`` fields, in field order."""
-        self.flats()  # the tables, built on first use
-        position = self._position
-        wanted = [position[name] for name in unstated if name in position]
-        if not wanted:
+        wanted = self.wanted(tuple(unstated))
+        if not wanted.fields:
             return ()
         values = profile.__dict__
         group_value = self.space.group_value
         known_groups = self._group_masks
-        wanted_set = set(wanted)
-        everything = (1 << len(self.rules)) - 1
-        rest = everything  # the AND of the masks of the stated flat fields
-        masks: dict[int, int] = {}  # those of the fields not stated
+        wanted_set = set(wanted.fields)
+        rest = (1 << len(self.rules)) - 1  # the AND of the masks of the stated flat fields
         for index, name, table in self._scalars:
-            mask = table[values[name]]
-            if index in wanted_set:
-                masks[index] = mask
-            else:
-                rest &= mask
+            if index not in wanted_set:
+                rest &= table[values[name]]
         for index, flat in self._groups:
+            if index in wanted_set:
+                continue
             present = values[flat.field]
             cached = known_groups.get((index, present))
             if cached is None:
                 cached = flat.masks[group_value(flat.name, present)]
                 known_groups.put((index, present), cached)
-            mask = cached
-            if index in wanted_set:
-                masks[index] = mask
-            else:
-                rest &= mask
-        # The fields not stated hold their masks for None: with ``rest``, they (and, for a
-        # condition, the disease area) decide every dependency, so profiles alike share them.
-        area = values["disease_area"] if self._condition in wanted_set else None
-        whole_key = (tuple(wanted), rest, area)
-        whole = self._wholes.get(whole_key)
+            rest &= cached
+        return self.answer(wanted, rest, values["disease_area"] if wanted.condition else None)
+
+    def wanted(self, unstated: tuple[str, ...]) -> Wanted:
+        """What the dependencies on the fields ``unstated`` (in field order) need besides the
+        masks of the stated fields: kept per tuple of names."""
+        found = self._wanted.get(unstated)
+        if found is None:
+            flats = self.flats()
+            position = self._position
+            fields = tuple(position[name] for name in unstated if name in position)
+            # the k-th wanted field sees the masks for None of every other wanted field
+            count = len(fields)
+            after = [self._everything] * (count + 1)
+            for k in range(count - 1, -1, -1):
+                after[k] = after[k + 1] & flats[fields[k]].masks[None]
+            before = self._everything
+            steps = []
+            for k, index in enumerate(fields):
+                others = before & after[k + 1]
+                steps.append((index, flats[index], others, others & flats[index].testing))
+                before &= flats[index].masks[None]
+            found = Wanted(fields, tuple(steps), self._condition in fields)
+            self._wanted.put(unstated, found)
+        return found
+
+    def answer(self, wanted: Wanted, rest: int, area: str | None) -> tuple[Dependency, ...]:
+        """The dependencies on the ``wanted`` fields (not stated) when ``rest`` are the rules
+        every stated field allows; ``area``: the disease area, when the condition is wanted.
+        The fields not stated hold their masks for None: with ``rest`` (and, for a condition,
+        the area) they decide every dependency, so profiles alike share them."""
+        key = (wanted.fields, rest, area)
+        whole = self._wholes.get(key)
         if whole is None:
-            whole = self._depends_on(wanted, rest, masks, area)
-            self._wholes.put(whole_key, whole)
+            whole = self._depends_on(wanted, rest, area)
+            self._wholes.put(key, whole)
         return whole
 
-    def _depends_on(
-        self, wanted: Sequence[int], rest: int, masks: dict[int, int], area: str | None
-    ) -> tuple[Dependency, ...]:
-        flats = self.flats()
-        everything = (1 << len(self.rules)) - 1
-        # others of the k-th wanted: rest, and the masks of the wanted before and after it
-        count = len(wanted)
-        after = [everything] * (count + 1)
-        for k in range(count - 1, 0, -1):
-            after[k] = after[k + 1] & masks[wanted[k]]
-        before = rest
+    def _depends_on(self, wanted: Wanted, rest: int, area: str | None) -> tuple[Dependency, ...]:
         found: list[Dependency] = []
         get = self._dependencies.get
         relevant_get = self._relevant.get
-        for k, i in enumerate(wanted):
-            flat = flats[i]
-            others = before & after[k + 1]
-            before &= masks[i]
-            field_area = area if i == self._condition else None
+        condition = self._condition
+        for i, flat, others_unstated, testing in wanted.steps:
+            if not rest & testing:  # no rule testing it holds on every other field
+                continue
+            others = rest & others_unstated
+            field_area = area if i == condition else None
             if field_area is not None:  # only the conditions of its area may be stated
                 others &= self._reach(i, field_area)
             live = others & flat.testing
-            if not live:  # no rule testing it holds on every other field
+            if not live:
                 continue
             relevant = relevant_get((i, live))  # only the parts those rules touch can change
             if relevant is None:
@@ -338,9 +368,7 @@ class Depends:
             return None
         changes: dict[tuple[str, ...], tuple[list[Any], frozenset[str]]] = {}
         for fired, group in by_fired.items():
-            diff = fired ^ base
-            touched = [part for part in flat.parts if part.mask & diff]
-            change = self._change(self._partial(base, touched), self._partial(fired, touched))
+            change = self._change_of(index, flat, base, fired ^ base)
             if change is None:
                 continue
             known = changes.get(change.parts)
@@ -364,12 +392,38 @@ class Depends:
         ):
             group.sort(key=rank.__getitem__)
             pieces.append(f"{self._when(flat, group)}: {', '.join(phrases)}")
-        return Dependency.model_construct(
-            field=flat.field,
-            values=tuple(_stated(flat, value) for value in changing),
-            effect=_joined(pieces),
-            affects=self._ordered(affects),
+        return made(
+            Dependency,
+            {
+                "field": flat.field,
+                "values": tuple(_stated(flat, value) for value in changing),
+                "effect": _joined(pieces),
+                "affects": self._ordered(affects),
+            },
         )
+
+    def _change_of(self, index: int, flat: _Flat, base: int, diff: int) -> _Change | None:
+        """What stating flat field ``index`` changes when ``base`` fire with it not stated and
+        ``base ^ diff`` with it stated: only the parts the rules of ``diff`` touch can change,
+        so it is kept by those parts' rules that fire (many profiles share them)."""
+        touched_key = (index, diff)
+        found = self._touched.get(touched_key)
+        if found is None:
+            touched = tuple(part for part in flat.parts if part.mask & diff)
+            within = 0
+            for part in touched:
+                within |= part.mask
+            found = (touched, within)
+            self._touched.put(touched_key, found)
+        touched, within = found
+        key = (index, base & within, diff)
+        known = self._changes.get(key)
+        if known is None:
+            fired = base ^ diff
+            change = self._change(self._partial(base, touched), self._partial(fired, touched))
+            known = (change,)
+            self._changes.put(key, known)
+        return known[0]
 
     # -- answers -----------------------------------------------------------------------------
 
@@ -428,7 +482,6 @@ class Depends:
         added = after.advisories - before.advisories
         if before.suggested == after.suggested and before.avoided == after.avoided and not added:
             return None
-        vocabulary = self.schema.vocabulary
         parts: list[str] = []
         affects: set[str] = set()
         now_avoided = after.avoided - before.avoided
@@ -439,7 +492,7 @@ class Depends:
             if old == new:
                 continue
             affects.add(category)
-            name = vocabulary.category(category).name
+            name = self._label(category)
             if new is None:
                 if (category, None) in after.avoided:
                     parts.append(f"{name} avoided")
@@ -488,16 +541,19 @@ class Depends:
     def _ordered(self, ids: Iterable[str]) -> tuple[str, ...]:
         return tuple(sorted(ids, key=self._rank))
 
+    def _label(self, name: str) -> str:
+        """A category's or class's name."""
+        labels = self._labels
+        if not labels:
+            vocabulary = self.schema.vocabulary
+            labels.update({s.id: s.name for s in vocabulary.subcategories})
+            labels.update({c.id: c.name for c in vocabulary.categories})
+        return labels[name]
+
     def _names(self, ids: Sequence[str]) -> str:
-        vocabulary = self.schema.vocabulary
         if len(ids) > 2:
             return f"{len(ids)} classes"
-        names = [
-            vocabulary.category(i).name
-            if i in self.schema.category_order
-            else vocabulary.subcategory(i).name
-            for i in ids
-        ]
+        names = [self._label(i) for i in ids]
         return " and ".join(names) if len(names) <= 2 else f"{', '.join(names[:-1])}, {names[-1]}"
 
     def _when(self, flat: _Flat, values: Sequence[Any]) -> str:

@@ -6,7 +6,8 @@ collect policy's, in :mod:`immunorules._policy`; this module only builds the res
 the citations. A knowledge base's :class:`Resolver` keeps plans, reasons and lines in bounded
 caches (many profiles share them); :func:`resolve` is the same builder without a knowledge
 base. It never decides a line itself, and never writes a model's internals: models are made
-with pydantic's public ``model_construct`` and ``model_copy`` from values of the declared types.
+from values of the declared types by :mod:`.making` (pydantic's own ``model_construct``, or its
+pickle protocol where that gives the very same model).
 """
 
 from __future__ import annotations
@@ -14,13 +15,21 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple
 
 from pydantic import BaseModel
 
 from .._model.cache import BoundedCache
-from .._model.profile import ConditionProfile
-from .._model.result import Citation, KnowledgeBaseInfo, ReadOnlyDict, Reason, Result
+from .._model.profile import WARNING_FIELDS, ConditionProfile
+from .._model.result import (
+    NOT_FOR_CLINICAL_USE,
+    Citation,
+    Dependency,
+    KnowledgeBaseInfo,
+    ReadOnlyDict,
+    Reason,
+    Result,
+)
 from .._model.rules import Evidence, Rule
 from .._model.schema import Schema, bundled_schema
 from .._policy import (
@@ -38,7 +47,8 @@ from .._policy import (
     suggestion_directions,
     tables,
 )
-from .depends import Depends, notes  # what the answer assumes (issue 19)
+from .depends import Depends, Wanted, notes, profile_warnings  # what the answer assumes
+from .making import Maker, made
 
 __all__ = [
     "Entry",
@@ -78,23 +88,20 @@ def resolve(
 
 
 _NOTHING_ASSUMED: Final = ReadOnlyDict()  # issue 19: shared by results without assumptions
-_Model = TypeVar("_Model", bound=BaseModel)
-_PROTOTYPES: dict[type[BaseModel], BaseModel] = {}
 
 
-def _made(cls: type[_Model], values: dict[str, Any]) -> _Model:
-    """``cls`` holding ``values`` (of the declared types by construction), unvalidated.
+def _result_maker(values: dict[str, Any]) -> Maker[Result]:
+    """The maker of results, checked to take ``values`` (every field of a result, in field
+    order) as they are; a result's defaults (its notice) are not among the fields set."""
+    given = {name: value for name, value in values.items() if name in _RESULT_SET}
+    maker = Maker(Result, given)
+    if maker.order != tuple(values) or maker.full(given) != values:
+        raise AssertionError("a result's values must follow its fields")  # pragma: no cover
+    return maker
 
-    The first model of a class is made with ``model_construct``, every later one as a
-    ``model_copy`` of it updated with the new values: both public pydantic, the copy at about
-    4 us where ``model_construct`` takes 9 (CPU time for a :class:`Result`). Every model made
-    here for one class is given the same fields, so each has exactly those fields set.
-    """
-    prototype = _PROTOTYPES.get(cls)
-    if prototype is None:
-        made = _PROTOTYPES[cls] = cls.model_construct(**values)
-        return made
-    return prototype.model_copy(update=values)  # type: ignore[return-value]
+
+#: The fields of a result that are set (the rest keep their defaults).
+_RESULT_SET: Final = frozenset(Result.model_fields) - {"notice"}
 
 
 def citations(
@@ -109,7 +116,7 @@ def _citation(entry: Evidence | Citation) -> Citation:
     """The citation part of an evidence entry (which is a Citation plus where it is defined)."""
     if type(entry) is Citation:
         return entry
-    return _made(Citation, {name: getattr(entry, name) for name in Citation.model_fields})
+    return made(Citation, {name: getattr(entry, name) for name in Citation.model_fields})
 
 
 #: The default bounds of a resolver's caches (each drops its oldest entries when full).
@@ -141,6 +148,8 @@ class _Part(NamedTuple):
     opposed: frozenset[str]  # the opposite directions its suggestion counts with
     bits: tuple[int, ...]  # the rules it was made for, in id order
     number: int  # the part's number (the order of parts in a result)
+    touched: int  # the bits of its rules
+    quote: Callable[[dict[str, Any]], Any]  # the values its rules' reasons quote
 
 
 _Fired = tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
@@ -160,6 +169,39 @@ class _Shape(NamedTuple):
     conflicts: tuple[Any, ...]
     citations: tuple[Citation, ...]
 
+
+class _Scan(NamedTuple):
+    """The tables :meth:`Resolver.evaluate` reads a profile with: the getter of every field's
+    value (in field order), per field the rules each stated value allows (None for a set field,
+    read through its groups), the chunks of fields looked up together (each with the masks of
+    the values it has met), the bits, the fields, the getter of what the warnings read, the
+    dependencies and the flat fields of each field."""
+
+    read: Callable[[dict[str, Any]], tuple[Any, ...]]
+    tables: tuple[dict[Any, int] | None, ...]  # None: a set field
+    chunks: tuple[tuple[BoundedCache[tuple[Any, ...], int], int, int], ...]
+    everything: int  # every rule, and above them every field
+    rules: int  # every rule
+    shift: int  # the bit of the first field
+    fields: tuple[str, ...]
+    warned: Callable[[dict[str, Any]], Any]
+    depends: Depends
+    flats: dict[str, list[Any]]
+
+
+class _Unstated(NamedTuple):
+    """Per set of fields not stated: their names, the AND of their masks for None, and what
+    their dependencies need."""
+
+    unstated: tuple[str, ...]
+    none_mask: int
+    wanted: Wanted
+
+
+#: Fields read together (one lookup per chunk of this many fields, in field order).
+_CHUNK: Final = 4
+#: The most value combinations of one chunk whose masks are kept.
+MAX_CHUNK_VALUES: Final = 16384
 
 _Built = tuple[tuple[BaseModel, ...], tuple[BaseModel, ...], tuple[BaseModel, ...]]
 
@@ -255,6 +297,8 @@ class Resolver:
         self._known: BoundedCache[tuple[int, int], _Part] = BoundedCache(max_plans)
         # A part's built lines by its number and its rules' reason ids.
         self._built: BoundedCache[tuple[int, tuple[int, ...]], _Built] = BoundedCache(max_lines)
+        # A part's built lines by its number, its rules and the values their reasons quote.
+        self._part_lines: BoundedCache[tuple[int, int, Any], _Built] = BoundedCache(max_lines)
         self._reasons: BoundedCache[tuple[str, Any], tuple[Reason, int]] = BoundedCache(max_reasons)
         self._lines: BoundedCache[tuple[int, Any], BaseModel] = BoundedCache(max_lines)
         # Line templates (a line's own fields and reason counts) by id. Ids are never reused,
@@ -263,6 +307,10 @@ class Resolver:
         self._counter = itertools.count()
         self._max_templates = max_lines
         self.depends: Depends | None = None  # set by the knowledge base (issue 19)
+        self._scan: _Scan | None = None  # built on the first evaluate, from ``depends``
+        self._result_maker: Maker[Result] | None = None
+        self._unstated: BoundedCache[int, _Unstated] = BoundedCache(max_plans)
+        self._warnings: BoundedCache[tuple[Any, ...], tuple[str, ...]] = BoundedCache(max_plans)
 
     def _part_masks(self) -> tuple[tuple[int, int, str, str], ...]:
         """Per category (in order), then per advisory key (in order): a part id, the bits of
@@ -295,9 +343,13 @@ class Resolver:
         self._results.clear()
         self._known.clear()
         self._built.clear()
+        self._part_lines.clear()
         self._reasons.clear()
         self._lines.clear()
         self._templates = {}
+        self._unstated.clear()
+        self._warnings.clear()
+        self._scan = None
 
     def resolve(
         self,
@@ -325,7 +377,7 @@ class Resolver:
             lines = self._lines_for(values, shape)
             self._results.put(key, lines)
         unstated, depending, warned = notes(self.depends, profile, depends_on)  # issue 19
-        return _made(
+        return made(
             Result,
             {
                 "profile": profile,
@@ -345,8 +397,189 @@ class Resolver:
             },
         )
 
+    def evaluate(
+        self,
+        profile: ConditionProfile,
+        fired: frozenset[str] | None = None,
+        *,
+        depends_on: bool = True,
+        assumed: Mapping[str, Any] | None = None,
+    ) -> Result:
+        """:meth:`resolve` in one pass over the profile: the native engine's tables (those of
+        :attr:`depends`) give the rules that fire, unless the engine's own ``fired`` are given,
+        and, from the same lookups, the fields not stated and the rules the stated ones allow,
+        which is all :attr:`depends` needs. The same result as :meth:`resolve`."""
+        scan = self._scan
+        if scan is None:
+            scan = self._scan = self._make_scan()
+        values = profile.__dict__
+        read = scan.read(values)  # every field's value, in field order
+        # Per chunk of fields, the rules its stated fields allow, and above them a bit per
+        # field of the chunk that is stated (and every bit of the other fields'): their AND
+        # is the rules every stated field allows, and which fields are stated.
+        found = scan.everything
+        for chunk, start, stop in scan.chunks:
+            part = read[start:stop]
+            mask = chunk.get(part)
+            if mask is None:
+                mask = self._chunk(chunk, start, part)
+            found &= mask
+        rest = found & scan.rules
+        state = self._unstated.get(stated := found >> scan.shift)
+        if state is None:
+            state = self._unstated_state(stated)
+        if fired is None:
+            bits = rest & state.none_mask  # the native engine's match
+        else:
+            bits = 0
+            bit_of = self._bit
+            for rule_id in fired:
+                bits |= bit_of[rule_id]
+        shape = self._shapes.get(bits)
+        if shape is None:
+            shape = self._shape(bits)
+        key = (bits, shape.quote(values))
+        lines = self._results.get(key)
+        if lines is None:
+            lines = self._lines_for(values, shape)
+            self._results.put(key, lines)
+        depending: tuple[Dependency, ...] = ()
+        wanted = state.wanted
+        if depends_on and wanted.fields:
+            area = values["disease_area"] if wanted.condition else None
+            depending = scan.depends.answer(wanted, rest, area)
+        warned_key = scan.warned(values)
+        warned = self._warnings.get(warned_key)
+        if warned is None:
+            warned = profile_warnings(profile)
+            self._warnings.put(warned_key, warned)
+        made_values = {
+            "profile": profile,
+            "suggestions": lines[0],
+            "avoided": lines[1],
+            "advisories": lines[2],
+            "conflicts": shape.conflicts,
+            "covered": shape.covered,
+            "fired_rules": shape.fired_rules,
+            "knowledge_base": self._info,
+            "citations": shape.citations,
+            "unstated": state.unstated,
+            "depends_on": depending,
+            "warnings": warned,
+            "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
+            "notice": NOT_FOR_CLINICAL_USE,
+        }
+        maker = self._result_maker
+        if maker is None:
+            maker = self._result_maker = _result_maker(made_values)
+        return maker.exact(made_values)
+
+    def _make_scan(self) -> _Scan:
+        depends = self.depends
+        if depends is None or tuple(rule.id for rule in depends.rules) != self._ids:
+            raise ValueError("evaluate needs the dependencies of the same rules")
+        flats = depends.flats()
+        everything = (1 << len(self._ids)) - 1
+        by_field: dict[str, list[Any]] = {}
+        for flat in flats:
+            by_field.setdefault(flat.field, []).append(flat)
+        fields = tuple(self._schema.profile_model.model_fields)
+        tables: list[dict[Any, int] | None] = []
+        for name in fields:
+            found = by_field.get(name, [])
+            if self._schema.fields[name].type == "set":
+                tables.append(None)  # its groups' masks, by the value of each group
+            elif found:
+                (flat,) = found
+                tables.append(flat.masks)
+            else:  # no rule tells its values apart
+                tables.append(dict.fromkeys(depends.space.domains[name], everything))
+        shift = len(self._ids)
+        chunks = tuple(
+            (
+                BoundedCache[tuple[Any, ...], int](MAX_CHUNK_VALUES),
+                start,
+                min(start + _CHUNK, len(fields)),
+            )
+            for start in range(0, len(fields), _CHUNK)
+        )
+        return _Scan(
+            itemgetter(*fields),
+            tuple(tables),
+            chunks,
+            everything | ((1 << len(fields)) - 1) << shift,
+            everything,
+            shift,
+            fields,
+            itemgetter(*WARNING_FIELDS),
+            depends,
+            by_field,
+        )
+
+    def _chunk(
+        self, chunk: BoundedCache[tuple[Any, ...], int], start: int, part: tuple[Any, ...]
+    ) -> int:
+        """The mask of one chunk of fields holding the values ``part`` (kept in ``chunk``)."""
+        assert self._scan is not None
+        scan = self._scan
+        space = scan.depends.space
+        allowed = scan.rules
+        stated = scan.everything ^ scan.rules  # every field
+        for offset, value in enumerate(part):
+            position = start + offset
+            table = scan.tables[position]
+            if value is None:
+                stated ^= 1 << (scan.shift + position)
+            elif table is not None:
+                allowed &= table[value]
+            else:  # a set field: the masks of its groups
+                for flat in scan.flats.get(scan.fields[position], ()):
+                    allowed &= flat.masks[space.group_value(flat.name, value)]
+        mask = allowed | stated
+        chunk.put(part, mask)
+        return mask
+
+    def _unstated_state(self, stated: int) -> _Unstated:
+        """What the fields not stated (those whose bit in ``stated`` is 0; bit ``i``: the
+        ``i``-th field) make of an answer."""
+        assert self._scan is not None
+        scan = self._scan
+        unstated = tuple(
+            name for position, name in enumerate(scan.fields) if not stated >> position & 1
+        )
+        none_mask = (1 << len(self._ids)) - 1
+        for name in unstated:
+            for flat in scan.flats.get(name, ()):
+                none_mask &= flat.masks[None]
+        state = _Unstated(unstated, none_mask, scan.depends.wanted(unstated))
+        self._unstated.put(stated, state)
+        return state
+
     def _lines_for(self, values: dict[str, Any], shape: _Shape) -> _Built:
-        # Each fired rule's reason and reason id, by bit.
+        """The lines of a result: per part, by the part and the values its reasons quote."""
+        suggestions: list[BaseModel] = []
+        avoided: list[BaseModel] = []
+        advisories: list[BaseModel] = []
+        known_get = self._part_lines.get
+        reasons: dict[int, tuple[Reason, int]] | None = None
+        for part in shape.parts:
+            key = (part.number, part.touched, part.quote(values))
+            built = known_get(key)
+            if built is None:
+                if reasons is None:
+                    reasons = self._reasons_for(values, shape)
+                part_key = (part.number, tuple([reasons[bit][1] for bit in part.bits]))
+                built = self._built.get(part_key)
+                if built is None:
+                    built = self._lines_of(part_key, part, reasons)
+                self._part_lines.put(key, built)
+            suggestions.extend(built[0])
+            avoided.extend(built[1])
+            advisories.extend(built[2])
+        return tuple(suggestions), tuple(avoided), tuple(advisories)
+
+    def _reasons_for(self, values: dict[str, Any], shape: _Shape) -> dict[int, tuple[Reason, int]]:
+        """Each fired rule's reason and reason id, by bit."""
         reasons: dict[int, tuple[Reason, int]] = {}
         reason_get = self._reasons.get
         for low, index, rule_id, quote, fields in shape.rules:
@@ -355,19 +588,7 @@ class Resolver:
             if entry is None:
                 entry = self._reason(key, fields, index)
             reasons[low] = entry
-        suggestions: list[BaseModel] = []
-        avoided: list[BaseModel] = []
-        advisories: list[BaseModel] = []
-        built_get = self._built.get
-        for part in shape.parts:
-            part_key = (part.number, tuple([reasons[bit][1] for bit in part.bits]))
-            built = built_get(part_key)
-            if built is None:
-                built = self._lines_of(part_key, part, reasons)
-            suggestions.extend(built[0])
-            avoided.extend(built[1])
-            advisories.extend(built[2])
-        return tuple(suggestions), tuple(avoided), tuple(advisories)
+        return reasons
 
     def _shape(self, bits: int) -> _Shape:
         """What a result for the rules of ``bits`` is, whatever the profile's values."""
@@ -456,7 +677,7 @@ class Resolver:
         rule = self._effects[index].rule
         if len(fields) == 1:
             quoted = (quoted,)
-        reason = _made(
+        reason = made(
             Reason,
             {
                 "rule_id": rule_id,
@@ -479,7 +700,7 @@ class Resolver:
         values["reasons"] = tuple([reasons[bit][0] for bit in ref.bits[:split]])
         if line.flag_reasons is not None:
             values["flag_reasons"] = tuple([reasons[bit][0] for bit in ref.bits[split:]])
-        built: BaseModel = _made(line.model, values)
+        built: BaseModel = made(line.model, values)
         self._lines.put(key, built)
         return built
 
@@ -500,6 +721,13 @@ class Resolver:
 
     def _part(self, number: int, touched: int, kind: str, name: str) -> _Part:
         effects, found = self._subset(touched)
+        quoted = tuple(
+            sorted({field for low in found for field in self._quotes[low.bit_length() - 1][2]})
+        )
+        quote = self._getters.get(quoted)
+        if quote is None:
+            quote = _getter(quoted)
+            self._getters.put(quoted, quote)
         # Only the part's own effects: a category's lines depend on nothing else (a drug
         # class belongs to one category), an advisory's on nothing else either.
         steps = collect([_only(each, kind, name) for each in effects], self._tables)
@@ -537,6 +765,8 @@ class Resolver:
                 frozenset(d for _, directions in mine for d in directions if d in OPPOSITE),
                 tuple(found),
                 number,
+                touched,
+                quote,
             )
         else:
             part = _Part(
@@ -546,6 +776,8 @@ class Resolver:
                 frozenset(),
                 tuple(found),
                 number,
+                touched,
+                quote,
             )
         self._known.put((number, touched), part)
         return part

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .schema import Schema
 
 __all__ = [
+    "WARNING_FIELDS",
     "ConditionProfile",
     "did_you_mean",
     "make_profile_model",
@@ -390,6 +391,10 @@ def _fast_path(model: type[ConditionProfile], data: dict[Any, Any]) -> Condition
         return None
     profile: ConditionProfile = blank.model_copy(update=given)
     return profile
+
+
+#: The fields :func:`profile_warnings` reads: profiles equal on them have the same warnings.
+WARNING_FIELDS: Final = ("condition", "disease_area", "immune_activity")
 
 
 def profile_warnings(profile: ConditionProfile) -> tuple[str, ...]:
