@@ -244,13 +244,24 @@ def _has_effects_of(wide: Effects, narrow: Effects) -> bool:
     )
 
 
-def _covered_by_regions(findings: Sequence[ir.Finding]) -> set[int]:
+def _inside(finding: ir.Finding) -> set[int]:
+    """The reduced profiles in the union of the finding's regions (which must not overlap)."""
     inside = set()
     for index, profile in enumerate(REDUCED):
-        hits = sum(in_region(profile, f.region or {}) for f in findings)
-        assert hits <= 1, "regions of findings of one kind must not overlap"
+        hits = sum(in_region(profile, region) for region in finding.regions)
+        assert hits <= 1, "the regions of one finding must not overlap"
         if hits:
             inside.add(index)
+    return inside
+
+
+def _covered_by_regions(findings: Sequence[ir.Finding]) -> set[int]:
+    inside: set[int] = set()
+    for finding in findings:
+        assert finding.region == finding.regions[0]
+        mine = _inside(finding)
+        assert not inside & mine, "findings of one kind must not overlap"
+        inside |= mine
     return inside
 
 
@@ -284,6 +295,44 @@ def test_audit_agrees_with_brute_force(kb: KnowledgeBase) -> None:
 
     for finding in report.findings:
         assert_example_shows(kb, finding)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(knowledge_bases())
+def test_grouped_findings_agree_with_brute_force(kb: KnowledgeBase) -> None:
+    """One conflict finding per cause (the rules on each side), about exactly the profiles
+    where brute force finds an unresolved conflict with those sides: its regions' union, its
+    size and an example inside it; a masked or redundant rule's finding is about exactly the
+    profiles where the rule fires."""
+    report = ir.audit(kb)
+    brute = BruteForce(kb)
+    by_cause: dict[tuple[str, ...], set[int]] = {}
+    for index in brute.unresolved():
+        result = brute.result(index)
+        fired = [rule for rule in kb.active_rules if rule.id in brute.fired[index]]
+        suppressing, stimulating = conflict_sides(result, fired)
+        cause = tuple(sorted({rule_id for _, rule_id in suppressing + stimulating}))
+        by_cause.setdefault(cause, set()).add(index)
+
+    conflicts = report.filter(kind="unresolved_conflict")
+    found: dict[tuple[str, ...], set[int]] = {}
+    for finding in conflicts:
+        inside = _inside(finding)
+        assert finding.region_size == len(inside) * FACTOR
+        assert finding.example_profile is not None
+        assert in_region(finding.example_profile, finding.regions[0])
+        assert finding.rule_ids not in found, "one finding per cause"
+        found[finding.rule_ids] = inside
+    assert found == by_cause
+
+    for finding in report.filter(kind=["masked_rule", "redundant_rule"]):
+        inside = _inside(finding)
+        assert inside == brute.fires(finding.rule_ids[0])
+        assert finding.region_size == len(inside) * FACTOR
 
 
 @settings(deadline=None, max_examples=200)
