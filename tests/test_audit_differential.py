@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import immunorules as ir
+from immunorules._analysis.audit import _ConflictJudge, _Effects
 from immunorules._analysis.audit_semantics import (
     conflict_sides,
     outcome,
     projection,
     unresolved_conflict,
 )
-from immunorules._analysis.space import size
+from immunorules._analysis.space import ProfileSpace, size
 from immunorules._api.knowledge_base import KnowledgeBase
 from immunorules._evaluate.resolve import resolve
 from immunorules._load.loader import LoadedRules
@@ -346,6 +347,24 @@ def test_fast_conflict_check_agrees_with_resolve(kb: KnowledgeBase, data: st.Dat
     result = resolve(REDUCED[0], fired, kb.info)
     unresolved = any(not conflict.resolved for conflict in result.conflicts)
     assert unresolved_conflict(fired) == (conflict_sides(result, fired) if unresolved else None)
+
+
+@settings(deadline=None, max_examples=200)
+@given(knowledge_bases(), st.data())
+def test_conflict_judged_category_by_category_agrees(
+    kb: KnowledgeBase, data: st.DataObject
+) -> None:
+    """The audit plans each category's sides on its own, from the rules touching it only; the
+    union must be the conflict of all the fired rules."""
+    space = ProfileSpace(kb.space)
+    live = [compiled for rule in kb.active_rules if (compiled := space.compile_rule(rule)).box]
+    effects = _Effects(live, SCHEMA)
+    judge = _ConflictJudge(live, effects, SCHEMA.categories, SCHEMA)
+    chosen = data.draw(st.sets(st.integers(0, len(live) - 1))) if live else set()
+    fired = [live[index].rule for index in sorted(chosen)]
+    held = sum(1 << index for index in chosen)
+    assert judge.sides(held) == unresolved_conflict(fired)
+    assert judge.sides(held) == unresolved_conflict(fired)  # the same again, from the memo
 
 
 @settings(deadline=None, max_examples=200)

@@ -36,11 +36,22 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from .._model.matching import Scalar
 from .._model.rules import Rule, SuggestEffect
 from .._model.schema import Schema
-from .._policy import EffectKey, absorption, effect_directions, effects_of, is_decisive
+from .._policy import (
+    EffectKey,
+    absorption,
+    collect,
+    effect_directions,
+    effects_of,
+    is_decisive,
+    tables,
+)
+from .._policy import Effects as PolicyEffects
 from .audit_report import KINDS, SEVERITY_OF, AuditReport, Finding, FindingKind
 from .audit_semantics import (
     OPPOSITE,
     Key,
+    Side,
+    category_sides,
     covers,
     fates,
     keys,
@@ -48,7 +59,6 @@ from .audit_semantics import (
     part,
     side_text,
     touches,
-    unresolved_conflict,
 )
 from .golden import golden_cases
 from .space import (
@@ -288,6 +298,71 @@ def _union_text(space: ProfileSpace, regions: Sequence[Mapping[str, list[Scalar]
     if not shared:
         return alternatives
     return f"{space.describe_region(dict(shared))}; and {alternatives}"
+
+
+_Causes = dict[tuple[str, ...], tuple[set[tuple[str, str]], set[tuple[str, str]]]]
+"""Conflict causes (the rules on both sides) -> every (category, rule) on each side."""
+
+
+class _ConflictJudge:
+    """Whether the rules of a bitset leave an unresolved conflict, and its cause, category by
+    category: a category's suggestion line depends only on the rules touching the category,
+    so each category's sides are planned (by the collect policy) once per distinct set of
+    those rules, far fewer than the distinct sets of fired rules. The same answer as
+    :func:`unresolved_conflict` of all the fired rules (the tests hold it to that)."""
+
+    def __init__(
+        self,
+        live: Sequence[CompiledRule],
+        effects: _Effects,
+        categories: Iterable[str],
+        schema: Schema,
+    ) -> None:
+        self._effects = [effects_of(compiled.rule, schema) for compiled in live]
+        self._tables = tables(schema)
+        self._categories = [
+            (category, effects.touching.get(("category", category), 0))
+            for category in sorted(categories)
+        ]
+        self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self._categories]
+
+    def sides(self, held: int) -> tuple[Side, Side] | None:
+        """:func:`unresolved_conflict` of the rules in ``held``."""
+        suppressing: set[tuple[str, str]] = set()
+        stimulating: set[tuple[str, str]] = set()
+        for (category, touching), memo in zip(self._categories, self._memo, strict=True):
+            key = held & touching
+            if not key:
+                continue
+            found = memo.get(key)
+            if found is None:
+                if len(memo) > 100_000:  # bounds the memory; late sets rarely repeat early ones
+                    memo.clear()
+                fired = sorted((self._effects[i] for i in bits(key)), key=_rule_id)
+                found = memo[key] = category_sides(collect(fired, self._tables), category)
+            suppressing.update(found[0])
+            stimulating.update(found[1])
+        if not (suppressing and stimulating):
+            return None
+        return tuple(sorted(suppressing)), tuple(sorted(stimulating))
+
+    def cause(self, held: int, causes: _Causes) -> tuple[str, ...] | None:
+        """The rules on the sides of the unresolved conflict where exactly ``held`` fire (None:
+        no such conflict), noting its sides in ``causes``."""
+        found = self.sides(held)
+        if found is None:
+            return None
+        suppressing, stimulating = found
+        cause = tuple(sorted({rule_id for _, rule_id in suppressing + stimulating}))
+        if cause not in causes:
+            causes[cause] = (set(), set())
+        causes[cause][0].update(suppressing)
+        causes[cause][1].update(stimulating)
+        return cause
+
+
+def _rule_id(effects: PolicyEffects) -> str:
+    return effects.rule.id
 
 
 class _Effects:
@@ -659,17 +734,13 @@ class _Analysis:
         hopeless = self.effects.hopeless(sorted(directional))
         # the cause of a conflict: the rules on its sides; one finding per cause, whose
         # sides name every (category, rule) each side has somewhere in its region
-        causes: dict[tuple[str, ...], tuple[set[tuple[str, str]], set[tuple[str, str]]]] = {}
+        causes: _Causes = {}
         unions: dict[tuple[str, ...], _Union] = {}
-        outcomes: dict[int, tuple[str, ...] | None] = {}
+        judge = _ConflictJudge(self.live, self.effects, directional, self.schema)
         for box, held in self.index.cells(
             self.full, relevant, prune=hopeless, finished=self._tracker("conflicts")
         ):
-            if held not in outcomes:
-                if len(outcomes) > 200_000:  # bounds the memory; fired sets rarely repeat late
-                    outcomes.clear()
-                outcomes[held] = self._conflict_cause(held, causes)
-            cause = outcomes[held]
+            cause = judge.cause(held, causes)
             if cause is not None:
                 union = unions.get(cause)
                 if union is None:
@@ -687,24 +758,6 @@ class _Analysis:
             )
             for cause, (suppressing, stimulating) in sorted(causes.items())
         ]
-
-    def _conflict_cause(
-        self,
-        held: int,
-        causes: dict[tuple[str, ...], tuple[set[tuple[str, str]], set[tuple[str, str]]]],
-    ) -> tuple[str, ...] | None:
-        """The rules on the sides of the unresolved conflict where exactly ``held`` fire (None:
-        no such conflict), noting the sides in ``causes``."""
-        found = unresolved_conflict(self._rules(held), self.schema)
-        if found is None:
-            return None
-        suppressing, stimulating = found
-        cause = tuple(sorted({rule_id for _, rule_id in suppressing + stimulating}))
-        if cause not in causes:
-            causes[cause] = (set(), set())
-        causes[cause][0].update(suppressing)
-        causes[cause][1].update(stimulating)
-        return cause
 
     # -- rules against each other ------------------------------------------------------------
 
