@@ -150,7 +150,6 @@ def _row(label: str, count: int, result: dict[str, Any] | None, timeout: float) 
     if result is None:
         return f"{label:<9} {count:>6} {'timeout':>9}  (over {timeout:.0f} s)"
     counts = result["counts"]
-    extra = ""
     if "why_not_s" in result:
         extra = f" {result['why_not_s']:>10.2f} {result['table_s']:>8.3f}"
     else:
@@ -210,13 +209,13 @@ def main() -> None:
             baseline = stack.enter_context(revision_src(args.baseline))
         for count in args.sizes:
             options = {"against": args.against, "audit_only": args.audit_only}
+            result = run(count, args.seed, args.generator, args.timeout, **options)
+            print(_row("current", count, result, args.timeout), flush=True)
             if baseline is not None:
                 before = run(
                     count, args.seed, args.generator, args.timeout, src=baseline, **options
                 )
                 print(_row(args.baseline[:9], count, before, args.timeout), flush=True)
-            result = run(count, args.seed, args.generator, args.timeout, **options)
-            print(_row("current", count, result, args.timeout), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 

@@ -17,7 +17,7 @@ once, by the same resolution semantics as evaluation:
   else fires (e.g. another rule avoids the category).
 
 Nothing is sampled and nothing is enumerated profile by profile. A finding is about one cause
-(the rules on both sides of a conflict, a masked or a redundant rule): the cells of one cause are
+(two rules on opposite sides of a conflict, a masked or a redundant rule): the cells of a cause are
 merged into its region as the partition yields them (:class:`_Union`), so neither time nor
 memory follows the number of cells. Findings are built lazily: at most ``max_findings`` per kind
 (the largest first), with the full count per kind kept in ``AuditReport.totals``. A new kind of
@@ -301,7 +301,8 @@ def _union_text(space: ProfileSpace, regions: Sequence[Mapping[str, list[Scalar]
 
 
 _Causes = dict[tuple[str, ...], tuple[set[tuple[str, str]], set[tuple[str, str]]]]
-"""Conflict causes (the rules on both sides) -> every (category, rule) on each side."""
+"""Conflict causes (a pair of rules, or one rule on both sides) -> every (category, rule) of
+theirs on the suppress and on the stimulate side."""
 
 
 class _ConflictJudge:
@@ -325,6 +326,7 @@ class _ConflictJudge:
             for category in sorted(categories)
         ]
         self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self._categories]
+        self._pairs: dict[tuple[Side, Side], list[tuple[str, ...]]] = {}
 
     def sides(self, held: int) -> tuple[Side, Side] | None:
         """:func:`unresolved_conflict` of the rules in ``held``."""
@@ -346,19 +348,34 @@ class _ConflictJudge:
             return None
         return tuple(sorted(suppressing)), tuple(sorted(stimulating))
 
-    def cause(self, held: int, causes: _Causes) -> tuple[str, ...] | None:
-        """The rules on the sides of the unresolved conflict where exactly ``held`` fire (None:
-        no such conflict), noting its sides in ``causes``."""
+    def causes(self, held: int, causes: _Causes) -> list[tuple[str, ...]]:
+        """The causes of the unresolved conflict where exactly ``held`` fire: each pair of rules
+        one of which is on the suppress side and the other on the stimulate side (one rule on
+        both sides conflicts with itself), noting what each puts on each side in ``causes``.
+        Empty where there is no unresolved conflict."""
         found = self.sides(held)
         if found is None:
-            return None
+            return []
+        known = self._pairs.get(found)
+        if known is not None:
+            return known
         suppressing, stimulating = found
-        cause = tuple(sorted({rule_id for _, rule_id in suppressing + stimulating}))
-        if cause not in causes:
-            causes[cause] = (set(), set())
-        causes[cause][0].update(suppressing)
-        causes[cause][1].update(stimulating)
-        return cause
+        pairs: dict[tuple[str, ...], None] = {}
+        for _, low in suppressing:
+            for _, high in stimulating:
+                pair = (low,) if low == high else (min(low, high), max(low, high))
+                if pair in pairs:
+                    continue
+                pairs[pair] = None
+                if pair not in causes:
+                    causes[pair] = (set(), set())
+                noted = causes[pair]
+                noted[0].update(entry for entry in suppressing if entry[1] in pair)
+                noted[1].update(entry for entry in stimulating if entry[1] in pair)
+        if len(self._pairs) > 100_000:  # bounds the memory
+            self._pairs.clear()
+        listed = self._pairs[found] = list(pairs)
+        return listed
 
 
 def _rule_id(effects: PolicyEffects) -> str:
@@ -732,16 +749,15 @@ class _Analysis:
                     directional.add(suggest.category)
         relevant = self._select(lambda rule: bool(touches(rule)[0] & directional))
         hopeless = self.effects.hopeless(sorted(directional))
-        # the cause of a conflict: the rules on its sides; one finding per cause, whose
-        # sides name every (category, rule) each side has somewhere in its region
+        # the cause of a conflict: a pair of rules on opposite sides; one finding per pair,
+        # about every profile where they are, naming what each puts on each side there
         causes: _Causes = {}
         unions: dict[tuple[str, ...], _Union] = {}
         judge = _ConflictJudge(self.live, self.effects, directional, self.schema)
         for box, held in self.index.cells(
             self.full, relevant, prune=hopeless, finished=self._tracker("conflicts")
         ):
-            cause = judge.cause(held, causes)
-            if cause is not None:
+            for cause in judge.causes(held, causes):
                 union = unions.get(cause)
                 if union is None:
                     union = unions[cause] = _Union()
