@@ -271,6 +271,21 @@ class _Union:
         return self._boxes
 
 
+class _Joined:
+    """Disjoint unions seen as one (merged only when its finding is built)."""
+
+    __slots__ = ("_unions", "size")
+
+    def __init__(self, unions: Sequence[_Union]) -> None:
+        self._unions = unions
+        self.size = sum(union.size for union in unions)
+
+    def merged(self) -> list[Box]:
+        if len(self._unions) == 1:
+            return self._unions[0].merged()
+        return merge_boxes(box for union in self._unions for box in union.merged())
+
+
 #: The most regions a finding's ``region_text`` spells out (``regions`` holds them all).
 _SHOWN_REGIONS = 4
 
@@ -326,7 +341,6 @@ class _ConflictJudge:
             for category in sorted(categories)
         ]
         self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self._categories]
-        self._pairs: dict[tuple[Side, Side], list[tuple[str, ...]]] = {}
 
     def sides(self, held: int) -> tuple[Side, Side] | None:
         """:func:`unresolved_conflict` of the rules in ``held``."""
@@ -348,17 +362,11 @@ class _ConflictJudge:
             return None
         return tuple(sorted(suppressing)), tuple(sorted(stimulating))
 
-    def causes(self, held: int, causes: _Causes) -> list[tuple[str, ...]]:
-        """The causes of the unresolved conflict where exactly ``held`` fire: each pair of rules
-        one of which is on the suppress side and the other on the stimulate side (one rule on
-        both sides conflicts with itself), noting what each puts on each side in ``causes``.
-        Empty where there is no unresolved conflict."""
-        found = self.sides(held)
-        if found is None:
-            return []
-        known = self._pairs.get(found)
-        if known is not None:
-            return known
+    @staticmethod
+    def causes(found: tuple[Side, Side], causes: _Causes) -> list[tuple[str, ...]]:
+        """The causes of an unresolved conflict with these sides: each pair of rules one of
+        which is on the suppress side and the other on the stimulate side (one rule on both
+        sides conflicts with itself), noting what each puts on each side in ``causes``."""
         suppressing, stimulating = found
         pairs: dict[tuple[str, ...], None] = {}
         for _, low in suppressing:
@@ -372,10 +380,7 @@ class _ConflictJudge:
                 noted = causes[pair]
                 noted[0].update(entry for entry in suppressing if entry[1] in pair)
                 noted[1].update(entry for entry in stimulating if entry[1] in pair)
-        if len(self._pairs) > 100_000:  # bounds the memory
-            self._pairs.clear()
-        listed = self._pairs[found] = list(pairs)
-        return listed
+        return list(pairs)
 
 
 def _rule_id(effects: PolicyEffects) -> str:
@@ -608,13 +613,15 @@ class _Analysis:
             **extra,
         )
 
-    def _grouped(self, kind: FindingKind, union: _Union, message: str, **extra: object) -> _Lazy:
+    def _grouped(
+        self, kind: FindingKind, union: _Union | _Joined, message: str, **extra: object
+    ) -> _Lazy:
         """One finding about every profile of ``union`` (one cause); ``message`` as for
         :meth:`_regional`, ``{where}`` saying how many regions there are."""
         return _Lazy(kind, union.size, partial(self._group_finding, kind, union, message, extra))
 
     def _group_finding(
-        self, kind: FindingKind, union: _Union, message: str, extra: dict[str, object]
+        self, kind: FindingKind, union: _Union | _Joined, message: str, extra: dict[str, object]
     ) -> Finding:
         pieces, regions, described = self._union_regions(union)
         count = union.size
@@ -635,7 +642,7 @@ class _Analysis:
         )
 
     def _union_regions(
-        self, union: _Union
+        self, union: _Union | _Joined
     ) -> tuple[list[Box], tuple[dict[str, list[Scalar]], ...], str]:
         """The union's disjoint pieces (the largest first), each as a region, and the whole
         union in words."""
@@ -749,23 +756,29 @@ class _Analysis:
                     directional.add(suggest.category)
         relevant = self._select(lambda rule: bool(touches(rule)[0] & directional))
         hopeless = self.effects.hopeless(sorted(directional))
-        # the cause of a conflict: a pair of rules on opposite sides; one finding per pair,
-        # about every profile where they are, naming what each puts on each side there
-        causes: _Causes = {}
-        unions: dict[tuple[str, ...], _Union] = {}
+        # each cell goes to the union of its exact sides (disjoint from the others' unions);
+        # the cause of a conflict is a pair of rules on opposite sides, so a pair's profiles
+        # are the union of the unions whose sides hold it: one finding per pair
         judge = _ConflictJudge(self.live, self.effects, directional, self.schema)
+        by_sides: dict[tuple[Side, Side], _Union] = {}
         for box, held in self.index.cells(
             self.full, relevant, prune=hopeless, finished=self._tracker("conflicts")
         ):
-            for cause in judge.causes(held, causes):
-                union = unions.get(cause)
+            found = judge.sides(held)
+            if found is not None:
+                union = by_sides.get(found)
                 if union is None:
-                    union = unions[cause] = _Union()
+                    union = by_sides[found] = _Union()
                 union.add(box)
+        causes: _Causes = {}
+        parts: dict[tuple[str, ...], list[_Union]] = {}
+        for found, union in by_sides.items():
+            for cause in judge.causes(found, causes):
+                parts.setdefault(cause, []).append(union)
         return [
             self._grouped(
                 "unresolved_conflict",
-                unions[cause],
+                _Joined(parts[cause]),
                 f"{side_text(tuple(sorted(suppressing)))} would suppress the immune system "
                 f"while {side_text(tuple(sorted(stimulating)))} would stimulate it, both at "
                 "first_line or escalation (neither flagged), on {count}{where}: {region}. Flag "
