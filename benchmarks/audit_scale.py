@@ -15,15 +15,17 @@ and every row looked up by id).
 
 ``--baseline REV`` measures, in the same run and on the same rule sets, the audit of the code at
 git revision ``REV`` (its ``src/`` extracted with ``git archive`` into a temporary folder; the
-generator is always this one), each size again in a fresh subprocess, printed beside the
-current code's row. Not part of the test suite: the targets are for this benchmark (e.g. 1,000
-rules under 10 s, 5,000 under 60 s, peak RSS under 1 GB on a 2-core machine; 5,000 rules with
-3% against under 10 s and 500 MB).
+generator is always this one), each size in a fresh subprocess run side by side with the
+current code's (so both meet the same load on a shared machine: compare the CPU seconds too),
+printed beside the current code's row. Not part of the test suite: the targets are for this
+benchmark (e.g. 1,000 rules under 10 s, 5,000 under 60 s, peak RSS under 1 GB on a 2-core
+machine; 5,000 rules with 3% against under 10 s and 500 MB).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import io
 import json
@@ -67,14 +69,17 @@ def child(
             write_rules(tmp, count=count, seed=seed, against=against)
         kb = ir.load_rules(tmp, engine="native")
     loaded_rss = peak_rss_mb()
+    cpu = time.process_time()
     start = time.perf_counter()
     report = ir.audit(kb)
     audit_s = time.perf_counter() - start
+    cpu_s = time.process_time() - cpu
     audit_rss = peak_rss_mb()
     totals = getattr(report, "totals", None) or {}
     measured = {
         "rules": report.active_rules,
         "audit_s": audit_s,
+        "cpu_s": cpu_s,
         "rss_mb": audit_rss,
         "loaded_rss_mb": loaded_rss,
         "findings": len(report.findings),
@@ -155,7 +160,8 @@ def _row(label: str, count: int, result: dict[str, Any] | None, timeout: float) 
     else:
         extra = f" {'-':>10} {'-':>8}"
     return (
-        f"{label:<9} {result['rules']:>6} {result['audit_s']:>9.2f} {result['rss_mb']:>12.0f}"
+        f"{label:<9} {result['rules']:>6} {result['audit_s']:>9.2f} {result['cpu_s']:>7.2f}"
+        f" {result['rss_mb']:>12.0f}"
         f"{extra}  {result['conflicts']:>9,}  {result['findings']}/{result['total_findings']}; "
         f"{counts['error']}, {counts['warning']}, {counts['info']}"
     )
@@ -199,8 +205,8 @@ def main() -> None:
         f"against {args.against:g}; load average {os.getloadavg()[0]:.2f} at the start"
     )
     head = (
-        f"{'code':<9} {'rules':>6} {'audit s':>9} {'peak RSS MB':>12} {'why_not s':>10} "
-        f"{'table s':>8}  {'conflicts':>9}"
+        f"{'code':<9} {'rules':>6} {'audit s':>9} {'CPU s':>7} {'peak RSS MB':>12} "
+        f"{'why_not s':>10} {'table s':>8}  {'conflicts':>9}"
     )
     print(f"{head}  findings (shown/total; error, warning, info)")
     with contextlib.ExitStack() as stack:
@@ -209,13 +215,18 @@ def main() -> None:
             baseline = stack.enter_context(revision_src(args.baseline))
         for count in args.sizes:
             options = {"against": args.against, "audit_only": args.audit_only}
-            result = run(count, args.seed, args.generator, args.timeout, **options)
-            print(_row("current", count, result, args.timeout), flush=True)
-            if baseline is not None:
-                before = run(
-                    count, args.seed, args.generator, args.timeout, src=baseline, **options
+            if baseline is None:
+                result = run(count, args.seed, args.generator, args.timeout, **options)
+                print(_row("current", count, result, args.timeout), flush=True)
+                continue
+            # side by side, so that both meet the same load on a shared machine
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                now = pool.submit(run, count, args.seed, args.generator, args.timeout, **options)
+                before = pool.submit(
+                    run, count, args.seed, args.generator, args.timeout, src=baseline, **options
                 )
-                print(_row(args.baseline[:9], count, before, args.timeout), flush=True)
+                print(_row("current", count, now.result(), args.timeout), flush=True)
+                print(_row(args.baseline[:9], count, before.result(), args.timeout), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 

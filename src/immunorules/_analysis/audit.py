@@ -352,7 +352,7 @@ class _ConflictJudge:
                 continue
             found = memo.get(key)
             if found is None:
-                if len(memo) > 100_000:  # bounds the memory; late sets rarely repeat early ones
+                if len(memo) > 20_000:  # bounds the memory (keys are bitsets of every rule)
                     memo.clear()
                 fired = sorted((self._effects[i] for i in bits(key)), key=_rule_id)
                 found = memo[key] = category_sides(collect(fired, self._tables), category)
