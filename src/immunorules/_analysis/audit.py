@@ -368,19 +368,26 @@ class _ConflictJudge:
         which is on the suppress side and the other on the stimulate side (one rule on both
         sides conflicts with itself), noting what each puts on each side in ``causes``."""
         suppressing, stimulating = found
-        pairs: dict[tuple[str, ...], None] = {}
-        for _, low in suppressing:
-            for _, high in stimulating:
+        down: dict[str, list[tuple[str, str]]] = {}
+        up: dict[str, list[tuple[str, str]]] = {}
+        for entry in suppressing:
+            down.setdefault(entry[1], []).append(entry)
+        for entry in stimulating:
+            up.setdefault(entry[1], []).append(entry)
+        pairs: list[tuple[str, ...]] = []
+        for low, low_entries in down.items():
+            for high, high_entries in up.items():
                 pair = (low,) if low == high else (min(low, high), max(low, high))
-                if pair in pairs:
-                    continue
-                pairs[pair] = None
                 if pair not in causes:
                     causes[pair] = (set(), set())
                 noted = causes[pair]
-                noted[0].update(entry for entry in suppressing if entry[1] in pair)
-                noted[1].update(entry for entry in stimulating if entry[1] in pair)
-        return list(pairs)
+                noted[0].update(low_entries)
+                noted[1].update(high_entries)
+                if low != high:  # either rule may also be on the other side
+                    noted[0].update(down.get(high, ()))
+                    noted[1].update(up.get(low, ()))
+                pairs.append(pair)
+        return list(dict.fromkeys(pairs))
 
 
 def _rule_id(effects: PolicyEffects) -> str:
