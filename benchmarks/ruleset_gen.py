@@ -1,7 +1,7 @@
 """Generated rule sets shaped like real ones, of any size, for the audit's scale benchmarks
 and tests.
 
-    python benchmarks/ruleset_gen.py OUT_DIR --rules 1000 [--seed 0]
+    python benchmarks/ruleset_gen.py OUT_DIR --rules 1000 [--seed 0] [--against 0.03]
 
 Unlike ``synthetic.py`` (random effects, conflicts everywhere), these follow the bundled rules'
 shape, per disease area:
@@ -18,6 +18,12 @@ shape, per disease area:
 * **area fallbacks**: a referral for each area, each leaving out one small corner on purpose,
   so the rule set has **gaps**; and a few **conflicts** on purpose: a suppressive suggestion
   for an oncology patient with an autoimmune history, mostly flagged, sometimes not.
+
+``against`` (``--against 0.03``) makes that share of the condition rules' suggestions go against
+the condition's direction (a stimulating class for an overactive condition, a suppressing one
+otherwise), unflagged: where such a rule meets one of the usual direction, their effects
+conflict, as a careless edit to a large rule set would make them. ``against=0`` (the default)
+draws nothing more, so it gives the same rules as before the option existed.
 
 The same ``count`` and ``seed`` give the same rules. Everything is valid against the bundled
 vocabulary, and the folder :func:`write_rules` writes loads with ``immunorules.load_rules``.
@@ -93,7 +99,9 @@ def _suggestion(rng: random.Random, vocab: _Vocab, overactive: bool, tier: str) 
     return suggest
 
 
-def _condition_rule(rng: random.Random, vocab: _Vocab, condition: str) -> dict[str, Any]:
+def _condition_rule(
+    rng: random.Random, vocab: _Vocab, condition: str, against: float = 0.0
+) -> dict[str, Any]:
     info = vocab.conditions[condition]
     overactive = info.immune_activity == "overactive"
     when: dict[str, Any] = {"condition": condition}
@@ -125,6 +133,8 @@ def _condition_rule(rng: random.Random, vocab: _Vocab, condition: str) -> dict[s
             when[rng.choice(_RISK_FLAGS)] = False
         else:
             when["immune_activity"] = info.immune_activity
+    if against and rng.random() < against:  # drawn only when asked: same rules without it
+        overactive = not overactive
     then: dict[str, Any] = {"suggest": [_suggestion(rng, vocab, overactive, tier)]}
     if rng.random() < 0.7:
         then["advise"] = rng.sample(vocab.cautions, rng.randint(1, 2))
@@ -214,9 +224,14 @@ def _conflict_rules(rng: random.Random, vocab: _Vocab, count: int) -> list[dict[
     return rules
 
 
-def generate_rules(count: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
+def generate_rules(
+    count: int = 1000, seed: int = 0, *, against: float = 0.0
+) -> list[dict[str, Any]]:
     """``count`` rule mappings (as rule files hold them), each with a ``file`` key naming the
-    file :func:`write_rules` puts it in (its disease area, or ``safety``)."""
+    file :func:`write_rules` puts it in (its disease area, or ``safety``); ``against`` is the
+    share of condition rules whose suggestion goes against the condition's direction."""
+    if not 0.0 <= against <= 1.0:
+        raise ValueError(f"against must be a share between 0 and 1, not {against!r}")
     rng = random.Random(seed)
     vocab = _Vocab()
     shaped: list[tuple[str, dict[str, Any]]] = []
@@ -230,7 +245,7 @@ def generate_rules(count: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
             condition = conditions[index % len(conditions)]
             index += 1
             area = vocab.conditions[condition].disease_area
-            shaped.append((area, _condition_rule(rng, vocab, condition)))
+            shaped.append((area, _condition_rule(rng, vocab, condition, against)))
         elif roll < 0.92:
             shaped.append(("safety", _safety_rule(rng, vocab)))
         else:
@@ -250,12 +265,14 @@ def generate_rules(count: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
     return rules
 
 
-def write_rules(folder: Path | str, count: int = 1000, seed: int = 0) -> Path:
+def write_rules(
+    folder: Path | str, count: int = 1000, seed: int = 0, *, against: float = 0.0
+) -> Path:
     """Write a generated rule set into ``folder``, one file per group; return the folder."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     files: dict[str, list[dict[str, Any]]] = {}
-    for rule in generate_rules(count, seed):
+    for rule in generate_rules(count, seed, against=against):
         files.setdefault(rule.pop("file"), []).append(rule)
     evidence = {"GENERATED": {"citation": "Generated rules for benchmarks, not clinical."}}
     (target / "evidence.yaml").write_text(yaml.safe_dump({"evidence": evidence}))
@@ -269,8 +286,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--against",
+        type=float,
+        default=0.0,
+        help="share of condition rules suggesting against the condition's direction (0.03: 3%%)",
+    )
     args = parser.parse_args(argv)
-    write_rules(args.folder, args.rules, args.seed)
+    write_rules(args.folder, args.rules, args.seed, against=args.against)
     print(f"wrote {args.rules} rules to {args.folder}")
 
 

@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import immunorules as ir
+from immunorules._analysis.audit import _ConflictJudge, _Effects
 from immunorules._analysis.audit_semantics import (
     conflict_sides,
     outcome,
     projection,
     unresolved_conflict,
 )
-from immunorules._analysis.space import size
+from immunorules._analysis.space import ProfileSpace, size
 from immunorules._api.knowledge_base import KnowledgeBase
 from immunorules._evaluate.resolve import resolve
 from immunorules._load.loader import LoadedRules
@@ -244,13 +245,24 @@ def _has_effects_of(wide: Effects, narrow: Effects) -> bool:
     )
 
 
-def _covered_by_regions(findings: Sequence[ir.Finding]) -> set[int]:
+def _inside(finding: ir.Finding) -> set[int]:
+    """The reduced profiles in the union of the finding's regions (which must not overlap)."""
     inside = set()
     for index, profile in enumerate(REDUCED):
-        hits = sum(in_region(profile, f.region or {}) for f in findings)
-        assert hits <= 1, "regions of findings of one kind must not overlap"
+        hits = sum(in_region(profile, region) for region in finding.regions)
+        assert hits <= 1, "the regions of one finding must not overlap"
         if hits:
             inside.add(index)
+    return inside
+
+
+def _covered_by_regions(findings: Sequence[ir.Finding]) -> set[int]:
+    inside: set[int] = set()
+    for finding in findings:
+        assert finding.region == finding.regions[0]
+        mine = _inside(finding)
+        assert not inside & mine, "findings of one kind must not overlap"
+        inside |= mine
     return inside
 
 
@@ -269,10 +281,11 @@ def test_audit_agrees_with_brute_force(kb: KnowledgeBase) -> None:
     assert _covered_by_regions(gaps) == uncovered
     assert sum(g.region_size or 0 for g in gaps) == len(uncovered) * FACTOR
 
+    # one conflict finding per pair of rules on opposite sides: a profile where three rules
+    # conflict is in two or three findings
     conflicts = report.filter(kind="unresolved_conflict")
     unresolved = brute.unresolved()
-    assert _covered_by_regions(conflicts) == unresolved
-    assert sum(c.region_size or 0 for c in conflicts) == len(unresolved) * FACTOR
+    assert set().union(*(_inside(c) for c in conflicts)) == unresolved
 
     assert {f.rule_ids[0] for f in report.filter(kind="dead_rule")} == brute.dead()
     found_redundant: set[str] = set()
@@ -290,6 +303,46 @@ def test_audit_agrees_with_brute_force(kb: KnowledgeBase) -> None:
         assert_example_shows(kb, finding)
 
 
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(knowledge_bases())
+def test_grouped_findings_agree_with_brute_force(kb: KnowledgeBase) -> None:
+    """One conflict finding per cause (a pair of rules, one on each side, or one rule on
+    both), about exactly the profiles where brute force finds an unresolved conflict with them
+    on opposite sides: its regions' union, its size and an example inside it; a masked or
+    redundant rule's finding is about exactly the profiles where the rule fires."""
+    report = ir.audit(kb)
+    brute = BruteForce(kb)
+    by_cause: dict[tuple[str, ...], set[int]] = {}
+    for index in brute.unresolved():
+        result = brute.result(index)
+        fired = [rule for rule in kb.active_rules if rule.id in brute.fired[index]]
+        suppressing, stimulating = conflict_sides(result, fired)
+        for _, low in suppressing:
+            for _, high in stimulating:
+                cause = tuple(sorted({low, high}))
+                by_cause.setdefault(cause, set()).add(index)
+
+    conflicts = report.filter(kind="unresolved_conflict")
+    found: dict[tuple[str, ...], set[int]] = {}
+    for finding in conflicts:
+        inside = _inside(finding)
+        assert finding.region_size == len(inside) * FACTOR
+        assert finding.example_profile is not None
+        assert in_region(finding.example_profile, finding.regions[0])
+        assert finding.rule_ids not in found, "one finding per cause"
+        found[finding.rule_ids] = inside
+    assert found == by_cause
+
+    for finding in report.filter(kind=["masked_rule", "redundant_rule"]):
+        inside = _inside(finding)
+        assert inside == brute.fires(finding.rule_ids[0])
+        assert finding.region_size == len(inside) * FACTOR
+
+
 @settings(deadline=None, max_examples=200)
 @given(knowledge_bases(), st.data())
 def test_fast_conflict_check_agrees_with_resolve(kb: KnowledgeBase, data: st.DataObject) -> None:
@@ -301,6 +354,24 @@ def test_fast_conflict_check_agrees_with_resolve(kb: KnowledgeBase, data: st.Dat
     result = resolve(REDUCED[0], fired, kb.info)
     unresolved = any(not conflict.resolved for conflict in result.conflicts)
     assert unresolved_conflict(fired) == (conflict_sides(result, fired) if unresolved else None)
+
+
+@settings(deadline=None, max_examples=200)
+@given(knowledge_bases(), st.data())
+def test_conflict_judged_category_by_category_agrees(
+    kb: KnowledgeBase, data: st.DataObject
+) -> None:
+    """The audit plans each category's sides on its own, from the rules touching it only; the
+    union must be the conflict of all the fired rules."""
+    space = ProfileSpace(kb.space)
+    live = [compiled for rule in kb.active_rules if (compiled := space.compile_rule(rule)).box]
+    effects = _Effects(live, SCHEMA)
+    judge = _ConflictJudge(live, effects, SCHEMA.categories, SCHEMA)
+    chosen = data.draw(st.sets(st.integers(0, len(live) - 1))) if live else set()
+    fired = [live[index].rule for index in sorted(chosen)]
+    held = sum(1 << index for index in chosen)
+    assert judge.sides(held) == unresolved_conflict(fired)
+    assert judge.sides(held) == unresolved_conflict(fired)  # the same again, from the memo
 
 
 @settings(deadline=None, max_examples=200)

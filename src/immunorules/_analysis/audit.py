@@ -16,9 +16,13 @@ once, by the same resolution semantics as evaluation:
   and cutting every branch where the rules already fired absorb all its effects whatever
   else fires (e.g. another rule avoids the category).
 
-Nothing is sampled and nothing is enumerated profile by profile. Findings are built lazily: at
-most ``max_findings`` per kind (the largest regions first), with the full count per kind kept in
-``AuditReport.totals``.
+Nothing is sampled and nothing is enumerated profile by profile. A finding is about one cause
+(two rules on opposite sides of a conflict, a masked or a redundant rule): the cells of a cause are
+merged into its region as the partition yields them (:class:`_Union`), so neither time nor
+memory follows the number of cells. Findings are built lazily: at most ``max_findings`` per kind
+(the largest first), with the full count per kind kept in ``AuditReport.totals``. A new kind of
+finding is one more method of :class:`_Analysis` returning :class:`_Lazy` findings, listed in
+:func:`audit`. The audit must never sample, nor change what evaluation answers.
 """
 
 from __future__ import annotations
@@ -29,14 +33,25 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
+from .._model.matching import Scalar
 from .._model.rules import Rule, SuggestEffect
 from .._model.schema import Schema
-from .._policy import EffectKey, absorption, effect_directions, effects_of, is_decisive
+from .._policy import (
+    EffectKey,
+    absorption,
+    collect,
+    effect_directions,
+    effects_of,
+    is_decisive,
+    tables,
+)
+from .._policy import Effects as PolicyEffects
 from .audit_report import KINDS, SEVERITY_OF, AuditReport, Finding, FindingKind
 from .audit_semantics import (
     OPPOSITE,
     Key,
     Side,
+    category_sides,
     covers,
     fates,
     keys,
@@ -44,7 +59,6 @@ from .audit_semantics import (
     part,
     side_text,
     touches,
-    unresolved_conflict,
 )
 from .golden import golden_cases
 from .space import (
@@ -244,6 +258,157 @@ def _plural(rule_ids: Sequence[str]) -> str:
 
 def _located(rule: Rule) -> str:
     return rule.file if rule.line is None else f"{rule.file}:{rule.line}"
+
+
+class _Union:
+    """The disjoint boxes of one cause's profiles, merged as they come: the boxes kept grow with
+    the merged region, not with the cells the partition yields (merging again only once the
+    list has doubled since the last merge keeps the work per cell constant on average)."""
+
+    __slots__ = ("_boxes", "_merged", "size")
+
+    def __init__(self) -> None:
+        self._boxes: list[Box] = []
+        self._merged = 0
+        self.size = 0  # how many profiles
+
+    def add(self, box: Box) -> None:
+        """Add a box disjoint from every box added before."""
+        self._boxes.append(box)
+        self.size += size(box)
+        if len(self._boxes) >= 2 * self._merged + 64:
+            self._boxes = merge_boxes(self._boxes)
+            self._merged = len(self._boxes)
+
+    def merged(self) -> list[Box]:
+        """The union as disjoint boxes merged where they can be, the largest first."""
+        if len(self._boxes) != self._merged:
+            self._boxes = merge_boxes(self._boxes)
+            self._merged = len(self._boxes)
+        return self._boxes
+
+
+class _Joined:
+    """Disjoint unions seen as one (merged only when its finding is built)."""
+
+    __slots__ = ("_unions", "size")
+
+    def __init__(self, unions: Sequence[_Union]) -> None:
+        self._unions = unions
+        self.size = sum(union.size for union in unions)
+
+    def merged(self) -> list[Box]:
+        if len(self._unions) == 1:
+            return self._unions[0].merged()
+        return merge_boxes(box for union in self._unions for box in union.merged())
+
+
+#: The most regions a finding's ``region_text`` spells out (``regions`` holds them all).
+_SHOWN_REGIONS = 4
+
+
+def _union_text(space: ProfileSpace, regions: Sequence[Mapping[str, list[Scalar]]]) -> str:
+    """Disjoint regions in words: what they all share, then each one's own part, e.g.
+    ``condition = melanoma; and (severity = mild) or (severity = severe; pregnant = false)``;
+    at most :data:`_SHOWN_REGIONS` of them spelled out, the largest first."""
+    if len(regions) == 1:
+        return space.describe_region(dict(regions[0]))
+    first = regions[0]
+    shared = {
+        name: values
+        for name, values in first.items()
+        if all(region.get(name) == values for region in regions[1:])
+    }
+    own = [
+        space.describe_region({k: v for k, v in region.items() if k not in shared})
+        for region in regions[:_SHOWN_REGIONS]
+    ]
+    alternatives = " or ".join(f"({text})" for text in own)
+    rest = len(regions) - len(own)
+    if rest:
+        alternatives += f" or {rest:,} more region{'s' if rest != 1 else ''}"
+    if not shared:
+        return alternatives
+    return f"{space.describe_region(dict(shared))}; and {alternatives}"
+
+
+_Causes = dict[tuple[str, ...], tuple[set[tuple[str, str]], set[tuple[str, str]]]]
+"""Conflict causes (a pair of rules, or one rule on both sides) -> every (category, rule) of
+theirs on the suppress and on the stimulate side."""
+
+
+class _ConflictJudge:
+    """Whether the rules of a bitset leave an unresolved conflict, and its cause, category by
+    category: a category's suggestion line depends only on the rules touching the category,
+    so each category's sides are planned (by the collect policy) once per distinct set of
+    those rules, far fewer than the distinct sets of fired rules. The same answer as
+    :func:`unresolved_conflict` of all the fired rules (the tests hold it to that)."""
+
+    def __init__(
+        self,
+        live: Sequence[CompiledRule],
+        effects: _Effects,
+        categories: Iterable[str],
+        schema: Schema,
+    ) -> None:
+        self._effects = [effects_of(compiled.rule, schema) for compiled in live]
+        self._tables = tables(schema)
+        self._categories = [
+            (category, effects.touching.get(("category", category), 0))
+            for category in sorted(categories)
+        ]
+        self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self._categories]
+
+    def sides(self, held: int) -> tuple[Side, Side] | None:
+        """:func:`unresolved_conflict` of the rules in ``held``."""
+        suppressing: set[tuple[str, str]] = set()
+        stimulating: set[tuple[str, str]] = set()
+        for (category, touching), memo in zip(self._categories, self._memo, strict=True):
+            key = held & touching
+            if not key:
+                continue
+            found = memo.get(key)
+            if found is None:
+                if len(memo) > 20_000:  # bounds the memory (keys are bitsets of every rule)
+                    memo.clear()
+                fired = sorted((self._effects[i] for i in bits(key)), key=_rule_id)
+                found = memo[key] = category_sides(collect(fired, self._tables), category)
+            suppressing.update(found[0])
+            stimulating.update(found[1])
+        if not (suppressing and stimulating):
+            return None
+        return tuple(sorted(suppressing)), tuple(sorted(stimulating))
+
+    @staticmethod
+    def causes(found: tuple[Side, Side], causes: _Causes) -> list[tuple[str, ...]]:
+        """The causes of an unresolved conflict with these sides: each pair of rules one of
+        which is on the suppress side and the other on the stimulate side (one rule on both
+        sides conflicts with itself), noting what each puts on each side in ``causes``."""
+        suppressing, stimulating = found
+        down: dict[str, list[tuple[str, str]]] = {}
+        up: dict[str, list[tuple[str, str]]] = {}
+        for entry in suppressing:
+            down.setdefault(entry[1], []).append(entry)
+        for entry in stimulating:
+            up.setdefault(entry[1], []).append(entry)
+        pairs: list[tuple[str, ...]] = []
+        for low, low_entries in down.items():
+            for high, high_entries in up.items():
+                pair = (low,) if low == high else (min(low, high), max(low, high))
+                if pair not in causes:
+                    causes[pair] = (set(), set())
+                noted = causes[pair]
+                noted[0].update(low_entries)
+                noted[1].update(high_entries)
+                if low != high:  # either rule may also be on the other side
+                    noted[0].update(down.get(high, ()))
+                    noted[1].update(up.get(low, ()))
+                pairs.append(pair)
+        return list(dict.fromkeys(pairs))
+
+
+def _rule_id(effects: PolicyEffects) -> str:
+    return effects.rule.id
 
 
 class _Effects:
@@ -465,11 +630,50 @@ class _Analysis:
             kind,
             text,
             region=region,
+            regions=(region,),
             region_text=described,
             region_size=count,
             example_profile=self.space.example_profile(piece),
             **extra,
         )
+
+    def _grouped(
+        self, kind: FindingKind, union: _Union | _Joined, message: str, **extra: object
+    ) -> _Lazy:
+        """One finding about every profile of ``union`` (one cause); ``message`` as for
+        :meth:`_regional`, ``{where}`` saying how many regions there are."""
+        return _Lazy(kind, union.size, partial(self._group_finding, kind, union, message, extra))
+
+    def _group_finding(
+        self, kind: FindingKind, union: _Union | _Joined, message: str, extra: dict[str, object]
+    ) -> Finding:
+        pieces, regions, described = self._union_regions(union)
+        count = union.size
+        text = message.format(
+            count=f"{count:,} valid profile{'s' if count != 1 else ''}",
+            region=described,
+            where=f" in {len(regions):,} regions" if len(regions) > 1 else "",
+        )
+        return _finding(
+            kind,
+            text,
+            region=regions[0],
+            regions=regions,
+            region_text=described,
+            region_size=count,
+            example_profile=self.space.example_profile(pieces[0]),
+            **extra,
+        )
+
+    def _union_regions(
+        self, union: _Union | _Joined
+    ) -> tuple[list[Box], tuple[dict[str, list[Scalar]], ...], str]:
+        """The union's disjoint pieces (the largest first), each as a region, and the whole
+        union in words."""
+        pieces = [piece for box in union.merged() for piece in self.space.pieces(box)]
+        pieces.sort(key=size, reverse=True)  # stable: merged boxes come largest first
+        regions = tuple(self.space.regions(piece)[0] for piece in pieces)
+        return pieces, regions, _union_text(self.space, regions)
 
     # -- rules on their own -----------------------------------------------------------------
 
@@ -576,28 +780,37 @@ class _Analysis:
                     directional.add(suggest.category)
         relevant = self._select(lambda rule: bool(touches(rule)[0] & directional))
         hopeless = self.effects.hopeless(sorted(directional))
-        boxes_by_sides: dict[tuple[Side, Side], list[Box]] = {}
-        outcomes: dict[int, tuple[Side, Side] | None] = {}
+        # each cell goes to the union of its exact sides (disjoint from the others' unions);
+        # the cause of a conflict is a pair of rules on opposite sides, so a pair's profiles
+        # are the union of the unions whose sides hold it: one finding per pair
+        judge = _ConflictJudge(self.live, self.effects, directional, self.schema)
+        by_sides: dict[tuple[Side, Side], _Union] = {}
         for box, held in self.index.cells(
             self.full, relevant, prune=hopeless, finished=self._tracker("conflicts")
         ):
-            if held not in outcomes:
-                outcomes[held] = unresolved_conflict(self._rules(held), self.schema)
-            key = outcomes[held]
-            if key is not None:
-                boxes_by_sides.setdefault(key, []).append(box)
-        found = []
-        for (suppressing, stimulating), boxes in sorted(boxes_by_sides.items()):
-            found += self._regional(
+            found = judge.sides(held)
+            if found is not None:
+                union = by_sides.get(found)
+                if union is None:
+                    union = by_sides[found] = _Union()
+                union.add(box)
+        causes: _Causes = {}
+        parts: dict[tuple[str, ...], list[_Union]] = {}
+        for found, union in by_sides.items():
+            for cause in judge.causes(found, causes):
+                parts.setdefault(cause, []).append(union)
+        return [
+            self._grouped(
                 "unresolved_conflict",
-                boxes,
-                f"{side_text(suppressing)} would suppress the immune system while "
-                f"{side_text(stimulating)} would stimulate it, both at first_line or escalation "
-                "(neither flagged), on {count}{where}: {region}. Flag or avoid one side there, "
-                "or narrow the rules.",
-                rule_ids=tuple(sorted({rule_id for _, rule_id in suppressing + stimulating})),
+                _Joined(parts[cause]),
+                f"{side_text(tuple(sorted(suppressing)))} would suppress the immune system "
+                f"while {side_text(tuple(sorted(stimulating)))} would stimulate it, both at "
+                "first_line or escalation (neither flagged), on {count}{where}: {region}. Flag "
+                "or avoid one side there, or narrow the rules.",
+                rule_ids=cause,
             )
-        return found
+            for cause, (suppressing, stimulating) in sorted(causes.items())
+        ]
 
     # -- rules against each other ------------------------------------------------------------
 
@@ -619,13 +832,17 @@ class _Analysis:
                 group = sorted({compiled.id, *same})
                 grouped.update(group)
                 found.append(
-                    _now(
+                    _Lazy(
                         "redundant_rule",
-                        f"Identical rules: {', '.join(group)} have the same conditions and "
-                        "effects; keep one.",
                         size(self._box(compiled)),
-                        rule_ids=tuple(group),
-                        example_profile=partial(self.space.example_profile, self._box(compiled)),
+                        partial(
+                            self._rule_finding,
+                            "redundant_rule",
+                            f"Identical rules: {', '.join(group)} have the same conditions and "
+                            "effects; keep one.",
+                            compiled,
+                            tuple(group),
+                        ),
                     )
                 )
         for compiled in self.live:
@@ -633,14 +850,19 @@ class _Analysis:
             if wider:
                 names = ", ".join(wider)
                 found.append(
-                    _now(
+                    _Lazy(
                         "redundant_rule",
-                        f"{compiled.id} is redundant: {names} "
-                        f"{'fires' if len(wider) == 1 else 'each fire'} on every profile where it "
-                        "fires and already has all its effects. Remove it, or make it differ.",
                         size(self._box(compiled)),
-                        rule_ids=(compiled.id, *wider),
-                        example_profile=partial(self.space.example_profile, self._box(compiled)),
+                        partial(
+                            self._rule_finding,
+                            "redundant_rule",
+                            f"{compiled.id} is redundant: {names} "
+                            f"{'fires' if len(wider) == 1 else 'each fire'} on every profile where "
+                            "it fires and already has all its effects. Remove it, or make it "
+                            "differ.",
+                            compiled,
+                            (compiled.id, *wider),
+                        ),
                     )
                 )
         return found, {rule_id for rule_id, wider in covered_by.items() if wider}
@@ -694,11 +916,10 @@ class _Analysis:
 
     def _masked_finding(self, compiled: CompiledRule, touching: int) -> Finding:
         box = self._box(compiled)
-        example = self.space.example_profile(box)
+        pieces, regions, described = self._union_regions(self._union_of(box))
+        example = self.space.example_profile(pieces[0])
         result = self.kb.evaluate(example)
         others = {self.live[i].id for i in bits(touching)}
-        piece = self.space.pieces(box)[0]
-        region = self.space.regions(piece)[0]
         return _finding(
             "masked_rule",
             f"{compiled.id} never changes a result: on each of the {size(box):,} valid "
@@ -706,10 +927,33 @@ class _Analysis:
             f"In the example, {fates(compiled.rule, result)}.",
             rule_ids=(compiled.id, *sorted(others.intersection(result.fired_rules))),
             example_profile=example,
-            region=region,
-            region_text=self.space.describe_region(region),
-            region_size=size(piece),
+            region=regions[0],
+            regions=regions,
+            region_text=described,
+            region_size=size(box),
         )
+
+    def _rule_finding(
+        self, kind: FindingKind, message: str, compiled: CompiledRule, rule_ids: tuple[str, ...]
+    ) -> Finding:
+        """A finding about every profile where ``compiled`` fires."""
+        pieces, regions, described = self._union_regions(self._union_of(self._box(compiled)))
+        return _finding(
+            kind,
+            message,
+            rule_ids=rule_ids,
+            example_profile=self.space.example_profile(pieces[0]),
+            region=regions[0],
+            regions=regions,
+            region_text=described,
+            region_size=size(self._box(compiled)),
+        )
+
+    @staticmethod
+    def _union_of(box: Box) -> _Union:
+        union = _Union()
+        union.add(box)
+        return union
 
     def unused_effects(self) -> list[_Lazy]:
         """Avoids of a drug class and flags of a category that no live rule's suggestion can

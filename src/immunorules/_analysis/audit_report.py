@@ -63,8 +63,13 @@ class _Frozen(WithoutV1, BaseModel):
 
 class Finding(_Frozen):
     """One thing the audit found, with the rules involved and, where one exists, a concrete
-    profile that shows it (``example_profile``) and the region of profiles it concerns
-    (``region``: field -> allowed values; a field left out takes any value)."""
+    profile that shows it (``example_profile``) and the profiles it concerns.
+
+    A finding about profiles is about one cause (a gap, the rules on both sides of a conflict,
+    a masked or redundant rule), and its profiles are the union of ``regions``: disjoint
+    mappings of field -> allowed values (a field left out takes any value), the largest first.
+    ``region`` is the first of them, the one holding ``example_profile``; ``region_text`` says
+    the whole union in words and ``region_size`` counts its profiles."""
 
     kind: FindingKind
     severity: Severity
@@ -72,10 +77,13 @@ class Finding(_Frozen):
     message: str
     example_profile: SerializeAsAny[ConditionProfile] | None = None
     region: dict[str, list[Scalar]] | None = None
+    regions: tuple[dict[str, list[Scalar]], ...] = ()
+    """Every region of the finding, disjoint, the largest first (``region`` is the first)."""
     region_text: str | None = None
-    """``region`` in words, e.g. ``condition = melanoma; prior_lines_of_therapy >= 1``."""
+    """The finding's profiles in words, e.g. ``condition = melanoma; prior_lines_of_therapy >=
+    1`` (the union of ``regions``)."""
     region_size: int | None = None
-    """How many valid profiles ``region`` holds."""
+    """How many valid profiles the finding is about (all of ``regions``)."""
     subject: str | None = None
     """What an ``unused_vocabulary`` finding is about, e.g. ``advisory:pml_risk``, or an
     ``unused_effect`` one, e.g. ``avoid:jak_inhibitors`` or ``flag:immunostimulants``."""

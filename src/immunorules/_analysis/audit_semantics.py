@@ -15,6 +15,7 @@ from .._model.schema import Schema
 from .._policy import (
     OPPOSITE,
     Entry,
+    Plan,
     Projection,
     Side,
     line_directions,
@@ -28,6 +29,7 @@ __all__ = [
     "OPPOSITE",
     "Key",
     "Side",
+    "category_sides",
     "conflict_sides",
     "covers",
     "fates",
@@ -188,6 +190,23 @@ def fates(rule: Rule, result: Result) -> str:
         advisory = next(a for a in result.advisories if a.key == key)
         notes.append(f"advisory {key} is given {by(advisory.reasons)} as well")
     return "; ".join(notes)
+
+
+def category_sides(steps: Plan, category: str) -> tuple[Side, Side]:
+    """The (category, rule id) pairs that the plan's suggestion line of ``category`` puts on
+    the suppress and the stimulate side (none when it is flagged or absent). A plan's
+    unresolved conflict is the union of its lines' sides when both are non-empty; a line
+    depends only on the rules touching its category (see :func:`touches`)."""
+    sides: dict[str, list[tuple[str, str]]] = {direction: [] for direction in OPPOSITE}
+    rules = steps.rules
+    for line, found in zip(steps.suggestions, steps.directions, strict=True):
+        fields = dict(line.fields)
+        if fields["category"] != category or fields["tier"] == "flagged":
+            continue
+        for direction in found:
+            if direction in sides:
+                sides[direction] += [(category, rules[i].id) for i in line.reasons]
+    return tuple(sorted(set(sides["suppress"]))), tuple(sorted(set(sides["stimulate"])))
 
 
 def unresolved_conflict(
