@@ -299,9 +299,13 @@ def test_the_readme_example_request(running: Running) -> None:
     for card in cards:
         check_card(card)
     # DMARD-naive RA: no rule suggests a TNF inhibitor (or an S1P modulator) now, so their
-    # avoids for heart failure are not patient-view cards (order-select shows them)
+    # avoids for heart failure are not patient-view cards (order-select shows them). TNF
+    # inhibitors are suggested for RA at escalation and the number of prior lines is not
+    # stated, so the knowledge base's heart-failure caution about them may stand (as advice,
+    # never an avoid card); S1P modulators are never suggested for RA: nothing names them.
     assert not any(card["indicator"] == "critical" for card in cards)
-    assert not any("TNF" in card["summary"] or "S1P" in card["summary"] for card in cards)
+    assert not any("S1P" in card["summary"] for card in cards)
+    assert not any("TNF" in c["summary"] and not c["summary"].startswith("Caution") for c in cards)
     assert any(card["summary"].startswith("Consider Immunosuppressants") for card in cards)
 
 
@@ -1438,6 +1442,12 @@ def test_a_heavy_prefetch_is_read_off_the_event_loop_within_its_deadline(
         "prefetch": prefetch,
     }
     content = json.dumps(body).encode()
+    # What reading this record costs on this machine now (shared machines swing 3-20x): a call
+    # waiting behind a blocked event loop would wait about that long.
+    started = time.monotonic()
+    resources = [e["resource"] for e in prefetch["conditions"]["entry"]]
+    profile_from_fhir([prefetch["patient"], *resources], kb=kb, validate="used")
+    reading = time.monotonic() - started
     app = create_app(
         kb, allow_unauthenticated=True, max_request_bytes=16 * 1024 * 1024, answer_timeout=0.1
     )
@@ -1463,8 +1473,9 @@ def test_a_heavy_prefetch_is_read_off_the_event_loop_within_its_deadline(
     assert response.status_code == 200
     if took > 1:  # reading it outlasted the deadline: the call ends there, with no cards
         assert response.json() == {"cards": []}
-    assert took < 6, took
-    assert slowest < 0.75, slowest
+    assert took < max(6, 3 * reading), (took, reading)
+    # never waiting for the reading: well under what it costs (and under 0.75 s when it is fast)
+    assert slowest < max(0.75, reading / 2), (slowest, reading)
 
 
 def test_a_flood_of_idle_connections_meets_a_json_503_not_a_dead_server(
