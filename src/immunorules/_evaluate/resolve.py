@@ -379,23 +379,37 @@ class Resolver:
         unstated, depending, warned = notes(self.depends, profile, depends_on)  # issue 19
         return made(
             Result,
-            {
-                "profile": profile,
-                "suggestions": lines[0],
-                "avoided": lines[1],
-                "advisories": lines[2],
-                "conflicts": shape.conflicts,
-                "covered": shape.covered,
-                "fired_rules": shape.fired_rules,
-                "knowledge_base": self._info,
-                "citations": shape.citations,
-                # issue 19: what the answer assumes
-                "unstated": unstated,
-                "depends_on": depending,
-                "warnings": warned,
-                "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
-            },
+            self._fields(profile, shape, lines, unstated, depending, warned, assumed),
         )
+
+    def _fields(
+        self,
+        profile: ConditionProfile,
+        shape: _Shape,
+        lines: _Built,
+        unstated: tuple[str, ...],
+        depending: tuple[Dependency, ...],
+        warned: tuple[str, ...],
+        assumed: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """A result's fields, from its shape, its lines and what the answer assumes (the one
+        mapping both :meth:`resolve` and :meth:`evaluate` make results from)."""
+        return {
+            "profile": profile,
+            "suggestions": lines[0],
+            "avoided": lines[1],
+            "advisories": lines[2],
+            "conflicts": shape.conflicts,
+            "covered": shape.covered,
+            "fired_rules": shape.fired_rules,
+            "knowledge_base": self._info,
+            "citations": shape.citations,
+            # issue 19: what the answer assumes
+            "unstated": unstated,
+            "depends_on": depending,
+            "warnings": warned,
+            "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
+        }
 
     def evaluate(
         self,
@@ -453,22 +467,10 @@ class Resolver:
         if warned is None:
             warned = profile_warnings(profile)
             self._warnings.put(warned_key, warned)
-        made_values = {
-            "profile": profile,
-            "suggestions": lines[0],
-            "avoided": lines[1],
-            "advisories": lines[2],
-            "conflicts": shape.conflicts,
-            "covered": shape.covered,
-            "fired_rules": shape.fired_rules,
-            "knowledge_base": self._info,
-            "citations": shape.citations,
-            "unstated": state.unstated,
-            "depends_on": depending,
-            "warnings": warned,
-            "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
-            "notice": NOT_FOR_CLINICAL_USE,
-        }
+        made_values = self._fields(
+            profile, shape, lines, state.unstated, depending, warned, assumed
+        )
+        made_values["notice"] = NOT_FOR_CLINICAL_USE
         maker = self._result_maker
         if maker is None:
             maker = self._result_maker = _result_maker(made_values)
