@@ -21,23 +21,11 @@ from immunorules.fhir import FhirProfile, profile_from_fhir, profiles_from_bulk 
 from immunorules.fhir._provenance import NO_EVIDENCE, UNRECOGNISED  # noqa: E402
 
 from .test_fhir import bundle, condition, patient  # noqa: E402
+from .test_fhir_terminology import SHARED  # noqa: E402 - the shared records, found from a worktree too
 from .test_knowledge_base_text import _problems  # noqa: E402
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-ROOT = Path(__file__).resolve().parents[1]
 FIELD = "prior_therapy_classes"
-
-
-def _shared() -> Path | None:
-    """The shared Synthea records, beside the clone or a worktree's parent folder."""
-    for parent in ROOT.parents:
-        candidate = parent / "shared" / "data" / "fhir"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-SHARED = _shared()
 
 
 @pytest.fixture(scope="module")
