@@ -177,7 +177,10 @@ def profile_from_fhir(
     ``condition`` names the condition being treated when the record has several (or none).
     A field is set only from evidence in the record: with none it is not stated (None, listed in
     ``unknown``); a negative test, or a refuted or ended Condition for a fact about the current
-    state, is evidence of absence and states "no".
+    state, is evidence of absence and states "no". A medication record whose drug the
+    terminology does not recognise is evidence that could not be read: ``not_stated`` and
+    ``unrecognised`` name it (``prior_therapy_classes`` stays not stated unless other records
+    give a class).
     ``validate="all"`` (the default) checks every resource against ``fhir.resources``' R4B models;
     ``"used"`` checks only the Patient and the resources whose codes the vocabulary maps.
 
@@ -380,11 +383,12 @@ def profiles_from_bulk(
     ``MedicationRequest``, ``MedicationStatement`` and ``Observation`` files when present.
 
     One pass over each file keeps, per patient, only the facts of the resources whose codes the
-    vocabulary maps, so memory grows with what the export says about the profile fields, not
-    with its size. ``validate="used"`` (the default) checks the Patients and those resources
-    against ``fhir.resources``' R4B models; ``"all"`` checks every line. A resource is about the
-    Patient its ``subject`` names (see the docs on references); one about no Patient of the
-    export is left out.
+    vocabulary maps, and one medication record per drug the terminology does not recognise (to
+    name it in ``not_stated``), so memory grows with what the export says about the profile
+    fields and the distinct drugs of each patient, not with its size. ``validate="used"`` (the
+    default) checks the Patients and those resources against ``fhir.resources``' R4B models;
+    ``"all"`` checks every line. A resource is about the Patient its ``subject`` names (see the
+    docs on references); one about no Patient of the export is left out.
 
     A bad line (not UTF-8, not JSON, longer than ``max_line_bytes``), an invalid Patient and an
     invalid resource raise :class:`FhirError` listing every problem before anything is yielded
