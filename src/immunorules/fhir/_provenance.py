@@ -76,14 +76,14 @@ class FhirProfile:
     about the current state), which states "no". ``unknown`` lists the fields the record does not
     state: they are *not stated* (None) in the profile, never a silent "no", and ``not_stated``
     says why for each: no evidence in the record, or evidence that was not recognised (e.g.
-    medication records whose drug the terminology does not know, named with their resource,
-    code and text, so an answer that depends on the field says what it depends on); a field the
-    knowledge base cannot leave not stated keeps its default, and says so. ``unrecognised``
-    maps a field to that evidence (for ``prior_therapy_classes`` also when the field is stated
-    from other records: the classes read may not be all). ``therapy_classes`` maps each drug
-    class found in medication records to its evidence, and ``warnings`` holds what a reader
-    should know (several treatable problems and the one chosen, a history-only condition,
-    classes the profile has no field for).
+    medication records whose drug the terminology does not know, named by their resource and
+    code, never the drug's name, so an answer that depends on the field says what it depends
+    on); a field the knowledge base cannot leave not stated keeps its default, and says so.
+    ``unrecognised`` maps a field to that evidence (for ``prior_therapy_classes`` also when the
+    field is stated from other records: the classes read may not be all). ``therapy_classes``
+    maps each drug class found in medication records to its evidence, and ``warnings`` holds
+    what a reader should know (several treatable problems and the one chosen, a history-only
+    condition, classes the profile has no field for).
     """
 
     patient_id: str
