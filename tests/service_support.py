@@ -1,16 +1,22 @@
-"""What the CDS Hooks service tests (and benchmarks/service_bench.py) need around the service: a
-signing key with its JWK Set, signed tokens, a tiny FHIR server serving the shared Synthea
-records, and uvicorn on a free loopback port in a background thread."""
+"""What the CDS Hooks service tests (test_service.py, test_service_clients.py,
+test_serve_reload.py and benchmarks/service_bench.py) need around the service: the service
+paths and codes they use, a signing key with its JWK Set, signed tokens, FHIR resources and
+searchsets, a tiny FHIR server serving the shared Synthea records, uvicorn on a free loopback
+port in a background thread, ``immunorules serve`` in its own process, and JSON posted with a
+bearer token."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import jwt
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,6 +35,14 @@ SHARED = ROOT.parent / "shared" / "data" / "fhir"
 LOCAL_BUNDLE = ROOT / "tests" / "data" / "fhir" / "hershel_marvin_ra.json"
 SEARCH_TYPES = ("Condition", "MedicationRequest", "Observation", "Procedure")
 FHIR_TOKEN = "fhir-access-token-for-tests"
+PATIENT_VIEW = "/cds-services/immunorules-patient-view"
+ORDER_SELECT = "/cds-services/immunorules-order-select"
+#: The patient of the local bundle (rheumatoid arthritis, methotrexate).
+HERSHEL = "4e122e91-c63f-4112-a778-6ccf5abfd6f2"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+SNOMED = "http://snomed.info/sct"
+#: SNOMED CT codes of the conditions the tests add to records.
+RHEUMATOID_ARTHRITIS, HEART_FAILURE = "69896004", "84114007"
 
 
 @dataclass
@@ -65,6 +80,11 @@ class Signer:
         header = {"kid": self.kid, "typ": "JWT", **(headers or {})}
         return jwt.encode(payload, self.key, algorithm="ES384", headers=header)
 
+    def write_jwks(self, path: Path) -> Path:
+        """Write the JWK Set to ``path`` (an issuer's key file); returns ``path``."""
+        path.write_text(json.dumps(self.jwks()))
+        return path
+
 
 def free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -73,12 +93,73 @@ def free_socket() -> socket.socket:
     return sock
 
 
+def loopback() -> tuple[socket.socket, str]:
+    """A bound loopback socket for :func:`serving` and the base URL it will serve (known before
+    the app is made, as its audience)."""
+    sock = free_socket()
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 def closed_port() -> int:
-    """A loopback port nothing listens on (a FHIR server that is down)."""
+    """A loopback port nothing listens on now: a FHIR server that is down, or a port for
+    ``immunorules serve`` to start on."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def post_json(
+    http: httpx.Client, url: str, body: Any, *, token: str | None, **headers: str
+) -> httpx.Response:
+    """POST ``body`` (JSON, or bytes as they are) with the bearer ``token`` (None: without
+    one); ``headers`` add to or replace the JSON content type."""
+    if token is not None:
+        headers = {"Authorization": f"Bearer {token}", **headers}
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return http.post(url, content=content, headers={"Content-Type": "application/json", **headers})
+
+
+def fhir_authorization(token: str = FHIR_TOKEN) -> dict[str, Any]:
+    """A hook request's ``fhirAuthorization``, as a CDS client sends it."""
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "user/*.read",
+        "subject": "immunorules",
+    }
+
+
+def active_condition(
+    rid: str, code: str, patient: str = HERSHEL, *, subject: str | None = None
+) -> dict[str, Any]:
+    """An active Condition coded in SNOMED CT about ``patient`` (or the reference
+    ``subject``)."""
+    return {
+        "resourceType": "Condition",
+        "id": rid,
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "active",
+                }
+            ]
+        },
+        "code": {"coding": [{"system": SNOMED, "code": code}]},
+        "subject": {"reference": subject or f"Patient/{patient}"},
+    }
+
+
+def searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A searchset Bundle of ``resources``, as a FHIR server or a prefetch gives them."""
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r} for r in resources],
+    }
 
 
 class Records:
@@ -117,21 +198,15 @@ class Records:
     def prefetch(self, patient_id: str) -> dict[str, Any]:
         """What a CDS client would prefetch for the service's templates."""
 
-        def searchset(kind: str) -> dict[str, Any]:
-            found = self.by_type.get((patient_id, kind), [])
-            return {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": len(found),
-                "entry": [{"resource": r} for r in found],
-            }
+        def found(kind: str) -> dict[str, Any]:
+            return searchset(self.by_type.get((patient_id, kind), []))
 
         return {
             "patient": self.patients[patient_id],
-            "conditions": searchset("Condition"),
-            "medications": searchset("MedicationRequest"),
-            "observations": searchset("Observation"),
-            "procedures": searchset("Procedure"),
+            "conditions": found("Condition"),
+            "medications": found("MedicationRequest"),
+            "observations": found("Observation"),
+            "procedures": found("Procedure"),
         }
 
 
@@ -217,12 +292,7 @@ class FhirServer:
         page = int(query.get("_page", ["1"])[0])
         found = self.records.by_type.get((pid, kind), [])
         start = (page - 1) * self.page_size
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": len(found),
-            "entry": [{"resource": r} for r in found[start : start + self.page_size]],
-        }
+        bundle = {**searchset(found[start : start + self.page_size]), "total": len(found)}
         if start + self.page_size < len(found):
             nxt = f"{parts.path}?patient={pid}&_page={page + 1}"
             bundle["link"] = [{"relation": "next", "url": self.url + nxt}]
@@ -250,3 +320,83 @@ def serving(app: Any, sock: socket.socket, **limits: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@dataclass
+class ServeProcess:
+    """``immunorules serve`` running in its own process, its standard error in ``log``."""
+
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def logged(self) -> str:
+        """What the process has written to standard error so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def answers(self) -> bool:
+        """Whether discovery answers with success."""
+        try:
+            return httpx.get(self.base + "/cds-services", timeout=5).is_success
+        except httpx.TransportError:
+            return False
+
+    def wait_for(self, check: Callable[[], bool], what: str, seconds: float = 30) -> None:
+        """Wait until ``check()``; fails with the log if the process ends or time runs out."""
+        deadline = time.monotonic() + seconds
+        while not check():
+            assert self.proc.poll() is None, self.logged()
+            assert time.monotonic() < deadline, f"{what} did not happen:\n{self.logged()}"
+            time.sleep(0.1)
+
+
+#: Runs the command line with at most ``argv[1]`` open files and the rest as its arguments.
+_LIMITED = (
+    "import resource, sys\n"
+    "limit = int(sys.argv.pop(1))\n"
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))\n"
+    "from immunorules._cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+@contextmanager
+def serve_process(
+    folder: Path, *options: str, file_limit: int | None = None
+) -> Iterator[ServeProcess]:
+    """``immunorules serve --allow-unauthenticated`` on a free loopback port with ``options``,
+    its feedback log and standard error (``serve.log``) in ``folder``, the checkout's ``src``
+    first on the path, and with at most ``file_limit`` open files if given; yields once
+    discovery answers (within 60 s) and stops the process at the end."""
+    port = closed_port()
+    log = folder / "serve.log"
+    arguments = [
+        "serve",
+        "--allow-unauthenticated",
+        "--port",
+        str(port),
+        *options,
+        "--feedback-log",
+        str(folder / "feedback.jsonl"),
+    ]
+    if file_limit is None:
+        command = [sys.executable, "-m", "immunorules", *arguments]
+    else:
+        command = [sys.executable, "-c", _LIMITED, str(file_limit), *arguments]
+    path = os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+    with (
+        log.open("wb") as err,
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=env) as proc,
+    ):
+        server = ServeProcess(port, log, proc)
+        try:
+            server.wait_for(server.answers, "starting", seconds=60)
+            yield server
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)

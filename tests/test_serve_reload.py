@@ -5,14 +5,10 @@ serving and its problems in the log. Also the reloader on its own, without a ser
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,14 @@ require("fhir.resources", reason="needs the fhir extra")
 import httpx  # noqa: E402
 
 from immunorules._cli.reloading import RuleReloader  # noqa: E402
+from tests.service_support import (  # noqa: E402 - after the skips
+    PATIENT_VIEW,
+    RHEUMATOID_ARTHRITIS,
+    ServeProcess,
+    active_condition,
+    searchset,
+    serve_process,
+)
 
 RULE = """\
 evidence:
@@ -41,21 +45,6 @@ rules:
     because: An example.
     evidence: [E1]
 """
-_EMPTY = {"resourceType": "Bundle", "type": "searchset", "entry": []}
-RA_CONDITION = {
-    "resourceType": "Condition",
-    "id": "c1",
-    "subject": {"reference": "Patient/p1"},
-    "clinicalStatus": {
-        "coding": [
-            {
-                "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                "code": "active",
-            }
-        ]
-    },
-    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "69896004"}]},
-}
 
 
 def _rules(folder: Path, category: str, version: str = "1") -> None:
@@ -63,100 +52,46 @@ def _rules(folder: Path, category: str, version: str = "1") -> None:
     (folder / "knowledge-base.yaml").write_text(f"name: ra-test\nversion: '{version}'\n")
 
 
-def _port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class _Server:
-    def __init__(self, port: int, log: Path, proc: subprocess.Popen[bytes]) -> None:
-        self.port, self.log, self.proc = port, log, proc
-
-    def card(self) -> dict[str, Any]:
-        body = {
-            "hook": "patient-view",
-            "hookInstance": str(uuid.uuid4()),
-            "context": {"userId": "Practitioner/x", "patientId": "p1"},
-            "prefetch": {
-                "patient": {"resourceType": "Patient", "id": "p1"},
-                "conditions": {**_EMPTY, "entry": [{"resource": RA_CONDITION}]},
-                "medications": _EMPTY,
-                "observations": _EMPTY,
-                "procedures": _EMPTY,
-            },
-        }
-        url = f"http://127.0.0.1:{self.port}/cds-services/immunorules-patient-view"
-        response = httpx.post(url, json=body, timeout=30)
-        assert response.status_code == 200, response.text
-        (card,) = response.json()["cards"]
-        return dict(card)
-
-    def logged(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def wait_for(self, check: Callable[[], bool], what: str, seconds: float = 30) -> None:
-        deadline = time.monotonic() + seconds
-        while not check():
-            assert self.proc.poll() is None, self.logged()
-            assert time.monotonic() < deadline, f"{what} did not happen:\n{self.logged()}"
-            time.sleep(0.1)
+def _card(server: ServeProcess) -> dict[str, Any]:
+    """The one card the server gives a patient with rheumatoid arthritis."""
+    body = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/x", "patientId": "p1"},
+        "prefetch": {
+            "patient": {"resourceType": "Patient", "id": "p1"},
+            "conditions": searchset([active_condition("c1", RHEUMATOID_ARTHRITIS, "p1")]),
+            "medications": searchset([]),
+            "observations": searchset([]),
+            "procedures": searchset([]),
+        },
+    }
+    response = httpx.post(server.base + PATIENT_VIEW, json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    (card,) = response.json()["cards"]
+    return dict(card)
 
 
 @contextmanager
-def _serving(folder: Path, tmp_path: Path, *options: str) -> Iterator[_Server]:
-    port = _port()
-    log = tmp_path / "serve.log"
-    command = [
-        sys.executable,
-        "-m",
-        "immunorules",
-        "serve",
-        "--allow-unauthenticated",
-        "--port",
-        str(port),
-        "--engine",
-        "native",
-        "--rules",
-        str(folder),
-        "--reload",
-        *options,
-        "--feedback-log",
-        str(tmp_path / "feedback.jsonl"),
-    ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with (
-        log.open("wb") as err,
-        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=env) as proc,
-    ):
-        server = _Server(port, log, proc)
-        try:
-
-            def up() -> bool:
-                try:
-                    return httpx.get(f"http://127.0.0.1:{port}/cds-services", timeout=5).is_success
-                except httpx.TransportError:
-                    return False
-
-            server.wait_for(up, "starting", seconds=60)
-            yield server
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+def _serving(tmp_path: Path, category: str, *options: str) -> Iterator[tuple[Path, ServeProcess]]:
+    """A rule folder suggesting ``category`` for rheumatoid arthritis, served with
+    ``--reload`` and ``options``."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    _rules(folder, category)
+    reload = ("--engine", "native", "--rules", str(folder), "--reload", *options)
+    with serve_process(tmp_path, *reload) as server:
+        yield folder, server
 
 
 def test_rule_changes_are_served_and_a_broken_set_keeps_the_old_one(tmp_path: Path) -> None:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    _rules(folder, "biologic_therapies")
-    with _serving(folder, tmp_path, "--reload-interval", "0.2") as server:
-        assert server.card()["summary"] == "Consider Biologic therapies (first line)"
-        assert "Knowledge base ra-test 1, fingerprint" in server.card()["detail"]
+    with _serving(tmp_path, "biologic_therapies", "--reload-interval", "0.2") as (folder, server):
+        assert _card(server)["summary"] == "Consider Biologic therapies (first line)"
+        assert "Knowledge base ra-test 1, fingerprint" in _card(server)["detail"]
 
         _rules(folder, "immunosuppressants")
         server.wait_for(
-            lambda: server.card()["summary"] == "Consider Immunosuppressants (first line)",
+            lambda: _card(server)["summary"] == "Consider Immunosuppressants (first line)",
             "the changed rule being served",
         )
         assert "rules reloaded (rule files changed): now serving ra-test 1" in server.logged()
@@ -166,30 +101,27 @@ def test_rule_changes_are_served_and_a_broken_set_keeps_the_old_one(tmp_path: Pa
         logged = server.logged()
         assert "broken.yaml:2 $: YAML syntax error" in logged
         assert "still serving ra-test 1" in logged
-        assert server.card()["summary"] == "Consider Immunosuppressants (first line)"
+        assert _card(server)["summary"] == "Consider Immunosuppressants (first line)"
 
         (folder / "broken.yaml").unlink()
         _rules(folder, "immunosuppressants", version="2")
         server.wait_for(
-            lambda: "Knowledge base ra-test 2," in server.card()["detail"], "the new version"
+            lambda: "Knowledge base ra-test 2," in _card(server)["detail"], "the new version"
         )
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
 def test_sighup_reloads_at_once(tmp_path: Path) -> None:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    _rules(folder, "biologic_therapies")
-    with _serving(folder, tmp_path, "--reload-interval", "3600") as server:
-        assert server.card()["summary"] == "Consider Biologic therapies (first line)"
+    with _serving(tmp_path, "biologic_therapies", "--reload-interval", "3600") as (folder, server):
+        assert _card(server)["summary"] == "Consider Biologic therapies (first line)"
         server.proc.send_signal(signal.SIGHUP)
         server.wait_for(lambda: "rules re-read (SIGHUP): unchanged" in server.logged(), "re-read")
         _rules(folder, "immunosuppressants")
         time.sleep(0.5)  # files are looked at once an hour here: nothing changes by itself
-        assert server.card()["summary"] == "Consider Biologic therapies (first line)"
+        assert _card(server)["summary"] == "Consider Biologic therapies (first line)"
         server.proc.send_signal(signal.SIGHUP)
         server.wait_for(
-            lambda: server.card()["summary"] == "Consider Immunosuppressants (first line)",
+            lambda: _card(server)["summary"] == "Consider Immunosuppressants (first line)",
             "the SIGHUP reload",
         )
         assert "rules reloaded (SIGHUP): now serving ra-test 1" in server.logged()

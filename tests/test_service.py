@@ -12,8 +12,6 @@ import logging
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,29 +41,35 @@ from immunorules.service import (  # noqa: E402
 )
 from tests.service_support import (  # noqa: E402 - after the skips
     FHIR_TOKEN,
+    HEART_FAILURE,
+    HERSHEL,
     LOCAL_BUNDLE,
+    ORDER_SELECT,
+    PATIENT_VIEW,
     ROOT,
+    RXNORM,
     SEARCH_TYPES,
     SHARED,
+    SNOMED,
     FhirServer,
     Records,
     Signer,
+    active_condition,
     closed_port,
+    fhir_authorization,
     free_socket,
+    loopback,
+    post_json,
+    serve_process,
     serving,
 )
 
-PATIENT_VIEW = "/cds-services/immunorules-patient-view"
-ORDER_SELECT = "/cds-services/immunorules-order-select"
 EHR = "https://ehr.example.org"
 OTHER_EHR = "https://other-ehr.example.org"
 # Long enough for a 2 MB record to be fetched and read on a loaded 2-core machine (1.5 s was
 # not), short enough for the tests that wait for it to run out.
 FHIR_TIMEOUT = 4.0
 SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
-HERSHEL = "4e122e91-c63f-4112-a778-6ccf5abfd6f2"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
 needs_shared = pytest.mark.skipif(
     not SHARED.is_dir(), reason=f"the shared FHIR test data is not beside the clone ({SHARED})"
 )
@@ -90,14 +94,7 @@ class Running:
     ) -> httpx.Response:
         if token == "sign":
             token = self.token(path)
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self.client.post(
-            self.base + path,
-            content=content,
-            headers={"Content-Type": "application/json", **headers},
-        )
+        return post_json(self.client, self.base + path, body, token=token, **headers)
 
     def hook(
         self,
@@ -123,13 +120,7 @@ class Running:
                 self.fhir.url + "/fhir" if fhir_server == "default" else fhir_server
             )
             if fhir_token is not None:
-                body["fhirAuthorization"] = {
-                    "access_token": fhir_token,
-                    "token_type": "Bearer",
-                    "expires_in": 300,
-                    "scope": "user/*.read",
-                    "subject": "immunorules",
-                }
+                body["fhirAuthorization"] = fhir_authorization(fhir_token)
         if prefetch is not None:
             body["prefetch"] = prefetch
         return body
@@ -157,10 +148,8 @@ def running(
 ) -> Iterator[Running]:
     folder = tmp_path_factory.mktemp("service")
     signer, file_signer = Signer(EHR), Signer(OTHER_EHR)
-    jwks_file = folder / "other-ehr-jwks.json"
-    jwks_file.write_text(json.dumps(file_signer.jwks()))
-    sock = free_socket()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    jwks_file = file_signer.write_jwks(folder / "other-ehr-jwks.json")
+    sock, base = loopback()
     with FhirServer(records, page_size=50, delay=FHIR_TIMEOUT + 2) as fhir:
         fhir.jwks["ehr"] = signer.jwks()
         app = create_app(
@@ -379,20 +368,7 @@ def test_missing_prefetch_without_a_fhir_server_is_412(running: Running) -> None
 
 def test_order_select_cards_for_the_selected_orders(running: Running) -> None:
     prefetch = running.records.prefetch(HERSHEL)
-    heart_failure = {
-        "resourceType": "Condition",
-        "id": "hf-1",
-        "clinicalStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "code": "active",
-                }
-            ]
-        },
-        "code": {"coding": [{"system": SNOMED, "code": "84114007"}]},
-        "subject": {"reference": f"Patient/{HERSHEL}"},
-    }
+    heart_failure = active_condition("hf-1", HEART_FAILURE)
     prefetch["conditions"]["entry"].append({"resource": heart_failure})
 
     def order(rid: str, code: str) -> dict[str, Any]:
@@ -928,41 +904,13 @@ def test_serve_refuses_unsafe_or_incomplete_options() -> None:
 
 
 def test_serve_command_answers_over_http(tmp_path: Path) -> None:
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "immunorules",
-        "serve",
-        "--allow-unauthenticated",
-        "--port",
-        str(port),
-        "--engine",
-        "native",
-        "--feedback-log",
-        str(tmp_path / "feedback.jsonl"),
-    ]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    response = httpx.get(f"http://127.0.0.1:{port}/cds-services", timeout=5)
-                    break
-                except httpx.TransportError:
-                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                    assert time.monotonic() < deadline
-                    time.sleep(0.1)
-            assert response.status_code == 200
-            assert "UNAUTHENTICATED" in response.json()["services"][0]["description"]
-        finally:
-            proc.terminate()
-            _, err = proc.communicate(timeout=20)
-    assert b"UNAUTHENTICATED DEVELOPMENT MODE" in err
-    assert b"GET discovery -> 200" in err
+    with serve_process(tmp_path, "--engine", "native") as server:
+        response = httpx.get(server.base + "/cds-services", timeout=5)
+        assert response.status_code == 200
+        assert "UNAUTHENTICATED" in response.json()["services"][0]["description"]
+    err = server.logged()  # the process has ended: all of it
+    assert "UNAUTHENTICATED DEVELOPMENT MODE" in err
+    assert "GET discovery -> 200" in err
 
 
 # -- fixes from use, round 2 (issue 23) -----------------------------------------------------------
@@ -971,8 +919,7 @@ def test_serve_command_answers_over_http(tmp_path: Path) -> None:
 def test_the_replay_cache_size_is_honoured(kb: ir.KnowledgeBase) -> None:
     """A small replay cache is full after that many tokens (503), not silently the default."""
     signer = Signer(EHR)
-    sock = free_socket()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock, base = loopback()
     app = create_app(kb, issuers={EHR: signer.jwks()}, audience=base, replay_cache_size=2)
     with serving(app, sock) as url, httpx.Client(timeout=30) as client:
         statuses = [
@@ -1240,24 +1187,9 @@ def test_prefetched_resources_about_someone_else_are_not_used(running: Running) 
     record (before: another patient's heart failure gave an "Avoid TNF inhibitors" card)."""
     prefetch = running.records.prefetch(HERSHEL)
     for subject in ("Patient/someone-else", f"Patient/someone-else/_history/{HERSHEL}", "Group/1"):
-        prefetch["conditions"]["entry"].append(
-            {
-                "resource": {
-                    "resourceType": "Condition",
-                    "id": f"hf-{len(prefetch['conditions']['entry'])}",
-                    "subject": {"reference": subject},
-                    "clinicalStatus": {
-                        "coding": [
-                            {
-                                "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                "code": "active",
-                            }
-                        ]
-                    },
-                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "84114007"}]},
-                }
-            }
-        )
+        rid = f"hf-{len(prefetch['conditions']['entry'])}"
+        heart_failure = active_condition(rid, HEART_FAILURE, subject=subject)
+        prefetch["conditions"]["entry"].append({"resource": heart_failure})
     response = running.post(
         PATIENT_VIEW, running.hook(HERSHEL, prefetch=prefetch, fhir_server=None)
     )
@@ -1382,6 +1314,16 @@ def test_request_heads_over_the_size_limit_are_refused(running: Running) -> None
     )
 
 
+def _trickle(sock: socket.socket, chunk: bytes) -> None:
+    """Send ``chunk`` every 0.1 s for up to 4 s, until the server closes the connection."""
+    try:
+        for _ in range(40):
+            sock.sendall(chunk)
+            time.sleep(0.1)
+    except OSError:
+        pass
+
+
 def test_slow_clients_are_cut_off(kb: ir.KnowledgeBase) -> None:
     """A request head or body that trickles in is cut off (408) after its deadline, and a
     connection that sends nothing is closed: slow clients cannot hold connections open."""
@@ -1390,12 +1332,7 @@ def test_slow_clients_are_cut_off(kb: ir.KnowledgeBase) -> None:
         started = time.monotonic()
         with _connect(base) as sock:
             sock.sendall(b"GET /cds-services HTTP/1.1\r\nHost: x\r\n")
-            try:
-                for _ in range(40):
-                    sock.sendall(b"X-Slow: 1\r\n")
-                    time.sleep(0.1)
-            except OSError:
-                pass
+            _trickle(sock, b"X-Slow: 1\r\n")
             answer = _answer(sock)
         assert time.monotonic() - started < 3
         assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
@@ -1409,12 +1346,7 @@ def test_slow_clients_are_cut_off(kb: ir.KnowledgeBase) -> None:
                 f"POST {PATIENT_VIEW} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 "Content-Length: 1000\r\n\r\n{".encode()
             )
-            try:
-                for _ in range(40):
-                    sock.sendall(b" ")
-                    time.sleep(0.1)
-            except OSError:
-                pass
+            _trickle(sock, b" ")
             answer = _answer(sock)
         assert time.monotonic() - started < 3
         assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
@@ -1528,33 +1460,8 @@ def test_a_flood_of_slow_clients_at_a_low_file_limit_leaves_the_service_answerin
     """The service in its own process with 256 open files at most (as in the report: 300 slow
     clients at fd limit 256 refused every normal call): 300 connections that send nothing, then
     a normal call gets an answer (a JSON 503 while they hold on, 200 once they are gone)."""
-    port = closed_port()
-    code = (
-        "import resource, sys\n"
-        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))\n"
-        "sys.argv = ['immunorules', 'serve', '--allow-unauthenticated', '--port', sys.argv[1],"
-        " '--log-level', 'error', '--feedback-log', sys.argv[2]]\n"
-        "from immunorules._cli import main\n"
-        "sys.exit(main())\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    server = subprocess.Popen(
-        [sys.executable, "-c", code, str(port), str(tmp_path / "feedback.jsonl")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(base + "/cds-services", timeout=5)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
+    with serve_process(tmp_path, "--log-level", "error", file_limit=256) as server:
+        base = server.base
         flood = []
         for _ in range(300):
             try:
@@ -1570,7 +1477,4 @@ def test_a_flood_of_slow_clients_at_a_low_file_limit_leaves_the_service_answerin
                 sock.close()
         time.sleep(0.5)
         assert httpx.get(base + "/cds-services", timeout=10).status_code == 200
-        assert server.poll() is None
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+        assert server.proc.poll() is None

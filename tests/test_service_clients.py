@@ -29,22 +29,27 @@ from immunorules.fhir import profile_from_fhir  # noqa: E402
 from immunorules.service import MAX_SOURCE_LABEL, cards_from_result, create_app  # noqa: E402
 from tests.service_support import (  # noqa: E402 - after the skips
     FHIR_TOKEN,
+    HEART_FAILURE,
+    HERSHEL,
     LOCAL_BUNDLE,
+    ORDER_SELECT,
+    PATIENT_VIEW,
+    RHEUMATOID_ARTHRITIS,
     ROOT,
+    RXNORM,
+    SNOMED,
     FhirServer,
     Records,
     Signer,
-    free_socket,
+    active_condition,
+    fhir_authorization,
+    loopback,
+    post_json,
     serving,
 )
 
-PATIENT_VIEW = "/cds-services/immunorules-patient-view"
-ORDER_SELECT = "/cds-services/immunorules-order-select"
 SANDBOX = "https://sandbox.cds-hooks.org"
 SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
-HERSHEL = "4e122e91-c63f-4112-a778-6ccf5abfd6f2"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
 DATA = ROOT / "tests" / "data" / "cds"
 #: RxNorm codes the bundled mapping knows (ingredients, and the Synthea methotrexate tablet).
 FINGOLIMOD, TOFACITINIB, METHOTREXATE = "1012892", "1357536", "105586"
@@ -66,32 +71,11 @@ class Client:
         token = self.signer.token(
             self.base + path, headers={"jku": SANDBOX_JKU, "typ": "JWT"}, lifetime=300
         )
-        return self.http.post(
-            self.base + path,
-            content=json.dumps(body).encode(),
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-                **headers,
-            },
-        )
+        return post_json(self.http, self.base + path, body, token=token, **headers)
 
 
 def _heart_failure(patient: str = HERSHEL) -> dict[str, Any]:
-    return {
-        "resourceType": "Condition",
-        "id": "hf-1",
-        "clinicalStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "code": "active",
-                }
-            ]
-        },
-        "code": {"coding": [{"system": SNOMED, "code": "84114007"}]},
-        "subject": {"reference": f"Patient/{patient}"},
-    }
+    return active_condition("hf-1", HEART_FAILURE, patient)
 
 
 @pytest.fixture(scope="module")
@@ -107,15 +91,12 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
         "gender": "male",
         "birthDate": "1925-12-23",
     }
-    ra = {**_heart_failure(SPEC_PATIENT), "id": "ra-1"}
-    ra["code"] = {"coding": [{"system": SNOMED, "code": "69896004"}]}
+    ra = active_condition("ra-1", RHEUMATOID_ARTHRITIS, SPEC_PATIENT)
     records.by_type[(SPEC_PATIENT, "Condition")] = [ra]
     folder = tmp_path_factory.mktemp("clients")
     signer = Signer(SANDBOX)
-    jwks = folder / "sandbox-jwks.json"
-    jwks.write_text(json.dumps(signer.jwks()))
-    sock = free_socket()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    jwks = signer.write_jwks(folder / "sandbox-jwks.json")
+    sock, base = loopback()
     with FhirServer(records, page_size=50) as fhir:
         app = create_app(
             kb,
@@ -186,13 +167,7 @@ def order_select(
         "hookInstance": str(uuid.uuid4()),
         "hook": "order-select",
         "fhirServer": client.fhir.url + "/fhir",
-        "fhirAuthorization": {
-            "access_token": FHIR_TOKEN,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "scope": "user/*.read",
-            "subject": "immunorules",
-        },
+        "fhirAuthorization": fhir_authorization(),
         "context": {
             "userId": "Practitioner/example",
             "patientId": HERSHEL,

@@ -4,7 +4,7 @@
     immunorules evaluate PROFILE.json [--rules DIR] [--format text|json|markdown]
     immunorules explain PROFILE.json --category CATEGORY [--rules DIR] [--format ...]
     immunorules audit [--rules DIR] [--format text|json|markdown]
-    immunorules coverage [--rules DIR] [--format text|json|markdown|html]
+    immunorules coverage [--rules DIR] [--format text|json|markdown|html] [--fail-under PERCENT]
     immunorules diff OLD NEW [--format text|markdown|html|json]
     immunorules validate DIR [DIR ...]
     immunorules vocabulary [--rules DIR] [--format text|json|markdown]
@@ -12,9 +12,10 @@
     immunorules serve [--rules DIR] [--reload] [--host H] [--port N] [--issuer ISS=JWKS] ...
     immunorules cohort IN OUT [--rules DIR] [--id-column COL] [--fhir]
 
-Exit codes: 0 success; 1 the audit found errors, the diff found a change, validate found problems
-in the rule files, or some lines of a JSON Lines input (rows of a cohort) were not valid profiles
-(each is reported on stderr; every other one is answered); 2 bad input (a missing or unreadable
+Exit codes: 0 success; 1 the audit found errors, the diff found a change, the coverage is under
+``--fail-under``, validate found problems in the rule files, or some lines of a JSON Lines input
+(rows of a cohort) were not valid profiles (each is reported on stderr; every other one is
+answered); 2 bad input (a missing or unreadable
 file, invalid JSON, an invalid profile, rules that do not load, an unknown category, a git revision
 that cannot be read), output that cannot be written (a full disk) or a usage error; 130
 interrupted.

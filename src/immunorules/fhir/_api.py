@@ -20,9 +20,12 @@ from ._errors import FhirError, FhirProblem, FhirWarning
 from ._profile import FhirProfile, assemble
 from ._record import (
     CLINICAL_TYPES,
+    Drug,
     Finding,
     PatientInfo,
     clip,
+    drug_of,
+    earlier,
     patient_info,
     read_finding,
     validate_resource,
@@ -174,7 +177,10 @@ def profile_from_fhir(
     ``condition`` names the condition being treated when the record has several (or none).
     A field is set only from evidence in the record: with none it is not stated (None, listed in
     ``unknown``); a negative test, or a refuted or ended Condition for a fact about the current
-    state, is evidence of absence and states "no".
+    state, is evidence of absence and states "no". A medication record whose drug the
+    terminology does not recognise is evidence that could not be read: ``not_stated`` and
+    ``unrecognised`` name it (``prior_therapy_classes`` stays not stated unless other records
+    give a class).
     ``validate="all"`` (the default) checks every resource against ``fhir.resources``' R4B models;
     ``"used"`` checks only the Patient and the resources whose codes the vocabulary maps.
 
@@ -231,9 +237,9 @@ def profile_from_fhir(
             others[kind] = others.get(kind, 0) + 1
             continue
         medication = partial(locator.medication, full_url=full_url)
-        finding = _finding(resource, named, medication, index, validate, problems)
-        if finding is not None:
-            findings.append(finding)
+        read_as = _finding(resource, named, medication, index, validate, problems)
+        if read_as is not None:
+            findings.append(read_as[0])
     if problems:
         raise FhirError(problems)
     profile = assemble(patient, findings, kb.schema, as_of=day, condition=chosen, today=_today())
@@ -256,21 +262,28 @@ def _finding(
     index: Any,
     validate: Validate,
     problems: list[FhirProblem],
-) -> Finding | None:
+) -> tuple[Finding, bool] | None:
+    """The finding of a resource and whether the mapping reads anything from it (False: a
+    medication it does not recognise, kept so the profile can name it); None when the resource
+    says nothing usable (its problems, if invalid, added to ``problems``)."""
     try:
         finding = read_finding(resource, named, medication)
     except (TypeError, AttributeError, ValueError, KeyError) as exc:  # a wrong JSON type
         found = validate_resource(dict(resource), named)
         problems.extend(found or [FhirProblem(named, "$", f"cannot be read: {type(exc).__name__}")])
         return None
-    if finding is None or not _used(finding, index):
+    if finding is None:
         return None
+    if not _used(finding, index):
+        # A medication the mapping cannot read is still evidence: the profile names it as not
+        # recognised (it is not validated under "used": nothing is read from it).
+        return (finding, False) if finding.kind == "medication" else None
     if validate == "used":
         found = validate_resource(dict(resource), named)
         if found:
             problems.extend(found)
             return None
-    return finding
+    return finding, True
 
 
 def _used(finding: Finding, index: Any) -> bool:
@@ -370,11 +383,12 @@ def profiles_from_bulk(
     ``MedicationRequest``, ``MedicationStatement`` and ``Observation`` files when present.
 
     One pass over each file keeps, per patient, only the facts of the resources whose codes the
-    vocabulary maps, so memory grows with what the export says about the profile fields, not
-    with its size. ``validate="used"`` (the default) checks the Patients and those resources
-    against ``fhir.resources``' R4B models; ``"all"`` checks every line. A resource is about the
-    Patient its ``subject`` names (see the docs on references); one about no Patient of the
-    export is left out.
+    vocabulary maps, and one medication record per drug the terminology does not recognise (to
+    name it in ``not_stated``), so memory grows with what the export says about the profile
+    fields and the distinct drugs of each patient, not with its size. ``validate="used"`` (the
+    default) checks the Patients and those resources against ``fhir.resources``' R4B models;
+    ``"all"`` checks every line. A resource is about the Patient its ``subject`` names (see the
+    docs on references); one about no Patient of the export is left out.
 
     A bad line (not UTF-8, not JSON, longer than ``max_line_bytes``), an invalid Patient and an
     invalid resource raise :class:`FhirError` listing every problem before anything is yielded
@@ -423,6 +437,7 @@ def profiles_from_bulk(
             elif isinstance(resource, Mapping):
                 locator.add_medication(resource)
     findings: dict[str, list[Finding]] = {pid: [] for pid in patients}
+    unread: dict[str, dict[Drug, Finding]] = {pid: {} for pid in patients}
     for kind in CLINICAL_TYPES:
         for path in files.get(kind, ()):
             for where, resource in _lines(path, max_line_bytes):
@@ -441,26 +456,36 @@ def profiles_from_bulk(
                     continue
                 named = where_of(resource, where)
                 local: list[FhirProblem] = []
-                finding = _finding(resource, named, locator.medication, index, validate, local)
+                read_as = _finding(resource, named, locator.medication, index, validate, local)
                 if local:
                     _bad(local, pid, report, skipped)
-                elif finding is not None:
-                    findings[pid].append(finding)
+                elif read_as is not None and read_as[1]:
+                    findings[pid].append(read_as[0])
+                elif read_as is not None:
+                    _keep_earliest(unread[pid], read_as[0])
     if report.count and errors == "raise":
         raise report.error()
     report.warn()
     today = _today()
     for pid, info in patients.items():
         try:
-            profile = assemble(
-                info, findings.pop(pid), kb.schema, as_of=day, condition=None, today=today
-            )
+            own = [*findings.pop(pid), *unread.pop(pid).values()]
+            profile = assemble(info, own, kb.schema, as_of=day, condition=None, today=today)
         except ImmunorulesError:  # pragma: no cover - assemble validates its own values
             raise
         if pid in skipped:
             note = "left out invalid resources: " + "; ".join(skipped[pid])
             profile = _with_warning(profile, note)
         yield pid, profile
+
+
+def _keep_earliest(kept: dict[Drug, Finding], finding: Finding) -> None:
+    """Keep one medication record the mapping does not recognise per drug: the earliest (an
+    undated one first), so memory grows with the distinct drugs of a patient, not with their
+    records, and a record inside any ``as_of`` is kept if one is."""
+    known = kept.get(drug_of(finding))
+    if known is None or earlier(finding, known):
+        kept[drug_of(finding)] = finding
 
 
 def _unreadable(line: Any) -> list[FhirProblem]:

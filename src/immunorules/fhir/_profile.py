@@ -24,7 +24,7 @@ from .._model.schema import Schema
 from ._choice import Choice, choose, severity
 from ._codes import CodeIndex, code_index
 from ._errors import FhirError, FhirProblem
-from ._provenance import NO_EVIDENCE, Evidence, FhirProfile
+from ._provenance import NO_EVIDENCE, UNRECOGNISED, Evidence, FhirProfile
 from ._reading import FieldHit, Reading, absent, counts, read, stated_no
 from ._record import Finding, PatientInfo
 
@@ -35,6 +35,9 @@ _PROBLEM_FIELDS = ("immune_activity", "disease_area", "condition")
 
 #: Per field, per value the record supports, the evidence for it (in the order found).
 _Support = dict[str, dict[Any, list[Evidence]]]
+#: The most records that were not recognised named in a field's ``not_stated`` reason (all are
+#: in ``FhirProfile.unrecognised``).
+_NAMED = 5
 
 
 @dataclass
@@ -71,7 +74,10 @@ def assemble(
     _supported_fields(supported, schema, draft)
     therapy = {sub: tuple(found) for sub, found in reading.classes.items()}
     _therapy_fields(therapy, schema, index, draft)
-    return _finish(patient, schema, chosen is not None, draft, therapy)
+    unread = reading.unrecognised()
+    prior = index.prior_classes_field
+    unrecognised = {prior: unread} if prior is not None and unread else {}
+    return _finish(patient, schema, chosen is not None, draft, therapy, unrecognised)
 
 
 def _reference_date(patient: PatientInfo, reference: date, warnings: list[str]) -> date:
@@ -229,10 +235,12 @@ def _finish(
     treats: bool,
     draft: _Draft,
     therapy: dict[str, tuple[Evidence, ...]],
+    unrecognised: dict[str, tuple[Evidence, ...]],
 ) -> FhirProfile:
     """The profile (None unless a problem is treated), provenance in field order, and the fields
     the record does not state: None in the profile (given explicitly, whatever the field's
-    default), or the default of a field the knowledge base says cannot be not stated."""
+    default), or the default of a field the knowledge base says cannot be not stated; each with
+    why (no evidence, or evidence that was not recognised, named)."""
     unknown = tuple(name for name in schema.fields if name not in draft.provenance)
     reasons: dict[str, str] = {}
     values = dict(draft.values)
@@ -240,12 +248,13 @@ def _finish(
         definition = schema.fields[name]
         if definition.nullable:
             values[name] = None
+        why = _unrecognised_reason(unrecognised[name]) if name in unrecognised else NO_EVIDENCE
         if definition.nullable or not treats:
-            reasons[name] = NO_EVIDENCE
+            reasons[name] = why
         else:
             default = _shown(definition.default)
             reasons[name] = (
-                f"{NO_EVIDENCE}; the knowledge base cannot leave {name} not stated, so its "
+                f"{why}; the knowledge base cannot leave {name} not stated, so its "
                 f"default ({default}) was used"
             )
     profile: ConditionProfile | None = None
@@ -266,6 +275,21 @@ def _finish(
         warnings=tuple(draft.warnings),
         therapy_classes=MappingProxyType(therapy),
         not_stated=MappingProxyType(reasons),
+        unrecognised=MappingProxyType(unrecognised),
+    )
+
+
+def _unrecognised_reason(found: tuple[Evidence, ...]) -> str:
+    """Why a field is not stated when records that speak of it were not recognised: the
+    records, named (the first few), so an answer that depends on the field says what it
+    depends on."""
+    count = len(found)
+    drugs, which = ("a drug", "it belongs") if count == 1 else (f"{count} drugs", "any belongs")
+    named = "; ".join(evidence.where for evidence in found[:_NAMED])
+    more = f"; and {count - _NAMED} more" if count > _NAMED else ""
+    return (
+        f"{UNRECOGNISED}: medication records name {drugs} the drug terminology does not "
+        f"recognise, so whether {which} to a drug class is unknown: {named}{more}"
     )
 
 

@@ -18,9 +18,10 @@ from typing import NamedTuple
 from .._model.vocabulary import FieldCode
 from ._codes import CodeIndex, Hit, Problem
 from ._provenance import Evidence
-from ._record import Finding
+from ._record import Drug, Finding, drug_of, earlier
 
 __all__ = [
+    "NOT_RECOGNISED",
     "Candidate",
     "FieldHit",
     "Match",
@@ -38,6 +39,8 @@ _BY_NAME = (
     "read by name: no code the mapping knows, but the medication's text names an ingredient "
     "of the class"
 )
+#: The start of the detail of a medication record no drug class could be read from.
+NOT_RECOGNISED = "not recognised"
 _CURRENT = {"active", "recurrence", "relapse", ""}
 _HISTORY = {"inactive", "remission", "resolved"}
 _YEAR = timedelta(days=365)
@@ -198,6 +201,17 @@ class Reading:
     candidates: dict[Problem, Candidate] = field(default_factory=dict)
     field_hits: list[FieldHit] = field(default_factory=list)
     classes: dict[str, list[Evidence]] = field(default_factory=dict)
+    #: Per drug (its codes and texts), the earliest medication record naming it that no drug
+    #: class could be read from: evidence the record holds but the mapping cannot read.
+    unread: dict[Drug, tuple[Finding, Evidence]] = field(default_factory=dict)
+
+    def unrecognised(self) -> tuple[Evidence, ...]:
+        """The evidence of :attr:`unread`, the earliest first (then by reference)."""
+        ordered = sorted(
+            self.unread.values(),
+            key=lambda pair: (pair[0].start is not None, pair[0].start or date.min, pair[0].ref),
+        )
+        return tuple(evidence for _, evidence in ordered)
 
     @property
     def current(self) -> list[Candidate]:
@@ -234,7 +248,10 @@ class Reading:
         self, finding: Finding, when: Timing, looked: Iterable[_Looked], index: CodeIndex
     ) -> None:
         """The drug classes of a medication: those of its codes; when none of its codes is
-        known, those the ingredient names in its displays and text mean (the name fallback)."""
+        known, those the ingredient names in its displays and text mean (the name fallback).
+        A medication that gives neither, and whose text names no local dose form (read as not
+        systemic), is kept in :attr:`unread`: the record says something the mapping cannot
+        read."""
         by_code = False
         for system, code, _, hit in looked:
             for sub, entry in hit.classes:
@@ -254,6 +271,27 @@ class Reading:
                 detail = f"{when.detail}; {_BY_NAME}"
                 evidence = Evidence(finding.ref, None, None, None, detail, by="name")
                 self.classes.setdefault(sub, []).append(evidence)
+        if not named and not any(index.drug_names.local(text) for text in finding.texts):
+            known = self.unread.get(drug_of(finding))
+            if known is None or earlier(finding, known[0]):
+                self.unread[drug_of(finding)] = (finding, _unread(finding, when))
+
+
+def _unread(finding: Finding, when: Timing) -> Evidence:
+    """The evidence of a medication record no drug class could be read from: the record, its
+    first code and why it was not recognised. Its display and text are not repeated (what the
+    reading outputs names drug classes, never drugs or doses): the record's reference finds
+    them."""
+    system, code = finding.codings[0] if finding.codings else (None, None)
+    if finding.codings and finding.texts:
+        why = "no code or ingredient name the drug terminology knows"
+    elif finding.codings:
+        why = "no code the drug terminology knows, and no text"
+    elif finding.texts:
+        why = "no code, and no ingredient name the drug terminology knows in its text"
+    else:
+        why = "it names no drug (no code and no text)"
+    return Evidence(finding.ref, system, code, None, f"{when.detail}; {NOT_RECOGNISED}: {why}")
 
 
 def read(

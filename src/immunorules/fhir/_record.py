@@ -18,10 +18,13 @@ from ._errors import FhirProblem
 
 __all__ = [
     "CLINICAL_TYPES",
+    "Drug",
     "Finding",
     "PatientInfo",
     "clip",
     "codings_of",
+    "drug_of",
+    "earlier",
     "medication_codings",
     "patient_info",
     "read_finding",
@@ -69,6 +72,20 @@ class Finding:
     answers: frozenset[str] = frozenset()
     refuted: bool = False  # a Condition whose verificationStatus is refuted
     texts: tuple[str, ...] = ()  # a medication's coding displays and text (the name fallback)
+
+
+#: A drug as a medication record names it: its codes and texts.
+Drug = tuple[tuple[Coding, ...], tuple[str, ...]]
+
+
+def drug_of(finding: Finding) -> Drug:
+    """The drug a medication finding names, as a key: records naming it alike share it."""
+    return finding.codings, finding.texts
+
+
+def earlier(finding: Finding, than: Finding) -> bool:
+    """Whether ``finding`` is dated before ``than`` (an undated finding counts as earliest)."""
+    return than.start is not None and (finding.start is None or finding.start < than.start)
 
 
 @dataclass(frozen=True, slots=True)

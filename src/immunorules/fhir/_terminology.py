@@ -196,13 +196,19 @@ class NameMatcher:
     def find(self, text: str) -> list[Ingredient]:
         """The ingredients ``text`` names, in order of appearance (each once); none when the
         text names a local dose form."""
-        if self._pattern is None or _LOCAL.search(text):
+        if self._pattern is None or self.local(text):
             return []
         found: dict[str, Ingredient] = {}
         for match in self._pattern.finditer(text):
             ingredient = self._by_name[_fold(match.group(1))]
             found.setdefault(ingredient.name, ingredient)
         return list(found.values())
+
+    @staticmethod
+    def local(text: str) -> bool:
+        """Whether ``text`` names a local dose form (:data:`LOCAL_FORMS`): a medication that
+        acts where it is applied, never read as a drug class."""
+        return _LOCAL.search(text) is not None
 
 
 def _fold(name: str) -> str:

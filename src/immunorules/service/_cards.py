@@ -197,7 +197,8 @@ def _record_lines(reasons: Sequence[Reason], fhir: FhirProfile | None) -> list[s
             more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
             lines.append(f"- {code(name)}: {shown}{more}")
         elif name in fhir.unknown:
-            lines.append(f"- {code(name)}: not determined by the record; its default was used")
+            why = fhir.not_stated.get(name) or "no evidence in the record"
+            lines.append(f"- {code(name)}: not determined by the record: {md(why)}")
     if not lines:
         return []
     return ["", "**From the patient's record:**", "", *lines]
@@ -245,6 +246,8 @@ def _check_card(
             line += f" (affects {', '.join(md(labels.target(t)) for t in d.affects)})"
         if fhir is not None and d.field in fhir.unknown:
             line += "; the patient's record does not determine it"
+            if d.field in fhir.unrecognised:  # it may: name what could not be read
+                line += f": {md(fhir.not_stated.get(d.field, ''))}"
         detail.append(line)
     if result.warnings:
         detail += ["", "**Warnings:**", "", *(f"- {md(w)}" for w in result.warnings)]

@@ -12,6 +12,7 @@ import argparse
 from .. import knowledge
 from ..context import Context
 from ..options import FORMATTER, PROG, add_format, add_rules
+from ..reports import write_report
 
 __all__ = ["register", "run"]
 
@@ -33,15 +34,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     """Audit; 0 when the report is ok, 1 on error findings."""
     from ..._analysis import audit as _audit
-    from ..._render.text import audit_markdown, audit_text
 
     kb = knowledge.load(args)
     progress = _audit.terminal_progress(ctx.err.stream) if ctx.interactive else None
     report = _audit.audit(kb, progress=progress)
-    if args.format == "json":
-        ctx.out.write(report.to_json() + "\n")
-    elif args.format == "markdown":
-        ctx.out.write(audit_markdown(report) + "\n")
-    else:
-        ctx.out.write(audit_text(report) + "\n")
+    write_report(ctx, report, args.format)
     return 0 if report.ok else 1

@@ -15,6 +15,7 @@ from pathlib import Path
 from .. import knowledge
 from ..context import Context
 from ..options import FORMATTER, PROG
+from ..reports import write_report
 from ..revisions import checkout
 
 __all__ = ["register", "run"]
@@ -57,14 +58,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         old = _load(args.old, Path(scratch) / "old")
         new = _load(args.new, Path(scratch) / "new")
         found = diff(old, new)
-    if args.format == "json":
-        ctx.out.write(found.to_json() + "\n")
-    elif args.format == "markdown":
-        ctx.out.write(found.to_markdown() + "\n")
-    elif args.format == "html":
-        ctx.out.write(found.to_html() + "\n")
-    else:
-        ctx.out.write(found.to_text() + "\n")
+    write_report(ctx, found, args.format)
     return 1 if found.changed else 0
 
 
