@@ -59,8 +59,10 @@ once, :data:`_MAX_CHILDREN` children per node and a computed worst-case walk sta
 :data:`_MAX_STACK`; deduplication leaves one rule per node.
 
 What an evaluation costs is mostly durable's: each new session sets up (and ``delete_state``
-frees) state for every rule of its ruleset, under a microsecond a rule, so a fact asserted in
-one ruleset of all 200 bundled rules costs about 150 us whatever it matches. Rulesets are
+frees) over 8 kB of state for every rule of its ruleset, under a microsecond a rule (and the
+CPU caches it flushes slow the Python around it), so a fact asserted in one ruleset of all 200
+bundled rules costs about 150 us whatever it matches, the bundled rules split on the condition
+(about 28 rules a ruleset) about 40 us. Rulesets are
 therefore small and *opened* by value classes: a fact is asserted only in the rulesets that a
 value class of it opens, and durable decides every rule of those. A ruleset is opened by the
 classes that hold one test of each of its rules (the rule's *gate*, or its test of the field
@@ -156,7 +158,8 @@ class _Ruleset:
 
 
 class DurableMatcher:
-    """Matches facts against rules with durable_rules, one short-lived session per ruleset."""
+    """Matches facts against rules with durable_rules, one short-lived session per ruleset that
+    the fact opens."""
 
     name = "durable"
 
