@@ -20,11 +20,25 @@ from .test_durable_limits import facts, oracle, rule_matchers
 pytestmark = pytest.mark.skipif(not durable_available(), reason="durable_rules does not import")
 
 #: Constants that force each plan: one ruleset for every fact; every gate's groups apart; a
-#: split on the cheapest field whatever it copies.
+#: split on the cheapest field whatever it copies, without or with a refining field (whose
+#: rulesets are built at the first fact of each pair of classes, 3 rules in all at most).
 PLANS: dict[str, dict[str, Any]] = {
     "one ruleset": {"_RULESET_COST": 10**9, "_MAX_COPIES": 0},
     "gates apart": {"_RULESET_COST": 0, "_MAX_COPIES": 0},
-    "split": {"_SPLIT_GAIN": 10**9, "_MAX_COPIES": 10**6, "_MAX_EXTRA": 10**6},
+    "split": {"_SPLIT_GAIN": 10**9, "_MAX_COPIES": 10**6, "_MAX_EXTRA": 10**6, "_REFINE_GAIN": 0},
+    "split, refined": {
+        "_SPLIT_GAIN": 10**9,
+        "_MAX_COPIES": 10**6,
+        "_MAX_EXTRA": 10**6,
+        "_REFINE_GAIN": 10**9,
+    },
+    "split, refined on a budget": {
+        "_SPLIT_GAIN": 10**9,
+        "_MAX_COPIES": 10**6,
+        "_MAX_EXTRA": 10**6,
+        "_REFINE_GAIN": 10**9,
+        "_MAX_REFINED": 3,
+    },
 }
 
 
@@ -68,6 +82,37 @@ def test_plans_differ_as_meant() -> None:
     assert len(split._rulesets) == 7 and not split._asserted  # one per class of condition
     assert len(split._payloads(fact)) == 1
     assert one.match(fact) == apart.match(fact) == split.match(fact) == expected
+    refined = build(rules, "split, refined")
+    assert len(refined._rulesets) == 7 and not refined._refinements  # none built yet
+    assert refined.match(fact) == expected
+    # condition c and severity x: EVERYONE's sentinel, Rcx and ANY-X (not Rcy)
+    (ruleset,) = refined._refinements.values()
+    assert ruleset is not None and len(ruleset) == 1 and len(refined._handles) == 8
+    assert refined.match({"condition": "c", "severity": "y"}) == {"EVERYONE", "Rcy"}
+    assert refined.match({"condition": "c", "severity": "x"}) == expected
+    assert len(refined._refinements) == 2 and len(refined._handles) == 9
+
+
+def test_a_refinement_durable_cannot_build_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = [
+        RuleMatcher(f"R{c}{s}", (("condition", frozenset({c})), ("severity", frozenset({s}))))
+        for c in "abc"
+        for s in "xy"
+    ]
+    matcher = build(rules, "split, refined")
+    engine = pytest.importorskip("durable_rules_engine")
+
+    class Spy:
+        def __getattr__(self, name: str) -> Any:
+            if name == "create_ruleset":
+                raise engine.error("Could not create ruleset, error code: 101")
+            return getattr(engine, name)
+
+    monkeypatch.setattr(_durable, "durable_rules_engine", Spy())
+    fact = {"condition": "a", "severity": "y"}
+    assert matcher.match(fact) == matcher.match(fact) == {"Ray"}
+    assert matcher._refinements == {(0, 1): None}  # the split's ruleset is used instead
+    assert len(matcher._handles) == 3  # conditions a, b and c (no rule allows another)
 
 
 def test_the_bundled_rules_assert_each_fact_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,6 +120,7 @@ def test_the_bundled_rules_assert_each_fact_once(monkeypatch: pytest.MonkeyPatch
     native, durable = ir.load_rules(engine="native"), ir.load_rules(engine="durable")
     matcher: Any = durable._matcher
     assert len(matcher._rulesets) > 10
+    assert [matcher._fields[p][0] for p in matcher._refine] == ["condition", "disease_area"]
     engine = pytest.importorskip("durable_rules_engine")
     asserted: list[int] = []
 

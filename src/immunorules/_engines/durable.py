@@ -61,15 +61,19 @@ once, :data:`_MAX_CHILDREN` children per node and a computed worst-case walk sta
 What an evaluation costs is mostly durable's: each new session sets up (and ``delete_state``
 frees) over 8 kB of state for every rule of its ruleset, under a microsecond a rule (and the
 CPU caches it flushes slow the Python around it), so a fact asserted in one ruleset of all 200
-bundled rules costs about 150 us whatever it matches, the bundled rules split on the condition
-(about 28 rules a ruleset) about 40 us. Rulesets are
-therefore small and *opened* by value classes: a fact is asserted only in the rulesets that a
-value class of it opens, and durable decides every rule of those. A ruleset is opened by the
+bundled rules costs about 150 us whatever it matches, in a ruleset of the about 21 bundled
+rules that allow its condition and disease area about 30 us. Rulesets are therefore small
+and *opened* by value classes: a fact is asserted only in the rulesets that a value class of
+it opens, and durable decides every rule of those. A ruleset is opened by the
 classes that hold one test of each of its rules (the rule's *gate*, or its test of the field
 the rules are split on), so every rule that can fire for a fact is in a ruleset the fact opens.
 :func:`_pack` picks the plan that costs least for an average fact: rules split on one field,
 each value class of it opening the rulesets of the rules that allow it (rules copied as
-needed; a copied rule is reported once), or rules grouped by gate. Every ruleset has its
+needed; a copied rule is reported once), or rules grouped by gate. Rules split on a field may
+be refined by a second one (the bundled rules: the condition, then the disease area): the
+rules that allow a pair of classes get rulesets of their own, built at the first fact of that
+pair (only the pairs that occur are built, :data:`_MAX_REFINED` rules in all at most; beyond
+that, or if durable cannot build them, the split's rulesets serve). Every ruleset has its
 sentinel, so no asserted fact matches nothing; when rules without tests exist, every fact opens
 a ruleset, and the sentinel's firing stands for them.
 """
@@ -117,6 +121,10 @@ _MAX_COPIES: Final = 8
 _MAX_EXTRA: Final = 2000
 #: ... and must cost at most this share of what the plan without copies costs.
 _SPLIT_GAIN: Final = 0.75
+#: Rules split on a field are refined by a second field when that leaves at most this share of
+#: the rules for an average fact; the refined rulesets hold this many rules in all at most.
+_REFINE_GAIN: Final = 0.85
+_MAX_REFINED: Final = 2000
 
 #: durable_rules' error codes, as its rules.h names them.
 _ERROR_CODES: Final = {
@@ -174,43 +182,51 @@ class DurableMatcher:
         compiled = _Compiled(self._rules)
         self._fields = compiled.fields
         #: durable rule name -> the ids of the rules it stands for
-        self._rule_ids: dict[str, tuple[str, ...]] = {}
-        definitions: list[tuple[dict[str, Any], tuple[tuple[int, tuple[str, ...]], ...]]] = []
+        self._rule_ids = {f"g{group}": ids for group, ids in enumerate(compiled.ids)}
         packs = _pack(compiled)
-        for pack in packs:
-            definition: dict[str, Any] = {_SENTINEL: _rule([])}
-            for group in pack.groups:
-                name = f"g{group}"
-                definition[name] = _rule([compiled.names[a] for a in compiled.keys[group]])
-                self._rule_ids[name] = compiled.ids[group]
-            definitions.append((definition, compiled.texts(pack.attributes)))
         self._always = compiled.always
         #: the rulesets asserted for every fact
         self._asserted = frozenset(n for n, pack in enumerate(packs) if pack.opening is None)
         #: per field that opens rulesets: for each value class, the rulesets it opens
         self._opens = compiled.opens([pack.opening for pack in packs])
         self._sessions = itertools.count()
-        handles: list[int] = []
-        rulesets: list[_Ruleset] = []
-        with _LOCK:
-            try:
-                for number, (definition, fields) in enumerate(definitions):
-                    name = f"immunorules{next(_RULESET_NUMBERS)}"
-                    handle = durable_rules_engine.create_ruleset(name, json.dumps(definition))
-                    handles.append(handle)
-                    rulesets.append(_Ruleset(handle, number in self._asserted, fields))
-            except Exception as exc:
-                for handle in handles:
-                    durable_rules_engine.delete_ruleset(handle)
-                raise EngineError(
-                    f"durable_rules could not build ruleset {len(handles) + 1} of "
-                    f"{len(definitions)} ({len(self._rules)} rules): {_describe(exc)}"
-                ) from exc
-        self._rulesets = tuple(rulesets)
-        self._handles = tuple(handles)
+        #: every ruleset's handle, the refinements' too (they are added as they are built)
+        self._handles: list[int] = []
         # No lock here: the matcher is unreachable, so none of its evaluations can be running.
         delete = durable_rules_engine.delete_ruleset
         weakref.finalize(self, _delete_rulesets, delete, self._handles).atexit = False
+        with _LOCK:
+            self._rulesets = self._create(compiled, packs)
+        #: split on a field: (that field, the refining field), see :meth:`_refined`
+        self._refine = _refinement(compiled, packs[0].split) if packs else None
+        self._compiled = compiled if self._refine else None
+        self._refinements: dict[tuple[int, int], tuple[_Ruleset, ...] | None] = {}
+        self._budget = _MAX_REFINED  # rules the refinements may still hold
+
+    def _create(self, compiled: _Compiled, packs: Sequence[_Pack]) -> tuple[_Ruleset, ...]:
+        """A durable ruleset per pack (the caller holds the lock); all or none."""
+        handles: list[int] = []
+        rulesets: list[_Ruleset] = []
+        try:
+            for pack in packs:
+                definition: dict[str, Any] = {_SENTINEL: _rule([])}
+                for group in pack.groups:
+                    names = [compiled.names[a] for a in compiled.keys[group]]
+                    definition[f"g{group}"] = _rule(names)
+                name = f"immunorules{next(_RULESET_NUMBERS)}"
+                handle = durable_rules_engine.create_ruleset(name, json.dumps(definition))
+                handles.append(handle)
+                fields = compiled.texts(pack.attributes)
+                rulesets.append(_Ruleset(handle, pack.opening is None, fields))
+        except Exception as exc:
+            for handle in handles:
+                durable_rules_engine.delete_ruleset(handle)
+            raise EngineError(
+                f"durable_rules could not build ruleset {len(handles) + 1} of "
+                f"{len(packs)} ({len(self._rules)} rules): {_describe(exc)}"
+            ) from exc
+        self._handles.extend(handles)
+        return tuple(rulesets)
 
     def __reduce__(self) -> tuple[type[DurableMatcher], tuple[tuple[RuleMatcher, ...]]]:
         """Copies and pickles rebuild the rulesets: a handle is never shared (nor deleted twice)."""
@@ -235,16 +251,59 @@ class DurableMatcher:
         """The rulesets ``fact`` is asserted in (those with a gate that holds), each with the
         derived attributes it carries there (the JSON text after ``sid`` and the mark)."""
         classes = [lookup.get(fact[name], none) for name, lookup, none in self._fields]
-        numbers = set(self._asserted)
-        for position, opens in self._opens:
-            numbers.update(opens[classes[position]])
-        rulesets = self._rulesets
+        refined = None
+        if self._refine is not None:
+            key = (classes[self._refine[0]], classes[self._refine[1]])
+            refined = self._refinements.get(key)
+            if refined is None and key not in self._refinements:
+                refined = self._refined(key)
+        if refined is None:
+            numbers = set(self._asserted)
+            for position, opens in self._opens:
+                numbers.update(opens[classes[position]])
+            refined = tuple(self._rulesets[number] for number in sorted(numbers))
         payloads = []
-        for number in sorted(numbers):
-            ruleset = rulesets[number]
+        for ruleset in refined:
             body = "".join([texts[classes[position]] for position, texts in ruleset.fields])
             payloads.append((ruleset.handle, body))
         return payloads
+
+    def _refined(self, key: tuple[int, int]) -> tuple[_Ruleset, ...] | None:
+        """The rulesets for the facts of the classes ``key`` of the split and the refining
+        field: the rules that allow both, in rulesets built at the first such fact, or ``None``
+        (use the split field's) once they would hold more than :data:`_MAX_REFINED` rules in all,
+        would not be smaller, or durable could not build them."""
+        compiled = self._compiled
+        assert compiled is not None and self._refine is not None
+        split, refining = self._refine
+        holds = compiled.holds
+        allowed = [
+            group
+            for group, tested in enumerate(compiled.tested)
+            if split not in tested or key[0] in holds[tested[split]]
+        ]
+        groups = [
+            group
+            for group in allowed
+            if refining not in (tested := compiled.tested[group])
+            or key[1] in holds[tested[refining]]
+        ]
+        with _LOCK:
+            if key in self._refinements:
+                return self._refinements[key]
+            rulesets = None
+            if len(groups) < len(allowed) and len(groups) <= self._budget:
+                packs: list[_Pack] = []
+                if groups or compiled.always:
+                    _fill(compiled, packs, groups, None)
+                try:
+                    rulesets = self._create(compiled, packs)
+                except EngineError:
+                    pass  # a refinement durable cannot build is not used
+                else:
+                    self._budget -= len(groups)
+            self._refinements[key] = rulesets
+            return rulesets
 
     def _evaluate(self, handle: int, body: str, fired: set[str]) -> None:
         """Assert one fact in a new session of ``handle``, run its actions, delete the session."""
@@ -407,6 +466,7 @@ class _Pack:
     #: the (field position, value class) pairs that open it: a fact of none of them is not
     #: asserted in it (none of its rules can fire); ``None``: asserted for every fact
     opening: set[tuple[int, int]] | None = None
+    split: int | None = None  # the field the rules are split on, if they are
     counts: dict[int, dict[Scalar, int]] = field(default_factory=dict)
     widest: dict[int, int] = field(default_factory=dict)
     width: int = 0  # how many attributes one fact can hold at most
@@ -469,7 +529,36 @@ def _split(compiled: _Compiled, position: int) -> list[_Pack]:
         ]
         if groups or compiled.always:  # the sentinel of one stands for the rules without tests
             _fill(compiled, packs, groups, {(position, index)})
+    for pack in packs:
+        pack.split = position
     return packs
+
+
+def _refinement(compiled: _Compiled, split: int | None) -> tuple[int, int] | None:
+    """Rules split on the field at ``split``: that field and the field whose classes, with
+    its, leave the fewest rules for an average fact (fields taken as independent), if that is
+    at most :data:`_REFINE_GAIN` of the rules the split leaves."""
+    if split is None:
+        return None
+    chances = compiled.chances
+
+    def allowing(tested: dict[int, int], position: int) -> float:
+        attribute = tested.get(position)
+        if attribute is None:
+            return 1.0
+        return sum(chances[position][index] for index in compiled.holds[attribute])
+
+    first = [allowing(tested, split) for tested in compiled.tested]
+    best, fewest = None, sum(first) * _REFINE_GAIN
+    for position in range(len(compiled.classes)):
+        if position != split:
+            rules = sum(
+                share * allowing(tested, position)
+                for share, tested in zip(first, compiled.tested, strict=True)
+            )
+            if rules < fewest:
+                best, fewest = position, rules
+    return None if best is None else (split, best)
 
 
 def _gated(compiled: _Compiled) -> list[_Pack]:
@@ -657,6 +746,6 @@ def _describe(exc: BaseException) -> str:
     return f"{text} ({meaning})" if meaning else text
 
 
-def _delete_rulesets(delete: Callable[[int], object], handles: tuple[int, ...]) -> None:
+def _delete_rulesets(delete: Callable[[int], object], handles: Sequence[int]) -> None:
     for handle in handles:
         delete(handle)
