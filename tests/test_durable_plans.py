@@ -16,6 +16,7 @@ from immunorules._engines.durable import DurableMatcher, durable_available
 from immunorules._model.matching import Fact, RuleMatcher
 
 from .test_durable_limits import facts, oracle, rule_matchers
+from .test_durable_traps import run_python
 
 pytestmark = pytest.mark.skipif(not durable_available(), reason="durable_rules does not import")
 
@@ -145,3 +146,48 @@ def test_the_bundled_rules_assert_each_fact_once(monkeypatch: pytest.MonkeyPatch
     for profile in profiles:
         assert durable.match(profile) == native.match(profile)
     assert len(asserted) == len(profiles)
+
+
+def test_refinements_built_by_eight_threads_at_once_match_the_oracle() -> None:
+    """A fresh matcher of the bundled rules, eight threads, a thread switch every microsecond:
+    the refined rulesets are built while other threads evaluate (in a subprocess)."""
+    done = run_python(
+        """
+        import itertools, sys, threading
+        import immunorules as ir
+        from immunorules._engines.durable import DurableMatcher
+
+        kb = ir.load_rules(engine="native")
+        rules = [kb.space.matcher(rule) for rule in kb.active_rules]
+        matcher = DurableMatcher(rules)
+        assert matcher._refine is not None and not matcher._refinements
+        facts = [
+            kb.space.fact(kb.parse({"condition": c, "severity": s, "pregnant": p}))
+            for c, s, p in itertools.product(
+                [c for c in kb.space.domains["condition"] if c is not None],
+                ("mild", "severe"),
+                (True, False, None),
+            )
+        ]
+        failures = []
+
+        def work(offset):
+            try:
+                for fact in facts[offset::8] + facts[::-1]:
+                    expected = {r.rule_id for r in rules if r.holds(fact)}
+                    if matcher.match(fact) != expected:
+                        failures.append(fact)
+            except BaseException as error:
+                failures.append(repr(error))
+
+        sys.setswitchinterval(1e-6)
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        built = [r for r in matcher._refinements.values() if r is not None]
+        print(len(failures), failures[:2], len(built) > 10)
+        """
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "0 [] True"), done.stderr

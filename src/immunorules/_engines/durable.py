@@ -248,8 +248,9 @@ class DurableMatcher:
         return frozenset(ids)
 
     def _payloads(self, fact: Fact) -> list[tuple[int, str]]:
-        """The rulesets ``fact`` is asserted in (those with a gate that holds), each with the
-        derived attributes it carries there (the JSON text after ``sid`` and the mark)."""
+        """The rulesets ``fact`` is asserted in (the refined ones of its pair of classes, else
+        those its value classes open), each with the derived attributes it carries there (the
+        JSON text after ``sid`` and the mark)."""
         classes = [lookup.get(fact[name], none) for name, lookup, none in self._fields]
         refined = None
         if self._refine is not None:
@@ -397,7 +398,7 @@ class _Compiled:
                 shares[index] += 1
             shares[-1] = 1
             self.chances.append([share / (len(lookup) + 1) for share in shares])
-        #: per attribute, the same guess: the classes of its field that hold it
+        #: per attribute, the value classes of its field that hold it
         self.holds = tuple(
             frozenset(index for found, index in self.classes[field_position].items() if a in found)
             for a, (field_position, _) in enumerate(self.attributes)
