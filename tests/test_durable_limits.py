@@ -239,6 +239,9 @@ def test_durable_errors_while_building_are_engine_errors(monkeypatch: pytest.Mon
             )
 
     monkeypatch.setattr(_durable, "durable_rules_engine", Spy())
+    # Every rule in the ruleset asserted for every fact: no ruleset for a gate, no split.
+    monkeypatch.setattr(_durable, "_RULESET_COST", 10**9)
+    monkeypatch.setattr(_durable, "_MAX_COPIES", 0)
     monkeypatch.setattr(_durable, "_MAX_RULES", 3_000)  # two rulesets; the second fails
     monkeypatch.setattr(_durable, "_MAX_CHILDREN", 100)
     with monkeypatch.context() as patch:

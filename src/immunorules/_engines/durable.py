@@ -56,9 +56,26 @@ durable_rules' own limits (found by experiment on 2.0.28; numbers are durable's)
 :func:`_pack` keeps each of them out of reach: rules are packed into as many rulesets as needed,
 each with at most :data:`_MAX_RULES` rules, :data:`_MAX_ATTRIBUTES` attributes that can hold at
 once, :data:`_MAX_CHILDREN` children per node and a computed worst-case walk stack of at most
-:data:`_MAX_STACK`; deduplication leaves one rule per node. Each evaluation asserts the fact in
-every ruleset where at least one of its attributes holds (and always in the first, whose sentinel
-stands for the rules without tests).
+:data:`_MAX_STACK`; deduplication leaves one rule per node.
+
+What an evaluation costs is mostly durable's: each new session sets up (and ``delete_state``
+frees) over 8 kB of state for every rule of its ruleset, under a microsecond a rule (and the
+CPU caches it flushes slow the Python around it), so a fact asserted in one ruleset of all 200
+bundled rules costs about 150 us whatever it matches, in a ruleset of the about 21 bundled
+rules that allow its condition and disease area about 30 us. Rulesets are therefore small
+and *opened* by value classes: a fact is asserted only in the rulesets that a value class of
+it opens, and durable decides every rule of those. A ruleset is opened by the
+classes that hold one test of each of its rules (the rule's *gate*, or its test of the field
+the rules are split on), so every rule that can fire for a fact is in a ruleset the fact opens.
+:func:`_pack` picks the plan that costs least for an average fact: rules split on one field,
+each value class of it opening the rulesets of the rules that allow it (rules copied as
+needed; a copied rule is reported once), or rules grouped by gate. Rules split on a field may
+be refined by a second one (the bundled rules: the condition, then the disease area): the
+rules that allow a pair of classes get rulesets of their own, built at the first fact of that
+pair (only the pairs that occur are built, :data:`_MAX_REFINED` rules in all at most; beyond
+that, or if durable cannot build them, the split's rulesets serve). Every ruleset has its
+sentinel, so no asserted fact matches nothing; when rules without tests exist, every fact opens
+a ruleset, and the sentinel's firing stands for them.
 """
 
 from __future__ import annotations
@@ -93,6 +110,21 @@ _MAX_RULES: Final = 4000  # durable: 4,096 rules, the sentinel included
 _MAX_ATTRIBUTES: Final = 240  # durable: 254 fact properties, sid, id and the mark included
 _MAX_CHILDREN: Final = 400  # durable: 511 children per alpha node
 _MAX_STACK: Final = 56  # durable: 64 alpha nodes on the walk stack
+
+#: What asserting a fact in a session and deleting it costs whatever the ruleset, in rules'
+#: worth: durable sets up (and frees) per-rule state for every new session, about 0.8 us a rule
+#: against about 15 us a session on the machine it was measured on.
+_RULESET_COST: Final = 18
+#: A plan that copies rules into several rulesets holds this many times the rules at most,
+#: and this many more at most (each costs building time: about 0.1 ms a rule).
+_MAX_COPIES: Final = 8
+_MAX_EXTRA: Final = 2000
+#: ... and must cost at most this share of what the plan without copies costs.
+_SPLIT_GAIN: Final = 0.75
+#: Rules split on a field are refined by a second field when that leaves at most this share of
+#: the rules for an average fact; the refined rulesets hold this many rules in all at most.
+_REFINE_GAIN: Final = 0.85
+_MAX_REFINED: Final = 2000
 
 #: durable_rules' error codes, as its rules.h names them.
 _ERROR_CODES: Final = {
@@ -129,12 +161,13 @@ class _Ruleset:
     """One durable ruleset: its handle and, per tested field, the JSON text of each value class."""
 
     handle: int
-    always: bool  # asserted for every fact (the first ruleset, whose sentinel has a meaning)
+    always: bool  # asserted for every fact, whatever its values
     fields: tuple[tuple[int, tuple[str, ...]], ...]  # (field position, text per class)
 
 
 class DurableMatcher:
-    """Matches facts against rules with durable_rules, one short-lived session per ruleset."""
+    """Matches facts against rules with durable_rules, one short-lived session per ruleset that
+    the fact opens."""
 
     name = "durable"
 
@@ -149,38 +182,51 @@ class DurableMatcher:
         compiled = _Compiled(self._rules)
         self._fields = compiled.fields
         #: durable rule name -> the ids of the rules it stands for
-        self._rule_ids: dict[str, tuple[str, ...]] = {}
-        definitions: list[tuple[dict[str, Any], tuple[tuple[int, tuple[str, ...]], ...]]] = []
-        for pack in _pack(compiled):
-            definition: dict[str, Any] = {_SENTINEL: _rule([])}
-            for group in pack.groups:
-                name = f"g{group}"
-                definition[name] = _rule([compiled.names[a] for a in compiled.keys[group]])
-                self._rule_ids[name] = compiled.ids[group]
-            definitions.append((definition, compiled.texts(pack.attributes)))
+        self._rule_ids = {f"g{group}": ids for group, ids in enumerate(compiled.ids)}
+        packs = _pack(compiled)
         self._always = compiled.always
+        #: the rulesets asserted for every fact
+        self._asserted = frozenset(n for n, pack in enumerate(packs) if pack.opening is None)
+        #: per field that opens rulesets: for each value class, the rulesets it opens
+        self._opens = compiled.opens([pack.opening for pack in packs])
         self._sessions = itertools.count()
-        handles: list[int] = []
-        rulesets: list[_Ruleset] = []
-        with _LOCK:
-            try:
-                for number, (definition, fields) in enumerate(definitions):
-                    name = f"immunorules{next(_RULESET_NUMBERS)}"
-                    handle = durable_rules_engine.create_ruleset(name, json.dumps(definition))
-                    handles.append(handle)
-                    rulesets.append(_Ruleset(handle, number == 0, fields))
-            except Exception as exc:
-                for handle in handles:
-                    durable_rules_engine.delete_ruleset(handle)
-                raise EngineError(
-                    f"durable_rules could not build ruleset {len(handles) + 1} of "
-                    f"{len(definitions)} ({len(self._rules)} rules): {_describe(exc)}"
-                ) from exc
-        self._rulesets = tuple(rulesets)
-        self._handles = tuple(handles)
+        #: every ruleset's handle, the refinements' too (they are added as they are built)
+        self._handles: list[int] = []
         # No lock here: the matcher is unreachable, so none of its evaluations can be running.
         delete = durable_rules_engine.delete_ruleset
         weakref.finalize(self, _delete_rulesets, delete, self._handles).atexit = False
+        with _LOCK:
+            self._rulesets = self._create(compiled, packs)
+        #: split on a field: (that field, the refining field), see :meth:`_refined`
+        self._refine = _refinement(compiled, packs[0].split) if packs else None
+        self._compiled = compiled if self._refine else None
+        self._refinements: dict[tuple[int, int], tuple[_Ruleset, ...] | None] = {}
+        self._budget = _MAX_REFINED  # rules the refinements may still hold
+
+    def _create(self, compiled: _Compiled, packs: Sequence[_Pack]) -> tuple[_Ruleset, ...]:
+        """A durable ruleset per pack (the caller holds the lock); all or none."""
+        handles: list[int] = []
+        rulesets: list[_Ruleset] = []
+        try:
+            for pack in packs:
+                definition: dict[str, Any] = {_SENTINEL: _rule([])}
+                for group in pack.groups:
+                    names = [compiled.names[a] for a in compiled.keys[group]]
+                    definition[f"g{group}"] = _rule(names)
+                name = f"immunorules{next(_RULESET_NUMBERS)}"
+                handle = durable_rules_engine.create_ruleset(name, json.dumps(definition))
+                handles.append(handle)
+                fields = compiled.texts(pack.attributes)
+                rulesets.append(_Ruleset(handle, pack.opening is None, fields))
+        except Exception as exc:
+            for handle in handles:
+                durable_rules_engine.delete_ruleset(handle)
+            raise EngineError(
+                f"durable_rules could not build ruleset {len(handles) + 1} of "
+                f"{len(packs)} ({len(self._rules)} rules): {_describe(exc)}"
+            ) from exc
+        self._handles.extend(handles)
+        return tuple(rulesets)
 
     def __reduce__(self) -> tuple[type[DurableMatcher], tuple[tuple[RuleMatcher, ...]]]:
         """Copies and pickles rebuild the rulesets: a handle is never shared (nor deleted twice)."""
@@ -188,12 +234,7 @@ class DurableMatcher:
 
     def match(self, fact: Fact) -> frozenset[str]:
         """The ids of the rules whose every test holds for ``fact``."""
-        classes = [lookup.get(fact[name], none) for name, lookup, none in self._fields]
-        payloads = []
-        for ruleset in self._rulesets:
-            body = "".join([texts[classes[position]] for position, texts in ruleset.fields])
-            if body or ruleset.always:
-                payloads.append((ruleset.handle, body))
+        payloads = self._payloads(fact)
         fired: set[str] = set()
         with _LOCK:
             if self._broken is not None:
@@ -205,6 +246,65 @@ class DurableMatcher:
         for rule in fired:
             ids.update(self._rule_ids[rule])
         return frozenset(ids)
+
+    def _payloads(self, fact: Fact) -> list[tuple[int, str]]:
+        """The rulesets ``fact`` is asserted in (the refined ones of its pair of classes, else
+        those its value classes open), each with the derived attributes it carries there (the
+        JSON text after ``sid`` and the mark)."""
+        classes = [lookup.get(fact[name], none) for name, lookup, none in self._fields]
+        refined = None
+        if self._refine is not None:
+            key = (classes[self._refine[0]], classes[self._refine[1]])
+            refined = self._refinements.get(key)
+            if refined is None and key not in self._refinements:
+                refined = self._refined(key)
+        if refined is None:
+            numbers = set(self._asserted)
+            for position, opens in self._opens:
+                numbers.update(opens[classes[position]])
+            refined = tuple(self._rulesets[number] for number in sorted(numbers))
+        payloads = []
+        for ruleset in refined:
+            body = "".join([texts[classes[position]] for position, texts in ruleset.fields])
+            payloads.append((ruleset.handle, body))
+        return payloads
+
+    def _refined(self, key: tuple[int, int]) -> tuple[_Ruleset, ...] | None:
+        """The rulesets for the facts of the classes ``key`` of the split and the refining
+        field: the rules that allow both, in rulesets built at the first such fact, or ``None``
+        (use the split field's) once they would hold more than :data:`_MAX_REFINED` rules in all,
+        would not be smaller, or durable could not build them."""
+        compiled = self._compiled
+        assert compiled is not None and self._refine is not None
+        split, refining = self._refine
+        holds = compiled.holds
+        allowed = [
+            group
+            for group, tested in enumerate(compiled.tested)
+            if split not in tested or key[0] in holds[tested[split]]
+        ]
+        groups = [
+            group
+            for group in allowed
+            if refining not in (tested := compiled.tested[group])
+            or key[1] in holds[tested[refining]]
+        ]
+        with _LOCK:
+            if key in self._refinements:
+                return self._refinements[key]
+            rulesets = None
+            if len(groups) < len(allowed) and len(groups) <= self._budget:
+                packs: list[_Pack] = []
+                if groups or compiled.always:
+                    _fill(compiled, packs, groups, None)
+                try:
+                    rulesets = self._create(compiled, packs)
+                except EngineError:
+                    pass  # a refinement durable cannot build is not used
+                else:
+                    self._budget -= len(groups)
+            self._refinements[key] = rulesets
+            return rulesets
 
     def _evaluate(self, handle: int, body: str, fired: set[str]) -> None:
         """Assert one fact in a new session of ``handle``, run its actions, delete the session."""
@@ -289,6 +389,47 @@ class _Compiled:
             (name, lookup, len(classes))
             for name, lookup, classes in zip(names, lookups, self.classes, strict=True)
         )
+        # A guess at how often a value class holds: its share of the values the rules name for
+        # its field, one more standing for the values no rule names (the last class).
+        self.chances: list[list[float]] = []
+        for lookup, classes in zip(lookups, self.classes, strict=True):
+            shares = [0.0] * (len(classes) + 1)
+            for index in lookup.values():
+                shares[index] += 1
+            shares[-1] = 1
+            self.chances.append([share / (len(lookup) + 1) for share in shares])
+        #: per attribute, the value classes of its field that hold it
+        self.holds = tuple(
+            frozenset(index for found, index in self.classes[field_position].items() if a in found)
+            for a, (field_position, _) in enumerate(self.attributes)
+        )
+        #: per group, its attribute on each field it tests (rules test a field once)
+        self.tested = [{self.attributes[a][0]: a for a in key} for key in self.keys]
+
+    def chance(self, attribute: int) -> float:
+        """A guess at how often ``attribute`` holds."""
+        chances = self.chances[self.attributes[attribute][0]]
+        return sum(chances[index] for index in self.holds[attribute])
+
+    def opens(
+        self, openings: Sequence[set[tuple[int, int]] | None]
+    ) -> tuple[tuple[int, tuple[tuple[int, ...], ...]], ...]:
+        """Per field that opens a ruleset, for each value class (the last: a value no rule
+        names), the numbers of the rulesets it opens (``openings[n]``, ruleset ``n``'s
+        ``(field position, class)`` pairs; ``None``: asserted for every fact)."""
+        out = []
+        for field_position, classes in enumerate(self.classes):
+            opens = tuple(
+                tuple(
+                    n
+                    for n, opening in enumerate(openings)
+                    if opening is not None and (field_position, index) in opening
+                )
+                for index in range(len(classes) + 1)
+            )
+            if any(opens):
+                out.append((field_position, opens))
+        return tuple(out)
 
     def texts(self, attributes: Iterable[int]) -> tuple[tuple[int, tuple[str, ...]], ...]:
         """Per field with attributes in this ruleset, the JSON text of each value class."""
@@ -323,25 +464,162 @@ class _Pack:
     root: _Node = field(default_factory=_Node)  # the mark's node: the sentinel ends here
     groups: list[int] = field(default_factory=list)
     attributes: set[int] = field(default_factory=set)
+    #: the (field position, value class) pairs that open it: a fact of none of them is not
+    #: asserted in it (none of its rules can fire); ``None``: asserted for every fact
+    opening: set[tuple[int, int]] | None = None
+    split: int | None = None  # the field the rules are split on, if they are
     counts: dict[int, dict[Scalar, int]] = field(default_factory=dict)
     widest: dict[int, int] = field(default_factory=dict)
     width: int = 0  # how many attributes one fact can hold at most
 
 
 def _pack(compiled: _Compiled) -> list[_Pack]:
-    """Rule groups, in prefix-tree order, packed into rulesets kept under durable's limits."""
-    packs = [_Pack()]
-    attributes = compiled.attributes
+    """Rule groups packed into rulesets kept under durable's limits, and what opens each.
+
+    Every new session costs durable about :data:`_RULESET_COST` rules' worth of work, whatever
+    its ruleset, on top of about one unit per rule in the ruleset (its per-rule state is set up
+    and freed every time). Of two plans, the one with the smaller cost for an average fact
+    (each value a rule names as likely as any other, and as the values no rule names together):
+
+    * split on one field: per value class of that field, a ruleset (or more, under the limits)
+      of the groups that allow it, opened by that class alone, so that each fact is asserted
+      in one ruleset (rules copied into :data:`_MAX_COPIES` times as many at most);
+    * gated: each group goes with its gate (its attribute least likely to hold); the groups of
+      a gate get rulesets of their own, opened by the classes that hold the gate, when that
+      is cheaper on average than sharing the first ruleset (asserted for every fact when there
+      are rules without tests, whose sentinel stands for them; else opened by every gate of its
+      groups) with the groups of every other gate.
+    """
+    gated = _gated(compiled)
+    cost = sum(_opened(compiled, pack) * (_RULESET_COST + len(pack.groups)) for pack in gated)
+    cost *= _SPLIT_GAIN  # copies cost building time and memory: a split must be clearly cheaper
+    best: int | None = None
+    groups = len(compiled.keys)
+    for position in range(len(compiled.classes)):
+        sizes = _split_sizes(compiled, position)
+        if sum(sizes) > min(_MAX_COPIES * groups, groups + _MAX_EXTRA):
+            continue
+        chances = compiled.chances[position]
+        split = sum(c * (_RULESET_COST + n) for c, n in zip(chances, sizes, strict=True))
+        if split < cost:
+            best, cost = position, split
+    return gated if best is None else _split(compiled, best)
+
+
+def _split_sizes(compiled: _Compiled, position: int) -> list[int]:
+    """How many groups allow each value class of the field at ``position``."""
+    classes = compiled.classes[position]
+    free = sum(1 for tested in compiled.tested if position not in tested)
+    sizes = [free] * (len(classes) + 1)
+    for tested in compiled.tested:
+        attribute = tested.get(position)
+        if attribute is not None:
+            for index in compiled.holds[attribute]:
+                sizes[index] += 1
+    return sizes
+
+
+def _split(compiled: _Compiled, position: int) -> list[_Pack]:
+    """Per value class of the field at ``position``, rulesets of the groups that allow it."""
+    packs: list[_Pack] = []
+    for index in range(len(compiled.classes[position]) + 1):
+        groups = [
+            group
+            for group, tested in enumerate(compiled.tested)
+            if position not in tested or index in compiled.holds[tested[position]]
+        ]
+        if groups or compiled.always:  # the sentinel of one stands for the rules without tests
+            _fill(compiled, packs, groups, {(position, index)})
+    for pack in packs:
+        pack.split = position
+    return packs
+
+
+def _refinement(compiled: _Compiled, split: int | None) -> tuple[int, int] | None:
+    """Rules split on the field at ``split``: that field and the field whose classes, with
+    its, leave the fewest rules for an average fact (fields taken as independent), if that is
+    at most :data:`_REFINE_GAIN` of the rules the split leaves."""
+    if split is None:
+        return None
+    chances = compiled.chances
+
+    def allowing(tested: dict[int, int], position: int) -> float:
+        attribute = tested.get(position)
+        if attribute is None:
+            return 1.0
+        return sum(chances[position][index] for index in compiled.holds[attribute])
+
+    first = [allowing(tested, split) for tested in compiled.tested]
+    best, fewest = None, sum(first) * _REFINE_GAIN
+    for position in range(len(compiled.classes)):
+        if position != split:
+            rules = sum(
+                share * allowing(tested, position)
+                for share, tested in zip(first, compiled.tested, strict=True)
+            )
+            if rules < fewest:
+                best, fewest = position, rules
+    return None if best is None else (split, best)
+
+
+def _gated(compiled: _Compiled) -> list[_Pack]:
+    """Each group with its gate, and a gate's groups apart when that is cheaper (:func:`_pack`)."""
+    by_gate: dict[int, list[int]] = {}
     for group, key in enumerate(compiled.keys):
-        if not _add(packs[-1], group, key, attributes):
-            packs.append(_Pack())
-            if not _add(packs[-1], group, key, attributes):
+        by_gate.setdefault(_gate(compiled, key), []).append(group)
+    shared: list[int] = []
+    apart: list[list[int]] = []
+    for gate, groups in sorted(by_gate.items()):
+        chance = compiled.chance(gate)
+        if len(groups) * (1 - chance) > chance * _RULESET_COST:
+            apart.append(groups)
+        else:
+            shared.extend(groups)
+    packs: list[_Pack] = []
+    if shared or compiled.always:
+        _fill(compiled, packs, sorted(shared), None if compiled.always else set())
+    for groups in apart:
+        _fill(compiled, packs, groups, set())
+    for pack in packs:
+        if pack.opening is not None:
+            for group in pack.groups:
+                gate = _gate(compiled, compiled.keys[group])
+                field_position = compiled.attributes[gate][0]
+                pack.opening.update((field_position, i) for i in compiled.holds[gate])
+    return packs
+
+
+def _gate(compiled: _Compiled, key: tuple[int, ...]) -> int:
+    """The attribute of ``key`` (a group's, not empty) least likely to hold: the group's gate."""
+    return min(key, key=lambda a: (compiled.chance(a), a))
+
+
+def _opened(compiled: _Compiled, pack: _Pack) -> float:
+    """A guess at how often ``pack`` is asserted."""
+    if pack.opening is None:
+        return 1.0
+    return min(1.0, sum(compiled.chances[p][i] for p, i in pack.opening))
+
+
+def _fill(
+    compiled: _Compiled,
+    packs: list[_Pack],
+    groups: Sequence[int],
+    opening: set[tuple[int, int]] | None,
+) -> None:
+    """Add rulesets holding ``groups`` (in this order) to ``packs``, each opened by ``opening``
+    (a copy each)."""
+    packs.append(_Pack(opening=None if opening is None else set(opening)))
+    for group in groups:
+        key = compiled.keys[group]
+        if not _add(packs[-1], group, key, compiled.attributes):
+            packs.append(_Pack(opening=None if opening is None else set(opening)))
+            if not _add(packs[-1], group, key, compiled.attributes):
                 raise EngineError(
                     f"durable_rules cannot take rule {compiled.ids[group][0]!r}: it has "
                     f"{len(key)} tests, more than the {_MAX_ATTRIBUTES} that fit in one fact "
                     "(durable_rules allows at most 254 properties); use engine='native'"
                 )
-    return packs
 
 
 def _add(
@@ -469,6 +747,6 @@ def _describe(exc: BaseException) -> str:
     return f"{text} ({meaning})" if meaning else text
 
 
-def _delete_rulesets(delete: Callable[[int], object], handles: tuple[int, ...]) -> None:
+def _delete_rulesets(delete: Callable[[int], object], handles: Sequence[int]) -> None:
     for handle in handles:
         delete(handle)
