@@ -40,7 +40,7 @@ from .._model.result import Dependency, Value
 from .._model.rules import Rule
 from .._model.schema import Schema
 from .._model.space import FlatSpace
-from .._policy import plan
+from .._policy import Effects, Plan, collect, effects_of, part_effects, tables
 from .making import made
 
 __all__ = [
@@ -172,6 +172,11 @@ class Depends:
         self._labels: dict[str, str] = {}  # category and class names by id
         # a category's line and avoids by (category, the rules touching it that fire)
         self._categories: BoundedCache[tuple[str, int], Any] = BoundedCache(MAX_CACHED)
+        # the policy's plan of one part of a result by (kind, name, its rules that fire),
+        # shared with result building (the same rules, the same bits)
+        self._part_plans: BoundedCache[tuple[str, str, int], Plan] = BoundedCache(MAX_CACHED)
+        self._effects: list[Effects] | None = None  # each rule's effects, read on first use
+        self._part_effects: dict[tuple[int, str, str], Effects] = {}
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -457,24 +462,45 @@ class Depends:
         """A category's suggestion line (tier, classes, direction; None when it has none) and
         avoided (category, class) pairs, when the rules of ``bits`` (all those touching it
         that fire) fire."""
-        rules = []
-        rest = bits
-        while rest:
-            low = rest & -rest
-            rules.append(self.rules[low.bit_length() - 1])
-            rest ^= low
-        steps = plan(rules, self.schema)
+        steps = self.part_plan("category", category, bits)
         line = None
-        for found in steps.suggestions:
+        for found in steps.suggestions:  # only the category's own lines
             fields = dict(found.fields)
-            if fields["category"] == category:
-                line = (fields["tier"], fields["subcategories"], fields["direction"])
+            line = (fields["tier"], fields["subcategories"], fields["direction"])
         pairs = frozenset(
             (fields["category"], fields["subcategory"])
             for fields in (dict(found.fields) for found in steps.avoided)
-            if fields["category"] == category
         )
         return line, pairs
+
+    def part_plan(self, kind: str, name: str, bits: int) -> Plan:
+        """What the collect policy makes of one part of a result (``kind`` ``"category"`` or
+        ``"advisory"``, its ``name``) when the rules of ``bits`` (those touching it that
+        fire) fire: the plan of their effects on that part alone, whose lines' reason
+        positions count the rules of ``bits`` in id order. Kept per part and rules, for
+        these dependencies and for the results built from the same rules."""
+        key = (kind, name, bits)
+        found = self._part_plans.get(key)
+        if found is None:
+            effects = self._effects
+            if effects is None:
+                effects = self._effects = [effects_of(rule, self.schema) for rule in self.rules]
+            restricted = self._part_effects
+            chosen = []
+            rest = bits
+            while rest:
+                low = rest & -rest
+                index = low.bit_length() - 1
+                mine = restricted.get((index, kind, name))
+                if mine is None:
+                    mine = restricted[(index, kind, name)] = part_effects(
+                        effects[index], kind, name
+                    )
+                chosen.append(mine)
+                rest ^= low
+            found = collect(chosen, tables(self.schema))
+            self._part_plans.put(key, found)
+        return found
 
     def _change(self, before: _Summary, after: _Summary) -> _Change | None:
         """What changes from ``before`` to ``after``; None when nothing does (an advisory that
