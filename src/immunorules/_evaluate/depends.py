@@ -81,20 +81,34 @@ def _no_warnings(profile: ConditionProfile) -> tuple[str, ...]:
 profile_warnings: Final = _find_warnings()
 
 
-class _Summary(NamedTuple):
-    """A plan without reasons: each suggested category's (tier, classes, direction), the
-    avoided (category, class) pairs, the advisory keys."""
+_Piece = tuple[
+    tuple[str, ...], tuple[tuple[tuple[int, int], str, str], ...], tuple[str, ...], tuple[str, ...]
+]
+"""What changes in one category: its phrases (the suggestion line's), each avoidance that
+changes (the rank of its class or category, that id, its phrase), the ids whose avoidance the
+phrases already say, and the category and class ids affected. Plain tuples of strings and
+ints, like the other cached values here: the garbage collector stops tracking them."""
 
-    suggested: dict[str, tuple[str, tuple[str, ...], Any]]
-    avoided: frozenset[tuple[str, str | None]]
-    advisories: frozenset[str]
+#: A category that does not change.
+_SAME: Final[_Piece] = ((), (), (), ())
+
+_Change = tuple[tuple[str, ...], tuple[str, ...]]
+"""What stating a field as one group of values would change: short phrases (e.g.
+"antifolate csDMARDs avoided") and the category and class ids affected."""
+
+_Lines = tuple[tuple[str, tuple[str, ...], Any] | None, tuple[tuple[str, str | None], ...]]
+"""A category's suggestion line (tier, classes, direction; None when it has none) and its
+avoided (category, class) pairs, sorted."""
+
+_NO_LINES: Final[_Lines] = (None, ())
 
 
-class _Change(NamedTuple):
-    """What stating a field as one group of values would change."""
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
 
-    parts: tuple[str, ...]  # short phrases, e.g. "antifolate csDMARDs avoided"
-    affects: frozenset[str]  # category and class ids
+
+def _pair_order(pair: tuple[str, str | None]) -> tuple[str, str]:
+    return (pair[0], pair[1] or "")
 
 
 class _Part(NamedTuple):
@@ -119,13 +133,22 @@ class _Flat(NamedTuple):
     parts: tuple[_Part, ...]  # the parts of a result a rule testing it touches
 
 
+_Step = tuple[int, _Flat, int, int, "BoundedCache[int, int]", Callable[[Any], Any]]
+"""A wanted field: its flat position, itself, the AND of the masks for None of the other
+wanted fields, that AND with the rules testing it, its cache of relevant rules, and the
+lookup of its dependencies."""
+
+
 class Wanted(NamedTuple):
     """The fields not stated that some rule tests (flat positions, in field order), each with
-    the AND of the masks for None of the others, and whether the condition is one of them."""
+    the AND of the masks for None of the others (:data:`_Step`), whether the condition is one
+    of them, and the rules of every part of a result a rule testing one of them may change
+    (no other rule can make a difference to their dependencies)."""
 
     fields: tuple[int, ...]
-    steps: tuple[tuple[int, _Flat, int, int], ...]  # (flat, it, others' masks, and testing)
+    steps: tuple[_Step, ...]
     condition: bool
+    scope: int
 
 
 class Depends:
@@ -152,13 +175,14 @@ class Depends:
         self._wholes: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
             MAX_CACHED
         )
-        # the rules of the parts touched by a field's live rules, by (field, live rules)
-        self._relevant: BoundedCache[tuple[int, int], int] = BoundedCache(MAX_CACHED)
+        # per flat field: the rules of the parts its live rules touch, by those rules
+        self._relevant: list[BoundedCache[int, int]] = []
         self._groups: list[tuple[int, _Flat]] = []
-        # (): no dependency, else the one dependency
-        self._dependencies: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
-            MAX_CACHED
-        )
+        # per flat field: (): no dependency, else the one dependency, by the rules holding on
+        # the other fields (narrowed to the parts it may change) and, for a condition, the area
+        self._dependencies: list[BoundedCache[Any, tuple[Dependency, ...]]] = []
+        # a dependency by its field and its ways of changing (phrases, values, ids)
+        self._assembled: BoundedCache[tuple[Any, ...], Dependency] = BoundedCache(MAX_CACHED)
         # a set field's group mask by (flat field, the set)
         self._group_masks: BoundedCache[tuple[int, Any], int] = BoundedCache(MAX_CACHED)
         # the parts the rules of a difference touch, by (flat field, difference)
@@ -166,12 +190,14 @@ class Depends:
             MAX_CACHED
         )
         # what a difference changes, by (flat field, the rules of its parts that fire, it)
-        self._changes: BoundedCache[tuple[int, int, int], tuple[_Change | None]] = BoundedCache(
+        self._changes: BoundedCache[tuple[int, int, int], _Change | tuple[()]] = BoundedCache(
             MAX_CACHED
         )
         self._labels: dict[str, str] = {}  # category and class names by id
         # a category's line and avoids by (category, the rules touching it that fire)
-        self._categories: BoundedCache[tuple[str, int], Any] = BoundedCache(MAX_CACHED)
+        self._categories: BoundedCache[tuple[str, int], _Lines] = BoundedCache(MAX_CACHED)
+        # what changes in a category by (category, its rules that fire before, after)
+        self._pieces: BoundedCache[tuple[str, int, int], _Piece] = BoundedCache(MAX_CACHED)
         # the policy's plan of one part of a result by (kind, name, its rules that fire),
         # shared with result building (the same rules, the same bits)
         self._part_plans: BoundedCache[tuple[str, str, int], Plan] = BoundedCache(MAX_CACHED)
@@ -208,6 +234,8 @@ class Depends:
             testing ^= everything  # the rules that tell its values apart
             touched = tuple(part for part in parts if part.mask & testing)
             flats.append(_Flat(name, field, group, masks, values, testing, touched))
+        self._relevant = [BoundedCache(MAX_CACHED) for _ in flats]
+        self._dependencies = [BoundedCache(MAX_CACHED) for _ in flats]
         for index, flat in enumerate(flats):
             if None in flat.masks:  # may be not stated: found by its profile field
                 self._position.setdefault(flat.field, index)
@@ -276,12 +304,19 @@ class Depends:
             for k in range(count - 1, -1, -1):
                 after[k] = after[k + 1] & flats[fields[k]].masks[None]
             before = self._everything
-            steps = []
+            steps: list[_Step] = []
+            scope = 0
             for k, index in enumerate(fields):
+                flat = flats[index]
                 others = before & after[k + 1]
-                steps.append((index, flats[index], others, others & flats[index].testing))
-                before &= flats[index].masks[None]
-            found = Wanted(fields, tuple(steps), self._condition in fields)
+                testing = others & flat.testing
+                for part in flat.parts:
+                    if part.mask & testing:
+                        scope |= part.mask
+                cache = self._dependencies[index]
+                steps.append((index, flat, others, testing, self._relevant[index], cache.get))
+                before &= flat.masks[None]
+            found = Wanted(fields, tuple(steps), self._condition in fields, scope)
             self._wanted.put(unstated, found)
         return found
 
@@ -290,6 +325,7 @@ class Depends:
         every stated field allows; ``area``: the disease area, when the condition is wanted.
         The fields not stated hold their masks for None: with ``rest`` (and, for a condition,
         the area) they decide every dependency, so profiles alike share them."""
+        rest &= wanted.scope
         key = (wanted.fields, rest, area)
         whole = self._wholes.get(key)
         if whole is None:
@@ -299,28 +335,27 @@ class Depends:
 
     def _depends_on(self, wanted: Wanted, rest: int, area: str | None) -> tuple[Dependency, ...]:
         found: list[Dependency] = []
-        get = self._dependencies.get
-        relevant_get = self._relevant.get
         condition = self._condition
-        for i, flat, others_unstated, testing in wanted.steps:
-            if not rest & testing:  # no rule testing it holds on every other field
+        for i, flat, others_unstated, testing, relevant_of, known_get in wanted.steps:
+            live = rest & testing
+            if not live:  # no rule testing it holds on every other field
                 continue
             others = rest & others_unstated
             field_area = area if i == condition else None
             if field_area is not None:  # only the conditions of its area may be stated
                 others &= self._reach(i, field_area)
-            live = others & flat.testing
-            if not live:
-                continue
-            relevant = relevant_get((i, live))  # only the parts those rules touch can change
+                live = others & flat.testing
+                if not live:
+                    continue
+            relevant = relevant_of.get(live)  # only the parts those rules touch can change
             if relevant is None:
                 relevant = 0
                 for part in flat.parts:
                     if part.mask & live:
                         relevant |= part.mask
-                self._relevant.put((i, live), relevant)
+                relevant_of.put(live, relevant)
             others &= relevant
-            known = get((i, others, field_area))
+            known = known_get(others if field_area is None else (others, field_area))
             if known is None:
                 known = self.cached(i, others, field_area)
             found.extend(known)
@@ -344,12 +379,14 @@ class Depends:
     def cached(self, index: int, others: int, area: str | None) -> tuple[Dependency, ...]:
         """:meth:`dependency` as a tuple (empty: none), kept in the cache by its arguments
         (``others`` already narrowed to the parts the field's live rules touch)."""
-        key = (index, others, area)
-        known = self._dependencies.get(key)
+        self.flats()
+        cache = self._dependencies[index]
+        key = others if area is None else (others, area)
+        known = cache.get(key)
         if known is None:
             made = self.dependency(index, others, area)
             known = () if made is None else (made,)
-            self._dependencies.put(key, known)
+            cache.put(key, known)
         return known
 
     def dependency(self, index: int, others: int, area: str | None = None) -> Dependency | None:
@@ -371,18 +408,34 @@ class Depends:
                 by_fired.setdefault(fired, []).append(value)
         if not by_fired:
             return None
-        changes: dict[tuple[str, ...], tuple[list[Any], frozenset[str]]] = {}
+        changes: dict[tuple[str, ...], tuple[list[Any], tuple[str, ...]]] = {}
         for fired, group in by_fired.items():
             change = self._change_of(index, flat, base, fired ^ base)
             if change is None:
                 continue
-            known = changes.get(change.parts)
+            phrases, ids = change
+            known = changes.get(phrases)
             if known is None:
-                changes[change.parts] = (list(group), change.affects)
+                changes[phrases] = (list(group), ids)
             else:
                 known[0].extend(group)
         if not changes:
             return None
+        # the same ways of changing make the same dependency (many profiles share them)
+        signature = (
+            index,
+            tuple((parts, tuple(group), ids) for parts, (group, ids) in changes.items()),
+        )
+        same = self._assembled.get(signature)
+        if same is None:
+            same = self._assemble(flat, changes)
+            self._assembled.put(signature, same)
+        return same
+
+    def _assemble(
+        self, flat: _Flat, changes: dict[tuple[str, ...], tuple[list[Any], tuple[str, ...]]]
+    ) -> Dependency:
+        """The dependency on ``flat`` from its ways of changing (phrases: values, ids)."""
         if flat.group:  # a set field: the smallest member sets of each way it changes
             for group, _ in changes.values():
                 group[:] = _smallest(group)
@@ -390,7 +443,7 @@ class Depends:
         changing = sorted((v for group, _ in changes.values() for v in group), key=rank.__getitem__)
         affects: set[str] = set()
         for _, ids in changes.values():
-            affects |= ids
+            affects.update(ids)
         pieces = []
         for phrases, (group, _) in sorted(
             changes.items(), key=lambda item: min(rank[v] for v in item[1][0])
@@ -414,7 +467,9 @@ class Depends:
         touched_key = (index, diff)
         found = self._touched.get(touched_key)
         if found is None:
-            touched = tuple(part for part in flat.parts if part.mask & diff)
+            touched = tuple(
+                sorted((part for part in flat.parts if part.mask & diff), key=self._order)
+            )
             within = 0
             for part in touched:
                 within |= part.mask
@@ -424,61 +479,138 @@ class Depends:
         key = (index, base & within, diff)
         known = self._changes.get(key)
         if known is None:
-            fired = base ^ diff
-            change = self._change(self._partial(base, touched), self._partial(fired, touched))
-            known = (change,)
+            known = self._change(touched, base, base ^ diff) or ()
             self._changes.put(key, known)
-        return known[0]
+        return known or None
+
+    def _order(self, part: _Part) -> tuple[int, int, str]:
+        """Categories first, in the schema's order, then advisories (by key)."""
+        if part.kind == "category":
+            return (0, self.schema.category_order.get(part.name, -1), part.name)
+        return (1, 0, part.name)
 
     # -- answers -----------------------------------------------------------------------------
 
-    def _partial(self, fired: int, parts: Sequence[_Part]) -> _Summary:
-        """The answer's ``parts`` when ``fired`` fire."""
-        suggested: dict[str, tuple[str, tuple[str, ...], Any]] = {}
-        avoided: frozenset[tuple[str, str | None]] = frozenset()
-        advisories = set()
+    def _change(self, parts: Sequence[_Part], before: int, after: int) -> _Change | None:
+        """What changes in ``parts`` (in :meth:`_order`) when ``after`` fire instead of
+        ``before``; None when nothing does (an advisory that only disappears is no change).
+        Put together from each category's own change (:meth:`_piece`), which many answers
+        share: its phrases in category order, then the avoidances not said yet (by the rank
+        of their class or category), then the advisories that appear (by key)."""
+        phrases: list[str] = []
+        avoided: list[tuple[tuple[int, int], str, str]] = []
+        shown: set[str] = set()
+        affects: set[str] = set()
+        added: list[str] = []
+        changed = False
+        pieces = self._pieces
         for part in parts:
-            bits = fired & part.mask
+            mask = part.mask
+            old, new = before & mask, after & mask
+            if old == new:  # the same rules: the same lines
+                continue
             if part.kind == "advisory":
-                if bits:
-                    advisories.add(part.name)
+                if new and not old:
+                    added.append(part.name)
                 continue
-            if not bits:
+            key = (part.name, old, new)
+            piece = pieces.get(key)
+            if piece is None:
+                piece = self._piece(part.name, old, new)
+                pieces.put(key, piece)
+            if piece is _SAME:
                 continue
-            key = (part.name, bits)
-            known = self._categories.get(key)
-            if known is None:
-                known = self._category(part.name, bits)
-                self._categories.put(key, known)
-            line, pairs = known
-            if line is not None:
-                suggested[part.name] = line
-            avoided |= pairs
-        return _Summary(suggested, avoided, frozenset(advisories))
+            changed = True
+            phrases.extend(piece[0])
+            avoided.extend(piece[1])
+            shown.update(piece[2])
+            affects.update(piece[3])
+        if not (changed or added):
+            return None
+        avoided.sort(key=_first)
+        phrases.extend(text for _, target, text in avoided if target not in shown)
+        phrases.extend(f"advisory {key}" for key in sorted(added))
+        return tuple(phrases), tuple(sorted(affects))
 
-    def _category(
-        self, category: str, bits: int
-    ) -> tuple[tuple[str, tuple[str, ...], Any] | None, frozenset[tuple[str, str | None]]]:
-        """A category's suggestion line (tier, classes, direction; None when it has none) and
-        avoided (category, class) pairs, when the rules of ``bits`` (all those touching it
-        that fire) fire."""
-        steps = self.part_plan("category", category, bits)
+    def _lines(self, category: str, bits: int) -> _Lines:
+        """:meth:`_category`, kept per category and its rules that fire."""
+        if not bits:
+            return _NO_LINES
+        key = (category, bits)
+        known = self._categories.get(key)
+        if known is None:
+            known = self._category(category, bits)
+            self._categories.put(key, known)
+        return known
+
+    def _piece(self, category: str, before: int, after: int) -> _Piece:
+        """What changes in one category when the rules of ``after`` touching it fire instead
+        of those of ``before``: :data:`_SAME` when nothing does."""
+        old, old_sorted = self._lines(category, before)
+        new, new_sorted = self._lines(category, after)
+        if old == new and old_sorted == new_sorted:
+            return _SAME
+        old_pairs, new_pairs = frozenset(old_sorted), frozenset(new_sorted)
+        phrases: list[str] = []
+        affects: set[str] = set()
+        shown: set[str] = set()
+        now_avoided = new_pairs - old_pairs
+        if old != new and category in self.schema.category_order:
+            affects.add(category)
+            name = self._label(category)
+            if new is None:
+                if (category, None) in new_pairs:
+                    phrases.append(f"{name} avoided")
+                    shown.add(category)
+                else:
+                    phrases.append(f"{name} not suggested")
+            elif old is None:
+                phrases.append(f"{name} suggested ({_TIER_WORDS[new[0]]})")
+            else:
+                if old[0] != new[0]:
+                    phrases.append(f"{name} {_TIER_WORDS[new[0]]}")
+                gone = [sub for sub in old[1] if sub not in new[1]]
+                came = [sub for sub in new[1] if sub not in old[1]]
+                if gone:
+                    avoided = [s for s in gone if (category, s) in now_avoided]
+                    if avoided:
+                        phrases.append(f"{self._names(avoided)} avoided")
+                        shown.update(avoided)
+                    rest = [s for s in gone if s not in avoided]
+                    if rest:
+                        phrases.append(f"{self._names(rest)} dropped")
+                if came:
+                    phrases.append(f"{self._names(came)} added")
+        changed: list[tuple[tuple[int, int], str, str]] = []
+        for category_id, sub in new_pairs ^ old_pairs:
+            target = sub or category_id
+            affects.add(target)
+            name = self._names([target])
+            text = f"{name} avoided" if (category_id, sub) in new_pairs else f"{name} not avoided"
+            changed.append((self._rank(target), target, text))
+        changed.sort(key=_first)
+        return tuple(phrases), tuple(changed), tuple(shown), tuple(affects)
+
+    def _category(self, category: str, bits: int) -> _Lines:
+        """A category's suggestion line and avoided pairs (:data:`_Lines`), when the rules of
+        ``bits`` (all those touching it that fire) fire."""
+        steps = self.part_plan("category", category, bits, keep=False)
         line = None
         for found in steps.suggestions:  # only the category's own lines
             fields = dict(found.fields)
             line = (fields["tier"], fields["subcategories"], fields["direction"])
-        pairs = frozenset(
+        pairs = {
             (fields["category"], fields["subcategory"])
             for fields in (dict(found.fields) for found in steps.avoided)
-        )
-        return line, pairs
+        }
+        return line, tuple(sorted(pairs, key=_pair_order))
 
-    def part_plan(self, kind: str, name: str, bits: int) -> Plan:
+    def part_plan(self, kind: str, name: str, bits: int, *, keep: bool = True) -> Plan:
         """What the collect policy makes of one part of a result (``kind`` ``"category"`` or
         ``"advisory"``, its ``name``) when the rules of ``bits`` (those touching it that
         fire) fire: the plan of their effects on that part alone, whose lines' reason
-        positions count the rules of ``bits`` in id order. Kept per part and rules, for
-        these dependencies and for the results built from the same rules."""
+        positions count the rules of ``bits`` in id order. Kept (unless not ``keep``) per
+        part and rules, for the results built from the same rules."""
         key = (kind, name, bits)
         found = self._part_plans.get(key)
         if found is None:
@@ -499,64 +631,9 @@ class Depends:
                 chosen.append(mine)
                 rest ^= low
             found = collect(chosen, tables(self.schema))
-            self._part_plans.put(key, found)
+            if keep:
+                self._part_plans.put(key, found)
         return found
-
-    def _change(self, before: _Summary, after: _Summary) -> _Change | None:
-        """What changes from ``before`` to ``after``; None when nothing does (an advisory that
-        only disappears is no change)."""
-        added = after.advisories - before.advisories
-        if before.suggested == after.suggested and before.avoided == after.avoided and not added:
-            return None
-        parts: list[str] = []
-        affects: set[str] = set()
-        now_avoided = after.avoided - before.avoided
-        shown_avoided: set[str] = set()
-        categories = self.schema.categories
-        for category in categories:
-            old, new = before.suggested.get(category), after.suggested.get(category)
-            if old == new:
-                continue
-            affects.add(category)
-            name = self._label(category)
-            if new is None:
-                if (category, None) in after.avoided:
-                    parts.append(f"{name} avoided")
-                    shown_avoided.add(category)
-                else:
-                    parts.append(f"{name} not suggested")
-                continue
-            if old is None:
-                parts.append(f"{name} suggested ({_TIER_WORDS[new[0]]})")
-                continue
-            if old[0] != new[0]:
-                parts.append(f"{name} {_TIER_WORDS[new[0]]}")
-            gone = [sub for sub in old[1] if sub not in new[1]]
-            came = [sub for sub in new[1] if sub not in old[1]]
-            if gone:
-                avoided = [s for s in gone if (category, s) in now_avoided]
-                if avoided:
-                    parts.append(f"{self._names(avoided)} avoided")
-                    shown_avoided.update(avoided)
-                rest = [s for s in gone if s not in avoided]
-                if rest:
-                    parts.append(f"{self._names(rest)} dropped")
-            if came:
-                parts.append(f"{self._names(came)} added")
-        for category, sub in sorted(
-            after.avoided ^ before.avoided, key=lambda pair: self._rank(pair[1] or pair[0])
-        ):
-            target = sub or category
-            affects.add(target)
-            if target in shown_avoided:
-                continue
-            name = self._names([target])
-            parts.append(
-                f"{name} avoided" if (category, sub) in after.avoided else f"{name} not avoided"
-            )
-        for key in sorted(added):
-            parts.append(f"advisory {key}")
-        return _Change(tuple(parts), frozenset(affects))
 
     def _rank(self, name: str) -> tuple[int, int]:
         schema = self.schema
@@ -850,7 +927,7 @@ class ColumnarDepends:
             key = (part.name, value)
             known = depends._categories.get(key)
             if known is None:
-                known = depends._category(part.name, value) if value else (None, frozenset())
+                known = depends._category(part.name, value) if value else _NO_LINES
                 depends._categories.put(key, known)
             found.append(ids.setdefault((part.name, known), len(ids)))
         return np.asarray(found, dtype=np.int64)[inverse]
