@@ -29,6 +29,7 @@ a line itself: that is the collect policy's.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, NamedTuple
@@ -56,6 +57,8 @@ __all__ = [
 EFFECT_LENGTH: Final = 120
 #: The bound of each cache (per knowledge base).
 MAX_CACHED: Final = 16384
+#: The numbers of :class:`Wanted` stay below this (they are part of an int key).
+_MAX_NUMBER: Final = 2**32
 
 _TIER_WORDS: Final = {"first_line": "first line", "escalation": "escalation", "flagged": "flagged"}
 
@@ -118,6 +121,12 @@ class _Part(NamedTuple):
     kind: str  # "category" or "advisory"
     name: str
     mask: int
+    number: int  # its place among the parts
+
+
+_Touched = tuple[tuple[tuple[int, int, _Part], ...], tuple[tuple[int, str], ...], int]
+"""The parts a difference touches: its categories (mask, number, part; in category order),
+its advisories (mask, key) and the rules of them all."""
 
 
 class _Flat(NamedTuple):
@@ -149,6 +158,7 @@ class Wanted(NamedTuple):
     steps: tuple[_Step, ...]
     condition: bool
     scope: int
+    number: int  # its own (below 2**32), for the keys of whole answers
 
 
 class Depends:
@@ -169,12 +179,14 @@ class Depends:
         self._reaches: dict[tuple[int, str], int] = {}
         self._condition = -1  # the flat position of ``condition``, if it may be not stated
         self._everything = (1 << len(self.rules)) - 1
+        self._width = len(self.rules)
+        self._parts_count = self._flats_count = self._areas_count = 1  # set by the tables
+        self._area_codes: dict[str, int] = {}
         # per tuple of fields not stated: what their dependencies need
         self._wanted: BoundedCache[tuple[str, ...], Wanted] = BoundedCache(MAX_CACHED)
         # whole answers by (the fields not stated, the rules the stated ones allow, the area)
-        self._wholes: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
-            MAX_CACHED
-        )
+        self._numbers = itertools.count()  # of each Wanted
+        self._wholes: BoundedCache[int, tuple[Dependency, ...]] = BoundedCache(MAX_CACHED)
         # per flat field: the rules of the parts its live rules touch, by those rules
         self._relevant: list[BoundedCache[int, int]] = []
         self._groups: list[tuple[int, _Flat]] = []
@@ -182,22 +194,20 @@ class Depends:
         # the other fields (narrowed to the parts it may change) and, for a condition, the area
         self._dependencies: list[BoundedCache[Any, tuple[Dependency, ...]]] = []
         # a dependency by its field and its ways of changing (phrases, values, ids)
-        self._assembled: BoundedCache[tuple[Any, ...], Dependency] = BoundedCache(MAX_CACHED)
+        self._assembled: BoundedCache[tuple[Any, ...], tuple[Dependency]] = BoundedCache(MAX_CACHED)
         # a set field's group mask by (flat field, the set)
         self._group_masks: BoundedCache[tuple[int, Any], int] = BoundedCache(MAX_CACHED)
         # the parts the rules of a difference touch, by (flat field, difference)
-        self._touched: BoundedCache[tuple[int, int], tuple[tuple[_Part, ...], int]] = BoundedCache(
-            MAX_CACHED
-        )
+        self._touched: BoundedCache[int, _Touched] = BoundedCache(MAX_CACHED)
         # what a difference changes, by (flat field, the rules of its parts that fire, it)
-        self._changes: BoundedCache[tuple[int, int, int], _Change | tuple[()]] = BoundedCache(
-            MAX_CACHED
-        )
+        self._changes: BoundedCache[int, _Change | tuple[()]] = BoundedCache(MAX_CACHED)
         self._labels: dict[str, str] = {}  # category and class names by id
+        self._condition_names: dict[str, str] = {}  # by id
         # a category's line and avoids by (category, the rules touching it that fire)
-        self._categories: BoundedCache[tuple[str, int], _Lines] = BoundedCache(MAX_CACHED)
+        self._categories: BoundedCache[int, _Lines] = BoundedCache(MAX_CACHED)
         # what changes in a category by (category, its rules that fire before, after)
-        self._pieces: BoundedCache[tuple[str, int, int], _Piece] = BoundedCache(MAX_CACHED)
+        self._pieces: BoundedCache[int, _Piece] = BoundedCache(MAX_CACHED)
+        self._same: dict[_Change, _Change] = {}  # each distinct change, once
         # the policy's plan of one part of a result by (kind, name, its rules that fire),
         # shared with result building (the same rules, the same bits)
         self._part_plans: BoundedCache[tuple[str, str, int], Plan] = BoundedCache(MAX_CACHED)
@@ -234,6 +244,14 @@ class Depends:
             testing ^= everything  # the rules that tell its values apart
             touched = tuple(part for part in parts if part.mask & testing)
             flats.append(_Flat(name, field, group, masks, values, testing, touched))
+        # Cache keys are ints (no tuple for the garbage collector to count): a rule set
+        # shifted by the rules' width, or times the count of fields, parts or areas, plus
+        # the field, part or area.
+        self._parts_count = len(parts)
+        self._flats_count = len(tables)
+        areas = [str(area) for area in space.domains.get("disease_area", ()) if area is not None]
+        self._area_codes = {area: code for code, area in enumerate(areas, start=1)}
+        self._areas_count = len(areas) + 1
         self._relevant = [BoundedCache(MAX_CACHED) for _ in flats]
         self._dependencies = [BoundedCache(MAX_CACHED) for _ in flats]
         for index, flat in enumerate(flats):
@@ -260,7 +278,10 @@ class Depends:
             names |= {("advisory", key) for key in then.advise}
             for name in names:
                 touching[name] = touching.get(name, 0) | 1 << bit
-        return [_Part(kind, name, mask) for (kind, name), mask in touching.items()]
+        return [
+            _Part(kind, name, mask, number)
+            for number, ((kind, name), mask) in enumerate(touching.items())
+        ]
 
     # -- one profile -------------------------------------------------------------------------
 
@@ -316,7 +337,13 @@ class Depends:
                 cache = self._dependencies[index]
                 steps.append((index, flat, others, testing, self._relevant[index], cache.get))
                 before &= flat.masks[None]
-            found = Wanted(fields, tuple(steps), self._condition in fields, scope)
+            number = next(self._numbers)
+            if number >= _MAX_NUMBER:  # never in practice: start the numbers again
+                self._wanted.clear()
+                self._wholes.clear()
+                self._numbers = itertools.count(1)
+                number = 0
+            found = Wanted(fields, tuple(steps), self._condition in fields, scope, number)
             self._wanted.put(unstated, found)
         return found
 
@@ -326,7 +353,9 @@ class Depends:
         The fields not stated hold their masks for None: with ``rest`` (and, for a condition,
         the area) they decide every dependency, so profiles alike share them."""
         rest &= wanted.scope
-        key = (wanted.fields, rest, area)
+        key = ((rest << 32) | wanted.number) * self._areas_count + (
+            0 if area is None else self._area_codes.get(area, 0)
+        )
         whole = self._wholes.get(key)
         if whole is None:
             whole = self._depends_on(wanted, rest, area)
@@ -355,7 +384,11 @@ class Depends:
                         relevant |= part.mask
                 relevant_of.put(live, relevant)
             others &= relevant
-            known = known_get(others if field_area is None else (others, field_area))
+            known = known_get(
+                others
+                if field_area is None
+                else others * self._areas_count + self._area_codes.get(field_area, 0)
+            )
             if known is None:
                 known = self.cached(i, others, field_area)
             found.extend(known)
@@ -381,11 +414,10 @@ class Depends:
         (``others`` already narrowed to the parts the field's live rules touch)."""
         self.flats()
         cache = self._dependencies[index]
-        key = others if area is None else (others, area)
+        key = others if area is None else others * self._areas_count + self._area_codes.get(area, 0)
         known = cache.get(key)
         if known is None:
-            made = self.dependency(index, others, area)
-            known = () if made is None else (made,)
+            known = self._dependency(index, others, area)
             cache.put(key, known)
         return known
 
@@ -394,6 +426,11 @@ class Depends:
         that hold on every other field (of those that share a part of a result with a rule
         testing it: no other part can change); ``area`` restricts a condition to its disease
         area."""
+        found = self._dependency(index, others, area)
+        return found[0] if found else None
+
+    def _dependency(self, index: int, others: int, area: str | None) -> tuple[Dependency, ...]:
+        """:meth:`dependency` as a tuple (empty: none), one tuple per distinct dependency."""
         flat = self.flats()[index]
         masks = flat.masks
         base = others & masks[None]
@@ -407,7 +444,7 @@ class Depends:
             if fired != base:
                 by_fired.setdefault(fired, []).append(value)
         if not by_fired:
-            return None
+            return ()
         changes: dict[tuple[str, ...], tuple[list[Any], tuple[str, ...]]] = {}
         for fired, group in by_fired.items():
             change = self._change_of(index, flat, base, fired ^ base)
@@ -420,7 +457,7 @@ class Depends:
             else:
                 known[0].extend(group)
         if not changes:
-            return None
+            return ()
         # the same ways of changing make the same dependency (many profiles share them)
         signature = (
             index,
@@ -428,7 +465,7 @@ class Depends:
         )
         same = self._assembled.get(signature)
         if same is None:
-            same = self._assemble(flat, changes)
+            same = (self._assemble(flat, changes),)
             self._assembled.put(signature, same)
         return same
 
@@ -464,22 +501,26 @@ class Depends:
         """What stating flat field ``index`` changes when ``base`` fire with it not stated and
         ``base ^ diff`` with it stated: only the parts the rules of ``diff`` touch can change,
         so it is kept by those parts' rules that fire (many profiles share them)."""
-        touched_key = (index, diff)
+        touched_key = diff * self._flats_count + index
         found = self._touched.get(touched_key)
         if found is None:
-            touched = tuple(
-                sorted((part for part in flat.parts if part.mask & diff), key=self._order)
-            )
+            touched = sorted((part for part in flat.parts if part.mask & diff), key=self._order)
             within = 0
             for part in touched:
                 within |= part.mask
-            found = (touched, within)
+            found = (
+                tuple(
+                    (part.mask, part.number, part) for part in touched if part.kind == "category"
+                ),
+                tuple((part.mask, part.name) for part in touched if part.kind == "advisory"),
+                within,
+            )
             self._touched.put(touched_key, found)
-        touched, within = found
-        key = (index, base & within, diff)
+        categories, advisories, within = found
+        key = ((base & within) << self._width | diff) * self._flats_count + index
         known = self._changes.get(key)
         if known is None:
-            known = self._change(touched, base, base ^ diff) or ()
+            known = self._change(categories, advisories, base, base ^ diff) or ()
             self._changes.put(key, known)
         return known or None
 
@@ -491,63 +532,71 @@ class Depends:
 
     # -- answers -----------------------------------------------------------------------------
 
-    def _change(self, parts: Sequence[_Part], before: int, after: int) -> _Change | None:
-        """What changes in ``parts`` (in :meth:`_order`) when ``after`` fire instead of
-        ``before``; None when nothing does (an advisory that only disappears is no change).
-        Put together from each category's own change (:meth:`_piece`), which many answers
-        share: its phrases in category order, then the avoidances not said yet (by the rank
-        of their class or category), then the advisories that appear (by key)."""
-        phrases: list[str] = []
-        avoided: list[tuple[tuple[int, int], str, str]] = []
-        shown: set[str] = set()
-        affects: set[str] = set()
-        added: list[str] = []
-        changed = False
-        pieces = self._pieces
-        for part in parts:
-            mask = part.mask
-            old, new = before & mask, after & mask
-            if old == new:  # the same rules: the same lines
-                continue
-            if part.kind == "advisory":
-                if new and not old:
-                    added.append(part.name)
-                continue
-            key = (part.name, old, new)
-            piece = pieces.get(key)
+    def _change(
+        self,
+        categories: Sequence[tuple[int, int, _Part]],
+        advisories: Sequence[tuple[int, str]],
+        before: int,
+        after: int,
+    ) -> _Change | None:
+        """What changes in the category parts (mask, number, part; in category order) and
+        advisories (mask, key) when ``after`` fire instead of ``before``; None when nothing
+        does (an advisory that only disappears is no change). Put together from each
+        category's own change (:meth:`_piece`), which many answers share: its phrases in
+        category order, then the avoidances not said yet (by the rank of their class or
+        category), then the advisories that appear (by key)."""
+        width, count = self._width, self._parts_count
+        pieces_get = self._pieces.get
+        found: list[_Piece] = []
+        for mask, number, part in categories:
+            old = before & mask
+            new = after & mask
+            key = ((old << width) | new) * count + number
+            piece = pieces_get(key)
             if piece is None:
-                piece = self._piece(part.name, old, new)
-                pieces.put(key, piece)
-            if piece is _SAME:
-                continue
-            changed = True
-            phrases.extend(piece[0])
-            avoided.extend(piece[1])
-            shown.update(piece[2])
-            affects.update(piece[3])
-        if not (changed or added):
+                piece = self._piece(part, old, new)
+                self._pieces.put(key, piece)
+            if piece is not _SAME:
+                found.append(piece)
+        added = [key for mask, key in advisories if after & mask and not before & mask]
+        if not (found or added):
             return None
-        avoided.sort(key=_first)
-        phrases.extend(text for _, target, text in avoided if target not in shown)
+        phrases = [phrase for piece in found for phrase in piece[0]]
+        if found:
+            shown = {target for piece in found for target in piece[2]}
+            avoided = sorted((entry for piece in found for entry in piece[1]), key=_first)
+            phrases.extend(text for _, target, text in avoided if target not in shown)
         phrases.extend(f"advisory {key}" for key in sorted(added))
-        return tuple(phrases), tuple(sorted(affects))
+        affects = sorted({target for piece in found for target in piece[3]})
+        return self._interned((tuple(phrases), tuple(affects)))
 
-    def _lines(self, category: str, bits: int) -> _Lines:
-        """:meth:`_category`, kept per category and its rules that fire."""
+    def _interned(self, value: _Change) -> _Change:
+        """One object for equal changes (few are distinct), so caches hold few objects."""
+        same = self._same
+        found = same.get(value)
+        if found is None:
+            if len(same) >= MAX_CACHED:
+                same.clear()
+            found = same[value] = value
+        return found
+
+    def _lines(self, part: _Part, bits: int) -> _Lines:
+        """:meth:`_category`, kept per category part and its rules that fire."""
         if not bits:
             return _NO_LINES
-        key = (category, bits)
+        key = bits * self._parts_count + part.number
         known = self._categories.get(key)
         if known is None:
-            known = self._category(category, bits)
+            known = self._category(part.name, bits)
             self._categories.put(key, known)
         return known
 
-    def _piece(self, category: str, before: int, after: int) -> _Piece:
+    def _piece(self, part: _Part, before: int, after: int) -> _Piece:
         """What changes in one category when the rules of ``after`` touching it fire instead
         of those of ``before``: :data:`_SAME` when nothing does."""
-        old, old_sorted = self._lines(category, before)
-        new, new_sorted = self._lines(category, after)
+        category = part.name
+        old, old_sorted = self._lines(part, before)
+        new, new_sorted = self._lines(part, after)
         if old == new and old_sorted == new_sorted:
             return _SAME
         old_pairs, new_pairs = frozenset(old_sorted), frozenset(new_sorted)
@@ -686,9 +735,16 @@ class Depends:
         if definition.type == "integer":
             return f"if {label} is {_ranges(values, definition.max)}"
         if flat.field == "condition":
-            names = [schema.condition(str(value)).name for value in values]
+            names = [self._condition_name(str(value)) for value in values]
             return f"if {label} is {_few(names, ' or ')}"
         return f"if {label} is {_few([str(value) for value in values], ' or ')}"
+
+    def _condition_name(self, condition: str) -> str:
+        names = self._condition_names
+        found = names.get(condition)
+        if found is None:
+            found = names[condition] = self.schema.condition(condition).name
+        return found
 
     def _member(self, field: str, member: str) -> str:
         if self.schema.fields[field].of == "subcategories":
@@ -924,11 +980,7 @@ class ColumnarDepends:
             value = 0
             for w, word in enumerate(row):
                 value |= int(word) << (64 * w)
-            key = (part.name, value)
-            known = depends._categories.get(key)
-            if known is None:
-                known = depends._category(part.name, value) if value else _NO_LINES
-                depends._categories.put(key, known)
+            known = depends._lines(part, value)
             found.append(ids.setdefault((part.name, known), len(ids)))
         return np.asarray(found, dtype=np.int64)[inverse]
 
