@@ -177,10 +177,14 @@ class Depends:
         self._position: dict[str, int] = {}
         self._scalars: list[tuple[int, str, dict[Any, int]]] = []
         self._reaches: dict[tuple[int, str], int] = {}
+        # per (flat field, area or None): its stated values by mask
+        self._value_classes: dict[
+            tuple[int, str | None], tuple[tuple[int, tuple[Any, ...]], ...]
+        ] = {}
         self._condition = -1  # the flat position of ``condition``, if it may be not stated
         self._everything = (1 << len(self.rules)) - 1
         self._width = len(self.rules)
-        self._parts_count = self._flats_count = self._areas_count = 1  # set by the tables
+        self._parts_count = self._flats_count = self._areas_count = self._area_bits = 1
         self._area_codes: dict[str, int] = {}
         # per tuple of fields not stated: what their dependencies need
         self._wanted: BoundedCache[tuple[str, ...], Wanted] = BoundedCache(MAX_CACHED)
@@ -252,6 +256,7 @@ class Depends:
         areas = [str(area) for area in space.domains.get("disease_area", ()) if area is not None]
         self._area_codes = {area: code for code, area in enumerate(areas, start=1)}
         self._areas_count = len(areas) + 1
+        self._area_bits = self._areas_count.bit_length()
         self._relevant = [BoundedCache(MAX_CACHED) for _ in flats]
         self._dependencies = [BoundedCache(MAX_CACHED) for _ in flats]
         for index, flat in enumerate(flats):
@@ -353,9 +358,10 @@ class Depends:
         The fields not stated hold their masks for None: with ``rest`` (and, for a condition,
         the area) they decide every dependency, so profiles alike share them."""
         rest &= wanted.scope
-        key = ((rest << 32) | wanted.number) * self._areas_count + (
-            0 if area is None else self._area_codes.get(area, 0)
-        )
+        bits = self._area_bits
+        key = (rest << (32 + bits)) | (wanted.number << bits)
+        if area is not None:
+            key |= self._area_codes.get(area, 0)
         whole = self._wholes.get(key)
         if whole is None:
             whole = self._depends_on(wanted, rest, area)
@@ -393,6 +399,25 @@ class Depends:
                 known = self.cached(i, others, field_area)
             found.extend(known)
         return tuple(found)  # in the order of ``unstated``
+
+    def _classes(self, index: int, area: str | None) -> tuple[tuple[int, tuple[Any, ...]], ...]:
+        """Flat field ``index``'s stated values (a condition's: those of ``area``) by their
+        mask, in the order of each mask's first value: values with one mask fire the same
+        rules, whatever the other fields."""
+        key = (index, area)
+        found = self._value_classes.get(key)
+        if found is None:
+            flat = self.flats()[index]
+            candidates = flat.values
+            if area is not None:
+                areas = self.schema.condition_area
+                candidates = tuple(value for value in candidates if areas.get(value) == area)
+            by_mask: dict[int, list[Any]] = {}
+            for value in candidates:
+                by_mask.setdefault(flat.masks[value], []).append(value)
+            found = tuple((mask, tuple(values)) for mask, values in by_mask.items())
+            self._value_classes[key] = found
+        return found
 
     def _reach(self, index: int, area: str) -> int:
         """The rules that may fire for flat field ``index`` (the condition) not stated or
@@ -435,14 +460,10 @@ class Depends:
         masks = flat.masks
         base = others & masks[None]
         by_fired: dict[int, list[Any]] = {}
-        candidates = flat.values
-        if area is not None:
-            areas = self.schema.condition_area
-            candidates = tuple(value for value in candidates if areas.get(value) == area)
-        for value in candidates:
-            fired = others & masks[value]
+        for mask, values in self._classes(index, area):
+            fired = others & mask
             if fired != base:
-                by_fired.setdefault(fired, []).append(value)
+                by_fired.setdefault(fired, []).extend(values)
         if not by_fired:
             return ()
         changes: dict[tuple[str, ...], tuple[list[Any], tuple[str, ...]]] = {}
