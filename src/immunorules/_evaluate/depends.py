@@ -104,6 +104,7 @@ _Lines = tuple[tuple[str, tuple[str, ...], Any] | None, tuple[tuple[str, str | N
 avoided (category, class) pairs, sorted."""
 
 _NO_LINES: Final[_Lines] = (None, ())
+_NO_ENTRY: Final[tuple[int, _Lines]] = (0, _NO_LINES)
 
 
 def _first(item: tuple[Any, ...]) -> Any:
@@ -208,10 +209,15 @@ class Depends:
         self._labels: dict[str, str] = {}  # category and class names by id
         self._condition_names: dict[str, str] = {}  # by id
         # a category's line and avoids by (category, the rules touching it that fire)
-        self._categories: BoundedCache[int, _Lines] = BoundedCache(MAX_CACHED)
+        self._categories: BoundedCache[int, tuple[int, _Lines]] = BoundedCache(MAX_CACHED)
+        self._counter = itertools.count(1)  # numbers of lines and pieces, never reused
+        self._line_numbers: dict[_Lines, int] = {}
         # what changes in a category by (category, its rules that fire before, after)
-        self._pieces: BoundedCache[int, _Piece] = BoundedCache(MAX_CACHED)
-        self._same: dict[_Change, _Change] = {}  # each distinct change, once
+        self._pieces: BoundedCache[tuple[int, int, int], tuple[int, _Piece]] = BoundedCache(
+            MAX_CACHED
+        )
+        # a change by its pieces' numbers and the advisories that appear
+        self._composed: BoundedCache[tuple[Any, ...], _Change] = BoundedCache(MAX_CACHED)
         # the policy's plan of one part of a result by (kind, name, its rules that fire),
         # shared with result building (the same rules, the same bits)
         self._part_plans: BoundedCache[tuple[str, str, int], Plan] = BoundedCache(MAX_CACHED)
@@ -563,25 +569,37 @@ class Depends:
         """What changes in the category parts (mask, number, part; in category order) and
         advisories (mask, key) when ``after`` fire instead of ``before``; None when nothing
         does (an advisory that only disappears is no change). Put together from each
-        category's own change (:meth:`_piece`), which many answers share: its phrases in
-        category order, then the avoidances not said yet (by the rank of their class or
-        category), then the advisories that appear (by key)."""
-        width, count = self._width, self._parts_count
+        category's own change (:meth:`_piece`, kept by the category's lines before and
+        after, which many different rule sets share): its phrases in category order, then
+        the avoidances not said yet (by the rank of their class or category), then the
+        advisories that appear (by key); kept by those pieces and advisories."""
         pieces_get = self._pieces.get
-        found: list[_Piece] = []
+        found: list[tuple[int, _Piece]] = []
         for mask, number, part in categories:
-            old = before & mask
-            new = after & mask
-            key = ((old << width) | new) * count + number
-            piece = pieces_get(key)
-            if piece is None:
-                piece = self._piece(part, old, new)
-                self._pieces.put(key, piece)
-            if piece is not _SAME:
-                found.append(piece)
-        added = [key for mask, key in advisories if after & mask and not before & mask]
+            old_id, old = self._entry(part, before & mask)
+            new_id, new = self._entry(part, after & mask)
+            if old_id == new_id:  # the same lines
+                continue
+            key = (number, old_id, new_id)
+            entry = pieces_get(key)
+            if entry is None:
+                entry = (next(self._counter), self._piece(part, old, new))
+                self._pieces.put(key, entry)
+            if entry[1] is not _SAME:
+                found.append(entry)
+        added = tuple([key for mask, key in advisories if after & mask and not before & mask])
         if not (found or added):
             return None
+        composed_key = (tuple([piece_number for piece_number, _ in found]), added)
+        change = self._composed.get(composed_key)
+        if change is None:
+            change = self._compose([piece for _, piece in found], added)
+            self._composed.put(composed_key, change)
+        return change
+
+    def _compose(self, found: Sequence[_Piece], added: Sequence[str]) -> _Change:
+        """The change made of category pieces (in category order) and advisories that
+        appear."""
         phrases = [phrase for piece in found for phrase in piece[0]]
         if found:
             shown = {target for piece in found for target in piece[2]}
@@ -589,35 +607,39 @@ class Depends:
             phrases.extend(text for _, target, text in avoided if target not in shown)
         phrases.extend(f"advisory {key}" for key in sorted(added))
         affects = sorted({target for piece in found for target in piece[3]})
-        return self._interned((tuple(phrases), tuple(affects)))
+        return tuple(phrases), tuple(affects)
 
-    def _interned(self, value: _Change) -> _Change:
-        """One object for equal changes (few are distinct), so caches hold few objects."""
-        same = self._same
-        found = same.get(value)
-        if found is None:
-            if len(same) >= MAX_CACHED:
-                same.clear()
-            found = same[value] = value
-        return found
-
-    def _lines(self, part: _Part, bits: int) -> _Lines:
-        """:meth:`_category`, kept per category part and its rules that fire."""
+    def _entry(self, part: _Part, bits: int) -> tuple[int, _Lines]:
+        """A category's lines (:meth:`_category`) when the rules of ``bits`` touching it
+        fire, with a number that equal lines share (0: no lines), kept per part and bits.
+        Numbers are never reused, so caches keyed by them stay right when the table of
+        numbers starts again."""
         if not bits:
-            return _NO_LINES
+            return _NO_ENTRY
         key = bits * self._parts_count + part.number
         known = self._categories.get(key)
         if known is None:
-            known = self._category(part.name, bits)
+            lines = self._category(part.name, bits)
+            numbers = self._line_numbers
+            number = numbers.get(lines)
+            if number is None:
+                if len(numbers) >= MAX_CACHED:
+                    numbers = self._line_numbers = {}
+                number = numbers[lines] = next(self._counter)
+            known = (number, lines)
             self._categories.put(key, known)
         return known
 
-    def _piece(self, part: _Part, before: int, after: int) -> _Piece:
-        """What changes in one category when the rules of ``after`` touching it fire instead
-        of those of ``before``: :data:`_SAME` when nothing does."""
+    def _lines(self, part: _Part, bits: int) -> _Lines:
+        """:meth:`_category`, kept per category part and its rules that fire."""
+        return self._entry(part, bits)[1]
+
+    def _piece(self, part: _Part, before: _Lines, after: _Lines) -> _Piece:
+        """What changes in one category when its lines are ``after`` instead of ``before``:
+        :data:`_SAME` when nothing does."""
         category = part.name
-        old, old_sorted = self._lines(part, before)
-        new, new_sorted = self._lines(part, after)
+        old, old_sorted = before
+        new, new_sorted = after
         if old == new and old_sorted == new_sorted:
             return _SAME
         old_pairs, new_pairs = frozenset(old_sorted), frozenset(new_sorted)
