@@ -159,7 +159,7 @@ class Wanted(NamedTuple):
     steps: tuple[_Step, ...]
     condition: bool
     scope: int
-    number: int  # its own (below 2**32), for the keys of whole answers
+    code: int  # its own number (below 2**32), shifted past the area codes: in whole keys
 
 
 class Depends:
@@ -186,6 +186,7 @@ class Depends:
         self._everything = (1 << len(self.rules)) - 1
         self._width = len(self.rules)
         self._parts_count = self._flats_count = self._areas_count = self._area_bits = 1
+        self._key_shift = 33
         self._area_codes: dict[str, int] = {}
         # per tuple of fields not stated: what their dependencies need
         self._wanted: BoundedCache[tuple[str, ...], Wanted] = BoundedCache(MAX_CACHED)
@@ -263,6 +264,7 @@ class Depends:
         self._area_codes = {area: code for code, area in enumerate(areas, start=1)}
         self._areas_count = len(areas) + 1
         self._area_bits = self._areas_count.bit_length()
+        self._key_shift = 32 + self._area_bits
         self._relevant = [BoundedCache(MAX_CACHED) for _ in flats]
         self._dependencies = [BoundedCache(MAX_CACHED) for _ in flats]
         for index, flat in enumerate(flats):
@@ -354,7 +356,8 @@ class Depends:
                 self._wholes.clear()
                 self._numbers = itertools.count(1)
                 number = 0
-            found = Wanted(fields, tuple(steps), self._condition in fields, scope, number)
+            code = number << self._area_bits
+            found = Wanted(fields, tuple(steps), self._condition in fields, scope, code)
             self._wanted.put(unstated, found)
         return found
 
@@ -364,8 +367,7 @@ class Depends:
         The fields not stated hold their masks for None: with ``rest`` (and, for a condition,
         the area) they decide every dependency, so profiles alike share them."""
         rest &= wanted.scope
-        bits = self._area_bits
-        key = (rest << (32 + bits)) | (wanted.number << bits)
+        key = (rest << self._key_shift) | wanted.code
         if area is not None:
             key |= self._area_codes.get(area, 0)
         whole = self._wholes.get(key)
