@@ -21,10 +21,13 @@ for a set field, the smallest member sets (tuples) of each way it changes (``()`
 "none" changes it), e.g. ``(("tnf_inhibitors",), ("anti_tnf_antibodies",))``. ``effect`` says
 what changes in words (vocabulary names, at most :data:`EFFECT_LENGTH` characters) and
 ``affects`` the category and class ids whose tier, class list or avoidance would change.
-Everything is kept in bounded caches (per field and the rules holding on the others, per
-category and its rules that fire). :class:`ColumnarDepends` answers the same question for a
-whole batch of rows with numpy. Nothing is sampled, and nothing here builds a result or decides
-a line itself: that is the collect policy's.
+Everything is kept in bounded caches, keyed by ints where it can (per field and the rules
+holding on the others; per category and its rules that fire, whose lines come from the collect
+policy on that category's own effects; per category and its lines before and after, what
+changes there), so the first profiles of a fresh knowledge base share what later ones need.
+:class:`ColumnarDepends` answers the same question for a whole batch of rows with numpy.
+Nothing is sampled, and nothing here builds a result or decides a line itself: that is the
+collect policy's.
 """
 
 from __future__ import annotations
