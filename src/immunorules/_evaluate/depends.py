@@ -21,14 +21,18 @@ for a set field, the smallest member sets (tuples) of each way it changes (``()`
 "none" changes it), e.g. ``(("tnf_inhibitors",), ("anti_tnf_antibodies",))``. ``effect`` says
 what changes in words (vocabulary names, at most :data:`EFFECT_LENGTH` characters) and
 ``affects`` the category and class ids whose tier, class list or avoidance would change.
-Everything is kept in bounded caches (per field and the rules holding on the others, per
-category and its rules that fire). :class:`ColumnarDepends` answers the same question for a
-whole batch of rows with numpy. Nothing is sampled, and nothing here builds a result or decides
-a line itself: that is the collect policy's.
+Everything is kept in bounded caches, keyed by ints where it can (per field and the rules
+holding on the others; per category and its rules that fire, whose lines come from the collect
+policy on that category's own effects; per category and its lines before and after, what
+changes there), so the first profiles of a fresh knowledge base share what later ones need.
+:class:`ColumnarDepends` answers the same question for a whole batch of rows with numpy.
+Nothing is sampled, and nothing here builds a result or decides a line itself: that is the
+collect policy's.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, NamedTuple
@@ -40,7 +44,7 @@ from .._model.result import Dependency, Value
 from .._model.rules import Rule
 from .._model.schema import Schema
 from .._model.space import FlatSpace
-from .._policy import plan
+from .._policy import Effects, Plan, collect, effects_of, part_effects, tables
 from .making import made
 
 __all__ = [
@@ -56,6 +60,8 @@ __all__ = [
 EFFECT_LENGTH: Final = 120
 #: The bound of each cache (per knowledge base).
 MAX_CACHED: Final = 16384
+#: The numbers of :class:`Wanted` stay below this (they are part of an int key).
+_MAX_NUMBER: Final = 2**32
 
 _TIER_WORDS: Final = {"first_line": "first line", "escalation": "escalation", "flagged": "flagged"}
 
@@ -81,20 +87,35 @@ def _no_warnings(profile: ConditionProfile) -> tuple[str, ...]:
 profile_warnings: Final = _find_warnings()
 
 
-class _Summary(NamedTuple):
-    """A plan without reasons: each suggested category's (tier, classes, direction), the
-    avoided (category, class) pairs, the advisory keys."""
+_Piece = tuple[
+    tuple[str, ...], tuple[tuple[tuple[int, int], str, str], ...], tuple[str, ...], tuple[str, ...]
+]
+"""What changes in one category: its phrases (the suggestion line's), each avoidance that
+changes (the rank of its class or category, that id, its phrase), the ids whose avoidance the
+phrases already say, and the category and class ids affected. Plain tuples of strings and
+ints, like the other cached values here: the garbage collector stops tracking them."""
 
-    suggested: dict[str, tuple[str, tuple[str, ...], Any]]
-    avoided: frozenset[tuple[str, str | None]]
-    advisories: frozenset[str]
+#: A category that does not change.
+_SAME: Final[_Piece] = ((), (), (), ())
+
+_Change = tuple[tuple[str, ...], tuple[str, ...]]
+"""What stating a field as one group of values would change: short phrases (e.g.
+"antifolate csDMARDs avoided") and the category and class ids affected."""
+
+_Lines = tuple[tuple[str, tuple[str, ...], Any] | None, tuple[tuple[str, str | None], ...]]
+"""A category's suggestion line (tier, classes, direction; None when it has none) and its
+avoided (category, class) pairs, sorted."""
+
+_NO_LINES: Final[_Lines] = (None, ())
+_NO_ENTRY: Final[tuple[int, _Lines]] = (0, _NO_LINES)
 
 
-class _Change(NamedTuple):
-    """What stating a field as one group of values would change."""
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
 
-    parts: tuple[str, ...]  # short phrases, e.g. "antifolate csDMARDs avoided"
-    affects: frozenset[str]  # category and class ids
+
+def _pair_order(pair: tuple[str, str | None]) -> tuple[str, str]:
+    return (pair[0], pair[1] or "")
 
 
 class _Part(NamedTuple):
@@ -104,6 +125,12 @@ class _Part(NamedTuple):
     kind: str  # "category" or "advisory"
     name: str
     mask: int
+    number: int  # its place among the parts
+
+
+_Touched = tuple[tuple[tuple[int, int, _Part], ...], tuple[tuple[int, str], ...], int]
+"""The parts a difference touches: its categories (mask, number, part; in category order),
+its advisories (mask, key) and the rules of them all."""
 
 
 class _Flat(NamedTuple):
@@ -119,13 +146,23 @@ class _Flat(NamedTuple):
     parts: tuple[_Part, ...]  # the parts of a result a rule testing it touches
 
 
+_Step = tuple[int, _Flat, int, int, "BoundedCache[int, int]", Callable[[Any], Any]]
+"""A wanted field: its flat position, itself, the AND of the masks for None of the other
+wanted fields, that AND with the rules testing it, its cache of relevant rules, and the
+lookup of its dependencies."""
+
+
 class Wanted(NamedTuple):
     """The fields not stated that some rule tests (flat positions, in field order), each with
-    the AND of the masks for None of the others, and whether the condition is one of them."""
+    the AND of the masks for None of the others (:data:`_Step`), whether the condition is one
+    of them, and the rules of every part of a result a rule testing one of them may change
+    (no other rule can make a difference to their dependencies)."""
 
     fields: tuple[int, ...]
-    steps: tuple[tuple[int, _Flat, int, int], ...]  # (flat, it, others' masks, and testing)
+    steps: tuple[_Step, ...]
     condition: bool
+    scope: int
+    code: int  # its own number (below 2**32), shifted past the area codes: in whole keys
 
 
 class Depends:
@@ -144,34 +181,52 @@ class Depends:
         self._position: dict[str, int] = {}
         self._scalars: list[tuple[int, str, dict[Any, int]]] = []
         self._reaches: dict[tuple[int, str], int] = {}
+        # per (flat field, area or None): its stated values by mask
+        self._value_classes: dict[
+            tuple[int, str | None], tuple[tuple[int, tuple[Any, ...]], ...]
+        ] = {}
         self._condition = -1  # the flat position of ``condition``, if it may be not stated
         self._everything = (1 << len(self.rules)) - 1
+        self._width = len(self.rules)
+        self._parts_count = self._flats_count = self._areas_count = self._area_bits = 1
+        self._key_shift = 33
+        self._area_codes: dict[str, int] = {}
         # per tuple of fields not stated: what their dependencies need
         self._wanted: BoundedCache[tuple[str, ...], Wanted] = BoundedCache(MAX_CACHED)
         # whole answers by (the fields not stated, the rules the stated ones allow, the area)
-        self._wholes: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
-            MAX_CACHED
-        )
-        # the rules of the parts touched by a field's live rules, by (field, live rules)
-        self._relevant: BoundedCache[tuple[int, int], int] = BoundedCache(MAX_CACHED)
+        self._numbers = itertools.count()  # of each Wanted
+        self._wholes: BoundedCache[int, tuple[Dependency, ...]] = BoundedCache(MAX_CACHED)
+        # per flat field: the rules of the parts its live rules touch, by those rules
+        self._relevant: list[BoundedCache[int, int]] = []
         self._groups: list[tuple[int, _Flat]] = []
-        # (): no dependency, else the one dependency
-        self._dependencies: BoundedCache[tuple[Any, ...], tuple[Dependency, ...]] = BoundedCache(
-            MAX_CACHED
-        )
+        # per flat field: (): no dependency, else the one dependency, by the rules holding on
+        # the other fields (narrowed to the parts it may change) and, for a condition, the area
+        self._dependencies: list[BoundedCache[Any, tuple[Dependency, ...]]] = []
+        # a dependency by its field and its ways of changing (phrases, values, ids)
+        self._assembled: BoundedCache[tuple[Any, ...], tuple[Dependency]] = BoundedCache(MAX_CACHED)
         # a set field's group mask by (flat field, the set)
         self._group_masks: BoundedCache[tuple[int, Any], int] = BoundedCache(MAX_CACHED)
         # the parts the rules of a difference touch, by (flat field, difference)
-        self._touched: BoundedCache[tuple[int, int], tuple[tuple[_Part, ...], int]] = BoundedCache(
-            MAX_CACHED
-        )
+        self._touched: BoundedCache[int, _Touched] = BoundedCache(MAX_CACHED)
         # what a difference changes, by (flat field, the rules of its parts that fire, it)
-        self._changes: BoundedCache[tuple[int, int, int], tuple[_Change | None]] = BoundedCache(
+        self._changes: BoundedCache[int, _Change | tuple[()]] = BoundedCache(MAX_CACHED)
+        self._labels: dict[str, str] = {}  # category and class names by id
+        self._condition_names: dict[str, str] = {}  # by id
+        # a category's line and avoids by (category, the rules touching it that fire)
+        self._categories: BoundedCache[int, tuple[int, _Lines]] = BoundedCache(MAX_CACHED)
+        self._counter = itertools.count(1)  # numbers of lines and pieces, never reused
+        self._line_numbers: dict[_Lines, int] = {}
+        # what changes in a category by (category, its rules that fire before, after)
+        self._pieces: BoundedCache[tuple[int, int, int], tuple[int, _Piece]] = BoundedCache(
             MAX_CACHED
         )
-        self._labels: dict[str, str] = {}  # category and class names by id
-        # a category's line and avoids by (category, the rules touching it that fire)
-        self._categories: BoundedCache[tuple[str, int], Any] = BoundedCache(MAX_CACHED)
+        # a change by its pieces' numbers and the advisories that appear
+        self._composed: BoundedCache[tuple[Any, ...], _Change] = BoundedCache(MAX_CACHED)
+        # the policy's plan of one part of a result by (kind, name, its rules that fire),
+        # shared with result building (the same rules, the same bits)
+        self._part_plans: BoundedCache[tuple[str, str, int], Plan] = BoundedCache(MAX_CACHED)
+        self._effects: list[Effects] | None = None  # each rule's effects, read on first use
+        self._part_effects: dict[tuple[int, str, str], Effects] = {}
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -203,6 +258,18 @@ class Depends:
             testing ^= everything  # the rules that tell its values apart
             touched = tuple(part for part in parts if part.mask & testing)
             flats.append(_Flat(name, field, group, masks, values, testing, touched))
+        # Cache keys are ints (no tuple for the garbage collector to count): a rule set
+        # shifted by the rules' width, or times the count of fields, parts or areas, plus
+        # the field, part or area.
+        self._parts_count = len(parts)
+        self._flats_count = len(tables)
+        areas = [str(area) for area in space.domains.get("disease_area", ()) if area is not None]
+        self._area_codes = {area: code for code, area in enumerate(areas, start=1)}
+        self._areas_count = len(areas) + 1
+        self._area_bits = self._areas_count.bit_length()
+        self._key_shift = 32 + self._area_bits
+        self._relevant = [BoundedCache(MAX_CACHED) for _ in flats]
+        self._dependencies = [BoundedCache(MAX_CACHED) for _ in flats]
         for index, flat in enumerate(flats):
             if None in flat.masks:  # may be not stated: found by its profile field
                 self._position.setdefault(flat.field, index)
@@ -227,7 +294,10 @@ class Depends:
             names |= {("advisory", key) for key in then.advise}
             for name in names:
                 touching[name] = touching.get(name, 0) | 1 << bit
-        return [_Part(kind, name, mask) for (kind, name), mask in touching.items()]
+        return [
+            _Part(kind, name, mask, number)
+            for number, ((kind, name), mask) in enumerate(touching.items())
+        ]
 
     # -- one profile -------------------------------------------------------------------------
 
@@ -271,12 +341,26 @@ class Depends:
             for k in range(count - 1, -1, -1):
                 after[k] = after[k + 1] & flats[fields[k]].masks[None]
             before = self._everything
-            steps = []
+            steps: list[_Step] = []
+            scope = 0
             for k, index in enumerate(fields):
+                flat = flats[index]
                 others = before & after[k + 1]
-                steps.append((index, flats[index], others, others & flats[index].testing))
-                before &= flats[index].masks[None]
-            found = Wanted(fields, tuple(steps), self._condition in fields)
+                testing = others & flat.testing
+                for part in flat.parts:
+                    if part.mask & testing:
+                        scope |= part.mask
+                cache = self._dependencies[index]
+                steps.append((index, flat, others, testing, self._relevant[index], cache.get))
+                before &= flat.masks[None]
+            number = next(self._numbers)
+            if number >= _MAX_NUMBER:  # never in practice: start the numbers again
+                self._wanted.clear()
+                self._wholes.clear()
+                self._numbers = itertools.count(1)
+                number = 0
+            code = number << self._area_bits
+            found = Wanted(fields, tuple(steps), self._condition in fields, scope, code)
             self._wanted.put(unstated, found)
         return found
 
@@ -285,7 +369,10 @@ class Depends:
         every stated field allows; ``area``: the disease area, when the condition is wanted.
         The fields not stated hold their masks for None: with ``rest`` (and, for a condition,
         the area) they decide every dependency, so profiles alike share them."""
-        key = (wanted.fields, rest, area)
+        rest &= wanted.scope
+        key = (rest << self._key_shift) | wanted.code
+        if area is not None:
+            key |= self._area_codes.get(area, 0)
         whole = self._wholes.get(key)
         if whole is None:
             whole = self._depends_on(wanted, rest, area)
@@ -294,32 +381,54 @@ class Depends:
 
     def _depends_on(self, wanted: Wanted, rest: int, area: str | None) -> tuple[Dependency, ...]:
         found: list[Dependency] = []
-        get = self._dependencies.get
-        relevant_get = self._relevant.get
         condition = self._condition
-        for i, flat, others_unstated, testing in wanted.steps:
-            if not rest & testing:  # no rule testing it holds on every other field
+        for i, flat, others_unstated, testing, relevant_of, known_get in wanted.steps:
+            live = rest & testing
+            if not live:  # no rule testing it holds on every other field
                 continue
             others = rest & others_unstated
             field_area = area if i == condition else None
             if field_area is not None:  # only the conditions of its area may be stated
                 others &= self._reach(i, field_area)
-            live = others & flat.testing
-            if not live:
-                continue
-            relevant = relevant_get((i, live))  # only the parts those rules touch can change
+                live = others & flat.testing
+                if not live:
+                    continue
+            relevant = relevant_of.get(live)  # only the parts those rules touch can change
             if relevant is None:
                 relevant = 0
                 for part in flat.parts:
                     if part.mask & live:
                         relevant |= part.mask
-                self._relevant.put((i, live), relevant)
+                relevant_of.put(live, relevant)
             others &= relevant
-            known = get((i, others, field_area))
+            known = known_get(
+                others
+                if field_area is None
+                else others * self._areas_count + self._area_codes.get(field_area, 0)
+            )
             if known is None:
                 known = self.cached(i, others, field_area)
             found.extend(known)
         return tuple(found)  # in the order of ``unstated``
+
+    def _classes(self, index: int, area: str | None) -> tuple[tuple[int, tuple[Any, ...]], ...]:
+        """Flat field ``index``'s stated values (a condition's: those of ``area``) by their
+        mask, in the order of each mask's first value: values with one mask fire the same
+        rules, whatever the other fields."""
+        key = (index, area)
+        found = self._value_classes.get(key)
+        if found is None:
+            flat = self.flats()[index]
+            candidates = flat.values
+            if area is not None:
+                areas = self.schema.condition_area
+                candidates = tuple(value for value in candidates if areas.get(value) == area)
+            by_mask: dict[int, list[Any]] = {}
+            for value in candidates:
+                by_mask.setdefault(flat.masks[value], []).append(value)
+            found = tuple((mask, tuple(values)) for mask, values in by_mask.items())
+            self._value_classes[key] = found
+        return found
 
     def _reach(self, index: int, area: str) -> int:
         """The rules that may fire for flat field ``index`` (the condition) not stated or
@@ -339,12 +448,13 @@ class Depends:
     def cached(self, index: int, others: int, area: str | None) -> tuple[Dependency, ...]:
         """:meth:`dependency` as a tuple (empty: none), kept in the cache by its arguments
         (``others`` already narrowed to the parts the field's live rules touch)."""
-        key = (index, others, area)
-        known = self._dependencies.get(key)
+        self.flats()
+        cache = self._dependencies[index]
+        key = others if area is None else others * self._areas_count + self._area_codes.get(area, 0)
+        known = cache.get(key)
         if known is None:
-            made = self.dependency(index, others, area)
-            known = () if made is None else (made,)
-            self._dependencies.put(key, known)
+            known = self._dependency(index, others, area)
+            cache.put(key, known)
         return known
 
     def dependency(self, index: int, others: int, area: str | None = None) -> Dependency | None:
@@ -352,32 +462,49 @@ class Depends:
         that hold on every other field (of those that share a part of a result with a rule
         testing it: no other part can change); ``area`` restricts a condition to its disease
         area."""
+        found = self._dependency(index, others, area)
+        return found[0] if found else None
+
+    def _dependency(self, index: int, others: int, area: str | None) -> tuple[Dependency, ...]:
+        """:meth:`dependency` as a tuple (empty: none), one tuple per distinct dependency."""
         flat = self.flats()[index]
         masks = flat.masks
         base = others & masks[None]
         by_fired: dict[int, list[Any]] = {}
-        candidates = flat.values
-        if area is not None:
-            areas = self.schema.condition_area
-            candidates = tuple(value for value in candidates if areas.get(value) == area)
-        for value in candidates:
-            fired = others & masks[value]
+        for mask, values in self._classes(index, area):
+            fired = others & mask
             if fired != base:
-                by_fired.setdefault(fired, []).append(value)
+                by_fired.setdefault(fired, []).extend(values)
         if not by_fired:
-            return None
-        changes: dict[tuple[str, ...], tuple[list[Any], frozenset[str]]] = {}
+            return ()
+        changes: dict[tuple[str, ...], tuple[list[Any], tuple[str, ...]]] = {}
         for fired, group in by_fired.items():
             change = self._change_of(index, flat, base, fired ^ base)
             if change is None:
                 continue
-            known = changes.get(change.parts)
+            phrases, ids = change
+            known = changes.get(phrases)
             if known is None:
-                changes[change.parts] = (list(group), change.affects)
+                changes[phrases] = (list(group), ids)
             else:
                 known[0].extend(group)
         if not changes:
-            return None
+            return ()
+        # the same ways of changing make the same dependency (many profiles share them)
+        signature = (
+            index,
+            tuple((parts, tuple(group), ids) for parts, (group, ids) in changes.items()),
+        )
+        same = self._assembled.get(signature)
+        if same is None:
+            same = (self._assemble(flat, changes),)
+            self._assembled.put(signature, same)
+        return same
+
+    def _assemble(
+        self, flat: _Flat, changes: dict[tuple[str, ...], tuple[list[Any], tuple[str, ...]]]
+    ) -> Dependency:
+        """The dependency on ``flat`` from its ways of changing (phrases: values, ids)."""
         if flat.group:  # a set field: the smallest member sets of each way it changes
             for group, _ in changes.values():
                 group[:] = _smallest(group)
@@ -385,7 +512,7 @@ class Depends:
         changing = sorted((v for group, _ in changes.values() for v in group), key=rank.__getitem__)
         affects: set[str] = set()
         for _, ids in changes.values():
-            affects |= ids
+            affects.update(ids)
         pieces = []
         for phrases, (group, _) in sorted(
             changes.items(), key=lambda item: min(rank[v] for v in item[1][0])
@@ -406,131 +533,204 @@ class Depends:
         """What stating flat field ``index`` changes when ``base`` fire with it not stated and
         ``base ^ diff`` with it stated: only the parts the rules of ``diff`` touch can change,
         so it is kept by those parts' rules that fire (many profiles share them)."""
-        touched_key = (index, diff)
+        touched_key = diff * self._flats_count + index
         found = self._touched.get(touched_key)
         if found is None:
-            touched = tuple(part for part in flat.parts if part.mask & diff)
+            touched = sorted((part for part in flat.parts if part.mask & diff), key=self._order)
             within = 0
             for part in touched:
                 within |= part.mask
-            found = (touched, within)
+            found = (
+                tuple(
+                    (part.mask, part.number, part) for part in touched if part.kind == "category"
+                ),
+                tuple((part.mask, part.name) for part in touched if part.kind == "advisory"),
+                within,
+            )
             self._touched.put(touched_key, found)
-        touched, within = found
-        key = (index, base & within, diff)
+        categories, advisories, within = found
+        key = ((base & within) << self._width | diff) * self._flats_count + index
         known = self._changes.get(key)
         if known is None:
-            fired = base ^ diff
-            change = self._change(self._partial(base, touched), self._partial(fired, touched))
-            known = (change,)
+            known = self._change(categories, advisories, base, base ^ diff) or ()
             self._changes.put(key, known)
-        return known[0]
+        return known or None
+
+    def _order(self, part: _Part) -> tuple[int, int, str]:
+        """Categories first, in the schema's order, then advisories (by key)."""
+        if part.kind == "category":
+            return (0, self.schema.category_order.get(part.name, -1), part.name)
+        return (1, 0, part.name)
 
     # -- answers -----------------------------------------------------------------------------
 
-    def _partial(self, fired: int, parts: Sequence[_Part]) -> _Summary:
-        """The answer's ``parts`` when ``fired`` fire."""
-        suggested: dict[str, tuple[str, tuple[str, ...], Any]] = {}
-        avoided: frozenset[tuple[str, str | None]] = frozenset()
-        advisories = set()
-        for part in parts:
-            bits = fired & part.mask
-            if part.kind == "advisory":
-                if bits:
-                    advisories.add(part.name)
+    def _change(
+        self,
+        categories: Sequence[tuple[int, int, _Part]],
+        advisories: Sequence[tuple[int, str]],
+        before: int,
+        after: int,
+    ) -> _Change | None:
+        """What changes in the category parts (mask, number, part; in category order) and
+        advisories (mask, key) when ``after`` fire instead of ``before``; None when nothing
+        does (an advisory that only disappears is no change). Put together from each
+        category's own change (:meth:`_piece`, kept by the category's lines before and
+        after, which many different rule sets share): its phrases in category order, then
+        the avoidances not said yet (by the rank of their class or category), then the
+        advisories that appear (by key); kept by those pieces and advisories."""
+        pieces_get = self._pieces.get
+        found: list[tuple[int, _Piece]] = []
+        for mask, number, part in categories:
+            old_id, old = self._entry(part, before & mask)
+            new_id, new = self._entry(part, after & mask)
+            if old_id == new_id:  # the same lines
                 continue
-            if not bits:
-                continue
-            key = (part.name, bits)
-            known = self._categories.get(key)
-            if known is None:
-                known = self._category(part.name, bits)
-                self._categories.put(key, known)
-            line, pairs = known
-            if line is not None:
-                suggested[part.name] = line
-            avoided |= pairs
-        return _Summary(suggested, avoided, frozenset(advisories))
-
-    def _category(
-        self, category: str, bits: int
-    ) -> tuple[tuple[str, tuple[str, ...], Any] | None, frozenset[tuple[str, str | None]]]:
-        """A category's suggestion line (tier, classes, direction; None when it has none) and
-        avoided (category, class) pairs, when the rules of ``bits`` (all those touching it
-        that fire) fire."""
-        rules = []
-        rest = bits
-        while rest:
-            low = rest & -rest
-            rules.append(self.rules[low.bit_length() - 1])
-            rest ^= low
-        steps = plan(rules, self.schema)
-        line = None
-        for found in steps.suggestions:
-            fields = dict(found.fields)
-            if fields["category"] == category:
-                line = (fields["tier"], fields["subcategories"], fields["direction"])
-        pairs = frozenset(
-            (fields["category"], fields["subcategory"])
-            for fields in (dict(found.fields) for found in steps.avoided)
-            if fields["category"] == category
-        )
-        return line, pairs
-
-    def _change(self, before: _Summary, after: _Summary) -> _Change | None:
-        """What changes from ``before`` to ``after``; None when nothing does (an advisory that
-        only disappears is no change)."""
-        added = after.advisories - before.advisories
-        if before.suggested == after.suggested and before.avoided == after.avoided and not added:
+            key = (number, old_id, new_id)
+            entry = pieces_get(key)
+            if entry is None:
+                entry = (next(self._counter), self._piece(part, old, new))
+                self._pieces.put(key, entry)
+            if entry[1] is not _SAME:
+                found.append(entry)
+        added = tuple([key for mask, key in advisories if after & mask and not before & mask])
+        if not (found or added):
             return None
-        parts: list[str] = []
+        composed_key = (tuple([piece_number for piece_number, _ in found]), added)
+        change = self._composed.get(composed_key)
+        if change is None:
+            change = self._compose([piece for _, piece in found], added)
+            self._composed.put(composed_key, change)
+        return change
+
+    def _compose(self, found: Sequence[_Piece], added: Sequence[str]) -> _Change:
+        """The change made of category pieces (in category order) and advisories that
+        appear."""
+        phrases = [phrase for piece in found for phrase in piece[0]]
+        if found:
+            shown = {target for piece in found for target in piece[2]}
+            avoided = sorted((entry for piece in found for entry in piece[1]), key=_first)
+            phrases.extend(text for _, target, text in avoided if target not in shown)
+        phrases.extend(f"advisory {key}" for key in sorted(added))
+        affects = sorted({target for piece in found for target in piece[3]})
+        return tuple(phrases), tuple(affects)
+
+    def _entry(self, part: _Part, bits: int) -> tuple[int, _Lines]:
+        """A category's lines (:meth:`_category`) when the rules of ``bits`` touching it
+        fire, with a number that equal lines share (0: no lines), kept per part and bits.
+        Numbers are never reused, so caches keyed by them stay right when the table of
+        numbers starts again."""
+        if not bits:
+            return _NO_ENTRY
+        key = bits * self._parts_count + part.number
+        known = self._categories.get(key)
+        if known is None:
+            lines = self._category(part.name, bits)
+            numbers = self._line_numbers
+            number = numbers.get(lines)
+            if number is None:
+                if len(numbers) >= MAX_CACHED:
+                    numbers = self._line_numbers = {}
+                number = numbers[lines] = next(self._counter)
+            known = (number, lines)
+            self._categories.put(key, known)
+        return known
+
+    def _lines(self, part: _Part, bits: int) -> _Lines:
+        """:meth:`_category`, kept per category part and its rules that fire."""
+        return self._entry(part, bits)[1]
+
+    def _piece(self, part: _Part, before: _Lines, after: _Lines) -> _Piece:
+        """What changes in one category when its lines are ``after`` instead of ``before``:
+        :data:`_SAME` when nothing does."""
+        category = part.name
+        old, old_sorted = before
+        new, new_sorted = after
+        if old == new and old_sorted == new_sorted:
+            return _SAME
+        old_pairs, new_pairs = frozenset(old_sorted), frozenset(new_sorted)
+        phrases: list[str] = []
         affects: set[str] = set()
-        now_avoided = after.avoided - before.avoided
-        shown_avoided: set[str] = set()
-        categories = self.schema.categories
-        for category in categories:
-            old, new = before.suggested.get(category), after.suggested.get(category)
-            if old == new:
-                continue
+        shown: set[str] = set()
+        now_avoided = new_pairs - old_pairs
+        if old != new and category in self.schema.category_order:
             affects.add(category)
             name = self._label(category)
             if new is None:
-                if (category, None) in after.avoided:
-                    parts.append(f"{name} avoided")
-                    shown_avoided.add(category)
+                if (category, None) in new_pairs:
+                    phrases.append(f"{name} avoided")
+                    shown.add(category)
                 else:
-                    parts.append(f"{name} not suggested")
-                continue
-            if old is None:
-                parts.append(f"{name} suggested ({_TIER_WORDS[new[0]]})")
-                continue
-            if old[0] != new[0]:
-                parts.append(f"{name} {_TIER_WORDS[new[0]]}")
-            gone = [sub for sub in old[1] if sub not in new[1]]
-            came = [sub for sub in new[1] if sub not in old[1]]
-            if gone:
-                avoided = [s for s in gone if (category, s) in now_avoided]
-                if avoided:
-                    parts.append(f"{self._names(avoided)} avoided")
-                    shown_avoided.update(avoided)
-                rest = [s for s in gone if s not in avoided]
-                if rest:
-                    parts.append(f"{self._names(rest)} dropped")
-            if came:
-                parts.append(f"{self._names(came)} added")
-        for category, sub in sorted(
-            after.avoided ^ before.avoided, key=lambda pair: self._rank(pair[1] or pair[0])
-        ):
-            target = sub or category
+                    phrases.append(f"{name} not suggested")
+            elif old is None:
+                phrases.append(f"{name} suggested ({_TIER_WORDS[new[0]]})")
+            else:
+                if old[0] != new[0]:
+                    phrases.append(f"{name} {_TIER_WORDS[new[0]]}")
+                gone = [sub for sub in old[1] if sub not in new[1]]
+                came = [sub for sub in new[1] if sub not in old[1]]
+                if gone:
+                    avoided = [s for s in gone if (category, s) in now_avoided]
+                    if avoided:
+                        phrases.append(f"{self._names(avoided)} avoided")
+                        shown.update(avoided)
+                    rest = [s for s in gone if s not in avoided]
+                    if rest:
+                        phrases.append(f"{self._names(rest)} dropped")
+                if came:
+                    phrases.append(f"{self._names(came)} added")
+        changed: list[tuple[tuple[int, int], str, str]] = []
+        for category_id, sub in new_pairs ^ old_pairs:
+            target = sub or category_id
             affects.add(target)
-            if target in shown_avoided:
-                continue
             name = self._names([target])
-            parts.append(
-                f"{name} avoided" if (category, sub) in after.avoided else f"{name} not avoided"
-            )
-        for key in sorted(added):
-            parts.append(f"advisory {key}")
-        return _Change(tuple(parts), frozenset(affects))
+            text = f"{name} avoided" if (category_id, sub) in new_pairs else f"{name} not avoided"
+            changed.append((self._rank(target), target, text))
+        changed.sort(key=_first)
+        return tuple(phrases), tuple(changed), tuple(shown), tuple(affects)
+
+    def _category(self, category: str, bits: int) -> _Lines:
+        """A category's suggestion line and avoided pairs (:data:`_Lines`), when the rules of
+        ``bits`` (all those touching it that fire) fire."""
+        steps = self.part_plan("category", category, bits, keep=False)
+        line = None
+        for found in steps.suggestions:  # only the category's own lines
+            fields = dict(found.fields)
+            line = (fields["tier"], fields["subcategories"], fields["direction"])
+        pairs = {
+            (fields["category"], fields["subcategory"])
+            for fields in (dict(found.fields) for found in steps.avoided)
+        }
+        return line, tuple(sorted(pairs, key=_pair_order))
+
+    def part_plan(self, kind: str, name: str, bits: int, *, keep: bool = True) -> Plan:
+        """What the collect policy makes of one part of a result (``kind`` ``"category"`` or
+        ``"advisory"``, its ``name``) when the rules of ``bits`` (those touching it that
+        fire) fire: the plan of their effects on that part alone, whose lines' reason
+        positions count the rules of ``bits`` in id order. Kept (unless not ``keep``) per
+        part and rules, for the results built from the same rules."""
+        key = (kind, name, bits)
+        found = self._part_plans.get(key)
+        if found is None:
+            effects = self._effects
+            if effects is None:
+                effects = self._effects = [effects_of(rule, self.schema) for rule in self.rules]
+            restricted = self._part_effects
+            chosen = []
+            rest = bits
+            while rest:
+                low = rest & -rest
+                index = low.bit_length() - 1
+                mine = restricted.get((index, kind, name))
+                if mine is None:
+                    mine = restricted[(index, kind, name)] = part_effects(
+                        effects[index], kind, name
+                    )
+                chosen.append(mine)
+                rest ^= low
+            found = collect(chosen, tables(self.schema))
+            if keep:
+                self._part_plans.put(key, found)
+        return found
 
     def _rank(self, name: str) -> tuple[int, int]:
         schema = self.schema
@@ -583,9 +783,16 @@ class Depends:
         if definition.type == "integer":
             return f"if {label} is {_ranges(values, definition.max)}"
         if flat.field == "condition":
-            names = [schema.condition(str(value)).name for value in values]
+            names = [self._condition_name(str(value)) for value in values]
             return f"if {label} is {_few(names, ' or ')}"
         return f"if {label} is {_few([str(value) for value in values], ' or ')}"
+
+    def _condition_name(self, condition: str) -> str:
+        names = self._condition_names
+        found = names.get(condition)
+        if found is None:
+            found = names[condition] = self.schema.condition(condition).name
+        return found
 
     def _member(self, field: str, member: str) -> str:
         if self.schema.fields[field].of == "subcategories":
@@ -821,11 +1028,7 @@ class ColumnarDepends:
             value = 0
             for w, word in enumerate(row):
                 value |= int(word) << (64 * w)
-            key = (part.name, value)
-            known = depends._categories.get(key)
-            if known is None:
-                known = depends._category(part.name, value) if value else (None, frozenset())
-                depends._categories.put(key, known)
+            known = depends._lines(part, value)
             found.append(ids.setdefault((part.name, known), len(ids)))
         return np.asarray(found, dtype=np.int64)[inverse]
 

@@ -43,6 +43,7 @@ from .._policy import (
     effects_of,
     is_decisive,
     line_directions,
+    part_effects,
     plan,
     suggestion_directions,
     tables,
@@ -206,20 +207,6 @@ MAX_CHUNK_VALUES: Final = 16384
 _Built = tuple[tuple[BaseModel, ...], tuple[BaseModel, ...], tuple[BaseModel, ...]]
 
 
-def _only(effects: Effects, kind: str, name: str) -> Effects:
-    """``effects`` without those on other parts than the category or advisory ``name``."""
-    if kind == "category":
-        return effects._replace(
-            suggest=tuple(s for s in effects.suggest if s[0] == name),
-            flag=tuple(c for c in effects.flag if c == name),
-            avoid=tuple(a for a in effects.avoid if a[0] == name),
-            advise=(),
-        )
-    return effects._replace(
-        suggest=(), flag=(), avoid=(), advise=tuple(k for k in effects.advise if k == name)
-    )
-
-
 def _getter(keys: Sequence[Any]) -> Callable[[Any], Any]:
     """``itemgetter(*keys)``, which also takes no keys (always ``()``)."""
     return itemgetter(*keys) if keys else _nothing
@@ -308,6 +295,7 @@ class Resolver:
         self._max_templates = max_lines
         self.depends: Depends | None = None  # set by the knowledge base (issue 19)
         self._scan: _Scan | None = None  # built on the first evaluate, from ``depends``
+        self._shared: tuple[Depends, bool] | None = None  # whether ``depends`` has our rules
         self._result_maker: Maker[Result] | None = None
         self._unstated: BoundedCache[int, _Unstated] = BoundedCache(max_plans)
         self._warnings: BoundedCache[tuple[Any, ...], tuple[str, ...]] = BoundedCache(max_plans)
@@ -706,6 +694,15 @@ class Resolver:
         self._lines.put(key, built)
         return built
 
+    def _shares(self, depends: Depends) -> bool:
+        """Whether ``depends`` numbers the same rules as this resolver (checked once)."""
+        shared = self._shared
+        if shared is None or shared[0] is not depends:
+            same = tuple(rule.id for rule in depends.rules) == self._ids
+            same = same and depends.schema is self._schema
+            shared = self._shared = (depends, same)
+        return shared[1]
+
     def _subset(self, bits: int) -> tuple[list[Effects], list[int]]:
         """The effects of the rules of ``bits`` in id order, and their bits."""
         effects, found = [], []
@@ -731,8 +728,13 @@ class Resolver:
             quote = _getter(quoted)
             self._getters.put(quoted, quote)
         # Only the part's own effects: a category's lines depend on nothing else (a drug
-        # class belongs to one category), an advisory's on nothing else either.
-        steps = collect([_only(each, kind, name) for each in effects], self._tables)
+        # class belongs to one category), an advisory's on nothing else either. The
+        # dependencies of the same rules ask the policy the same question: one plan for both.
+        depends = self.depends
+        if depends is not None and self._shares(depends):
+            steps = depends.part_plan(kind, name, touched)
+        else:
+            steps = collect([part_effects(each, kind, name) for each in effects], self._tables)
         templates = self._templates
         if len(templates) >= self._max_templates:
             templates = self._templates = {}  # rare: templates are few

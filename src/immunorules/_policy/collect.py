@@ -43,6 +43,7 @@ __all__ = [
     "is_decisive",
     "line_directions",
     "outcome",
+    "part_effects",
     "plan",
     "projection_of",
     "suggestion_directions",
@@ -168,6 +169,23 @@ def effects_of(rule: Rule, schema: Schema | None = None) -> Effects:
         tuple((a.category, a.subcategory) for a in then.avoid),
         then.advise,
         is_decisive(rule, schema),
+    )
+
+
+def part_effects(effects: Effects, kind: str, name: str) -> Effects:
+    """``effects`` without those on other parts of a result than the category or advisory
+    ``name`` (``kind``: ``"category"`` or ``"advisory"``). The policy's lines of one part
+    depend on these alone: a drug class belongs to one category, and an advisory is a union,
+    so :func:`collect` of them gives that part's lines as the whole set's."""
+    if kind == "category":
+        return effects._replace(
+            suggest=tuple(s for s in effects.suggest if s[0] == name),
+            flag=tuple(c for c in effects.flag if c == name),
+            avoid=tuple(a for a in effects.avoid if a[0] == name),
+            advise=(),
+        )
+    return effects._replace(
+        suggest=(), flag=(), avoid=(), advise=tuple(k for k in effects.advise if k == name)
     )
 
 
