@@ -128,14 +128,11 @@ def durable_alone(
     prepared: dict[int, list[tuple[int, str, str]]] = {}
     for number, data in enumerate(profiles):
         fact = kb.space.fact(kb.parse(data))
-        classes = [lookup.get(fact[name], none) for name, lookup, none in matcher._fields]
-        calls = []
-        for ruleset in matcher._rulesets:
-            body = "".join([texts[classes[position]] for position, texts in ruleset.fields])
-            if body or ruleset.always:
-                sid = f"alone{number}"
-                calls.append((ruleset.handle, sid, f'{{"sid":"{sid}","profile":1{body}}}'))
-        prepared[id(data)] = calls
+        sid = f"alone{number}"
+        prepared[id(data)] = [
+            (handle, sid, f'{{"sid":"{sid}","profile":1{body}}}')
+            for handle, body in matcher._payloads(fact)  # the rulesets the fact is asserted in
+        ]
 
     def run(data: dict[str, Any]) -> None:
         for handle, sid, text in prepared[id(data)]:
