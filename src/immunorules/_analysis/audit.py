@@ -68,6 +68,7 @@ from .space import (
     CompiledRule,
     ProfileSpace,
     bits,
+    intersect,
     merge_boxes,
     size,
 )
@@ -288,21 +289,6 @@ class _Union:
         return self._boxes
 
 
-class _Joined:
-    """Disjoint unions seen as one (merged only when its finding is built)."""
-
-    __slots__ = ("_unions", "size")
-
-    def __init__(self, unions: Sequence[_Union]) -> None:
-        self._unions = unions
-        self.size = sum(union.size for union in unions)
-
-    def merged(self) -> list[Box]:
-        if len(self._unions) == 1:
-            return self._unions[0].merged()
-        return merge_boxes(box for union in self._unions for box in union.merged())
-
-
 #: The most regions a finding's ``region_text`` spells out (``regions`` holds them all).
 _SHOWN_REGIONS = 4
 
@@ -338,11 +324,16 @@ theirs on the suppress and on the stimulate side."""
 
 
 class _ConflictJudge:
-    """Whether the rules of a bitset leave an unresolved conflict, and its cause, category by
-    category: a category's suggestion line depends only on the rules touching the category,
-    so each category's sides are planned (by the collect policy) once per distinct set of
-    those rules, far fewer than the distinct sets of fired rules. The same answer as
-    :func:`unresolved_conflict` of all the fired rules (the tests hold it to that)."""
+    """Unresolved conflicts decided line by line: a category's suggestion line (whether it is
+    there, flagged, and its directions) depends only on the rules touching the category, so
+    each line is planned (by the collect policy) once per distinct set of those rules, far
+    fewer than the distinct sets of fired rules. :meth:`sides` is the same answer as
+    :func:`unresolved_conflict` of all the fired rules (the tests hold it to that).
+
+    A rule is on a direction's side wherever it fires and suggests a category whose line
+    (unflagged) has that direction: every rule suggesting the category is among the line's
+    reasons. So the partition for conflicts needs only the lines' directions, and
+    :meth:`narrow` drops the rules that can no longer change any line on a branch."""
 
     def __init__(
         self,
@@ -353,58 +344,122 @@ class _ConflictJudge:
     ) -> None:
         self._effects = [effects_of(compiled.rule, schema) for compiled in live]
         self._tables = tables(schema)
-        self._categories = [
-            (category, effects.touching.get(("category", category), 0))
-            for category in sorted(categories)
+        self.categories = sorted(categories)
+        self._touching = [effects.touching.get(("category", c), 0) for c in self.categories]
+        self.suggesting = [effects.suggests.get(c, 0) for c in self.categories]
+        self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self.categories]
+        self._lines = [self._line(effects, c) for c in self.categories]
+
+    @staticmethod
+    def _line(
+        effects: _Effects, category: str
+    ) -> tuple[bool, int, int, int, list[tuple[int, int, int]]]:
+        """What :meth:`narrow` needs of one category: whether a goal is stated in it, the rules
+        that remove or flag its line, those suggesting it, those suggesting it naming no class,
+        and per drug class the rules naming it, those avoiding it and its direction (a bit)."""
+        schema = effects.schema
+        excluding = effects.flags.get(category, 0) | effects.avoids.get((category, None), 0)
+        classes = {sub for c, sub in effects.names if c == category}
+        classes |= {sub for c, sub in effects.avoids if c == category and sub is not None}
+        directions = sorted({str(schema.sub_direction[sub]) for sub in classes})
+        per_class = [
+            (
+                effects.names.get((category, sub), 0),
+                effects.avoids.get((category, sub), 0),
+                1 << directions.index(str(schema.sub_direction[sub])),
+            )
+            for sub in sorted(classes)
         ]
-        self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self._categories]
+        return (
+            category in effects.goal_categories,
+            excluding,
+            effects.suggests.get(category, 0),
+            effects.whole.get(category, 0),
+            per_class,
+        )
+
+    def _sides(self, number: int, key: int) -> tuple[Side, Side]:
+        """The sides of line ``number`` when the rules of ``key`` (all touching it) fire."""
+        memo = self._memo[number]
+        found = memo.get(key)
+        if found is None:
+            if len(memo) > 20_000:  # bounds the memory (keys are bitsets of every rule)
+                memo.clear()
+            fired = sorted((self._effects[i] for i in bits(key)), key=_rule_id)
+            found = memo[key] = category_sides(
+                collect(fired, self._tables), self.categories[number]
+            )
+        return found
 
     def sides(self, held: int) -> tuple[Side, Side] | None:
         """:func:`unresolved_conflict` of the rules in ``held``."""
         suppressing: set[tuple[str, str]] = set()
         stimulating: set[tuple[str, str]] = set()
-        for (category, touching), memo in zip(self._categories, self._memo, strict=True):
+        for number, touching in enumerate(self._touching):
             key = held & touching
-            if not key:
-                continue
-            found = memo.get(key)
-            if found is None:
-                if len(memo) > 20_000:  # bounds the memory (keys are bitsets of every rule)
-                    memo.clear()
-                fired = sorted((self._effects[i] for i in bits(key)), key=_rule_id)
-                found = memo[key] = category_sides(collect(fired, self._tables), category)
-            suppressing.update(found[0])
-            stimulating.update(found[1])
+            if key:
+                found = self._sides(number, key)
+                suppressing.update(found[0])
+                stimulating.update(found[1])
         if not (suppressing and stimulating):
             return None
         return tuple(sorted(suppressing)), tuple(sorted(stimulating))
 
-    @staticmethod
-    def causes(found: tuple[Side, Side], causes: _Causes) -> list[tuple[str, ...]]:
-        """The causes of an unresolved conflict with these sides: each pair of rules one of
-        which is on the suppress side and the other on the stimulate side (one rule on both
-        sides conflicts with itself), noting what each puts on each side in ``causes``."""
-        suppressing, stimulating = found
-        down: dict[str, list[tuple[str, str]]] = {}
-        up: dict[str, list[tuple[str, str]]] = {}
-        for entry in suppressing:
-            down.setdefault(entry[1], []).append(entry)
-        for entry in stimulating:
-            up.setdefault(entry[1], []).append(entry)
-        pairs: list[tuple[str, ...]] = []
-        for low, low_entries in down.items():
-            for high, high_entries in up.items():
-                pair = (low,) if low == high else (min(low, high), max(low, high))
-                if pair not in causes:
-                    causes[pair] = (set(), set())
-                noted = causes[pair]
-                noted[0].update(low_entries)
-                noted[1].update(high_entries)
-                if low != high:  # either rule may also be on the other side
-                    noted[0].update(down.get(high, ()))
-                    noted[1].update(up.get(low, ()))
-                pairs.append(pair)
-        return list(dict.fromkeys(pairs))
+    def lines(self, held: int) -> tuple[list[int], list[int]]:
+        """The lines (positions in :attr:`categories`) that the rules in ``held`` leave
+        unflagged with the suppress, and with the stimulate, direction."""
+        down: list[int] = []
+        up: list[int] = []
+        for number, touching in enumerate(self._touching):
+            key = held & touching
+            if key:
+                found = self._sides(number, key)
+                if found[0]:
+                    down.append(number)
+                if found[1]:
+                    up.append(number)
+        return down, up
+
+    def narrow(self, held: int, pending: int) -> int:
+        """The pending rules that can still change a line's directions where the rules in
+        ``held`` fire (a :data:`BitNarrow`); the others change nothing whatever else fires.
+
+        Once a line is flagged or its category avoided, or nothing alive suggests it, nothing
+        changes it. A direction is *certain* when a class of it is suggested by a rule in
+        ``held`` and avoided by no alive rule: the line is then there (unless flagged or
+        removed) with that direction, so suggesting or avoiding another class of that
+        direction, or suggesting the category naming no class, changes nothing; nor does
+        suggesting a class already suggested, avoiding one already avoided, or avoiding one
+        that nothing alive suggests (the policy merges suggestions and avoids as sets). In a
+        category where a suggestion states a goal every rule is kept."""
+        kept = 0
+        alive = held | pending
+        for touching, (goals, excluding, suggesting, whole, per_class) in zip(
+            self._touching, self._lines, strict=True
+        ):
+            mine = pending & touching
+            if not mine:
+                continue
+            if goals:
+                kept |= mine
+                continue
+            if held & excluding or not alive & suggesting:
+                continue  # the line is flagged or removed, or there is none, for good
+            kept |= mine & excluding
+            certain = 0
+            for naming, avoiding, direction in per_class:
+                if held & naming and not alive & avoiding:
+                    certain |= direction
+            if not certain and not held & whole:
+                kept |= mine & whole
+            for naming, avoiding, direction in per_class:
+                if certain & direction or held & avoiding:
+                    continue
+                if mine & naming and not held & naming:
+                    kept |= mine & naming
+                if mine & avoiding and alive & naming:
+                    kept |= mine & avoiding
+        return kept
 
 
 def _rule_id(effects: PolicyEffects) -> str:
@@ -637,15 +692,13 @@ class _Analysis:
             **extra,
         )
 
-    def _grouped(
-        self, kind: FindingKind, union: _Union | _Joined, message: str, **extra: object
-    ) -> _Lazy:
+    def _grouped(self, kind: FindingKind, union: _Union, message: str, **extra: object) -> _Lazy:
         """One finding about every profile of ``union`` (one cause); ``message`` as for
         :meth:`_regional`, ``{where}`` saying how many regions there are."""
         return _Lazy(kind, union.size, partial(self._group_finding, kind, union, message, extra))
 
     def _group_finding(
-        self, kind: FindingKind, union: _Union | _Joined, message: str, extra: dict[str, object]
+        self, kind: FindingKind, union: _Union, message: str, extra: dict[str, object]
     ) -> Finding:
         pieces, regions, described = self._union_regions(union)
         count = union.size
@@ -666,7 +719,7 @@ class _Analysis:
         )
 
     def _union_regions(
-        self, union: _Union | _Joined
+        self, union: _Union
     ) -> tuple[list[Box], tuple[dict[str, list[Scalar]], ...], str]:
         """The union's disjoint pieces (the largest first), each as a region, and the whole
         union in words."""
@@ -770,39 +823,76 @@ class _Analysis:
         )
 
     def conflicts(self) -> list[_Lazy]:
-        sides = dict.fromkeys(OPPOSITE, 0)
         directional: set[str] = set()
-        for i, compiled in enumerate(self.live):
+        for compiled in self.live:
             for suggest in compiled.rule.then.suggest:
-                directions = effect_directions(suggest, self.schema)
-                for direction in directions.intersection(OPPOSITE):
-                    sides[direction] |= 1 << i
+                if effect_directions(suggest, self.schema).intersection(OPPOSITE):
                     directional.add(suggest.category)
         relevant = self._select(lambda rule: bool(touches(rule)[0] & directional))
         hopeless = self.effects.hopeless(sorted(directional))
-        # each cell goes to the union of its exact sides (disjoint from the others' unions);
-        # the cause of a conflict is a pair of rules on opposite sides, so a pair's profiles
-        # are the union of the unions whose sides hold it: one finding per pair
         judge = _ConflictJudge(self.live, self.effects, directional, self.schema)
-        by_sides: dict[tuple[Side, Side], _Union] = {}
-        for box, held in self.index.cells(
-            self.full, relevant, prune=hopeless, finished=self._tracker("conflicts")
+        # the cells where the lines' directions stay the same; where one line is suppressing
+        # and another (or the same) stimulating, every rule suggesting the first is on the
+        # suppress side wherever it fires, and every one suggesting the second on the
+        # stimulate side: a pair's profiles there are the cell within both rules' boxes
+        by_cause: dict[tuple[int, ...], _Union] = {}
+        seen_lines: dict[tuple[int, ...], set[tuple[tuple[int, ...], tuple[int, ...]]]] = {}
+        for cell, held in self.index.cells(
+            self.full,
+            relevant,
+            prune=hopeless,
+            narrow=judge.narrow,
+            finished=self._tracker("conflicts"),
         ):
-            found = judge.sides(held)
-            if found is not None:
-                union = by_sides.get(found)
-                if union is None:
-                    union = by_sides[found] = _Union()
-                union.add(box)
+            down, up = judge.lines(held)
+            if not (down and up):
+                continue
+            lines = (tuple(down), tuple(up))
+            downward = upward = 0
+            for number in down:
+                downward |= judge.suggesting[number]
+            for number in up:
+                upward |= judge.suggesting[number]
+            done: set[tuple[int, ...]] = set()
+            for low in bits(self.index.meeting(cell, downward)):
+                inside = intersect(cell, self._box(self.live[low]))
+                for high in bits(self.index.meeting(inside, upward)):
+                    pair: tuple[int, ...] = (
+                        (low,) if low == high else (min(low, high), max(low, high))
+                    )
+                    if pair in done:
+                        continue  # the same pair the other way round: the same profiles
+                    done.add(pair)
+                    union = by_cause.get(pair)
+                    if union is None:
+                        union = by_cause[pair] = _Union()
+                        seen_lines[pair] = set()
+                    union.add(intersect(inside, self._box(self.live[high])))
+                    seen_lines[pair].add(lines)
+        # what each rule of a pair puts on each side, over the cells where the pair conflicts
         causes: _Causes = {}
-        parts: dict[tuple[str, ...], list[_Union]] = {}
-        for found, union in by_sides.items():
-            for cause in judge.causes(found, causes):
-                parts.setdefault(cause, []).append(union)
+        named: dict[tuple[str, ...], tuple[int, ...]] = {}
+        for pair, seen in seen_lines.items():
+            ids = tuple(sorted(self.live[i].id for i in pair))
+            named[ids] = pair
+            suppressing, stimulating = causes[ids] = (set(), set())
+            for down_lines, up_lines in seen:
+                for i in pair:
+                    rule_id = self.live[i].id
+                    suppressing.update(
+                        (judge.categories[n], rule_id)
+                        for n in down_lines
+                        if judge.suggesting[n] >> i & 1
+                    )
+                    stimulating.update(
+                        (judge.categories[n], rule_id)
+                        for n in up_lines
+                        if judge.suggesting[n] >> i & 1
+                    )
         return [
             self._grouped(
                 "unresolved_conflict",
-                _Joined(parts[cause]),
+                by_cause[named[cause]],
                 f"{side_text(tuple(sorted(suppressing)))} would suppress the immune system "
                 f"while {side_text(tuple(sorted(stimulating)))} would stimulate it, both at "
                 "first_line or escalation (neither flagged), on {count}{where}: {region}. Flag "

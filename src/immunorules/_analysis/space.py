@@ -24,6 +24,7 @@ from .._model.rules import Rule
 from .._model.space import FlatSpace
 
 __all__ = [
+    "BitNarrow",
     "BitPrune",
     "Box",
     "BoxIndex",
@@ -208,6 +209,10 @@ class Cell:
 BitPrune = Callable[[int, int], bool]
 """``(held, pending) -> bool`` on a :class:`BoxIndex`'s bitsets (see :meth:`BoxIndex.cells`)."""
 
+BitNarrow = Callable[[int, int], int]
+"""``(held, pending) -> kept`` on a :class:`BoxIndex`'s bitsets: the pending boxes that still
+matter (see :meth:`BoxIndex.cells`)."""
+
 
 def bits(mask: int) -> Iterator[int]:
     """The positions of the set bits of ``mask``, lowest first."""
@@ -280,6 +285,7 @@ class BoxIndex:
         among: int | None = None,
         *,
         prune: BitPrune | None = None,
+        narrow: BitNarrow | None = None,
         finished: Callable[[Box], None] | None = None,
     ) -> Iterator[tuple[Box, int]]:
         """Split ``start`` into disjoint cells on each of which every box of ``among`` (all by
@@ -292,7 +298,10 @@ class BoxIndex:
         a path, so the depth is at most the number of dimensions. Cells come depth first, the
         class the fewest boxes hold first. ``prune(held, pending)`` may drop a branch whose cells
         cannot matter (``held``: the boxes that hold on all of it; ``pending``: those that hold
-        on part of it); unpruned, the cells cover ``start``. ``finished(box)``, if given, is
+        on part of it); unpruned, the cells cover ``start``. ``narrow(held, pending)`` may drop
+        pending boxes that cannot matter on a branch any more, given what holds on all of it:
+        the branch is not split by them, and a cell's bitset then holds only the boxes kept
+        (the dropped ones may hold on part of the cell). ``finished(box)``, if given, is
         called for each branch done with (cut or yielded): those boxes are disjoint and cover
         ``start``, so it tells how far the partition has got."""
         alive = self.meeting(start, among)
@@ -305,6 +314,9 @@ class BoxIndex:
         while stack:
             box, alive, cover, held = stack.pop()
             pending = alive & ~held
+            if narrow is not None and pending:
+                pending = narrow(held, pending)
+                alive = held | pending
             if prune is not None and prune(held, pending):
                 if finished is not None:
                     finished(box)
