@@ -7,9 +7,17 @@ can differ, by only the rules that can affect it, and judges each distinct set o
 once, by the same resolution semantics as evaluation:
 
 * gaps: the cells of the decisive rules where none fires (a covered branch is cut at once);
-* unresolved conflicts: the cells of the rules touching a directional category, cutting every
-  branch where one direction has no source left (no rule that can suggest it fires there, or
-  the rules firing on all of it flag or avoid every one that does);
+* unresolved conflicts: a rule is on a direction's side wherever it fires and suggests a
+  category whose suggestion line (unflagged) has that direction, and a line depends only on the
+  rules touching its category. So a conflict's cause, a pair of rules (or one rule on both
+  sides), is searched in the two rules' common box only, for the pairs where one rule can be
+  on each side (a suggestion giving its line that direction meets its box): the box is
+  partitioned by the rules touching the pair's categories, rules that can no longer change a
+  line on a branch are dropped (e.g. once the line is flagged, or once a class of a direction
+  is suggested and nothing alive avoids it, further suggestions of that direction), and a
+  branch is cut where one direction has no source left (no rule that can suggest it fires
+  there, or the rules firing on all of it flag or avoid every one that does) or where one
+  rule's lines are all flagged or removed;
 * redundant rules: the rules whose box contains a rule's box (one bitset query per rule);
 * masked rules: per category or advisory the rule touches, its box partitioned by the
   overlapping rules touching it, stopping at the first cell where the rule changes the result,
@@ -82,7 +90,8 @@ _K = TypeVar("_K")
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``, called as the audit goes: at the start (``done == 0``) and
 end (``done == total``) of each stage and about ten times a second in between (``gaps`` and
-``conflicts`` count profiles, ``redundant rules`` and ``masked rules`` rules); last of all
+``conflicts`` count profiles, ``conflicts`` as the share of the rules whose pairs it has
+searched; ``redundant rules`` and ``masked rules`` count rules); last of all
 ``progress("done", 1, 1)``."""
 
 
@@ -353,7 +362,7 @@ class _ConflictJudge:
     @staticmethod
     def _line(
         effects: _Effects, category: str
-    ) -> tuple[bool, int, int, int, list[tuple[int, int, int]]]:
+    ) -> tuple[bool, int, int, int, list[tuple[int, int, int]], bool]:
         """What :meth:`narrow` needs of one category: whether a goal is stated in it, the rules
         that remove or flag its line, those suggesting it, those suggesting it naming no class,
         and per drug class the rules naming it, those avoiding it and its direction (a bit)."""
@@ -370,13 +379,21 @@ class _ConflictJudge:
             )
             for sub in sorted(classes)
         ]
+        default = schema.category_direction[category]
+        # every class of the category counts with its default: the line's one direction
+        uniform = default is not None and directions in ([], [str(default)])
         return (
             category in effects.goal_categories,
             excluding,
             effects.suggests.get(category, 0),
             effects.whole.get(category, 0),
             per_class,
+            uniform,
         )
+
+    def excluders(self, numbers: int) -> list[int]:
+        """For each of these lines, the rules that flag it or remove its category."""
+        return [self._lines[number][1] for number in bits(numbers)]
 
     def _sides(self, number: int, key: int) -> tuple[Side, Side]:
         """The sides of line ``number`` when the rules of ``key`` (all touching it) fire."""
@@ -426,15 +443,17 @@ class _ConflictJudge:
 
         Once a line is flagged or its category avoided, or nothing alive suggests it, nothing
         changes it. A direction is *certain* when a class of it is suggested by a rule in
-        ``held`` and avoided by no alive rule: the line is then there (unless flagged or
-        removed) with that direction, so suggesting or avoiding another class of that
-        direction, or suggesting the category naming no class, changes nothing; nor does
+        ``held`` and avoided by no alive rule, or when a rule in ``held`` suggests a category
+        whose classes all count with its default direction naming none: the line is then there
+        (unless flagged or removed) with that direction, so suggesting or avoiding another
+        class of that direction, or suggesting the category naming no class, changes nothing;
+        nor does
         suggesting a class already suggested, avoiding one already avoided, or avoiding one
         that nothing alive suggests (the policy merges suggestions and avoids as sets). In a
         category where a suggestion states a goal every rule is kept."""
         kept = 0
         alive = held | pending
-        for touching, (goals, excluding, suggesting, whole, per_class) in zip(
+        for touching, (goals, excluding, suggesting, whole, per_class, uniform) in zip(
             self._touching, self._lines, strict=True
         ):
             mine = pending & touching
@@ -447,9 +466,12 @@ class _ConflictJudge:
                 continue  # the line is flagged or removed, or there is none, for good
             kept |= mine & excluding
             certain = 0
-            for naming, avoiding, direction in per_class:
-                if held & naming and not alive & avoiding:
-                    certain |= direction
+            if uniform and held & whole:
+                certain = -1  # the line is there, with the category's direction
+            else:
+                for naming, avoiding, direction in per_class:
+                    if held & naming and not alive & avoiding:
+                        certain |= direction
             if not certain and not held & whole:
                 kept |= mine & whole
             for naming, avoiding, direction in per_class:
@@ -460,6 +482,23 @@ class _ConflictJudge:
                 if mine & avoiding and alive & naming:
                     kept |= mine & avoiding
         return kept
+
+
+def _unpartnered(partners: int, hopeless: BitPrune, held: int, pending: int) -> bool:
+    """A branch where none of ``partners`` fires, or where no conflict can be."""
+    return not (held | pending) & partners or hopeless(held, pending)
+
+
+def _pair_prune(
+    hopeless: BitPrune, first: list[int], second: list[int], held: int, pending: int
+) -> bool:
+    """A branch where no conflict can be, or where the lines of one rule of a pair are all
+    flagged or removed (``first``, ``second``: the rules flagging or removing each line)."""
+    return (
+        all(held & rules for rules in first)
+        or all(held & rules for rules in second)
+        or hopeless(held, pending)
+    )
 
 
 def _rule_id(effects: PolicyEffects) -> str:
@@ -552,13 +591,11 @@ class _Effects:
                 mask |= self._by_kind[kind].get(name, 0)
         return mask
 
-    def hopeless(self, categories: Iterable[str]) -> BitPrune:
-        """``hopeless(held, pending)``: whether no cell of a branch can have an unresolved
-        conflict among ``categories``, whatever else fires there, because one direction has no
-        source left: every suggestion that could still give it (a drug class counting with that
-        direction, by its suggestion's goal or else its own, and not avoided; or a suggestion
-        naming no class whose goal or category default is that direction) is flagged or
-        avoided by the rules that fire on all of the branch (``held``)."""
+    def sources(self, categories: Iterable[str]) -> dict[tuple[str, str, str | None], int]:
+        """``(direction, category, class or None) -> rules``: the suggestions of ``categories``
+        that can give their line that direction (a class counting with its suggestion's goal
+        or else its own direction; a suggestion naming no class with its goal or else the
+        category's default)."""
         wanted = set(categories)
         by_source: dict[tuple[str, str, str | None], int] = {}
         for bit_index, rule in enumerate(self.rules):
@@ -574,8 +611,17 @@ class _Effects:
                     whole = suggest.goal or self.schema.category_direction[category]
                     if whole is not None:
                         self._add(by_source, (whole, category, None), bit)
+        return by_source
+
+    def hopeless(self, categories: Iterable[str]) -> BitPrune:
+        """``hopeless(held, pending)``: whether no cell of a branch can have an unresolved
+        conflict among ``categories``, whatever else fires there, because one direction has no
+        source left: every suggestion that could still give it (a drug class counting with that
+        direction, by its suggestion's goal or else its own, and not avoided; or a suggestion
+        naming no class whose goal or category default is that direction) is flagged or
+        avoided by the rules that fire on all of the branch (``held``)."""
         sources: dict[str, list[tuple[int, int, int]]] = {d: [] for d in OPPOSITE}
-        for (towards, of, cls), suggesters in by_source.items():
+        for (towards, of, cls), suggesters in self.sources(categories).items():
             if towards not in sources:
                 continue
             excluded = self.flags.get(of, 0) | self.avoids.get((of, None), 0)
@@ -829,46 +875,97 @@ class _Analysis:
                 if effect_directions(suggest, self.schema).intersection(OPPOSITE):
                     directional.add(suggest.category)
         relevant = self._select(lambda rule: bool(touches(rule)[0] & directional))
-        hopeless = self.effects.hopeless(sorted(directional))
         judge = _ConflictJudge(self.live, self.effects, directional, self.schema)
-        # the cells where the lines' directions stay the same; where one line is suppressing
-        # and another (or the same) stimulating, every rule suggesting the first is on the
-        # suppress side wherever it fires, and every one suggesting the second on the
-        # stimulate side: a pair's profiles there are the cell within both rules' boxes
+        # A rule can be on a direction's side only where a suggestion that can give one of its
+        # categories that direction meets its box; a pair conflicts only if one rule can be on
+        # each side. Each pair is searched in the box of one of its rules (the one whose rule
+        # set is larger comes first, so the rules of the rarer side are searched from the
+        # others'): the box is partitioned by what can change a line there and by the pair's
+        # other rules, cut wherever no conflict or no partner is left.
+        by_direction = dict.fromkeys(OPPOSITE, 0)
+        lines_of: dict[str, int] = {}
+        for (direction, category, _), suggesters in self.effects.sources(directional).items():
+            if direction in by_direction:
+                key = f"{direction} {category}"
+                lines_of[key] = lines_of.get(key, 0) | suggesters
+        able = dict.fromkeys(OPPOSITE, 0)
+        for i, compiled in enumerate(self.live):
+            box = self._box(compiled)
+            for category in {s.category for s in compiled.rule.then.suggest} & directional:
+                for direction in OPPOSITE:
+                    towards = lines_of.get(f"{direction} {category}", 0)
+                    if towards and self.index.meeting(box, towards):
+                        able[direction] |= 1 << i
+        down_able, up_able = able["suppress"], able["stimulate"]
+        rarer = up_able if up_able.bit_count() <= down_able.bit_count() else down_able
+        order = [*bits((down_able | up_able) & ~rarer), *bits(rarer)]
+        later = down_able | up_able
+        # the rules that flag or avoid: once they are decided on a branch, most suggestions
+        # can no longer change a line there, so the branch is split by them first
+        ruling = relevant & ~self._select(lambda rule: bool(rule.then.suggest))
         by_cause: dict[tuple[int, ...], _Union] = {}
         seen_lines: dict[tuple[int, ...], set[tuple[tuple[int, ...], tuple[int, ...]]]] = {}
-        for cell, held in self.index.cells(
-            self.full,
-            relevant,
-            prune=hopeless,
-            narrow=judge.narrow,
-            finished=self._tracker("conflicts"),
-        ):
-            down, up = judge.lines(held)
-            if not (down and up):
-                continue
-            lines = (tuple(down), tuple(up))
-            downward = upward = 0
-            for number in down:
-                downward |= judge.suggesting[number]
-            for number in up:
-                upward |= judge.suggesting[number]
-            done: set[tuple[int, ...]] = set()
-            for low in bits(self.index.meeting(cell, downward)):
-                inside = intersect(cell, self._box(self.live[low]))
-                for high in bits(self.index.meeting(inside, upward)):
-                    pair: tuple[int, ...] = (
-                        (low,) if low == high else (min(low, high), max(low, high))
+        # the rules that can change a line of a rule's categories, and those lines
+        reach = [0] * len(self.live)
+        lines_of_rule = [0] * len(self.live)
+        for number, category in enumerate(judge.categories):
+            touching = self.effects.touching.get(("category", category), 0)
+            for i in bits(judge.suggesting[number]):
+                reach[i] |= touching
+                lines_of_rule[i] |= 1 << number
+        hopeless_by_lines: dict[int, BitPrune] = {}
+
+        def hopeless_for(numbers: int) -> BitPrune:
+            """:meth:`_Effects.hopeless` for these lines only (far fewer sources to check)."""
+            found = hopeless_by_lines.get(numbers)
+            if found is None:
+                chosen = [judge.categories[n] for n in bits(numbers)]
+                found = hopeless_by_lines[numbers] = self.effects.hopeless(chosen)
+            return found
+
+        profiles = size(self.full)  # progress: the rules searched, as a share of the space
+        self._tell("conflicts", 0, profiles)
+        for done, i in enumerate(order):
+            self._tell("conflicts", profiles * done // len(order), profiles)
+            bit = 1 << i
+            box = self._box(self.live[i])
+            wanted = (up_able if down_able & bit else 0) | (down_able if up_able & bit else 0)
+            partners = self.index.meeting(box, later & wanted)
+            later &= ~bit
+            for other in bits(partners):
+                pair: tuple[int, ...] = (i,) if other == i else (min(i, other), max(i, other))
+                for cell, held in self.index.cells(
+                    intersect(box, self._box(self.live[other])),
+                    relevant & (reach[i] | reach[other]),
+                    prune=partial(
+                        _pair_prune,
+                        hopeless_for(lines_of_rule[i] | lines_of_rule[other]),
+                        judge.excluders(lines_of_rule[i]),
+                        judge.excluders(lines_of_rule[other]),
+                    ),
+                    narrow=judge.narrow,
+                    first=ruling,
+                ):
+                    down, up = judge.lines(held)
+                    if not (down and up):
+                        continue
+                    downward = upward = 0
+                    for number in down:
+                        downward |= judge.suggesting[number]
+                    for number in up:
+                        upward |= judge.suggesting[number]
+                    conflicting = (downward & bit and upward >> other & 1) or (
+                        upward & bit and downward >> other & 1
                     )
-                    if pair in done:
-                        continue  # the same pair the other way round: the same profiles
-                    done.add(pair)
+                    if not conflicting:
+                        continue
                     union = by_cause.get(pair)
                     if union is None:
                         union = by_cause[pair] = _Union()
                         seen_lines[pair] = set()
-                    union.add(intersect(inside, self._box(self.live[high])))
-                    seen_lines[pair].add(lines)
+                    union.add(cell)
+                    seen_lines[pair].add((tuple(down), tuple(up)))
+        self._tell("conflicts", profiles, profiles)
         # what each rule of a pair puts on each side, over the cells where the pair conflicts
         causes: _Causes = {}
         named: dict[tuple[str, ...], tuple[int, ...]] = {}
@@ -1008,7 +1105,7 @@ class _Analysis:
         box = self._box(compiled)
         pieces, regions, described = self._union_regions(self._union_of(box))
         example = self.space.example_profile(pieces[0])
-        result = self.kb.evaluate(example)
+        result = self.kb.evaluate(example, depends_on=False)
         others = {self.live[i].id for i in bits(touching)}
         return _finding(
             "masked_rule",

@@ -286,13 +286,15 @@ class BoxIndex:
         *,
         prune: BitPrune | None = None,
         narrow: BitNarrow | None = None,
+        first: int = 0,
         finished: Callable[[Box], None] | None = None,
     ) -> Iterator[tuple[Box, int]]:
         """Split ``start`` into disjoint cells on each of which every box of ``among`` (all by
         default) holds either everywhere or nowhere; yield each cell with the bitset of the boxes
         that hold on it.
 
-        The split goes dimension by dimension, the one the most undecided boxes test first, and
+        The split goes dimension by dimension, the one the most undecided boxes test first
+        (the most undecided boxes of ``first`` while some are undecided), and
         groups a dimension's values into the classes no undecided box tells apart (so integer
         values fall into the intervals between thresholds); a dimension is split at most once on
         a path, so the depth is at most the number of dimensions. Cells come depth first, the
@@ -326,12 +328,13 @@ class BoxIndex:
                     finished(box)
                 yield box, held
                 continue
-            dim, most, testing = 0, 0, 0
+            dim, most = 0, 0
+            ranked = pending & first or pending
             for d, covered in enumerate(cover):
-                tests = pending & ~covered
-                count = tests.bit_count()
+                count = (ranked & ~covered).bit_count()
                 if count > most:
-                    dim, most, testing = d, count, tests
+                    dim, most = d, count
+            testing = pending & ~cover[dim]
             classes: dict[int, int] = {}
             per_value = accepts[dim]
             for v in bits(box[dim]):
