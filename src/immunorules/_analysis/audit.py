@@ -1145,17 +1145,24 @@ class _Analysis:
     def unused_effects(self) -> list[_Lazy]:
         """Avoids of a drug class and flags of a category that no live rule's suggestion can
         meet: they never change a suggestion (the avoid is still listed in results)."""
-        suggestions = [s for compiled in self.live for s in compiled.rule.then.suggest]
+        # each distinct suggestion once: rule sets repeat the same few many times
+        suggestions = list(
+            dict.fromkeys(s for compiled in self.live for s in compiled.rule.then.suggest)
+        )
         flagged = {s.category for s in suggestions}
         avoids: dict[str, list[str]] = {}
         flags: dict[str, list[str]] = {}
+        suggested: dict[str, bool] = {}
         for compiled in self.live:
             then = compiled.rule.then
             for avoid in then.avoid:
-                if avoid.subcategory is not None and not self._suggested(
-                    avoid.subcategory, suggestions
-                ):
-                    avoids.setdefault(avoid.subcategory, []).append(compiled.id)
+                sub = avoid.subcategory
+                if sub is None:
+                    continue
+                if sub not in suggested:
+                    suggested[sub] = self._suggested(sub, suggestions)
+                if not suggested[sub]:
+                    avoids.setdefault(sub, []).append(compiled.id)
             for category in then.flag:
                 if category not in flagged:
                     flags.setdefault(category, []).append(compiled.id)
