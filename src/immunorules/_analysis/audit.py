@@ -878,10 +878,11 @@ class _Analysis:
         judge = _ConflictJudge(self.live, self.effects, directional, self.schema)
         # A rule can be on a direction's side only where a suggestion that can give one of its
         # categories that direction meets its box; a pair conflicts only if one rule can be on
-        # each side. Each pair is searched in the box of one of its rules (the one whose rule
-        # set is larger comes first, so the rules of the rarer side are searched from the
-        # others'): the box is partitioned by what can change a line there and by the pair's
-        # other rules, cut wherever no conflict or no partner is left.
+        # each side. Each such pair whose boxes meet is searched once, in their common box,
+        # partitioned by the rules touching the two rules' categories (the others cannot change
+        # their lines) and cut where no conflict can be or where either rule's lines are all
+        # flagged or removed. The rules of the rarer side come last, so each pair is met from
+        # the side of the more numerous rule.
         by_direction = dict.fromkeys(OPPOSITE, 0)
         lines_of: dict[str, int] = {}
         for (direction, category, _), suggesters in self.effects.sources(directional).items():
