@@ -7,9 +7,17 @@ can differ, by only the rules that can affect it, and judges each distinct set o
 once, by the same resolution semantics as evaluation:
 
 * gaps: the cells of the decisive rules where none fires (a covered branch is cut at once);
-* unresolved conflicts: the cells of the rules touching a directional category, cutting every
-  branch where one direction has no source left (no rule that can suggest it fires there, or
-  the rules firing on all of it flag or avoid every one that does);
+* unresolved conflicts: a rule is on a direction's side wherever it fires and suggests a
+  category whose suggestion line (unflagged) has that direction, and a line depends only on the
+  rules touching its category. So a conflict's cause, a pair of rules (or one rule on both
+  sides), is searched in the two rules' common box only, for the pairs where one rule can be
+  on each side (a suggestion giving its line that direction meets its box): the box is
+  partitioned by the rules touching the pair's categories, rules that can no longer change a
+  line on a branch are dropped (e.g. once the line is flagged, or once a class of a direction
+  is suggested and nothing alive avoids it, further suggestions of that direction), and a
+  branch is cut where one direction has no source left (no rule that can suggest it fires
+  there, or the rules firing on all of it flag or avoid every one that does) or where one
+  rule's lines are all flagged or removed;
 * redundant rules: the rules whose box contains a rule's box (one bitset query per rule);
 * masked rules: per category or advisory the rule touches, its box partitioned by the
   overlapping rules touching it, stopping at the first cell where the rule changes the result,
@@ -68,6 +76,7 @@ from .space import (
     CompiledRule,
     ProfileSpace,
     bits,
+    intersect,
     merge_boxes,
     size,
 )
@@ -81,7 +90,8 @@ _K = TypeVar("_K")
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``, called as the audit goes: at the start (``done == 0``) and
 end (``done == total``) of each stage and about ten times a second in between (``gaps`` and
-``conflicts`` count profiles, ``redundant rules`` and ``masked rules`` rules); last of all
+``conflicts`` count profiles, ``conflicts`` as the share of the rules whose pairs it has
+searched; ``redundant rules`` and ``masked rules`` count rules); last of all
 ``progress("done", 1, 1)``."""
 
 
@@ -288,21 +298,6 @@ class _Union:
         return self._boxes
 
 
-class _Joined:
-    """Disjoint unions seen as one (merged only when its finding is built)."""
-
-    __slots__ = ("_unions", "size")
-
-    def __init__(self, unions: Sequence[_Union]) -> None:
-        self._unions = unions
-        self.size = sum(union.size for union in unions)
-
-    def merged(self) -> list[Box]:
-        if len(self._unions) == 1:
-            return self._unions[0].merged()
-        return merge_boxes(box for union in self._unions for box in union.merged())
-
-
 #: The most regions a finding's ``region_text`` spells out (``regions`` holds them all).
 _SHOWN_REGIONS = 4
 
@@ -338,11 +333,16 @@ theirs on the suppress and on the stimulate side."""
 
 
 class _ConflictJudge:
-    """Whether the rules of a bitset leave an unresolved conflict, and its cause, category by
-    category: a category's suggestion line depends only on the rules touching the category,
-    so each category's sides are planned (by the collect policy) once per distinct set of
-    those rules, far fewer than the distinct sets of fired rules. The same answer as
-    :func:`unresolved_conflict` of all the fired rules (the tests hold it to that)."""
+    """Unresolved conflicts decided line by line: a category's suggestion line (whether it is
+    there, flagged, and its directions) depends only on the rules touching the category, so
+    each line is planned (by the collect policy) once per distinct set of those rules, far
+    fewer than the distinct sets of fired rules. :meth:`sides` is the same answer as
+    :func:`unresolved_conflict` of all the fired rules (the tests hold it to that).
+
+    A rule is on a direction's side wherever it fires and suggests a category whose line
+    (unflagged) has that direction: every rule suggesting the category is among the line's
+    reasons. So the partition for conflicts needs only the lines' directions, and
+    :meth:`narrow` drops the rules that can no longer change any line on a branch."""
 
     def __init__(
         self,
@@ -353,58 +353,152 @@ class _ConflictJudge:
     ) -> None:
         self._effects = [effects_of(compiled.rule, schema) for compiled in live]
         self._tables = tables(schema)
-        self._categories = [
-            (category, effects.touching.get(("category", category), 0))
-            for category in sorted(categories)
+        self.categories = sorted(categories)
+        self._touching = [effects.touching.get(("category", c), 0) for c in self.categories]
+        self.suggesting = [effects.suggests.get(c, 0) for c in self.categories]
+        self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self.categories]
+        self._lines = [self._line(effects, c) for c in self.categories]
+
+    @staticmethod
+    def _line(
+        effects: _Effects, category: str
+    ) -> tuple[bool, int, int, int, list[tuple[int, int, int]], bool]:
+        """What :meth:`narrow` needs of one category: whether a goal is stated in it, the rules
+        that remove or flag its line, those suggesting it, those suggesting it naming no class,
+        and per drug class the rules naming it, those avoiding it and its direction (a bit)."""
+        schema = effects.schema
+        excluding = effects.flags.get(category, 0) | effects.avoids.get((category, None), 0)
+        classes = {sub for c, sub in effects.names if c == category}
+        classes |= {sub for c, sub in effects.avoids if c == category and sub is not None}
+        directions = sorted({str(schema.sub_direction[sub]) for sub in classes})
+        per_class = [
+            (
+                effects.names.get((category, sub), 0),
+                effects.avoids.get((category, sub), 0),
+                1 << directions.index(str(schema.sub_direction[sub])),
+            )
+            for sub in sorted(classes)
         ]
-        self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self._categories]
+        default = schema.category_direction[category]
+        # every class of the category counts with its default: the line's one direction
+        uniform = default is not None and directions in ([], [str(default)])
+        return (
+            category in effects.goal_categories,
+            excluding,
+            effects.suggests.get(category, 0),
+            effects.whole.get(category, 0),
+            per_class,
+            uniform,
+        )
+
+    def excluders(self, numbers: int) -> list[int]:
+        """For each of these lines, the rules that flag it or remove its category."""
+        return [self._lines[number][1] for number in bits(numbers)]
+
+    def _sides(self, number: int, key: int) -> tuple[Side, Side]:
+        """The sides of line ``number`` when the rules of ``key`` (all touching it) fire."""
+        memo = self._memo[number]
+        found = memo.get(key)
+        if found is None:
+            if len(memo) > 20_000:  # bounds the memory (keys are bitsets of every rule)
+                memo.clear()
+            fired = sorted((self._effects[i] for i in bits(key)), key=_rule_id)
+            found = memo[key] = category_sides(
+                collect(fired, self._tables), self.categories[number]
+            )
+        return found
 
     def sides(self, held: int) -> tuple[Side, Side] | None:
         """:func:`unresolved_conflict` of the rules in ``held``."""
         suppressing: set[tuple[str, str]] = set()
         stimulating: set[tuple[str, str]] = set()
-        for (category, touching), memo in zip(self._categories, self._memo, strict=True):
+        for number, touching in enumerate(self._touching):
             key = held & touching
-            if not key:
-                continue
-            found = memo.get(key)
-            if found is None:
-                if len(memo) > 20_000:  # bounds the memory (keys are bitsets of every rule)
-                    memo.clear()
-                fired = sorted((self._effects[i] for i in bits(key)), key=_rule_id)
-                found = memo[key] = category_sides(collect(fired, self._tables), category)
-            suppressing.update(found[0])
-            stimulating.update(found[1])
+            if key:
+                found = self._sides(number, key)
+                suppressing.update(found[0])
+                stimulating.update(found[1])
         if not (suppressing and stimulating):
             return None
         return tuple(sorted(suppressing)), tuple(sorted(stimulating))
 
-    @staticmethod
-    def causes(found: tuple[Side, Side], causes: _Causes) -> list[tuple[str, ...]]:
-        """The causes of an unresolved conflict with these sides: each pair of rules one of
-        which is on the suppress side and the other on the stimulate side (one rule on both
-        sides conflicts with itself), noting what each puts on each side in ``causes``."""
-        suppressing, stimulating = found
-        down: dict[str, list[tuple[str, str]]] = {}
-        up: dict[str, list[tuple[str, str]]] = {}
-        for entry in suppressing:
-            down.setdefault(entry[1], []).append(entry)
-        for entry in stimulating:
-            up.setdefault(entry[1], []).append(entry)
-        pairs: list[tuple[str, ...]] = []
-        for low, low_entries in down.items():
-            for high, high_entries in up.items():
-                pair = (low,) if low == high else (min(low, high), max(low, high))
-                if pair not in causes:
-                    causes[pair] = (set(), set())
-                noted = causes[pair]
-                noted[0].update(low_entries)
-                noted[1].update(high_entries)
-                if low != high:  # either rule may also be on the other side
-                    noted[0].update(down.get(high, ()))
-                    noted[1].update(up.get(low, ()))
-                pairs.append(pair)
-        return list(dict.fromkeys(pairs))
+    def lines(self, held: int) -> tuple[list[int], list[int]]:
+        """The lines (positions in :attr:`categories`) that the rules in ``held`` leave
+        unflagged with the suppress, and with the stimulate, direction."""
+        down: list[int] = []
+        up: list[int] = []
+        for number, touching in enumerate(self._touching):
+            key = held & touching
+            if key:
+                found = self._sides(number, key)
+                if found[0]:
+                    down.append(number)
+                if found[1]:
+                    up.append(number)
+        return down, up
+
+    def narrow(self, held: int, pending: int) -> int:
+        """The pending rules that can still change a line's directions where the rules in
+        ``held`` fire (a :data:`BitNarrow`); the others change nothing whatever else fires.
+
+        Once a line is flagged or its category avoided, or nothing alive suggests it, nothing
+        changes it. A direction is *certain* when a class of it is suggested by a rule in
+        ``held`` and avoided by no alive rule, or when a rule in ``held`` suggests a category
+        whose classes all count with its default direction naming none: the line is then there
+        (unless flagged or removed) with that direction, so suggesting or avoiding another
+        class of that direction, or suggesting the category naming no class, changes nothing;
+        nor does
+        suggesting a class already suggested, avoiding one already avoided, or avoiding one
+        that nothing alive suggests (the policy merges suggestions and avoids as sets). In a
+        category where a suggestion states a goal every rule is kept."""
+        kept = 0
+        alive = held | pending
+        for touching, (goals, excluding, suggesting, whole, per_class, uniform) in zip(
+            self._touching, self._lines, strict=True
+        ):
+            mine = pending & touching
+            if not mine:
+                continue
+            if goals:
+                kept |= mine
+                continue
+            if held & excluding or not alive & suggesting:
+                continue  # the line is flagged or removed, or there is none, for good
+            kept |= mine & excluding
+            certain = 0
+            if uniform and held & whole:
+                certain = -1  # the line is there, with the category's direction
+            else:
+                for naming, avoiding, direction in per_class:
+                    if held & naming and not alive & avoiding:
+                        certain |= direction
+            if not certain and not held & whole:
+                kept |= mine & whole
+            for naming, avoiding, direction in per_class:
+                if certain & direction or held & avoiding:
+                    continue
+                if mine & naming and not held & naming:
+                    kept |= mine & naming
+                if mine & avoiding and alive & naming:
+                    kept |= mine & avoiding
+        return kept
+
+
+def _unpartnered(partners: int, hopeless: BitPrune, held: int, pending: int) -> bool:
+    """A branch where none of ``partners`` fires, or where no conflict can be."""
+    return not (held | pending) & partners or hopeless(held, pending)
+
+
+def _pair_prune(
+    hopeless: BitPrune, first: list[int], second: list[int], held: int, pending: int
+) -> bool:
+    """A branch where no conflict can be, or where the lines of one rule of a pair are all
+    flagged or removed (``first``, ``second``: the rules flagging or removing each line)."""
+    return (
+        all(held & rules for rules in first)
+        or all(held & rules for rules in second)
+        or hopeless(held, pending)
+    )
 
 
 def _rule_id(effects: PolicyEffects) -> str:
@@ -497,13 +591,11 @@ class _Effects:
                 mask |= self._by_kind[kind].get(name, 0)
         return mask
 
-    def hopeless(self, categories: Iterable[str]) -> BitPrune:
-        """``hopeless(held, pending)``: whether no cell of a branch can have an unresolved
-        conflict among ``categories``, whatever else fires there, because one direction has no
-        source left: every suggestion that could still give it (a drug class counting with that
-        direction, by its suggestion's goal or else its own, and not avoided; or a suggestion
-        naming no class whose goal or category default is that direction) is flagged or
-        avoided by the rules that fire on all of the branch (``held``)."""
+    def sources(self, categories: Iterable[str]) -> dict[tuple[str, str, str | None], int]:
+        """``(direction, category, class or None) -> rules``: the suggestions of ``categories``
+        that can give their line that direction (a class counting with its suggestion's goal
+        or else its own direction; a suggestion naming no class with its goal or else the
+        category's default)."""
         wanted = set(categories)
         by_source: dict[tuple[str, str, str | None], int] = {}
         for bit_index, rule in enumerate(self.rules):
@@ -519,8 +611,17 @@ class _Effects:
                     whole = suggest.goal or self.schema.category_direction[category]
                     if whole is not None:
                         self._add(by_source, (whole, category, None), bit)
+        return by_source
+
+    def hopeless(self, categories: Iterable[str]) -> BitPrune:
+        """``hopeless(held, pending)``: whether no cell of a branch can have an unresolved
+        conflict among ``categories``, whatever else fires there, because one direction has no
+        source left: every suggestion that could still give it (a drug class counting with that
+        direction, by its suggestion's goal or else its own, and not avoided; or a suggestion
+        naming no class whose goal or category default is that direction) is flagged or
+        avoided by the rules that fire on all of the branch (``held``)."""
         sources: dict[str, list[tuple[int, int, int]]] = {d: [] for d in OPPOSITE}
-        for (towards, of, cls), suggesters in by_source.items():
+        for (towards, of, cls), suggesters in self.sources(categories).items():
             if towards not in sources:
                 continue
             excluded = self.flags.get(of, 0) | self.avoids.get((of, None), 0)
@@ -637,15 +738,13 @@ class _Analysis:
             **extra,
         )
 
-    def _grouped(
-        self, kind: FindingKind, union: _Union | _Joined, message: str, **extra: object
-    ) -> _Lazy:
+    def _grouped(self, kind: FindingKind, union: _Union, message: str, **extra: object) -> _Lazy:
         """One finding about every profile of ``union`` (one cause); ``message`` as for
         :meth:`_regional`, ``{where}`` saying how many regions there are."""
         return _Lazy(kind, union.size, partial(self._group_finding, kind, union, message, extra))
 
     def _group_finding(
-        self, kind: FindingKind, union: _Union | _Joined, message: str, extra: dict[str, object]
+        self, kind: FindingKind, union: _Union, message: str, extra: dict[str, object]
     ) -> Finding:
         pieces, regions, described = self._union_regions(union)
         count = union.size
@@ -666,7 +765,7 @@ class _Analysis:
         )
 
     def _union_regions(
-        self, union: _Union | _Joined
+        self, union: _Union
     ) -> tuple[list[Box], tuple[dict[str, list[Scalar]], ...], str]:
         """The union's disjoint pieces (the largest first), each as a region, and the whole
         union in words."""
@@ -770,39 +869,128 @@ class _Analysis:
         )
 
     def conflicts(self) -> list[_Lazy]:
-        sides = dict.fromkeys(OPPOSITE, 0)
         directional: set[str] = set()
-        for i, compiled in enumerate(self.live):
+        for compiled in self.live:
             for suggest in compiled.rule.then.suggest:
-                directions = effect_directions(suggest, self.schema)
-                for direction in directions.intersection(OPPOSITE):
-                    sides[direction] |= 1 << i
+                if effect_directions(suggest, self.schema).intersection(OPPOSITE):
                     directional.add(suggest.category)
         relevant = self._select(lambda rule: bool(touches(rule)[0] & directional))
-        hopeless = self.effects.hopeless(sorted(directional))
-        # each cell goes to the union of its exact sides (disjoint from the others' unions);
-        # the cause of a conflict is a pair of rules on opposite sides, so a pair's profiles
-        # are the union of the unions whose sides hold it: one finding per pair
         judge = _ConflictJudge(self.live, self.effects, directional, self.schema)
-        by_sides: dict[tuple[Side, Side], _Union] = {}
-        for box, held in self.index.cells(
-            self.full, relevant, prune=hopeless, finished=self._tracker("conflicts")
-        ):
-            found = judge.sides(held)
-            if found is not None:
-                union = by_sides.get(found)
-                if union is None:
-                    union = by_sides[found] = _Union()
-                union.add(box)
+        # A rule can be on a direction's side only where a suggestion that can give one of its
+        # categories that direction meets its box; a pair conflicts only if one rule can be on
+        # each side. Each such pair whose boxes meet is searched once, in their common box,
+        # partitioned by the rules touching the two rules' categories (the others cannot change
+        # their lines) and cut where no conflict can be or where either rule's lines are all
+        # flagged or removed. The rules of the rarer side come last, so each pair is met from
+        # the side of the more numerous rule.
+        by_direction = dict.fromkeys(OPPOSITE, 0)
+        lines_of: dict[str, int] = {}
+        for (direction, category, _), suggesters in self.effects.sources(directional).items():
+            if direction in by_direction:
+                key = f"{direction} {category}"
+                lines_of[key] = lines_of.get(key, 0) | suggesters
+        able = dict.fromkeys(OPPOSITE, 0)
+        for i, compiled in enumerate(self.live):
+            box = self._box(compiled)
+            for category in {s.category for s in compiled.rule.then.suggest} & directional:
+                for direction in OPPOSITE:
+                    towards = lines_of.get(f"{direction} {category}", 0)
+                    if towards and self.index.meeting(box, towards):
+                        able[direction] |= 1 << i
+        down_able, up_able = able["suppress"], able["stimulate"]
+        rarer = up_able if up_able.bit_count() <= down_able.bit_count() else down_able
+        order = [*bits((down_able | up_able) & ~rarer), *bits(rarer)]
+        later = down_able | up_able
+        # the rules that flag or avoid: once they are decided on a branch, most suggestions
+        # can no longer change a line there, so the branch is split by them first
+        ruling = relevant & ~self._select(lambda rule: bool(rule.then.suggest))
+        by_cause: dict[tuple[int, ...], _Union] = {}
+        seen_lines: dict[tuple[int, ...], set[tuple[tuple[int, ...], tuple[int, ...]]]] = {}
+        # the rules that can change a line of a rule's categories, and those lines
+        reach = [0] * len(self.live)
+        lines_of_rule = [0] * len(self.live)
+        for number, category in enumerate(judge.categories):
+            touching = self.effects.touching.get(("category", category), 0)
+            for i in bits(judge.suggesting[number]):
+                reach[i] |= touching
+                lines_of_rule[i] |= 1 << number
+        hopeless_by_lines: dict[int, BitPrune] = {}
+
+        def hopeless_for(numbers: int) -> BitPrune:
+            """:meth:`_Effects.hopeless` for these lines only (far fewer sources to check)."""
+            found = hopeless_by_lines.get(numbers)
+            if found is None:
+                chosen = [judge.categories[n] for n in bits(numbers)]
+                found = hopeless_by_lines[numbers] = self.effects.hopeless(chosen)
+            return found
+
+        profiles = size(self.full)  # progress: the rules searched, as a share of the space
+        self._tell("conflicts", 0, profiles)
+        for done, i in enumerate(order):
+            self._tell("conflicts", profiles * done // len(order), profiles)
+            bit = 1 << i
+            box = self._box(self.live[i])
+            wanted = (up_able if down_able & bit else 0) | (down_able if up_able & bit else 0)
+            partners = self.index.meeting(box, later & wanted)
+            later &= ~bit
+            for other in bits(partners):
+                pair: tuple[int, ...] = (i,) if other == i else (min(i, other), max(i, other))
+                for cell, held in self.index.cells(
+                    intersect(box, self._box(self.live[other])),
+                    relevant & (reach[i] | reach[other]),
+                    prune=partial(
+                        _pair_prune,
+                        hopeless_for(lines_of_rule[i] | lines_of_rule[other]),
+                        judge.excluders(lines_of_rule[i]),
+                        judge.excluders(lines_of_rule[other]),
+                    ),
+                    narrow=judge.narrow,
+                    first=ruling,
+                ):
+                    down, up = judge.lines(held)
+                    if not (down and up):
+                        continue
+                    downward = upward = 0
+                    for number in down:
+                        downward |= judge.suggesting[number]
+                    for number in up:
+                        upward |= judge.suggesting[number]
+                    conflicting = (downward & bit and upward >> other & 1) or (
+                        upward & bit and downward >> other & 1
+                    )
+                    if not conflicting:
+                        continue
+                    union = by_cause.get(pair)
+                    if union is None:
+                        union = by_cause[pair] = _Union()
+                        seen_lines[pair] = set()
+                    union.add(cell)
+                    seen_lines[pair].add((tuple(down), tuple(up)))
+        self._tell("conflicts", profiles, profiles)
+        # what each rule of a pair puts on each side, over the cells where the pair conflicts
         causes: _Causes = {}
-        parts: dict[tuple[str, ...], list[_Union]] = {}
-        for found, union in by_sides.items():
-            for cause in judge.causes(found, causes):
-                parts.setdefault(cause, []).append(union)
+        named: dict[tuple[str, ...], tuple[int, ...]] = {}
+        for pair, seen in seen_lines.items():
+            ids = tuple(sorted(self.live[i].id for i in pair))
+            named[ids] = pair
+            suppressing, stimulating = causes[ids] = (set(), set())
+            for down_lines, up_lines in seen:
+                for i in pair:
+                    rule_id = self.live[i].id
+                    suppressing.update(
+                        (judge.categories[n], rule_id)
+                        for n in down_lines
+                        if judge.suggesting[n] >> i & 1
+                    )
+                    stimulating.update(
+                        (judge.categories[n], rule_id)
+                        for n in up_lines
+                        if judge.suggesting[n] >> i & 1
+                    )
         return [
             self._grouped(
                 "unresolved_conflict",
-                _Joined(parts[cause]),
+                by_cause[named[cause]],
                 f"{side_text(tuple(sorted(suppressing)))} would suppress the immune system "
                 f"while {side_text(tuple(sorted(stimulating)))} would stimulate it, both at "
                 "first_line or escalation (neither flagged), on {count}{where}: {region}. Flag "
@@ -918,7 +1106,7 @@ class _Analysis:
         box = self._box(compiled)
         pieces, regions, described = self._union_regions(self._union_of(box))
         example = self.space.example_profile(pieces[0])
-        result = self.kb.evaluate(example)
+        result = self.kb.evaluate(example, depends_on=False)
         others = {self.live[i].id for i in bits(touching)}
         return _finding(
             "masked_rule",
@@ -958,17 +1146,24 @@ class _Analysis:
     def unused_effects(self) -> list[_Lazy]:
         """Avoids of a drug class and flags of a category that no live rule's suggestion can
         meet: they never change a suggestion (the avoid is still listed in results)."""
-        suggestions = [s for compiled in self.live for s in compiled.rule.then.suggest]
+        # each distinct suggestion once: rule sets repeat the same few many times
+        suggestions = list(
+            dict.fromkeys(s for compiled in self.live for s in compiled.rule.then.suggest)
+        )
         flagged = {s.category for s in suggestions}
         avoids: dict[str, list[str]] = {}
         flags: dict[str, list[str]] = {}
+        suggested: dict[str, bool] = {}
         for compiled in self.live:
             then = compiled.rule.then
             for avoid in then.avoid:
-                if avoid.subcategory is not None and not self._suggested(
-                    avoid.subcategory, suggestions
-                ):
-                    avoids.setdefault(avoid.subcategory, []).append(compiled.id)
+                sub = avoid.subcategory
+                if sub is None:
+                    continue
+                if sub not in suggested:
+                    suggested[sub] = self._suggested(sub, suggestions)
+                if not suggested[sub]:
+                    avoids.setdefault(sub, []).append(compiled.id)
             for category in then.flag:
                 if category not in flagged:
                     flags.setdefault(category, []).append(compiled.id)

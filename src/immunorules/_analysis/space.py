@@ -24,6 +24,7 @@ from .._model.rules import Rule
 from .._model.space import FlatSpace
 
 __all__ = [
+    "BitNarrow",
     "BitPrune",
     "Box",
     "BoxIndex",
@@ -208,6 +209,10 @@ class Cell:
 BitPrune = Callable[[int, int], bool]
 """``(held, pending) -> bool`` on a :class:`BoxIndex`'s bitsets (see :meth:`BoxIndex.cells`)."""
 
+BitNarrow = Callable[[int, int], int]
+"""``(held, pending) -> kept`` on a :class:`BoxIndex`'s bitsets: the pending boxes that still
+matter (see :meth:`BoxIndex.cells`)."""
+
 
 def bits(mask: int) -> Iterator[int]:
     """The positions of the set bits of ``mask``, lowest first."""
@@ -280,19 +285,25 @@ class BoxIndex:
         among: int | None = None,
         *,
         prune: BitPrune | None = None,
+        narrow: BitNarrow | None = None,
+        first: int = 0,
         finished: Callable[[Box], None] | None = None,
     ) -> Iterator[tuple[Box, int]]:
         """Split ``start`` into disjoint cells on each of which every box of ``among`` (all by
         default) holds either everywhere or nowhere; yield each cell with the bitset of the boxes
         that hold on it.
 
-        The split goes dimension by dimension, the one the most undecided boxes test first, and
+        The split goes dimension by dimension, the one the most undecided boxes test first
+        (the most undecided boxes of ``first`` while some are undecided), and
         groups a dimension's values into the classes no undecided box tells apart (so integer
         values fall into the intervals between thresholds); a dimension is split at most once on
         a path, so the depth is at most the number of dimensions. Cells come depth first, the
         class the fewest boxes hold first. ``prune(held, pending)`` may drop a branch whose cells
         cannot matter (``held``: the boxes that hold on all of it; ``pending``: those that hold
-        on part of it); unpruned, the cells cover ``start``. ``finished(box)``, if given, is
+        on part of it); unpruned, the cells cover ``start``. ``narrow(held, pending)`` may drop
+        pending boxes that cannot matter on a branch any more, given what holds on all of it:
+        the branch is not split by them, and a cell's bitset then holds only the boxes kept
+        (the dropped ones may hold on part of the cell). ``finished(box)``, if given, is
         called for each branch done with (cut or yielded): those boxes are disjoint and cover
         ``start``, so it tells how far the partition has got."""
         alive = self.meeting(start, among)
@@ -305,6 +316,9 @@ class BoxIndex:
         while stack:
             box, alive, cover, held = stack.pop()
             pending = alive & ~held
+            if narrow is not None and pending:
+                pending = narrow(held, pending)
+                alive = held | pending
             if prune is not None and prune(held, pending):
                 if finished is not None:
                     finished(box)
@@ -314,12 +328,13 @@ class BoxIndex:
                     finished(box)
                 yield box, held
                 continue
-            dim, most, testing = 0, 0, 0
+            dim, most = 0, 0
+            ranked = pending & first or pending
             for d, covered in enumerate(cover):
-                tests = pending & ~covered
-                count = tests.bit_count()
+                count = (ranked & ~covered).bit_count()
                 if count > most:
-                    dim, most, testing = d, count, tests
+                    dim, most = d, count
+            testing = pending & ~cover[dim]
             classes: dict[int, int] = {}
             per_value = accepts[dim]
             for v in bits(box[dim]):
