@@ -212,6 +212,8 @@ class Depends:
         self._changes: BoundedCache[int, _Change | tuple[()]] = BoundedCache(MAX_CACHED)
         self._labels: dict[str, str] = {}  # category and class names by id
         self._condition_names: dict[str, str] = {}  # by id
+        # ``if <field> is <values>`` by (field, values)
+        self._whens: BoundedCache[tuple[str, tuple[Any, ...]], str] = BoundedCache(MAX_CACHED)
         # a category's line and avoids by (category, the rules touching it that fire)
         self._categories: BoundedCache[int, tuple[int, _Lines]] = BoundedCache(MAX_CACHED)
         self._counter = itertools.count(1)  # numbers of lines and pieces, never reused
@@ -524,7 +526,12 @@ class Depends:
             changes.items(), key=lambda item: min(rank[v] for v in item[1][0])
         ):
             group.sort(key=rank.__getitem__)
-            pieces.append(f"{self._when(flat, group)}: {', '.join(phrases)}")
+            when_key = (flat.name, tuple(group))
+            when = self._whens.get(when_key)
+            if when is None:
+                when = self._when(flat, group)
+                self._whens.put(when_key, when)
+            pieces.append(f"{when}: {', '.join(phrases)}")
         return made(
             Dependency,
             {
