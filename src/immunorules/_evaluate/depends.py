@@ -143,7 +143,7 @@ class _Flat(NamedTuple):
     masks: dict[Any, int]
     values: tuple[Any, ...]  # its stated values, in domain order
     testing: int  # the rules that tell its values apart
-    parts: tuple[_Part, ...]  # the parts of a result a rule testing it touches
+    parts: tuple[_Part, ...]  # the parts a rule testing it touches, categories first
 
 
 _Step = tuple[int, _Flat, int, int, "BoundedCache[int, int]", Callable[[Any], Any]]
@@ -212,6 +212,8 @@ class Depends:
         self._changes: BoundedCache[int, _Change | tuple[()]] = BoundedCache(MAX_CACHED)
         self._labels: dict[str, str] = {}  # category and class names by id
         self._condition_names: dict[str, str] = {}  # by id
+        # ``if <field> is <values>`` by (field, values)
+        self._whens: BoundedCache[tuple[str, tuple[Any, ...]], str] = BoundedCache(MAX_CACHED)
         # a category's line and avoids by (category, the rules touching it that fire)
         self._categories: BoundedCache[int, tuple[int, _Lines]] = BoundedCache(MAX_CACHED)
         self._counter = itertools.count(1)  # numbers of lines and pieces, never reused
@@ -256,7 +258,10 @@ class Depends:
             for mask in masks.values():
                 testing &= mask
             testing ^= everything  # the rules that tell its values apart
-            touched = tuple(part for part in parts if part.mask & testing)
+            # in the order changes are told (:meth:`_order`): categories, then advisories
+            touched = tuple(
+                sorted((part for part in parts if part.mask & testing), key=self._order)
+            )
             flats.append(_Flat(name, field, group, masks, values, testing, touched))
         # Cache keys are ints (no tuple for the garbage collector to count): a rule set
         # shifted by the rules' width, or times the count of fields, parts or areas, plus
@@ -401,14 +406,17 @@ class Depends:
                         relevant |= part.mask
                 relevant_of.put(live, relevant)
             others &= relevant
-            known = known_get(
+            key = (
                 others
                 if field_area is None
                 else others * self._areas_count + self._area_codes.get(field_area, 0)
             )
-            if known is None:
-                known = self.cached(i, others, field_area)
-            found.extend(known)
+            known = known_get(key)
+            if known is None:  # :meth:`cached`, its lookup done here
+                known = self._dependency(i, others, field_area)
+                self._dependencies[i].put(key, known)
+            if known:
+                found.extend(known)
         return tuple(found)  # in the order of ``unstated``
 
     def _classes(self, index: int, area: str | None) -> tuple[tuple[int, tuple[Any, ...]], ...]:
@@ -518,7 +526,12 @@ class Depends:
             changes.items(), key=lambda item: min(rank[v] for v in item[1][0])
         ):
             group.sort(key=rank.__getitem__)
-            pieces.append(f"{self._when(flat, group)}: {', '.join(phrases)}")
+            when_key = (flat.name, tuple(group))
+            when = self._whens.get(when_key)
+            if when is None:
+                when = self._when(flat, group)
+                self._whens.put(when_key, when)
+            pieces.append(f"{when}: {', '.join(phrases)}")
         return made(
             Dependency,
             {
@@ -536,17 +549,18 @@ class Depends:
         touched_key = diff * self._flats_count + index
         found = self._touched.get(touched_key)
         if found is None:
-            touched = sorted((part for part in flat.parts if part.mask & diff), key=self._order)
+            in_categories: list[tuple[int, int, _Part]] = []
+            in_advisories: list[tuple[int, str]] = []
             within = 0
-            for part in touched:
-                within |= part.mask
-            found = (
-                tuple(
-                    (part.mask, part.number, part) for part in touched if part.kind == "category"
-                ),
-                tuple((part.mask, part.name) for part in touched if part.kind == "advisory"),
-                within,
-            )
+            for part in flat.parts:  # already in :meth:`_order`
+                mask = part.mask
+                if mask & diff:
+                    within |= mask
+                    if part.kind == "category":
+                        in_categories.append((mask, part.number, part))
+                    else:
+                        in_advisories.append((mask, part.name))
+            found = (tuple(in_categories), tuple(in_advisories), within)
             self._touched.put(touched_key, found)
         categories, advisories, within = found
         key = ((base & within) << self._width | diff) * self._flats_count + index
@@ -579,10 +593,23 @@ class Depends:
         the avoidances not said yet (by the rank of their class or category), then the
         advisories that appear (by key); kept by those pieces and advisories."""
         pieces_get = self._pieces.get
+        entries_get = self._categories.get
+        count = self._parts_count
         found: list[tuple[int, _Piece]] = []
         for mask, number, part in categories:
-            old_id, old = self._entry(part, before & mask)
-            new_id, new = self._entry(part, after & mask)
+            bits = before & mask
+            # :meth:`_entry`, its kept entries looked up here
+            old_id, old = (
+                (entries_get(bits * count + number) or self._entry(part, bits))
+                if bits
+                else _NO_ENTRY
+            )
+            bits = after & mask
+            new_id, new = (
+                (entries_get(bits * count + number) or self._entry(part, bits))
+                if bits
+                else _NO_ENTRY
+            )
             if old_id == new_id:  # the same lines
                 continue
             key = (number, old_id, new_id)
