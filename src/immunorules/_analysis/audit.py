@@ -494,11 +494,17 @@ def _pair_prune(
 ) -> bool:
     """A branch where no conflict can be, or where the lines of one rule of a pair are all
     flagged or removed (``first``, ``second``: the rules flagging or removing each line)."""
-    return (
-        all(held & rules for rules in first)
-        or all(held & rules for rules in second)
-        or hopeless(held, pending)
-    )
+    for rules in first:
+        if not held & rules:
+            break
+    else:
+        return True
+    for rules in second:
+        if not held & rules:
+            break
+    else:
+        return True
+    return hopeless(held, pending)
 
 
 def _rule_id(effects: PolicyEffects) -> str:
@@ -620,24 +626,26 @@ class _Effects:
         direction, by its suggestion's goal or else its own, and not avoided; or a suggestion
         naming no class whose goal or category default is that direction) is flagged or
         avoided by the rules that fire on all of the branch (``held``)."""
-        sources: dict[str, list[tuple[int, int, int]]] = {d: [] for d in OPPOSITE}
+        sources: dict[str, list[tuple[int, int]]] = {d: [] for d in OPPOSITE}
         for (towards, of, cls), suggesters in self.sources(categories).items():
             if towards not in sources:
                 continue
             excluded = self.flags.get(of, 0) | self.avoids.get((of, None), 0)
             avoided = 0 if cls is None else self.avoids.get((of, cls), 0)
-            sources[towards].append((excluded, suggesters, avoided))
+            sources[towards].append((suggesters, excluded | avoided))
         suppress, stimulate = sources["suppress"], sources["stimulate"]
 
         def hopeless(held: int, pending: int) -> bool:
             alive = held | pending
-            return not any(
-                alive & suggesters and not held & (excluded | avoided)
-                for excluded, suggesters, avoided in suppress
-            ) or not any(
-                alive & suggesters and not held & (excluded | avoided)
-                for excluded, suggesters, avoided in stimulate
-            )
+            for suggesters, shut in suppress:
+                if alive & suggesters and not held & shut:
+                    break
+            else:
+                return True
+            for suggesters, shut in stimulate:
+                if alive & suggesters and not held & shut:
+                    return False
+            return True
 
         return hopeless
 
@@ -974,19 +982,18 @@ class _Analysis:
             ids = tuple(sorted(self.live[i].id for i in pair))
             named[ids] = pair
             suppressing, stimulating = causes[ids] = (set(), set())
-            for down_lines, up_lines in seen:
-                for i in pair:
-                    rule_id = self.live[i].id
-                    suppressing.update(
-                        (judge.categories[n], rule_id)
-                        for n in down_lines
-                        if judge.suggesting[n] >> i & 1
-                    )
-                    stimulating.update(
-                        (judge.categories[n], rule_id)
-                        for n in up_lines
-                        if judge.suggesting[n] >> i & 1
-                    )
+            down_seen = {n for down_lines, _ in seen for n in down_lines}
+            up_seen = {n for _, up_lines in seen for n in up_lines}
+            for i in pair:
+                rule_id = self.live[i].id
+                suppressing.update(
+                    (judge.categories[n], rule_id)
+                    for n in down_seen
+                    if judge.suggesting[n] >> i & 1
+                )
+                stimulating.update(
+                    (judge.categories[n], rule_id) for n in up_seen if judge.suggesting[n] >> i & 1
+                )
         return [
             self._grouped(
                 "unresolved_conflict",

@@ -312,9 +312,11 @@ class BoxIndex:
         for covered in cover:
             held &= covered
         accepts = self.accepts
-        stack = [(start, alive, cover, held)]
+        # a branch carries the dimensions on which some of its pending boxes may still be
+        # undecided: the others need no look (each pending box holds all of the branch there)
+        stack = [(start, alive, cover, held, tuple(range(len(start))))]
         while stack:
-            box, alive, cover, held = stack.pop()
+            box, alive, cover, held, active = stack.pop()
             pending = alive & ~held
             if narrow is not None and pending:
                 pending = narrow(held, pending)
@@ -328,22 +330,32 @@ class BoxIndex:
                     finished(box)
                 yield box, held
                 continue
+            # every pending box is undecided on some dimension, so ``most`` ends above zero;
+            # ties go to the lowest dimension
             dim, most = 0, 0
             ranked = pending & first or pending
-            for d, covered in enumerate(cover):
-                count = (ranked & ~covered).bit_count()
-                if count > most:
-                    dim, most = d, count
+            undecided = []
+            for d in active:
+                testing = pending & ~cover[d]
+                if testing:
+                    undecided.append(d)
+                    count = (ranked & testing).bit_count()
+                    if count > most:
+                        dim, most = d, count
             testing = pending & ~cover[dim]
             classes: dict[int, int] = {}
             per_value = accepts[dim]
             for v in bits(box[dim]):
                 signature = per_value[v] & testing
                 classes[signature] = classes.get(signature, 0) | 1 << v
-            elsewhere = alive
-            for d, covered in enumerate(cover):
+            # the pending boxes that hold all of the branch on every dimension but ``dim``
+            # (each class is a subset of the pending boxes, which hold all of it elsewhere)
+            elsewhere = pending
+            for d in undecided:
                 if d != dim:
-                    elsewhere &= covered
+                    elsewhere &= cover[d]
+            undecided.remove(dim)  # every box a child keeps holds all of its class
+            left = tuple(undecided)
             ordered = sorted(classes.items(), key=lambda item: (item[0].bit_count(), item[1]))
             for signature, values in reversed(ordered):
                 stack.append(
@@ -352,6 +364,7 @@ class BoxIndex:
                         alive & ~(testing & ~signature),
                         (*cover[:dim], cover[dim] | signature, *cover[dim + 1 :]),
                         held | (signature & elsewhere),
+                        left,
                     )
                 )
 
