@@ -484,11 +484,6 @@ class _ConflictJudge:
         return kept
 
 
-def _unpartnered(partners: int, hopeless: BitPrune, held: int, pending: int) -> bool:
-    """A branch where none of ``partners`` fires, or where no conflict can be."""
-    return not (held | pending) & partners or hopeless(held, pending)
-
-
 def _pair_prune(
     hopeless: BitPrune, first: list[int], second: list[int], held: int, pending: int
 ) -> bool:

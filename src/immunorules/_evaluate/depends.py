@@ -412,7 +412,7 @@ class Depends:
                 else others * self._areas_count + self._area_codes.get(field_area, 0)
             )
             known = known_get(key)
-            if known is None:  # :meth:`cached`, its lookup done here
+            if known is None:  # kept per field by the rules held on the others (and area)
                 known = self._dependency(i, others, field_area)
                 self._dependencies[i].put(key, known)
             if known:
@@ -453,28 +453,11 @@ class Depends:
             self._reaches[key] = found
         return found
 
-    def cached(self, index: int, others: int, area: str | None) -> tuple[Dependency, ...]:
-        """:meth:`dependency` as a tuple (empty: none), kept in the cache by its arguments
-        (``others`` already narrowed to the parts the field's live rules touch)."""
-        self.flats()
-        cache = self._dependencies[index]
-        key = others if area is None else others * self._areas_count + self._area_codes.get(area, 0)
-        known = cache.get(key)
-        if known is None:
-            known = self._dependency(index, others, area)
-            cache.put(key, known)
-        return known
-
-    def dependency(self, index: int, others: int, area: str | None = None) -> Dependency | None:
-        """The dependency on flat field ``index`` (not stated) when ``others`` are the rules
-        that hold on every other field (of those that share a part of a result with a rule
-        testing it: no other part can change); ``area`` restricts a condition to its disease
-        area."""
-        found = self._dependency(index, others, area)
-        return found[0] if found else None
-
     def _dependency(self, index: int, others: int, area: str | None) -> tuple[Dependency, ...]:
-        """:meth:`dependency` as a tuple (empty: none), one tuple per distinct dependency."""
+        """The dependencies on flat field ``index`` (not stated; empty: none, else one, made
+        once per distinct way of changing) when ``others`` are the rules that hold on every
+        other field (of those that share a part of a result with a rule testing it: no other
+        part can change); ``area`` restricts a condition to its disease area."""
         flat = self.flats()[index]
         masks = flat.masks
         base = others & masks[None]
@@ -911,9 +894,10 @@ class ColumnarDepends:
     the same order): for each field that may be not stated, the rows whose answer depends on
     it, with numpy over whole columns. The rules that hold on every field but one come from
     the matcher's tables of fields looked up together, each also kept without that field; only
-    rows where a rule testing the field holds on all the others are looked at further, once
-    per distinct (field, rules held) through :meth:`Depends.cached`, so a batch costs a few
-    array operations per field plus one cached lookup per distinct case."""
+    rows where a rule testing the field holds on all the others are looked at further: a
+    category's lines before and after stating it, once per distinct set of its rules that fire
+    (through :class:`Depends`' kept lines), so a batch costs a few array operations per field
+    plus one kept lookup per distinct case."""
 
     def __init__(self, depends: Depends, matcher: Any) -> None:
         import numpy as np
