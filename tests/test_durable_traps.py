@@ -152,6 +152,37 @@ def test_a_first_fact_that_matches_no_rule_does_not_crash() -> None:
     assert (done.returncode, done.stdout.split()) == (0, ["[]", "['ONLY-RA']", "[]"]), done.stderr
 
 
+@needs_durable
+def test_the_sentinel_is_the_last_action_and_ends_the_reading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """durable hands out the sentinel's firing last, so no call is made after it."""
+    engine = pytest.importorskip("durable_rules_engine")
+    read: list[str | None] = []
+
+    class Spy:
+        def __getattr__(self, name: str) -> Any:
+            def call(*args: Any) -> Any:
+                out = getattr(engine, name)(*args)
+                if name == "start_action_for_state":
+                    read.append(out[1] if out else None)
+                elif name == "complete_and_start_action":
+                    read.append(out)
+                return out
+
+            return call
+
+    matcher = DurableMatcher(RULES)
+    monkeypatch.setattr(_durable, "durable_rules_engine", Spy())
+    for probe in (fact(), fact(condition=None), fact(condition="psoriasis", lines=9)):
+        read.clear()
+        assert matcher.match(probe) == oracle(RULES, probe)
+        names = [json.loads(message).popitem()[0] for message in read if message is not None]
+        assert None not in read
+        assert names[-1] == "sentinel" and "sentinel" not in names[:-1]
+        assert len(names) == len(set(names))
+
+
 # 5. more than 1,024 live sessions per ruleset raise MemoryError -----------------------------
 
 

@@ -10,7 +10,9 @@ traps; each is neutralised here:
 3. a ruleset name registers once per ``Host``: no ``Host`` is used; rulesets are created with the
    C engine's ``create_ruleset`` under process-unique names.
 4. a first fact that matches nothing, then ``delete_state``, segfaults: a sentinel rule matches
-   every fact (its firing stands for the rules without tests, and is otherwise left out).
+   every fact (its firing stands for the rules without tests, and is otherwise left out). Its
+   priority makes it the last action durable hands out, so reading it ends an evaluation's
+   actions without one more call.
 5. more than 1,024 live sessions per ruleset raise ``MemoryError``: no session outlives its
    evaluation, failed ones included.
 6. exceptions inside actions are swallowed into the session state: durable's dispatcher (which
@@ -158,11 +160,12 @@ def durable_available() -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Ruleset:
-    """One durable ruleset: its handle and, per tested field, the JSON text of each value class."""
+    """One durable ruleset: its handle and, per field its rules test, the JSON text of the
+    derived attributes each value carries there (values that carry none are left out)."""
 
     handle: int
     always: bool  # asserted for every fact, whatever its values
-    fields: tuple[tuple[int, tuple[str, ...]], ...]  # (field position, text per class)
+    texts: tuple[tuple[str, dict[Scalar, str]], ...]  # (field name, value -> text)
 
 
 class DurableMatcher:
@@ -202,6 +205,14 @@ class DurableMatcher:
         self._compiled = compiled if self._refine else None
         self._refinements: dict[tuple[int, int], tuple[_Ruleset, ...] | None] = {}
         self._budget = _MAX_REFINED  # rules the refinements may still hold
+        #: per pair of classes of the split and the refining field, the rulesets its facts are
+        #: asserted in (the refined ones, else the split's), once known
+        self._chosen: dict[tuple[int, int], tuple[_Ruleset, ...]] = {}
+        self._keyed = (
+            None
+            if self._refine is None
+            else (self._fields[self._refine[0]], self._fields[self._refine[1]])
+        )
 
     def _create(self, compiled: _Compiled, packs: Sequence[_Pack]) -> tuple[_Ruleset, ...]:
         """A durable ruleset per pack (the caller holds the lock); all or none."""
@@ -209,15 +220,22 @@ class DurableMatcher:
         rulesets: list[_Ruleset] = []
         try:
             for pack in packs:
-                definition: dict[str, Any] = {_SENTINEL: _rule([])}
+                definition: dict[str, Any] = {}
                 for group in pack.groups:
                     names = [compiled.names[a] for a in compiled.keys[group]]
                     definition[f"g{group}"] = _rule(names)
+                # Last in durable's order of actions (its priority is the largest): once its
+                # firing is read, no other action is left.
+                definition[_SENTINEL] = {**_rule([]), "pri": 1}
                 name = f"immunorules{next(_RULESET_NUMBERS)}"
                 handle = durable_rules_engine.create_ruleset(name, json.dumps(definition))
                 handles.append(handle)
-                fields = compiled.texts(pack.attributes)
-                rulesets.append(_Ruleset(handle, pack.opening is None, fields))
+                texts = []
+                for position, by_class in compiled.texts(pack.attributes):
+                    field_name, lookup, _ = self._fields[position]
+                    carried = {value: by_class[c] for value, c in lookup.items() if by_class[c]}
+                    texts.append((field_name, carried))
+                rulesets.append(_Ruleset(handle, pack.opening is None, tuple(texts)))
         except Exception as exc:
             for handle in handles:
                 durable_rules_engine.delete_ruleset(handle)
@@ -234,40 +252,60 @@ class DurableMatcher:
 
     def match(self, fact: Fact) -> frozenset[str]:
         """The ids of the rules whose every test holds for ``fact``."""
-        payloads = self._payloads(fact)
+        rulesets = self._which(fact)
         fired: set[str] = set()
         with _LOCK:
             if self._broken is not None:
                 raise EngineError(self._broken)
-            for handle, body in payloads:
-                self._evaluate(handle, body, fired)
-        ids = set(self._always) if _SENTINEL in fired else set()
-        fired.discard(_SENTINEL)
+            for ruleset in rulesets:
+                body = "".join([texts.get(fact[name], "") for name, texts in ruleset.texts])
+                self._evaluate(ruleset.handle, body, fired)
+        found: list[str] = []
+        rule_ids = self._rule_ids
         for rule in fired:
-            ids.update(self._rule_ids[rule])
-        return frozenset(ids)
+            if rule == _SENTINEL:
+                found += self._always
+            else:
+                found += rule_ids[rule]
+        return frozenset(found)
 
     def _payloads(self, fact: Fact) -> list[tuple[int, str]]:
-        """The rulesets ``fact`` is asserted in (the refined ones of its pair of classes, else
-        those its value classes open), each with the derived attributes it carries there (the
-        JSON text after ``sid`` and the mark)."""
-        classes = [lookup.get(fact[name], none) for name, lookup, none in self._fields]
-        refined = None
-        if self._refine is not None:
-            key = (classes[self._refine[0]], classes[self._refine[1]])
-            refined = self._refinements.get(key)
-            if refined is None and key not in self._refinements:
-                refined = self._refined(key)
-        if refined is None:
-            numbers = set(self._asserted)
-            for position, opens in self._opens:
-                numbers.update(opens[classes[position]])
-            refined = tuple(self._rulesets[number] for number in sorted(numbers))
-        payloads = []
-        for ruleset in refined:
-            body = "".join([texts[classes[position]] for position, texts in ruleset.fields])
-            payloads.append((ruleset.handle, body))
-        return payloads
+        """The rulesets ``fact`` is asserted in, each with the derived attributes it carries
+        there (the JSON text after ``sid`` and the mark), as :meth:`match` asserts them (the
+        per-row benchmark asserts them itself to measure durable_rules' own calls)."""
+        return [
+            (ruleset.handle, "".join([texts.get(fact[name], "") for name, texts in ruleset.texts]))
+            for ruleset in self._which(fact)
+        ]
+
+    def _which(self, fact: Fact) -> tuple[_Ruleset, ...]:
+        """The rulesets ``fact`` is asserted in: the refined ones of its pair of classes, else
+        those its value classes open."""
+        keyed = self._keyed
+        if keyed is None:
+            return self._opened(fact)
+        (first, lookup, none), (second, other, other_none) = keyed
+        key = (lookup.get(fact[first], none), other.get(fact[second], other_none))
+        chosen = self._chosen.get(key)
+        return self._choose(key, fact) if chosen is None else chosen
+
+    def _choose(self, key: tuple[int, int], fact: Fact) -> tuple[_Ruleset, ...]:
+        """The rulesets of the facts of the classes ``key``: the refined ones, else those that
+        the split's value class opens (noted for the next fact of ``key``)."""
+        refined = self._refinements.get(key)
+        if refined is None and key not in self._refinements:
+            refined = self._refined(key)
+        chosen = self._opened(fact) if refined is None else refined
+        self._chosen[key] = chosen
+        return chosen
+
+    def _opened(self, fact: Fact) -> tuple[_Ruleset, ...]:
+        """The rulesets asserted for every fact and those that ``fact``'s value classes open."""
+        numbers = set(self._asserted)
+        for position, opens in self._opens:
+            name, lookup, none = self._fields[position]
+            numbers.update(opens[lookup.get(fact[name], none)])
+        return tuple(self._rulesets[number] for number in sorted(numbers))
 
     def _refined(self, key: tuple[int, int]) -> tuple[_Ruleset, ...] | None:
         """The rulesets for the facts of the classes ``key`` of the split and the refining
@@ -307,7 +345,8 @@ class DurableMatcher:
             return rulesets
 
     def _evaluate(self, handle: int, body: str, fired: set[str]) -> None:
-        """Assert one fact in a new session of ``handle``, run its actions, delete the session."""
+        """Assert one fact in a new session of ``handle``, run its actions, delete the session
+        (the caller holds the lock)."""
         sid = str(next(self._sessions))
         try:
             code, state = durable_rules_engine.assert_fact(
@@ -326,9 +365,13 @@ class DurableMatcher:
                     raise RuntimeError(f"durable_rules did not take the fact (result code {code})")
                 started = durable_rules_engine.start_action_for_state(handle, state)
                 message = started[1] if started else None
+                action = self._action
                 while message:
                     # A message is {"<rule name>": {"m": <fact>}}; rule names hold no quote.
-                    self._action(fired, message.partition('"')[2].partition('"')[0])
+                    rule = message[2 : message.index('"', 2)]
+                    action(fired, rule)
+                    if rule == _SENTINEL:  # the last action: no other is left
+                        break
                     message = durable_rules_engine.complete_and_start_action(handle, state)
             finally:
                 durable_rules_engine.delete_state(handle, sid)
