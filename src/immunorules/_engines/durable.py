@@ -183,8 +183,8 @@ class _Ruleset:
 
 
 class DurableMatcher:
-    """Matches facts against rules with durable_rules, one short-lived session per ruleset that
-    the fact opens."""
+    """Matches facts against rules with durable_rules: each fact is asserted, and retracted once
+    its actions are read, in the session kept by each ruleset that the fact opens."""
 
     name = "durable"
 
