@@ -560,10 +560,11 @@ class _Pack:
 def _pack(compiled: _Compiled) -> list[_Pack]:
     """Rule groups packed into rulesets kept under durable's limits, and what opens each.
 
-    Every new session costs durable about :data:`_RULESET_COST` rules' worth of work, whatever
-    its ruleset, on top of about one unit per rule in the ruleset (its per-rule state is set up
-    and freed every time). Of two plans, the one with the smaller cost for an average fact
-    (each value a rule names as likely as any other, and as the values no rule names together):
+    Asserting a fact in a ruleset costs durable about :data:`_RULESET_COST` rules' worth of
+    work, whatever the ruleset, on top of about one unit per rule in it (as measured with a new
+    session per fact; see the constant). Of two plans, the one with the smaller cost for an
+    average fact (each value a rule names as likely as any other, and as the values no rule
+    names together):
 
     * split on one field: per value class of that field, a ruleset (or more, under the limits)
       of the groups that allow it, opened by that class alone, so that each fact is asserted
