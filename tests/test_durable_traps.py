@@ -74,18 +74,20 @@ def test_every_rule_that_holds_fires_and_the_same_fact_matches_again() -> None:
 
 
 @needs_durable
-def test_each_evaluation_asserts_a_fact_in_a_session_of_its_own(
+def test_each_evaluation_asserts_its_fact_in_the_kept_session_and_retracts_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls: list[tuple[str, str]] = []
+    calls: list[tuple[str, str, str]] = []
     engine = pytest.importorskip("durable_rules_engine")
 
     class Spy:
         def __getattr__(self, name: str) -> Any:
             def call(handle: int, argument: Any, *rest: Any) -> Any:
-                if name in ("assert_event", "assert_fact", "delete_state"):
-                    sid = json.loads(argument)["sid"] if name != "delete_state" else argument
-                    calls.append((name, sid))
+                if name in ("assert_event", "assert_fact", "retract_fact"):
+                    sent = json.loads(argument)
+                    calls.append((name, sent["sid"], sent["id"]))
+                elif name == "delete_state":
+                    calls.append((name, argument, ""))
                 return getattr(engine, name)(handle, argument, *rest)
 
             return call
@@ -93,10 +95,31 @@ def test_each_evaluation_asserts_a_fact_in_a_session_of_its_own(
     matcher = DurableMatcher(RULES)
     monkeypatch.setattr(_durable, "durable_rules_engine", Spy())
     for _ in range(3):
-        matcher.match(fact())
-    sids = [sid for name, sid in calls if name == "assert_fact"]
-    assert len(set(sids)) == 3
-    assert calls == [(name, sid) for sid in sids for name in ("assert_fact", "delete_state")]
+        assert matcher.match(fact()) == oracle(RULES, fact())
+        (handle, sid), *others = matcher._kept.items()
+        assert not others
+        assert json.loads(engine.get_facts(handle, sid)) == []  # nothing left between facts
+    assert calls == [
+        (name, sid, "fact") for _ in range(3) for name in ("assert_fact", "retract_fact")
+    ]
+
+
+@needs_durable
+def test_a_fact_left_in_the_kept_session_is_refused_not_answered_for() -> None:
+    """The next fact has the same id: durable refuses it, and the session is replaced."""
+    engine = pytest.importorskip("durable_rules_engine")
+    matcher = DurableMatcher(RULES)
+    assert matcher.match(fact()) == oracle(RULES, fact())
+    ((handle, sid),) = matcher._kept.items()
+    engine.assert_fact(handle, json.dumps({"sid": sid, "id": "fact", "profile": 1}))
+    with pytest.raises(EngineError, match="result code 2"):
+        matcher.match(fact(condition=None))
+    assert matcher._kept == {}
+    with pytest.raises(engine.error, match="error code: 309"):  # no such session
+        engine.get_state(handle, sid)
+    for probe in (fact(condition=None), fact()):
+        assert matcher.match(probe) == oracle(RULES, probe)
+    assert matcher._kept[handle] != sid
 
 
 # 2. an $or with several true branches fires a rule once per true branch ----------------------
@@ -156,7 +179,7 @@ def test_a_first_fact_that_matches_no_rule_does_not_crash() -> None:
 
 
 @needs_durable
-def test_no_session_outlives_its_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_ruleset_has_one_live_session_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
     """2,601 evaluations, 1,100 of them failing; the matcher numbers its sessions 0, 1, ..."""
     matcher = DurableMatcher(RULES)
     for lines in range(1_500):
@@ -165,16 +188,53 @@ def test_no_session_outlives_its_evaluation(monkeypatch: pytest.MonkeyPatch) -> 
     def fail(fired: set[str], rule: str) -> None:
         raise ValueError("injected")
 
-    with monkeypatch.context() as patch:  # failed evaluations delete their session too
+    with monkeypatch.context() as patch:  # failed evaluations delete their session
         patch.setattr(matcher, "_action", fail)
         for _ in range(1_100):
             with pytest.raises(EngineError):
                 matcher.match(fact())
     assert matcher.match(fact()) == oracle(RULES, fact())
     engine = pytest.importorskip("durable_rules_engine")
-    for sid in (0, 1, 1_023, 1_499, 2_599, 2_600):
-        with pytest.raises(engine.error, match="error code: 309"):  # no such session
-            engine.get_state(matcher._handles[0], str(sid))
+    live = {sid: handle for handle, sid in matcher._kept.items()}
+    assert len(live) <= len(matcher._handles)
+    for sid in range(next(matcher._sessions)):
+        if str(sid) in live:
+            engine.get_state(live[str(sid)], str(sid))
+        else:
+            for handle in matcher._handles:
+                with pytest.raises(engine.error, match="error code: 309"):  # no such session
+                    engine.get_state(handle, str(sid))
+
+
+@needs_durable
+def test_a_matcher_no_longer_used_deletes_its_sessions_then_its_rulesets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = pytest.importorskip("durable_rules_engine")
+    calls: list[tuple[str, int]] = []
+
+    class Spy:
+        def __getattr__(self, name: str) -> Any:
+            def call(handle: int, *rest: Any) -> Any:
+                if name in ("delete_state", "delete_ruleset"):
+                    calls.append((name, handle))
+                return getattr(engine, name)(handle, *rest)
+
+            return call
+
+    monkeypatch.setattr(_durable, "durable_rules_engine", Spy())
+    matcher = DurableMatcher(RULES)
+    for probe in (fact(), fact(condition=None), fact(lines=9)):
+        assert matcher.match(probe) == oracle(RULES, probe)
+    kept = dict(matcher._kept)
+    handles = list(matcher._handles)
+    assert kept and not calls
+    del matcher
+    gc.collect()
+    assert calls == [
+        *(("delete_state", handle) for handle in kept),
+        *(("delete_ruleset", handle) for handle in handles),
+    ]
 
 
 # 6. exceptions inside actions are swallowed into the session state --------------------------
@@ -301,6 +361,25 @@ def test_a_child_forked_while_another_thread_evaluates_can_evaluate() -> None:
         """
     )
     assert (done.returncode, done.stdout.strip()) == (0, f"0 hung; {[0] * 20}"), done.stderr
+
+
+@needs_durable
+def test_after_a_fork_the_sessions_kept_in_the_parent_are_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As if the parent forked while another thread had asserted a fact and not yet retracted
+    it: the child deletes that session and starts a new one."""
+    engine = pytest.importorskip("durable_rules_engine")
+    matcher = DurableMatcher(RULES)
+    assert matcher.match(fact()) == oracle(RULES, fact())
+    ((handle, sid),) = matcher._kept.items()
+    engine.assert_fact(handle, json.dumps({"sid": sid, "id": "fact", "profile": 1}))
+    monkeypatch.setattr(_durable, "_GENERATION", _durable._GENERATION + 1)  # what fork does
+    for probe in (fact(condition=None), fact()):
+        assert matcher.match(probe) == oracle(RULES, probe)
+    assert matcher._kept[handle] != sid
+    with pytest.raises(engine.error, match="error code: 309"):  # no such session
+        engine.get_state(handle, sid)
 
 
 # 8. durable_rules does not import on Python >= 3.13 ------------------------------------------

@@ -3,16 +3,21 @@
 This is the only module that imports durable_rules. Version 2.0.28 is unmaintained and has
 traps; each is neutralised here:
 
-1. ``post`` consumes an event on its first match: the fact is asserted with ``assert_fact``, in a
-   session (``sid``) of its own that is deleted in ``finally``.
+1. ``post`` consumes an event on its first match: the fact is asserted with ``assert_fact`` and
+   retracted once its actions are read, in the one session (``sid``) each ruleset keeps, which
+   holds no fact between evaluations. Every fact has the same ``id``, so one left behind would
+   make durable refuse the next (result code 2, an :class:`EngineError`) rather than answer for
+   it; a failed evaluation deletes the session, and the next evaluation starts a new one.
 2. an ``$or`` with several true branches fires its rule once per branch: no compiled rule has an
    ``$or`` (see below), and firings go into a set all the same.
 3. a ruleset name registers once per ``Host``: no ``Host`` is used; rulesets are created with the
    C engine's ``create_ruleset`` under process-unique names.
 4. a first fact that matches nothing, then ``delete_state``, segfaults: a sentinel rule matches
    every fact (its firing stands for the rules without tests, and is otherwise left out).
-5. more than 1,024 live sessions per ruleset raise ``MemoryError``: no session outlives its
-   evaluation, failed ones included.
+5. more than 1,024 live sessions per ruleset raise ``MemoryError``: a ruleset has one live
+   session at most (a failed evaluation deletes it before the next starts another). durable
+   does not free a session's state with its ruleset, so a matcher that is no longer used
+   deletes its sessions, then its rulesets.
 6. exceptions inside actions are swallowed into the session state: durable's dispatcher (which
    also round-trips the state through JSON after every action, and silently drops the rest of an
    evaluation once an action has run for 10 seconds) never runs. The matcher reads the fired
@@ -23,7 +28,8 @@ traps; each is neutralised here:
 7. the stock ``Host`` runs background dispatch threads that race with callers: there is no
    ``Host``, and one lock serialises every call into the engine. ``os.register_at_fork`` gives a
    forked child a fresh lock, so a fork while another thread evaluates cannot leave the child's
-   lock held forever.
+   lock held forever, and the child's matchers delete the sessions they kept in the parent
+   (that evaluation may have been half done) and start new ones.
 8. durable_rules does not import on Python >= 3.13: the import is guarded,
    :func:`durable_available` says so, and :class:`DurableMatcher` raises :class:`EngineError`.
 
@@ -58,15 +64,17 @@ each with at most :data:`_MAX_RULES` rules, :data:`_MAX_ATTRIBUTES` attributes t
 once, :data:`_MAX_CHILDREN` children per node and a computed worst-case walk stack of at most
 :data:`_MAX_STACK`; deduplication leaves one rule per node.
 
-What an evaluation costs is mostly durable's: each new session sets up (and ``delete_state``
-frees) over 8 kB of state for every rule of its ruleset, under a microsecond a rule (and the
-CPU caches it flushes slow the Python around it), so a fact asserted in one ruleset of all 200
-bundled rules costs about 150 us whatever it matches, in a ruleset of the about 21 bundled
-rules that allow its condition and disease area about 30 us. Rulesets are therefore small
-and *opened* by value classes: a fact is asserted only in the rulesets that a value class of
-it opens, and durable decides every rule of those. A ruleset is opened by the
-classes that hold one test of each of its rules (the rule's *gate*, or its test of the field
-the rules are split on), so every rule that can fire for a fact is in a ruleset the fact opens.
+What an evaluation costs is mostly durable's. A new session sets up (and ``delete_state``
+frees) over 8 kB of state for every rule of its ruleset, under a microsecond a rule, and the
+CPU caches it flushes slow the Python around it: a fact asserted in a new session of one
+ruleset of all 200 bundled rules cost about 150 us whatever it matched. Hence the session each
+ruleset keeps (item 1): a fact then costs durable its JSON parsing, the walk of the ruleset's
+alpha network, storing and retracting the fact and an action per rule that fires, more in a
+larger ruleset. Rulesets are therefore small and *opened* by value classes: a fact is
+asserted only in the rulesets that a value class of it opens, and durable decides every rule
+of those. A ruleset is opened by the classes that hold one test of each of its rules (the
+rule's *gate*, or its test of the field the rules are split on), so every rule that can fire
+for a fact is in a ruleset the fact opens.
 :func:`_pack` picks the plan that costs least for an average fact: rules split on one field,
 each value class of it opening the rulesets of the rules that allow it (rules copied as
 needed; a copied rule is reported once), or rules grouped by gate. Rules split on a field may
@@ -80,12 +88,13 @@ a ruleset, and the sentinel's firing stands for them.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -103,6 +112,8 @@ __all__ = ["DurableMatcher", "durable_available"]
 
 #: The mark of profile facts: every asserted fact carries ``"profile": 1``, every rule tests it.
 _MARK: Final = "profile"
+#: The ``id`` of every asserted fact (see :meth:`DurableMatcher._evaluate`).
+_FACT_ID: Final = "fact"
 _SENTINEL: Final = "sentinel"
 
 #: Margins under durable's limits (module docstring), per ruleset.
@@ -111,9 +122,10 @@ _MAX_ATTRIBUTES: Final = 240  # durable: 254 fact properties, sid, id and the ma
 _MAX_CHILDREN: Final = 400  # durable: 511 children per alpha node
 _MAX_STACK: Final = 56  # durable: 64 alpha nodes on the walk stack
 
-#: What asserting a fact in a session and deleting it costs whatever the ruleset, in rules'
-#: worth: durable sets up (and frees) per-rule state for every new session, about 0.8 us a rule
-#: against about 15 us a session on the machine it was measured on.
+#: What asserting a fact in a ruleset costs whatever its rules, in rules' worth (measured when
+#: every fact had a new session, which sets up and frees per-rule state: about 0.8 us a rule
+#: against about 15 us a session; in a kept session a rule costs less, so plans lean to
+#: smaller rulesets a little less than they could).
 _RULESET_COST: Final = 18
 #: A plan that copies rules into several rulesets holds this many times the rules at most,
 #: and this many more at most (each costs building time: about 0.1 ms a rule).
@@ -140,12 +152,16 @@ _ERROR_CODES: Final = {
 
 _LOCK = threading.Lock()
 _RULESET_NUMBERS = itertools.count()
+#: One more at every ``fork``, in the child: its matchers leave the sessions they kept behind.
+_GENERATION = 0
 
 
 def _reset_lock_in_child() -> None:
-    """After ``fork``: the child has only the forking thread, so no evaluation is running."""
-    global _LOCK
+    """After ``fork``: the child has only the forking thread, so no evaluation is running (one
+    may have been half done in another thread of the parent: the sessions kept are left)."""
+    global _LOCK, _GENERATION
     _LOCK = threading.Lock()
+    _GENERATION += 1
 
 
 os.register_at_fork(after_in_child=_reset_lock_in_child)
@@ -158,16 +174,17 @@ def durable_available() -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Ruleset:
-    """One durable ruleset: its handle and, per tested field, the JSON text of each value class."""
+    """One durable ruleset: its handle and, per field its rules test, the JSON text of the
+    derived attributes each value carries there (values that carry none are left out)."""
 
     handle: int
     always: bool  # asserted for every fact, whatever its values
-    fields: tuple[tuple[int, tuple[str, ...]], ...]  # (field position, text per class)
+    texts: tuple[tuple[str, dict[Scalar, str]], ...]  # (field name, value -> text)
 
 
 class DurableMatcher:
-    """Matches facts against rules with durable_rules, one short-lived session per ruleset that
-    the fact opens."""
+    """Matches facts against rules with durable_rules: each fact is asserted, and retracted once
+    its actions are read, in the session kept by each ruleset that the fact opens."""
 
     name = "durable"
 
@@ -192,9 +209,13 @@ class DurableMatcher:
         self._sessions = itertools.count()
         #: every ruleset's handle, the refinements' too (they are added as they are built)
         self._handles: list[int] = []
+        #: per ruleset handle, the session kept for its facts (see :meth:`_evaluate`)
+        self._kept: dict[int, str] = {}
+        self._generation = _GENERATION
         # No lock here: the matcher is unreachable, so none of its evaluations can be running.
-        delete = durable_rules_engine.delete_ruleset
-        weakref.finalize(self, _delete_rulesets, delete, self._handles).atexit = False
+        weakref.finalize(
+            self, _release, durable_rules_engine, self._kept, self._handles
+        ).atexit = False
         with _LOCK:
             self._rulesets = self._create(compiled, packs)
         #: split on a field: (that field, the refining field), see :meth:`_refined`
@@ -202,6 +223,14 @@ class DurableMatcher:
         self._compiled = compiled if self._refine else None
         self._refinements: dict[tuple[int, int], tuple[_Ruleset, ...] | None] = {}
         self._budget = _MAX_REFINED  # rules the refinements may still hold
+        #: per pair of classes of the split and the refining field, the rulesets its facts are
+        #: asserted in (the refined ones, else the split's), once known
+        self._chosen: dict[tuple[int, int], tuple[_Ruleset, ...]] = {}
+        self._keyed = (
+            None
+            if self._refine is None
+            else (self._fields[self._refine[0]], self._fields[self._refine[1]])
+        )
 
     def _create(self, compiled: _Compiled, packs: Sequence[_Pack]) -> tuple[_Ruleset, ...]:
         """A durable ruleset per pack (the caller holds the lock); all or none."""
@@ -216,8 +245,12 @@ class DurableMatcher:
                 name = f"immunorules{next(_RULESET_NUMBERS)}"
                 handle = durable_rules_engine.create_ruleset(name, json.dumps(definition))
                 handles.append(handle)
-                fields = compiled.texts(pack.attributes)
-                rulesets.append(_Ruleset(handle, pack.opening is None, fields))
+                texts = []
+                for position, by_class in compiled.texts(pack.attributes):
+                    field_name, lookup, _ = self._fields[position]
+                    carried = {value: by_class[c] for value, c in lookup.items() if by_class[c]}
+                    texts.append((field_name, carried))
+                rulesets.append(_Ruleset(handle, pack.opening is None, tuple(texts)))
         except Exception as exc:
             for handle in handles:
                 durable_rules_engine.delete_ruleset(handle)
@@ -234,40 +267,62 @@ class DurableMatcher:
 
     def match(self, fact: Fact) -> frozenset[str]:
         """The ids of the rules whose every test holds for ``fact``."""
-        payloads = self._payloads(fact)
+        rulesets = self._which(fact)
         fired: set[str] = set()
         with _LOCK:
             if self._broken is not None:
                 raise EngineError(self._broken)
-            for handle, body in payloads:
-                self._evaluate(handle, body, fired)
-        ids = set(self._always) if _SENTINEL in fired else set()
-        fired.discard(_SENTINEL)
+            if self._generation != _GENERATION:
+                self._leave_kept()
+            for ruleset in rulesets:
+                body = "".join([texts.get(fact[name], "") for name, texts in ruleset.texts])
+                self._evaluate(ruleset.handle, body, fired)
+        found: list[str] = []
+        rule_ids = self._rule_ids
         for rule in fired:
-            ids.update(self._rule_ids[rule])
-        return frozenset(ids)
+            if rule == _SENTINEL:
+                found += self._always
+            else:
+                found += rule_ids[rule]
+        return frozenset(found)
 
     def _payloads(self, fact: Fact) -> list[tuple[int, str]]:
-        """The rulesets ``fact`` is asserted in (the refined ones of its pair of classes, else
-        those its value classes open), each with the derived attributes it carries there (the
-        JSON text after ``sid`` and the mark)."""
-        classes = [lookup.get(fact[name], none) for name, lookup, none in self._fields]
-        refined = None
-        if self._refine is not None:
-            key = (classes[self._refine[0]], classes[self._refine[1]])
-            refined = self._refinements.get(key)
-            if refined is None and key not in self._refinements:
-                refined = self._refined(key)
-        if refined is None:
-            numbers = set(self._asserted)
-            for position, opens in self._opens:
-                numbers.update(opens[classes[position]])
-            refined = tuple(self._rulesets[number] for number in sorted(numbers))
-        payloads = []
-        for ruleset in refined:
-            body = "".join([texts[classes[position]] for position, texts in ruleset.fields])
-            payloads.append((ruleset.handle, body))
-        return payloads
+        """The rulesets ``fact`` is asserted in, each with the derived attributes it carries
+        there (the JSON text after ``sid`` and the mark), as :meth:`match` asserts them (the
+        per-row benchmark asserts them itself to measure durable_rules' own calls)."""
+        return [
+            (ruleset.handle, "".join([texts.get(fact[name], "") for name, texts in ruleset.texts]))
+            for ruleset in self._which(fact)
+        ]
+
+    def _which(self, fact: Fact) -> tuple[_Ruleset, ...]:
+        """The rulesets ``fact`` is asserted in: the refined ones of its pair of classes, else
+        those its value classes open."""
+        keyed = self._keyed
+        if keyed is None:
+            return self._opened(fact)
+        (first, lookup, none), (second, other, other_none) = keyed
+        key = (lookup.get(fact[first], none), other.get(fact[second], other_none))
+        chosen = self._chosen.get(key)
+        return self._choose(key, fact) if chosen is None else chosen
+
+    def _choose(self, key: tuple[int, int], fact: Fact) -> tuple[_Ruleset, ...]:
+        """The rulesets of the facts of the classes ``key``: the refined ones, else those that
+        the split's value class opens (noted for the next fact of ``key``)."""
+        refined = self._refinements.get(key)
+        if refined is None and key not in self._refinements:
+            refined = self._refined(key)
+        chosen = self._opened(fact) if refined is None else refined
+        self._chosen[key] = chosen
+        return chosen
+
+    def _opened(self, fact: Fact) -> tuple[_Ruleset, ...]:
+        """The rulesets asserted for every fact and those that ``fact``'s value classes open."""
+        numbers = set(self._asserted)
+        for position, opens in self._opens:
+            name, lookup, none = self._fields[position]
+            numbers.update(opens[lookup.get(fact[name], none)])
+        return tuple(self._rulesets[number] for number in sorted(numbers))
 
     def _refined(self, key: tuple[int, int]) -> tuple[_Ruleset, ...] | None:
         """The rulesets for the facts of the classes ``key`` of the split and the refining
@@ -307,33 +362,62 @@ class DurableMatcher:
             return rulesets
 
     def _evaluate(self, handle: int, body: str, fired: set[str]) -> None:
-        """Assert one fact in a new session of ``handle``, run its actions, delete the session."""
-        sid = str(next(self._sessions))
+        """Assert one fact in the session kept for ``handle``, run its actions, retract it (the
+        caller holds the lock).
+
+        A session of its own for every fact would set up and free durable's state for every
+        rule of the ruleset each time (most of what an evaluation cost), so each ruleset keeps
+        one session, which holds no fact between evaluations: the fact has the same ``id``
+        every time, so a fact left behind would make durable refuse the next (result code 2)
+        instead of answering for it, and every action is read to the end (durable leases the
+        session to an action until it completes). A failed evaluation deletes its session; the
+        next evaluation starts a new one.
+        """
+        kept = self._kept
+        sid = kept.get(handle)
+        if sid is None:
+            sid = kept[handle] = str(next(self._sessions))
         try:
             code, state = durable_rules_engine.assert_fact(
-                handle, f'{{"sid":"{sid}","{_MARK}":1{body}}}'
+                handle, f'{{"sid":"{sid}","id":"{_FACT_ID}","{_MARK}":1{body}}}'
             )
         except Exception as exc:
             # The session may be half built; deleting it has been seen to crash the process.
+            del kept[handle]
             self._broken = (
                 "durable_rules failed inside an earlier evaluation, so this matcher is no "
                 f"longer used: {_describe(exc)}"
             )
             raise EngineError(f"durable_rules failed to evaluate a fact: {_describe(exc)}") from exc
         try:
-            try:
-                if code:
-                    raise RuntimeError(f"durable_rules did not take the fact (result code {code})")
-                started = durable_rules_engine.start_action_for_state(handle, state)
-                message = started[1] if started else None
-                while message:
-                    # A message is {"<rule name>": {"m": <fact>}}; rule names hold no quote.
-                    self._action(fired, message.partition('"')[2].partition('"')[0])
-                    message = durable_rules_engine.complete_and_start_action(handle, state)
-            finally:
-                durable_rules_engine.delete_state(handle, sid)
+            if code:
+                raise RuntimeError(f"durable_rules did not take the fact (result code {code})")
+            started = durable_rules_engine.start_action_for_state(handle, state)
+            message = started[1] if started else None
+            action = self._action
+            while message:
+                # A message is {"<rule name>": {"m": <fact>}}; rule names hold no quote.
+                action(fired, message[2 : message.index('"', 2)])
+                message = durable_rules_engine.complete_and_start_action(handle, state)
+            durable_rules_engine.retract_fact(handle, f'{{"sid":"{sid}","id":"{_FACT_ID}"}}')
         except Exception as exc:
+            del kept[handle]
+            try:
+                durable_rules_engine.delete_state(handle, sid)
+            except Exception as failed:
+                exc.add_note(f"deleting its session failed too: {failed!r}")
             raise EngineError(f"durable_rules failed to evaluate a fact: {exc!r}") from exc
+
+    def _leave_kept(self) -> None:
+        """In a child process: delete the sessions kept in the parent (whose last evaluation may
+        have been half done in another thread when it forked); the next evaluations start new
+        ones (the caller holds the lock)."""
+        self._generation = _GENERATION
+        kept = dict(self._kept)
+        self._kept.clear()
+        for handle, sid in kept.items():
+            with contextlib.suppress(Exception):  # the next evaluations use new sessions anyway
+                durable_rules_engine.delete_state(handle, sid)
 
     def _action(self, fired: set[str], rule: str) -> None:
         """The action of every rule: note that it fired (tests replace it with a failing one)."""
@@ -476,10 +560,11 @@ class _Pack:
 def _pack(compiled: _Compiled) -> list[_Pack]:
     """Rule groups packed into rulesets kept under durable's limits, and what opens each.
 
-    Every new session costs durable about :data:`_RULESET_COST` rules' worth of work, whatever
-    its ruleset, on top of about one unit per rule in the ruleset (its per-rule state is set up
-    and freed every time). Of two plans, the one with the smaller cost for an average fact
-    (each value a rule names as likely as any other, and as the values no rule names together):
+    Asserting a fact in a ruleset costs durable about :data:`_RULESET_COST` rules' worth of
+    work, whatever the ruleset, on top of about one unit per rule in it (as measured with a new
+    session per fact; see the constant). Of two plans, the one with the smaller cost for an
+    average fact (each value a rule names as likely as any other, and as the values no rule
+    names together):
 
     * split on one field: per value class of that field, a ruleset (or more, under the limits)
       of the groups that allow it, opened by that class alone, so that each fact is asserted
@@ -747,6 +832,11 @@ def _describe(exc: BaseException) -> str:
     return f"{text} ({meaning})" if meaning else text
 
 
-def _delete_rulesets(delete: Callable[[int], object], handles: Sequence[int]) -> None:
+def _release(engine: Any, kept: dict[int, str], handles: Sequence[int]) -> None:
+    """Delete the sessions kept (durable does not free a session's state with its ruleset),
+    then the rulesets."""
+    for handle, sid in kept.items():
+        with contextlib.suppress(Exception):  # the ruleset goes all the same
+            engine.delete_state(handle, sid)
     for handle in handles:
-        delete(handle)
+        engine.delete_ruleset(handle)
