@@ -256,6 +256,26 @@ def test_a_failing_action_raises_engine_error(monkeypatch: pytest.MonkeyPatch) -
     assert matcher.match(fact()) == oracle(RULES, fact())
 
 
+@needs_durable
+def test_an_interrupt_between_assert_and_retract_leaves_no_fact_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C in a notebook while durable runs the actions: the interrupt goes through as it
+    is, and the next evaluation answers (no fact of the interrupted one refused or counted)."""
+    matcher = DurableMatcher(RULES)
+
+    def interrupt(fired: set[str], rule: str) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(matcher, "_action", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            matcher.match(fact())
+    other = fact(condition="sle", severity="mild", lines=0)
+    assert matcher.match(other) == oracle(RULES, other)
+    assert matcher.match(fact()) == oracle(RULES, fact())
+
+
 # 7. the stock Host's background dispatch thread races with callers ---------------------------
 
 

@@ -400,12 +400,14 @@ class DurableMatcher:
                 action(fired, message[2 : message.index('"', 2)])
                 message = durable_rules_engine.complete_and_start_action(handle, state)
             durable_rules_engine.retract_fact(handle, f'{{"sid":"{sid}","id":"{_FACT_ID}"}}')
-        except Exception as exc:
+        except BaseException as exc:
             del kept[handle]
             try:
                 durable_rules_engine.delete_state(handle, sid)
             except Exception as failed:
                 exc.add_note(f"deleting its session failed too: {failed!r}")
+            if not isinstance(exc, Exception):
+                raise  # an interrupt: the session is gone, the next evaluation starts anew
             raise EngineError(f"durable_rules failed to evaluate a fact: {exc!r}") from exc
 
     def _leave_kept(self) -> None:
