@@ -151,6 +151,7 @@ class _Part(NamedTuple):
     number: int  # the part's number (the order of parts in a result)
     touched: int  # the bits of its rules
     quote: Callable[[dict[str, Any]], Any]  # the values its rules' reasons quote
+    code: int  # its own number, never reused: with the quoted values, the key of its lines
 
 
 _Fired = tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
@@ -169,18 +170,20 @@ class _Shape(NamedTuple):
     covered: bool
     conflicts: tuple[Any, ...]
     citations: tuple[Citation, ...]
+    code: int  # its own number, never reused: with the quoted values, the key of its lines
 
 
 class _Scan(NamedTuple):
-    """The tables :meth:`Resolver.evaluate` reads a profile with: the getter of every field's
-    value (in field order), per field the rules each stated value allows (None for a set field,
-    read through its groups), the chunks of fields looked up together (each with the masks of
-    the values it has met), the bits, the fields, the getter of what the warnings read, the
-    dependencies and the flat fields of each field."""
+    """The tables :meth:`Resolver.evaluate` reads a profile with: per field the rules each
+    stated value allows (None for a set field, read through its groups), the chunks of fields
+    looked up together (each with the masks of the values it has met), the bits, the fields,
+    the getter of what the warnings read, the dependencies and the flat fields of each
+    field."""
 
-    read: Callable[[dict[str, Any]], tuple[Any, ...]]
     tables: tuple[dict[Any, int] | None, ...]  # None: a set field
-    chunks: tuple[tuple[BoundedCache[tuple[Any, ...], int], int, int], ...]
+    # per chunk: the lookup of its kept masks, the getter of its values, its first field
+    chunks: tuple[tuple[Callable[[tuple[Any, ...]], int | None], Callable[[Any], Any], int], ...]
+    kept: tuple[BoundedCache[tuple[Any, ...], int], ...]  # each chunk's kept masks
     everything: int  # every rule, and above them every field
     rules: int  # every rule
     shift: int  # the bit of the first field
@@ -214,6 +217,13 @@ def _getter(keys: Sequence[Any]) -> Callable[[Any], Any]:
 
 def _nothing(_: object) -> tuple[()]:
     return ()
+
+
+def _tuple_getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """A getter of the values of ``keys`` as a tuple (``itemgetter`` of two keys or more)."""
+    if len(keys) < 2:
+        raise ValueError("a chunk reads at least two fields")  # pragma: no cover
+    return itemgetter(*keys)
 
 
 class Resolver:
@@ -284,8 +294,9 @@ class Resolver:
         self._known: BoundedCache[tuple[int, int], _Part] = BoundedCache(max_plans)
         # A part's built lines by its number and its rules' reason ids.
         self._built: BoundedCache[tuple[int, tuple[int, ...]], _Built] = BoundedCache(max_lines)
-        # A part's built lines by its number, its rules and the values their reasons quote.
-        self._part_lines: BoundedCache[tuple[int, int, Any], _Built] = BoundedCache(max_lines)
+        # A part's built lines by its code (its number and rules) and the values its reasons
+        # quote.
+        self._part_lines: BoundedCache[tuple[int, Any], _Built] = BoundedCache(max_lines)
         self._reasons: BoundedCache[tuple[str, Any], tuple[Reason, int]] = BoundedCache(max_reasons)
         self._lines: BoundedCache[tuple[int, Any], BaseModel] = BoundedCache(max_lines)
         # Line templates (a line's own fields and reason counts) by id. Ids are never reused,
@@ -359,7 +370,7 @@ class Resolver:
             shape = self._shape(bits)
         values = profile.__dict__
         # The fired rules and the values they quote pin the result down, but for its profile.
-        key = (bits, shape.quote(values))
+        key = (shape.code, shape.quote(values))
         lines = self._results.get(key)
         if lines is None:
             lines = self._lines_for(values, shape)
@@ -415,16 +426,15 @@ class Resolver:
         if scan is None:
             scan = self._scan = self._make_scan()
         values = profile.__dict__
-        read = scan.read(values)  # every field's value, in field order
         # Per chunk of fields, the rules its stated fields allow, and above them a bit per
         # field of the chunk that is stated (and every bit of the other fields'): their AND
         # is the rules every stated field allows, and which fields are stated.
         found = scan.everything
-        for chunk, start, stop in scan.chunks:
-            part = read[start:stop]
-            mask = chunk.get(part)
+        for chunk_get, read, start in scan.chunks:
+            part = read(values)
+            mask = chunk_get(part)
             if mask is None:
-                mask = self._chunk(chunk, start, part)
+                mask = self._chunk(start, part)
             found &= mask
         rest = found & scan.rules
         state = self._unstated.get(stated := found >> scan.shift)
@@ -440,7 +450,7 @@ class Resolver:
         shape = self._shapes.get(bits)
         if shape is None:
             shape = self._shape(bits)
-        key = (bits, shape.quote(values))
+        key = (shape.code, shape.quote(values))
         lines = self._results.get(key)
         if lines is None:
             lines = self._lines_for(values, shape)
@@ -455,10 +465,22 @@ class Resolver:
         if warned is None:
             warned = profile_warnings(profile)
             self._warnings.put(warned_key, warned)
-        made_values = self._fields(
-            profile, shape, lines, state.unstated, depending, warned, assumed
-        )
-        made_values["notice"] = NOT_FOR_CLINICAL_USE
+        made_values = {
+            "profile": profile,
+            "suggestions": lines[0],
+            "avoided": lines[1],
+            "advisories": lines[2],
+            "conflicts": shape.conflicts,
+            "covered": shape.covered,
+            "fired_rules": shape.fired_rules,
+            "knowledge_base": self._info,
+            "citations": shape.citations,
+            "unstated": state.unstated,
+            "depends_on": depending,
+            "warnings": warned,
+            "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
+            "notice": NOT_FOR_CLINICAL_USE,
+        }
         maker = self._result_maker
         if maker is None:
             maker = self._result_maker = _result_maker(made_values)
@@ -485,18 +507,20 @@ class Resolver:
             else:  # no rule tells its values apart
                 tables.append(dict.fromkeys(depends.space.domains[name], everything))
         shift = len(self._ids)
+        # chunks of _CHUNK fields, in field order; a last one of a single field joins the one
+        # before (a chunk's getter gives a tuple of at least two values)
+        starts = list(range(0, len(fields), _CHUNK))
+        if len(starts) > 1 and len(fields) - starts[-1] < 2:
+            del starts[-1]
+        kept = tuple(BoundedCache[tuple[Any, ...], int](MAX_CHUNK_VALUES) for _ in starts)
         chunks = tuple(
-            (
-                BoundedCache[tuple[Any, ...], int](MAX_CHUNK_VALUES),
-                start,
-                min(start + _CHUNK, len(fields)),
-            )
-            for start in range(0, len(fields), _CHUNK)
+            (cache.get, _tuple_getter(fields[start:stop]), start)
+            for cache, start, stop in zip(kept, starts, [*starts[1:], len(fields)], strict=True)
         )
         return _Scan(
-            itemgetter(*fields),
             tuple(tables),
             chunks,
+            kept,
             everything | ((1 << len(fields)) - 1) << shift,
             everything,
             shift,
@@ -506,10 +530,9 @@ class Resolver:
             by_field,
         )
 
-    def _chunk(
-        self, chunk: BoundedCache[tuple[Any, ...], int], start: int, part: tuple[Any, ...]
-    ) -> int:
-        """The mask of one chunk of fields holding the values ``part`` (kept in ``chunk``)."""
+    def _chunk(self, start: int, part: tuple[Any, ...]) -> int:
+        """The mask of the chunk of fields from the ``start``-th holding the values ``part``
+        (kept in that chunk's cache)."""
         assert self._scan is not None
         scan = self._scan
         space = scan.depends.space
@@ -526,7 +549,7 @@ class Resolver:
                 for flat in scan.flats.get(scan.fields[position], ()):
                     allowed &= flat.masks[space.group_value(flat.name, value)]
         mask = allowed | stated
-        chunk.put(part, mask)
+        scan.kept[[chunk[2] for chunk in scan.chunks].index(start)].put(part, mask)
         return mask
 
     def _unstated_state(self, stated: int) -> _Unstated:
@@ -551,34 +574,43 @@ class Resolver:
         avoided: list[BaseModel] = []
         advisories: list[BaseModel] = []
         known_get = self._part_lines.get
-        reasons: dict[int, tuple[Reason, int]] | None = None
+        reasons: dict[int, tuple[Reason, int]] = {}  # the reasons made or found so far, by bit
         for part in shape.parts:
-            key = (part.number, part.touched, part.quote(values))
+            key = (part.code, part.quote(values))
             built = known_get(key)
             if built is None:
-                if reasons is None:
-                    reasons = self._reasons_for(values, shape)
-                part_key = (part.number, tuple([reasons[bit][1] for bit in part.bits]))
-                built = self._built.get(part_key)
-                if built is None:
-                    built = self._lines_of(part_key, part, reasons)
+                built = self._part_built(values, part, reasons)
                 self._part_lines.put(key, built)
-            suggestions.extend(built[0])
-            avoided.extend(built[1])
-            advisories.extend(built[2])
+            if part.advisories:
+                advisories += built[2]
+            else:
+                suggestions += built[0]
+                avoided += built[1]
         return tuple(suggestions), tuple(avoided), tuple(advisories)
 
-    def _reasons_for(self, values: dict[str, Any], shape: _Shape) -> dict[int, tuple[Reason, int]]:
-        """Each fired rule's reason and reason id, by bit."""
-        reasons: dict[int, tuple[Reason, int]] = {}
+    def _part_built(
+        self, values: dict[str, Any], part: _Part, reasons: dict[int, tuple[Reason, int]]
+    ) -> _Built:
+        """The lines of one part for the profile's ``values``: its rules' reasons (in
+        ``reasons``, by bit, found or made here), then its lines, by their reasons' ids."""
         reason_get = self._reasons.get
-        for low, index, rule_id, quote, fields in shape.rules:
-            key = (rule_id, quote(values))
-            entry = reason_get(key)
+        fired = self._fired
+        ids = []
+        for low in part.bits:
+            entry = reasons.get(low)
             if entry is None:
-                entry = self._reason(key, fields, index)
-            reasons[low] = entry
-        return reasons
+                _, index, rule_id, quote, fields = fired[low.bit_length() - 1]
+                key = (rule_id, quote(values))
+                entry = reason_get(key)
+                if entry is None:
+                    entry = self._reason(key, fields, index)
+                reasons[low] = entry
+            ids.append(entry[1])
+        part_key = (part.number, tuple(ids))
+        built = self._built.get(part_key)
+        if built is None:
+            built = self._lines_of(part_key, part, reasons)
+        return built
 
     def _shape(self, bits: int) -> _Shape:
         """What a result for the rules of ``bits`` is, whatever the profile's values."""
@@ -629,6 +661,7 @@ class Resolver:
             bool(bits & self._decisive),
             conflicts,
             tuple([citations[key] for key in sorted(cited)]),
+            next(self._counter),
         )
         self._shapes.put(bits, shape)
         return shape
@@ -771,6 +804,7 @@ class Resolver:
                 number,
                 touched,
                 quote,
+                next(self._counter),
             )
         else:
             part = _Part(
@@ -782,6 +816,7 @@ class Resolver:
                 number,
                 touched,
                 quote,
+                next(self._counter),
             )
         self._known.put((number, touched), part)
         return part
