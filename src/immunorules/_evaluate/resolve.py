@@ -103,6 +103,7 @@ def _result_maker(values: dict[str, Any]) -> Maker[Result]:
 
 #: The fields of a result that are set (the rest keep their defaults).
 _RESULT_SET: Final = frozenset(Result.model_fields) - {"notice"}
+_new_result: Final = Result.__new__
 
 
 def citations(
@@ -171,6 +172,8 @@ class _Shape(NamedTuple):
     conflicts: tuple[Any, ...]
     citations: tuple[Citation, ...]
     code: int  # its own number, never reused: with the quoted values, the key of its lines
+    # per part: its code, the getter of the values it quotes, whether it is an advisory's
+    lookups: tuple[tuple[int, Callable[[dict[str, Any]], Any], bool, _Part], ...]
 
 
 class _Scan(NamedTuple):
@@ -292,8 +295,6 @@ class Resolver:
             min(max_plans, MAX_RESULTS)
         )
         self._known: BoundedCache[tuple[int, int], _Part] = BoundedCache(max_plans)
-        # A part's built lines by its number and its rules' reason ids.
-        self._built: BoundedCache[tuple[int, tuple[int, ...]], _Built] = BoundedCache(max_lines)
         # A part's built lines by its code (its number and rules) and the values its reasons
         # quote.
         self._part_lines: BoundedCache[tuple[int, Any], _Built] = BoundedCache(max_lines)
@@ -341,7 +342,6 @@ class Resolver:
         self._getters.clear()
         self._results.clear()
         self._known.clear()
-        self._built.clear()
         self._part_lines.clear()
         self._reasons.clear()
         self._lines.clear()
@@ -484,7 +484,19 @@ class Resolver:
         maker = self._result_maker
         if maker is None:
             maker = self._result_maker = _result_maker(made_values)
-        return maker.exact(made_values)
+        if not maker.fast:
+            return maker.exact(made_values)
+        # :meth:`Maker.exact`, in place: pydantic's own pickle protocol
+        result: Result = _new_result(Result)
+        result.__setstate__(
+            {
+                "__dict__": made_values,
+                "__pydantic_extra__": None,
+                "__pydantic_fields_set__": set(maker.given),
+                "__pydantic_private__": None,
+            }
+        )
+        return result
 
     def _make_scan(self) -> _Scan:
         depends = self.depends
@@ -575,13 +587,13 @@ class Resolver:
         advisories: list[BaseModel] = []
         known_get = self._part_lines.get
         reasons: dict[int, tuple[Reason, int]] = {}  # the reasons made or found so far, by bit
-        for part in shape.parts:
-            key = (part.code, part.quote(values))
+        for code, quote, advisory, part in shape.lookups:
+            key = (code, quote(values))
             built = known_get(key)
             if built is None:
                 built = self._part_built(values, part, reasons)
                 self._part_lines.put(key, built)
-            if part.advisories:
+            if advisory:
                 advisories += built[2]
             else:
                 suggestions += built[0]
@@ -592,10 +604,11 @@ class Resolver:
         self, values: dict[str, Any], part: _Part, reasons: dict[int, tuple[Reason, int]]
     ) -> _Built:
         """The lines of one part for the profile's ``values``: its rules' reasons (in
-        ``reasons``, by bit, found or made here), then its lines, by their reasons' ids."""
+        ``reasons``, by bit, found or made here), then its lines (each kept by its template
+        and its reasons' ids, so that the parts of other fired rules that make the same line
+        share it)."""
         reason_get = self._reasons.get
         fired = self._fired
-        ids = []
         for low in part.bits:
             entry = reasons.get(low)
             if entry is None:
@@ -605,12 +618,11 @@ class Resolver:
                 if entry is None:
                     entry = self._reason(key, fields, index)
                 reasons[low] = entry
-            ids.append(entry[1])
-        part_key = (part.number, tuple(ids))
-        built = self._built.get(part_key)
-        if built is None:
-            built = self._lines_of(part_key, part, reasons)
-        return built
+        return (
+            self._build(part.suggestions, reasons) if part.suggestions else (),
+            self._build(part.avoided, reasons) if part.avoided else (),
+            self._build(part.advisories, reasons) if part.advisories else (),
+        )
 
     def _shape(self, bits: int) -> _Shape:
         """What a result for the rules of ``bits`` is, whatever the profile's values."""
@@ -662,23 +674,10 @@ class Resolver:
             conflicts,
             tuple([citations[key] for key in sorted(cited)]),
             next(self._counter),
+            tuple([(part.code, part.quote, bool(part.advisories), part) for part in parts]),
         )
         self._shapes.put(bits, shape)
         return shape
-
-    def _lines_of(
-        self,
-        key: tuple[int, tuple[int, ...]],
-        part: _Part,
-        reasons: dict[int, tuple[Reason, int]],
-    ) -> _Built:
-        built = (
-            self._build(part.suggestions, reasons),
-            self._build(part.avoided, reasons),
-            self._build(part.advisories, reasons),
-        )
-        self._built.put(key, built)
-        return built
 
     def _build(
         self, refs: tuple[_LineRef, ...], reasons: dict[int, tuple[Reason, int]]
