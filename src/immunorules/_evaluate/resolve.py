@@ -172,8 +172,9 @@ class _Shape(NamedTuple):
     conflicts: tuple[Any, ...]
     citations: tuple[Citation, ...]
     code: int  # its own number, never reused: with the quoted values, the key of its lines
-    # per part: its code, the getter of the values it quotes, whether it is an advisory's
-    lookups: tuple[tuple[int, Callable[[dict[str, Any]], Any], bool, _Part], ...]
+    # per part, one after the other: its code, the getter of the values it quotes, whether it
+    # is an advisory's, itself (one flat tuple: one object for the garbage collector to track)
+    lookups: tuple[Any, ...]
 
 
 class _Scan(NamedTuple):
@@ -587,7 +588,8 @@ class Resolver:
         advisories: list[BaseModel] = []
         known_get = self._part_lines.get
         reasons: dict[int, tuple[Reason, int]] = {}  # the reasons made or found so far, by bit
-        for code, quote, advisory, part in shape.lookups:
+        each = iter(shape.lookups)
+        for code, quote, advisory, part in zip(each, each, each, each, strict=True):
             key = (code, quote(values))
             built = known_get(key)
             if built is None:
@@ -674,7 +676,7 @@ class Resolver:
             conflicts,
             tuple([citations[key] for key in sorted(cited)]),
             next(self._counter),
-            tuple([(part.code, part.quote, bool(part.advisories), part) for part in parts]),
+            tuple([x for p in parts for x in (p.code, p.quote, bool(p.advisories), p)]),
         )
         self._shapes.put(bits, shape)
         return shape
