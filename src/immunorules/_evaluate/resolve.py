@@ -195,6 +195,10 @@ class _Scan(NamedTuple):
     warned: Callable[[dict[str, Any]], Any]
     depends: Depends
     flats: dict[str, list[Any]]
+    # how the dependencies keep whole answers (:meth:`Depends.whole_keys`)
+    whole_shift: int
+    area_codes: dict[str, int]
+    wholes: Callable[[int], tuple[Dependency, ...] | None]
 
 
 class _Unstated(NamedTuple):
@@ -459,8 +463,16 @@ class Resolver:
         depending: tuple[Dependency, ...] = ()
         wanted = state.wanted
         if depends_on and wanted.fields:
-            area = values["disease_area"] if wanted.condition else None
-            depending = scan.depends.answer(wanted, rest, area)
+            # the whole answer as :meth:`Depends.answer` keeps it, looked up here
+            whole = ((rest & wanted.scope) << scan.whole_shift) | wanted.code
+            area = None
+            if wanted.condition:
+                area = values["disease_area"]
+                whole |= scan.area_codes.get(area, 0)
+            found_answer = scan.wholes(whole)
+            depending = (
+                scan.depends.answer(wanted, rest, area) if found_answer is None else found_answer
+            )
         warned_key = scan.warned(values)
         warned = self._warnings.get(warned_key)
         if warned is None:
@@ -541,6 +553,7 @@ class Resolver:
             itemgetter(*WARNING_FIELDS),
             depends,
             by_field,
+            *depends.whole_keys(),
         )
 
     def _chunk(self, start: int, part: tuple[Any, ...]) -> int:
