@@ -161,8 +161,8 @@ _Fired = tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
 
 class _Shape(NamedTuple):
     """What the result for a set of fired rules is, but for the profile's values: the getter of
-    every value its reasons quote, each fired rule (bit, index, id, quote getter, fields), its
-    parts, and its fields that depend on nothing else."""
+    every value its reasons quote that no fired rule pins down, each fired rule (bit, index,
+    id, quote getter, fields), its parts, and its fields that depend on nothing else."""
 
     quote: Callable[[dict[str, Any]], Any]
     rules: tuple[_Fired, ...]
@@ -227,6 +227,15 @@ def _nothing(_: object) -> tuple[()]:
     return ()
 
 
+def _pinned(rule: Rule) -> frozenset[str]:
+    """The profile fields whose value ``rule`` pins down when it holds (it allows one)."""
+    return frozenset(
+        name
+        for name, allowed in rule.when.items()
+        if name in rule.fields and name not in rule.sets and len(allowed) == 1
+    )
+
+
 def _tuple_getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
     """A getter of the values of ``keys`` as a tuple (``itemgetter`` of two keys or more)."""
     if len(keys) < 2:
@@ -276,6 +285,9 @@ class Resolver:
         self._ids = tuple(ordered)
         # Shared by every shape, so that cached shapes hold few objects of their own.
         self._fired: list[_Fired] = [(1 << i, i, *quote) for i, quote in enumerate(self._quotes)]
+        # The fields whose value a rule pins down when it fires (it allows only one): a
+        # result's lines depend on them only through the rules that fire.
+        self._pins = [_pinned(rules[rule_id]) for rule_id in ordered]
         self._info = info
         # One Citation per key, shared by every result that cites it.
         self._citations = {key: _citation(entry) for key, entry in (evidence or {}).items()}
@@ -643,6 +655,7 @@ class Resolver:
         """What a result for the rules of ``bits`` is, whatever the profile's values."""
         rules = []
         fields: set[str] = set()
+        pinned: set[str] = set()
         cited: set[str] = set()
         fired = self._fired
         numbers: set[int] = set()
@@ -653,6 +666,7 @@ class Resolver:
             rule = fired[index]
             rules.append(rule)
             fields.update(rule[4])
+            pinned.update(self._pins[index])
             cited.update(self._cites[index])
             numbers.update(self._touches[index])
             rest ^= low
@@ -675,7 +689,9 @@ class Resolver:
                 whole = self._plan(bits)
             conflicts = whole.conflicts
         citations = self._citations
-        quoted = tuple(sorted(fields))
+        # The values a result's lines depend on, but for the rules that fire: those its
+        # reasons quote, less those a rule that fires pins down (the same whenever it fires).
+        quoted = tuple(sorted(fields - pinned))
         quote = self._getters.get(quoted)
         if quote is None:
             quote = _getter(quoted)
