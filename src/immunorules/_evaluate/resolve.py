@@ -210,6 +210,11 @@ class _Unstated(NamedTuple):
     wanted: Wanted
 
 
+_Frame = tuple[_Unstated, _Shape, int, int]
+"""What the AND of a profile's chunk masks decides: the fields not stated (and what their
+dependencies need), the shape of the rules that fire, the rules the stated fields allow and
+the key of the whole dependency answer (but for the disease area)."""
+
 #: Fields read together (one lookup per chunk of this many fields, in field order).
 _CHUNK: Final = 4
 #: The most value combinations of one chunk whose masks are kept.
@@ -327,6 +332,8 @@ class Resolver:
         self._shared: tuple[Depends, bool] | None = None  # whether ``depends`` has our rules
         self._result_maker: Maker[Result] | None = None
         self._unstated: BoundedCache[int, _Unstated] = BoundedCache(max_plans)
+        # per AND of a profile's chunk masks: what it decides (:meth:`_frame`)
+        self._frames: BoundedCache[int, _Frame] = BoundedCache(max_plans)
         self._warnings: BoundedCache[tuple[Any, ...], tuple[str, ...]] = BoundedCache(max_plans)
 
     def _part_masks(self) -> tuple[tuple[int, int, str, str], ...]:
@@ -364,6 +371,7 @@ class Resolver:
         self._lines.clear()
         self._templates = {}
         self._unstated.clear()
+        self._frames.clear()
         self._warnings.clear()
         self._scan = None
 
@@ -453,20 +461,13 @@ class Resolver:
             if mask is None:
                 mask = self._chunk(start, part)
             found &= mask
-        rest = found & scan.rules
-        state = self._unstated.get(stated := found >> scan.shift)
-        if state is None:
-            state = self._unstated_state(stated)
-        if fired is None:
-            bits = rest & state.none_mask  # the native engine's match
+        if fired is None:  # the native engine's match, from the same lookups
+            frame = self._frames.get(found)
+            if frame is None:
+                frame = self._frame(found)
+            state, shape, rest, whole = frame
         else:
-            bits = 0
-            bit_of = self._bit
-            for rule_id in fired:
-                bits |= bit_of[rule_id]
-        shape = self._shapes.get(bits)
-        if shape is None:
-            shape = self._shape(bits)
+            state, shape, rest, whole = self._frame(found, fired)
         key = (shape.code, shape.quote(values))
         lines = self._results.get(key)
         if lines is None:
@@ -476,7 +477,6 @@ class Resolver:
         wanted = state.wanted
         if depends_on and wanted.fields:
             # the whole answer as :meth:`Depends.answer` keeps it, looked up here
-            whole = ((rest & wanted.scope) << scan.whole_shift) | wanted.code
             area = None
             if wanted.condition:
                 area = values["disease_area"]
@@ -522,6 +522,41 @@ class Resolver:
             }
         )
         return result
+
+    def _frame(self, found: int, fired: frozenset[str] | None = None) -> _Frame:
+        """What the AND of a profile's chunk masks (``found``: the rules its stated fields
+        allow, and above them which fields are stated) decides: the fields not stated, the
+        shape of the rules that fire, the rules the stated fields allow, and the key of the
+        whole dependency answer (but for the disease area). Kept, unless the rules that fire
+        are given (``fired``, by another engine)."""
+        assert self._scan is not None
+        scan = self._scan
+        rest = found & scan.rules
+        state = self._unstated.get(stated := found >> scan.shift)
+        if state is None:
+            state = self._unstated_state(stated)
+        if fired is None:
+            bits = rest & state.none_mask  # the native engine's match
+        else:
+            bits = 0
+            bit_of = self._bit
+            for rule_id in fired:
+                bits |= bit_of[rule_id]
+        shape = self._shapes.get(bits)
+        if shape is None:
+            shape = self._shape(bits)
+        frame = (state, shape, rest, self._whole(rest, state.wanted))
+        if fired is None:
+            self._frames.put(found, frame)
+        return frame
+
+    def _whole(self, rest: int, wanted: Wanted) -> int:
+        """The key :meth:`Depends.answer` keeps the whole answer by (but for the disease
+        area, when the condition is wanted); 0 when no field is wanted."""
+        if not wanted.fields:
+            return 0
+        assert self._scan is not None
+        return ((rest & wanted.scope) << self._scan.whole_shift) | wanted.code
 
     def _make_scan(self) -> _Scan:
         depends = self.depends
