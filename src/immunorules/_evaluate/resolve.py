@@ -180,19 +180,21 @@ class _Shape(NamedTuple):
 class _Scan(NamedTuple):
     """The tables :meth:`Resolver.evaluate` reads a profile with: per field the rules each
     stated value allows (None for a set field, read through its groups), the chunks of fields
-    looked up together (each with the masks of the values it has met), the bits, the fields,
-    the getter of what the warnings read, the dependencies and the flat fields of each
-    field."""
+    looked up together (each with the masks of the values it has met; the first chunk, which
+    holds every field the warnings read, with the warnings too), the bits, the fields, the
+    dependencies and the flat fields of each field."""
 
     tables: tuple[dict[Any, int] | None, ...]  # None: a set field
-    # per chunk: the lookup of its kept masks, the getter of its values, its first field
+    # the first chunk: the getter of its values and its kept masks and warnings
+    first: Callable[[Any], Any]
+    first_kept: BoundedCache[tuple[Any, ...], tuple[int, tuple[str, ...]]]
+    # per other chunk: the lookup of its kept masks, the getter of its values, its first field
     chunks: tuple[tuple[Callable[[tuple[Any, ...]], int | None], Callable[[Any], Any], int], ...]
-    kept: tuple[BoundedCache[tuple[Any, ...], int], ...]  # each chunk's kept masks
+    kept: tuple[BoundedCache[tuple[Any, ...], int], ...]  # each other chunk's kept masks
     everything: int  # every rule, and above them every field
     rules: int  # every rule
     shift: int  # the bit of the first field
     fields: tuple[str, ...]
-    warned: Callable[[dict[str, Any]], Any]
     depends: Depends
     flats: dict[str, list[Any]]
     # how the dependencies keep whole answers (:meth:`Depends.whole_keys`)
@@ -210,10 +212,11 @@ class _Unstated(NamedTuple):
     wanted: Wanted
 
 
-_Frame = tuple[_Unstated, _Shape, int, int]
+_Frame = tuple[_Unstated, _Shape, int, int, list[tuple[Dependency, ...] | None]]
 """What the AND of a profile's chunk masks decides: the fields not stated (and what their
-dependencies need), the shape of the rules that fire, the rules the stated fields allow and
-the key of the whole dependency answer (but for the disease area)."""
+dependencies need), the shape of the rules that fire, the rules the stated fields allow, the
+key of the whole dependency answer (but for the disease area) and, once known, that answer
+when the condition is not a field it needs (then the frame decides it)."""
 
 #: Fields read together (one lookup per chunk of this many fields, in field order).
 _CHUNK: Final = 4
@@ -334,7 +337,6 @@ class Resolver:
         self._unstated: BoundedCache[int, _Unstated] = BoundedCache(max_plans)
         # per AND of a profile's chunk masks: what it decides (:meth:`_frame`)
         self._frames: BoundedCache[int, _Frame] = BoundedCache(max_plans)
-        self._warnings: BoundedCache[tuple[Any, ...], tuple[str, ...]] = BoundedCache(max_plans)
 
     def _part_masks(self) -> tuple[tuple[int, int, str, str], ...]:
         """Per category (in order), then per advisory key (in order): a part id, the bits of
@@ -372,7 +374,6 @@ class Resolver:
         self._templates = {}
         self._unstated.clear()
         self._frames.clear()
-        self._warnings.clear()
         self._scan = None
 
     def resolve(
@@ -454,7 +455,11 @@ class Resolver:
         # Per chunk of fields, the rules its stated fields allow, and above them a bit per
         # field of the chunk that is stated (and every bit of the other fields'): their AND
         # is the rules every stated field allows, and which fields are stated.
-        found = scan.everything
+        part = scan.first(values)
+        entry = scan.first_kept.get(part)
+        if entry is None:
+            entry = self._first(part, profile)
+        found, warned = entry
         for chunk_get, read, start in scan.chunks:
             part = read(values)
             mask = chunk_get(part)
@@ -465,9 +470,9 @@ class Resolver:
             frame = self._frames.get(found)
             if frame is None:
                 frame = self._frame(found)
-            state, shape, rest, whole = frame
         else:
-            state, shape, rest, whole = self._frame(found, fired)
+            frame = self._frame(found, fired)
+        state, shape, rest, whole, kept = frame
         key = (shape.code, shape.quote(values))
         lines = self._results.get(key)
         if lines is None:
@@ -476,20 +481,24 @@ class Resolver:
         depending: tuple[Dependency, ...] = ()
         wanted = state.wanted
         if depends_on and wanted.fields:
-            # the whole answer as :meth:`Depends.answer` keeps it, looked up here
-            area = None
-            if wanted.condition:
+            if wanted.condition:  # the whole answer as Depends.answer keeps it, looked up here
                 area = values["disease_area"]
-                whole |= scan.area_codes.get(area, 0)
-            found_answer = scan.wholes(whole)
-            depending = (
-                scan.depends.answer(wanted, rest, area) if found_answer is None else found_answer
-            )
-        warned_key = scan.warned(values)
-        warned = self._warnings.get(warned_key)
-        if warned is None:
-            warned = profile_warnings(profile)
-            self._warnings.put(warned_key, warned)
+                found_answer = scan.wholes(whole | scan.area_codes.get(area, 0))
+                depending = (
+                    scan.depends.answer(wanted, rest, area)
+                    if found_answer is None
+                    else found_answer
+                )
+            else:  # the frame decides it all: kept with the frame once known
+                known_answer = kept[0]
+                if known_answer is None:
+                    found_answer = scan.wholes(whole)
+                    known_answer = kept[0] = (
+                        scan.depends.answer(wanted, rest, None)
+                        if found_answer is None
+                        else found_answer
+                    )
+                depending = known_answer
         made_values = {
             "profile": profile,
             "suggestions": lines[0],
@@ -545,7 +554,8 @@ class Resolver:
         shape = self._shapes.get(bits)
         if shape is None:
             shape = self._shape(bits)
-        frame = (state, shape, rest, self._whole(rest, state.wanted))
+        kept: list[tuple[Dependency, ...] | None] = [None]
+        frame = (state, shape, rest, self._whole(rest, state.wanted), kept)
         if fired is None:
             self._frames.put(found, frame)
         return frame
@@ -579,33 +589,55 @@ class Resolver:
             else:  # no rule tells its values apart
                 tables.append(dict.fromkeys(depends.space.domains[name], everything))
         shift = len(self._ids)
-        # chunks of _CHUNK fields, in field order; a last one of a single field joins the one
-        # before (a chunk's getter gives a tuple of at least two values)
-        starts = list(range(0, len(fields), _CHUNK))
+        # chunks of _CHUNK fields, in field order, the first long enough to hold every field
+        # the warnings read; a last one of a single field joins the one before (a chunk's
+        # getter gives a tuple of at least two values)
+        first = max(_CHUNK, *(fields.index(name) + 1 for name in WARNING_FIELDS))
+        starts = [0, *range(first, len(fields), _CHUNK)]
         if len(starts) > 1 and len(fields) - starts[-1] < 2:
             del starts[-1]
-        kept = tuple(BoundedCache[tuple[Any, ...], int](MAX_CHUNK_VALUES) for _ in starts)
+        stops = [*starts[1:], len(fields)]
+        kept = tuple(BoundedCache[tuple[Any, ...], int](MAX_CHUNK_VALUES) for _ in starts[1:])
         chunks = tuple(
             (cache.get, _tuple_getter(fields[start:stop]), start)
-            for cache, start, stop in zip(kept, starts, [*starts[1:], len(fields)], strict=True)
+            for cache, start, stop in zip(kept, starts[1:], stops[1:], strict=True)
         )
         return _Scan(
             tuple(tables),
+            _tuple_getter(fields[: stops[0]]),
+            BoundedCache(MAX_CHUNK_VALUES),
             chunks,
             kept,
             everything | ((1 << len(fields)) - 1) << shift,
             everything,
             shift,
             fields,
-            itemgetter(*WARNING_FIELDS),
             depends,
             by_field,
             *depends.whole_keys(),
         )
 
+    def _first(self, part: tuple[Any, ...], profile: ConditionProfile) -> tuple[int, Any]:
+        """The mask of the first chunk of fields holding the values ``part`` and the warnings
+        of a profile holding them (``profile`` is one; kept in that chunk's cache)."""
+        assert self._scan is not None
+        entry = (self._mask(0, part), profile_warnings(profile))
+        self._scan.first_kept.put(part, entry)
+        return entry
+
     def _chunk(self, start: int, part: tuple[Any, ...]) -> int:
         """The mask of the chunk of fields from the ``start``-th holding the values ``part``
         (kept in that chunk's cache)."""
+        assert self._scan is not None
+        mask = self._mask(start, part)
+        scan = self._scan
+        scan.kept[[chunk[2] for chunk in scan.chunks].index(start)].put(part, mask)
+        return mask
+
+    def _mask(self, start: int, part: tuple[Any, ...]) -> int:
+        """The mask of the chunk of fields from the ``start``-th holding the values ``part``:
+        the rules its stated fields allow, and above them the bit of each field, but for
+        those of the chunk not stated."""
         assert self._scan is not None
         scan = self._scan
         space = scan.depends.space
@@ -621,9 +653,7 @@ class Resolver:
             else:  # a set field: the masks of its groups
                 for flat in scan.flats.get(scan.fields[position], ()):
                     allowed &= flat.masks[space.group_value(flat.name, value)]
-        mask = allowed | stated
-        scan.kept[[chunk[2] for chunk in scan.chunks].index(start)].put(part, mask)
-        return mask
+        return allowed | stated
 
     def _unstated_state(self, stated: int) -> _Unstated:
         """What the fields not stated (those whose bit in ``stated`` is 0; bit ``i``: the
