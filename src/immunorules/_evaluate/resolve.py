@@ -212,11 +212,12 @@ class _Unstated(NamedTuple):
     wanted: Wanted
 
 
-_Frame = tuple[_Unstated, _Shape, int, int, list[tuple[Dependency, ...] | None]]
+_Frame = tuple[_Unstated, _Shape, int, int, dict[str | None, tuple[Dependency, ...]]]
 """What the AND of a profile's chunk masks decides: the fields not stated (and what their
 dependencies need), the shape of the rules that fire, the rules the stated fields allow, the
-key of the whole dependency answer (but for the disease area) and, once known, that answer
-when the condition is not a field it needs (then the frame decides it)."""
+key of the whole dependency answer (but for the disease area) and that answer once known, by
+the disease area when the condition is one of the fields it needs (else by None): at most
+one per disease area."""
 
 #: Fields read together (one lookup per chunk of this many fields, in field order).
 _CHUNK: Final = 4
@@ -481,24 +482,19 @@ class Resolver:
         depending: tuple[Dependency, ...] = ()
         wanted = state.wanted
         if depends_on and wanted.fields:
-            if wanted.condition:  # the whole answer as Depends.answer keeps it, looked up here
-                area = values["disease_area"]
-                found_answer = scan.wholes(whole | scan.area_codes.get(area, 0))
-                depending = (
+            # the frame and, when the condition is not stated, the disease area decide it
+            area = values["disease_area"] if wanted.condition else None
+            known_answer = kept.get(area)
+            if known_answer is None:  # the whole answer as Depends.answer keeps it
+                if area is not None:
+                    whole |= scan.area_codes.get(area, 0)
+                found_answer = scan.wholes(whole)
+                known_answer = kept[area] = (
                     scan.depends.answer(wanted, rest, area)
                     if found_answer is None
                     else found_answer
                 )
-            else:  # the frame decides it all: kept with the frame once known
-                known_answer = kept[0]
-                if known_answer is None:
-                    found_answer = scan.wholes(whole)
-                    known_answer = kept[0] = (
-                        scan.depends.answer(wanted, rest, None)
-                        if found_answer is None
-                        else found_answer
-                    )
-                depending = known_answer
+            depending = known_answer
         made_values = {
             "profile": profile,
             "suggestions": lines[0],
@@ -554,7 +550,7 @@ class Resolver:
         shape = self._shapes.get(bits)
         if shape is None:
             shape = self._shape(bits)
-        kept: list[tuple[Dependency, ...] | None] = [None]
+        kept: dict[str | None, tuple[Dependency, ...]] = {}
         frame = (state, shape, rest, self._whole(rest, state.wanted), kept)
         if fired is None:
             self._frames.put(found, frame)
