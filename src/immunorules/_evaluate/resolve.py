@@ -188,6 +188,10 @@ class _Scan(NamedTuple):
     # the first chunk: the getter of its values and its kept masks and warnings
     first: Callable[[Any], Any]
     first_kept: BoundedCache[tuple[Any, ...], tuple[int, tuple[str, ...]]]
+    # the other fields together: the getter of their values and their kept masks (the AND
+    # of their chunks' masks)
+    rest: Callable[[Any], Any]
+    rest_kept: BoundedCache[Any, int]
     # per other chunk: the lookup of its kept masks, the getter of its values, its first field
     chunks: tuple[tuple[Callable[[tuple[Any, ...]], int | None], Callable[[Any], Any], int], ...]
     kept: tuple[BoundedCache[tuple[Any, ...], int], ...]  # each other chunk's kept masks
@@ -461,12 +465,11 @@ class Resolver:
         if entry is None:
             entry = self._first(part, profile)
         found, warned = entry
-        for chunk_get, read, start in scan.chunks:
-            part = read(values)
-            mask = chunk_get(part)
-            if mask is None:
-                mask = self._chunk(start, part)
-            found &= mask
+        others = scan.rest(values)  # the other fields' values: often seen together
+        mask = scan.rest_kept.get(others)
+        if mask is None:
+            mask = self._rest(values, others)
+        found &= mask
         if fired is None:  # the native engine's match, from the same lookups
             frame = self._frames.get(found)
             if frame is None:
@@ -602,6 +605,8 @@ class Resolver:
             tuple(tables),
             _tuple_getter(fields[: stops[0]]),
             BoundedCache(MAX_CHUNK_VALUES),
+            _getter(fields[stops[0] :]),
+            BoundedCache(MAX_CHUNK_VALUES),
             chunks,
             kept,
             everything | ((1 << len(fields)) - 1) << shift,
@@ -620,6 +625,21 @@ class Resolver:
         entry = (self._mask(0, part), profile_warnings(profile))
         self._scan.first_kept.put(part, entry)
         return entry
+
+    def _rest(self, values: dict[str, Any], others: Any) -> int:
+        """The AND of the masks of the chunks after the first for a profile's ``values``
+        (``others``: the values of their fields, by which it is kept)."""
+        assert self._scan is not None
+        scan = self._scan
+        found = scan.everything
+        for chunk_get, read, start in scan.chunks:
+            part = read(values)
+            mask = chunk_get(part)
+            if mask is None:
+                mask = self._chunk(start, part)
+            found &= mask
+        scan.rest_kept.put(others, found)
+        return found
 
     def _chunk(self, start: int, part: tuple[Any, ...]) -> int:
         """The mask of the chunk of fields from the ``start``-th holding the values ``part``
