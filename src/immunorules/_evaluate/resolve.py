@@ -264,12 +264,17 @@ class Resolver:
     each advisory on those that give it, so the policy's answer is kept per part and per
     fired rules of that part (far fewer combinations than whole sets of fired rules); a
     result's conflict, when its lines point both ways, comes from the policy on the whole set.
-    Reasons are kept per rule and quoted profile values, lines per line template and reasons.
-    Per set of fired rules a shape (its parts, ids, citations, conflict, and the getter of the
-    values its reasons quote) is kept, and per set and quoted values the result's lines: a
-    profile whose fired rules and quoted values were seen costs two lookups and one
-    ``model_copy``. Cached entries are kept to few objects of their own, as the garbage
-    collector walks them all again and again while the caches fill.
+    Reasons are kept per rule and quoted profile values, lines per line template and reasons,
+    a part's lines per part and the values its reasons quote. Per set of fired rules a shape
+    (its parts, ids, citations, conflict, and the getter of the values its reasons quote that
+    no fired rule pins down) is kept, and per shape and those values the result's lines.
+    :meth:`evaluate` reads a profile in chunks of fields, each chunk's masks kept by its
+    values (the first chunk's with the profile's warnings; the other fields' together
+    first); their AND is a frame, which decides the fields not stated, the shape and the
+    dependency answer (kept by disease area, at most one per area). A profile like one seen
+    before costs a handful of lookups and the result's construction (pydantic's pickle
+    protocol). Cached entries are kept to few objects of their own, as the garbage collector
+    walks them all again and again while the caches fill.
     Every cache is a :class:`~immunorules._model.cache.BoundedCache` (bounded, the oldest
     entries go first, safe to share between threads), so memory stays flat over any number
     of profiles; results share their (frozen) reasons and lines.
