@@ -153,6 +153,7 @@ class _Part(NamedTuple):
     touched: int  # the bits of its rules
     quote: Callable[[dict[str, Any]], Any]  # the values its rules' reasons quote
     code: int  # its own number, never reused: with the quoted values, the key of its lines
+    fields: frozenset[str]  # the fields its rules' reasons quote
 
 
 _Fired = tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
@@ -173,8 +174,12 @@ class _Shape(NamedTuple):
     citations: tuple[Citation, ...]
     code: int  # its own number, never reused: with the quoted values, the key of its lines
     # per part, one after the other: its code, the getter of the values it quotes, whether it
-    # is an advisory's, itself (one flat tuple: one object for the garbage collector to track)
+    # is an advisory's, itself, and its slot in ``fixed`` or -1 (one flat tuple: one object
+    # for the garbage collector to track)
     lookups: tuple[Any, ...]
+    # the lines of each part whose quoted values the fired rules all pin down, once made
+    # (the same for every profile these rules fire for)
+    fixed: list[_Built | None]
 
 
 class _Scan(NamedTuple):
@@ -699,13 +704,21 @@ class Resolver:
         advisories: list[BaseModel] = []
         known_get = self._part_lines.get
         reasons: dict[int, tuple[Reason, int]] = {}  # the reasons made or found so far, by bit
+        fixed = shape.fixed
         each = iter(shape.lookups)
-        for code, quote, advisory, part in zip(each, each, each, each, strict=True):
-            key = (code, quote(values))
-            built = known_get(key)
-            if built is None:
-                built = self._part_built(values, part, reasons)
-                self._part_lines.put(key, built)
+        for code, quote, advisory, part, slot in zip(each, each, each, each, each, strict=True):
+            found = fixed[slot] if slot >= 0 else None
+            if found is not None:
+                built = found
+            else:
+                key = (code, quote(values))
+                known = known_get(key)
+                if known is None:
+                    known = self._part_built(values, part, reasons)
+                    self._part_lines.put(key, known)
+                if slot >= 0:
+                    fixed[slot] = known
+                built = known
             if advisory:
                 advisories += built[2]
             else:
@@ -775,6 +788,13 @@ class Resolver:
                 whole = self._plan(bits)
             conflicts = whole.conflicts
         citations = self._citations
+        lookups: list[Any] = []
+        slots = 0
+        for part in parts:
+            slot = -1
+            if part.fields <= pinned:  # its lines are the same whenever these rules fire
+                slot, slots = slots, slots + 1
+            lookups.extend((part.code, part.quote, bool(part.advisories), part, slot))
         # The values a result's lines depend on, but for the rules that fire: those its
         # reasons quote, less those a rule that fires pins down (the same whenever it fires).
         quoted = tuple(sorted(fields - pinned))
@@ -791,7 +811,8 @@ class Resolver:
             conflicts,
             tuple([citations[key] for key in sorted(cited)]),
             next(self._counter),
-            tuple([x for p in parts for x in (p.code, p.quote, bool(p.advisories), p)]),
+            tuple(lookups),
+            [None] * slots,
         )
         self._shapes.put(bits, shape)
         return shape
@@ -921,6 +942,7 @@ class Resolver:
                 touched,
                 quote,
                 next(self._counter),
+                frozenset(quoted),
             )
         else:
             part = _Part(
@@ -933,6 +955,7 @@ class Resolver:
                 touched,
                 quote,
                 next(self._counter),
+                frozenset(quoted),
             )
         self._known.put((number, touched), part)
         return part
