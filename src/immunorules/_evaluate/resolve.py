@@ -88,6 +88,8 @@ def resolve(
     return resolver.resolve(profile, frozenset(rules))
 
 
+#: The fixed lines of a shape without any (shared: never written, as it has no slot).
+_NO_SLOTS: Final[list[Any]] = []
 _NOTHING_ASSUMED: Final = ReadOnlyDict()  # issue 19: shared by results without assumptions
 
 
@@ -153,7 +155,7 @@ class _Part(NamedTuple):
     touched: int  # the bits of its rules
     quote: Callable[[dict[str, Any]], Any]  # the values its rules' reasons quote
     code: int  # its own number, never reused: with the quoted values, the key of its lines
-    fields: frozenset[str]  # the fields its rules' reasons quote
+    fields: int  # the fields its rules' reasons quote (bit ``i``: the ``i``-th field)
 
 
 _Fired = tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
@@ -221,12 +223,12 @@ class _Unstated(NamedTuple):
     wanted: Wanted
 
 
-_Frame = tuple[_Unstated, _Shape, int, int, dict[str | None, tuple[Dependency, ...]]]
-"""What the AND of a profile's chunk masks decides: the fields not stated (and what their
-dependencies need), the shape of the rules that fire, the rules the stated fields allow, the
-key of the whole dependency answer (but for the disease area) and that answer once known, by
-the disease area when the condition is one of the fields it needs (else by None): at most
-one per disease area."""
+_Frame = list[Any]
+"""What the AND of a profile's chunk masks decides, in one list (one object for the garbage
+collector): the fields not stated (:class:`_Unstated`), the shape of the rules that fire, the
+rules the stated fields allow, the key of the whole dependency answer (but for the disease
+area), and that answer once known (None until then): when the condition is not one of the
+fields it needs, itself; else a pair of the disease area and it (the last area asked)."""
 
 #: Fields read together (one lookup per chunk of this many fields, in field order).
 _CHUNK: Final = 4
@@ -276,7 +278,7 @@ class Resolver:
     :meth:`evaluate` reads a profile in chunks of fields, each chunk's masks kept by its
     values (the first chunk's with the profile's warnings; the other fields' together
     first); their AND is a frame, which decides the fields not stated, the shape and the
-    dependency answer (kept by disease area, at most one per area). A profile like one seen
+    dependency answer (with the last disease area asked, where it matters). A profile like one seen
     before costs a handful of lookups and the result's construction (pydantic's pickle
     protocol). Cached entries are kept to few objects of their own, as the garbage collector
     walks them all again and again while the caches fill.
@@ -311,6 +313,10 @@ class Resolver:
         # The fields whose value a rule pins down when it fires (it allows only one): a
         # result's lines depend on them only through the rules that fire.
         self._pins = [_pinned(rules[rule_id]) for rule_id in ordered]
+        self._field_bit = {
+            name: 1 << i for i, name in enumerate(self._schema.profile_model.model_fields)
+        }
+        self._pin_bits = [self._field_bits(pins) for pins in self._pins]
         self._info = info
         # One Citation per key, shared by every result that cites it.
         self._citations = {key: _citation(entry) for key, entry in (evidence or {}).items()}
@@ -352,6 +358,13 @@ class Resolver:
         self._unstated: BoundedCache[int, _Unstated] = BoundedCache(max_plans)
         # per AND of a profile's chunk masks: what it decides (:meth:`_frame`)
         self._frames: BoundedCache[int, _Frame] = BoundedCache(max_plans)
+
+    def _field_bits(self, names: Iterable[str]) -> int:
+        """The bits of profile fields (bit ``i``: the ``i``-th field)."""
+        bits = 0
+        for name in names:
+            bits |= self._field_bit[name]
+        return bits
 
     def _part_masks(self) -> tuple[tuple[int, int, str, str], ...]:
         """Per category (in order), then per advisory key (in order): a part id, the bits of
@@ -486,7 +499,7 @@ class Resolver:
                 frame = self._frame(found)
         else:
             frame = self._frame(found, fired)
-        state, shape, rest, whole, kept = frame
+        state, shape, _, _, kept = frame
         key = (shape.code, shape.quote(values))
         lines = self._results.get(key)
         if lines is None:
@@ -496,18 +509,14 @@ class Resolver:
         wanted = state.wanted
         if depends_on and wanted.fields:
             # the frame and, when the condition is not stated, the disease area decide it
-            area = values["disease_area"] if wanted.condition else None
-            known_answer = kept.get(area)
-            if known_answer is None:  # the whole answer as Depends.answer keeps it
-                if area is not None:
-                    whole |= scan.area_codes.get(area, 0)
-                found_answer = scan.wholes(whole)
-                known_answer = kept[area] = (
-                    scan.depends.answer(wanted, rest, area)
-                    if found_answer is None
-                    else found_answer
-                )
-            depending = known_answer
+            if not wanted.condition:
+                depending = self._answer(frame, None) if kept is None else kept
+            else:  # kept with its disease area (the last one asked)
+                area = values["disease_area"]
+                if kept is not None and kept[0] == area:
+                    depending = kept[1]
+                else:
+                    depending = self._answer(frame, area)
         made_values = {
             "profile": profile,
             "suggestions": lines[0],
@@ -563,11 +572,25 @@ class Resolver:
         shape = self._shapes.get(bits)
         if shape is None:
             shape = self._shape(bits)
-        kept: dict[str | None, tuple[Dependency, ...]] = {}
-        frame = (state, shape, rest, self._whole(rest, state.wanted), kept)
+        frame: _Frame = [state, shape, rest, self._whole(rest, state.wanted), None]
         if fired is None:
             self._frames.put(found, frame)
         return frame
+
+    def _answer(self, frame: _Frame, area: str | None) -> tuple[Dependency, ...]:
+        """The dependency answer of a frame (``area``: the disease area, when the condition
+        is one of the fields it needs), as :meth:`Depends.answer` keeps it; kept in the frame
+        (with its disease area, if any: the last one asked)."""
+        assert self._scan is not None
+        scan = self._scan
+        state, _, rest, whole, _ = frame
+        if area is not None:
+            whole |= scan.area_codes.get(area, 0)
+        found = scan.wholes(whole)
+        if found is None:
+            found = scan.depends.answer(state.wanted, rest, area)
+        frame[4] = found if area is None else (area, found)  # one slot: one atomic write
+        return found
 
     def _whole(self, rest: int, wanted: Wanted) -> int:
         """The key :meth:`Depends.answer` keeps the whole answer by (but for the disease
@@ -755,6 +778,7 @@ class Resolver:
         rules = []
         fields: set[str] = set()
         pinned: set[str] = set()
+        pinned_bits = 0
         cited: set[str] = set()
         fired = self._fired
         numbers: set[int] = set()
@@ -766,6 +790,7 @@ class Resolver:
             rules.append(rule)
             fields.update(rule[4])
             pinned.update(self._pins[index])
+            pinned_bits |= self._pin_bits[index]
             cited.update(self._cites[index])
             numbers.update(self._touches[index])
             rest ^= low
@@ -792,7 +817,7 @@ class Resolver:
         slots = 0
         for part in parts:
             slot = -1
-            if part.fields <= pinned:  # its lines are the same whenever these rules fire
+            if not part.fields & ~pinned_bits:  # its lines are the same whenever these fire
                 slot, slots = slots, slots + 1
             lookups.extend((part.code, part.quote, bool(part.advisories), part, slot))
         # The values a result's lines depend on, but for the rules that fire: those its
@@ -812,7 +837,7 @@ class Resolver:
             tuple([citations[key] for key in sorted(cited)]),
             next(self._counter),
             tuple(lookups),
-            [None] * slots,
+            [None] * slots if slots else _NO_SLOTS,
         )
         self._shapes.put(bits, shape)
         return shape
@@ -942,7 +967,7 @@ class Resolver:
                 touched,
                 quote,
                 next(self._counter),
-                frozenset(quoted),
+                self._field_bits(quoted),
             )
         else:
             part = _Part(
@@ -955,7 +980,7 @@ class Resolver:
                 touched,
                 quote,
                 next(self._counter),
-                frozenset(quoted),
+                self._field_bits(quoted),
             )
         self._known.put((number, touched), part)
         return part
