@@ -234,6 +234,10 @@ fields it needs, itself; else a pair of the disease area and it (the last area a
 _CHUNK: Final = 4
 #: The most value combinations of one chunk whose masks are kept.
 MAX_CHUNK_VALUES: Final = 16384
+#: The most value combinations of the fields after the first chunk whose masks are kept
+#: together: few, as that shortcut only pays where those fields repeat (most are often not
+#: stated); where they do not, each profile would hold an entry of its own.
+MAX_REST_VALUES: Final = 1024
 
 _Built = tuple[tuple[BaseModel, ...], tuple[BaseModel, ...], tuple[BaseModel, ...]]
 
@@ -639,7 +643,7 @@ class Resolver:
             _tuple_getter(fields[: stops[0]]),
             BoundedCache(MAX_CHUNK_VALUES),
             _getter(fields[stops[0] :]),
-            BoundedCache(MAX_CHUNK_VALUES),
+            BoundedCache(MAX_REST_VALUES),
             chunks,
             kept,
             everything | ((1 << len(fields)) - 1) << shift,
