@@ -27,7 +27,9 @@ the profiles); it falls inside whichever slice happens to be running, takes abou
 hundreds of evaluations, and so makes one ratio swing from run to run. Each full collection's
 CPU time is therefore also recorded per runner, and the cost of ``depends_on`` is printed both
 as measured and without the full collections that fell in either runner's slices (the young
-generations' collections, which each runner's own allocations cause, stay in).
+generations' collections, which each runner's own allocations cause, stay in); so is each
+``evaluate`` runner's throughput where full collections fell in its slices (beside
+validation's without those in its own).
 """
 
 from __future__ import annotations
@@ -209,6 +211,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name, seconds in spent.items():
             rate = count / seconds
             print(f"| {label} | {name} | {rate:,.0f} | {rate / base:.2f} |")
+        # each evaluate runner again without the full collections that fell in its slices
+        # (and validation without those in its own)
+        validation = "pydantic validation"
+        calm_base = count / (spent[validation] - full.spent.get(validation, 0.0))
+        for name, seconds in spent.items():
+            paused_here = full.spent.get(name, 0.0)
+            if name.startswith("evaluate") and paused_here:
+                rate = count / (seconds - paused_here)
+                print(
+                    f"| {label} | {name}, without full collections ({paused_here:.2f} s of "
+                    f"them) | {rate:,.0f} | {rate / calm_base:.2f} |"
+                )
         for name in kbs:
             with_it, without = (
                 f"evaluate, {name} engine",

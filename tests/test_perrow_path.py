@@ -5,6 +5,7 @@ same JSON and the same pickle; and models made without validation equal ``model_
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ import immunorules as ir
 from immunorules._evaluate.making import Maker
 from immunorules._evaluate.resolve import Resolver
 from immunorules._model.result import Dependency, Result
+from immunorules.testing import profiles
 
 from .strategies import profile_dicts
 
@@ -35,12 +37,15 @@ def _other_path(kb: ir.KnowledgeBase) -> Resolver:
 OTHER = _other_path(KB)
 
 
-def _same(one: Result, other: Result) -> None:
+def _same(one: Result, other: Result, *, pickled: bool = True) -> None:
     assert one == other
     assert one.model_fields_set == other.model_fields_set
     assert one.model_dump_json() == other.model_dump_json()
     assert list(one.__dict__) == list(other.__dict__)
-    assert pickle.loads(pickle.dumps(one)) == other
+    if pickled:
+        assert pickle.loads(pickle.dumps(one)) == other
+    else:  # a profile model of its own is rebuilt on unpickling (another class, equal values)
+        assert pickle.loads(pickle.dumps(one)).model_dump_json() == other.model_dump_json()
 
 
 @SETTINGS
@@ -78,3 +83,33 @@ def test_without_the_quick_way_models_are_copies_of_the_first() -> None:
     made = maker.exact(maker.full(values))
     assert made == dependency
     assert made.model_fields_set == dependency.model_fields_set
+
+
+EXAMPLE = ir.load_rules(
+    Path(__file__).parent.parent / "examples" / "own_vocabulary" / "rules", engine="native"
+)
+EXAMPLE_OTHER = _other_path(EXAMPLE)
+
+
+@SETTINGS
+@given(profiles(EXAMPLE))
+def test_one_pass_on_a_vocabulary_of_its_own(profile: ir.ConditionProfile) -> None:
+    """A profile model with fields of its own (read in other chunks than the bundled one's)
+    gives the results of the fired rules too, evaluated once and again (every kept entry)."""
+    fired = EXAMPLE._matcher.match(EXAMPLE.space.fact(profile))
+    for depends_on in (True, False, True):
+        found = EXAMPLE.evaluate(profile, depends_on=depends_on)
+        _same(found, EXAMPLE_OTHER.resolve(profile, fired, depends_on=depends_on), pickled=False)
+        _same(found, EXAMPLE_OTHER.evaluate(profile, fired, depends_on=depends_on), pickled=False)
+
+
+def test_warnings_follow_the_fields_they_read_whatever_else_is_kept() -> None:
+    """Warnings are kept with the first chunk of fields: profiles alike there share them,
+    and a profile unlike them gets its own, on a knowledge base that has seen the others."""
+    kb = ir.load_rules(engine="native")
+    plain = {"condition": "rheumatoid_arthritis", "severity": "moderate"}
+    odd = {**plain, "immune_activity": "underactive"}
+    for data in (plain, odd, {**odd, "severity": "severe"}, plain, odd):
+        result = kb.evaluate(data)
+        assert result.warnings == KB.evaluate(data).warnings
+        assert bool(result.warnings) == (data.get("immune_activity") == "underactive")

@@ -88,6 +88,8 @@ def resolve(
     return resolver.resolve(profile, frozenset(rules))
 
 
+#: The fixed lines of a shape without any (shared: never written, as it has no slot).
+_NO_SLOTS: Final[list[Any]] = []
 _NOTHING_ASSUMED: Final = ReadOnlyDict()  # issue 19: shared by results without assumptions
 
 
@@ -103,6 +105,7 @@ def _result_maker(values: dict[str, Any]) -> Maker[Result]:
 
 #: The fields of a result that are set (the rest keep their defaults).
 _RESULT_SET: Final = frozenset(Result.model_fields) - {"notice"}
+_new_result: Final = Result.__new__
 
 
 def citations(
@@ -151,6 +154,8 @@ class _Part(NamedTuple):
     number: int  # the part's number (the order of parts in a result)
     touched: int  # the bits of its rules
     quote: Callable[[dict[str, Any]], Any]  # the values its rules' reasons quote
+    code: int  # its own number, never reused: with the quoted values, the key of its lines
+    fields: int  # the fields its rules' reasons quote (bit ``i``: the ``i``-th field)
 
 
 _Fired = tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
@@ -159,8 +164,8 @@ _Fired = tuple[int, int, str, Callable[[dict[str, Any]], Any], tuple[str, ...]]
 
 class _Shape(NamedTuple):
     """What the result for a set of fired rules is, but for the profile's values: the getter of
-    every value its reasons quote, each fired rule (bit, index, id, quote getter, fields), its
-    parts, and its fields that depend on nothing else."""
+    every value its reasons quote that no fired rule pins down, each fired rule (bit, index,
+    id, quote getter, fields), its parts, and its fields that depend on nothing else."""
 
     quote: Callable[[dict[str, Any]], Any]
     rules: tuple[_Fired, ...]
@@ -169,25 +174,44 @@ class _Shape(NamedTuple):
     covered: bool
     conflicts: tuple[Any, ...]
     citations: tuple[Citation, ...]
+    code: int  # its own number, never reused: with the quoted values, the key of its lines
+    # per part, one after the other: its code, the getter of the values it quotes, whether it
+    # is an advisory's, itself, and its slot in ``fixed`` or -1 (one flat tuple: one object
+    # for the garbage collector to track)
+    lookups: tuple[Any, ...]
+    # the lines of each part whose quoted values the fired rules all pin down, once made
+    # (the same for every profile these rules fire for)
+    fixed: list[_Built | None]
 
 
 class _Scan(NamedTuple):
-    """The tables :meth:`Resolver.evaluate` reads a profile with: the getter of every field's
-    value (in field order), per field the rules each stated value allows (None for a set field,
-    read through its groups), the chunks of fields looked up together (each with the masks of
-    the values it has met), the bits, the fields, the getter of what the warnings read, the
+    """The tables :meth:`Resolver.evaluate` reads a profile with: per field the rules each
+    stated value allows (None for a set field, read through its groups), the chunks of fields
+    looked up together (each with the masks of the values it has met; the first chunk, which
+    holds every field the warnings read, with the warnings too), the bits, the fields, the
     dependencies and the flat fields of each field."""
 
-    read: Callable[[dict[str, Any]], tuple[Any, ...]]
     tables: tuple[dict[Any, int] | None, ...]  # None: a set field
-    chunks: tuple[tuple[BoundedCache[tuple[Any, ...], int], int, int], ...]
+    # the first chunk: the getter of its values and its kept masks and warnings
+    first: Callable[[Any], Any]
+    first_kept: BoundedCache[tuple[Any, ...], tuple[int, tuple[str, ...]]]
+    # the other fields together: the getter of their values and their kept masks (the AND
+    # of their chunks' masks)
+    rest: Callable[[Any], Any]
+    rest_kept: BoundedCache[Any, int]
+    # per other chunk: the lookup of its kept masks, the getter of its values, its first field
+    chunks: tuple[tuple[Callable[[tuple[Any, ...]], int | None], Callable[[Any], Any], int], ...]
+    kept: tuple[BoundedCache[tuple[Any, ...], int], ...]  # each other chunk's kept masks
     everything: int  # every rule, and above them every field
     rules: int  # every rule
     shift: int  # the bit of the first field
     fields: tuple[str, ...]
-    warned: Callable[[dict[str, Any]], Any]
     depends: Depends
     flats: dict[str, list[Any]]
+    # how the dependencies keep whole answers (:meth:`Depends.whole_keys`)
+    whole_shift: int
+    area_codes: dict[str, int]
+    wholes: Callable[[int], tuple[Dependency, ...] | None]
 
 
 class _Unstated(NamedTuple):
@@ -199,10 +223,21 @@ class _Unstated(NamedTuple):
     wanted: Wanted
 
 
+_Frame = list[Any]
+"""What the AND of a profile's chunk masks decides, in one list (one object for the garbage
+collector): the fields not stated (:class:`_Unstated`), the shape of the rules that fire, the
+rules the stated fields allow, the key of the whole dependency answer (but for the disease
+area), and that answer once known (None until then): when the condition is not one of the
+fields it needs, itself; else a pair of the disease area and it (the last area asked)."""
+
 #: Fields read together (one lookup per chunk of this many fields, in field order).
 _CHUNK: Final = 4
 #: The most value combinations of one chunk whose masks are kept.
 MAX_CHUNK_VALUES: Final = 16384
+#: The most value combinations of the fields after the first chunk whose masks are kept
+#: together: few, as that shortcut only pays where those fields repeat (most are often not
+#: stated); where they do not, each profile would hold an entry of its own.
+MAX_REST_VALUES: Final = 1024
 
 _Built = tuple[tuple[BaseModel, ...], tuple[BaseModel, ...], tuple[BaseModel, ...]]
 
@@ -216,6 +251,22 @@ def _nothing(_: object) -> tuple[()]:
     return ()
 
 
+def _pinned(rule: Rule) -> frozenset[str]:
+    """The profile fields whose value ``rule`` pins down when it holds (it allows one)."""
+    return frozenset(
+        name
+        for name, allowed in rule.when.items()
+        if name in rule.fields and name not in rule.sets and len(allowed) == 1
+    )
+
+
+def _tuple_getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """A getter of the values of ``keys`` as a tuple (``itemgetter`` of two keys or more)."""
+    if len(keys) < 2:
+        raise ValueError("a chunk reads at least two fields")  # pragma: no cover
+    return itemgetter(*keys)
+
+
 class Resolver:
     """Results for one knowledge base, with caches.
 
@@ -224,12 +275,17 @@ class Resolver:
     each advisory on those that give it, so the policy's answer is kept per part and per
     fired rules of that part (far fewer combinations than whole sets of fired rules); a
     result's conflict, when its lines point both ways, comes from the policy on the whole set.
-    Reasons are kept per rule and quoted profile values, lines per line template and reasons.
-    Per set of fired rules a shape (its parts, ids, citations, conflict, and the getter of the
-    values its reasons quote) is kept, and per set and quoted values the result's lines: a
-    profile whose fired rules and quoted values were seen costs two lookups and one
-    ``model_copy``. Cached entries are kept to few objects of their own, as the garbage
-    collector walks them all again and again while the caches fill.
+    Reasons are kept per rule and quoted profile values, lines per line template and reasons,
+    a part's lines per part and the values its reasons quote. Per set of fired rules a shape
+    (its parts, ids, citations, conflict, and the getter of the values its reasons quote that
+    no fired rule pins down) is kept, and per shape and those values the result's lines.
+    :meth:`evaluate` reads a profile in chunks of fields, each chunk's masks kept by its
+    values (the first chunk's with the profile's warnings; the other fields' together
+    first); their AND is a frame, which decides the fields not stated, the shape and the
+    dependency answer (with the last disease area asked, where it matters). A profile like one seen
+    before costs a handful of lookups and the result's construction (pydantic's pickle
+    protocol). Cached entries are kept to few objects of their own, as the garbage collector
+    walks them all again and again while the caches fill.
     Every cache is a :class:`~immunorules._model.cache.BoundedCache` (bounded, the oldest
     entries go first, safe to share between threads), so memory stays flat over any number
     of profiles; results share their (frozen) reasons and lines.
@@ -258,6 +314,13 @@ class Resolver:
         self._ids = tuple(ordered)
         # Shared by every shape, so that cached shapes hold few objects of their own.
         self._fired: list[_Fired] = [(1 << i, i, *quote) for i, quote in enumerate(self._quotes)]
+        # The fields whose value a rule pins down when it fires (it allows only one): a
+        # result's lines depend on them only through the rules that fire.
+        self._pins = [_pinned(rules[rule_id]) for rule_id in ordered]
+        self._field_bit = {
+            name: 1 << i for i, name in enumerate(self._schema.profile_model.model_fields)
+        }
+        self._pin_bits = [self._field_bits(pins) for pins in self._pins]
         self._info = info
         # One Citation per key, shared by every result that cites it.
         self._citations = {key: _citation(entry) for key, entry in (evidence or {}).items()}
@@ -282,10 +345,9 @@ class Resolver:
             min(max_plans, MAX_RESULTS)
         )
         self._known: BoundedCache[tuple[int, int], _Part] = BoundedCache(max_plans)
-        # A part's built lines by its number and its rules' reason ids.
-        self._built: BoundedCache[tuple[int, tuple[int, ...]], _Built] = BoundedCache(max_lines)
-        # A part's built lines by its number, its rules and the values their reasons quote.
-        self._part_lines: BoundedCache[tuple[int, int, Any], _Built] = BoundedCache(max_lines)
+        # A part's built lines by its code (its number and rules) and the values its reasons
+        # quote.
+        self._part_lines: BoundedCache[tuple[int, Any], _Built] = BoundedCache(max_lines)
         self._reasons: BoundedCache[tuple[str, Any], tuple[Reason, int]] = BoundedCache(max_reasons)
         self._lines: BoundedCache[tuple[int, Any], BaseModel] = BoundedCache(max_lines)
         # Line templates (a line's own fields and reason counts) by id. Ids are never reused,
@@ -298,7 +360,15 @@ class Resolver:
         self._shared: tuple[Depends, bool] | None = None  # whether ``depends`` has our rules
         self._result_maker: Maker[Result] | None = None
         self._unstated: BoundedCache[int, _Unstated] = BoundedCache(max_plans)
-        self._warnings: BoundedCache[tuple[Any, ...], tuple[str, ...]] = BoundedCache(max_plans)
+        # per AND of a profile's chunk masks: what it decides (:meth:`_frame`)
+        self._frames: BoundedCache[int, _Frame] = BoundedCache(max_plans)
+
+    def _field_bits(self, names: Iterable[str]) -> int:
+        """The bits of profile fields (bit ``i``: the ``i``-th field)."""
+        bits = 0
+        for name in names:
+            bits |= self._field_bit[name]
+        return bits
 
     def _part_masks(self) -> tuple[tuple[int, int, str, str], ...]:
         """Per category (in order), then per advisory key (in order): a part id, the bits of
@@ -330,13 +400,12 @@ class Resolver:
         self._getters.clear()
         self._results.clear()
         self._known.clear()
-        self._built.clear()
         self._part_lines.clear()
         self._reasons.clear()
         self._lines.clear()
         self._templates = {}
         self._unstated.clear()
-        self._warnings.clear()
+        self._frames.clear()
         self._scan = None
 
     def resolve(
@@ -359,7 +428,7 @@ class Resolver:
             shape = self._shape(bits)
         values = profile.__dict__
         # The fired rules and the values they quote pin the result down, but for its profile.
-        key = (bits, shape.quote(values))
+        key = (shape.code, shape.quote(values))
         lines = self._results.get(key)
         if lines is None:
             lines = self._lines_for(values, shape)
@@ -415,17 +484,84 @@ class Resolver:
         if scan is None:
             scan = self._scan = self._make_scan()
         values = profile.__dict__
-        read = scan.read(values)  # every field's value, in field order
         # Per chunk of fields, the rules its stated fields allow, and above them a bit per
         # field of the chunk that is stated (and every bit of the other fields'): their AND
         # is the rules every stated field allows, and which fields are stated.
-        found = scan.everything
-        for chunk, start, stop in scan.chunks:
-            part = read[start:stop]
-            mask = chunk.get(part)
-            if mask is None:
-                mask = self._chunk(chunk, start, part)
-            found &= mask
+        part = scan.first(values)
+        entry = scan.first_kept.get(part)
+        if entry is None:
+            entry = self._first(part, profile)
+        found, warned = entry
+        others = scan.rest(values)  # the other fields' values: often seen together
+        mask = scan.rest_kept.get(others)
+        if mask is None:
+            mask = self._rest(values, others)
+        found &= mask
+        if fired is None:  # the native engine's match, from the same lookups
+            frame = self._frames.get(found)
+            if frame is None:
+                frame = self._frame(found)
+        else:
+            frame = self._frame(found, fired)
+        state, shape, _, _, kept = frame
+        key = (shape.code, shape.quote(values))
+        lines = self._results.get(key)
+        if lines is None:
+            lines = self._lines_for(values, shape)
+            self._results.put(key, lines)
+        depending: tuple[Dependency, ...] = ()
+        wanted = state.wanted
+        if depends_on and wanted.fields:
+            # the frame and, when the condition is not stated, the disease area decide it
+            if not wanted.condition:
+                depending = self._answer(frame, None) if kept is None else kept
+            else:  # kept with its disease area (the last one asked)
+                area = values["disease_area"]
+                if kept is not None and kept[0] == area:
+                    depending = kept[1]
+                else:
+                    depending = self._answer(frame, area)
+        made_values = {
+            "profile": profile,
+            "suggestions": lines[0],
+            "avoided": lines[1],
+            "advisories": lines[2],
+            "conflicts": shape.conflicts,
+            "covered": shape.covered,
+            "fired_rules": shape.fired_rules,
+            "knowledge_base": self._info,
+            "citations": shape.citations,
+            "unstated": state.unstated,
+            "depends_on": depending,
+            "warnings": warned,
+            "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
+            "notice": NOT_FOR_CLINICAL_USE,
+        }
+        maker = self._result_maker
+        if maker is None:
+            maker = self._result_maker = _result_maker(made_values)
+        if not maker.fast:
+            return maker.exact(made_values)
+        # :meth:`Maker.exact`, in place: pydantic's own pickle protocol
+        result: Result = _new_result(Result)
+        result.__setstate__(
+            {
+                "__dict__": made_values,
+                "__pydantic_extra__": None,
+                "__pydantic_fields_set__": set(maker.given),
+                "__pydantic_private__": None,
+            }
+        )
+        return result
+
+    def _frame(self, found: int, fired: frozenset[str] | None = None) -> _Frame:
+        """What the AND of a profile's chunk masks (``found``: the rules its stated fields
+        allow, and above them which fields are stated) decides: the fields not stated, the
+        shape of the rules that fire, the rules the stated fields allow, and the key of the
+        whole dependency answer (but for the disease area). Kept, unless the rules that fire
+        are given (``fired``, by another engine)."""
+        assert self._scan is not None
+        scan = self._scan
         rest = found & scan.rules
         state = self._unstated.get(stated := found >> scan.shift)
         if state is None:
@@ -440,29 +576,33 @@ class Resolver:
         shape = self._shapes.get(bits)
         if shape is None:
             shape = self._shape(bits)
-        key = (bits, shape.quote(values))
-        lines = self._results.get(key)
-        if lines is None:
-            lines = self._lines_for(values, shape)
-            self._results.put(key, lines)
-        depending: tuple[Dependency, ...] = ()
-        wanted = state.wanted
-        if depends_on and wanted.fields:
-            area = values["disease_area"] if wanted.condition else None
-            depending = scan.depends.answer(wanted, rest, area)
-        warned_key = scan.warned(values)
-        warned = self._warnings.get(warned_key)
-        if warned is None:
-            warned = profile_warnings(profile)
-            self._warnings.put(warned_key, warned)
-        made_values = self._fields(
-            profile, shape, lines, state.unstated, depending, warned, assumed
-        )
-        made_values["notice"] = NOT_FOR_CLINICAL_USE
-        maker = self._result_maker
-        if maker is None:
-            maker = self._result_maker = _result_maker(made_values)
-        return maker.exact(made_values)
+        frame: _Frame = [state, shape, rest, self._whole(rest, state.wanted), None]
+        if fired is None:
+            self._frames.put(found, frame)
+        return frame
+
+    def _answer(self, frame: _Frame, area: str | None) -> tuple[Dependency, ...]:
+        """The dependency answer of a frame (``area``: the disease area, when the condition
+        is one of the fields it needs), as :meth:`Depends.answer` keeps it; kept in the frame
+        (with its disease area, if any: the last one asked)."""
+        assert self._scan is not None
+        scan = self._scan
+        state, _, rest, whole, _ = frame
+        if area is not None:
+            whole |= scan.area_codes.get(area, 0)
+        found = scan.wholes(whole)
+        if found is None:
+            found = scan.depends.answer(state.wanted, rest, area)
+        frame[4] = found if area is None else (area, found)  # one slot: one atomic write
+        return found
+
+    def _whole(self, rest: int, wanted: Wanted) -> int:
+        """The key :meth:`Depends.answer` keeps the whole answer by (but for the disease
+        area, when the condition is wanted); 0 when no field is wanted."""
+        if not wanted.fields:
+            return 0
+        assert self._scan is not None
+        return ((rest & wanted.scope) << self._scan.whole_shift) | wanted.code
 
     def _make_scan(self) -> _Scan:
         depends = self.depends
@@ -485,31 +625,72 @@ class Resolver:
             else:  # no rule tells its values apart
                 tables.append(dict.fromkeys(depends.space.domains[name], everything))
         shift = len(self._ids)
+        # chunks of _CHUNK fields, in field order, the first long enough to hold every field
+        # the warnings read; a last one of a single field joins the one before (a chunk's
+        # getter gives a tuple of at least two values)
+        first = max(_CHUNK, *(fields.index(name) + 1 for name in WARNING_FIELDS))
+        starts = [0, *range(first, len(fields), _CHUNK)]
+        if len(starts) > 1 and len(fields) - starts[-1] < 2:
+            del starts[-1]
+        stops = [*starts[1:], len(fields)]
+        kept = tuple(BoundedCache[tuple[Any, ...], int](MAX_CHUNK_VALUES) for _ in starts[1:])
         chunks = tuple(
-            (
-                BoundedCache[tuple[Any, ...], int](MAX_CHUNK_VALUES),
-                start,
-                min(start + _CHUNK, len(fields)),
-            )
-            for start in range(0, len(fields), _CHUNK)
+            (cache.get, _tuple_getter(fields[start:stop]), start)
+            for cache, start, stop in zip(kept, starts[1:], stops[1:], strict=True)
         )
         return _Scan(
-            itemgetter(*fields),
             tuple(tables),
+            _tuple_getter(fields[: stops[0]]),
+            BoundedCache(MAX_CHUNK_VALUES),
+            _getter(fields[stops[0] :]),
+            BoundedCache(MAX_REST_VALUES),
             chunks,
+            kept,
             everything | ((1 << len(fields)) - 1) << shift,
             everything,
             shift,
             fields,
-            itemgetter(*WARNING_FIELDS),
             depends,
             by_field,
+            *depends.whole_keys(),
         )
 
-    def _chunk(
-        self, chunk: BoundedCache[tuple[Any, ...], int], start: int, part: tuple[Any, ...]
-    ) -> int:
-        """The mask of one chunk of fields holding the values ``part`` (kept in ``chunk``)."""
+    def _first(self, part: tuple[Any, ...], profile: ConditionProfile) -> tuple[int, Any]:
+        """The mask of the first chunk of fields holding the values ``part`` and the warnings
+        of a profile holding them (``profile`` is one; kept in that chunk's cache)."""
+        assert self._scan is not None
+        entry = (self._mask(0, part), profile_warnings(profile))
+        self._scan.first_kept.put(part, entry)
+        return entry
+
+    def _rest(self, values: dict[str, Any], others: Any) -> int:
+        """The AND of the masks of the chunks after the first for a profile's ``values``
+        (``others``: the values of their fields, by which it is kept)."""
+        assert self._scan is not None
+        scan = self._scan
+        found = scan.everything
+        for chunk_get, read, start in scan.chunks:
+            part = read(values)
+            mask = chunk_get(part)
+            if mask is None:
+                mask = self._chunk(start, part)
+            found &= mask
+        scan.rest_kept.put(others, found)
+        return found
+
+    def _chunk(self, start: int, part: tuple[Any, ...]) -> int:
+        """The mask of the chunk of fields from the ``start``-th holding the values ``part``
+        (kept in that chunk's cache)."""
+        assert self._scan is not None
+        mask = self._mask(start, part)
+        scan = self._scan
+        scan.kept[[chunk[2] for chunk in scan.chunks].index(start)].put(part, mask)
+        return mask
+
+    def _mask(self, start: int, part: tuple[Any, ...]) -> int:
+        """The mask of the chunk of fields from the ``start``-th holding the values ``part``:
+        the rules its stated fields allow, and above them the bit of each field, but for
+        those of the chunk not stated."""
         assert self._scan is not None
         scan = self._scan
         space = scan.depends.space
@@ -525,9 +706,7 @@ class Resolver:
             else:  # a set field: the masks of its groups
                 for flat in scan.flats.get(scan.fields[position], ()):
                     allowed &= flat.masks[space.group_value(flat.name, value)]
-        mask = allowed | stated
-        chunk.put(part, mask)
-        return mask
+        return allowed | stated
 
     def _unstated_state(self, stated: int) -> _Unstated:
         """What the fields not stated (those whose bit in ``stated`` is 0; bit ``i``: the
@@ -551,39 +730,59 @@ class Resolver:
         avoided: list[BaseModel] = []
         advisories: list[BaseModel] = []
         known_get = self._part_lines.get
-        reasons: dict[int, tuple[Reason, int]] | None = None
-        for part in shape.parts:
-            key = (part.number, part.touched, part.quote(values))
-            built = known_get(key)
-            if built is None:
-                if reasons is None:
-                    reasons = self._reasons_for(values, shape)
-                part_key = (part.number, tuple([reasons[bit][1] for bit in part.bits]))
-                built = self._built.get(part_key)
-                if built is None:
-                    built = self._lines_of(part_key, part, reasons)
-                self._part_lines.put(key, built)
-            suggestions.extend(built[0])
-            avoided.extend(built[1])
-            advisories.extend(built[2])
+        reasons: dict[int, tuple[Reason, int]] = {}  # the reasons made or found so far, by bit
+        fixed = shape.fixed
+        each = iter(shape.lookups)
+        for code, quote, advisory, part, slot in zip(each, each, each, each, each, strict=True):
+            found = fixed[slot] if slot >= 0 else None
+            if found is not None:
+                built = found
+            else:
+                key = (code, quote(values))
+                known = known_get(key)
+                if known is None:
+                    known = self._part_built(values, part, reasons)
+                    self._part_lines.put(key, known)
+                if slot >= 0:
+                    fixed[slot] = known
+                built = known
+            if advisory:
+                advisories += built[2]
+            else:
+                suggestions += built[0]
+                avoided += built[1]
         return tuple(suggestions), tuple(avoided), tuple(advisories)
 
-    def _reasons_for(self, values: dict[str, Any], shape: _Shape) -> dict[int, tuple[Reason, int]]:
-        """Each fired rule's reason and reason id, by bit."""
-        reasons: dict[int, tuple[Reason, int]] = {}
+    def _part_built(
+        self, values: dict[str, Any], part: _Part, reasons: dict[int, tuple[Reason, int]]
+    ) -> _Built:
+        """The lines of one part for the profile's ``values``: its rules' reasons (in
+        ``reasons``, by bit, found or made here), then its lines (each kept by its template
+        and its reasons' ids, so that the parts of other fired rules that make the same line
+        share it)."""
         reason_get = self._reasons.get
-        for low, index, rule_id, quote, fields in shape.rules:
-            key = (rule_id, quote(values))
-            entry = reason_get(key)
+        fired = self._fired
+        for low in part.bits:
+            entry = reasons.get(low)
             if entry is None:
-                entry = self._reason(key, fields, index)
-            reasons[low] = entry
-        return reasons
+                _, index, rule_id, quote, fields = fired[low.bit_length() - 1]
+                key = (rule_id, quote(values))
+                entry = reason_get(key)
+                if entry is None:
+                    entry = self._reason(key, fields, index)
+                reasons[low] = entry
+        return (
+            self._build(part.suggestions, reasons) if part.suggestions else (),
+            self._build(part.avoided, reasons) if part.avoided else (),
+            self._build(part.advisories, reasons) if part.advisories else (),
+        )
 
     def _shape(self, bits: int) -> _Shape:
         """What a result for the rules of ``bits`` is, whatever the profile's values."""
         rules = []
         fields: set[str] = set()
+        pinned: set[str] = set()
+        pinned_bits = 0
         cited: set[str] = set()
         fired = self._fired
         numbers: set[int] = set()
@@ -594,6 +793,8 @@ class Resolver:
             rule = fired[index]
             rules.append(rule)
             fields.update(rule[4])
+            pinned.update(self._pins[index])
+            pinned_bits |= self._pin_bits[index]
             cited.update(self._cites[index])
             numbers.update(self._touches[index])
             rest ^= low
@@ -616,7 +817,16 @@ class Resolver:
                 whole = self._plan(bits)
             conflicts = whole.conflicts
         citations = self._citations
-        quoted = tuple(sorted(fields))
+        lookups: list[Any] = []
+        slots = 0
+        for part in parts:
+            slot = -1
+            if not part.fields & ~pinned_bits:  # its lines are the same whenever these fire
+                slot, slots = slots, slots + 1
+            lookups.extend((part.code, part.quote, bool(part.advisories), part, slot))
+        # The values a result's lines depend on, but for the rules that fire: those its
+        # reasons quote, less those a rule that fires pins down (the same whenever it fires).
+        quoted = tuple(sorted(fields - pinned))
         quote = self._getters.get(quoted)
         if quote is None:
             quote = _getter(quoted)
@@ -629,23 +839,12 @@ class Resolver:
             bool(bits & self._decisive),
             conflicts,
             tuple([citations[key] for key in sorted(cited)]),
+            next(self._counter),
+            tuple(lookups),
+            [None] * slots if slots else _NO_SLOTS,
         )
         self._shapes.put(bits, shape)
         return shape
-
-    def _lines_of(
-        self,
-        key: tuple[int, tuple[int, ...]],
-        part: _Part,
-        reasons: dict[int, tuple[Reason, int]],
-    ) -> _Built:
-        built = (
-            self._build(part.suggestions, reasons),
-            self._build(part.avoided, reasons),
-            self._build(part.advisories, reasons),
-        )
-        self._built.put(key, built)
-        return built
 
     def _build(
         self, refs: tuple[_LineRef, ...], reasons: dict[int, tuple[Reason, int]]
@@ -771,6 +970,8 @@ class Resolver:
                 number,
                 touched,
                 quote,
+                next(self._counter),
+                self._field_bits(quoted),
             )
         else:
             part = _Part(
@@ -782,6 +983,8 @@ class Resolver:
                 number,
                 touched,
                 quote,
+                next(self._counter),
+                self._field_bits(quoted),
             )
         self._known.put((number, touched), part)
         return part
