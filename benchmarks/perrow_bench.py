@@ -12,7 +12,8 @@ on the native engine and ``evaluate`` on the durable engine, each with and witho
 prints each throughput and its ratio to validation's (the ratio of ``evaluate`` to ``evaluate
 depends_on=False`` is the cost of ``Result.depends_on``), and, for reference, durable_rules' own
 calls for the same profiles (``assert_fact`` with the fact the durable engine builds, its
-actions, ``delete_state``): the floor of the durable engine, however little of its own it adds.
+actions, ``retract_fact``, in the session each ruleset keeps): the floor of the durable engine,
+however little of its own it adds.
 Every profile is distinct and never seen by the knowledge base that evaluates it; each engine's
 knowledge base is fresh, its caches cold (``cold``), and then, in a second pass on other
 never-seen profiles, warm from that first pass (``warm``); a third pass (``seen``) evaluates
@@ -122,28 +123,34 @@ def interleaved(
 def durable_alone(
     kb: ir.KnowledgeBase, profiles: Sequence[dict[str, Any]]
 ) -> Callable[[dict[str, Any]], object]:
-    """A runner that makes only durable_rules' own calls for each profile (the facts the durable
-    matcher would assert are prepared beforehand, outside the measure)."""
+    """A runner that makes only durable_rules' own calls for each profile, as the durable
+    matcher makes them (each ruleset's one kept session: the fact asserted, its actions read,
+    the fact retracted); the facts are prepared beforehand, outside the measure."""
     from durable.engine import durable_rules_engine as engine
 
     matcher: Any = kb._matcher
     prepared: dict[int, list[tuple[int, str, str]]] = {}
-    for number, data in enumerate(profiles):
+    for data in profiles:
         fact = kb.space.fact(kb.parse(data))
-        sid = f"alone{number}"
         prepared[id(data)] = [
-            (handle, sid, f'{{"sid":"{sid}","profile":1{body}}}')
+            (
+                handle,
+                f'{{"sid":"alone{handle}","id":"fact","profile":1{body}}}',
+                f'{{"sid":"alone{handle}","id":"fact"}}',
+            )
             for handle, body in matcher._payloads(fact)  # the rulesets the fact is asserted in
         ]
 
     def run(data: dict[str, Any]) -> None:
-        for handle, sid, text in prepared[id(data)]:
-            _, state = engine.assert_fact(handle, text)
+        for handle, text, retract in prepared[id(data)]:
+            code, state = engine.assert_fact(handle, text)
+            if code:
+                raise RuntimeError(f"durable_rules refused the fact (result code {code})")
             started = engine.start_action_for_state(handle, state)
             message = started[1] if started else None
             while message:
                 message = engine.complete_and_start_action(handle, state)
-            engine.delete_state(handle, sid)
+            engine.retract_fact(handle, retract)
 
     return run
 
@@ -202,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     gc.callbacks.append(full)
     for label, part in passes:
         if "durable" in kbs:
-            runners["durable_rules alone (assert_fact, actions, delete_state)"] = durable_alone(
+            runners["durable_rules alone (assert_fact, actions, retract_fact)"] = durable_alone(
                 kbs["durable"], part
             )
         full.spent.clear()
