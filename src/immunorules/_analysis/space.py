@@ -289,9 +289,27 @@ class BoxIndex:
         first: int = 0,
         finished: Callable[[Box], None] | None = None,
     ) -> Iterator[tuple[Box, int]]:
+        """:meth:`branches` without settled branches: the cells of ``start``, each with the
+        bitset of the boxes that hold on it."""
+        for box, held, _ in self.branches(
+            start, among, prune=prune, narrow=narrow, first=first, finished=finished
+        ):
+            yield box, held
+
+    def branches(
+        self,
+        start: Box,
+        among: int | None = None,
+        *,
+        prune: BitPrune | None = None,
+        narrow: BitNarrow | None = None,
+        settle: BitPrune | None = None,
+        first: int = 0,
+        finished: Callable[[Box], None] | None = None,
+    ) -> Iterator[tuple[Box, int, int]]:
         """Split ``start`` into disjoint cells on each of which every box of ``among`` (all by
         default) holds either everywhere or nowhere; yield each cell with the bitset of the boxes
-        that hold on it.
+        that hold on it and 0 (the boxes pending there: none).
 
         The split goes dimension by dimension, the one the most undecided boxes test first
         (the most undecided boxes of ``first`` while some are undecided), and
@@ -305,7 +323,9 @@ class BoxIndex:
         the branch is not split by them, and a cell's bitset then holds only the boxes kept
         (the dropped ones may hold on part of the cell). ``finished(box)``, if given, is
         called for each branch done with (cut or yielded): those boxes are disjoint and cover
-        ``start``, so it tells how far the partition has got."""
+        ``start``, so it tells how far the partition has got. ``settle(held, pending)``, if
+        given, may say a branch (neither cut nor a cell yet) needs no more splitting: it is
+        yielded whole, with the boxes that hold on all of it and those pending there (not 0)."""
         alive = self.meeting(start, among)
         cover = tuple(self._covering(d, mask) for d, mask in enumerate(start))
         held = alive
@@ -325,10 +345,10 @@ class BoxIndex:
                 if finished is not None:
                     finished(box)
                 continue
-            if not pending:
+            if not pending or (settle is not None and settle(held, pending)):
                 if finished is not None:
                     finished(box)
-                yield box, held
+                yield box, held, pending
                 continue
             # every pending box is undecided on some dimension, so ``most`` ends above zero;
             # ties go to the lowest dimension
