@@ -51,6 +51,9 @@ from .._policy import (
     effect_directions,
     effects_of,
     is_decisive,
+    part_effects,
+    plan,
+    projection_of,
     tables,
 )
 from .._policy import Effects as PolicyEffects
@@ -60,10 +63,9 @@ from .audit_semantics import (
     Key,
     Side,
     category_sides,
-    covers,
     fates,
+    has_effects_of,
     keys,
-    outcome,
     part,
     side_text,
     touches,
@@ -282,9 +284,26 @@ class _Union:
         self.size = 0  # how many profiles
 
     def add(self, box: Box) -> None:
-        """Add a box disjoint from every box added before."""
-        self._boxes.append(box)
+        """Add a box disjoint from every box added before. A partition yields neighbouring
+        cells one after the other: a box that differs from the last one kept in one dimension
+        only is merged with it at once (and the result with the one before, and so on)."""
         self.size += size(box)
+        boxes = self._boxes
+        while boxes:
+            last = boxes[-1]
+            differ = -1
+            for d, mask in enumerate(last):
+                if mask != box[d]:
+                    if differ >= 0:
+                        differ = -2
+                        break
+                    differ = d
+            if differ < 0:
+                break
+            boxes.pop()
+            box = (*box[:differ], box[differ] | last[differ], *box[differ + 1 :])
+        boxes.append(box)
+        self._merged = min(self._merged, len(boxes) - 1)
         if len(self._boxes) >= 2 * self._merged + 64:
             self._boxes = merge_boxes(self._boxes)
             self._merged = len(self._boxes)
@@ -1067,7 +1086,7 @@ class _Analysis:
             return not any(suggesting[n] & ~named[n] for n in bits(unknown & theirs))
 
         for cell, held, pending in self.index.branches(
-            box, among, prune=prune, narrow=judge.narrow, settle=settle, first=ruling
+            box, among, prune=prune, narrow=judge.narrow, settle=settle, first=0
         ):
             if not pending:
                 judged(cell, held)
@@ -1131,8 +1150,10 @@ class _Analysis:
         for i, compiled in enumerate(self.live):
             self._tell("redundant rules", i, len(self.live))
             containing = self.index.containing(self._box(compiled)) & ~(1 << i)
-            covered_by[compiled.id] = [
-                self.live[j].id for j in bits(containing) if covers(self.live[j], compiled)
+            covered_by[compiled.id] = [  # the index holds their boxes' containment
+                self.live[j].id
+                for j in bits(containing)
+                if has_effects_of(self.live[j].rule, compiled.rule)
             ]
         self._tell("redundant rules", len(self.live), len(self.live))
         found: list[_Lazy] = []
@@ -1186,13 +1207,33 @@ class _Analysis:
         first), and a branch where the rules fired already absorb it is not split."""
         effects = self.effects
         parts: dict[tuple[Key, int], object] = {}
+        policy = tables(self.schema)
+        whole = [effects_of(compiled.rule, self.schema) for compiled in self.live]
+        partial_effects: dict[tuple[int, str], PolicyEffects] = {}
+
+        def effects_on(i: int, category: str) -> PolicyEffects:
+            """Rule ``i``'s effects on ``category`` alone (all that its part depends on)."""
+            found = partial_effects.get((i, category))
+            if found is None:
+                found = partial_effects[(i, category)] = part_effects(
+                    whole[i], "category", category
+                )
+            return found
 
         def part_of(key: Key, held: int) -> object:
-            if (key, held) not in parts:
+            """:func:`part` of what the rules in ``held`` make of ``key``: an advisory is
+            given when one of them gives it; a category's lines are the policy's, from their
+            effects on it alone (in any order: a projection has no reasons)."""
+            kind, name = key
+            if kind == "advisory":
+                return bool(held & effects.advises.get(name, 0))
+            found = parts.get((key, held))
+            if found is None:
                 if len(parts) > 200_000:  # bounds the memory; the rules' cells rarely repeat
                     parts.clear()
-                parts[(key, held)] = part(outcome(self._rules(held), self.schema), key)
-            return parts[(key, held)]
+                steps = collect([effects_on(i, name) for i in bits(held)], policy)
+                found = parts[(key, held)] = part(projection_of(steps), key)
+            return found
 
         def matters(compiled: CompiledRule, bit: int, key: Key, among: int) -> bool:
             absorbed = effects.absorbed(compiled.rule, key)
@@ -1229,14 +1270,16 @@ class _Analysis:
         box = self._box(compiled)
         pieces, regions, described = self._union_regions(self._union_of(box))
         example = self.space.example_profile(pieces[0])
-        result = self.kb.evaluate(example, depends_on=False)
-        others = {self.live[i].id for i in bits(touching)}
+        # the rules that fire on the example: those whose box holds its one profile
+        fired = self.index.containing(self.space.example_point(pieces[0]))
+        steps = plan(self._rules(fired), self.schema)
+        others = {self.live[i].id for i in bits(touching & fired)}
         return _finding(
             "masked_rule",
             f"{compiled.id} never changes a result: on each of the {size(box):,} valid "
             "profiles where it fires, other rules override or repeat all its effects. "
-            f"In the example, {fates(compiled.rule, result)}.",
-            rule_ids=(compiled.id, *sorted(others.intersection(result.fired_rules))),
+            f"In the example, {fates(compiled.rule, steps)}.",
+            rule_ids=(compiled.id, *sorted(others)),
             example_profile=example,
             region=regions[0],
             regions=regions,

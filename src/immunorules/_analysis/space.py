@@ -167,17 +167,33 @@ class ProfileSpace:
     def example_profile(self, box: Box) -> ConditionProfile:
         """A readable profile from the box: a named condition where possible, the condition's
         typical immune activity, and field defaults where the box allows them."""
-        pairs = self._pairs(box[0])
-        area, condition = next((pair for pair in pairs if pair[1] is not None), pairs[0])
+        data, _ = self._example(box)
+        return self.flat.schema.profile_model(**self.flat.unflatten(data))
+
+    def example_point(self, box: Box) -> Box:
+        """The box of :meth:`example_profile`'s one profile (one value per dimension)."""
+        return self._example(box)[1]
+
+    def _example(self, box: Box) -> tuple[dict[str, object], Box]:
+        joint = next((i for i in bits(box[0]) if self.joint_values[i][1] is not None), None)
+        if joint is None:
+            joint = next(bits(box[0]))
+        area, condition = self.joint_values[joint]
         schema = self.flat.schema
         typical = schema.typical_activity(area, condition)
         defaults = schema.defaults
         data: dict[str, object] = {"disease_area": area, "condition": condition}
+        point = [1 << joint]
         for dim, mask in zip(self.dimensions[1:], box[1:], strict=True):
-            values = dim.chosen(mask)
+            chosen = list(bits(mask))
             preferred = typical if dim.name == "immune_activity" else defaults.get(dim.name)
-            data[dim.name] = preferred if preferred in values else values[0]
-        return schema.profile_model(**self.flat.unflatten(data))
+            index = next((i for i in chosen if dim.values[i] == preferred), None)
+            if index is None:
+                index = chosen[0]
+                preferred = dim.values[index]
+            data[dim.name] = preferred
+            point.append(1 << index)
+        return data, tuple(point)
 
 
 def intersect(a: Box, b: Box) -> Box:
