@@ -303,12 +303,19 @@ class BoxIndex:
         prune: BitPrune | None = None,
         narrow: BitNarrow | None = None,
         first: int = 0,
+        weigh: int = 0,
         finished: Callable[[Box], None] | None = None,
     ) -> Iterator[tuple[Box, int]]:
         """:meth:`branches` without settled branches: the cells of ``start``, each with the
         bitset of the boxes that hold on it."""
         for box, held, _ in self.branches(
-            start, among, prune=prune, narrow=narrow, first=first, finished=finished
+            start,
+            among,
+            prune=prune,
+            narrow=narrow,
+            first=first,
+            weigh=weigh,
+            finished=finished,
         ):
             yield box, held
 
@@ -321,6 +328,7 @@ class BoxIndex:
         narrow: BitNarrow | None = None,
         settle: BitPrune | None = None,
         first: int = 0,
+        weigh: int = 0,
         finished: Callable[[Box], None] | None = None,
     ) -> Iterator[tuple[Box, int, int]]:
         """Split ``start`` into disjoint cells on each of which every box of ``among`` (all by
@@ -341,7 +349,11 @@ class BoxIndex:
         called for each branch done with (cut or yielded): those boxes are disjoint and cover
         ``start``, so it tells how far the partition has got. ``settle(held, pending)``, if
         given, may say a branch (neither cut nor a cell yet) needs no more splitting: it is
-        yielded whole, with the boxes that hold on all of it and those pending there (not 0)."""
+        yielded whole, with the boxes that hold on all of it and those pending there (not 0).
+        With ``weigh`` above 0, a dimension's count of undecided boxes is divided by ``weigh``
+        plus the number of values the branch has on it, so that at close counts a dimension of
+        few values (a flag) is split before a wide one (the integer field): fewer branches
+        where most boxes test both."""
         alive = self.meeting(start, among)
         cover = tuple(self._covering(d, mask) for d, mask in enumerate(start))
         held = alive
@@ -376,6 +388,8 @@ class BoxIndex:
                 if testing:
                     undecided.append(d)
                     count = (ranked & testing).bit_count()
+                    if weigh:
+                        count = (count << 6) // (weigh + box[d].bit_count())
                     if count > most:
                         dim, most = d, count
             testing = pending & ~cover[dim]
