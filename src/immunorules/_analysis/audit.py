@@ -1230,13 +1230,50 @@ class _Analysis:
                 )
             return found
 
+        # per category: each class its suggestions name (the rules naming it, those avoiding
+        # it: the policy removes a class any avoid names), and the rules of each of its avoids
+        avoiding_class: dict[str, int] = {}
+        for (_, sub), avoiding in effects.avoids.items():
+            if sub is not None:
+                avoiding_class[sub] = avoiding_class.get(sub, 0) | avoiding
+        by_category: dict[str, tuple[list[tuple[int, int]], list[int]]] = {}
+        for (category, sub), naming in effects.names.items():
+            entry = by_category.setdefault(category, ([], []))
+            entry[0].append((naming, avoiding_class.get(sub, 0)))
+        for (category, _), avoiding in effects.avoids.items():
+            by_category.setdefault(category, ([], []))[1].append(avoiding)
+
+        def line_of(name: str, held: int) -> object:
+            """What the rules in ``held`` make of category ``name`` (where no suggestion states
+            a goal), equal for two sets of rules exactly when :func:`part` is: whether its line
+            is there, its classes left (which decide its direction), whether it is flagged
+            and else whether it is first_line; and which of its avoids are given."""
+            classes, avoids = by_category.get(name, ((), ()))
+            avoided = tuple(bool(held & avoiding) for avoiding in avoids)
+            if not held & effects.suggests.get(name, 0) or held & effects.avoids.get(
+                (name, None), 0
+            ):
+                return None, avoided
+            left = 0
+            for k, (naming, avoiding) in enumerate(classes):
+                if held & naming and not held & avoiding:
+                    left |= 1 << k
+            if not left and not held & effects.whole.get(name, 0):
+                return None, avoided  # every class its suggestions name is avoided
+            if held & effects.flags.get(name, 0):
+                return (left, True, False), avoided
+            return (left, False, bool(held & effects.first_line.get(name, 0))), avoided
+
         def part_of(key: Key, held: int) -> object:
-            """:func:`part` of what the rules in ``held`` make of ``key``: an advisory is
-            given when one of them gives it; a category's lines are the policy's, from their
-            effects on it alone (in any order: a projection has no reasons)."""
+            """:func:`part` of what the rules in ``held`` make of ``key``, or what equals for
+            two sets of rules exactly when it does: an advisory is given when one of them gives
+            it; a category's lines are the policy's, from their effects on it alone (in any
+            order: a projection has no reasons)."""
             kind, name = key
             if kind == "advisory":
                 return bool(held & effects.advises.get(name, 0))
+            if name not in effects.goal_categories:
+                return line_of(name, held)
             found = parts.get((key, held))
             if found is None:
                 if len(parts) > 200_000:  # bounds the memory; the rules' cells rarely repeat
