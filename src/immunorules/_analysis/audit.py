@@ -376,6 +376,7 @@ class _ConflictJudge:
         self.suggesting = [effects.suggests.get(c, 0) for c in self.categories]
         self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self.categories]
         self._lines = [self._line(effects, c) for c in self.categories]
+        self._classes = [line[4] for line in self._lines]
         # per line: the direction every class counts with (None: not one), and the bit of
         # each direction among its classes' (as :meth:`_line` numbers them)
         self._kinds: list[tuple[str | None, dict[str, int]]] = []
@@ -514,8 +515,8 @@ class _ConflictJudge:
         category where a suggestion states a goal every rule is kept."""
         kept = 0
         alive = held | pending
-        for touching, (goals, excluding, suggesting, whole, per_class, uniform) in zip(
-            self._touching, self._lines, strict=True
+        for touching, (goals, excluding, suggesting, whole, _, uniform), classes in zip(
+            self._touching, self._lines, self._classes, strict=True
         ):
             mine = pending & touching
             if not mine:
@@ -526,21 +527,23 @@ class _ConflictJudge:
             if held & excluding or not alive & suggesting:
                 continue  # the line is flagged or removed, or there is none, for good
             kept |= mine & excluding
+            # a class that no alive rule names changes nothing (an avoid of it neither)
+            named = [entry for entry in classes if alive & entry[0]]
             certain = 0
             if uniform and held & whole:
                 certain = -1  # the line is there, with the category's direction
             else:
-                for naming, avoiding, direction in per_class:
+                for naming, avoiding, direction in named:
                     if held & naming and not alive & avoiding:
                         certain |= direction
             if not certain and not held & whole:
                 kept |= mine & whole
-            for naming, avoiding, direction in per_class:
+            for naming, avoiding, direction in named:
                 if certain & direction or held & avoiding:
                     continue
                 if mine & naming and not held & naming:
                     kept |= mine & naming
-                if mine & avoiding and alive & naming:
+                if mine & avoiding:
                     kept |= mine & avoiding
         return kept
 
@@ -691,9 +694,22 @@ class _Effects:
                 avoided = 0 if cls is None else self.avoids.get((of, cls), 0)
                 sources.append((suggesters, excluded | avoided))
 
+        # the sources most rules give first: one of them is the likeliest to be alive
+        sources.sort(key=lambda source: -source[0].bit_count())
+        anyone = 0
+        for suggesters, _ in sources:
+            anyone |= suggesters
+
         def sourceless(held: int, pending: int) -> bool:
             alive = held | pending
-            return not any(alive & rules and not held & shut for rules, shut in sources)
+            if not alive & anyone:
+                return True
+            for rules, shut in sources:
+                if alive & rules and not held & shut:
+                    break
+            else:
+                return True
+            return False
 
         self._sourceless[(wanted, direction)] = sourceless
         return sourceless
