@@ -1314,6 +1314,14 @@ class _Analysis:
             overlapping = self.index.meeting(self._box(compiled)) & ~bit
             among = {key: overlapping & effects.touching[key] for key in keys(compiled.rule)}
             ordered = sorted(among, key=lambda key: (among[key].bit_count(), key))
+            # first the profile of its box where the fewest others fire: most rules matter
+            # there, and one profile is cheaper than a partition
+            point = self.index.sparsest(self._box(compiled), overlapping)
+            if any(
+                part_of(key, point & among[key] | bit) != part_of(key, point & among[key])
+                for key in ordered
+            ):
+                continue
             if any(matters(compiled, bit, key, among[key]) for key in ordered):
                 continue
             touching = 0

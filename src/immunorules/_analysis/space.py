@@ -278,6 +278,22 @@ class BoxIndex:
                 found &= union
         return found
 
+    def sparsest(self, box: Box, among: int) -> int:
+        """The boxes of ``among`` that hold one profile of ``box``: the one with, on each
+        dimension, the value the fewest of them take (the first such value), so few hold it."""
+        found = among
+        for d, mask in enumerate(box):
+            accepts = self.accepts[d]
+            best = -1
+            for v in bits(mask):
+                held = found & accepts[v]
+                if best < 0 or held.bit_count() < best:
+                    best, chosen = held.bit_count(), held
+                    if not best:
+                        break
+            found = chosen
+        return found
+
     def containing(self, box: Box, among: int | None = None) -> int:
         """The boxes (of ``among``; all by default) that hold every profile of ``box``."""
         found = self.every if among is None else among
