@@ -9,15 +9,16 @@ once, by the same resolution semantics as evaluation:
 * gaps: the cells of the decisive rules where none fires (a covered branch is cut at once);
 * unresolved conflicts: a rule is on a direction's side wherever it fires and suggests a
   category whose suggestion line (unflagged) has that direction, and a line depends only on the
-  rules touching its category. So a conflict's cause, a pair of rules (or one rule on both
-  sides), is searched in the two rules' common box only, for the pairs where one rule can be
-  on each side (a suggestion giving its line that direction meets its box): the box is
-  partitioned by the rules touching the pair's categories, rules that can no longer change a
-  line on a branch are dropped (e.g. once the line is flagged, or once a class of a direction
-  is suggested and nothing alive avoids it, further suggestions of that direction), and a
-  branch is cut where one direction has no source left (no rule that can suggest it fires
-  there, or the rules firing on all of it flag or avoid every one that does) or where one
-  rule's lines are all flagged or removed;
+  rules touching its category. Rules that can conflict (one can be on each side, and their
+  boxes meet) form groups; in each group the rules of its rarer side are the *causes*, and
+  every conflicting profile has one of them on its side. Each cause's box is searched once,
+  partitioned by the rules touching the lines it can be on that side of and those that can take
+  the other direction there: rules that can no longer change a line on a branch are dropped
+  (e.g. once the line is flagged, or once a class of a direction is suggested and nothing alive
+  avoids it, further suggestions of that direction), a branch is cut where the cause's lines
+  are all flagged or removed or where a direction has no source left, and a branch where both
+  sides are settled (a line of each there, unflagged, whatever else fires) is taken whole;
+  the rules on the other side are those of its lines that fire somewhere in the region;
 * redundant rules: the rules whose box contains a rule's box (one bitset query per rule);
 * masked rules: per category or advisory the rule touches, its box partitioned by the
   overlapping rules touching it, stopping at the first cell where the rule changes the result,
@@ -25,7 +26,7 @@ once, by the same resolution semantics as evaluation:
   else fires (e.g. another rule avoids the category).
 
 Nothing is sampled and nothing is enumerated profile by profile. A finding is about one cause
-(two rules on opposite sides of a conflict, a masked or a redundant rule): the cells of a cause are
+(a rule on one side of conflicts, a masked or a redundant rule): the cells of a cause are
 merged into its region as the partition yields them (:class:`_Union`), so neither time nor
 memory follows the number of cells. Findings are built lazily: at most ``max_findings`` per kind
 (the largest first), with the full count per kind kept in ``AuditReport.totals``. A new kind of
@@ -91,8 +92,8 @@ _K = TypeVar("_K")
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``, called as the audit goes: at the start (``done == 0``) and
 end (``done == total``) of each stage and about ten times a second in between (``gaps`` and
-``conflicts`` count profiles, ``conflicts`` as the share of the rules whose pairs it has
-searched; ``redundant rules`` and ``masked rules`` count rules); last of all
+``conflicts`` count profiles, ``conflicts`` as the share of the causes it has searched;
+``redundant rules`` and ``masked rules`` count rules); last of all
 ``progress("done", 1, 1)``."""
 
 
@@ -343,11 +344,6 @@ def _union_text(space: ProfileSpace, regions: Sequence[Mapping[str, list[Scalar]
     if not shared:
         return alternatives
     return f"{space.describe_region(dict(shared))}; and {alternatives}"
-
-
-_Causes = dict[tuple[str, ...], tuple[set[tuple[str, str]], set[tuple[str, str]]]]
-"""Conflict causes (a pair of rules, or one rule on both sides) -> every (category, rule) of
-theirs on the suppress and on the stimulate side."""
 
 
 class _ConflictJudge:
