@@ -281,8 +281,8 @@ def test_audit_agrees_with_brute_force(kb: KnowledgeBase) -> None:
     assert _covered_by_regions(gaps) == uncovered
     assert sum(g.region_size or 0 for g in gaps) == len(uncovered) * FACTOR
 
-    # one conflict finding per pair of rules on opposite sides: a profile where three rules
-    # conflict is in two or three findings
+    # one conflict finding per cause (a rule on one side): a profile where several rules
+    # conflict may be in more than one finding
     conflicts = report.filter(kind="unresolved_conflict")
     unresolved = brute.unresolved()
     assert set().union(*(_inside(c) for c in conflicts)) == unresolved
@@ -310,32 +310,38 @@ def test_audit_agrees_with_brute_force(kb: KnowledgeBase) -> None:
 )
 @given(knowledge_bases())
 def test_grouped_findings_agree_with_brute_force(kb: KnowledgeBase) -> None:
-    """One conflict finding per cause (a pair of rules, one on each side, or one rule on
-    both), about exactly the profiles where brute force finds an unresolved conflict with them
-    on opposite sides: its regions' union, its size and an example inside it; a masked or
+    """One conflict finding per cause: a rule (the first of its ``rule_ids``) on one side of
+    unresolved conflicts, about exactly the profiles where brute force finds it on that side of
+    one, naming after it every other rule on the other side there; its regions' union, its
+    size and an example inside it. Together they hold every conflicting profile. A masked or
     redundant rule's finding is about exactly the profiles where the rule fires."""
     report = ir.audit(kb)
     brute = BruteForce(kb)
-    by_cause: dict[tuple[str, ...], set[int]] = {}
+    sides_at: dict[int, tuple[set[str], set[str]]] = {}
     for index in brute.unresolved():
         result = brute.result(index)
         fired = [rule for rule in kb.active_rules if rule.id in brute.fired[index]]
         suppressing, stimulating = conflict_sides(result, fired)
-        for _, low in suppressing:
-            for _, high in stimulating:
-                cause = tuple(sorted({low, high}))
-                by_cause.setdefault(cause, set()).add(index)
+        sides_at[index] = ({r for _, r in suppressing}, {r for _, r in stimulating})
 
     conflicts = report.filter(kind="unresolved_conflict")
-    found: dict[tuple[str, ...], set[int]] = {}
+    causes: set[str] = set()
     for finding in conflicts:
         inside = _inside(finding)
         assert finding.region_size == len(inside) * FACTOR
         assert finding.example_profile is not None
         assert in_region(finding.example_profile, finding.regions[0])
-        assert finding.rule_ids not in found, "one finding per cause"
-        found[finding.rule_ids] = inside
-    assert found == by_cause
+        cause, *others = finding.rule_ids
+        assert cause not in causes, "one finding per cause"
+        causes.add(cause)
+        assert others == sorted(others)
+        agrees = []
+        for side in (0, 1):  # the cause on the suppress side, or on the stimulate side
+            where = {index for index, sides in sides_at.items() if cause in sides[side]}
+            against: set[str] = set().union(*(sides_at[index][1 - side] for index in where))
+            agrees.append(where == inside and against - {cause} == set(others))
+        assert any(agrees), (finding.rule_ids, finding.message)
+    assert set().union(*(_inside(c) for c in conflicts)) == set(sides_at)
 
     for finding in report.filter(kind=["masked_rule", "redundant_rule"]):
         inside = _inside(finding)

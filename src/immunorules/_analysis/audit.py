@@ -9,15 +9,16 @@ once, by the same resolution semantics as evaluation:
 * gaps: the cells of the decisive rules where none fires (a covered branch is cut at once);
 * unresolved conflicts: a rule is on a direction's side wherever it fires and suggests a
   category whose suggestion line (unflagged) has that direction, and a line depends only on the
-  rules touching its category. So a conflict's cause, a pair of rules (or one rule on both
-  sides), is searched in the two rules' common box only, for the pairs where one rule can be
-  on each side (a suggestion giving its line that direction meets its box): the box is
-  partitioned by the rules touching the pair's categories, rules that can no longer change a
-  line on a branch are dropped (e.g. once the line is flagged, or once a class of a direction
-  is suggested and nothing alive avoids it, further suggestions of that direction), and a
-  branch is cut where one direction has no source left (no rule that can suggest it fires
-  there, or the rules firing on all of it flag or avoid every one that does) or where one
-  rule's lines are all flagged or removed;
+  rules touching its category. Rules that can conflict (one can be on each side, and their
+  boxes meet) form groups; in each group the rules of its rarer side are the *causes*, and
+  every conflicting profile has one of them on its side. Each cause's box is searched once,
+  partitioned by the rules touching the lines it can be on that side of and those that can take
+  the other direction there: rules that can no longer change a line on a branch are dropped
+  (e.g. once the line is flagged, or once a class of a direction is suggested and nothing alive
+  avoids it, further suggestions of that direction), a branch is cut where the cause's lines
+  are all flagged or removed or where a direction has no source left, and a branch where both
+  sides are settled (a line of each there, unflagged, whatever else fires) is taken whole;
+  the rules on the other side are those of its lines that fire somewhere in the region;
 * redundant rules: the rules whose box contains a rule's box (one bitset query per rule);
 * masked rules: per category or advisory the rule touches, its box partitioned by the
   overlapping rules touching it, stopping at the first cell where the rule changes the result,
@@ -25,7 +26,7 @@ once, by the same resolution semantics as evaluation:
   else fires (e.g. another rule avoids the category).
 
 Nothing is sampled and nothing is enumerated profile by profile. A finding is about one cause
-(two rules on opposite sides of a conflict, a masked or a redundant rule): the cells of a cause are
+(a rule on one side of conflicts, a masked or a redundant rule): the cells of a cause are
 merged into its region as the partition yields them (:class:`_Union`), so neither time nor
 memory follows the number of cells. Findings are built lazily: at most ``max_findings`` per kind
 (the largest first), with the full count per kind kept in ``AuditReport.totals``. A new kind of
@@ -51,6 +52,9 @@ from .._policy import (
     effect_directions,
     effects_of,
     is_decisive,
+    part_effects,
+    plan,
+    projection_of,
     tables,
 )
 from .._policy import Effects as PolicyEffects
@@ -60,10 +64,9 @@ from .audit_semantics import (
     Key,
     Side,
     category_sides,
-    covers,
     fates,
+    has_effects_of,
     keys,
-    outcome,
     part,
     side_text,
     touches,
@@ -76,7 +79,6 @@ from .space import (
     CompiledRule,
     ProfileSpace,
     bits,
-    intersect,
     merge_boxes,
     size,
 )
@@ -90,8 +92,8 @@ _K = TypeVar("_K")
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``, called as the audit goes: at the start (``done == 0``) and
 end (``done == total``) of each stage and about ten times a second in between (``gaps`` and
-``conflicts`` count profiles, ``conflicts`` as the share of the rules whose pairs it has
-searched; ``redundant rules`` and ``masked rules`` count rules); last of all
+``conflicts`` count profiles, ``conflicts`` as the share of the causes it has searched;
+``redundant rules`` and ``masked rules`` count rules); last of all
 ``progress("done", 1, 1)``."""
 
 
@@ -283,9 +285,26 @@ class _Union:
         self.size = 0  # how many profiles
 
     def add(self, box: Box) -> None:
-        """Add a box disjoint from every box added before."""
-        self._boxes.append(box)
+        """Add a box disjoint from every box added before. A partition yields neighbouring
+        cells one after the other: a box that differs from the last one kept in one dimension
+        only is merged with it at once (and the result with the one before, and so on)."""
         self.size += size(box)
+        boxes = self._boxes
+        while boxes:
+            last = boxes[-1]
+            differ = -1
+            for d, mask in enumerate(last):
+                if mask != box[d]:
+                    if differ >= 0:
+                        differ = -2
+                        break
+                    differ = d
+            if differ < 0:
+                break
+            boxes.pop()
+            box = (*box[:differ], box[differ] | last[differ], *box[differ + 1 :])
+        boxes.append(box)
+        self._merged = min(self._merged, len(boxes) - 1)
         if len(self._boxes) >= 2 * self._merged + 64:
             self._boxes = merge_boxes(self._boxes)
             self._merged = len(self._boxes)
@@ -327,11 +346,6 @@ def _union_text(space: ProfileSpace, regions: Sequence[Mapping[str, list[Scalar]
     return f"{space.describe_region(dict(shared))}; and {alternatives}"
 
 
-_Causes = dict[tuple[str, ...], tuple[set[tuple[str, str]], set[tuple[str, str]]]]
-"""Conflict causes (a pair of rules, or one rule on both sides) -> every (category, rule) of
-theirs on the suppress and on the stimulate side."""
-
-
 class _ConflictJudge:
     """Unresolved conflicts decided line by line: a category's suggestion line (whether it is
     there, flagged, and its directions) depends only on the rules touching the category, so
@@ -358,6 +372,27 @@ class _ConflictJudge:
         self.suggesting = [effects.suggests.get(c, 0) for c in self.categories]
         self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self.categories]
         self._lines = [self._line(effects, c) for c in self.categories]
+        self._classes = [line[4] for line in self._lines]
+        # per line: the direction every class counts with (None: not one), and the bit of
+        # each direction among its classes' (as :meth:`_line` numbers them)
+        self._kinds: list[tuple[str | None, dict[str, int]]] = []
+        for category in self.categories:
+            directions = sorted(
+                {str(schema.sub_direction[sub]) for c, sub in effects.names if c == category}
+                | {
+                    str(schema.sub_direction[sub])
+                    for c, sub in effects.avoids
+                    if c == category and sub is not None
+                }
+            )
+            default = schema.category_direction[category]
+            uniform = default is not None and directions in ([], [str(default)])
+            self._kinds.append(
+                (
+                    str(default) if uniform else None,
+                    {direction: 1 << k for k, direction in enumerate(directions)},
+                )
+            )
 
     @staticmethod
     def _line(
@@ -437,6 +472,29 @@ class _ConflictJudge:
                     up.append(number)
         return down, up
 
+    def settled(self, held: int, pending: int, numbers: int, direction: str) -> int:
+        """The lines of ``numbers`` that, on all of a branch where the rules in ``held`` fire
+        (and those in ``pending`` may), are there, unflagged, with ``direction``: no alive rule
+        flags or removes the line, and a rule in ``held`` suggests a class of that direction no
+        alive rule avoids (or, where every class counts with the category's direction, the
+        category naming no class). Sound, not complete (never a line where a goal is stated)."""
+        found = 0
+        alive = held | pending
+        for n in bits(numbers):
+            goals, excluding, _, whole, per_class, _ = self._lines[n]
+            if goals or alive & excluding:
+                continue
+            default, bit_of = self._kinds[n]
+            if default == direction and held & whole:
+                found |= 1 << n
+                continue
+            wanted = bit_of.get(direction, 0)
+            for naming, avoiding, bit in per_class:
+                if bit == wanted and held & naming and not alive & avoiding:
+                    found |= 1 << n
+                    break
+        return found
+
     def narrow(self, held: int, pending: int) -> int:
         """The pending rules that can still change a line's directions where the rules in
         ``held`` fire (a :data:`BitNarrow`); the others change nothing whatever else fires.
@@ -453,8 +511,8 @@ class _ConflictJudge:
         category where a suggestion states a goal every rule is kept."""
         kept = 0
         alive = held | pending
-        for touching, (goals, excluding, suggesting, whole, per_class, uniform) in zip(
-            self._touching, self._lines, strict=True
+        for touching, (goals, excluding, suggesting, whole, _, uniform), classes in zip(
+            self._touching, self._lines, self._classes, strict=True
         ):
             mine = pending & touching
             if not mine:
@@ -465,41 +523,39 @@ class _ConflictJudge:
             if held & excluding or not alive & suggesting:
                 continue  # the line is flagged or removed, or there is none, for good
             kept |= mine & excluding
+            # a class that no alive rule names changes nothing (an avoid of it neither)
+            named = [entry for entry in classes if alive & entry[0]]
             certain = 0
             if uniform and held & whole:
                 certain = -1  # the line is there, with the category's direction
             else:
-                for naming, avoiding, direction in per_class:
+                for naming, avoiding, direction in named:
                     if held & naming and not alive & avoiding:
                         certain |= direction
             if not certain and not held & whole:
                 kept |= mine & whole
-            for naming, avoiding, direction in per_class:
+            for naming, avoiding, direction in named:
                 if certain & direction or held & avoiding:
                     continue
                 if mine & naming and not held & naming:
                     kept |= mine & naming
-                if mine & avoiding and alive & naming:
+                if mine & avoiding:
                     kept |= mine & avoiding
         return kept
 
 
-def _pair_prune(
-    hopeless: BitPrune, first: list[int], second: list[int], held: int, pending: int
+def _cause_prune(
+    excluding: list[int], same: BitPrune, other: BitPrune, held: int, pending: int
 ) -> bool:
-    """A branch where no conflict can be, or where the lines of one rule of a pair are all
-    flagged or removed (``first``, ``second``: the rules flagging or removing each line)."""
-    for rules in first:
+    """A branch where a cause cannot be on its side of an unresolved conflict: the lines it
+    suggests are all flagged or removed (``excluding``: the rules flagging or removing each),
+    or its direction (``same``) or the other one (``other``) has no source left."""
+    for rules in excluding:
         if not held & rules:
             break
     else:
         return True
-    for rules in second:
-        if not held & rules:
-            break
-    else:
-        return True
-    return hopeless(held, pending)
+    return same(held, pending) or other(held, pending)
 
 
 def _rule_id(effects: PolicyEffects) -> str:
@@ -525,6 +581,8 @@ class _Effects:
         self.avoids: dict[tuple[str, str | None], int] = {}
         self.advises: dict[str, int] = {}
         self.touching: dict[Key, int] = {}
+        self._sources: dict[tuple[str, str, str | None], int] | None = None
+        self._sourceless: dict[tuple[frozenset[str], str], BitPrune] = {}
         self._by_kind = {
             "suggest": self.suggests,
             "first_line": self.first_line,
@@ -597,52 +655,65 @@ class _Effects:
         that can give their line that direction (a class counting with its suggestion's goal
         or else its own direction; a suggestion naming no class with its goal or else the
         category's default)."""
+        if self._sources is None:
+            found: dict[tuple[str, str, str | None], int] = {}
+            for bit_index, rule in enumerate(self.rules):
+                bit = 1 << bit_index
+                for suggest in rule.then.suggest:
+                    category = suggest.category
+                    for sub in suggest.subcategories:
+                        named = str(suggest.goal or self.schema.sub_direction[sub])
+                        self._add(found, (named, category, sub), bit)
+                    if not suggest.subcategories:
+                        whole = suggest.goal or self.schema.category_direction[category]
+                        if whole is not None:
+                            self._add(found, (whole, category, None), bit)
+            self._sources = found
         wanted = set(categories)
-        by_source: dict[tuple[str, str, str | None], int] = {}
-        for bit_index, rule in enumerate(self.rules):
-            bit = 1 << bit_index
-            for suggest in rule.then.suggest:
-                category = suggest.category
-                if category not in wanted:
-                    continue
-                for sub in suggest.subcategories:
-                    named = str(suggest.goal or self.schema.sub_direction[sub])
-                    self._add(by_source, (named, category, sub), bit)
-                if not suggest.subcategories:
-                    whole = suggest.goal or self.schema.category_direction[category]
-                    if whole is not None:
-                        self._add(by_source, (whole, category, None), bit)
-        return by_source
+        return {key: rules for key, rules in self._sources.items() if key[1] in wanted}
 
-    def hopeless(self, categories: Iterable[str]) -> BitPrune:
-        """``hopeless(held, pending)``: whether no cell of a branch can have an unresolved
-        conflict among ``categories``, whatever else fires there, because one direction has no
-        source left: every suggestion that could still give it (a drug class counting with that
-        direction, by its suggestion's goal or else its own, and not avoided; or a suggestion
-        naming no class whose goal or category default is that direction) is flagged or
-        avoided by the rules that fire on all of the branch (``held``)."""
-        sources: dict[str, list[tuple[int, int]]] = {d: [] for d in OPPOSITE}
-        for (towards, of, cls), suggesters in self.sources(categories).items():
-            if towards not in sources:
-                continue
-            excluded = self.flags.get(of, 0) | self.avoids.get((of, None), 0)
-            avoided = 0 if cls is None else self.avoids.get((of, cls), 0)
-            sources[towards].append((suggesters, excluded | avoided))
-        suppress, stimulate = sources["suppress"], sources["stimulate"]
+    def sourceless(self, categories: Iterable[str], direction: str) -> BitPrune:
+        """``sourceless(held, pending)``: whether no line of ``categories`` can take
+        ``direction`` anywhere in a branch, whatever else fires there: every suggestion that
+        could still give it (a drug class counting with that direction, by its suggestion's
+        goal or else its own, and not avoided; or a suggestion naming no class whose goal or
+        category default is that direction) is flagged or avoided by the rules that fire on
+        all of the branch (``held``), or none fires there."""
+        wanted = frozenset(categories)
+        known = self._sourceless.get((wanted, direction))
+        if known is not None:
+            return known
+        sources: list[tuple[int, int]] = []
+        for (towards, of, cls), suggesters in self.sources(wanted).items():
+            if towards == direction:
+                excluded = self.flags.get(of, 0) | self.avoids.get((of, None), 0)
+                avoided = 0 if cls is None else self.avoids.get((of, cls), 0)
+                sources.append((suggesters, excluded | avoided))
 
-        def hopeless(held: int, pending: int) -> bool:
+        # the sources most rules give first: one of them is the likeliest to be alive
+        sources.sort(key=lambda source: -source[0].bit_count())
+        anyone = 0
+        for suggesters, _ in sources:
+            anyone |= suggesters
+
+        def sourceless(held: int, pending: int) -> bool:
             alive = held | pending
-            for suggesters, shut in suppress:
-                if alive & suggesters and not held & shut:
+            if not alive & anyone:
+                return True
+            for rules, shut in sources:
+                if alive & rules and not held & shut:
                     break
             else:
                 return True
-            for suggesters, shut in stimulate:
-                if alive & suggesters and not held & shut:
-                    return False
-            return True
+            return False
 
-        return hopeless
+        self._sourceless[(wanted, direction)] = sourceless
+        return sourceless
+
+
+#: How the conflict search weighs a dimension's values against the boxes that test it
+#: (:meth:`BoxIndex.branches`' ``weigh``): on generated rule sets, 4 gives the fewest branches.
+_WEIGH = 4
 
 
 class _Analysis:
@@ -872,6 +943,15 @@ class _Analysis:
         )
 
     def conflicts(self) -> list[_Lazy]:
+        """One finding per *cause*: a rule on one side of unresolved conflicts, with every rule
+        on the other side there, about exactly the profiles where it is on its side of one.
+
+        Rules that can conflict (one can be on the suppress side, the other on the stimulate
+        side, and their boxes meet) form connected groups; in each group the direction fewer of
+        its rules can take is its rarer side, and each rule of the rarer side is a cause, its
+        box searched once. Every conflicting profile has a rule on each side, so it is in the
+        finding of one (or more) of its group's causes: together the findings hold every
+        conflicting profile, and nothing else."""
         directional: set[str] = set()
         for compiled in self.live:
             for suggest in compiled.rule.then.suggest:
@@ -879,128 +959,210 @@ class _Analysis:
                     directional.add(suggest.category)
         relevant = self._select(lambda rule: bool(touches(rule)[0] & directional))
         judge = _ConflictJudge(self.live, self.effects, directional, self.schema)
-        # A rule can be on a direction's side only where a suggestion that can give one of its
-        # categories that direction meets its box; a pair conflicts only if one rule can be on
-        # each side. Each such pair whose boxes meet is searched once, in their common box,
-        # partitioned by the rules touching the two rules' categories (the others cannot change
-        # their lines) and cut where no conflict can be or where either rule's lines are all
-        # flagged or removed. The rules of the rarer side come last, so each pair is met from
-        # the side of the more numerous rule.
-        by_direction = dict.fromkeys(OPPOSITE, 0)
-        lines_of: dict[str, int] = {}
+        number_of = {category: n for n, category in enumerate(judge.categories)}
+        # per direction and line: the rules whose suggestion can give the line that direction
+        towards = {direction: [0] * len(judge.categories) for direction in OPPOSITE}
         for (direction, category, _), suggesters in self.effects.sources(directional).items():
-            if direction in by_direction:
-                key = f"{direction} {category}"
-                lines_of[key] = lines_of.get(key, 0) | suggesters
+            if direction in towards:
+                towards[direction][number_of[category]] |= suggesters
+        # a rule can be on a direction's side only on a line it suggests, where a suggestion
+        # that can give the line that direction meets its box
         able = dict.fromkeys(OPPOSITE, 0)
         for i, compiled in enumerate(self.live):
             box = self._box(compiled)
             for category in {s.category for s in compiled.rule.then.suggest} & directional:
                 for direction in OPPOSITE:
-                    towards = lines_of.get(f"{direction} {category}", 0)
-                    if towards and self.index.meeting(box, towards):
+                    sources = towards[direction][number_of[category]]
+                    if sources and self.index.meeting(box, sources):
                         able[direction] |= 1 << i
-        down_able, up_able = able["suppress"], able["stimulate"]
-        rarer = up_able if up_able.bit_count() <= down_able.bit_count() else down_able
-        order = [*bits((down_able | up_able) & ~rarer), *bits(rarer)]
-        later = down_able | up_able
+        causes = self._causes(able)
         # the rules that flag or avoid: once they are decided on a branch, most suggestions
         # can no longer change a line there, so the branch is split by them first
         ruling = relevant & ~self._select(lambda rule: bool(rule.then.suggest))
-        by_cause: dict[tuple[int, ...], _Union] = {}
-        seen_lines: dict[tuple[int, ...], set[tuple[tuple[int, ...], tuple[int, ...]]]] = {}
-        # the rules that can change a line of a rule's categories, and those lines
-        reach = [0] * len(self.live)
-        lines_of_rule = [0] * len(self.live)
-        for number, category in enumerate(judge.categories):
-            touching = self.effects.touching.get(("category", category), 0)
-            for i in bits(judge.suggesting[number]):
-                reach[i] |= touching
-                lines_of_rule[i] |= 1 << number
-        hopeless_by_lines: dict[int, BitPrune] = {}
-
-        def hopeless_for(numbers: int) -> BitPrune:
-            """:meth:`_Effects.hopeless` for these lines only (far fewer sources to check)."""
-            found = hopeless_by_lines.get(numbers)
-            if found is None:
-                chosen = [judge.categories[n] for n in bits(numbers)]
-                found = hopeless_by_lines[numbers] = self.effects.hopeless(chosen)
-            return found
-
-        profiles = size(self.full)  # progress: the rules searched, as a share of the space
+        touching = [self.effects.touching.get(("category", c), 0) for c in judge.categories]
+        found: list[_Lazy] = []
+        profiles = size(self.full)  # progress: the causes searched, as a share of the space
         self._tell("conflicts", 0, profiles)
-        for done, i in enumerate(order):
-            self._tell("conflicts", profiles * done // len(order), profiles)
-            bit = 1 << i
-            box = self._box(self.live[i])
-            wanted = (up_able if down_able & bit else 0) | (down_able if up_able & bit else 0)
-            partners = self.index.meeting(box, later & wanted)
-            later &= ~bit
-            for other in bits(partners):
-                pair: tuple[int, ...] = (i,) if other == i else (min(i, other), max(i, other))
-                for cell, held in self.index.cells(
-                    intersect(box, self._box(self.live[other])),
-                    relevant & (reach[i] | reach[other]),
-                    prune=partial(
-                        _pair_prune,
-                        hopeless_for(lines_of_rule[i] | lines_of_rule[other]),
-                        judge.excluders(lines_of_rule[i]),
-                        judge.excluders(lines_of_rule[other]),
-                    ),
-                    narrow=judge.narrow,
-                    first=ruling,
-                ):
-                    down, up = judge.lines(held)
-                    if not (down and up):
-                        continue
-                    downward = upward = 0
-                    for number in down:
-                        downward |= judge.suggesting[number]
-                    for number in up:
-                        upward |= judge.suggesting[number]
-                    conflicting = (downward & bit and upward >> other & 1) or (
-                        upward & bit and downward >> other & 1
-                    )
-                    if not conflicting:
-                        continue
-                    union = by_cause.get(pair)
-                    if union is None:
-                        union = by_cause[pair] = _Union()
-                        seen_lines[pair] = set()
-                    union.add(cell)
-                    seen_lines[pair].add((tuple(down), tuple(up)))
+        for done, (i, direction) in enumerate(causes):
+            self._tell("conflicts", profiles * done // len(causes), profiles)
+            cause = self._cause(i, direction, judge, towards, touching, relevant, ruling)
+            if cause is not None:
+                found.append(cause)
         self._tell("conflicts", profiles, profiles)
-        # what each rule of a pair puts on each side, over the cells where the pair conflicts
-        causes: _Causes = {}
-        named: dict[tuple[str, ...], tuple[int, ...]] = {}
-        for pair, seen in seen_lines.items():
-            ids = tuple(sorted(self.live[i].id for i in pair))
-            named[ids] = pair
-            suppressing, stimulating = causes[ids] = (set(), set())
-            down_seen = {n for down_lines, _ in seen for n in down_lines}
-            up_seen = {n for _, up_lines in seen for n in up_lines}
-            for i in pair:
-                rule_id = self.live[i].id
-                suppressing.update(
-                    (judge.categories[n], rule_id)
-                    for n in down_seen
-                    if judge.suggesting[n] >> i & 1
-                )
-                stimulating.update(
-                    (judge.categories[n], rule_id) for n in up_seen if judge.suggesting[n] >> i & 1
-                )
-        return [
-            self._grouped(
-                "unresolved_conflict",
-                by_cause[named[cause]],
-                f"{side_text(tuple(sorted(suppressing)))} would suppress the immune system "
-                f"while {side_text(tuple(sorted(stimulating)))} would stimulate it, both at "
-                "first_line or escalation (neither flagged), on {count}{where}: {region}. Flag "
-                "or avoid one side there, or narrow the rules.",
-                rule_ids=cause,
+        return found
+
+    def _causes(self, able: dict[str, int]) -> list[tuple[int, str]]:
+        """The rules searched as causes, each with its side: those of the rarer side of each
+        connected group of rules that can conflict (``able``: the rules that can be on each
+        direction's side)."""
+        down_able, up_able = able["suppress"], able["stimulate"]
+        unseen = down_able | up_able
+        causes: list[tuple[int, str]] = []
+        while unseen:
+            group = 0
+            frontier = unseen & -unseen
+            while frontier:
+                group |= frontier
+                unseen &= ~frontier
+                reached = 0
+                for i in bits(frontier):
+                    wanted = (up_able if down_able >> i & 1 else 0) | (
+                        down_able if up_able >> i & 1 else 0
+                    )
+                    reached |= self.index.meeting(self._box(self.live[i]), wanted & ~group)
+                frontier = reached & unseen
+            downs, ups = (group & down_able).bit_count(), (group & up_able).bit_count()
+            rarer = "suppress" if downs <= ups else "stimulate"
+            causes += [(i, rarer) for i in bits(group & able[rarer])]
+        return causes
+
+    def _cause(
+        self,
+        i: int,
+        direction: str,
+        judge: _ConflictJudge,
+        towards: Mapping[str, Sequence[int]],
+        touching: Sequence[int],
+        relevant: int,
+        ruling: int,
+    ) -> _Lazy | None:
+        """Rule ``i``'s conflict finding as a cause on ``direction``'s side (None: it is in
+        no unresolved conflict there). Its box is partitioned by the rules touching the lines
+        it can be on that side of and those that can take the other direction there; a branch
+        is cut where its lines are all flagged or removed, or where either direction has no
+        source left; on each cell where it is on its side and the other side is not empty,
+        every rule of the other side's lines that fires somewhere in the cell is on it
+        there (a cell decides its lines)."""
+        bit = 1 << i
+        compiled = self.live[i]
+        box = self._box(compiled)
+        other = OPPOSITE[1] if direction == OPPOSITE[0] else OPPOSITE[0]
+        mine = theirs = 0
+        for n, suggesters in enumerate(judge.suggesting):
+            if suggesters & bit and self.index.meeting(box, towards[direction][n]):
+                mine |= 1 << n
+            if towards[other][n] and self.index.meeting(box, towards[other][n]):
+                theirs |= 1 << n
+        if not (mine and theirs):
+            return None
+        among = 0
+        for n in bits(mine | theirs):
+            among |= touching[n]
+        prune = partial(
+            _cause_prune,
+            judge.excluders(mine),
+            self.effects.sourceless([judge.categories[n] for n in bits(mine)], direction),
+            self.effects.sourceless([judge.categories[n] for n in bits(theirs)], other),
+        )
+        union = _Union()
+        own = 0  # the lines on which the cause is on its side somewhere in its region
+        named = [0] * len(judge.categories)  # per line: the rules on the other side there
+        among &= relevant
+        suggesting = judge.suggesting
+        settled = judge.settled
+
+        def name(cell: Box, opposed: Iterable[int]) -> None:
+            """The rules on the other side somewhere in a cell of the region, where the lines
+            ``opposed`` are there with the other direction: every rule suggesting one that
+            fires somewhere in the cell."""
+            for n in opposed:
+                fresh = suggesting[n] & ~named[n]
+                if fresh:
+                    named[n] |= self.index.meeting(cell, fresh)
+
+        def judged(cell: Box, held: int) -> None:
+            """A cell (its lines decided by ``held``): in the region if the cause is on its
+            side there and the other side is not empty."""
+            nonlocal own
+            down, up = judge.lines(held)
+            same, opposed = (down, up) if direction == OPPOSITE[0] else (up, down)
+            if not opposed:
+                return
+            on_side = 0
+            for n in same:
+                if suggesting[n] & bit:
+                    on_side |= 1 << n
+            if on_side:
+                union.add(cell)
+                own |= on_side
+                name(cell, opposed)
+
+        def settle(held: int, pending: int) -> bool:
+            """A branch all in the region: a line of the cause's is settled on its side, and
+            one of the other side's on the other."""
+            return bool(settled(held, pending, mine, direction)) and bool(
+                settled(held, pending, theirs, other)
             )
-            for cause, (suppressing, stimulating) in sorted(causes.items())
-        ]
+
+        unknown = 0  # the lines a settled branch still leaves to learn about
+
+        def learnt(held: int, pending: int) -> bool:
+            """Nothing left to learn about the lines of ``unknown`` (a :data:`BitPrune`)."""
+            if mine & unknown & ~own:
+                return False
+            return not any(suggesting[n] & ~named[n] for n in bits(unknown & theirs))
+
+        for cell, held, pending in self.index.branches(
+            box, among, prune=prune, narrow=judge.narrow, settle=settle, weigh=_WEIGH
+        ):
+            if not pending:
+                judged(cell, held)
+                continue
+            union.add(cell)
+            own |= settled(held, pending, mine, direction)
+            done = settled(held, pending, theirs, other)
+            name(cell, bits(done))
+            # the lines still to learn about in this branch: the cause's own not known to be
+            # on its side yet, and those of the other side with rules not named yet that fire
+            # in it; the branch partitioned by their rules, until nothing is left to learn
+            unknown = mine & ~own
+            for n in bits(theirs & ~done):
+                if self.index.meeting(cell, suggesting[n] & ~named[n]):
+                    unknown |= 1 << n
+            if not unknown:
+                continue
+            rules = 0
+            for n in bits(unknown):
+                rules |= touching[n]
+
+            for piece, inside in self.index.cells(
+                cell,
+                rules & relevant,
+                prune=learnt,
+                narrow=judge.narrow,
+                first=ruling,
+                weigh=_WEIGH,
+            ):
+                down, up = judge.lines(inside)
+                same, opposed = (down, up) if direction == OPPOSITE[0] else (up, down)
+                for n in same:
+                    if suggesting[n] & bit:
+                        own |= 1 << n
+                name(piece, [n for n in opposed if unknown >> n & 1])
+        if not union.size:
+            return None
+        rule_id = compiled.id
+        mine_side = tuple(sorted((judge.categories[n], rule_id) for n in bits(own)))
+        their_side = tuple(
+            sorted(
+                (judge.categories[n], self.live[j].id)
+                for n, rules in enumerate(named)
+                for j in bits(rules)
+            )
+        )
+        others = sorted({j for _, j in their_side} - {rule_id})
+        suppressing, stimulating = (
+            (mine_side, their_side) if direction == OPPOSITE[0] else (their_side, mine_side)
+        )
+        return self._grouped(
+            "unresolved_conflict",
+            union,
+            f"{side_text(suppressing)} would suppress the immune system while "
+            f"{side_text(stimulating)} would stimulate it, both at first_line or escalation "
+            "(neither flagged), on {count}{where}: {region}. Flag or avoid one side there, or "
+            "narrow the rules.",
+            rule_ids=(rule_id, *others),
+        )
 
     # -- rules against each other ------------------------------------------------------------
 
@@ -1010,8 +1172,10 @@ class _Analysis:
         for i, compiled in enumerate(self.live):
             self._tell("redundant rules", i, len(self.live))
             containing = self.index.containing(self._box(compiled)) & ~(1 << i)
-            covered_by[compiled.id] = [
-                self.live[j].id for j in bits(containing) if covers(self.live[j], compiled)
+            covered_by[compiled.id] = [  # the index holds their boxes' containment
+                self.live[j].id
+                for j in bits(containing)
+                if has_effects_of(self.live[j].rule, compiled.rule)
             ]
         self._tell("redundant rules", len(self.live), len(self.live))
         found: list[_Lazy] = []
@@ -1065,13 +1229,70 @@ class _Analysis:
         first), and a branch where the rules fired already absorb it is not split."""
         effects = self.effects
         parts: dict[tuple[Key, int], object] = {}
+        policy = tables(self.schema)
+        whole = [effects_of(compiled.rule, self.schema) for compiled in self.live]
+        partial_effects: dict[tuple[int, str], PolicyEffects] = {}
+
+        def effects_on(i: int, category: str) -> PolicyEffects:
+            """Rule ``i``'s effects on ``category`` alone (all that its part depends on)."""
+            found = partial_effects.get((i, category))
+            if found is None:
+                found = partial_effects[(i, category)] = part_effects(
+                    whole[i], "category", category
+                )
+            return found
+
+        # per category: each class its suggestions name (the rules naming it, those avoiding
+        # it: the policy removes a class any avoid names), and the rules of each of its avoids
+        avoiding_class: dict[str, int] = {}
+        for (_, sub), avoiding in effects.avoids.items():
+            if sub is not None:
+                avoiding_class[sub] = avoiding_class.get(sub, 0) | avoiding
+        by_category: dict[str, tuple[list[tuple[int, int]], list[int]]] = {}
+        for (category, sub), naming in effects.names.items():
+            entry = by_category.setdefault(category, ([], []))
+            entry[0].append((naming, avoiding_class.get(sub, 0)))
+        for (category, _), avoiding in effects.avoids.items():
+            by_category.setdefault(category, ([], []))[1].append(avoiding)
+
+        def line_of(name: str, held: int) -> object:
+            """What the rules in ``held`` make of category ``name`` (where no suggestion states
+            a goal), equal for two sets of rules exactly when :func:`part` is: whether its line
+            is there, its classes left (which decide its direction), whether it is flagged
+            and else whether it is first_line; and which of its avoids are given."""
+            classes, avoids = by_category.get(name, ((), ()))
+            avoided = tuple(bool(held & avoiding) for avoiding in avoids)
+            if not held & effects.suggests.get(name, 0) or held & effects.avoids.get(
+                (name, None), 0
+            ):
+                return None, avoided
+            left = 0
+            for k, (naming, avoiding) in enumerate(classes):
+                if held & naming and not held & avoiding:
+                    left |= 1 << k
+            if not left and not held & effects.whole.get(name, 0):
+                return None, avoided  # every class its suggestions name is avoided
+            if held & effects.flags.get(name, 0):
+                return (left, True, False), avoided
+            return (left, False, bool(held & effects.first_line.get(name, 0))), avoided
 
         def part_of(key: Key, held: int) -> object:
-            if (key, held) not in parts:
+            """:func:`part` of what the rules in ``held`` make of ``key``, or what equals for
+            two sets of rules exactly when it does: an advisory is given when one of them gives
+            it; a category's lines are the policy's, from their effects on it alone (in any
+            order: a projection has no reasons)."""
+            kind, name = key
+            if kind == "advisory":
+                return bool(held & effects.advises.get(name, 0))
+            if name not in effects.goal_categories:
+                return line_of(name, held)
+            found = parts.get((key, held))
+            if found is None:
                 if len(parts) > 200_000:  # bounds the memory; the rules' cells rarely repeat
                     parts.clear()
-                parts[(key, held)] = part(outcome(self._rules(held), self.schema), key)
-            return parts[(key, held)]
+                steps = collect([effects_on(i, name) for i in bits(held)], policy)
+                found = parts[(key, held)] = part(projection_of(steps), key)
+            return found
 
         def matters(compiled: CompiledRule, bit: int, key: Key, among: int) -> bool:
             absorbed = effects.absorbed(compiled.rule, key)
@@ -1089,6 +1310,14 @@ class _Analysis:
             overlapping = self.index.meeting(self._box(compiled)) & ~bit
             among = {key: overlapping & effects.touching[key] for key in keys(compiled.rule)}
             ordered = sorted(among, key=lambda key: (among[key].bit_count(), key))
+            # first the profile of its box where the fewest others fire: most rules matter
+            # there, and one profile is cheaper than a partition
+            point = self.index.sparsest(self._box(compiled), overlapping)
+            if any(
+                part_of(key, point & among[key] | bit) != part_of(key, point & among[key])
+                for key in ordered
+            ):
+                continue
             if any(matters(compiled, bit, key, among[key]) for key in ordered):
                 continue
             touching = 0
@@ -1108,14 +1337,16 @@ class _Analysis:
         box = self._box(compiled)
         pieces, regions, described = self._union_regions(self._union_of(box))
         example = self.space.example_profile(pieces[0])
-        result = self.kb.evaluate(example, depends_on=False)
-        others = {self.live[i].id for i in bits(touching)}
+        # the rules that fire on the example: those whose box holds its one profile
+        fired = self.index.containing(self.space.example_point(pieces[0]))
+        steps = plan(self._rules(fired), self.schema)
+        others = {self.live[i].id for i in bits(touching & fired)}
         return _finding(
             "masked_rule",
             f"{compiled.id} never changes a result: on each of the {size(box):,} valid "
             "profiles where it fires, other rules override or repeat all its effects. "
-            f"In the example, {fates(compiled.rule, result)}.",
-            rule_ids=(compiled.id, *sorted(others.intersection(result.fired_rules))),
+            f"In the example, {fates(compiled.rule, steps)}.",
+            rule_ids=(compiled.id, *sorted(others)),
             example_profile=example,
             region=regions[0],
             regions=regions,

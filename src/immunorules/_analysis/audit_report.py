@@ -65,11 +65,13 @@ class Finding(_Frozen):
     """One thing the audit found, with the rules involved and, where one exists, a concrete
     profile that shows it (``example_profile``) and the profiles it concerns.
 
-    A finding about profiles is about one cause (a gap, the rules on both sides of a conflict,
-    a masked or redundant rule), and its profiles are the union of ``regions``: disjoint
-    mappings of field -> allowed values (a field left out takes any value), the largest first.
+    A finding about profiles is about one cause (a gap, a rule on one side of conflicts, a
+    masked or redundant rule), and its profiles are the union of ``regions``: disjoint mappings
+    of field -> allowed values (a field left out takes any value), the largest first.
     ``region`` is the first of them, the one holding ``example_profile``; ``region_text`` says
-    the whole union in words and ``region_size`` counts its profiles."""
+    the whole union in words and ``region_size`` counts its profiles. ``rule_ids`` name the
+    cause's rule first (for a conflict: then every rule on the other side somewhere in its
+    profiles)."""
 
     kind: FindingKind
     severity: Severity

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._model.result import Reason, Result
+from .._model.result import Result
 from .._model.rules import Rule, SuggestEffect
 from .._model.schema import Schema
 from .._policy import (
@@ -33,6 +33,7 @@ __all__ = [
     "conflict_sides",
     "covers",
     "fates",
+    "has_effects_of",
     "keys",
     "outcome",
     "part",
@@ -138,9 +139,12 @@ def _suggest_covers(wide: SuggestEffect, narrow: SuggestEffect) -> bool:
 def covers(wide: CompiledRule, narrow: CompiledRule) -> bool:
     """Whether ``wide`` fires wherever ``narrow`` does and has at least its effects."""
     assert wide.box is not None and narrow.box is not None
-    if not contains(wide.box, narrow.box):
-        return False
-    big, small = wide.rule.then, narrow.rule.then
+    return contains(wide.box, narrow.box) and has_effects_of(wide.rule, narrow.rule)
+
+
+def has_effects_of(wide: Rule, narrow: Rule) -> bool:
+    """Whether ``wide`` has at least the effects of ``narrow`` (wherever they both fire)."""
+    big, small = wide.then, narrow.then
     return (
         all(any(_suggest_covers(w, n) for w in big.suggest) for n in small.suggest)
         and set(small.flag) <= set(big.flag)
@@ -149,46 +153,48 @@ def covers(wide: CompiledRule, narrow: CompiledRule) -> bool:
     )
 
 
-def fates(rule: Rule, result: Result) -> str:
-    """What became of each of the rule's effects in a result where it fired."""
+def fates(rule: Rule, steps: Plan) -> str:
+    """What became of each of the rule's effects where the rules of the plan fired (the rule
+    among them): the collect policy's lines, with the rules behind each."""
+    ids = [fired.id for fired in steps.rules]
 
-    def by(reasons: Iterable[Reason]) -> str:
-        names = sorted({r.rule_id for r in reasons if r.rule_id != rule.id})
+    def by(positions: Iterable[int]) -> str:
+        names = sorted({ids[i] for i in positions if ids[i] != rule.id})
         return f"by {', '.join(names)}" if names else "by the rule itself"
 
-    avoided = {(a.category, a.subcategory): a for a in result.avoided}
+    shown = {dict(line.fields)["category"]: line for line in steps.suggestions}
+    avoided: dict[tuple[str, str | None], tuple[int, ...]] = {}
+    for line in steps.avoided:
+        fields = dict(line.fields)
+        avoided[(fields["category"], fields["subcategory"])] = line.reasons
+    advised = {dict(line.fields)["key"]: line.reasons for line in steps.advisories}
     notes: list[str] = []
     for suggest in rule.then.suggest:
         category = suggest.category
-        shown = result.suggestion(category)
         if (category, None) in avoided:
-            notes.append(f"{category} is avoided {by(avoided[(category, None)].reasons)}")
-        elif shown is None:
+            notes.append(f"{category} is avoided {by(avoided[(category, None)])}")
+        elif category not in shown:
             avoiders = [
-                reason
+                position
                 for sub in suggest.subcategories
                 if (category, sub) in avoided
-                for reason in avoided[(category, sub)].reasons
+                for position in avoided[(category, sub)]
             ]
             notes.append(
                 f"the drug classes it suggests for {category} are all avoided {by(avoiders)}"
             )
         else:
-            notes.append(f"{category} is suggested {by(shown.reasons)} as well")
+            notes.append(f"{category} is suggested {by(shown[category].reasons)} as well")
     for category in rule.then.flag:
-        shown = result.suggestion(category)
-        if shown is None:
+        if category not in shown:
             notes.append(f"its flag on {category} has nothing to flag")
         else:
-            notes.append(f"{category} is flagged {by(shown.flag_reasons)} as well")
+            notes.append(f"{category} is flagged {by(shown[category].flag_reasons or ())} as well")
     for avoid in rule.then.avoid:
-        entry = avoided[(avoid.category, avoid.subcategory)]
-        notes.append(
-            f"{avoid.subcategory or avoid.category} is avoided {by(entry.reasons)} as well"
-        )
+        positions = avoided[(avoid.category, avoid.subcategory)]
+        notes.append(f"{avoid.subcategory or avoid.category} is avoided {by(positions)} as well")
     for key in rule.then.advise:
-        advisory = next(a for a in result.advisories if a.key == key)
-        notes.append(f"advisory {key} is given {by(advisory.reasons)} as well")
+        notes.append(f"advisory {key} is given {by(advised[key])} as well")
     return "; ".join(notes)
 
 

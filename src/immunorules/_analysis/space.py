@@ -167,17 +167,33 @@ class ProfileSpace:
     def example_profile(self, box: Box) -> ConditionProfile:
         """A readable profile from the box: a named condition where possible, the condition's
         typical immune activity, and field defaults where the box allows them."""
-        pairs = self._pairs(box[0])
-        area, condition = next((pair for pair in pairs if pair[1] is not None), pairs[0])
+        data, _ = self._example(box)
+        return self.flat.schema.profile_model(**self.flat.unflatten(data))
+
+    def example_point(self, box: Box) -> Box:
+        """The box of :meth:`example_profile`'s one profile (one value per dimension)."""
+        return self._example(box)[1]
+
+    def _example(self, box: Box) -> tuple[dict[str, object], Box]:
+        joint = next((i for i in bits(box[0]) if self.joint_values[i][1] is not None), None)
+        if joint is None:
+            joint = next(bits(box[0]))
+        area, condition = self.joint_values[joint]
         schema = self.flat.schema
         typical = schema.typical_activity(area, condition)
         defaults = schema.defaults
         data: dict[str, object] = {"disease_area": area, "condition": condition}
+        point = [1 << joint]
         for dim, mask in zip(self.dimensions[1:], box[1:], strict=True):
-            values = dim.chosen(mask)
+            chosen = list(bits(mask))
             preferred = typical if dim.name == "immune_activity" else defaults.get(dim.name)
-            data[dim.name] = preferred if preferred in values else values[0]
-        return schema.profile_model(**self.flat.unflatten(data))
+            index = next((i for i in chosen if dim.values[i] == preferred), None)
+            if index is None:
+                index = chosen[0]
+                preferred = dim.values[index]
+            data[dim.name] = preferred
+            point.append(1 << index)
+        return data, tuple(point)
 
 
 def intersect(a: Box, b: Box) -> Box:
@@ -262,6 +278,22 @@ class BoxIndex:
                 found &= union
         return found
 
+    def sparsest(self, box: Box, among: int) -> int:
+        """The boxes of ``among`` that hold one profile of ``box``: the one with, on each
+        dimension, the value the fewest of them take (the first such value), so few hold it."""
+        found = among
+        for d, mask in enumerate(box):
+            accepts = self.accepts[d]
+            best = -1
+            for v in bits(mask):
+                held = found & accepts[v]
+                if best < 0 or held.bit_count() < best:
+                    best, chosen = held.bit_count(), held
+                    if not best:
+                        break
+            found = chosen
+        return found
+
     def containing(self, box: Box, among: int | None = None) -> int:
         """The boxes (of ``among``; all by default) that hold every profile of ``box``."""
         found = self.every if among is None else among
@@ -287,11 +319,37 @@ class BoxIndex:
         prune: BitPrune | None = None,
         narrow: BitNarrow | None = None,
         first: int = 0,
+        weigh: int = 0,
         finished: Callable[[Box], None] | None = None,
     ) -> Iterator[tuple[Box, int]]:
+        """:meth:`branches` without settled branches: the cells of ``start``, each with the
+        bitset of the boxes that hold on it."""
+        for box, held, _ in self.branches(
+            start,
+            among,
+            prune=prune,
+            narrow=narrow,
+            first=first,
+            weigh=weigh,
+            finished=finished,
+        ):
+            yield box, held
+
+    def branches(
+        self,
+        start: Box,
+        among: int | None = None,
+        *,
+        prune: BitPrune | None = None,
+        narrow: BitNarrow | None = None,
+        settle: BitPrune | None = None,
+        first: int = 0,
+        weigh: int = 0,
+        finished: Callable[[Box], None] | None = None,
+    ) -> Iterator[tuple[Box, int, int]]:
         """Split ``start`` into disjoint cells on each of which every box of ``among`` (all by
         default) holds either everywhere or nowhere; yield each cell with the bitset of the boxes
-        that hold on it.
+        that hold on it and 0 (the boxes pending there: none).
 
         The split goes dimension by dimension, the one the most undecided boxes test first
         (the most undecided boxes of ``first`` while some are undecided), and
@@ -305,7 +363,13 @@ class BoxIndex:
         the branch is not split by them, and a cell's bitset then holds only the boxes kept
         (the dropped ones may hold on part of the cell). ``finished(box)``, if given, is
         called for each branch done with (cut or yielded): those boxes are disjoint and cover
-        ``start``, so it tells how far the partition has got."""
+        ``start``, so it tells how far the partition has got. ``settle(held, pending)``, if
+        given, may say a branch (neither cut nor a cell yet) needs no more splitting: it is
+        yielded whole, with the boxes that hold on all of it and those pending there (not 0).
+        With ``weigh`` above 0, a dimension's count of undecided boxes is divided by ``weigh``
+        plus the number of values the branch has on it, so that at close counts a dimension of
+        few values (a flag) is split before a wide one (the integer field): fewer branches
+        where most boxes test both."""
         alive = self.meeting(start, among)
         cover = tuple(self._covering(d, mask) for d, mask in enumerate(start))
         held = alive
@@ -325,10 +389,10 @@ class BoxIndex:
                 if finished is not None:
                     finished(box)
                 continue
-            if not pending:
+            if not pending or (settle is not None and settle(held, pending)):
                 if finished is not None:
                     finished(box)
-                yield box, held
+                yield box, held, pending
                 continue
             # every pending box is undecided on some dimension, so ``most`` ends above zero;
             # ties go to the lowest dimension
@@ -340,6 +404,8 @@ class BoxIndex:
                 if testing:
                     undecided.append(d)
                     count = (ranked & testing).bit_count()
+                    if weigh:
+                        count = (count << 6) // (weigh + box[d].bit_count())
                     if count > most:
                         dim, most = d, count
             testing = pending & ~cover[dim]
