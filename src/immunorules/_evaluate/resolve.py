@@ -105,7 +105,6 @@ def _result_maker(values: dict[str, Any]) -> Maker[Result]:
 
 #: The fields of a result that are set (the rest keep their defaults).
 _RESULT_SET: Final = frozenset(Result.model_fields) - {"notice"}
-_new_result: Final = Result.__new__
 
 
 def citations(
@@ -434,10 +433,15 @@ class Resolver:
             lines = self._lines_for(values, shape)
             self._results.put(key, lines)
         unstated, depending, warned = notes(self.depends, profile, depends_on)  # issue 19
-        return made(
-            Result,
-            self._fields(profile, shape, lines, unstated, depending, warned, assumed),
-        )
+        return self._made(self._fields(profile, shape, lines, unstated, depending, warned, assumed))
+
+    def _made(self, values: dict[str, Any]) -> Result:
+        """The result holding ``values`` (as :meth:`_fields` gives them), unvalidated."""
+        maker = self._result_maker
+        if maker is None:
+            maker = self._result_maker = _result_maker(values)
+        result: Result = maker.exact(values)
+        return result
 
     def _fields(
         self,
@@ -450,7 +454,8 @@ class Resolver:
         assumed: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
         """A result's fields, from its shape, its lines and what the answer assumes (the one
-        mapping both :meth:`resolve` and :meth:`evaluate` make results from)."""
+        mapping both :meth:`resolve` and :meth:`evaluate` make results from, every field in
+        field order)."""
         return {
             "profile": profile,
             "suggestions": lines[0],
@@ -466,6 +471,7 @@ class Resolver:
             "depends_on": depending,
             "warnings": warned,
             "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
+            "notice": NOT_FOR_CLINICAL_USE,
         }
 
     def evaluate(
@@ -521,38 +527,9 @@ class Resolver:
                     depending = kept[1]
                 else:
                     depending = self._answer(frame, area)
-        made_values = {
-            "profile": profile,
-            "suggestions": lines[0],
-            "avoided": lines[1],
-            "advisories": lines[2],
-            "conflicts": shape.conflicts,
-            "covered": shape.covered,
-            "fired_rules": shape.fired_rules,
-            "knowledge_base": self._info,
-            "citations": shape.citations,
-            "unstated": state.unstated,
-            "depends_on": depending,
-            "warnings": warned,
-            "assumed": ReadOnlyDict(assumed) if assumed else _NOTHING_ASSUMED,
-            "notice": NOT_FOR_CLINICAL_USE,
-        }
-        maker = self._result_maker
-        if maker is None:
-            maker = self._result_maker = _result_maker(made_values)
-        if not maker.fast:
-            return maker.exact(made_values)
-        # :meth:`Maker.exact`, in place: pydantic's own pickle protocol
-        result: Result = _new_result(Result)
-        result.__setstate__(
-            {
-                "__dict__": made_values,
-                "__pydantic_extra__": None,
-                "__pydantic_fields_set__": set(maker.given),
-                "__pydantic_private__": None,
-            }
+        return self._made(
+            self._fields(profile, shape, lines, state.unstated, depending, warned, assumed)
         )
-        return result
 
     def _frame(self, found: int, fired: frozenset[str] | None = None) -> _Frame:
         """What the AND of a profile's chunk masks (``found``: the rules its stated fields
