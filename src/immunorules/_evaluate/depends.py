@@ -369,15 +369,6 @@ class Depends:
             self._wanted.put(unstated, found)
         return found
 
-    def whole_keys(
-        self,
-    ) -> tuple[int, dict[str, int], Callable[[int], tuple[Dependency, ...] | None]]:
-        """How :meth:`answer` keeps whole answers, for a caller that looks them up itself
-        before asking it: ``((rest & wanted.scope) << shift) | wanted.code``, with the area's
-        code (from the dict; 0 if none) when the condition is wanted, in the lookup given."""
-        self.flats()  # the shift and the area codes are set with the tables
-        return self._key_shift, self._area_codes, self._wholes.get
-
     def answer(self, wanted: Wanted, rest: int, area: str | None) -> tuple[Dependency, ...]:
         """The dependencies on the ``wanted`` fields (not stated) when ``rest`` are the rules
         every stated field allows; ``area``: the disease area, when the condition is wanted.

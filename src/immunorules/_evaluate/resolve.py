@@ -207,10 +207,6 @@ class _Scan(NamedTuple):
     fields: tuple[str, ...]
     depends: Depends
     flats: dict[str, list[Any]]
-    # how the dependencies keep whole answers (:meth:`Depends.whole_keys`)
-    whole_shift: int
-    area_codes: dict[str, int]
-    wholes: Callable[[int], tuple[Dependency, ...] | None]
 
 
 class _Unstated(NamedTuple):
@@ -225,9 +221,9 @@ class _Unstated(NamedTuple):
 _Frame = list[Any]
 """What the AND of a profile's chunk masks decides, in one list (one object for the garbage
 collector): the fields not stated (:class:`_Unstated`), the shape of the rules that fire, the
-rules the stated fields allow, the key of the whole dependency answer (but for the disease
-area), and that answer once known (None until then): when the condition is not one of the
-fields it needs, itself; else a pair of the disease area and it (the last area asked)."""
+rules the stated fields allow, and the dependency answer once known (None until then): when
+the condition is not one of the fields it needs, itself; else a pair of the disease area and it
+(the last area asked)."""
 
 #: Fields read together (one lookup per chunk of this many fields, in field order).
 _CHUNK: Final = 4
@@ -509,7 +505,7 @@ class Resolver:
                 frame = self._frame(found)
         else:
             frame = self._frame(found, fired)
-        state, shape, _, _, kept = frame
+        state, shape, _, kept = frame
         key = (shape.code, shape.quote(values))
         lines = self._results.get(key)
         if lines is None:
@@ -534,9 +530,9 @@ class Resolver:
     def _frame(self, found: int, fired: frozenset[str] | None = None) -> _Frame:
         """What the AND of a profile's chunk masks (``found``: the rules its stated fields
         allow, and above them which fields are stated) decides: the fields not stated, the
-        shape of the rules that fire, the rules the stated fields allow, and the key of the
-        whole dependency answer (but for the disease area). Kept, unless the rules that fire
-        are given (``fired``, by another engine)."""
+        shape of the rules that fire, the rules the stated fields allow, and (once asked) the
+        dependency answer. Kept, unless the rules that fire are given (``fired``, by another
+        engine)."""
         assert self._scan is not None
         scan = self._scan
         rest = found & scan.rules
@@ -553,33 +549,20 @@ class Resolver:
         shape = self._shapes.get(bits)
         if shape is None:
             shape = self._shape(bits)
-        frame: _Frame = [state, shape, rest, self._whole(rest, state.wanted), None]
+        frame: _Frame = [state, shape, rest, None]
         if fired is None:
             self._frames.put(found, frame)
         return frame
 
     def _answer(self, frame: _Frame, area: str | None) -> tuple[Dependency, ...]:
         """The dependency answer of a frame (``area``: the disease area, when the condition
-        is one of the fields it needs), as :meth:`Depends.answer` keeps it; kept in the frame
-        (with its disease area, if any: the last one asked)."""
+        is one of the fields it needs), kept in the frame (with its disease area, if any: the
+        last one asked)."""
         assert self._scan is not None
-        scan = self._scan
-        state, _, rest, whole, _ = frame
-        if area is not None:
-            whole |= scan.area_codes.get(area, 0)
-        found = scan.wholes(whole)
-        if found is None:
-            found = scan.depends.answer(state.wanted, rest, area)
-        frame[4] = found if area is None else (area, found)  # one slot: one atomic write
+        state, _, rest, _ = frame
+        found = self._scan.depends.answer(state.wanted, rest, area)
+        frame[3] = found if area is None else (area, found)  # one slot: one atomic write
         return found
-
-    def _whole(self, rest: int, wanted: Wanted) -> int:
-        """The key :meth:`Depends.answer` keeps the whole answer by (but for the disease
-        area, when the condition is wanted); 0 when no field is wanted."""
-        if not wanted.fields:
-            return 0
-        assert self._scan is not None
-        return ((rest & wanted.scope) << self._scan.whole_shift) | wanted.code
 
     def _make_scan(self) -> _Scan:
         depends = self.depends
@@ -629,7 +612,6 @@ class Resolver:
             fields,
             depends,
             by_field,
-            *depends.whole_keys(),
         )
 
     def _first(self, part: tuple[Any, ...], profile: ConditionProfile) -> tuple[int, Any]:
