@@ -372,7 +372,6 @@ class _ConflictJudge:
         self.suggesting = [effects.suggests.get(c, 0) for c in self.categories]
         self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self.categories]
         self._lines = [self._line(effects, c) for c in self.categories]
-        self._classes = [line[4] for line in self._lines]
         # per line: the direction every class counts with (None: not one), and the bit of
         # each direction among its classes' (as :meth:`_line` numbers them)
         self._kinds: list[tuple[str | None, dict[str, int]]] = []
@@ -511,8 +510,8 @@ class _ConflictJudge:
         category where a suggestion states a goal every rule is kept."""
         kept = 0
         alive = held | pending
-        for touching, (goals, excluding, suggesting, whole, _, uniform), classes in zip(
-            self._touching, self._lines, self._classes, strict=True
+        for touching, (goals, excluding, suggesting, whole, classes, uniform) in zip(
+            self._touching, self._lines, strict=True
         ):
             mine = pending & touching
             if not mine:
@@ -977,7 +976,8 @@ class _Analysis:
                         able[direction] |= 1 << i
         causes = self._causes(able)
         # the rules that flag or avoid: once they are decided on a branch, most suggestions
-        # can no longer change a line there, so the branch is split by them first
+        # can no longer change a line there, so a settled branch, partitioned further only to
+        # name the rules on the other side, is split by them first
         ruling = relevant & ~self._select(lambda rule: bool(rule.then.suggest))
         touching = [self.effects.touching.get(("category", c), 0) for c in judge.categories]
         found: list[_Lazy] = []
