@@ -19,7 +19,6 @@ import immunorules as ir
 from immunorules._analysis.audit import _ConflictJudge, _Effects
 from immunorules._analysis.audit_semantics import (
     conflict_sides,
-    outcome,
     projection,
     unresolved_conflict,
 )
@@ -30,6 +29,7 @@ from immunorules._load.loader import LoadedRules
 from immunorules._model.matching import Scalar
 from immunorules._model.rules import AvoidEffect, Effects, Evidence, Rule, SuggestEffect
 from immunorules._model.space import FlatSpace
+from immunorules._policy import outcome
 
 from .audit_support import assert_example_shows, in_region
 from .bundled import CONDITION_AREA, DISEASE_AREAS, FULL, SCHEMA
@@ -383,8 +383,9 @@ def test_conflict_judged_category_by_category_agrees(
 @settings(deadline=None, max_examples=200)
 @given(knowledge_bases(), st.data())
 def test_fast_outcome_agrees_with_resolve(kb: KnowledgeBase, data: st.DataObject) -> None:
-    """The masked-rule check compares results computed from the rules alone; they must equal
-    the production resolve() without its reasons."""
+    """The collect policy's result without reasons, computed from the rules alone (what the
+    masked-rule check compares, category by category, where a suggestion states a goal), must
+    equal the production resolve() without its reasons."""
     rules = kb.active_rules
     chosen = data.draw(st.sets(st.integers(0, len(rules) - 1)))
     fired = [rules[index] for index in sorted(chosen)]

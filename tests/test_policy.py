@@ -13,13 +13,12 @@ from hypothesis import HealthCheck, given, settings
 import immunorules as ir
 from immunorules._analysis.audit_semantics import (
     conflict_sides,
-    outcome,
     projection,
     unresolved_conflict,
 )
 from immunorules._evaluate.resolve import Resolver, resolve
 from immunorules._model.cache import BoundedCache
-from immunorules._policy import category_tier, effects_of, plan, tables
+from immunorules._policy import category_tier, effects_of, outcome, plan, tables
 
 from .strategies import profiles
 

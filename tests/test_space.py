@@ -8,6 +8,7 @@ import itertools
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from immunorules._analysis.audit import _Union
 from immunorules._analysis.audit_report import describe_region
 from immunorules._analysis.space import (
     Box,
@@ -84,6 +85,63 @@ def test_pruned_cells_are_the_uncovered_part(found: list[Box], start: Box) -> No
     assert points == {
         p for p in POINTS if _inside(p, start) and not any(_inside(p, box) for box in found)
     }
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(boxes, max_size=8), boxes, st.integers(0, 2**8 - 1), st.integers(0, 2**8 - 1))
+def test_settled_branches_hold_what_they_say(
+    found: list[Box], start: Box, among: int, settling: int
+) -> None:
+    """A branch ``settle`` takes whole is yielded with the boxes holding all of it and those
+    still pending there; the branches and cells stay disjoint and cover the start."""
+    index = BoxIndex(found, FULL)
+    among &= index.every
+    seen: set[tuple[int, ...]] = set()
+    for box, held, pending in index.branches(
+        start, among, settle=lambda held, pending: bool(pending & settling), weigh=4
+    ):
+        points = [p for p in POINTS if _inside(p, box)]
+        assert points and len(points) == size(box)
+        assert not held & pending
+        for point in points:
+            assert point not in seen
+            seen.add(point)
+            expected = {i for i in bits(among) if _inside(point, found[i])}
+            assert set(bits(held)) <= expected <= set(bits(held | pending))
+        assert pending == 0 or pending & settling
+        if not pending:
+            assert all(
+                {i for i in bits(among) if _inside(p, found[i])} == set(bits(held)) for p in points
+            )
+    assert seen == {p for p in POINTS if _inside(p, start)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(boxes, min_size=1, max_size=8), boxes, st.integers(0, 2**8 - 1))
+def test_sparsest_is_the_boxes_holding_one_profile(found: list[Box], box: Box, among: int) -> None:
+    """The boxes ``sparsest`` gives are exactly those of ``among`` holding one profile of the
+    box (the masked-rule check judges that profile first)."""
+    index = BoxIndex(found, FULL)
+    among &= index.every
+    chosen = index.sparsest(box, among)
+    holding = [{i for i in bits(among) if _inside(p, found[i])} for p in POINTS if _inside(p, box)]
+    assert set(bits(chosen)) in holding
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(boxes, max_size=8), boxes)
+def test_a_union_merged_as_cells_come_keeps_them(found: list[Box], start: Box) -> None:
+    """The audit's :class:`_Union`, fed a partition's cells in the order they come (merging
+    each with the last where they differ in one dimension), holds exactly their profiles."""
+    index = BoxIndex(found, FULL)
+    union = _Union()
+    cells = [cell for cell, held in index.cells(start) if held]
+    for cell in cells:
+        union.add(cell)
+    points = {p for cell in cells for p in POINTS if _inside(p, cell)}
+    merged = union.merged()
+    assert union.size == len(points) == sum(size(box) for box in merged)
+    assert {p for box in merged for p in POINTS if _inside(p, box)} == points
 
 
 @settings(max_examples=200, deadline=None)

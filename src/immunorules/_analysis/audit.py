@@ -20,10 +20,11 @@ once, by the same resolution semantics as evaluation:
   sides are settled (a line of each there, unflagged, whatever else fires) is taken whole;
   the rules on the other side are those of its lines that fire somewhere in the region;
 * redundant rules: the rules whose box contains a rule's box (one bitset query per rule);
-* masked rules: per category or advisory the rule touches, its box partitioned by the
-  overlapping rules touching it, stopping at the first cell where the rule changes the result,
-  and cutting every branch where the rules already fired absorb all its effects whatever
-  else fires (e.g. another rule avoids the category).
+* masked rules: first the one profile of the rule's box where the fewest other rules fire;
+  then per category or advisory the rule touches, its box partitioned by the overlapping
+  rules touching it, stopping at the first cell where the rule changes the result, and
+  cutting every branch where the rules already fired absorb all its effects whatever else
+  fires (e.g. another rule avoids the category).
 
 Nothing is sampled and nothing is enumerated profile by profile. A finding is about one cause
 (a rule on one side of conflicts, a masked or a redundant rule): the cells of a cause are
@@ -372,7 +373,6 @@ class _ConflictJudge:
         self.suggesting = [effects.suggests.get(c, 0) for c in self.categories]
         self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self.categories]
         self._lines = [self._line(effects, c) for c in self.categories]
-        self._classes = [line[4] for line in self._lines]
         # per line: the direction every class counts with (None: not one), and the bit of
         # each direction among its classes' (as :meth:`_line` numbers them)
         self._kinds: list[tuple[str | None, dict[str, int]]] = []
@@ -511,8 +511,8 @@ class _ConflictJudge:
         category where a suggestion states a goal every rule is kept."""
         kept = 0
         alive = held | pending
-        for touching, (goals, excluding, suggesting, whole, _, uniform), classes in zip(
-            self._touching, self._lines, self._classes, strict=True
+        for touching, (goals, excluding, suggesting, whole, classes, uniform) in zip(
+            self._touching, self._lines, strict=True
         ):
             mine = pending & touching
             if not mine:
@@ -977,7 +977,8 @@ class _Analysis:
                         able[direction] |= 1 << i
         causes = self._causes(able)
         # the rules that flag or avoid: once they are decided on a branch, most suggestions
-        # can no longer change a line there, so the branch is split by them first
+        # can no longer change a line there, so a settled branch, partitioned further only to
+        # name the rules on the other side, is split by them first
         ruling = relevant & ~self._select(lambda rule: bool(rule.then.suggest))
         touching = [self.effects.touching.get(("category", c), 0) for c in judge.categories]
         found: list[_Lazy] = []
@@ -1225,8 +1226,11 @@ class _Analysis:
         """Rules that change nothing where they fire. A rule changes a result only in the
         categories and advisories it touches, each decided by the rules touching it, so each
         of those is checked on its own, cell by cell, with and without the rule; the first
-        cell where it matters ends the search (the cells where the fewest other rules fire come
-        first), and a branch where the rules fired already absorb it is not split."""
+        cell where it matters ends the search (the profile of its box where the fewest other
+        rules fire is tried before any partition, and the cells where the fewest fire come
+        first), and a branch where the rules fired already absorb it is not split. A category
+        where no suggestion states a goal is compared by what decides its part of the result
+        (``line_of`` below), any other by the collect policy of the rules' effects on it."""
         effects = self.effects
         parts: dict[tuple[Key, int], object] = {}
         policy = tables(self.schema)

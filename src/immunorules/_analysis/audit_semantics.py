@@ -20,10 +20,8 @@ from .._policy import (
     Side,
     line_directions,
     plan,
-    projection_of,
     unresolved_sides,
 )
-from .space import CompiledRule, contains
 
 __all__ = [
     "OPPOSITE",
@@ -31,11 +29,9 @@ __all__ = [
     "Side",
     "category_sides",
     "conflict_sides",
-    "covers",
     "fates",
     "has_effects_of",
     "keys",
-    "outcome",
     "part",
     "projection",
     "side_text",
@@ -72,12 +68,6 @@ def projection(result: Result) -> Projection:
         frozenset((a.category, a.subcategory) for a in result.avoided),
         frozenset(a.key for a in result.advisories),
     )
-
-
-def outcome(rules: Iterable[Rule], schema: Schema | None = None) -> Projection:
-    """``projection(resolve(profile, rules, ...))`` computed from the rules alone, by the
-    collect policy itself."""
-    return projection_of(plan(rules, schema))
 
 
 def part(projected: Projection, key: Key) -> object:
@@ -134,12 +124,6 @@ def _suggest_covers(wide: SuggestEffect, narrow: SuggestEffect) -> bool:
     if not narrow.subcategories:  # the whole category: only another whole-category suggestion
         return not wide.subcategories
     return set(narrow.subcategories) <= set(wide.subcategories)
-
-
-def covers(wide: CompiledRule, narrow: CompiledRule) -> bool:
-    """Whether ``wide`` fires wherever ``narrow`` does and has at least its effects."""
-    assert wide.box is not None and narrow.box is not None
-    return contains(wide.box, narrow.box) and has_effects_of(wide.rule, narrow.rule)
 
 
 def has_effects_of(wide: Rule, narrow: Rule) -> bool:
