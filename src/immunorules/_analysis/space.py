@@ -394,9 +394,10 @@ class BoxIndex:
                     finished(box)
                 yield box, held, pending
                 continue
-            # every pending box is undecided on some dimension, so ``most`` ends above zero;
-            # ties go to the lowest dimension
-            dim, most = 0, 0
+            # every pending box is undecided on some dimension, so one is chosen (weighed by
+            # its values, a count can be 0: ``most`` starts below it); ties go to the lowest
+            # dimension
+            dim, most = 0, -1
             ranked = pending & first or pending
             undecided = []
             for d in active:
