@@ -1228,9 +1228,8 @@ class _Analysis:
         of those is checked on its own, cell by cell, with and without the rule; the first
         cell where it matters ends the search (the profile of its box where the fewest other
         rules fire is tried before any partition, and the cells where the fewest fire come
-        first), and a branch where the rules fired already absorb it is not split. A category
-        where no suggestion states a goal is compared by what decides its part of the result
-        (``line_of`` below), any other by the collect policy of the rules' effects on it."""
+        first), and a branch where the rules fired already absorb it is not split. A category's
+        part is the collect policy's, of the rules' effects on that category alone."""
         effects = self.effects
         parts: dict[tuple[Key, int], object] = {}
         policy = tables(self.schema)
@@ -1246,40 +1245,6 @@ class _Analysis:
                 )
             return found
 
-        # per category: each class its suggestions name (the rules naming it, those avoiding
-        # it: the policy removes a class any avoid names), and the rules of each of its avoids
-        avoiding_class: dict[str, int] = {}
-        for (_, sub), avoiding in effects.avoids.items():
-            if sub is not None:
-                avoiding_class[sub] = avoiding_class.get(sub, 0) | avoiding
-        by_category: dict[str, tuple[list[tuple[int, int]], list[int]]] = {}
-        for (category, sub), naming in effects.names.items():
-            entry = by_category.setdefault(category, ([], []))
-            entry[0].append((naming, avoiding_class.get(sub, 0)))
-        for (category, _), avoiding in effects.avoids.items():
-            by_category.setdefault(category, ([], []))[1].append(avoiding)
-
-        def line_of(name: str, held: int) -> object:
-            """What the rules in ``held`` make of category ``name`` (where no suggestion states
-            a goal), equal for two sets of rules exactly when :func:`part` is: whether its line
-            is there, its classes left (which decide its direction), whether it is flagged
-            and else whether it is first_line; and which of its avoids are given."""
-            classes, avoids = by_category.get(name, ((), ()))
-            avoided = tuple(bool(held & avoiding) for avoiding in avoids)
-            if not held & effects.suggests.get(name, 0) or held & effects.avoids.get(
-                (name, None), 0
-            ):
-                return None, avoided
-            left = 0
-            for k, (naming, avoiding) in enumerate(classes):
-                if held & naming and not held & avoiding:
-                    left |= 1 << k
-            if not left and not held & effects.whole.get(name, 0):
-                return None, avoided  # every class its suggestions name is avoided
-            if held & effects.flags.get(name, 0):
-                return (left, True, False), avoided
-            return (left, False, bool(held & effects.first_line.get(name, 0))), avoided
-
         def part_of(key: Key, held: int) -> object:
             """:func:`part` of what the rules in ``held`` make of ``key``, or what equals for
             two sets of rules exactly when it does: an advisory is given when one of them gives
@@ -1288,8 +1253,6 @@ class _Analysis:
             kind, name = key
             if kind == "advisory":
                 return bool(held & effects.advises.get(name, 0))
-            if name not in effects.goal_categories:
-                return line_of(name, held)
             found = parts.get((key, held))
             if found is None:
                 if len(parts) > 200_000:  # bounds the memory; the rules' cells rarely repeat
