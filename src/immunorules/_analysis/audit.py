@@ -372,35 +372,24 @@ class _ConflictJudge:
         self._touching = [effects.touching.get(("category", c), 0) for c in self.categories]
         self.suggesting = [effects.suggests.get(c, 0) for c in self.categories]
         self._memo: list[dict[int, tuple[Side, Side]]] = [{} for _ in self.categories]
-        self._lines = [self._line(effects, c) for c in self.categories]
+        built = [self._line(effects, c) for c in self.categories]
+        self._lines = [line for line, _ in built]
         # per line: the direction every class counts with (None: not one), and the bit of
         # each direction among its classes' (as :meth:`_line` numbers them)
-        self._kinds: list[tuple[str | None, dict[str, int]]] = []
-        for category in self.categories:
-            directions = sorted(
-                {str(schema.sub_direction[sub]) for c, sub in effects.names if c == category}
-                | {
-                    str(schema.sub_direction[sub])
-                    for c, sub in effects.avoids
-                    if c == category and sub is not None
-                }
-            )
-            default = schema.category_direction[category]
-            uniform = default is not None and directions in ([], [str(default)])
-            self._kinds.append(
-                (
-                    str(default) if uniform else None,
-                    {direction: 1 << k for k, direction in enumerate(directions)},
-                )
-            )
+        self._kinds = [kind for _, kind in built]
 
     @staticmethod
     def _line(
         effects: _Effects, category: str
-    ) -> tuple[bool, int, int, int, list[tuple[int, int, int]], bool]:
+    ) -> tuple[
+        tuple[bool, int, int, int, list[tuple[int, int, int]], bool],
+        tuple[str | None, dict[str, int]],
+    ]:
         """What :meth:`narrow` needs of one category: whether a goal is stated in it, the rules
         that remove or flag its line, those suggesting it, those suggesting it naming no class,
-        and per drug class the rules naming it, those avoiding it and its direction (a bit)."""
+        per drug class the rules naming it, those avoiding it and its direction (a bit), and
+        whether every class counts with the category's direction; and what :meth:`settled`
+        needs besides: that direction (if so) and the bit of each direction."""
         schema = effects.schema
         excluding = effects.flags.get(category, 0) | effects.avoids.get((category, None), 0)
         classes = {sub for c, sub in effects.names if c == category}
@@ -417,7 +406,7 @@ class _ConflictJudge:
         default = schema.category_direction[category]
         # every class of the category counts with its default: the line's one direction
         uniform = default is not None and directions in ([], [str(default)])
-        return (
+        line = (
             category in effects.goal_categories,
             excluding,
             effects.suggests.get(category, 0),
@@ -425,6 +414,8 @@ class _ConflictJudge:
             per_class,
             uniform,
         )
+        bit_of = {direction: 1 << k for k, direction in enumerate(directions)}
+        return line, (str(default) if uniform else None, bit_of)
 
     def excluders(self, numbers: int) -> list[int]:
         """For each of these lines, the rules that flag it or remove its category."""
