@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import immunorules as ir
 from immunorules._evaluate.making import Maker
@@ -58,6 +59,23 @@ def test_one_pass_gives_the_results_of_the_fired_rules(data: dict[str, Any]) -> 
         _same(found, OTHER.resolve(profile, fired, depends_on=depends_on))
         # the one pass with the engine's own fired rules (as the durable engine gives them)
         _same(found, OTHER.evaluate(profile, fired, depends_on=depends_on))
+
+
+@SETTINGS
+@given(profile_dicts(), st.data())
+def test_another_engines_fired_rules_decide_even_where_the_frame_is_kept(
+    data: dict[str, Any], draw: st.DataObject
+) -> None:
+    """Where another engine fires other rules than the native match (a bug it would have),
+    the one pass answers for the rules that engine fired, and the frame kept for the native
+    match is left as it was."""
+    profile = KB.parse(data)
+    fired = KB._matcher.match(KB.space.fact(profile))
+    ids = sorted(rule.id for rule in KB.active_rules)
+    other = frozenset(draw.draw(st.sets(st.sampled_from(ids), max_size=6))) ^ fired
+    OTHER.evaluate(profile, fired)  # the native match's frame kept first
+    _same(OTHER.evaluate(profile, other), OTHER.resolve(profile, other))
+    _same(OTHER.evaluate(profile, fired), KB.evaluate(data))
 
 
 def test_models_made_without_validation_equal_model_construct() -> None:

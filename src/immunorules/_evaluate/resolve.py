@@ -499,12 +499,18 @@ class Resolver:
         if mask is None:
             mask = self._rest(values, others)
         found &= mask
-        if fired is None:  # the native engine's match, from the same lookups
-            frame = self._frames.get(found)
-            if frame is None:
-                frame = self._frame(found)
-        else:
-            frame = self._frame(found, fired)
+        frame = self._frames.get(found)
+        if frame is None:
+            frame = self._frame(found)
+        if fired is not None:
+            # another engine's match: the kept frame (the native engine's match, from the same
+            # lookups) when its rules are the ones that engine fired, else a frame of them
+            bits = 0
+            bit_of = self._bit
+            for rule_id in fired:
+                bits |= bit_of[rule_id]
+            if bits != frame[2] & frame[0].none_mask:
+                frame = self._frame(found, bits)
         state, shape, _, kept = frame
         key = (shape.code, shape.quote(values))
         lines = self._results.get(key)
@@ -527,25 +533,19 @@ class Resolver:
             self._fields(profile, shape, lines, state.unstated, depending, warned, assumed)
         )
 
-    def _frame(self, found: int, fired: frozenset[str] | None = None) -> _Frame:
+    def _frame(self, found: int, fired: int | None = None) -> _Frame:
         """What the AND of a profile's chunk masks (``found``: the rules its stated fields
         allow, and above them which fields are stated) decides: the fields not stated, the
         shape of the rules that fire, the rules the stated fields allow, and (once asked) the
-        dependency answer. Kept, unless the rules that fire are given (``fired``, by another
-        engine)."""
+        dependency answer. Kept, unless the rules that fire are given (``fired``: their bits,
+        from another engine that fired others than the native engine's match)."""
         assert self._scan is not None
         scan = self._scan
         rest = found & scan.rules
         state = self._unstated.get(stated := found >> scan.shift)
         if state is None:
             state = self._unstated_state(stated)
-        if fired is None:
-            bits = rest & state.none_mask  # the native engine's match
-        else:
-            bits = 0
-            bit_of = self._bit
-            for rule_id in fired:
-                bits |= bit_of[rule_id]
+        bits = rest & state.none_mask if fired is None else fired  # the native engine's match
         shape = self._shapes.get(bits)
         if shape is None:
             shape = self._shape(bits)
