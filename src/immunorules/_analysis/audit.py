@@ -51,8 +51,10 @@ from .._policy import (
     absorption,
     collect,
     effect_directions,
+    effect_sources,
     effects_of,
     is_decisive,
+    line_keys,
     part_effects,
     plan,
     projection_of,
@@ -385,37 +387,34 @@ class _ConflictJudge:
         tuple[bool, int, int, int, list[tuple[int, int, int]], bool],
         tuple[str | None, dict[str, int]],
     ]:
-        """What :meth:`narrow` needs of one category: whether a goal is stated in it, the rules
-        that remove or flag its line, those suggesting it, those suggesting it naming no class,
-        per drug class the rules naming it, those avoiding it and its direction (a bit), and
-        whether every class counts with the category's direction; and what :meth:`settled`
-        needs besides: that direction (if so) and the bit of each direction."""
-        schema = effects.schema
-        excluding = effects.flags.get(category, 0) | effects.avoids.get((category, None), 0)
-        classes = {sub for c, sub in effects.names if c == category}
-        classes |= {sub for c, sub in effects.avoids if c == category and sub is not None}
-        directions = sorted({str(schema.sub_direction[sub]) for sub in classes})
-        per_class = [
-            (
-                effects.names.get((category, sub), 0),
-                effects.avoids.get((category, sub), 0),
-                1 << directions.index(str(schema.sub_direction[sub])),
-            )
-            for sub in sorted(classes)
-        ]
-        default = schema.category_direction[category]
-        # every class of the category counts with its default: the line's one direction
-        uniform = default is not None and directions in ([], [str(default)])
-        line = (
-            category in effects.goal_categories,
-            excluding,
-            effects.suggests.get(category, 0),
-            effects.whole.get(category, 0),
-            per_class,
-            uniform,
+        """What :meth:`narrow` needs of one category, the policy's :func:`line_keys` over
+        bitsets: whether a goal is stated in it, the rules that remove or flag its line, those
+        suggesting it, those suggesting it naming no class, per drug class the rules naming
+        it, those avoiding it and its direction (a bit), and whether every class counts with
+        the category's direction; and what :meth:`settled` needs besides: that direction (if
+        so) and the bit of each direction."""
+        found = line_keys(
+            category,
+            effects.classes(category),
+            goals=category in effects.goal_categories,
+            schema=effects.schema,
         )
+        mask = effects.mask
+        directions = sorted({entry.direction for entry in found.classes})
         bit_of = {direction: 1 << k for k, direction in enumerate(directions)}
-        return line, (str(default) if uniform else None, bit_of)
+        per_class = [
+            (mask((entry.naming,)), mask((entry.avoiding,)), bit_of[entry.direction])
+            for entry in found.classes
+        ]
+        line = (
+            found.goals,
+            mask(found.excluding),
+            mask(found.suggesting),
+            mask(found.whole),
+            per_class,
+            found.uniform is not None,
+        )
+        return line, (found.uniform, bit_of)
 
     def excluders(self, numbers: int) -> list[int]:
         """For each of these lines, the rules that flag it or remove its category."""
@@ -553,6 +552,11 @@ def _rule_id(effects: PolicyEffects) -> str:
     return effects.rule.id
 
 
+_Source = tuple[str, str, str | None]
+"""A source of a direction: (direction, category, the drug class or None), as
+:func:`effect_sources` gives them."""
+
+
 class _Effects:
     """Bitsets (over an index's rules) of the rules with each effect, for masked rules."""
 
@@ -572,7 +576,7 @@ class _Effects:
         self.avoids: dict[tuple[str, str | None], int] = {}
         self.advises: dict[str, int] = {}
         self.touching: dict[Key, int] = {}
-        self._sources: dict[tuple[str, str, str | None], int] | None = None
+        self._sources: tuple[dict[_Source, int], dict[_Source, int]] | None = None
         self._sourceless: dict[tuple[frozenset[str], str], BitPrune] = {}
         self._by_kind = {
             "suggest": self.suggests,
@@ -613,10 +617,10 @@ class _Effects:
         bitsets). Sound, not complete: the cells of a branch it does not cut are judged one by
         one."""
         found = absorption(effects_of(rule, self.schema), key, goals=key[1] in self.goal_categories)
-        required = [self._mask(group) for group in found.required]
-        sufficient = self._mask(found.sufficient)
-        then = None if found.then is None else [self._mask(group) for group in found.then]
-        unless = None if found.unless_alive is None else self._mask((found.unless_alive,))
+        required = [self.mask(group) for group in found.required]
+        sufficient = self.mask(found.sufficient)
+        then = None if found.then is None else [self.mask(group) for group in found.then]
+        unless = None if found.unless_alive is None else self.mask((found.unless_alive,))
 
         def absorbed(held: int, pending: int) -> bool:
             if not all(held & mask for mask in required):
@@ -629,8 +633,8 @@ class _Effects:
 
         return absorbed
 
-    def _mask(self, effects: Iterable[EffectKey]) -> int:
-        """The rules with any of these effects."""
+    def mask(self, effects: Iterable[EffectKey]) -> int:
+        """The rules with any of these effects (the policy's :data:`EffectKey` s)."""
         mask = 0
         for kind, name, sub in effects:
             if kind == "name" and sub is not None:
@@ -641,45 +645,55 @@ class _Effects:
                 mask |= self._by_kind[kind].get(name, 0)
         return mask
 
-    def sources(self, categories: Iterable[str]) -> dict[tuple[str, str, str | None], int]:
+    def classes(self, category: str) -> set[str]:
+        """The drug classes of ``category`` some rule names or avoids."""
+        found = {sub for c, sub in self.names if c == category}
+        found.update(sub for c, sub in self.avoids if c == category and sub is not None)
+        return found
+
+    def sources(self, categories: Iterable[str]) -> dict[_Source, int]:
         """``(direction, category, class or None) -> rules``: the suggestions of ``categories``
-        that can give their line that direction (a class counting with its suggestion's goal
-        or else its own direction; a suggestion naming no class with its goal or else the
-        category's default)."""
+        that can give their line that direction (the policy's :func:`effect_sources`)."""
+        wanted = set(categories)
+        return {key: rules for key, rules in self._all_sources()[0].items() if key[1] in wanted}
+
+    def _all_sources(self) -> tuple[dict[_Source, int], dict[_Source, int]]:
+        """Per ``(direction, category, class or None)``: the rules whose suggestion is that
+        source, and the rules that shut it (made once)."""
         if self._sources is None:
-            found: dict[tuple[str, str, str | None], int] = {}
+            found: dict[_Source, int] = {}
+            shut: dict[_Source, int] = {}
+            known: dict[SuggestEffect, list[_Source]] = {}
             for bit_index, rule in enumerate(self.rules):
                 bit = 1 << bit_index
                 for suggest in rule.then.suggest:
-                    category = suggest.category
-                    for sub in suggest.subcategories:
-                        named = str(suggest.goal or self.schema.sub_direction[sub])
-                        self._add(found, (named, category, sub), bit)
-                    if not suggest.subcategories:
-                        whole = suggest.goal or self.schema.category_direction[category]
-                        if whole is not None:
-                            self._add(found, (whole, category, None), bit)
-            self._sources = found
-        wanted = set(categories)
-        return {key: rules for key, rules in self._sources.items() if key[1] in wanted}
+                    if suggest not in known:  # rule sets repeat the same few suggestions
+                        known[suggest] = []
+                        for source in effect_sources(suggest, self.schema):
+                            key = (source.direction, suggest.category, source.subcategory)
+                            known[suggest].append(key)
+                            if key not in shut:
+                                shut[key] = self.mask(source.shut)
+                    for key in known[suggest]:
+                        self._add(found, key, bit)
+            self._sources = found, shut
+        return self._sources
 
     def sourceless(self, categories: Iterable[str], direction: str) -> BitPrune:
         """``sourceless(held, pending)``: whether no line of ``categories`` can take
-        ``direction`` anywhere in a branch, whatever else fires there: every suggestion that
-        could still give it (a drug class counting with that direction, by its suggestion's
-        goal or else its own, and not avoided; or a suggestion naming no class whose goal or
-        category default is that direction) is flagged or avoided by the rules that fire on
-        all of the branch (``held``), or none fires there."""
+        ``direction`` unflagged anywhere in a branch, whatever else fires there: every
+        :func:`effect_sources` of that direction is shut by the rules that fire on all of the
+        branch (``held``), or none of its suggestions fires there."""
         wanted = frozenset(categories)
         known = self._sourceless.get((wanted, direction))
         if known is not None:
             return known
-        sources: list[tuple[int, int]] = []
-        for (towards, of, cls), suggesters in self.sources(wanted).items():
-            if towards == direction:
-                excluded = self.flags.get(of, 0) | self.avoids.get((of, None), 0)
-                avoided = 0 if cls is None else self.avoids.get((of, cls), 0)
-                sources.append((suggesters, excluded | avoided))
+        shutting = self._all_sources()[1]
+        sources: list[tuple[int, int]] = [
+            (suggesters, shutting[key])
+            for key, suggesters in self.sources(wanted).items()
+            if key[0] == direction
+        ]
 
         # the sources most rules give first: one of them is the likeliest to be alive
         sources.sort(key=lambda source: -source[0].bit_count())

@@ -25,13 +25,16 @@ from .._model.schema import Schema, bundled_schema
 __all__ = [
     "OPPOSITE",
     "Absorption",
+    "ClassKeys",
     "EffectKey",
     "Effects",
     "Entry",
     "Line",
+    "LineKeys",
     "Plan",
     "Projection",
     "Side",
+    "Source",
     "SuggestionLine",
     "Tables",
     "absorption",
@@ -39,9 +42,11 @@ __all__ = [
     "collect",
     "direction_of",
     "effect_directions",
+    "effect_sources",
     "effects_of",
     "is_decisive",
     "line_directions",
+    "line_keys",
     "outcome",
     "part_effects",
     "plan",
@@ -94,9 +99,17 @@ def suggestion_directions(
 def effect_directions(suggest: SuggestEffect, schema: Schema | None = None) -> frozenset[str]:
     """The directions one suggestion counts with: its goal when it states one, else its
     classes' (or its category's default)."""
-    if suggest.goal is not None:
-        return frozenset({suggest.goal})
-    return suggestion_directions(suggest.category, suggest.subcategories, schema)
+    return _entry_directions(suggest.category, suggest.subcategories, suggest.goal, schema)
+
+
+def _entry_directions(
+    category: str, named: Iterable[str], goal: str | None, schema: Schema | None
+) -> frozenset[str]:
+    """The directions a suggestion of ``category`` naming the classes ``named`` with ``goal``
+    counts with (what :func:`effect_directions` says of one)."""
+    if goal is not None:
+        return frozenset({goal})
+    return suggestion_directions(category, named, schema)
 
 
 def line_directions(
@@ -528,3 +541,100 @@ def absorption(effects: Effects, part: tuple[str, str], *, goals: bool) -> Absor
     if not all(named for _, _, named, _ in mine):  # the category stays when all named are avoided
         groups.append(frozenset({("whole", name, None)}))
     return Absorption(required, avoided, tuple(groups), None)
+
+
+# -- what decides a line, and what can give it a direction: for the audit's prunings ------------
+
+
+def _excluding(category: str) -> frozenset[EffectKey]:
+    """The effects that flag a category's line or remove it (avoid beats flag beats suggest):
+    with either, no suggestion of it counts on an unflagged line."""
+    return frozenset({("flag", category, None), ("avoid", category, None)})
+
+
+class ClassKeys(NamedTuple):
+    """One drug class of a category's line, as the effects that decide it: suggestions naming
+    it (``naming``), avoids of it (``avoiding``), and the direction it counts with when no
+    suggestion of the category states a goal."""
+
+    subcategory: str
+    naming: EffectKey
+    avoiding: EffectKey
+    direction: str
+
+
+class LineKeys(NamedTuple):
+    """What decides one category's suggestion line under the collect policy, as effects.
+
+    ``excluding``: a rule with one flags the line or removes it; ``suggesting``: without one
+    there is no line; ``whole``: suggestions naming no class (with one the line stays when
+    every named class is avoided, and counts with the category's default, or the goal, when
+    no class is left); ``classes``: per drug class, what names and avoids it and its direction;
+    ``uniform``: the category's default direction when every class of ``classes`` counts with
+    it (a suggestion naming no class then gives the line that one direction whatever else
+    merges), else None; ``goals``: whether some suggestion of the category states a goal (a
+    class then counts with the goal of each suggestion naming it: ``direction`` and
+    ``uniform`` do not hold there)."""
+
+    category: str
+    goals: bool
+    excluding: frozenset[EffectKey]
+    suggesting: frozenset[EffectKey]
+    whole: frozenset[EffectKey]
+    classes: tuple[ClassKeys, ...]
+    uniform: str | None
+
+
+def line_keys(
+    category: str, classes: Iterable[str], *, goals: bool, schema: Schema | None = None
+) -> LineKeys:
+    """The :class:`LineKeys` of ``category``'s line, over the drug classes ``classes`` (those
+    some rule names or avoids there: the others decide nothing), sorted by id. ``goals``:
+    whether some suggestion of the category, by any rule, states a goal."""
+    schema = schema or bundled_schema()
+    found = tuple(
+        ClassKeys(sub, ("name", category, sub), ("avoid", category, sub), direction)
+        for sub in sorted(set(classes))
+        for (direction,) in (suggestion_directions(category, (sub,), schema),)
+    )
+    default = schema.category_direction[category]
+    uniform = default is not None and all(entry.direction == default for entry in found)
+    return LineKeys(
+        category,
+        goals,
+        _excluding(category),
+        frozenset({("suggest", category, None)}),
+        frozenset({("whole", category, None)}),
+        found,
+        default if uniform else None,
+    )
+
+
+class Source(NamedTuple):
+    """One way a suggestion can give its category's line ``direction`` unflagged: by the drug
+    class ``subcategory`` it names (None: by naming none), unless a rule that fires has an
+    effect of ``shut`` (a flag or an avoid of the category, or an avoid of the class)."""
+
+    direction: str
+    subcategory: str | None
+    shut: frozenset[EffectKey]
+
+
+def effect_sources(suggest: SuggestEffect, schema: Schema | None = None) -> tuple[Source, ...]:
+    """The :class:`Source` s of one suggestion: each class it names with the direction that
+    class counts with in it (its goal, else the class's own), or, naming none, each direction
+    it counts with (its goal, else the category's default), as :func:`line_directions` merges
+    them. A line of the category counts with a direction unflagged only through a source of
+    a suggestion that fired, none of whose ``shut`` fired."""
+    category, named, goal = suggest.category, suggest.subcategories, suggest.goal
+    excluding = _excluding(category)
+    if not named:
+        return tuple(
+            Source(direction, None, excluding)
+            for direction in sorted(_entry_directions(category, (), goal, schema))
+        )
+    return tuple(
+        Source(direction, sub, excluding | {("avoid", category, sub)})
+        for sub in named
+        for direction in sorted(_entry_directions(category, (sub,), goal, schema))
+    )
