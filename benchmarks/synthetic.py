@@ -22,7 +22,8 @@ CONDITION_AREA = _SCHEMA.condition_area
 
 __all__ = ["random_profile", "random_profiles", "synthetic_rules", "write_synthetic_rules"]
 
-_BOOLS = tuple(name for name, domain in FIELD_DOMAINS.items() if domain == (False, True))
+# the boolean fields (their domains hold None too: not stated)
+_BOOLS = tuple(name for name, field in _SCHEMA.fields.items() if field.type == "boolean")
 
 
 def synthetic_rules(count: int = 80, seed: int = 0) -> list[dict[str, Any]]:
