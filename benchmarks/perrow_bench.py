@@ -1,43 +1,45 @@
 """Per-row cost: one ``evaluate(dict)`` against validating the same dict with pydantic.
 
     PYTHONPATH=src python benchmarks/perrow_bench.py [--profiles 20000] [--rules DIR]
-        [--leave-out P]
+        [--leave-out P] [--no-seen]
 
-Not part of the test suite. In one run and on the same profiles it measures pydantic
-validation alone (``kb.profile_model.model_validate(d)``, which is also what ``kb.parse(d)`` does:
-a plain dict of valid values takes a fast path to the very profile validation gives; and, for
-reference, pydantic-core's validator of the same model without that fast path), ``evaluate``
-on the native engine and ``evaluate`` on the durable engine, each with and without
-``depends_on`` (the dependencies on fields not stated; ``depends_on=False`` skips them), and
-prints each throughput and its ratio to validation's (the ratio of ``evaluate`` to ``evaluate
-depends_on=False`` is the cost of ``Result.depends_on``), and, for reference, durable_rules' own
-calls for the same profiles (``assert_fact`` with the fact the durable engine builds, its
-actions, ``retract_fact``, in the session each ruleset keeps): the floor of the durable engine,
-however little of its own it adds.
-Every profile is distinct and never seen by the knowledge base that evaluates it; each engine's
-knowledge base is fresh, its caches cold (``cold``), and then, in a second pass on other
-never-seen profiles, warm from that first pass (``warm``); a third pass (``seen``) evaluates
-the second pass's profiles again, so that every cache hits: the floor of ``evaluate`` on this
-design, whatever profiles it gets. All are measured in interleaved slices of the same
-profiles, in CPU time of this process (``time.process_time``), so that other load on the
-machine hits them alike.
+Not part of the test suite. Each ``evaluate`` runner (the native and the durable engine, each
+with and without ``depends_on``, the dependencies on fields not stated) runs in a process of
+its own holding one knowledge base, as a user's process does, and in that process, on the
+same profiles and interleaved with it slice by slice, so are the references: pydantic
+validation alone (``kb.profile_model.model_validate(d)``, which is also what ``kb.parse(d)``
+does: a plain dict of valid values takes a fast path to the very profile validation gives)
+and, for reference, pydantic-core's validator of the same model without that fast path; with
+the durable engine, also durable_rules' own calls for the same profiles (``assert_fact`` with
+the fact the durable engine builds, its actions, ``retract_fact``, in the session each ruleset
+keeps): the floor of the durable engine, however little of its own it adds. Each throughput
+is printed with its ratio to validation's in the same process; the cost of ``Result.depends_on``
+is the ratio of ``evaluate``'s ratio without it to its ratio with it.
+
+Every profile is distinct and never seen by the knowledge base that evaluates it; it states
+every field ``benchmarks/synthetic.py``'s ``random_profile`` draws (``--leave-out`` leaves out
+those whose default is not stated). The knowledge base is fresh, its caches cold (``cold``),
+and then, in a second pass on other never-seen profiles, warm from that first pass
+(``warm``); a third pass (``seen``) evaluates the second pass's profiles again, so that every
+cache hits: the floor of ``evaluate`` on this design, whatever profiles it gets. Times are CPU
+times of the measuring process (``time.process_time``), so that other load on the machine
+hits runners alike.
 
 Python's cyclic garbage collector runs a full collection (generation 2) now and then, over
-every tracked object of the process (the loaded knowledge bases of both engines, their caches,
-the profiles); it falls inside whichever slice happens to be running, takes about as long as
-hundreds of evaluations, and so makes one ratio swing from run to run. Each full collection's
-CPU time is therefore also recorded per runner, and the cost of ``depends_on`` is printed both
-as measured and without the full collections that fell in either runner's slices (the young
-generations' collections, which each runner's own allocations cause, stay in); so is each
-``evaluate`` runner's throughput where full collections fell in its slices (beside
-validation's without those in its own).
+every tracked object of the process (the knowledge base, its caches); it falls inside
+whichever slice happens to be running and makes one ratio swing from run to run. Each full
+collection's CPU time is therefore also recorded per runner, and each ``evaluate`` runner's
+throughput is printed again without the full collections that fell in its slices (beside
+validation's without those in its own), and so is the cost of ``depends_on``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import random
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -155,6 +157,53 @@ def durable_alone(
     return run
 
 
+#: The measured processes: engine, and whether ``evaluate`` works ``depends_on`` out.
+RUNNERS = (("native", True), ("native", False), ("durable", True), ("durable", False))
+VALIDATION = "pydantic validation"
+
+
+def _label(engine: str, depends_on: bool) -> str:
+    return f"evaluate{'' if depends_on else ' depends_on=False'}, {engine} engine"
+
+
+def measure(
+    engine: str, depends_on: bool, count: int, rules: str | None, leave_out: float, seen: bool
+) -> dict[str, Any]:
+    """In this process: one fresh knowledge base of ``engine``, its ``evaluate`` runner and the
+    references, interleaved on each pass; per pass, per runner, the CPU seconds it took and
+    those of the full collections that fell in its slices (``{"left out": why}`` when the
+    engine cannot load)."""
+    try:
+        kb = ir.load_rules(rules, engine=engine)  # type: ignore[arg-type]
+    except ir.EngineError as exc:
+        return {"left out": str(exc)}
+    profiles = distinct_profiles(kb, 2 * count, seed=11, leave_out=leave_out)
+    model = kb.profile_model
+    label = _label(engine, depends_on)
+    runners: dict[str, Callable[[dict[str, Any]], object]] = {
+        VALIDATION: model.model_validate,
+        # pydantic-core alone, without the profile model's fast path for plain dicts
+        "pydantic-core validation": model.__pydantic_validator__.validate_python,
+        label: kb.evaluate if depends_on else partial(kb.evaluate, depends_on=False),
+    }
+    passes = [("cold", profiles[:count]), ("warm", profiles[count:])]
+    if seen:
+        passes.append(("seen", profiles[count:]))
+    full = FullCollections()
+    gc.collect()
+    gc.callbacks.append(full)
+    found: dict[str, Any] = {"active rules": len(kb.active_rules)}
+    for name, part in passes:
+        if engine == "durable" and depends_on:
+            runners["durable_rules alone (assert_fact, actions, retract_fact)"] = durable_alone(
+                kb, part
+            )
+        full.spent.clear()
+        spent = interleaved(runners, part, full)
+        found[name] = {key: (seconds, full.spent.get(key, 0.0)) for key, seconds in spent.items()}
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", type=int, default=20_000, help="profiles per pass")
@@ -172,76 +221,84 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_false",
         help="leave out the third pass (the second pass's profiles again: every cache hits)",
     )
+    parser.add_argument(
+        "--child", nargs=2, metavar=("ENGINE", "DEPENDS_ON"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     count: int = args.profiles
-
-    native = ir.load_rules(args.rules, engine="native")
-    kbs = {"native": native}
-    try:
-        kbs["durable"] = ir.load_rules(args.rules, engine="durable")
-    except ir.EngineError as exc:
-        print(f"the durable engine is left out: {exc}")
-    model = native.profile_model
-    profiles = distinct_profiles(native, 2 * count, seed=11, leave_out=args.leave_out)
-    runners: dict[str, Callable[[dict[str, Any]], object]] = {
-        "pydantic validation": model.model_validate,
-        # pydantic-core alone, without the profile model's fast path for plain dicts
-        "pydantic-core validation": model.__pydantic_validator__.validate_python,
-    }
-    for name, kb in kbs.items():
-        runners[f"evaluate, {name} engine"] = kb.evaluate
-        # the same without the dependencies on fields not stated (Result.depends_on), on a
-        # knowledge base of its own: its caches are as cold as the other's
-        twin = ir.load_rules(args.rules, engine=kb.engine)  # type: ignore[arg-type]
-        runners[f"evaluate depends_on=False, {name} engine"] = partial(
-            twin.evaluate, depends_on=False
-        )
+    if args.child:
+        engine, depends_on = args.child[0], args.child[1] == "1"
+        found = measure(engine, depends_on, count, args.rules, args.leave_out, args.seen)
+        print(json.dumps(found))
+        return
+    results: dict[tuple[str, bool], dict[str, Any]] = {}
+    for engine, depends_on in RUNNERS:
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", engine]
+        command += ["1" if depends_on else "0", "--profiles", str(count)]
+        command += ["--leave-out", str(args.leave_out)]
+        command += [] if args.seen else ["--no-seen"]
+        command += ["--rules", args.rules] if args.rules else []
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        if "left out" in found:
+            print(f"the {engine} engine is left out: {found['left out']}")
+            continue
+        results[(engine, depends_on)] = found
+    rules = next(iter(results.values()))["active rules"]
     print(
-        f"# per-row cost, {len(native.active_rules)} active rules, {count:,} distinct never-seen "
-        "profiles per pass\n"
+        f"# per-row cost, {rules} active rules, {count:,} distinct never-seen profiles per "
+        "pass; each evaluate runner in a process of its own, beside validation in that process\n"
     )
     print("| pass | measure | profiles/s | ratio to validation |")
     print("|---|---|---:|---:|")
-    passes = [("cold", profiles[:count]), ("warm", profiles[count:])]
-    if args.seen:
-        passes.append(("seen", profiles[count:]))
-    full = FullCollections()
-    gc.callbacks.append(full)
-    for label, part in passes:
-        if "durable" in kbs:
-            runners["durable_rules alone (assert_fact, actions, retract_fact)"] = durable_alone(
-                kbs["durable"], part
-            )
-        full.spent.clear()
-        spent = interleaved(runners, part, full)
-        base = count / spent["pydantic validation"]
-        for name, seconds in spent.items():
+    for name in ("cold", "warm", "seen") if args.seen else ("cold", "warm"):
+        report(name, count, results)
+
+
+def report(name: str, count: int, results: dict[tuple[str, bool], dict[str, Any]]) -> None:
+    """The rows of one pass: validation's throughput (in each process), then each runner's
+    throughput and its ratio to validation in its own process, then the cost of
+    ``depends_on``."""
+    rows: list[tuple[str, float, float]] = []
+    references: dict[str, list[float]] = {}
+    ratios: dict[tuple[str, bool], tuple[float, float]] = {}
+    for (engine, depends_on), found in results.items():
+        spent = found[name]
+        base = count / spent[VALIDATION][0]
+        calm_base = count / (spent[VALIDATION][0] - spent[VALIDATION][1])
+        references.setdefault(VALIDATION, []).append(base)
+        for key, (seconds, paused) in spent.items():
             rate = count / seconds
-            print(f"| {label} | {name} | {rate:,.0f} | {rate / base:.2f} |")
-        # each evaluate runner again without the full collections that fell in its slices
-        # (and validation without those in its own)
-        validation = "pydantic validation"
-        calm_base = count / (spent[validation] - full.spent.get(validation, 0.0))
-        for name, seconds in spent.items():
-            paused_here = full.spent.get(name, 0.0)
-            if name.startswith("evaluate") and paused_here:
-                rate = count / (seconds - paused_here)
-                print(
-                    f"| {label} | {name}, without full collections ({paused_here:.2f} s of "
-                    f"them) | {rate:,.0f} | {rate / calm_base:.2f} |"
-                )
-        for name in kbs:
-            with_it, without = (
-                f"evaluate, {name} engine",
-                f"evaluate depends_on=False, {name} engine",
+            if not key.startswith("evaluate"):
+                if key != VALIDATION:
+                    references.setdefault(key, []).append(rate / base)
+                continue
+            rows.append((key, rate, rate / base))
+            calm = count / (seconds - paused)
+            ratios[(engine, depends_on)] = (rate / base, calm / calm_base)
+            if paused:
+                label = f"{key}, without full collections ({paused:.2f} s of them)"
+                rows.append((label, calm, calm / calm_base))
+    low, high = min(references[VALIDATION]), max(references[VALIDATION])
+    print(
+        f"| {name} | {VALIDATION} (the reference, in each process) "
+        f"| {low:,.0f}-{high:,.0f} | 1.00 |"
+    )
+    for key, found in references.items():
+        if key != VALIDATION:
+            print(f"| {name} | {key} (in each process) | | {min(found):.2f}-{max(found):.2f} |")
+    for label, rate, ratio in rows:
+        print(f"| {name} | {label} | {rate:,.0f} | {ratio:.2f} |")
+    for engine in dict.fromkeys(engine for engine, _ in results):
+        if (engine, True) in ratios and (engine, False) in ratios:
+            (with_it, calm_with), (without, calm_without) = (
+                ratios[(engine, True)],
+                ratios[(engine, False)],
             )
-            ratio = spent[with_it] / spent[without]
-            print(f"| {label} | cost of depends_on, {name} engine | | {ratio:.2f}x |")
-            paused = {key: full.spent.get(key, 0.0) for key in (with_it, without)}
-            calm = (spent[with_it] - paused[with_it]) / (spent[without] - paused[without])
+            print(f"| {name} | cost of depends_on, {engine} engine | | {without / with_it:.2f}x |")
             print(
-                f"| {label} | cost of depends_on, {name} engine, without full collections "
-                f"({paused[with_it]:.2f} s / {paused[without]:.2f} s of them) | | {calm:.2f}x |"
+                f"| {name} | cost of depends_on, {engine} engine, without full collections "
+                f"| | {calm_without / calm_with:.2f}x |"
             )
 
 
