@@ -3,18 +3,19 @@
     PYTHONPATH=src python benchmarks/perrow_bench.py [--profiles 20000] [--rules DIR]
         [--leave-out P] [--no-seen]
 
-Not part of the test suite. Each ``evaluate`` runner (the native and the durable engine, each
-with and without ``depends_on``, the dependencies on fields not stated) runs in a process of
-its own holding one knowledge base, as a user's process does, and in that process, on the
-same profiles and interleaved with it slice by slice, so are the references: pydantic
-validation alone (``kb.profile_model.model_validate(d)``, which is also what ``kb.parse(d)``
-does: a plain dict of valid values takes a fast path to the very profile validation gives)
-and, for reference, pydantic-core's validator of the same model without that fast path; with
-the durable engine, also durable_rules' own calls for the same profiles (``assert_fact`` with
-the fact the durable engine builds, its actions, ``retract_fact``, in the session each ruleset
-keeps): the floor of the durable engine, however little of its own it adds. Each throughput
-is printed with its ratio to validation's in the same process; the cost of ``Result.depends_on``
-is the ratio of ``evaluate``'s ratio without it to its ratio with it.
+Not part of the test suite. Each engine (native, durable) is measured in a process of its
+own, so that the garbage collector's full passes walk that engine's knowledge bases only, not
+the other's: two fresh knowledge bases, one evaluating with ``depends_on`` (the dependencies
+on fields not stated) and one without (``depends_on=False``; its caches as cold as the
+other's), and, on the same profiles and interleaved with them slice by slice, the references:
+pydantic validation alone (``kb.profile_model.model_validate(d)``, which is also what
+``kb.parse(d)`` does: a plain dict of valid values takes a fast path to the very profile
+validation gives) and, for reference, pydantic-core's validator of the same model without that
+fast path; with the durable engine, also durable_rules' own calls for the same profiles
+(``assert_fact`` with the fact the durable engine builds, its actions, ``retract_fact``, in the
+session each ruleset keeps): the floor of the durable engine, however little of its own it
+adds. Each throughput is printed with its ratio to validation's in the same process, and the
+ratio of ``evaluate`` to ``evaluate depends_on=False`` is the cost of ``Result.depends_on``.
 
 Every profile is distinct and never seen by the knowledge base that evaluates it; it states
 every field ``benchmarks/synthetic.py``'s ``random_profile`` draws (``--leave-out`` leaves out
@@ -26,7 +27,7 @@ times of the measuring process (``time.process_time``), so that other load on th
 hits runners alike.
 
 Python's cyclic garbage collector runs a full collection (generation 2) now and then, over
-every tracked object of the process (the knowledge base, its caches); it falls inside
+every tracked object of the process (the knowledge bases, their caches); it falls inside
 whichever slice happens to be running and makes one ratio swing from run to run. Each full
 collection's CPU time is therefore also recorded per runner, and each ``evaluate`` runner's
 throughput is printed again without the full collections that fell in its slices (beside
@@ -157,8 +158,8 @@ def durable_alone(
     return run
 
 
-#: The measured processes: engine, and whether ``evaluate`` works ``depends_on`` out.
-RUNNERS = (("native", True), ("native", False), ("durable", True), ("durable", False))
+#: The engines measured, each in a process of its own.
+ENGINES = ("native", "durable")
 VALIDATION = "pydantic validation"
 
 
@@ -167,24 +168,26 @@ def _label(engine: str, depends_on: bool) -> str:
 
 
 def measure(
-    engine: str, depends_on: bool, count: int, rules: str | None, leave_out: float, seen: bool
+    engine: str, count: int, rules: str | None, leave_out: float, seen: bool
 ) -> dict[str, Any]:
-    """In this process: one fresh knowledge base of ``engine``, its ``evaluate`` runner and the
-    references, interleaved on each pass; per pass, per runner, the CPU seconds it took and
-    those of the full collections that fell in its slices (``{"left out": why}`` when the
-    engine cannot load)."""
+    """In this process: two fresh knowledge bases of ``engine``, one evaluating with
+    ``depends_on`` and one without (its caches as cold as the other's), and the references,
+    interleaved on each pass; per pass, per runner, the CPU seconds it took and those of the
+    full collections that fell in its slices (``{"left out": why}`` when the engine cannot
+    load)."""
     try:
         kb = ir.load_rules(rules, engine=engine)  # type: ignore[arg-type]
+        twin = ir.load_rules(rules, engine=engine)  # type: ignore[arg-type]
     except ir.EngineError as exc:
         return {"left out": str(exc)}
     profiles = distinct_profiles(kb, 2 * count, seed=11, leave_out=leave_out)
     model = kb.profile_model
-    label = _label(engine, depends_on)
     runners: dict[str, Callable[[dict[str, Any]], object]] = {
         VALIDATION: model.model_validate,
         # pydantic-core alone, without the profile model's fast path for plain dicts
         "pydantic-core validation": model.__pydantic_validator__.validate_python,
-        label: kb.evaluate if depends_on else partial(kb.evaluate, depends_on=False),
+        _label(engine, True): kb.evaluate,
+        _label(engine, False): partial(twin.evaluate, depends_on=False),
     }
     passes = [("cold", profiles[:count]), ("warm", profiles[count:])]
     if seen:
@@ -194,7 +197,7 @@ def measure(
     gc.callbacks.append(full)
     found: dict[str, Any] = {"active rules": len(kb.active_rules)}
     for name, part in passes:
-        if engine == "durable" and depends_on:
+        if engine == "durable":
             runners["durable_rules alone (assert_fact, actions, retract_fact)"] = durable_alone(
                 kb, part
             )
@@ -221,20 +224,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_false",
         help="leave out the third pass (the second pass's profiles again: every cache hits)",
     )
-    parser.add_argument(
-        "--child", nargs=2, metavar=("ENGINE", "DEPENDS_ON"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--child", metavar="ENGINE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     count: int = args.profiles
     if args.child:
-        engine, depends_on = args.child[0], args.child[1] == "1"
-        found = measure(engine, depends_on, count, args.rules, args.leave_out, args.seen)
-        print(json.dumps(found))
+        print(json.dumps(measure(args.child, count, args.rules, args.leave_out, args.seen)))
         return
-    results: dict[tuple[str, bool], dict[str, Any]] = {}
-    for engine, depends_on in RUNNERS:
+    results: dict[str, dict[str, Any]] = {}
+    for engine in ENGINES:
         command = [sys.executable, str(Path(__file__).resolve()), "--child", engine]
-        command += ["1" if depends_on else "0", "--profiles", str(count)]
+        command += ["--profiles", str(count)]
         command += ["--leave-out", str(args.leave_out)]
         command += [] if args.seen else ["--no-seen"]
         command += ["--rules", args.rules] if args.rules else []
@@ -243,11 +242,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if "left out" in found:
             print(f"the {engine} engine is left out: {found['left out']}")
             continue
-        results[(engine, depends_on)] = found
+        results[engine] = found
     rules = next(iter(results.values()))["active rules"]
     print(
         f"# per-row cost, {rules} active rules, {count:,} distinct never-seen profiles per "
-        "pass; each evaluate runner in a process of its own, beside validation in that process\n"
+        "pass; each engine in a process of its own, beside validation in that process\n"
     )
     print("| pass | measure | profiles/s | ratio to validation |")
     print("|---|---|---:|---:|")
@@ -255,14 +254,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         report(name, count, results)
 
 
-def report(name: str, count: int, results: dict[tuple[str, bool], dict[str, Any]]) -> None:
-    """The rows of one pass: validation's throughput (in each process), then each runner's
-    throughput and its ratio to validation in its own process, then the cost of
-    ``depends_on``."""
+def report(name: str, count: int, results: dict[str, dict[str, Any]]) -> None:
+    """The rows of one pass: validation's throughput (in each engine's process), then each
+    runner's throughput and its ratio to validation in its own process, then the cost of
+    ``depends_on`` (the two runners of an engine, interleaved in its process)."""
     rows: list[tuple[str, float, float]] = []
     references: dict[str, list[float]] = {}
-    ratios: dict[tuple[str, bool], tuple[float, float]] = {}
-    for (engine, depends_on), found in results.items():
+    costs: list[tuple[str, float, float]] = []
+    for engine, found in results.items():
         spent = found[name]
         base = count / spent[VALIDATION][0]
         calm_base = count / (spent[VALIDATION][0] - spent[VALIDATION][1])
@@ -274,32 +273,36 @@ def report(name: str, count: int, results: dict[tuple[str, bool], dict[str, Any]
                     references.setdefault(key, []).append(rate / base)
                 continue
             rows.append((key, rate, rate / base))
-            calm = count / (seconds - paused)
-            ratios[(engine, depends_on)] = (rate / base, calm / calm_base)
             if paused:
+                calm = count / (seconds - paused)
                 label = f"{key}, without full collections ({paused:.2f} s of them)"
                 rows.append((label, calm, calm / calm_base))
+        (with_it, paused_with), (without, paused_without) = (
+            spent[_label(engine, True)],
+            spent[_label(engine, False)],
+        )
+        costs.append(
+            (engine, with_it / without, (with_it - paused_with) / (without - paused_without))
+        )
     low, high = min(references[VALIDATION]), max(references[VALIDATION])
     print(
         f"| {name} | {VALIDATION} (the reference, in each process) "
         f"| {low:,.0f}-{high:,.0f} | 1.00 |"
     )
-    for key, found in references.items():
+    for key, ratios in references.items():
         if key != VALIDATION:
-            print(f"| {name} | {key} (in each process) | | {min(found):.2f}-{max(found):.2f} |")
+            shown = (
+                f"{min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else f"{ratios[0]:.2f}"
+            )
+            print(f"| {name} | {key} | | {shown} |")
     for label, rate, ratio in rows:
         print(f"| {name} | {label} | {rate:,.0f} | {ratio:.2f} |")
-    for engine in dict.fromkeys(engine for engine, _ in results):
-        if (engine, True) in ratios and (engine, False) in ratios:
-            (with_it, calm_with), (without, calm_without) = (
-                ratios[(engine, True)],
-                ratios[(engine, False)],
-            )
-            print(f"| {name} | cost of depends_on, {engine} engine | | {without / with_it:.2f}x |")
-            print(
-                f"| {name} | cost of depends_on, {engine} engine, without full collections "
-                f"| | {calm_without / calm_with:.2f}x |"
-            )
+    for engine, cost, calm in costs:
+        print(f"| {name} | cost of depends_on, {engine} engine | | {cost:.2f}x |")
+        print(
+            f"| {name} | cost of depends_on, {engine} engine, without full collections "
+            f"| | {calm:.2f}x |"
+        )
 
 
 if __name__ == "__main__":
