@@ -10,9 +10,7 @@ is the only gap), and so are the rules that can fire on the condition the other 
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,11 +21,11 @@ from immunorules._analysis.space import intersect, is_empty, size
 from immunorules._evaluate.resolve import is_decisive
 
 from .audit_support import assert_example_shows
+from .benchmark_modules import benchmark_module
 from .bundled import FULL, JOINT_VALUES, compile_rule
 from .conftest import EVIDENCE, rule
 
 SPACE = size(FULL)
-GENERATOR = Path(__file__).resolve().parents[1] / "benchmarks" / "ruleset_gen.py"
 PLANTED_CONDITION = "chronic_granulomatous_disease"  # every generated rule that can fire on it goes
 GAP_REGION: dict[str, list[Any]] = {
     "condition": ["severe_asthma"],
@@ -101,16 +99,6 @@ PLANTS = [
 ]
 
 
-def _generator() -> ModuleType:
-    if not GENERATOR.is_file():  # pragma: no cover - an sdist without benchmarks/
-        pytest.skip("benchmarks/ruleset_gen.py is not here")
-    spec = importlib.util.spec_from_file_location("ruleset_gen", GENERATOR)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _box(when: dict[str, Any], tmp: Path) -> tuple[int, ...]:
     """The box of a `when` as rule files write it (loaded through a one-rule file)."""
     folder = tmp / "box"
@@ -126,7 +114,7 @@ def _box(when: dict[str, Any], tmp: Path) -> tuple[int, ...]:
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> ir.KnowledgeBase:
     tmp = tmp_path_factory.mktemp("planted")
-    generated = _generator().generate_rules(1100, seed=7)
+    generated = benchmark_module("ruleset_gen").generate_rules(1100, seed=7)
     for item in generated:
         item.pop("file")
         item["evidence"] = ["E1"]

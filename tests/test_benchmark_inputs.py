@@ -8,29 +8,15 @@ rule sets could not be made. These tests keep it honest about the vocabulary it 
 
 from __future__ import annotations
 
-import importlib.util
 import random
 from pathlib import Path
-from types import ModuleType
-
-import pytest
 
 import immunorules as ir
 
+from .benchmark_modules import benchmark_module
 from .bundled import SCHEMA
 
-SYNTHETIC = Path(__file__).resolve().parents[1] / "benchmarks" / "synthetic.py"
 BOOLEANS = sorted(name for name, field in SCHEMA.fields.items() if field.type == "boolean")
-
-
-def _synthetic() -> ModuleType:
-    if not SYNTHETIC.is_file():  # pragma: no cover - an sdist without benchmarks/
-        pytest.skip("benchmarks/synthetic.py is not here")
-    spec = importlib.util.spec_from_file_location("synthetic", SYNTHETIC)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_bundled_vocabulary_has_boolean_fields() -> None:
@@ -38,7 +24,7 @@ def test_the_bundled_vocabulary_has_boolean_fields() -> None:
 
 
 def test_random_profiles_are_valid_and_state_every_boolean_field() -> None:
-    synthetic = _synthetic()
+    synthetic = benchmark_module("synthetic")
     rng = random.Random(3)
     kb = ir.load_rules(engine="native")
     stated_true = dict.fromkeys(BOOLEANS, 0)
@@ -53,7 +39,7 @@ def test_random_profiles_are_valid_and_state_every_boolean_field() -> None:
 
 
 def test_synthetic_rule_sets_load_and_test_boolean_fields(tmp_path: Path) -> None:
-    synthetic = _synthetic()
+    synthetic = benchmark_module("synthetic")
     folder = synthetic.write_synthetic_rules(tmp_path, count=60, seed=1)
     kb = ir.load_rules(folder, engine="native")
     assert len(kb.active_rules) == 60
