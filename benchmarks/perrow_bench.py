@@ -15,8 +15,9 @@ fast path; with the durable engine, also durable_rules' own calls for the same p
 (``assert_fact`` with the fact the durable engine builds, its actions, ``retract_fact``, in the
 session each ruleset keeps, in the rulesets of a third knowledge base, so that preparing those
 facts builds no ruleset a measured one would then find built): the floor of the durable
-engine, however little of its own it adds. Each throughput is printed with its ratio to validation's in the same process, and the
-ratio of ``evaluate`` to ``evaluate depends_on=False`` is the cost of ``Result.depends_on``.
+engine, however little of its own it adds. Each throughput is printed with its ratio to
+validation's in the same process, and the ratio of ``evaluate`` to ``evaluate
+depends_on=False`` is the cost of ``Result.depends_on``.
 
 Every profile is distinct and never seen by the knowledge base that evaluates it; it states
 every field ``benchmarks/synthetic.py``'s ``random_profile`` draws (``--leave-out`` leaves out
