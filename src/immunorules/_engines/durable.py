@@ -267,16 +267,15 @@ class DurableMatcher:
 
     def match(self, fact: Fact) -> frozenset[str]:
         """The ids of the rules whose every test holds for ``fact``."""
-        rulesets = self._which(fact)
+        payloads = self._payloads(fact)
         fired: set[str] = set()
         with _LOCK:
             if self._broken is not None:
                 raise EngineError(self._broken)
             if self._generation != _GENERATION:
                 self._leave_kept()
-            for ruleset in rulesets:
-                body = "".join([texts.get(fact[name], "") for name, texts in ruleset.texts])
-                self._evaluate(ruleset.handle, body, fired)
+            for handle, body in payloads:
+                self._evaluate(handle, body, fired)
         found: list[str] = []
         rule_ids = self._rule_ids
         for rule in fired:
@@ -288,7 +287,7 @@ class DurableMatcher:
 
     def _payloads(self, fact: Fact) -> list[tuple[int, str]]:
         """The rulesets ``fact`` is asserted in, each with the derived attributes it carries
-        there (the JSON text after ``sid`` and the mark), as :meth:`match` asserts them (the
+        there (the JSON text after ``sid`` and the mark): what :meth:`match` asserts (the
         per-row benchmark asserts them itself to measure durable_rules' own calls)."""
         return [
             (ruleset.handle, "".join([texts.get(fact[name], "") for name, texts in ruleset.texts]))
