@@ -287,8 +287,9 @@ class BoxIndex:
             best = -1
             for v in bits(mask):
                 held = found & accepts[v]
-                if best < 0 or held.bit_count() < best:
-                    best, chosen = held.bit_count(), held
+                count = held.bit_count()
+                if best < 0 or count < best:
+                    best, chosen = count, held
                     if not best:
                         break
             found = chosen
